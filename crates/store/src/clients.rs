@@ -1,0 +1,50 @@
+//! Clients (tenants).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::{now, sql, AsExec, Db, Result};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Client {
+    pub id: i64,
+    pub name: String,
+    pub max_concurrent_calls: i64,
+    pub timezone: Option<String>,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, name, max_concurrent_calls, timezone, is_active, created_at, updated_at";
+
+pub async fn create(
+    ex: &mut impl AsExec,
+    name: &str,
+    max_concurrent_calls: i64,
+    timezone: Option<&str>,
+) -> Result<Client> {
+    let t = now();
+    sql(&format!(
+        "INSERT INTO clients (name, max_concurrent_calls, timezone, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) RETURNING {COLUMNS}"
+    ))
+    .arg(name)
+    .arg(max_concurrent_calls)
+    .arg(timezone)
+    .arg(t)
+    .fetch_one(ex)
+    .await
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<Client>> {
+    db.fetch_optional(sql(&format!("SELECT {COLUMNS} FROM clients WHERE id = $1")).arg(id)).await
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Client>> {
+    db.fetch_all(sql(&format!("SELECT {COLUMNS} FROM clients ORDER BY id"))).await
+}
+
+pub async fn count(db: &Db) -> Result<i64> {
+    Ok(db.fetch_one::<(i64,)>(sql("SELECT COUNT(*) FROM clients")).await?.0)
+}

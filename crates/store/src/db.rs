@@ -1,0 +1,422 @@
+//! One query API over two backends.
+//!
+//! SQL is written once with `$n` placeholders (both SQLite and PostgreSQL read them) and bound
+//! from [`Arg`] values; rows decode into any type that derives `sqlx::FromRow` with fields both
+//! backends can decode. Where the SQL itself differs (tag matching, `SKIP LOCKED`, `COPY`), the
+//! caller asks [`Db::backend`] and writes each dialect explicitly.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Arguments, AssertSqlSafe, FromRow, PgConnection, PgPool, SqliteConnection, SqlitePool};
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A bound value. Each variant carries its SQL type so a NULL is typed on PostgreSQL too.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    I64(Option<i64>),
+    F64(Option<f64>),
+    Text(Option<String>),
+    Bool(Option<bool>),
+    Ts(Option<DateTime<Utc>>),
+    Json(Option<serde_json::Value>),
+}
+
+macro_rules! arg_from {
+    ($t:ty, $v:ident) => {
+        impl From<$t> for Arg {
+            fn from(x: $t) -> Self {
+                Arg::$v(Some(x.into()))
+            }
+        }
+        impl From<Option<$t>> for Arg {
+            fn from(x: Option<$t>) -> Self {
+                Arg::$v(x.map(Into::into))
+            }
+        }
+    };
+}
+arg_from!(i64, I64);
+arg_from!(i32, I64);
+arg_from!(u32, I64);
+arg_from!(f64, F64);
+arg_from!(String, Text);
+arg_from!(&str, Text);
+arg_from!(bool, Bool);
+arg_from!(DateTime<Utc>, Ts);
+arg_from!(serde_json::Value, Json);
+
+impl From<&String> for Arg {
+    fn from(x: &String) -> Self {
+        Arg::Text(Some(x.clone()))
+    }
+}
+impl From<Option<&String>> for Arg {
+    fn from(x: Option<&String>) -> Self {
+        Arg::Text(x.cloned())
+    }
+}
+
+/// A statement and its arguments.
+#[derive(Debug, Clone, Default)]
+pub struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+/// Start a statement; its text may already use `$1`, `$2`… matched by later [`Sql::arg`] calls.
+pub fn sql(text: &str) -> Sql {
+    Sql { text: text.to_string(), args: Vec::new() }
+}
+
+impl Sql {
+    /// Bind the next positional argument (`$1`, `$2`, … in the text).
+    pub fn arg(mut self, a: impl Into<Arg>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Append literal SQL (never user input).
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Append a placeholder for `a` and bind it.
+    pub fn push_arg(&mut self, a: impl Into<Arg>) -> &mut Self {
+        self.args.push(a.into());
+        self.text.push('$');
+        self.text.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Append `(p1, p2, …)` for a list of values.
+    pub fn push_list<A: Into<Arg>>(&mut self, items: impl IntoIterator<Item = A>) -> &mut Self {
+        self.push("(");
+        for (i, a) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.push_arg(a);
+        }
+        self.push(")")
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn sqlite_args(&self) -> Result<SqliteArguments, StoreError> {
+        let mut a = SqliteArguments::default();
+        for arg in &self.args {
+            let r = match arg.clone() {
+                Arg::I64(v) => a.add(v),
+                Arg::F64(v) => a.add(v),
+                Arg::Text(v) => a.add(v),
+                Arg::Bool(v) => a.add(v),
+                Arg::Ts(v) => a.add(v),
+                Arg::Json(v) => a.add(v.map(sqlx::types::Json)),
+            };
+            r.map_err(|e| StoreError::Db(sqlx::Error::Encode(e)))?;
+        }
+        Ok(a)
+    }
+
+    fn pg_args(&self) -> Result<PgArguments, StoreError> {
+        let mut a = PgArguments::default();
+        for arg in &self.args {
+            let r = match arg.clone() {
+                Arg::I64(v) => a.add(v),
+                Arg::F64(v) => a.add(v),
+                Arg::Text(v) => a.add(v),
+                Arg::Bool(v) => a.add(v),
+                Arg::Ts(v) => a.add(v),
+                Arg::Json(v) => a.add(v.map(sqlx::types::Json)),
+            };
+            r.map_err(|e| StoreError::Db(sqlx::Error::Encode(e)))?;
+        }
+        Ok(a)
+    }
+
+    pub async fn fetch_all<T: Record>(self, ex: &mut impl AsExec) -> Result<Vec<T>, StoreError> {
+        Ok(match ex.exec() {
+            Exec::Sqlite(c) => {
+                let args = self.sqlite_args()?;
+                sqlx::query_as_with::<_, T, _>(AssertSqlSafe(self.text), args).fetch_all(c).await?
+            }
+            Exec::Pg(c) => {
+                let args = self.pg_args()?;
+                sqlx::query_as_with::<_, T, _>(AssertSqlSafe(self.text), args).fetch_all(c).await?
+            }
+        })
+    }
+
+    pub async fn fetch_optional<T: Record>(
+        self,
+        ex: &mut impl AsExec,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(match ex.exec() {
+            Exec::Sqlite(c) => {
+                let args = self.sqlite_args()?;
+                sqlx::query_as_with::<_, T, _>(AssertSqlSafe(self.text), args)
+                    .fetch_optional(c)
+                    .await?
+            }
+            Exec::Pg(c) => {
+                let args = self.pg_args()?;
+                sqlx::query_as_with::<_, T, _>(AssertSqlSafe(self.text), args)
+                    .fetch_optional(c)
+                    .await?
+            }
+        })
+    }
+
+    pub async fn fetch_one<T: Record>(self, ex: &mut impl AsExec) -> Result<T, StoreError> {
+        self.fetch_optional(ex).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Run a statement; returns the number of rows it changed.
+    pub async fn execute(self, ex: &mut impl AsExec) -> Result<u64, StoreError> {
+        Ok(match ex.exec() {
+            Exec::Sqlite(c) => {
+                let args = self.sqlite_args()?;
+                sqlx::query_with(AssertSqlSafe(self.text), args).execute(c).await?.rows_affected()
+            }
+            Exec::Pg(c) => {
+                let args = self.pg_args()?;
+                sqlx::query_with(AssertSqlSafe(self.text), args).execute(c).await?.rows_affected()
+            }
+        })
+    }
+}
+
+/// A row type both backends can decode.
+pub trait Record:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin + 'static
+{
+}
+impl<T> Record for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin + 'static
+{
+}
+
+/// A borrowed connection of either backend.
+pub enum Exec<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Pg(&'a mut PgConnection),
+}
+
+pub trait AsExec: Send {
+    fn exec(&mut self) -> Exec<'_>;
+}
+
+/// A connection taken from the pool.
+pub enum Conn {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Pg(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl AsExec for Conn {
+    fn exec(&mut self) -> Exec<'_> {
+        match self {
+            Conn::Sqlite(c) => Exec::Sqlite(c),
+            Conn::Pg(c) => Exec::Pg(c),
+        }
+    }
+}
+
+/// A transaction of either backend; dropped without [`Tx::commit`] it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Pg(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Pg(_) => Backend::Postgres,
+        }
+    }
+}
+
+impl AsExec for Tx {
+    fn exec(&mut self) -> Exec<'_> {
+        match self {
+            Tx::Sqlite(t) => Exec::Sqlite(&mut **t),
+            Tx::Pg(t) => Exec::Pg(&mut **t),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Pools {
+    /// SQLite allows one writer at a time: writes go through a one-connection pool so they
+    /// queue in-process instead of spinning on `SQLITE_BUSY`; reads use the other pool (WAL).
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Pg(PgPool),
+}
+
+/// The database: cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pools: Arc<Pools>,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Extra connection settings for tests and tools.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// PostgreSQL schema to use as `search_path` (tests isolate themselves this way).
+    pub pg_schema: Option<String>,
+    pub max_connections: Option<u32>,
+}
+
+impl Db {
+    /// Open `url` (`sqlite://path`, `sqlite::memory:` is refused, `postgres://…`).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, ConnectOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, opts: ConnectOptions) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut o = PgConnectOptions::from_str(url)?;
+            if let Some(schema) = &opts.pg_schema {
+                o = o.options([("search_path", schema.as_str())]);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections.unwrap_or(16))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(o)
+                .await?;
+            Ok(Self { pools: Arc::new(Pools::Pg(pool)) })
+        } else if url.starts_with("sqlite:") {
+            if url.contains(":memory:") {
+                return Err(StoreError::Invalid(
+                    "an in-memory SQLite database cannot be shared between connections; use a file"
+                        .into(),
+                ));
+            }
+            let o = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("cache_size", "-16000");
+            let write = SqlitePoolOptions::new().max_connections(1).connect_with(o.clone()).await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(opts.max_connections.unwrap_or(8))
+                .connect_with(o.read_only(true))
+                .await?;
+            Ok(Self { pools: Arc::new(Pools::Sqlite { read, write }) })
+        } else {
+            Err(StoreError::Invalid(format!(
+                "database URL must start with sqlite:// or postgres://, got '{}'",
+                url.split(':').next().unwrap_or("")
+            )))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &*self.pools {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    pub fn pg_pool(&self) -> Option<&PgPool> {
+        match &*self.pools {
+            Pools::Pg(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Apply this backend's migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &*self.pools {
+            Pools::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
+            Pools::Pg(p) => PG_MIGRATIONS.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// A connection for reads.
+    pub async fn read(&self) -> Result<Conn, StoreError> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
+            Pools::Pg(p) => Conn::Pg(p.acquire().await?),
+        })
+    }
+
+    /// A connection for writes outside a transaction.
+    pub async fn write(&self) -> Result<Conn, StoreError> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { write, .. } => Conn::Sqlite(write.acquire().await?),
+            Pools::Pg(p) => Conn::Pg(p.acquire().await?),
+        })
+    }
+
+    /// Begin a write transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Pools::Pg(p) => Tx::Pg(p.begin().await?),
+        })
+    }
+
+    pub async fn fetch_all<T: Record>(&self, q: Sql) -> Result<Vec<T>, StoreError> {
+        q.fetch_all(&mut self.read().await?).await
+    }
+
+    pub async fn fetch_optional<T: Record>(&self, q: Sql) -> Result<Option<T>, StoreError> {
+        q.fetch_optional(&mut self.read().await?).await
+    }
+
+    pub async fn fetch_one<T: Record>(&self, q: Sql) -> Result<T, StoreError> {
+        q.fetch_one(&mut self.read().await?).await
+    }
+
+    pub async fn execute(&self, q: Sql) -> Result<u64, StoreError> {
+        q.execute(&mut self.write().await?).await
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        self.fetch_one::<(i64,)>(sql("SELECT 1")).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        match &*self.pools {
+            Pools::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Pg(p) => p.close().await,
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Bulk lead import from CSV: one streaming path for the HTTP upload and `switchboard import`.
+//!
+//! A blocking thread parses and validates rows (phone normalization is the costly part) and
+//! hands chunks to the inserter over a bounded channel, so memory stays flat for files of any
+//! size. Good rows import even when others are bad; each bad row is reported by line number.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use serde::Serialize;
+use switchboard_core::csv_columns::{match_header, sniff_delimiter, LeadColumn};
+use switchboard_core::lead::normalize_tag;
+use switchboard_core::{PhoneNormalizer, Priority};
+use tokio::sync::mpsc;
+
+use crate::{lists, now, sql, AsExec, Backend, Db, StoreError, Tx};
+
+/// Rows per INSERT statement (11 bound values a row stays far below both backends' limits).
+const CHUNK_ROWS: usize = 1000;
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub client_id: i64,
+    /// Leads without a `list` column go here.
+    pub list_id: Option<i64>,
+    /// How many bad rows to describe in the report (all are counted).
+    pub max_reported_errors: usize,
+    /// Commit every this many rows (`None`: the whole file is one transaction).
+    pub commit_every: Option<u64>,
+}
+
+impl ImportOptions {
+    pub fn new(client_id: i64) -> Self {
+        Self { client_id, list_id: None, max_reported_errors: 1000, commit_every: None }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportReport {
+    pub total_processed: u64,
+    pub success_count: u64,
+    pub duplicate_count: u64,
+    pub error_count: u64,
+    pub errors: Vec<RowError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The input is not a CSV file of leads at all; nothing was imported.
+    #[error("{0}")]
+    NotCsv(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct ParsedRow {
+    phone: String,
+    name: Option<String>,
+    email: Option<String>,
+    priority: &'static str,
+    tags: Vec<String>,
+    timezone: Option<String>,
+    list: Option<String>,
+    notes: Option<String>,
+}
+
+enum Msg {
+    Rows(Vec<ParsedRow>),
+    Bad(RowError),
+}
+
+struct Columns {
+    map: Vec<(usize, LeadColumn)>,
+}
+
+impl Columns {
+    fn from_header(header: &csv::ByteRecord) -> Result<Self, ImportError> {
+        let mut map = Vec::new();
+        for (i, cell) in header.iter().enumerate() {
+            let cell = std::str::from_utf8(cell).map_err(|_| {
+                ImportError::NotCsv("the header row is not UTF-8 text; is this a CSV file?".into())
+            })?;
+            if let Some(col) = match_header(cell) {
+                if !map.iter().any(|(_, c)| *c == col) {
+                    map.push((i, col));
+                }
+            }
+        }
+        if !map.iter().any(|(_, c)| *c == LeadColumn::Phone) {
+            return Err(ImportError::NotCsv(
+                "no phone column: the first row must name one (phone, phone_number, mobile, …)".into(),
+            ));
+        }
+        Ok(Self { map })
+    }
+
+    fn parse(&self, rec: &csv::ByteRecord, phones: &PhoneNormalizer) -> Result<ParsedRow, String> {
+        let mut row = ParsedRow {
+            phone: String::new(),
+            name: None,
+            email: None,
+            priority: "medium",
+            tags: Vec::new(),
+            timezone: None,
+            list: None,
+            notes: None,
+        };
+        let (mut first, mut last) = (None, None);
+        let mut raw_phone = "";
+        for &(i, col) in &self.map {
+            let Some(bytes) = rec.get(i) else { continue };
+            let v = std::str::from_utf8(bytes)
+                .map_err(|_| format!("column {} is not UTF-8 text", i + 1))?
+                .trim();
+            if v.is_empty() {
+                continue;
+            }
+            match col {
+                LeadColumn::Phone => raw_phone = v,
+                LeadColumn::Name => row.name = Some(clip(v, 200)),
+                LeadColumn::FirstName => first = Some(v),
+                LeadColumn::LastName => last = Some(v),
+                LeadColumn::Email => {
+                    if !v.contains('@') || v.len() > 254 {
+                        return Err(format!("'{v}' is not an email address"));
+                    }
+                    row.email = Some(v.to_lowercase());
+                }
+                LeadColumn::Priority => {
+                    row.priority = Priority::parse(v)
+                        .ok_or_else(|| format!("priority '{v}' is not urgent, high, medium or low"))?
+                        .as_str()
+                }
+                LeadColumn::Tags => {
+                    row.tags = v.split(['|', ',', ';']).filter_map(normalize_tag).collect();
+                    row.tags.dedup();
+                }
+                LeadColumn::Timezone => {
+                    v.parse::<chrono_tz::Tz>().map_err(|_| format!("'{v}' is not an IANA time zone"))?;
+                    row.timezone = Some(v.to_string());
+                }
+                LeadColumn::List => row.list = Some(clip(v, 100)),
+                LeadColumn::Notes => row.notes = Some(clip(v, 2000)),
+            }
+        }
+        row.phone = phones.normalize(raw_phone).map_err(|e| e.to_string())?;
+        if row.name.is_none() && (first.is_some() || last.is_some()) {
+            let n = format!("{} {}", first.unwrap_or(""), last.unwrap_or(""));
+            row.name = Some(clip(n.trim(), 200));
+        }
+        Ok(row)
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Parse `input` on the calling (blocking) thread, sending chunks to `tx`.
+fn parse_stream(
+    input: impl Read,
+    phones: PhoneNormalizer,
+    tx: mpsc::Sender<Msg>,
+) -> Result<(), ImportError> {
+    let mut input = std::io::BufReader::with_capacity(256 * 1024, input);
+    // Peek the first line to pick the delimiter and to drop a UTF-8 byte-order mark.
+    let buf = std::io::BufRead::fill_buf(&mut input).map_err(|e| ImportError::NotCsv(e.to_string()))?;
+    if buf.is_empty() {
+        return Err(ImportError::NotCsv("the file is empty".into()));
+    }
+    if buf.contains(&0) {
+        return Err(ImportError::NotCsv("the file is binary, not CSV text".into()));
+    }
+    let bom = if buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    let delimiter = sniff_delimiter(&buf[bom..line_end]);
+    std::io::BufRead::consume(&mut input, bom);
+
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(input);
+    let header = rdr
+        .byte_headers()
+        .map_err(|e| ImportError::NotCsv(format!("cannot read the header row: {e}")))?
+        .clone();
+    let columns = Columns::from_header(&header)?;
+
+    let mut rec = csv::ByteRecord::new();
+    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    loop {
+        let line = rdr.position().line();
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                if rec.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+                    continue; // blank line
+                }
+                match columns.parse(&rec, &phones) {
+                    Ok(row) => {
+                        chunk.push(row);
+                        if chunk.len() == CHUNK_ROWS {
+                            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+                            if tx.blocking_send(Msg::Rows(full)).is_err() {
+                                return Ok(()); // the inserter stopped; it reports why
+                            }
+                        }
+                    }
+                    Err(reason) => {
+                        if tx.blocking_send(Msg::Bad(RowError { line, reason })).is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(line);
+                let reason = format!("malformed CSV: {e}");
+                if tx.blocking_send(Msg::Bad(RowError { line, reason })).is_err() {
+                    return Ok(());
+                }
+                // An I/O error cannot be skipped past; a parse error can.
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.blocking_send(Msg::Rows(chunk));
+    }
+    Ok(())
+}
+
+/// Import leads from CSV `input` into `opts.client_id`.
+pub async fn import_csv<R: Read + Send + 'static>(
+    db: &Db,
+    input: R,
+    phones: PhoneNormalizer,
+    opts: ImportOptions,
+    mut progress: impl FnMut(&ImportReport) + Send,
+) -> Result<ImportReport, ImportError> {
+    let (tx, mut rx) = mpsc::channel::<Msg>(8);
+    let parser = tokio::task::spawn_blocking(move || parse_stream(input, phones, tx));
+
+    let mut report = ImportReport::default();
+    let mut lists_by_name: HashMap<String, i64> = HashMap::new();
+    let mut txn: Option<Tx> = None;
+    let mut since_commit = 0u64;
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Bad(err) => {
+                report.total_processed += 1;
+                report.error_count += 1;
+                if report.errors.len() < opts.max_reported_errors {
+                    report.errors.push(err);
+                }
+            }
+            Msg::Rows(rows) => {
+                let t = match txn.as_mut() {
+                    Some(t) => t,
+                    None => txn.insert(db.begin().await?),
+                };
+                for row in &rows {
+                    if let Some(name) = &row.list {
+                        if !lists_by_name.contains_key(name) {
+                            let id = lists::ensure(t, opts.client_id, name).await?;
+                            lists_by_name.insert(name.clone(), id);
+                        }
+                    }
+                }
+                let inserted = insert_chunk(t, opts.client_id, opts.list_id, &rows, &lists_by_name).await?;
+                let n = rows.len() as u64;
+                report.total_processed += n;
+                report.success_count += inserted;
+                report.duplicate_count += n - inserted;
+                since_commit += n;
+                if opts.commit_every.is_some_and(|every| since_commit >= every) {
+                    if let Some(t) = txn.take() {
+                        t.commit().await?;
+                    }
+                    since_commit = 0;
+                }
+            }
+        }
+        progress(&report);
+    }
+    // The parser's verdict comes first: a file that is not CSV imports nothing.
+    match parser.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(e) => return Err(ImportError::NotCsv(format!("the parser stopped: {e}"))),
+    }
+    if let Some(t) = txn {
+        t.commit().await?;
+    }
+    report.errors.sort_by_key(|e| e.line);
+    Ok(report)
+}
+
+async fn insert_chunk(
+    ex: &mut Tx,
+    client_id: i64,
+    default_list: Option<i64>,
+    rows: &[ParsedRow],
+    lists_by_name: &HashMap<String, i64>,
+) -> Result<u64, StoreError> {
+    let mut q = sql(
+        "INSERT INTO leads (client_id, list_id, phone, name, email, priority, tags, timezone, notes, \
+         created_at, updated_at) VALUES ",
+    )
+    .arg(client_id)
+    .arg(now());
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        let list = r.list.as_ref().and_then(|n| lists_by_name.get(n).copied()).or(default_list);
+        q.push("($1, ").push_arg(list).push(", ").push_arg(&r.phone).push(", ");
+        q.push_arg(r.name.as_ref()).push(", ").push_arg(r.email.as_ref()).push(", ");
+        q.push_arg(r.priority).push(", ");
+        if r.tags.is_empty() {
+            q.push("'[]'");
+        } else {
+            q.push_arg(serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()));
+        }
+        if ex.backend() == Backend::Postgres {
+            q.push("::jsonb");
+        }
+        q.push(", ").push_arg(r.timezone.as_ref()).push(", ").push_arg(r.notes.as_ref());
+        q.push(", $2, $2)");
+    }
+    q.push(" ON CONFLICT (client_id, phone) WHERE deleted_at IS NULL DO NOTHING");
+    q.execute(ex).await
+}
+
+/// Count the live leads of a client (used by tools and tests).
+pub async fn count_leads(ex: &mut impl AsExec, client_id: i64) -> Result<i64, StoreError> {
+    Ok(sql("SELECT COUNT(*) FROM leads WHERE client_id = $1 AND deleted_at IS NULL")
+        .arg(client_id)
+        .fetch_one::<(i64,)>(ex)
+        .await?
+        .0)
+}

@@ -1,0 +1,403 @@
+//! Leads: the numbers Switchboard calls.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::types::Json;
+
+use crate::{now, sql, AsExec, Backend, Db, Result, Sql};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Lead {
+    pub id: i64,
+    pub client_id: i64,
+    pub list_id: Option<i64>,
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub priority: String,
+    pub status: String,
+    pub disposition: Option<String>,
+    pub tags: Json<Vec<String>>,
+    pub timezone: Option<String>,
+    pub assigned_user_id: Option<i64>,
+    pub attempts: i64,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub notes: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+pub const COLUMNS: &str = "leads.id, leads.client_id, leads.list_id, leads.phone, leads.name, \
+    leads.email, leads.priority, leads.status, leads.disposition, leads.tags, leads.timezone, \
+    leads.assigned_user_id, leads.attempts, leads.last_attempt_at, leads.next_attempt_at, \
+    leads.notes, leads.created_at, leads.updated_at, leads.deleted_at";
+
+/// Which leads a listing, an export or a bulk selection covers. Empty vectors mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct LeadFilter {
+    pub ids: Option<Vec<i64>>,
+    pub excluded_ids: Vec<i64>,
+    pub statuses: Vec<String>,
+    /// Seed 002 values; `IN_QUEUE` matches leads with no disposition.
+    pub dispositions: Vec<String>,
+    pub priorities: Vec<String>,
+    /// Any of these tags.
+    pub tags: Vec<String>,
+    /// Substring of name, phone or email.
+    pub search: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub assigned_user_id: Option<i64>,
+    pub list_id: Option<i64>,
+}
+
+/// Columns a listing may sort on.
+pub const SORTABLE: [&str; 9] = [
+    "created_at", "updated_at", "name", "phone", "priority", "status", "attempts",
+    "last_attempt_at", "id",
+];
+
+#[derive(Debug, Clone)]
+pub struct LeadSort {
+    pub column: &'static str,
+    pub descending: bool,
+}
+
+impl Default for LeadSort {
+    fn default() -> Self {
+        Self { column: "created_at", descending: true }
+    }
+}
+
+impl LeadSort {
+    /// Accepts `createdAt` and `created_at` alike; unknown columns are refused.
+    pub fn parse(column: Option<&str>, order: Option<&str>) -> std::result::Result<Self, String> {
+        let mut s = Self::default();
+        if let Some(c) = column.filter(|c| !c.is_empty()) {
+            let snake: String = c
+                .chars()
+                .flat_map(|ch| {
+                    if ch.is_ascii_uppercase() {
+                        vec!['_', ch.to_ascii_lowercase()]
+                    } else {
+                        vec![ch]
+                    }
+                })
+                .collect();
+            s.column = SORTABLE
+                .into_iter()
+                .find(|k| *k == snake)
+                .ok_or_else(|| format!("cannot sort by '{c}'; use one of {}", SORTABLE.join(", ")))?;
+        }
+        if let Some(o) = order.filter(|o| !o.is_empty()) {
+            s.descending = match o.to_ascii_lowercase().as_str() {
+                "asc" | "ascending" | "1" => false,
+                "desc" | "descending" | "-1" => true,
+                _ => return Err(format!("sort order must be asc or desc, not '{o}'")),
+            };
+        }
+        Ok(s)
+    }
+
+    fn push(&self, q: &mut Sql) {
+        let dir = if self.descending { "DESC" } else { "ASC" };
+        if self.column == "priority" {
+            q.push(" ORDER BY CASE leads.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 \
+                    WHEN 'medium' THEN 2 ELSE 3 END ");
+        } else {
+            q.push(" ORDER BY leads.").push(self.column).push(" ");
+        }
+        q.push(dir).push(", leads.id ").push(dir);
+    }
+}
+
+fn like_pattern(s: &str) -> String {
+    let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{}%", escaped.to_lowercase())
+}
+
+impl LeadFilter {
+    /// Append ` WHERE …` for live (not deleted) leads of `client_id` matching this filter.
+    pub fn push_where(&self, q: &mut Sql, backend: Backend, client_id: i64) {
+        q.push(" WHERE leads.client_id = ").push_arg(client_id).push(" AND leads.deleted_at IS NULL");
+        if let Some(ids) = &self.ids {
+            if ids.is_empty() {
+                q.push(" AND 1 = 0");
+            } else {
+                q.push(" AND leads.id IN ").push_list(ids.iter().copied());
+            }
+        }
+        if !self.excluded_ids.is_empty() {
+            q.push(" AND leads.id NOT IN ").push_list(self.excluded_ids.iter().copied());
+        }
+        if !self.statuses.is_empty() {
+            q.push(" AND leads.status IN ").push_list(self.statuses.iter());
+        }
+        if !self.dispositions.is_empty() {
+            let in_queue = self.dispositions.iter().any(|d| d == "IN_QUEUE");
+            let named: Vec<&String> = self.dispositions.iter().filter(|d| *d != "IN_QUEUE").collect();
+            q.push(" AND (");
+            if !named.is_empty() {
+                q.push("leads.disposition IN ").push_list(named);
+                if in_queue {
+                    q.push(" OR ");
+                }
+            }
+            if in_queue {
+                q.push("leads.disposition IS NULL");
+            }
+            q.push(")");
+        }
+        if !self.priorities.is_empty() {
+            q.push(" AND leads.priority IN ").push_list(self.priorities.iter());
+        }
+        if !self.tags.is_empty() {
+            q.push(" AND (");
+            for (i, tag) in self.tags.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                match backend {
+                    Backend::Postgres => {
+                        q.push("leads.tags @> ").push_arg(serde_json::json!([tag]));
+                    }
+                    Backend::Sqlite => {
+                        q.push("EXISTS (SELECT 1 FROM json_each(leads.tags) WHERE json_each.value = ")
+                            .push_arg(tag)
+                            .push(")");
+                    }
+                }
+            }
+            q.push(")");
+        }
+        if let Some(s) = self.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let pat = like_pattern(s);
+            q.push(" AND (LOWER(leads.name) LIKE ").push_arg(&pat).push(" ESCAPE '\\'");
+            q.push(" OR LOWER(leads.email) LIKE ").push_arg(&pat).push(" ESCAPE '\\'");
+            q.push(" OR leads.phone LIKE ").push_arg(&pat).push(" ESCAPE '\\'");
+            // People type national forms (0912…); match the digits after the trunk zero too.
+            let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+            let digits = digits.trim_start_matches('0');
+            if digits.len() >= 3 {
+                q.push(" OR leads.phone LIKE ").push_arg(format!("%{digits}%"));
+            }
+            q.push(")");
+        }
+        if let Some(t) = self.created_from {
+            q.push(" AND leads.created_at >= ").push_arg(t);
+        }
+        if let Some(t) = self.created_to {
+            q.push(" AND leads.created_at <= ").push_arg(t);
+        }
+        if let Some(u) = self.assigned_user_id {
+            q.push(" AND leads.assigned_user_id = ").push_arg(u);
+        }
+        if let Some(l) = self.list_id {
+            q.push(" AND leads.list_id = ").push_arg(l);
+        }
+    }
+}
+
+/// One page of leads and the total that match.
+pub async fn list(
+    db: &Db,
+    client_id: i64,
+    filter: &LeadFilter,
+    sort: &LeadSort,
+    limit: u32,
+    offset: u64,
+) -> Result<(Vec<Lead>, u64)> {
+    let mut conn = db.read().await?;
+    let mut count = sql("SELECT COUNT(*) FROM leads");
+    filter.push_where(&mut count, db.backend(), client_id);
+    let (total,) = count.fetch_one::<(i64,)>(&mut conn).await?;
+    let mut q = sql(&format!("SELECT {COLUMNS} FROM leads"));
+    filter.push_where(&mut q, db.backend(), client_id);
+    sort.push(&mut q);
+    q.push(" LIMIT ").push_arg(i64::from(limit)).push(" OFFSET ").push_arg(offset as i64);
+    Ok((q.fetch_all(&mut conn).await?, total as u64))
+}
+
+/// Ids of every live lead of `client_id` matching `filter`.
+pub async fn select_ids(ex: &mut impl AsExec, backend: Backend, client_id: i64, filter: &LeadFilter) -> Result<Vec<i64>> {
+    let mut q = sql("SELECT leads.id FROM leads");
+    filter.push_where(&mut q, backend, client_id);
+    q.push(" ORDER BY leads.id");
+    Ok(q.fetch_all::<(i64,)>(ex).await?.into_iter().map(|(id,)| id).collect())
+}
+
+/// A live lead of `client_id` (a lead of another client is simply not found).
+pub async fn get(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<Option<Lead>> {
+    sql(&format!(
+        "SELECT {COLUMNS} FROM leads WHERE leads.client_id = $1 AND leads.id = $2 AND leads.deleted_at IS NULL"
+    ))
+    .arg(client_id)
+    .arg(id)
+    .fetch_optional(ex)
+    .await
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewLead {
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub priority: Option<String>,
+    pub tags: Vec<String>,
+    pub timezone: Option<String>,
+    pub list_id: Option<i64>,
+    pub assigned_user_id: Option<i64>,
+    pub notes: Option<String>,
+}
+
+pub async fn create(ex: &mut impl AsExec, client_id: i64, l: &NewLead) -> Result<Lead> {
+    sql(&format!(
+        "INSERT INTO leads (client_id, list_id, phone, name, email, priority, tags, timezone, \
+         assigned_user_id, notes, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {}",
+        COLUMNS.replace("leads.", "")
+    ))
+    .arg(client_id)
+    .arg(l.list_id)
+    .arg(&l.phone)
+    .arg(l.name.as_ref())
+    .arg(l.email.as_ref())
+    .arg(l.priority.clone().unwrap_or_else(|| "medium".into()))
+    .arg(serde_json::json!(l.tags))
+    .arg(l.timezone.as_ref())
+    .arg(l.assigned_user_id)
+    .arg(l.notes.as_ref())
+    .arg(now())
+    .fetch_one(ex)
+    .await
+}
+
+/// Fields a change may set; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct LeadPatch {
+    pub phone: Option<String>,
+    pub name: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub priority: Option<String>,
+    pub status: Option<String>,
+    pub disposition: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub timezone: Option<Option<String>>,
+    pub list_id: Option<Option<i64>>,
+    pub assigned_user_id: Option<Option<i64>>,
+    pub notes: Option<Option<String>>,
+}
+
+impl LeadPatch {
+    pub fn is_empty(&self) -> bool {
+        self.phone.is_none()
+            && self.name.is_none()
+            && self.email.is_none()
+            && self.priority.is_none()
+            && self.status.is_none()
+            && self.disposition.is_none()
+            && self.tags.is_none()
+            && self.timezone.is_none()
+            && self.list_id.is_none()
+            && self.assigned_user_id.is_none()
+            && self.notes.is_none()
+    }
+}
+
+pub async fn update(ex: &mut impl AsExec, client_id: i64, id: i64, p: &LeadPatch) -> Result<Option<Lead>> {
+    let mut q = sql("UPDATE leads SET updated_at = $1").arg(now());
+    let set = |q: &mut Sql, col: &str, v: crate::Arg| {
+        q.push(", ").push(col).push(" = ").push_arg(v);
+    };
+    if let Some(v) = &p.phone {
+        set(&mut q, "phone", v.into());
+    }
+    if let Some(v) = &p.name {
+        set(&mut q, "name", v.clone().into());
+    }
+    if let Some(v) = &p.email {
+        set(&mut q, "email", v.clone().into());
+    }
+    if let Some(v) = &p.priority {
+        set(&mut q, "priority", v.into());
+    }
+    if let Some(v) = &p.status {
+        set(&mut q, "status", v.into());
+    }
+    if let Some(v) = &p.disposition {
+        set(&mut q, "disposition", v.clone().into());
+    }
+    if let Some(v) = &p.tags {
+        set(&mut q, "tags", serde_json::json!(v).into());
+    }
+    if let Some(v) = &p.timezone {
+        set(&mut q, "timezone", v.clone().into());
+    }
+    if let Some(v) = &p.list_id {
+        set(&mut q, "list_id", (*v).into());
+    }
+    if let Some(v) = &p.assigned_user_id {
+        set(&mut q, "assigned_user_id", (*v).into());
+    }
+    if let Some(v) = &p.notes {
+        set(&mut q, "notes", v.clone().into());
+    }
+    q.push(" WHERE client_id = ").push_arg(client_id).push(" AND id = ").push_arg(id);
+    q.push(" AND deleted_at IS NULL");
+    if q.execute(ex).await? == 0 {
+        return Ok(None);
+    }
+    get(ex, client_id, id).await
+}
+
+pub async fn soft_delete(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<bool> {
+    let t = now();
+    Ok(sql("UPDATE leads SET deleted_at = $1, updated_at = $1 WHERE client_id = $2 AND id = $3 AND deleted_at IS NULL")
+        .arg(t)
+        .arg(client_id)
+        .arg(id)
+        .execute(ex)
+        .await?
+        == 1)
+}
+
+/// A lead as an export row: the lead and its agent's name.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportRow {
+    #[sqlx(flatten)]
+    pub lead: Lead,
+    pub agent_name: Option<String>,
+}
+
+/// Leads for an export, `chunk` rows from `offset`, joined with their agent's name.
+pub async fn export_chunk(
+    ex: &mut impl AsExec,
+    backend: Backend,
+    client_id: i64,
+    filter: &LeadFilter,
+    sort: &LeadSort,
+    chunk: i64,
+    offset: i64,
+) -> Result<Vec<ExportRow>> {
+    let mut q = sql(&format!(
+        "SELECT {COLUMNS}, CASE WHEN u.id IS NULL THEN NULL \
+         WHEN u.first_name = '' AND u.last_name = '' THEN u.username \
+         ELSE TRIM(u.first_name || ' ' || u.last_name) END AS agent_name \
+         FROM leads LEFT JOIN users u ON u.id = leads.assigned_user_id"
+    ));
+    filter.push_where(&mut q, backend, client_id);
+    sort.push(&mut q);
+    q.push(" LIMIT ").push_arg(chunk).push(" OFFSET ").push_arg(offset);
+    q.fetch_all(ex).await
+}
+
+/// How many live leads `client_id` has per status.
+pub async fn count_by_status(db: &Db, client_id: i64) -> Result<Vec<(String, i64)>> {
+    db.fetch_all(
+        sql("SELECT status, COUNT(*) FROM leads WHERE client_id = $1 AND deleted_at IS NULL GROUP BY status")
+            .arg(client_id),
+    )
+    .await
+}
