@@ -62,7 +62,10 @@ mod tests {
 
     #[test]
     fn headers_match_loosely() {
-        assert_eq!(match_header("\u{feff}Phone Number"), Some(LeadColumn::Phone));
+        assert_eq!(
+            match_header("\u{feff}Phone Number"),
+            Some(LeadColumn::Phone)
+        );
         assert_eq!(match_header("mobile"), Some(LeadColumn::Phone));
         assert_eq!(match_header("full_name"), Some(LeadColumn::Name));
         assert_eq!(match_header("E-mail"), Some(LeadColumn::Email));

@@ -36,7 +36,9 @@ impl LeadStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
     }
 }
 
@@ -86,7 +88,9 @@ impl Disposition {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
     /// People (admins, agents) may change a lead whose disposition is mutable; an immutable
@@ -157,7 +161,12 @@ pub enum Priority {
 }
 
 impl Priority {
-    pub const ALL: [Priority; 4] = [Priority::Urgent, Priority::High, Priority::Medium, Priority::Low];
+    pub const ALL: [Priority; 4] = [
+        Priority::Urgent,
+        Priority::High,
+        Priority::Medium,
+        Priority::Low,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -169,7 +178,9 @@ impl Priority {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
     /// Rank for ordering: 0 is dialed first.
@@ -208,8 +219,16 @@ mod tests {
         assert!(people_may_edit(None).is_ok());
         assert!(people_may_edit(Some(Disposition::Busy)).is_ok());
         assert!(people_may_edit(Some(Disposition::Connected)).is_err());
-        assert!(DispositionInput::parse("in_queue").unwrap().settable_by_people());
-        assert!(!DispositionInput::parse("HANGUP").unwrap().settable_by_people());
+        assert!(
+            DispositionInput::parse("in_queue")
+                .unwrap()
+                .settable_by_people()
+        );
+        assert!(
+            !DispositionInput::parse("HANGUP")
+                .unwrap()
+                .settable_by_people()
+        );
         assert_eq!(DispositionInput::parse("nope"), None);
     }
 

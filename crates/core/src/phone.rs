@@ -1,6 +1,6 @@
 //! Phone numbers: every lead's phone is stored in E.164 form.
 
-use phonenumber::{country, Mode};
+use phonenumber::{Mode, country};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneError {
@@ -23,14 +23,13 @@ impl PhoneNormalizer {
     /// `region` is an ISO 3166 alpha-2 code such as `US`, `IN` or `IR`; `None` accepts only
     /// numbers written with their country code.
     pub fn new(region: Option<&str>) -> Result<Self, String> {
-        let region = match region.map(str::trim).filter(|r| !r.is_empty()) {
-            None => None,
-            Some(r) => Some(
-                r.to_ascii_uppercase()
-                    .parse::<country::Id>()
-                    .map_err(|_| format!("'{r}' is not an ISO 3166 region code such as US or IN"))?,
-            ),
-        };
+        let region =
+            match region.map(str::trim).filter(|r| !r.is_empty()) {
+                None => None,
+                Some(r) => Some(r.to_ascii_uppercase().parse::<country::Id>().map_err(|_| {
+                    format!("'{r}' is not an ISO 3166 region code such as US or IN")
+                })?),
+            };
         Ok(Self { region })
     }
 

@@ -1,1 +1,139 @@
+//! Switchboard's server: the HTTP surfaces over one data model, and the start-up path.
 
+pub mod auth;
+pub mod config;
+pub mod docs;
+pub mod error;
+pub mod extract;
+pub mod ratelimit;
+pub mod routes;
+pub mod state;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use rand::RngCore;
+use switchboard_core::Role;
+use switchboard_store::users::{self, NewUser};
+use switchboard_store::{Db, clients, settings};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// Open and migrate the database, make the first client and admin on an empty one, and build
+/// the state the router runs on.
+pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
+    let db = Db::connect(&config.database_url).await.with_context(|| {
+        format!(
+            "cannot open the database (SWITCHBOARD_DATABASE_URL={})",
+            redact_url(&config.database_url)
+        )
+    })?;
+    db.migrate().await.context("database migration failed")?;
+    prepare_with_db(db, config).await
+}
+
+pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState> {
+    let default_client_id = bootstrap(&db, &config).await?;
+    let secret = match &config.jwt_secret {
+        Some(s) => s.0.clone(),
+        None => {
+            // No secret configured: make one and keep it in the database, so sessions survive
+            // restarts and every instance on the same database signs alike.
+            let mut b = [0u8; 48];
+            rand::rng().fill_bytes(&mut b);
+            settings::get_or_insert(&db, "jwt_secret", &hex::encode(b)).await?
+        }
+    };
+    AppState::new(db, config, secret.as_bytes(), default_client_id)
+}
+
+/// First start: the default client and user `admin` (super admin). Returns the default client.
+async fn bootstrap(db: &Db, config: &Config) -> anyhow::Result<i64> {
+    let mut tx = db.begin().await?;
+    let existing = clients::list(db).await?;
+    let client_id = match existing.first() {
+        Some(c) => c.id,
+        None => {
+            clients::create(&mut tx, "Default", 10, Some(&config.timezone))
+                .await?
+                .id
+        }
+    };
+    if users::count(db).await? == 0 {
+        let (password, generated) = match &config.admin_password {
+            Some(p) => (p.0.clone(), false),
+            None => {
+                let mut b = [0u8; 12];
+                rand::rng().fill_bytes(&mut b);
+                (hex::encode(b), true)
+            }
+        };
+        let hash = auth::hash_password(password.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        users::create(
+            &mut tx,
+            &NewUser {
+                client_id,
+                username: "admin".into(),
+                email: config.admin_email.clone(),
+                password_hash: hash,
+                role: Role::SuperAdmin.as_str().into(),
+                first_name: "Admin".into(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        if generated {
+            // Printed once, to the console only: it is never logged or stored in plain text.
+            eprintln!(
+                "\n  Created user 'admin' with password: {password}\n  (set SWITCHBOARD_ADMIN_PASSWORD to choose it; change it after signing in)\n"
+            );
+        }
+    }
+    tx.commit().await?;
+    Ok(client_id)
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+/// Serve on `listener` until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = routes::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    state.db.close().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,1 +1,302 @@
-fn main(){}
+//! `switchboard`: serve, migrate, import, user add, demo.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchboard_server::{Config, auth};
+use switchboard_store::import::{ImportOptions, import_csv};
+use switchboard_store::{Db, lists, users};
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Self-hosted call-center platform for outbound lead calling"
+)]
+struct Cli {
+    /// TOML configuration file (environment variables SWITCHBOARD_* override it).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Import leads from a CSV file of any size.
+    Import {
+        file: PathBuf,
+        /// Put the leads in this list (created when missing).
+        #[arg(long)]
+        list: Option<String>,
+        /// Client id (default: the first client).
+        #[arg(long)]
+        client: Option<i64>,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Run the server on a fresh demo database with sample users and leads.
+    Demo {
+        /// The demo database file (replaced on every start).
+        #[arg(long, default_value = "switchboard-demo.db")]
+        file: PathBuf,
+        /// How many demo leads to generate.
+        #[arg(long, default_value_t = 2000)]
+        leads: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password comes from SWITCHBOARD_NEW_USER_PASSWORD or is generated and printed.
+    Add {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, default_value = "operator")]
+        role: String,
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+        #[arg(long)]
+        client: Option<i64>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = rt.block_on(run(cli.command, config)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let db = Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Import { file, list, client } => import(config, file, list, client).await,
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    email,
+                    role,
+                    first_name,
+                    last_name,
+                    client,
+                },
+        } => {
+            let state = switchboard_server::prepare(config).await?;
+            let role = switchboard_core::Role::parse(&role)
+                .context("role must be super_admin, admin or operator")?;
+            let (password, generated) = match std::env::var("SWITCHBOARD_NEW_USER_PASSWORD") {
+                Ok(p) => (p, false),
+                Err(_) => (random_password(), true),
+            };
+            auth::validate_password(&password)
+                .map_err(|e| anyhow::anyhow!("SWITCHBOARD_NEW_USER_PASSWORD: {}", e.message))?;
+            let hash = auth::hash_password(password.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            let mut tx = state.db.begin().await?;
+            let u = users::create(
+                &mut tx,
+                &users::NewUser {
+                    client_id: client.unwrap_or(state.default_client_id),
+                    username,
+                    email,
+                    password_hash: hash,
+                    role: role.as_str().into(),
+                    first_name: first_name.unwrap_or_default(),
+                    last_name: last_name.unwrap_or_default(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            eprintln!("created user {} (id {}, {})", u.username, u.id, u.role);
+            if generated {
+                eprintln!("password: {password}");
+            }
+            Ok(())
+        }
+        Command::Demo { file, leads } => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+            config.database_url = format!("sqlite://{}", file.display());
+            let state = switchboard_server::prepare(config.clone()).await?;
+            seed_demo(&state, leads).await?;
+            serve(config).await
+        }
+    }
+}
+
+fn random_password() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 12];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = switchboard_server::prepare(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (SWITCHBOARD_LISTEN)"))?;
+    tracing::info!("switchboard listening on http://{}", listener.local_addr()?);
+    switchboard_server::serve(state, listener, switchboard_server::shutdown_signal()).await
+}
+
+async fn import(
+    config: Config,
+    file: PathBuf,
+    list: Option<String>,
+    client: Option<i64>,
+) -> anyhow::Result<()> {
+    let state = switchboard_server::prepare(config).await?;
+    let client_id = client.unwrap_or(state.default_client_id);
+    let f =
+        std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    let len = f.metadata()?.len();
+    let mut opts = ImportOptions::new(client_id);
+    opts.commit_every = Some(100_000);
+    opts.max_reported_errors = 20;
+    if let Some(name) = list {
+        let mut tx = state.db.begin().await?;
+        opts.list_id = Some(lists::ensure(&mut tx, client_id, &name).await?);
+        tx.commit().await?;
+    }
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let b = indicatif::ProgressBar::new(len);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let reader = bar.wrap_read(f);
+    let started = std::time::Instant::now();
+    let b2 = bar.clone();
+    let report = import_csv(&state.db, reader, state.phones.clone(), opts, move |r| {
+        b2.set_message(format!("{} imported", r.success_count));
+    })
+    .await?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "processed {} rows in {:.1} s ({:.0} rows/s): {} imported, {} duplicates, {} errors",
+        report.total_processed,
+        secs,
+        report.total_processed as f64 / secs.max(1e-9),
+        report.success_count,
+        report.duplicate_count,
+        report.error_count
+    );
+    for e in &report.errors {
+        eprintln!("  line {}: {}", e.line, e.reason);
+    }
+    Ok(())
+}
+
+async fn seed_demo(state: &switchboard_server::AppState, leads: u32) -> anyhow::Result<()> {
+    let client_id = state.default_client_id;
+    let names = [
+        ("Asha", "Rao"),
+        ("Ben", "Okafor"),
+        ("Carla", "Mendes"),
+        ("Dmitri", "Volkov"),
+    ];
+    let mut tx = state.db.begin().await?;
+    for (i, (first, last)) in names.iter().enumerate() {
+        let password = random_password();
+        let hash = auth::hash_password(password.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        let username = first.to_lowercase();
+        users::create(
+            &mut tx,
+            &users::NewUser {
+                client_id,
+                username: username.clone(),
+                email: Some(format!("{username}@demo.switchboard.local")),
+                password_hash: hash,
+                role: if i == 0 {
+                    "admin".into()
+                } else {
+                    "operator".into()
+                },
+                first_name: first.to_string(),
+                last_name: last.to_string(),
+                phone_number: Some(format!("+1415555{:04}", 100 + i)),
+                ..Default::default()
+            },
+        )
+        .await?;
+        eprintln!(
+            "  demo user {username} ({}) password: {password}",
+            if i == 0 { "admin" } else { "operator" }
+        );
+    }
+    tx.commit().await?;
+    let mut csv = String::from("phone,name,email,priority,tags,list\n");
+    let priorities = ["urgent", "high", "medium", "medium", "low"];
+    for i in 0..leads {
+        csv.push_str(&format!(
+            "+1415{:07},Demo Lead {i},lead{i}@example.com,{},demo,{}\n",
+            2_000_000 + i,
+            priorities[i as usize % priorities.len()],
+            if i % 2 == 0 {
+                "Spring campaign"
+            } else {
+                "Follow-ups"
+            }
+        ));
+    }
+    let r = import_csv(
+        &state.db,
+        std::io::Cursor::new(csv.into_bytes()),
+        state.phones.clone(),
+        ImportOptions::new(client_id),
+        |_| {},
+    )
+    .await?;
+    eprintln!("  demo leads: {} imported", r.success_count);
+    Ok(())
+}

@@ -7,7 +7,7 @@ use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::{now, sql, AsExec, Db, Result};
+use crate::{AsExec, Db, Result, now, sql};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,15 +93,20 @@ pub async fn create(
 /// The live key whose digest matches `secret`, if any.
 pub async fn find_live(db: &Db, secret: &str) -> Result<Option<ApiKey>> {
     db.fetch_optional(
-        sql(&format!("SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"))
-            .arg(digest(secret)),
+        sql(&format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+        ))
+        .arg(digest(secret)),
     )
     .await
 }
 
 pub async fn list(db: &Db, client_id: i64) -> Result<Vec<ApiKey>> {
     db.fetch_all(
-        sql(&format!("SELECT {COLUMNS} FROM api_keys WHERE client_id = $1 ORDER BY id")).arg(client_id),
+        sql(&format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE client_id = $1 ORDER BY id"
+        ))
+        .arg(client_id),
     )
     .await
 }

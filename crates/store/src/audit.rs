@@ -1,6 +1,6 @@
 //! Who changed what, when.
 
-use crate::{now, sql, AsExec, Result};
+use crate::{AsExec, Result, now, sql};
 
 pub struct AuditEntry<'a> {
     pub client_id: Option<i64>,
@@ -12,8 +12,10 @@ pub struct AuditEntry<'a> {
 }
 
 pub async fn record(ex: &mut impl AsExec, e: AuditEntry<'_>) -> Result<()> {
-    sql("INSERT INTO audit_log (client_id, user_id, action, entity, entity_id, detail, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+    sql(
+        "INSERT INTO audit_log (client_id, user_id, action, entity, entity_id, detail, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
     .arg(e.client_id)
     .arg(e.user_id)
     .arg(e.action)

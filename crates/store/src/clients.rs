@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::{now, sql, AsExec, Db, Result};
+use crate::{AsExec, Db, Result, now, sql};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Client {
@@ -38,13 +38,18 @@ pub async fn create(
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Client>> {
-    db.fetch_optional(sql(&format!("SELECT {COLUMNS} FROM clients WHERE id = $1")).arg(id)).await
+    db.fetch_optional(sql(&format!("SELECT {COLUMNS} FROM clients WHERE id = $1")).arg(id))
+        .await
 }
 
 pub async fn list(db: &Db) -> Result<Vec<Client>> {
-    db.fetch_all(sql(&format!("SELECT {COLUMNS} FROM clients ORDER BY id"))).await
+    db.fetch_all(sql(&format!("SELECT {COLUMNS} FROM clients ORDER BY id")))
+        .await
 }
 
 pub async fn count(db: &Db) -> Result<i64> {
-    Ok(db.fetch_one::<(i64,)>(sql("SELECT COUNT(*) FROM clients")).await?.0)
+    Ok(db
+        .fetch_one::<(i64,)>(sql("SELECT COUNT(*) FROM clients"))
+        .await?
+        .0)
 }

@@ -80,7 +80,10 @@ pub struct Sql {
 
 /// Start a statement; its text may already use `$1`, `$2`… matched by later [`Sql::arg`] calls.
 pub fn sql(text: &str) -> Sql {
-    Sql { text: text.to_string(), args: Vec::new() }
+    Sql {
+        text: text.to_string(),
+        args: Vec::new(),
+    }
 }
 
 impl Sql {
@@ -156,11 +159,15 @@ impl Sql {
         Ok(match ex.exec() {
             Exec::Sqlite(c) => {
                 let args = self.sqlite_args()?;
-                sqlx::query_as_with::<_, T, _>(AssertSqlSafe(self.text), args).fetch_all(c).await?
+                sqlx::query_as_with::<_, T, _>(AssertSqlSafe(self.text), args)
+                    .fetch_all(c)
+                    .await?
             }
             Exec::Pg(c) => {
                 let args = self.pg_args()?;
-                sqlx::query_as_with::<_, T, _>(AssertSqlSafe(self.text), args).fetch_all(c).await?
+                sqlx::query_as_with::<_, T, _>(AssertSqlSafe(self.text), args)
+                    .fetch_all(c)
+                    .await?
             }
         })
     }
@@ -194,11 +201,17 @@ impl Sql {
         Ok(match ex.exec() {
             Exec::Sqlite(c) => {
                 let args = self.sqlite_args()?;
-                sqlx::query_with(AssertSqlSafe(self.text), args).execute(c).await?.rows_affected()
+                sqlx::query_with(AssertSqlSafe(self.text), args)
+                    .execute(c)
+                    .await?
+                    .rows_affected()
             }
             Exec::Pg(c) => {
                 let args = self.pg_args()?;
-                sqlx::query_with(AssertSqlSafe(self.text), args).execute(c).await?.rows_affected()
+                sqlx::query_with(AssertSqlSafe(self.text), args)
+                    .execute(c)
+                    .await?
+                    .rows_affected()
             }
         })
     }
@@ -275,7 +288,10 @@ impl AsExec for Tx {
 enum Pools {
     /// SQLite allows one writer at a time: writes go through a one-connection pool so they
     /// queue in-process instead of spinning on `SQLITE_BUSY`; reads use the other pool (WAL).
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Pg(PgPool),
 }
 
@@ -313,7 +329,9 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(o)
                 .await?;
-            Ok(Self { pools: Arc::new(Pools::Pg(pool)) })
+            Ok(Self {
+                pools: Arc::new(Pools::Pg(pool)),
+            })
         } else if url.starts_with("sqlite:") {
             if url.contains(":memory:") {
                 return Err(StoreError::Invalid(
@@ -328,12 +346,17 @@ impl Db {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("cache_size", "-16000");
-            let write = SqlitePoolOptions::new().max_connections(1).connect_with(o.clone()).await?;
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(o.clone())
+                .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .connect_with(o.read_only(true))
                 .await?;
-            Ok(Self { pools: Arc::new(Pools::Sqlite { read, write }) })
+            Ok(Self {
+                pools: Arc::new(Pools::Sqlite { read, write }),
+            })
         } else {
             Err(StoreError::Invalid(format!(
                 "database URL must start with sqlite:// or postgres://, got '{}'",

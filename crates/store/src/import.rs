@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use serde::Serialize;
-use switchboard_core::csv_columns::{match_header, sniff_delimiter, LeadColumn};
+use switchboard_core::csv_columns::{LeadColumn, match_header, sniff_delimiter};
 use switchboard_core::lead::normalize_tag;
 use switchboard_core::{PhoneNormalizer, Priority};
 use tokio::sync::mpsc;
 
-use crate::{lists, now, sql, AsExec, Backend, Db, StoreError, Tx};
+use crate::{AsExec, Backend, Db, StoreError, Tx, lists, now, sql};
 
 /// Rows per INSERT statement (11 bound values a row stays far below both backends' limits).
 const CHUNK_ROWS: usize = 1000;
@@ -31,7 +31,12 @@ pub struct ImportOptions {
 
 impl ImportOptions {
     pub fn new(client_id: i64) -> Self {
-        Self { client_id, list_id: None, max_reported_errors: 1000, commit_every: None }
+        Self {
+            client_id,
+            list_id: None,
+            max_reported_errors: 1000,
+            commit_every: None,
+        }
     }
 }
 
@@ -95,7 +100,8 @@ impl Columns {
         }
         if !map.iter().any(|(_, c)| *c == LeadColumn::Phone) {
             return Err(ImportError::NotCsv(
-                "no phone column: the first row must name one (phone, phone_number, mobile, …)".into(),
+                "no phone column: the first row must name one (phone, phone_number, mobile, …)"
+                    .into(),
             ));
         }
         Ok(Self { map })
@@ -135,7 +141,9 @@ impl Columns {
                 }
                 LeadColumn::Priority => {
                     row.priority = Priority::parse(v)
-                        .ok_or_else(|| format!("priority '{v}' is not urgent, high, medium or low"))?
+                        .ok_or_else(|| {
+                            format!("priority '{v}' is not urgent, high, medium or low")
+                        })?
                         .as_str()
                 }
                 LeadColumn::Tags => {
@@ -143,7 +151,8 @@ impl Columns {
                     row.tags.dedup();
                 }
                 LeadColumn::Timezone => {
-                    v.parse::<chrono_tz::Tz>().map_err(|_| format!("'{v}' is not an IANA time zone"))?;
+                    v.parse::<chrono_tz::Tz>()
+                        .map_err(|_| format!("'{v}' is not an IANA time zone"))?;
                     row.timezone = Some(v.to_string());
                 }
                 LeadColumn::List => row.list = Some(clip(v, 100)),
@@ -171,14 +180,21 @@ fn parse_stream(
 ) -> Result<(), ImportError> {
     let mut input = std::io::BufReader::with_capacity(256 * 1024, input);
     // Peek the first line to pick the delimiter and to drop a UTF-8 byte-order mark.
-    let buf = std::io::BufRead::fill_buf(&mut input).map_err(|e| ImportError::NotCsv(e.to_string()))?;
+    let buf =
+        std::io::BufRead::fill_buf(&mut input).map_err(|e| ImportError::NotCsv(e.to_string()))?;
     if buf.is_empty() {
         return Err(ImportError::NotCsv("the file is empty".into()));
     }
     if buf.contains(&0) {
-        return Err(ImportError::NotCsv("the file is binary, not CSV text".into()));
+        return Err(ImportError::NotCsv(
+            "the file is binary, not CSV text".into(),
+        ));
     }
-    let bom = if buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let bom = if buf.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
     let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
     let delimiter = sniff_delimiter(&buf[bom..line_end]);
     std::io::BufRead::consume(&mut input, bom);
@@ -208,14 +224,18 @@ fn parse_stream(
                     Ok(row) => {
                         chunk.push(row);
                         if chunk.len() == CHUNK_ROWS {
-                            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+                            let full =
+                                std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
                             if tx.blocking_send(Msg::Rows(full)).is_err() {
                                 return Ok(()); // the inserter stopped; it reports why
                             }
                         }
                     }
                     Err(reason) => {
-                        if tx.blocking_send(Msg::Bad(RowError { line, reason })).is_err() {
+                        if tx
+                            .blocking_send(Msg::Bad(RowError { line, reason }))
+                            .is_err()
+                        {
                             return Ok(());
                         }
                     }
@@ -224,7 +244,10 @@ fn parse_stream(
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(line);
                 let reason = format!("malformed CSV: {e}");
-                if tx.blocking_send(Msg::Bad(RowError { line, reason })).is_err() {
+                if tx
+                    .blocking_send(Msg::Bad(RowError { line, reason }))
+                    .is_err()
+                {
                     return Ok(());
                 }
                 // An I/O error cannot be skipped past; a parse error can.
@@ -277,7 +300,8 @@ pub async fn import_csv<R: Read + Send + 'static>(
                         }
                     }
                 }
-                let inserted = insert_chunk(t, opts.client_id, opts.list_id, &rows, &lists_by_name).await?;
+                let inserted =
+                    insert_chunk(t, opts.client_id, opts.list_id, &rows, &lists_by_name).await?;
                 let n = rows.len() as u64;
                 report.total_processed += n;
                 report.success_count += inserted;
@@ -323,9 +347,20 @@ async fn insert_chunk(
         if i > 0 {
             q.push(", ");
         }
-        let list = r.list.as_ref().and_then(|n| lists_by_name.get(n).copied()).or(default_list);
-        q.push("($1, ").push_arg(list).push(", ").push_arg(&r.phone).push(", ");
-        q.push_arg(r.name.as_ref()).push(", ").push_arg(r.email.as_ref()).push(", ");
+        let list = r
+            .list
+            .as_ref()
+            .and_then(|n| lists_by_name.get(n).copied())
+            .or(default_list);
+        q.push("($1, ")
+            .push_arg(list)
+            .push(", ")
+            .push_arg(&r.phone)
+            .push(", ");
+        q.push_arg(r.name.as_ref())
+            .push(", ")
+            .push_arg(r.email.as_ref())
+            .push(", ");
         q.push_arg(r.priority).push(", ");
         if r.tags.is_empty() {
             q.push("'[]'");
@@ -335,7 +370,10 @@ async fn insert_chunk(
         if ex.backend() == Backend::Postgres {
             q.push("::jsonb");
         }
-        q.push(", ").push_arg(r.timezone.as_ref()).push(", ").push_arg(r.notes.as_ref());
+        q.push(", ")
+            .push_arg(r.timezone.as_ref())
+            .push(", ")
+            .push_arg(r.notes.as_ref());
         q.push(", $2, $2)");
     }
     q.push(" ON CONFLICT (client_id, phone) WHERE deleted_at IS NULL DO NOTHING");
@@ -344,9 +382,11 @@ async fn insert_chunk(
 
 /// Count the live leads of a client (used by tools and tests).
 pub async fn count_leads(ex: &mut impl AsExec, client_id: i64) -> Result<i64, StoreError> {
-    Ok(sql("SELECT COUNT(*) FROM leads WHERE client_id = $1 AND deleted_at IS NULL")
-        .arg(client_id)
-        .fetch_one::<(i64,)>(ex)
-        .await?
-        .0)
+    Ok(
+        sql("SELECT COUNT(*) FROM leads WHERE client_id = $1 AND deleted_at IS NULL")
+            .arg(client_id)
+            .fetch_one::<(i64,)>(ex)
+            .await?
+            .0,
+    )
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 
-use crate::{now, sql, AsExec, Backend, Db, Result, Sql};
+use crate::{AsExec, Backend, Db, Result, Sql, now, sql};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Lead {
@@ -55,8 +55,15 @@ pub struct LeadFilter {
 
 /// Columns a listing may sort on.
 pub const SORTABLE: [&str; 9] = [
-    "created_at", "updated_at", "name", "phone", "priority", "status", "attempts",
-    "last_attempt_at", "id",
+    "created_at",
+    "updated_at",
+    "name",
+    "phone",
+    "priority",
+    "status",
+    "attempts",
+    "last_attempt_at",
+    "id",
 ];
 
 #[derive(Debug, Clone)]
@@ -67,7 +74,10 @@ pub struct LeadSort {
 
 impl Default for LeadSort {
     fn default() -> Self {
-        Self { column: "created_at", descending: true }
+        Self {
+            column: "created_at",
+            descending: true,
+        }
     }
 }
 
@@ -86,10 +96,9 @@ impl LeadSort {
                     }
                 })
                 .collect();
-            s.column = SORTABLE
-                .into_iter()
-                .find(|k| *k == snake)
-                .ok_or_else(|| format!("cannot sort by '{c}'; use one of {}", SORTABLE.join(", ")))?;
+            s.column = SORTABLE.into_iter().find(|k| *k == snake).ok_or_else(|| {
+                format!("cannot sort by '{c}'; use one of {}", SORTABLE.join(", "))
+            })?;
         }
         if let Some(o) = order.filter(|o| !o.is_empty()) {
             s.descending = match o.to_ascii_lowercase().as_str() {
@@ -104,8 +113,10 @@ impl LeadSort {
     fn push(&self, q: &mut Sql) {
         let dir = if self.descending { "DESC" } else { "ASC" };
         if self.column == "priority" {
-            q.push(" ORDER BY CASE leads.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 \
-                    WHEN 'medium' THEN 2 ELSE 3 END ");
+            q.push(
+                " ORDER BY CASE leads.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 \
+                    WHEN 'medium' THEN 2 ELSE 3 END ",
+            );
         } else {
             q.push(" ORDER BY leads.").push(self.column).push(" ");
         }
@@ -114,14 +125,19 @@ impl LeadSort {
 }
 
 fn like_pattern(s: &str) -> String {
-    let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{}%", escaped.to_lowercase())
 }
 
 impl LeadFilter {
     /// Append ` WHERE …` for live (not deleted) leads of `client_id` matching this filter.
     pub fn push_where(&self, q: &mut Sql, backend: Backend, client_id: i64) {
-        q.push(" WHERE leads.client_id = ").push_arg(client_id).push(" AND leads.deleted_at IS NULL");
+        q.push(" WHERE leads.client_id = ")
+            .push_arg(client_id)
+            .push(" AND leads.deleted_at IS NULL");
         if let Some(ids) = &self.ids {
             if ids.is_empty() {
                 q.push(" AND 1 = 0");
@@ -130,14 +146,20 @@ impl LeadFilter {
             }
         }
         if !self.excluded_ids.is_empty() {
-            q.push(" AND leads.id NOT IN ").push_list(self.excluded_ids.iter().copied());
+            q.push(" AND leads.id NOT IN ")
+                .push_list(self.excluded_ids.iter().copied());
         }
         if !self.statuses.is_empty() {
-            q.push(" AND leads.status IN ").push_list(self.statuses.iter());
+            q.push(" AND leads.status IN ")
+                .push_list(self.statuses.iter());
         }
         if !self.dispositions.is_empty() {
             let in_queue = self.dispositions.iter().any(|d| d == "IN_QUEUE");
-            let named: Vec<&String> = self.dispositions.iter().filter(|d| *d != "IN_QUEUE").collect();
+            let named: Vec<&String> = self
+                .dispositions
+                .iter()
+                .filter(|d| *d != "IN_QUEUE")
+                .collect();
             q.push(" AND (");
             if !named.is_empty() {
                 q.push("leads.disposition IN ").push_list(named);
@@ -151,7 +173,8 @@ impl LeadFilter {
             q.push(")");
         }
         if !self.priorities.is_empty() {
-            q.push(" AND leads.priority IN ").push_list(self.priorities.iter());
+            q.push(" AND leads.priority IN ")
+                .push_list(self.priorities.iter());
         }
         if !self.tags.is_empty() {
             q.push(" AND (");
@@ -164,24 +187,38 @@ impl LeadFilter {
                         q.push("leads.tags @> ").push_arg(serde_json::json!([tag]));
                     }
                     Backend::Sqlite => {
-                        q.push("EXISTS (SELECT 1 FROM json_each(leads.tags) WHERE json_each.value = ")
-                            .push_arg(tag)
-                            .push(")");
+                        q.push(
+                            "EXISTS (SELECT 1 FROM json_each(leads.tags) WHERE json_each.value = ",
+                        )
+                        .push_arg(tag)
+                        .push(")");
                     }
                 }
             }
             q.push(")");
         }
-        if let Some(s) = self.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if let Some(s) = self
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             let pat = like_pattern(s);
-            q.push(" AND (LOWER(leads.name) LIKE ").push_arg(&pat).push(" ESCAPE '\\'");
-            q.push(" OR LOWER(leads.email) LIKE ").push_arg(&pat).push(" ESCAPE '\\'");
-            q.push(" OR leads.phone LIKE ").push_arg(&pat).push(" ESCAPE '\\'");
+            q.push(" AND (LOWER(leads.name) LIKE ")
+                .push_arg(&pat)
+                .push(" ESCAPE '\\'");
+            q.push(" OR LOWER(leads.email) LIKE ")
+                .push_arg(&pat)
+                .push(" ESCAPE '\\'");
+            q.push(" OR leads.phone LIKE ")
+                .push_arg(&pat)
+                .push(" ESCAPE '\\'");
             // People type national forms (0912…); match the digits after the trunk zero too.
             let digits: String = s.chars().filter(char::is_ascii_digit).collect();
             let digits = digits.trim_start_matches('0');
             if digits.len() >= 3 {
-                q.push(" OR leads.phone LIKE ").push_arg(format!("%{digits}%"));
+                q.push(" OR leads.phone LIKE ")
+                    .push_arg(format!("%{digits}%"));
             }
             q.push(")");
         }
@@ -216,16 +253,28 @@ pub async fn list(
     let mut q = sql(&format!("SELECT {COLUMNS} FROM leads"));
     filter.push_where(&mut q, db.backend(), client_id);
     sort.push(&mut q);
-    q.push(" LIMIT ").push_arg(i64::from(limit)).push(" OFFSET ").push_arg(offset as i64);
+    q.push(" LIMIT ")
+        .push_arg(i64::from(limit))
+        .push(" OFFSET ")
+        .push_arg(offset as i64);
     Ok((q.fetch_all(&mut conn).await?, total as u64))
 }
 
 /// Ids of every live lead of `client_id` matching `filter`.
-pub async fn select_ids(ex: &mut impl AsExec, backend: Backend, client_id: i64, filter: &LeadFilter) -> Result<Vec<i64>> {
+pub async fn select_ids(
+    ex: &mut impl AsExec,
+    backend: Backend,
+    client_id: i64,
+    filter: &LeadFilter,
+) -> Result<Vec<i64>> {
     let mut q = sql("SELECT leads.id FROM leads");
     filter.push_where(&mut q, backend, client_id);
     q.push(" ORDER BY leads.id");
-    Ok(q.fetch_all::<(i64,)>(ex).await?.into_iter().map(|(id,)| id).collect())
+    Ok(q.fetch_all::<(i64,)>(ex)
+        .await?
+        .into_iter()
+        .map(|(id,)| id)
+        .collect())
 }
 
 /// A live lead of `client_id` (a lead of another client is simply not found).
@@ -306,7 +355,12 @@ impl LeadPatch {
     }
 }
 
-pub async fn update(ex: &mut impl AsExec, client_id: i64, id: i64, p: &LeadPatch) -> Result<Option<Lead>> {
+pub async fn update(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    id: i64,
+    p: &LeadPatch,
+) -> Result<Option<Lead>> {
     let mut q = sql("UPDATE leads SET updated_at = $1").arg(now());
     let set = |q: &mut Sql, col: &str, v: crate::Arg| {
         q.push(", ").push(col).push(" = ").push_arg(v);
@@ -344,7 +398,10 @@ pub async fn update(ex: &mut impl AsExec, client_id: i64, id: i64, p: &LeadPatch
     if let Some(v) = &p.notes {
         set(&mut q, "notes", v.clone().into());
     }
-    q.push(" WHERE client_id = ").push_arg(client_id).push(" AND id = ").push_arg(id);
+    q.push(" WHERE client_id = ")
+        .push_arg(client_id)
+        .push(" AND id = ")
+        .push_arg(id);
     q.push(" AND deleted_at IS NULL");
     if q.execute(ex).await? == 0 {
         return Ok(None);
@@ -389,7 +446,10 @@ pub async fn export_chunk(
     ));
     filter.push_where(&mut q, backend, client_id);
     sort.push(&mut q);
-    q.push(" LIMIT ").push_arg(chunk).push(" OFFSET ").push_arg(offset);
+    q.push(" LIMIT ")
+        .push_arg(chunk)
+        .push(" OFFSET ")
+        .push_arg(offset);
     q.fetch_all(ex).await
 }
 

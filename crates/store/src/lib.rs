@@ -10,7 +10,7 @@ pub mod lists;
 pub mod settings;
 pub mod users;
 
-pub use db::{sql, Arg, AsExec, Backend, ConnectOptions, Db, Sql, Tx};
+pub use db::{Arg, AsExec, Backend, ConnectOptions, Db, Sql, Tx, sql};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,7 +31,10 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(d) = &e {
             if d.is_unique_violation() {
-                let what = d.constraint().map(str::to_string).unwrap_or_else(|| d.message().to_string());
+                let what = d
+                    .constraint()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| d.message().to_string());
                 return StoreError::Conflict(conflict_subject(&what).to_string());
             }
             if d.is_foreign_key_violation() {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::{now, sql, AsExec, Db, Result};
+use crate::{AsExec, Db, Result, now, sql};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct List {
@@ -36,25 +36,31 @@ pub async fn create(
     .arg(now())
     .fetch_one::<(i64,)>(ex)
     .await?;
-    get_in(ex, client_id, id).await?.ok_or(crate::StoreError::NotFound)
+    get_in(ex, client_id, id)
+        .await?
+        .ok_or(crate::StoreError::NotFound)
 }
 
 /// The id of the list named `name`, created when missing.
 pub async fn ensure(ex: &mut impl AsExec, client_id: i64, name: &str) -> Result<i64> {
     let name = name.trim();
-    sql("INSERT INTO lists (client_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
-         ON CONFLICT (client_id, name) DO NOTHING")
+    sql(
+        "INSERT INTO lists (client_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (client_id, name) DO NOTHING",
+    )
     .arg(client_id)
     .arg(name)
     .arg(now())
     .execute(ex)
     .await?;
-    Ok(sql("SELECT id FROM lists WHERE client_id = $1 AND name = $2")
-        .arg(client_id)
-        .arg(name)
-        .fetch_one::<(i64,)>(ex)
-        .await?
-        .0)
+    Ok(
+        sql("SELECT id FROM lists WHERE client_id = $1 AND name = $2")
+            .arg(client_id)
+            .arg(name)
+            .fetch_one::<(i64,)>(ex)
+            .await?
+            .0,
+    )
 }
 
 async fn get_in(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<Option<List>> {
@@ -70,7 +76,8 @@ pub async fn get(db: &Db, client_id: i64, id: i64) -> Result<Option<List>> {
 }
 
 pub async fn list(db: &Db, client_id: i64) -> Result<Vec<List>> {
-    db.fetch_all(sql(&format!("{SELECT} WHERE l.client_id = $1 ORDER BY l.id")).arg(client_id)).await
+    db.fetch_all(sql(&format!("{SELECT} WHERE l.client_id = $1 ORDER BY l.id")).arg(client_id))
+        .await
 }
 
 pub async fn update(
@@ -87,7 +94,10 @@ pub async fn update(
     if let Some(d) = description {
         q.push(", description = ").push_arg(d);
     }
-    q.push(" WHERE client_id = ").push_arg(client_id).push(" AND id = ").push_arg(id);
+    q.push(" WHERE client_id = ")
+        .push_arg(client_id)
+        .push(" AND id = ")
+        .push_arg(id);
     if q.execute(ex).await? == 0 {
         return Ok(None);
     }

@@ -1,6 +1,6 @@
 //! Small key/value settings the server keeps in its database (e.g. a generated JWT secret).
 
-use crate::{sql, Db, Result};
+use crate::{Db, Result, sql};
 
 pub async fn get(db: &Db, key: &str) -> Result<Option<String>> {
     Ok(db

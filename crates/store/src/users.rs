@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{now, sql, AsExec, Db, Result, Sql};
+use crate::{AsExec, Db, Result, Sql, now, sql};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
@@ -28,7 +28,11 @@ impl User {
     pub fn full_name(&self) -> String {
         let n = format!("{} {}", self.first_name, self.last_name);
         let n = n.trim();
-        if n.is_empty() { self.username.clone() } else { n.to_string() }
+        if n.is_empty() {
+            self.username.clone()
+        } else {
+            n.to_string()
+        }
     }
 }
 
@@ -69,14 +73,20 @@ pub async fn create(ex: &mut impl AsExec, u: &NewUser) -> Result<User> {
 }
 
 pub async fn get(ex: &mut impl AsExec, id: i64) -> Result<Option<User>> {
-    sql(&format!("SELECT {COLUMNS} FROM users WHERE id = $1")).arg(id).fetch_optional(ex).await
+    sql(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .arg(id)
+        .fetch_optional(ex)
+        .await
 }
 
 /// Find a login by email or username (both stored lower-case).
 pub async fn find_login(db: &Db, login: &str) -> Result<Option<User>> {
     let l = login.trim().to_lowercase();
     db.fetch_optional(
-        sql(&format!("SELECT {COLUMNS} FROM users WHERE email = $1 OR username = $1 LIMIT 1")).arg(l),
+        sql(&format!(
+            "SELECT {COLUMNS} FROM users WHERE email = $1 OR username = $1 LIMIT 1"
+        ))
+        .arg(l),
     )
     .await
 }
@@ -91,7 +101,10 @@ pub async fn list(db: &Db, client_id: Option<i64>) -> Result<Vec<User>> {
 }
 
 pub async fn count(db: &Db) -> Result<i64> {
-    Ok(db.fetch_one::<(i64,)>(sql("SELECT COUNT(*) FROM users")).await?.0)
+    Ok(db
+        .fetch_one::<(i64,)>(sql("SELECT COUNT(*) FROM users"))
+        .await?
+        .0)
 }
 
 /// Fields a change may set; `None` leaves a field as it is.
@@ -145,11 +158,19 @@ pub async fn update(ex: &mut impl AsExec, id: i64, p: &UserPatch) -> Result<Opti
     if let Some(v) = p.is_available {
         set(&mut q, "is_available", v.into());
     }
-    q.push(" WHERE id = ").push_arg(id).push(" RETURNING ").push(COLUMNS);
+    q.push(" WHERE id = ")
+        .push_arg(id)
+        .push(" RETURNING ")
+        .push(COLUMNS);
     q.fetch_optional(ex).await
 }
 
 pub async fn touch_login(db: &Db, id: i64) -> Result<()> {
-    db.execute(sql("UPDATE users SET last_login_at = $1 WHERE id = $2").arg(now()).arg(id)).await?;
+    db.execute(
+        sql("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .arg(now())
+            .arg(id),
+    )
+    .await?;
     Ok(())
 }

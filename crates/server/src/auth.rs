@@ -1,0 +1,398 @@
+//! Passwords, tokens and the principals a request can carry.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use switchboard_core::Role;
+use switchboard_store::api_keys::{self, KeyKind};
+use switchboard_store::users::{self, User};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Hash a password with argon2id (off the async threads: it takes tens of milliseconds).
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+    })
+    .await
+    .map_err(|_| ApiError::internal())?
+    .map_err(|_| ApiError::internal())
+}
+
+/// Check `password` against `hash`; an unknown user is checked against a dummy hash so both
+/// answers take the same time.
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| {
+            DUMMY
+                .get_or_init(|| {
+                    let salt = SaltString::generate(&mut OsRng);
+                    Argon2::default()
+                        .hash_password(b"not a password", &salt)
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
+                })
+                .clone()
+        });
+        let ok = PasswordHash::new(&hash)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        ok && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
+pub fn validate_password(p: &str) -> Result<(), ApiError> {
+    let n = p.chars().count();
+    if !(8..=128).contains(&n) {
+        return Err(ApiError::bad_request(
+            "password must be 8 to 128 characters",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: i64,
+    pub client_id: i64,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl: Duration,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            ttl,
+        }
+    }
+
+    pub fn issue(&self, user: &User, role: Role) -> Result<(String, i64), ApiError> {
+        let now = chrono::Utc::now().timestamp();
+        let exp = now + self.ttl.as_secs() as i64;
+        let claims = Claims {
+            sub: user.id,
+            client_id: user.client_id,
+            role,
+            iat: now,
+            exp,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|_| ApiError::internal())?;
+        Ok((token, exp))
+    }
+
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.leeway = 5;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+            .ok()
+            .map(|d| d.claims)
+    }
+}
+
+/// Compare two secrets in constant time (for equal lengths; length is not secret).
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let h = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = h.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// A signed-in person.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub role: Role,
+}
+
+impl Session {
+    pub fn client_id(&self) -> i64 {
+        self.user.client_id
+    }
+
+    /// The client a request acts on: super admins may name another with `client_id`.
+    pub fn scope_client(&self, requested: Option<i64>) -> Result<i64, ApiError> {
+        match requested {
+            Some(c) if c != self.user.client_id => {
+                if self.role == Role::SuperAdmin {
+                    Ok(c)
+                } else {
+                    Err(ApiError::forbidden(
+                        "only a super admin may act on another client",
+                    ))
+                }
+            }
+            _ => Ok(self.user.client_id),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+        let claims = state
+            .jwt
+            .verify(token)
+            .ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
+        let user = users::get(&mut state.db.read().await?, claims.sub)
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or_else(|| ApiError::unauthorized("this account is not active"))?;
+        // The role is read from the database, so a demotion takes effect at once.
+        let role = Role::parse(&user.role).ok_or_else(ApiError::internal)?;
+        Ok(Session { user, role })
+    }
+}
+
+/// A signed-in admin or super admin.
+#[derive(Debug, Clone)]
+pub struct AdminSession(pub Session);
+
+impl FromRequestParts<AppState> for AdminSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let s = Session::from_request_parts(parts, state).await?;
+        if !s.role.is_admin() {
+            return Err(ApiError::forbidden("this needs an admin"));
+        }
+        Ok(Self(s))
+    }
+}
+
+/// A signed-in super admin.
+#[derive(Debug, Clone)]
+pub struct SuperAdminSession(pub Session);
+
+impl FromRequestParts<AppState> for SuperAdminSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let s = Session::from_request_parts(parts, state).await?;
+        if s.role != Role::SuperAdmin {
+            return Err(ApiError::forbidden("this needs a super admin"));
+        }
+        Ok(Self(s))
+    }
+}
+
+/// Who is asking on routes open to people and to API keys (`x-api-key`).
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Person(Session),
+    /// An API key acts as an admin of its client.
+    Key {
+        id: i64,
+        client_id: i64,
+    },
+}
+
+impl Principal {
+    pub fn client_id(&self) -> i64 {
+        match self {
+            Principal::Person(s) => s.client_id(),
+            Principal::Key { client_id, .. } => *client_id,
+        }
+    }
+    pub fn is_admin(&self) -> bool {
+        match self {
+            Principal::Person(s) => s.role.is_admin(),
+            Principal::Key { .. } => true,
+        }
+    }
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Principal::Person(s) => Some(s.user.id),
+            Principal::Key { .. } => None,
+        }
+    }
+    pub fn scope_client(&self, requested: Option<i64>) -> Result<i64, ApiError> {
+        match self {
+            Principal::Person(s) => s.scope_client(requested),
+            Principal::Key { client_id, .. } => match requested {
+                Some(c) if c != *client_id => Err(ApiError::forbidden(
+                    "an API key acts only on its own client",
+                )),
+                _ => Ok(*client_id),
+            },
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(key) = parts.headers.get("x-api-key") {
+            let key = key
+                .to_str()
+                .map_err(|_| ApiError::unauthorized("invalid API key"))?;
+            let k = machine_key(state, key, KeyKind::Api)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+            return Ok(Principal::Key {
+                id: k.0,
+                client_id: k.1,
+            });
+        }
+        Ok(Principal::Person(
+            Session::from_request_parts(parts, state).await?,
+        ))
+    }
+}
+
+/// Resolve a machine secret of `kind`: a database key (id, client) or the one from config
+/// (id 0, the default client). Secrets are compared as digests, in constant time.
+pub async fn machine_key(
+    state: &AppState,
+    secret: &str,
+    kind: KeyKind,
+) -> Result<Option<(i64, i64)>, ApiError> {
+    let configured = match kind {
+        KeyKind::Dialer => state.config.dialer_token.as_ref(),
+        KeyKind::Bot => state.config.bot_api_key.as_ref(),
+        KeyKind::Api => None,
+    };
+    if let Some(c) = configured {
+        if secrets_equal(&api_keys::digest(secret), &api_keys::digest(&c.0)) {
+            return Ok(Some((0, state.default_client_id)));
+        }
+    }
+    let found = api_keys::find_live(&state.db, secret).await?;
+    Ok(found
+        .filter(|k| k.kind == kind.as_str())
+        .map(|k| (k.id, k.client_id)))
+}
+
+/// The caller's address: the socket peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
+pub fn client_ip(parts: &Parts, trust_proxy: bool) -> IpAddr {
+    if trust_proxy {
+        if let Some(ip) = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return ip;
+        }
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+/// Counts failed sign-ins per (address, login) and per address, and refuses more for a while
+/// once either passes its bound. In memory, per instance.
+pub struct LoginThrottle {
+    window: Duration,
+    per_login: usize,
+    per_ip: usize,
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl LoginThrottle {
+    pub fn new(window: Duration, per_login: usize, per_ip: usize) -> Self {
+        Self {
+            window,
+            per_login,
+            per_ip,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keys(ip: IpAddr, login: &str) -> [(String, bool); 2] {
+        [
+            (format!("{ip}|{}", login.trim().to_lowercase()), true),
+            (ip.to_string(), false),
+        ]
+    }
+
+    /// Seconds to wait, when this address or login is blocked.
+    pub fn blocked_for(&self, ip: IpAddr, login: &str) -> Option<u64> {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut wait = None;
+        for (key, per_login) in Self::keys(ip, login) {
+            let bound = if per_login {
+                self.per_login
+            } else {
+                self.per_ip
+            };
+            if let Some(v) = map.get_mut(&key) {
+                v.retain(|t| now.duration_since(*t) < self.window);
+                if v.len() >= bound {
+                    let until = v[v.len() - bound] + self.window;
+                    let secs = until.saturating_duration_since(now).as_secs().max(1);
+                    wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
+                }
+            }
+        }
+        wait
+    }
+
+    pub fn record_failure(&self, ip: IpAddr, login: &str) {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, v| {
+                v.last()
+                    .is_some_and(|t| now.duration_since(*t) < self.window)
+            });
+        }
+        for (key, _) in Self::keys(ip, login) {
+            map.entry(key).or_default().push(now);
+        }
+    }
+
+    pub fn record_success(&self, ip: IpAddr, login: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&Self::keys(ip, login)[0].0);
+    }
+}

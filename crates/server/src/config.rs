@@ -1,0 +1,391 @@
+//! Configuration: an optional TOML file, then `SWITCHBOARD_*` environment variables on top.
+//! Every value is checked at start; a bad one stops the server with a message naming it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// A secret value: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Requests per window for one route group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub requests: u32,
+    pub per_seconds: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub enabled: bool,
+    pub login: Limit,
+    pub api: Limit,
+    pub poll: Limit,
+    pub upload: Limit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            login: Limit {
+                requests: 20,
+                per_seconds: 60,
+            },
+            api: Limit {
+                requests: 1200,
+                per_seconds: 60,
+            },
+            poll: Limit {
+                requests: 6000,
+                per_seconds: 60,
+            },
+            upload: Limit {
+                requests: 30,
+                per_seconds: 60,
+            },
+        }
+    }
+}
+
+impl RateLimits {
+    /// `off`, or a comma list such as `login=10/60,api=600/60` (requests / seconds).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut r = Self::default();
+        let s = s.trim();
+        if matches!(
+            s.to_ascii_lowercase().as_str(),
+            "off" | "false" | "0" | "none" | "disabled"
+        ) {
+            r.enabled = false;
+            return Ok(r);
+        }
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (group, spec) = part
+                .split_once('=')
+                .ok_or_else(|| format!("'{part}' should look like group=requests/seconds"))?;
+            let (n, secs) = spec
+                .split_once('/')
+                .ok_or_else(|| format!("'{spec}' should look like requests/seconds"))?;
+            let limit = Limit {
+                requests: n
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("'{n}' is not a positive count"))?,
+                per_seconds: secs
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("'{secs}' is not a positive number of seconds"))?,
+            };
+            match group.trim() {
+                "login" => r.login = limit,
+                "api" => r.api = limit,
+                "poll" => r.poll = limit,
+                "upload" => r.upload = limit,
+                g => {
+                    return Err(format!(
+                        "unknown route group '{g}' (login, api, poll, upload)"
+                    ));
+                }
+            }
+        }
+        Ok(r)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub jwt_secret: Option<Secret>,
+    pub jwt_ttl_hours: u32,
+    pub admin_password: Option<Secret>,
+    pub admin_email: Option<String>,
+    pub dialer_token: Option<Secret>,
+    pub bot_api_key: Option<Secret>,
+    /// Region for phone numbers written without a country code (ISO 3166 alpha-2).
+    pub phone_region: Option<String>,
+    /// The server's own time zone (IANA), for schedules and reports.
+    pub timezone: String,
+    pub upload_limit_bytes: usize,
+    pub rate_limits: RateLimits,
+    /// Trust `X-Forwarded-For` for the client address (only behind a proxy you run).
+    pub trust_proxy: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://switchboard.db".into(),
+            listen: "127.0.0.1:8080".parse().expect("literal address"),
+            public_url: None,
+            jwt_secret: None,
+            jwt_ttl_hours: 12,
+            admin_password: None,
+            admin_email: None,
+            dialer_token: None,
+            bot_api_key: None,
+            phone_region: Some("US".into()),
+            timezone: "UTC".into(),
+            upload_limit_bytes: 10 * 1024 * 1024,
+            rate_limits: RateLimits::default(),
+            trust_proxy: false,
+        }
+    }
+}
+
+/// The keys a file or the environment may set (as `SWITCHBOARD_<KEY>` in upper case).
+const KEYS: [&str; 14] = [
+    "database_url",
+    "listen",
+    "public_url",
+    "jwt_secret",
+    "jwt_ttl_hours",
+    "admin_password",
+    "admin_email",
+    "dialer_token",
+    "bot_api_key",
+    "phone_region",
+    "timezone",
+    "upload_limit_mb",
+    "rate_limits",
+    "trust_proxy",
+];
+
+impl Config {
+    /// Load from `file` (if given) and then from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, String> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    pub fn load_from(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, String> {
+        let mut values: Vec<(String, String, String)> = Vec::new(); // (key, source name, value)
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| format!("config file {} is not valid TOML: {e}", path.display()))?;
+            for (k, v) in table {
+                if !KEYS.contains(&k.as_str()) {
+                    return Err(format!("config file {}: unknown key '{k}'", path.display()));
+                }
+                let s = match v {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    _ => {
+                        return Err(format!(
+                            "config file {}: '{k}' must be a string, number or boolean",
+                            path.display()
+                        ));
+                    }
+                };
+                values.push((k.clone(), format!("{k} in {}", path.display()), s));
+            }
+        }
+        for k in KEYS {
+            let var = format!("SWITCHBOARD_{}", k.to_ascii_uppercase());
+            if let Some(v) = env.get(&var) {
+                values.push((k.to_string(), var, v.clone()));
+            }
+        }
+        let mut c = Config::default();
+        for (key, source, v) in values {
+            let bad = |why: String| format!("{source}: {why}");
+            let nonempty = |v: &str| -> Result<String, String> {
+                let t = v.trim();
+                if t.is_empty() {
+                    Err(bad("must not be empty".into()))
+                } else {
+                    Ok(t.to_string())
+                }
+            };
+            match key.as_str() {
+                "database_url" => {
+                    let u = nonempty(&v)?;
+                    if !(u.starts_with("sqlite:")
+                        || u.starts_with("postgres://")
+                        || u.starts_with("postgresql://"))
+                    {
+                        return Err(bad(format!(
+                            "'{u}' must start with sqlite:// or postgres://"
+                        )));
+                    }
+                    c.database_url = u;
+                }
+                "listen" => {
+                    c.listen = v.trim().parse().map_err(|_| {
+                        bad(format!("'{v}' is not an address such as 127.0.0.1:8080"))
+                    })?
+                }
+                "public_url" => {
+                    let u = nonempty(&v)?.trim_end_matches('/').to_string();
+                    if !(u.starts_with("http://") || u.starts_with("https://")) {
+                        return Err(bad(format!("'{u}' must start with http:// or https://")));
+                    }
+                    c.public_url = Some(u);
+                }
+                "jwt_secret" => {
+                    if v.len() < 32 {
+                        return Err(bad("must be at least 32 characters".into()));
+                    }
+                    c.jwt_secret = Some(Secret(v));
+                }
+                "jwt_ttl_hours" => {
+                    c.jwt_ttl_hours = v
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|h| (1..=24 * 30).contains(h))
+                        .ok_or_else(|| {
+                            bad(format!("'{v}' is not a number of hours from 1 to 720"))
+                        })?
+                }
+                "admin_password" => {
+                    if v.chars().count() < 8 {
+                        return Err(bad("must be at least 8 characters".into()));
+                    }
+                    c.admin_password = Some(Secret(v));
+                }
+                "admin_email" => {
+                    let e = nonempty(&v)?;
+                    if !e.contains('@') {
+                        return Err(bad(format!("'{e}' is not an email address")));
+                    }
+                    c.admin_email = Some(e);
+                }
+                "dialer_token" | "bot_api_key" => {
+                    if v.len() < 16 {
+                        return Err(bad("must be at least 16 characters".into()));
+                    }
+                    if key == "dialer_token" {
+                        c.dialer_token = Some(Secret(v))
+                    } else {
+                        c.bot_api_key = Some(Secret(v))
+                    }
+                }
+                "phone_region" => {
+                    let r = v.trim();
+                    if r.is_empty() || r.eq_ignore_ascii_case("none") {
+                        c.phone_region = None;
+                    } else {
+                        switchboard_core::PhoneNormalizer::new(Some(r)).map_err(bad)?;
+                        c.phone_region = Some(r.to_ascii_uppercase());
+                    }
+                }
+                "timezone" => {
+                    let tz = nonempty(&v)?;
+                    tz.parse::<chrono_tz::Tz>()
+                        .map_err(|_| bad(format!("'{tz}' is not an IANA time zone")))?;
+                    c.timezone = tz;
+                }
+                "upload_limit_mb" => {
+                    let mb: usize = v
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|m| (1..=1024).contains(m))
+                        .ok_or_else(|| bad(format!("'{v}' is not a size in MB from 1 to 1024")))?;
+                    c.upload_limit_bytes = mb * 1024 * 1024;
+                }
+                "rate_limits" => c.rate_limits = RateLimits::parse(&v).map_err(bad)?,
+                "trust_proxy" => {
+                    c.trust_proxy = match v.trim().to_ascii_lowercase().as_str() {
+                        "1" | "true" | "yes" | "on" => true,
+                        "0" | "false" | "no" | "off" => false,
+                        _ => return Err(bad(format!("'{v}' is not true or false"))),
+                    }
+                }
+                _ => unreachable!("keys are checked above"),
+            }
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = Config::load_from(None, &env(&[("SWITCHBOARD_LISTEN", "nope")])).unwrap_err();
+        assert!(e.starts_with("SWITCHBOARD_LISTEN:"), "{e}");
+        let e = Config::load_from(None, &env(&[("SWITCHBOARD_JWT_SECRET", "short")])).unwrap_err();
+        assert!(e.starts_with("SWITCHBOARD_JWT_SECRET:"), "{e}");
+        let e =
+            Config::load_from(None, &env(&[("SWITCHBOARD_RATE_LIMITS", "api=x/60")])).unwrap_err();
+        assert!(e.starts_with("SWITCHBOARD_RATE_LIMITS:"), "{e}");
+        let e =
+            Config::load_from(None, &env(&[("SWITCHBOARD_TIMEZONE", "Mars/Base")])).unwrap_err();
+        assert!(e.contains("SWITCHBOARD_TIMEZONE"), "{e}");
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sb.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nupload_limit_mb = 5\n").unwrap();
+        let c = Config::load_from(
+            Some(&path),
+            &env(&[("SWITCHBOARD_LISTEN", "127.0.0.1:9001")]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9001);
+        assert_eq!(c.upload_limit_bytes, 5 * 1024 * 1024);
+        std::fs::write(&path, "bogus = 1\n").unwrap();
+        assert!(
+            Config::load_from(Some(&path), &env(&[]))
+                .unwrap_err()
+                .contains("unknown key 'bogus'")
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_limits_parse() {
+        let c = Config::load_from(
+            None,
+            &env(&[("SWITCHBOARD_ADMIN_PASSWORD", "correct horse battery")]),
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("horse"));
+        let r = RateLimits::parse("login=5/60, api=100/900").unwrap();
+        assert_eq!(
+            r.login,
+            Limit {
+                requests: 5,
+                per_seconds: 60
+            }
+        );
+        assert_eq!(
+            r.api,
+            Limit {
+                requests: 100,
+                per_seconds: 900
+            }
+        );
+        assert!(!RateLimits::parse("off").unwrap().enabled);
+    }
+}

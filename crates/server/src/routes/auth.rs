@@ -1,0 +1,72 @@
+//! Sign-in (seed 001) and the signed-in user.
+
+use axum::extract::State;
+use axum::http::request::Parts;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_core::Role;
+use switchboard_store::users;
+
+use crate::auth::{Session, client_ip, verify_password};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::routes::views::user_view;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    parts: Parts,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<Json<Value>> {
+    let login = body
+        .email
+        .or(body.username)
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| ApiError::bad_request("email (or username) is required"))?;
+    let password = body
+        .password
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::bad_request("password is required"))?;
+    if login.len() > 254 || password.len() > 1024 {
+        return Err(ApiError::bad_request("email or password is too long"));
+    }
+    let ip = client_ip(&parts, state.config.trust_proxy);
+    if let Some(wait) = state.login_throttle.blocked_for(ip, &login) {
+        return Err(ApiError::too_many(
+            wait,
+            "too many failed sign-ins; try again later",
+        ));
+    }
+    let user = users::find_login(&state.db, &login).await?;
+    let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let user = match user {
+        Some(u) if ok && u.is_active => u,
+        _ => {
+            state.login_throttle.record_failure(ip, &login);
+            return Err(ApiError::unauthorized("invalid email or password"));
+        }
+    };
+    state.login_throttle.record_success(ip, &login);
+    let role = Role::parse(&user.role).ok_or_else(ApiError::internal)?;
+    let (token, exp) = state.jwt.issue(&user, role)?;
+    users::touch_login(&state.db, user.id).await?;
+    Ok(Json(json!({
+        "success": true,
+        "message": "Login successful",
+        "token": token,
+        "expiresAt": crate::extract::ts(&chrono::DateTime::from_timestamp(exp, 0).unwrap_or_default()),
+        "user": user_view(&user),
+    })))
+}
+
+pub async fn me(session: Session) -> Json<Value> {
+    Json(json!({ "success": true, "user": user_view(&session.user) }))
+}

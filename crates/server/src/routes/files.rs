@@ -1,0 +1,283 @@
+//! CSV upload (seed 001) and XLSX / CSV export (seed 002).
+
+use axum::extract::{Multipart, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_store::import::{ImportOptions, import_csv};
+use switchboard_store::leads::{self, ExportRow};
+use switchboard_store::lists;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Query, ts, ts_opt};
+use crate::routes::leads::build_filter;
+use crate::state::AppState;
+
+pub async fn upload_csv(
+    State(st): State<AppState>,
+    p: Principal,
+    mut form: Multipart,
+) -> ApiResult<Json<Value>> {
+    if !p.is_admin() {
+        return Err(ApiError::forbidden("this needs an admin"));
+    }
+    let mut file: Option<Vec<u8>> = None;
+    let mut list_field: Option<String> = None;
+    while let Some(field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
+        match field.name() {
+            Some("csvFile") | Some("file") => {
+                file = Some(
+                    field
+                        .bytes()
+                        .await
+                        .map_err(|e| multipart_error(&e))?
+                        .to_vec(),
+                );
+            }
+            Some("listId") | Some("list_id") => {
+                list_field = Some(field.text().await.map_err(|e| multipart_error(&e))?);
+            }
+            _ => {}
+        }
+    }
+    let bytes = file
+        .ok_or_else(|| ApiError::bad_request("no file: send it as the multipart field csvFile"))?;
+    let mut opts = ImportOptions::new(p.client_id());
+    if let Some(l) = list_field
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+    {
+        let id: i64 = l
+            .parse()
+            .map_err(|_| ApiError::bad_request("listId must be a list id"))?;
+        lists::get(&st.db, p.client_id(), id)
+            .await?
+            .ok_or_else(|| ApiError::bad_request(format!("list {id} does not exist")))?;
+        opts.list_id = Some(id);
+    }
+    let report = import_csv(
+        &st.db,
+        std::io::Cursor::new(bytes),
+        st.phones.clone(),
+        opts,
+        |_| {},
+    )
+    .await?;
+    Ok(Json(json!({
+        "message": "CSV upload completed",
+        "summary": {
+            "totalProcessed": report.total_processed,
+            "successCount": report.success_count,
+            "duplicateCount": report.duplicate_count,
+            "errorCount": report.error_count,
+        },
+        "errors": report.errors,
+    })))
+}
+
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    ApiError::new(e.status(), format!("bad upload: {}", e.body_text()))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ExportBody {
+    #[serde(default)]
+    ids: Option<Vec<Value>>,
+    #[serde(default)]
+    select_all: bool,
+    status: Option<String>,
+    search: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    agent_id: Option<i64>,
+    #[serde(default)]
+    excluded_ids: Vec<Value>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    list_id: Option<i64>,
+    priority: Option<String>,
+    format: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ExportQuery {
+    format: Option<String>,
+}
+
+const EXPORT_MAX_ROWS: i64 = 1_000_000;
+const COLUMNS: [&str; 13] = [
+    "id",
+    "phone",
+    "name",
+    "email",
+    "status",
+    "disposition",
+    "priority",
+    "attempts",
+    "created_at",
+    "updated_at",
+    "last_attempt_at",
+    "assigned_agent",
+    "last_user_message",
+];
+
+fn row_cells(r: &ExportRow) -> [String; 13] {
+    let l = &r.lead;
+    let opt = |v: Value| v.as_str().unwrap_or("").to_string();
+    [
+        l.id.to_string(),
+        l.phone.clone(),
+        l.name.clone().unwrap_or_default(),
+        l.email.clone().unwrap_or_default(),
+        l.status.clone(),
+        l.disposition.clone().unwrap_or_else(|| "IN_QUEUE".into()),
+        l.priority.clone(),
+        l.attempts.to_string(),
+        ts(&l.created_at),
+        ts(&l.updated_at),
+        opt(ts_opt(&l.last_attempt_at)),
+        r.agent_name.clone().unwrap_or_default(),
+        l.notes.clone().unwrap_or_default(),
+    ]
+}
+
+/// Seed 002: `ids`, or `select_all` with filters and `excluded_ids`; XLSX unless `format` is csv.
+pub async fn export(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<ExportQuery>,
+    Json(b): Json<ExportBody>,
+) -> ApiResult<Response> {
+    if !p.is_admin() {
+        return Err(ApiError::forbidden("this needs an admin"));
+    }
+    let format = b
+        .format
+        .clone()
+        .or(q.format)
+        .unwrap_or_else(|| "xlsx".into())
+        .to_ascii_lowercase();
+    if format != "xlsx" && format != "csv" {
+        return Err(ApiError::bad_request("format must be xlsx or csv"));
+    }
+    let mut sel = build_filter(
+        &b.status,
+        &None,
+        &b.priority,
+        &None,
+        &b.search,
+        &b.start_date,
+        &b.end_date,
+        b.agent_id,
+        b.list_id,
+        b.sort_by.as_deref(),
+        b.sort_order.as_deref(),
+    )?;
+    let parse_ids = |v: &[Value], f: &str| {
+        v.iter()
+            .map(|x| crate::extract::parse_id(x, f))
+            .collect::<Result<Vec<i64>, _>>()
+    };
+    match (&b.ids, b.select_all) {
+        (Some(ids), false) if !ids.is_empty() => sel.filter.ids = Some(parse_ids(ids, "ids[]")?),
+        (_, true) => {}
+        _ => {
+            return Err(ApiError::bad_request(
+                "send ids, or select_all: true with filters",
+            ));
+        }
+    }
+    sel.filter.excluded_ids = parse_ids(&b.excluded_ids, "excluded_ids[]")?;
+
+    let mut conn = st.db.read().await?;
+    let mut rows: Vec<ExportRow> = Vec::new();
+    let chunk = 5000;
+    loop {
+        let part = leads::export_chunk(
+            &mut conn,
+            st.db.backend(),
+            p.client_id(),
+            &sel.filter,
+            &sel.sort,
+            chunk,
+            rows.len() as i64,
+        )
+        .await?;
+        let n = part.len() as i64;
+        rows.extend(part);
+        if n < chunk || rows.len() as i64 >= EXPORT_MAX_ROWS {
+            break;
+        }
+    }
+    drop(conn);
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    if format == "csv" {
+        let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, csv::Error> {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(COLUMNS)?;
+            for r in &rows {
+                w.write_record(row_cells(r))?;
+            }
+            w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+        })
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|_| ApiError::internal())?;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"numbers-{stamp}.csv\""),
+                ),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    let body = tokio::task::spawn_blocking(move || xlsx(&rows))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "xlsx export failed");
+            ApiError::internal()
+        })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"numbers-{stamp}.xlsx\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn xlsx(rows: &[ExportRow]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let sheet = wb.add_worksheet_with_constant_memory();
+    sheet.set_name("Numbers")?;
+    for (c, name) in COLUMNS.iter().enumerate() {
+        sheet.write_with_format(0, c as u16, *name, &bold)?;
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let row = (i + 1) as u32;
+        for (c, cell) in row_cells(r).iter().enumerate() {
+            if c == 0 || c == 7 {
+                sheet.write_number(row, c as u16, cell.parse::<f64>().unwrap_or(0.0))?;
+            } else {
+                sheet.write_string(row, c as u16, cell)?;
+            }
+        }
+    }
+    wb.save_to_buffer()
+}

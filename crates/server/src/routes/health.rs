@@ -1,0 +1,18 @@
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use crate::extract::{Json, ts};
+use crate::state::AppState;
+
+/// Seed 003's basic health check; public.
+pub async fn health(State(st): State<AppState>) -> Json<Value> {
+    let db = st.db.ping().await;
+    Json(json!({
+        "status": if db { "healthy" } else { "unhealthy" },
+        "timestamp": ts(&chrono::Utc::now()),
+        "uptime": st.started.elapsed().as_secs(),
+        "environment": std::env::var("SWITCHBOARD_ENV").unwrap_or_else(|_| "production".into()),
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": if db { "connected" } else { "disconnected" },
+    }))
+}

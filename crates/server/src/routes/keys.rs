@@ -1,0 +1,92 @@
+//! Machine principals: admins create, list and revoke API keys, dialer tokens and bot keys.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_store::api_keys::{self, KeyKind};
+use switchboard_store::audit::{self, AuditEntry};
+
+use crate::auth::AdminSession;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path};
+use crate::state::AppState;
+
+pub async fn list(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+) -> ApiResult<Json<Value>> {
+    let keys = api_keys::list(&st.db, s.client_id()).await?;
+    Ok(Json(json!({ "success": true, "keys": keys })))
+}
+
+#[derive(Deserialize)]
+pub struct CreateKey {
+    name: String,
+    kind: Option<String>,
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Json(b): Json<CreateKey>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let name = b.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request("name must be 1-100 characters"));
+    }
+    let kind = KeyKind::parse(b.kind.as_deref().unwrap_or("api"))
+        .ok_or_else(|| ApiError::bad_request("kind must be api, dialer or bot"))?;
+    let mut tx = st.db.begin().await?;
+    let (key, secret) =
+        api_keys::create(&mut tx, s.client_id(), kind, name, Some(s.user.id)).await?;
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(s.client_id()),
+            user_id: Some(s.user.id),
+            action: "create",
+            entity: "api_key",
+            entity_id: Some(key.id),
+            detail: json!({"kind": key.kind, "name": key.name}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "success": true,
+            "message": "Store this key now: it is shown only once",
+            "key": secret,
+            "apiKey": key,
+        })),
+    ))
+}
+
+pub async fn revoke(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let mut tx = st.db.begin().await?;
+    if !api_keys::revoke(&mut tx, s.client_id(), id).await? {
+        return Err(ApiError::not_found("API key"));
+    }
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(s.client_id()),
+            user_id: Some(s.user.id),
+            action: "revoke",
+            entity: "api_key",
+            entity_id: Some(id),
+            detail: json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        json!({ "success": true, "message": "API key revoked" }),
+    ))
+}

@@ -1,0 +1,736 @@
+//! Lists and leads: `/api/lists`, `/api/leads`, and seed 001's bulk actions.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_core::lead::{DispositionInput, normalize_tag, people_may_edit};
+use switchboard_core::{Disposition, LeadStatus, PageRequest, Priority};
+use switchboard_store::audit::{self, AuditEntry};
+use switchboard_store::leads::{self, LeadFilter, LeadPatch, LeadSort, NewLead};
+use switchboard_store::{AsExec, lists, users};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query, nullable, parse_id};
+use crate::routes::views::lead_view;
+use crate::state::AppState;
+
+// ---- lists ----
+
+pub async fn list_lists(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({ "success": true, "lists": lists::list(&st.db, p.client_id()).await? }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ListBody {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+}
+
+fn list_name(n: &str) -> ApiResult<&str> {
+    let n = n.trim();
+    if n.is_empty() || n.chars().count() > 100 {
+        return Err(ApiError::bad_request("name must be 1-100 characters"));
+    }
+    Ok(n)
+}
+
+fn require_admin(p: &Principal) -> ApiResult<()> {
+    if p.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("this needs an admin"))
+    }
+}
+
+pub async fn create_list(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<ListBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    require_admin(&p)?;
+    let name = list_name(
+        b.name
+            .as_deref()
+            .ok_or_else(|| ApiError::bad_request("name is required"))?,
+    )?;
+    let mut tx = st.db.begin().await?;
+    let l = lists::create(
+        &mut tx,
+        p.client_id(),
+        name,
+        b.description.flatten().as_deref(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "success": true, "list": l })),
+    ))
+}
+
+pub async fn get_list(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let l = lists::get(&st.db, p.client_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("list"))?;
+    Ok(Json(json!({ "success": true, "list": l })))
+}
+
+pub async fn update_list(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    Json(b): Json<ListBody>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let name = b.name.as_deref().map(list_name).transpose()?;
+    let mut tx = st.db.begin().await?;
+    let l = lists::update(
+        &mut tx,
+        p.client_id(),
+        id,
+        name,
+        b.description.as_ref().map(|d| d.as_deref()),
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("list"))?;
+    tx.commit().await?;
+    Ok(Json(json!({ "success": true, "list": l })))
+}
+
+pub async fn delete_list(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let mut tx = st.db.begin().await?;
+    if !lists::delete(&mut tx, p.client_id(), id).await? {
+        return Err(ApiError::not_found("list"));
+    }
+    tx.commit().await?;
+    Ok(Json(
+        json!({ "success": true, "message": "List deleted; its leads were kept" }),
+    ))
+}
+
+// ---- leads ----
+
+/// Query parameters of a lead listing; names follow seed 001/002 (camelCase accepted too).
+#[derive(Deserialize, Default)]
+pub struct LeadQuery {
+    page: Option<u32>,
+    limit: Option<u32>,
+    status: Option<String>,
+    disposition: Option<String>,
+    priority: Option<String>,
+    tags: Option<String>,
+    tag: Option<String>,
+    search: Option<String>,
+    #[serde(alias = "startDate", alias = "from")]
+    start_date: Option<String>,
+    #[serde(alias = "endDate", alias = "to")]
+    end_date: Option<String>,
+    #[serde(alias = "assignedTo", alias = "assigned_user_id", alias = "agentId")]
+    agent_id: Option<i64>,
+    #[serde(alias = "listId")]
+    list_id: Option<i64>,
+    #[serde(alias = "sortBy")]
+    sort_by: Option<String>,
+    #[serde(alias = "sortOrder")]
+    sort_order: Option<String>,
+}
+
+fn split_csv(s: &Option<String>) -> Vec<&str> {
+    s.as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A date (`2024-01-31`, taken as that whole UTC day) or an RFC 3339 time.
+pub fn parse_time(
+    field: &str,
+    v: &str,
+    end_of_day: bool,
+) -> ApiResult<chrono::DateTime<chrono::Utc>> {
+    let v = v.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        let t = if end_of_day {
+            d.and_hms_micro_opt(23, 59, 59, 999_999)
+        } else {
+            d.and_hms_opt(0, 0, 0)
+        };
+        return Ok(t.expect("valid time of day").and_utc());
+    }
+    Err(ApiError::bad_request(format!(
+        "{field} must be a date (YYYY-MM-DD) or an ISO 8601 time, not '{v}'"
+    )))
+}
+
+pub struct Selection {
+    pub filter: LeadFilter,
+    pub sort: LeadSort,
+}
+
+/// Build a filter from named parts, checking every value.
+#[allow(clippy::too_many_arguments)]
+pub fn build_filter(
+    status: &Option<String>,
+    disposition: &Option<String>,
+    priority: &Option<String>,
+    tags: &Option<String>,
+    search: &Option<String>,
+    start: &Option<String>,
+    end: &Option<String>,
+    agent_id: Option<i64>,
+    list_id: Option<i64>,
+    sort_by: Option<&str>,
+    sort_order: Option<&str>,
+) -> ApiResult<Selection> {
+    let mut f = LeadFilter::default();
+    // `status` takes lead statuses and, as seed 002 uses it, dispositions.
+    for s in split_csv(status) {
+        if let Some(st) = LeadStatus::parse(s) {
+            f.statuses.push(st.as_str().into());
+        } else if let Some(d) = DispositionInput::parse(s) {
+            f.dispositions.push(match d {
+                DispositionInput::InQueue => "IN_QUEUE".into(),
+                DispositionInput::Set(d) => d.as_str().into(),
+            });
+        } else {
+            return Err(ApiError::bad_request(format!("unknown status '{s}'")));
+        }
+    }
+    for d in split_csv(disposition) {
+        f.dispositions.push(
+            match DispositionInput::parse(d)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown disposition '{d}'")))?
+            {
+                DispositionInput::InQueue => "IN_QUEUE".into(),
+                DispositionInput::Set(d) => d.as_str().into(),
+            },
+        );
+    }
+    for p in split_csv(priority) {
+        f.priorities.push(
+            Priority::parse(p)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown priority '{p}'")))?
+                .as_str()
+                .into(),
+        );
+    }
+    f.tags = split_csv(tags)
+        .into_iter()
+        .filter_map(normalize_tag)
+        .collect();
+    f.search = search.clone().filter(|s| !s.trim().is_empty());
+    if f.search.as_ref().is_some_and(|s| s.len() > 200) {
+        return Err(ApiError::bad_request(
+            "search must be at most 200 characters",
+        ));
+    }
+    f.created_from = start
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_time("start_date", s, false))
+        .transpose()?;
+    f.created_to = end
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_time("end_date", s, true))
+        .transpose()?;
+    f.assigned_user_id = agent_id;
+    f.list_id = list_id;
+    let sort = LeadSort::parse(sort_by, sort_order).map_err(ApiError::bad_request)?;
+    Ok(Selection { filter: f, sort })
+}
+
+pub async fn list_leads(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<LeadQuery>,
+) -> ApiResult<Json<Value>> {
+    let page = PageRequest::new(q.page, q.limit);
+    let tags = q.tags.clone().or(q.tag.clone());
+    let sel = build_filter(
+        &q.status,
+        &q.disposition,
+        &q.priority,
+        &tags,
+        &q.search,
+        &q.start_date,
+        &q.end_date,
+        q.agent_id,
+        q.list_id,
+        q.sort_by.as_deref(),
+        q.sort_order.as_deref(),
+    )?;
+    let (rows, total) = leads::list(
+        &st.db,
+        p.client_id(),
+        &sel.filter,
+        &sel.sort,
+        page.limit,
+        page.offset(),
+    )
+    .await?;
+    Ok(Json(json!({
+        "leads": rows.iter().map(lead_view).collect::<Vec<_>>(),
+        "pagination": { "page": page.page, "limit": page.limit, "total": total, "pages": page.pages(total) },
+    })))
+}
+
+pub async fn get_lead(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let l = leads::get(&mut st.db.read().await?, p.client_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("lead"))?;
+    Ok(Json(json!({ "success": true, "lead": lead_view(&l) })))
+}
+
+#[derive(Deserialize)]
+pub struct LeadBody {
+    #[serde(alias = "phone_number")]
+    phone: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    email: Option<Option<String>>,
+    priority: Option<String>,
+    status: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    disposition: Option<Option<String>>,
+    tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    timezone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable", alias = "listId")]
+    list_id: Option<Option<i64>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        alias = "assignedTo",
+        alias = "agent_id"
+    )]
+    assigned_user_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    notes: Option<Option<String>>,
+}
+
+fn opt_text(
+    field: &str,
+    v: Option<Option<String>>,
+    max: usize,
+) -> ApiResult<Option<Option<String>>> {
+    v.map(|v| {
+        let v = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        if v.as_ref().is_some_and(|s| s.chars().count() > max) {
+            return Err(ApiError::bad_request(format!(
+                "{field} must be at most {max} characters"
+            )));
+        }
+        Ok(v)
+    })
+    .transpose()
+}
+
+/// Check a body against the contract and this client's rows, and turn it into a patch.
+async fn lead_patch(
+    st: &AppState,
+    ex: &mut impl AsExec,
+    client_id: i64,
+    b: LeadBody,
+) -> ApiResult<LeadPatch> {
+    let mut p = LeadPatch {
+        name: opt_text("name", b.name, 200)?,
+        notes: opt_text("notes", b.notes, 2000)?,
+        ..Default::default()
+    };
+    if let Some(ph) = &b.phone {
+        p.phone = Some(
+            st.phones
+                .normalize(ph)
+                .map_err(|e| ApiError::bad_request(format!("phone: {e}")))?,
+        );
+    }
+    if let Some(e) = opt_text("email", b.email, 254)? {
+        if e.as_ref().is_some_and(|e| !e.contains('@')) {
+            return Err(ApiError::bad_request("email is not an email address"));
+        }
+        p.email = Some(e.map(|e| e.to_lowercase()));
+    }
+    if let Some(pr) = &b.priority {
+        p.priority = Some(
+            Priority::parse(pr)
+                .ok_or_else(|| {
+                    ApiError::bad_request("priority must be urgent, high, medium or low")
+                })?
+                .as_str()
+                .into(),
+        );
+    }
+    if let Some(s) = &b.status {
+        p.status = Some(
+            LeadStatus::parse(s)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown status '{s}'")))?
+                .as_str()
+                .into(),
+        );
+    }
+    if let Some(d) = &b.disposition {
+        let input = match d.as_deref() {
+            None => DispositionInput::InQueue,
+            Some(d) => DispositionInput::parse(d)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown disposition '{d}'")))?,
+        };
+        if !input.settable_by_people() {
+            return Err(ApiError::forbidden(
+                "people may set only IN_QUEUE, MISSED, BUSY, POWER_OFF or BANNED",
+            ));
+        }
+        p.disposition = Some(match input {
+            DispositionInput::InQueue => None,
+            DispositionInput::Set(d) => Some(d.as_str().to_string()),
+        });
+        if p.status.is_none() {
+            p.status = Some(
+                match input {
+                    DispositionInput::InQueue => LeadStatus::Pending,
+                    DispositionInput::Set(d) => d.lead_status(),
+                }
+                .as_str()
+                .into(),
+            );
+        }
+    }
+    if let Some(tags) = b.tags {
+        if tags.len() > 50 {
+            return Err(ApiError::bad_request("at most 50 tags"));
+        }
+        let mut t: Vec<String> = tags.iter().filter_map(|t| normalize_tag(t)).collect();
+        t.sort();
+        t.dedup();
+        p.tags = Some(t);
+    }
+    if let Some(tz) = opt_text("timezone", b.timezone, 64)? {
+        if let Some(z) = &tz {
+            z.parse::<chrono_tz::Tz>()
+                .map_err(|_| ApiError::bad_request(format!("'{z}' is not an IANA time zone")))?;
+        }
+        p.timezone = Some(tz);
+    }
+    if let Some(l) = b.list_id {
+        if let Some(id) = l {
+            if lists::get(&st.db, client_id, id).await?.is_none() {
+                return Err(ApiError::bad_request(format!("list {id} does not exist")));
+            }
+        }
+        p.list_id = Some(l);
+    }
+    if let Some(u) = b.assigned_user_id {
+        if let Some(id) = u {
+            if !users::get(ex, id)
+                .await?
+                .is_some_and(|u| u.client_id == client_id)
+            {
+                return Err(ApiError::bad_request(format!("user {id} does not exist")));
+            }
+        }
+        p.assigned_user_id = Some(u);
+    }
+    Ok(p)
+}
+
+pub async fn create_lead(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<LeadBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    require_admin(&p)?;
+    if b.phone.is_none() {
+        return Err(ApiError::bad_request("phone is required"));
+    }
+    if b.disposition.is_some() || b.status.is_some() {
+        return Err(ApiError::bad_request(
+            "a new lead starts pending; set status or disposition later",
+        ));
+    }
+    let mut tx = st.db.begin().await?;
+    let patch = lead_patch(&st, &mut tx, p.client_id(), b).await?;
+    let new = NewLead {
+        phone: patch.phone.clone().unwrap_or_default(),
+        name: patch.name.clone().flatten(),
+        email: patch.email.clone().flatten(),
+        priority: patch.priority.clone(),
+        tags: patch.tags.clone().unwrap_or_default(),
+        timezone: patch.timezone.clone().flatten(),
+        list_id: patch.list_id.flatten(),
+        assigned_user_id: patch.assigned_user_id.flatten(),
+        notes: patch.notes.clone().flatten(),
+    };
+    let lead = leads::create(&mut tx, p.client_id(), &new).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "success": true, "lead": lead_view(&lead) })),
+    ))
+}
+
+pub async fn update_lead(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    Json(b): Json<LeadBody>,
+) -> ApiResult<Json<Value>> {
+    let mut tx = st.db.begin().await?;
+    let lead = leads::get(&mut tx, p.client_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("lead"))?;
+    // Operators may change the leads assigned to them; admins any of their client's.
+    if !p.is_admin() && lead.assigned_user_id != p.user_id() {
+        return Err(ApiError::forbidden(
+            "operators may change only the leads assigned to them",
+        ));
+    }
+    people_may_edit(lead.disposition.as_deref().and_then(Disposition::parse))
+        .map_err(ApiError::conflict)?;
+    let patch = lead_patch(&st, &mut tx, p.client_id(), b).await?;
+    if patch.is_empty() {
+        return Err(ApiError::bad_request("nothing to change"));
+    }
+    if !p.is_admin() && patch.assigned_user_id.is_some() {
+        return Err(ApiError::forbidden("only admins assign leads"));
+    }
+    let lead = leads::update(&mut tx, p.client_id(), id, &patch)
+        .await?
+        .ok_or_else(|| ApiError::not_found("lead"))?;
+    tx.commit().await?;
+    Ok(Json(json!({ "success": true, "lead": lead_view(&lead) })))
+}
+
+pub async fn delete_lead(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let mut tx = st.db.begin().await?;
+    let lead = leads::get(&mut tx, p.client_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("lead"))?;
+    people_may_edit(lead.disposition.as_deref().and_then(Disposition::parse))
+        .map_err(ApiError::conflict)?;
+    leads::soft_delete(&mut tx, p.client_id(), id).await?;
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(p.client_id()),
+            user_id: p.user_id(),
+            action: "delete",
+            entity: "lead",
+            entity_id: Some(id),
+            detail: json!({"phone": lead.phone}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "success": true, "message": "Lead deleted" })))
+}
+
+// ---- seed 001: bulk actions ----
+
+#[derive(Deserialize)]
+pub struct BulkBody {
+    action: Option<String>,
+    #[serde(rename = "leadIds", alias = "lead_ids", alias = "ids")]
+    lead_ids: Option<Vec<Value>>,
+    #[serde(default)]
+    data: Value,
+}
+
+enum BulkAction {
+    Priority(Priority),
+    Status(LeadStatus),
+    Disposition(DispositionInput),
+    Tags(Vec<String>),
+    Delete,
+}
+
+const MAX_BULK: usize = 10_000;
+
+pub async fn bulk_action(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<BulkBody>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let action_name = b
+        .action
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("action is required"))?;
+    let field = |k: &str| {
+        b.data
+            .get(k)
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_request(format!("data.{k} is required")))
+    };
+    let action = match action_name {
+        "update_priority" => {
+            BulkAction::Priority(Priority::parse(field("priority")?).ok_or_else(|| {
+                ApiError::bad_request("data.priority must be urgent, high, medium or low")
+            })?)
+        }
+        "update_status" => {
+            let s = field("status")?;
+            if let Some(st) = LeadStatus::parse(s) {
+                BulkAction::Status(st)
+            } else {
+                let d = DispositionInput::parse(s)
+                    .ok_or_else(|| ApiError::bad_request(format!("unknown status '{s}'")))?;
+                if !d.settable_by_people() {
+                    return Err(ApiError::forbidden(
+                        "people may set only IN_QUEUE, MISSED, BUSY, POWER_OFF or BANNED",
+                    ));
+                }
+                BulkAction::Disposition(d)
+            }
+        }
+        "add_tags" => {
+            let tags = b
+                .data
+                .get("tags")
+                .ok_or_else(|| ApiError::bad_request("data.tags is required"))?;
+            let list: Vec<String> = match tags {
+                Value::Array(a) => a
+                    .iter()
+                    .map(|t| {
+                        t.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| ApiError::bad_request("data.tags must be strings"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Value::String(s) => s.split(',').map(str::to_string).collect(),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "data.tags must be an array of strings",
+                    ));
+                }
+            };
+            let list: Vec<String> = list.iter().filter_map(|t| normalize_tag(t)).collect();
+            if list.is_empty() {
+                return Err(ApiError::bad_request("data.tags has no usable tag"));
+            }
+            BulkAction::Tags(list)
+        }
+        "delete" => BulkAction::Delete,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown action '{other}'; use update_priority, update_status, add_tags or delete"
+            )));
+        }
+    };
+    let raw_ids = b
+        .lead_ids
+        .ok_or_else(|| ApiError::bad_request("leadIds is required"))?;
+    if raw_ids.is_empty() || raw_ids.len() > MAX_BULK {
+        return Err(ApiError::bad_request(format!(
+            "leadIds must hold 1 to {MAX_BULK} ids"
+        )));
+    }
+    let ids: Vec<i64> = raw_ids
+        .iter()
+        .map(|v| parse_id(v, "leadIds[]"))
+        .collect::<Result<_, _>>()?;
+
+    let mut tx = st.db.begin().await?;
+    let mut updated = Vec::new();
+    let mut refused = Vec::new();
+    for id in ids {
+        let Some(lead) = leads::get(&mut tx, p.client_id(), id).await? else {
+            refused.push(json!({ "leadId": id, "reason": "not found" }));
+            continue;
+        };
+        if let Err(why) = people_may_edit(lead.disposition.as_deref().and_then(Disposition::parse))
+        {
+            refused.push(json!({ "leadId": id, "reason": why }));
+            continue;
+        }
+        let patch = match &action {
+            BulkAction::Priority(pr) => LeadPatch {
+                priority: Some(pr.as_str().into()),
+                ..Default::default()
+            },
+            BulkAction::Status(s) => LeadPatch {
+                status: Some(s.as_str().into()),
+                ..Default::default()
+            },
+            BulkAction::Disposition(d) => match d {
+                DispositionInput::InQueue => LeadPatch {
+                    disposition: Some(None),
+                    status: Some("pending".into()),
+                    ..Default::default()
+                },
+                DispositionInput::Set(d) => LeadPatch {
+                    disposition: Some(Some(d.as_str().into())),
+                    status: Some(d.lead_status().as_str().into()),
+                    ..Default::default()
+                },
+            },
+            BulkAction::Tags(t) => {
+                let mut tags = lead.tags.0.clone();
+                tags.extend(t.iter().cloned());
+                tags.sort();
+                tags.dedup();
+                LeadPatch {
+                    tags: Some(tags),
+                    ..Default::default()
+                }
+            }
+            BulkAction::Delete => {
+                leads::soft_delete(&mut tx, p.client_id(), id).await?;
+                updated.push(id);
+                continue;
+            }
+        };
+        leads::update(&mut tx, p.client_id(), id, &patch).await?;
+        updated.push(id);
+    }
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(p.client_id()),
+            user_id: p.user_id(),
+            action: action_name,
+            entity: "lead",
+            entity_id: None,
+            detail: json!({"updated": updated, "refused": refused.len()}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({
+        "success": true,
+        "message": format!("{} of {} leads updated", updated.len(), updated.len() + refused.len()),
+        "action": action_name,
+        "results": { "updated": updated, "refused": refused },
+        "summary": { "requested": raw_ids.len(), "updated": updated.len(), "refused": refused.len() },
+    })))
+}

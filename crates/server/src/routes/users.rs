@@ -1,0 +1,371 @@
+//! People: `/api/users` (admins), `/api/admins` (seed 002's roster), `/api/clients` (super admins).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_core::Role;
+use switchboard_store::audit::{self, AuditEntry};
+use switchboard_store::users::{self, NewUser, User, UserPatch};
+use switchboard_store::{Db, clients};
+
+use crate::auth::{AdminSession, Session, SuperAdminSession, hash_password, validate_password};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query, nullable};
+use crate::routes::views::{roster_view, user_view};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    client_id: Option<i64>,
+    role: Option<String>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let client = s.scope_client(q.client_id)?;
+    let role = q
+        .role
+        .as_deref()
+        .map(|r| {
+            Role::parse(r)
+                .ok_or_else(|| ApiError::bad_request("role must be super_admin, admin or operator"))
+        })
+        .transpose()?;
+    let users: Vec<Value> = users::list(&st.db, Some(client))
+        .await?
+        .iter()
+        .filter(|u| role.is_none_or(|r| u.role == r.as_str()))
+        .map(user_view)
+        .collect();
+    Ok(Json(
+        json!({ "success": true, "users": users, "count": users.len() }),
+    ))
+}
+
+/// Seed 002: every user and agent of the caller's client, roster fields only.
+pub async fn roster(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+) -> ApiResult<Json<Value>> {
+    let users = users::list(&st.db, Some(s.client_id())).await?;
+    Ok(Json(Value::Array(users.iter().map(roster_view).collect())))
+}
+
+fn validate_username(u: &str) -> Result<String, ApiError> {
+    let u = u.trim().to_lowercase();
+    if u.len() < 2
+        || u.len() > 64
+        || !u
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        return Err(ApiError::bad_request(
+            "username must be 2-64 characters of letters, digits, '.', '_' or '-'",
+        ));
+    }
+    Ok(u)
+}
+
+fn validate_email(e: &str) -> Result<String, ApiError> {
+    let e = e.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !d.starts_with('.'));
+    if !ok {
+        return Err(ApiError::bad_request(format!(
+            "'{e}' is not an email address"
+        )));
+    }
+    Ok(e)
+}
+
+fn validate_name(field: &str, v: &str) -> Result<String, ApiError> {
+    let v = v.trim();
+    if v.chars().count() > 100 {
+        return Err(ApiError::bad_request(format!(
+            "{field} must be at most 100 characters"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+fn parse_role(r: &str) -> Result<Role, ApiError> {
+    Role::parse(r)
+        .ok_or_else(|| ApiError::bad_request("role must be super_admin, admin or operator"))
+}
+
+#[derive(Deserialize)]
+pub struct CreateUser {
+    username: String,
+    email: Option<String>,
+    password: String,
+    role: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone_number: Option<String>,
+    agent_id: Option<String>,
+    client_id: Option<i64>,
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Json(b): Json<CreateUser>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let client_id = s.scope_client(b.client_id)?;
+    let role = parse_role(b.role.as_deref().unwrap_or("operator"))?;
+    if !s.role.may_manage(role) {
+        return Err(ApiError::forbidden(format!(
+            "a {} cannot create a {}",
+            s.role, role
+        )));
+    }
+    if clients::get(&st.db, client_id).await?.is_none() {
+        return Err(ApiError::not_found("client"));
+    }
+    validate_password(&b.password)?;
+    let new = NewUser {
+        client_id,
+        username: validate_username(&b.username)?,
+        email: b.email.as_deref().map(validate_email).transpose()?,
+        password_hash: hash_password(b.password).await?,
+        role: role.as_str().into(),
+        first_name: validate_name("first_name", b.first_name.as_deref().unwrap_or(""))?,
+        last_name: validate_name("last_name", b.last_name.as_deref().unwrap_or(""))?,
+        phone_number: b
+            .phone_number
+            .as_deref()
+            .map(|p| st.phones.normalize(p))
+            .transpose()
+            .map_err(|e| ApiError::bad_request(format!("phone_number: {e}")))?,
+        agent_id: b
+            .agent_id
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty()),
+    };
+    let mut tx = st.db.begin().await?;
+    let user = users::create(&mut tx, &new).await?;
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(client_id),
+            user_id: Some(s.user.id),
+            action: "create",
+            entity: "user",
+            entity_id: Some(user.id),
+            detail: json!({"username": user.username, "role": user.role}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "success": true, "message": "User created", "user": user_view(&user) })),
+    ))
+}
+
+/// A user the session may see: its own client's, or any for a super admin.
+async fn visible_user(db: &Db, s: &Session, id: i64) -> ApiResult<User> {
+    users::get(&mut db.read().await?, id)
+        .await?
+        .filter(|u| s.role == Role::SuperAdmin || u.client_id == s.client_id())
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+pub async fn get(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let u = visible_user(&st.db, &s, id).await?;
+    Ok(Json(json!({ "success": true, "user": user_view(&u) })))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateUser {
+    username: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    email: Option<Option<String>>,
+    password: Option<String>,
+    role: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    phone_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    agent_id: Option<Option<String>>,
+    is_active: Option<bool>,
+    is_available: Option<bool>,
+}
+
+pub async fn update(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Path(id): Path<i64>,
+    Json(b): Json<UpdateUser>,
+) -> ApiResult<Json<Value>> {
+    let target = visible_user(&st.db, &s, id).await?;
+    let target_role = parse_role(&target.role)?;
+    if !s.role.may_manage(target_role) {
+        return Err(ApiError::forbidden(format!(
+            "a {} cannot change a {}",
+            s.role, target_role
+        )));
+    }
+    let mut p = UserPatch::default();
+    if let Some(r) = &b.role {
+        let r = parse_role(r)?;
+        if !s.role.may_manage(r) {
+            return Err(ApiError::forbidden(format!(
+                "a {} cannot grant {}",
+                s.role, r
+            )));
+        }
+        if target.id == s.user.id && r < s.role {
+            return Err(ApiError::bad_request("you cannot lower your own role"));
+        }
+        p.role = Some(r.as_str().into());
+    }
+    if b.is_active == Some(false) && target.id == s.user.id {
+        return Err(ApiError::bad_request("you cannot deactivate yourself"));
+    }
+    p.username = b.username.as_deref().map(validate_username).transpose()?;
+    p.email = b
+        .email
+        .map(|e| e.as_deref().map(validate_email).transpose())
+        .transpose()?;
+    if let Some(pw) = b.password {
+        validate_password(&pw)?;
+        p.password_hash = Some(hash_password(pw).await?);
+    }
+    p.first_name = b
+        .first_name
+        .as_deref()
+        .map(|v| validate_name("first_name", v))
+        .transpose()?;
+    p.last_name = b
+        .last_name
+        .as_deref()
+        .map(|v| validate_name("last_name", v))
+        .transpose()?;
+    p.phone_number = b
+        .phone_number
+        .map(|v| v.as_deref().map(|n| st.phones.normalize(n)).transpose())
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("phone_number: {e}")))?;
+    p.agent_id = b.agent_id;
+    p.is_active = b.is_active;
+    p.is_available = b.is_available;
+    let mut tx = st.db.begin().await?;
+    let u = users::update(&mut tx, id, &p)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    audit::record(&mut tx, AuditEntry { client_id: Some(u.client_id), user_id: Some(s.user.id), action: "update", entity: "user", entity_id: Some(id), detail: json!({"password_changed": p.password_hash.is_some(), "role": p.role, "is_active": p.is_active}) }).await?;
+    tx.commit().await?;
+    Ok(Json(
+        json!({ "success": true, "message": "User updated", "user": user_view(&u) }),
+    ))
+}
+
+/// Users are deactivated, not erased: their calls and leads keep pointing at them.
+pub async fn delete(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let target = visible_user(&st.db, &s, id).await?;
+    if !s.role.may_manage(parse_role(&target.role)?) {
+        return Err(ApiError::forbidden(format!(
+            "a {} cannot remove a {}",
+            s.role, target.role
+        )));
+    }
+    if target.id == s.user.id {
+        return Err(ApiError::bad_request("you cannot remove yourself"));
+    }
+    let mut tx = st.db.begin().await?;
+    users::update(
+        &mut tx,
+        id,
+        &UserPatch {
+            is_active: Some(false),
+            ..Default::default()
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(target.client_id),
+            user_id: Some(s.user.id),
+            action: "deactivate",
+            entity: "user",
+            entity_id: Some(id),
+            detail: json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        json!({ "success": true, "message": "User deactivated" }),
+    ))
+}
+
+pub async fn list_clients(
+    State(st): State<AppState>,
+    SuperAdminSession(_): SuperAdminSession,
+) -> ApiResult<Json<Value>> {
+    let list = clients::list(&st.db).await?;
+    Ok(Json(json!({ "success": true, "clients": list })))
+}
+
+#[derive(Deserialize)]
+pub struct CreateClient {
+    name: String,
+    max_concurrent_calls: Option<i64>,
+    timezone: Option<String>,
+}
+
+pub async fn create_client(
+    State(st): State<AppState>,
+    SuperAdminSession(s): SuperAdminSession,
+    Json(b): Json<CreateClient>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let name = b.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request("name must be 1-100 characters"));
+    }
+    let cap = b.max_concurrent_calls.unwrap_or(10);
+    if !(0..=100_000).contains(&cap) {
+        return Err(ApiError::bad_request(
+            "max_concurrent_calls must be between 0 and 100000",
+        ));
+    }
+    if let Some(tz) = &b.timezone {
+        tz.parse::<chrono_tz::Tz>()
+            .map_err(|_| ApiError::bad_request(format!("'{tz}' is not an IANA time zone")))?;
+    }
+    let mut tx = st.db.begin().await?;
+    let c = clients::create(&mut tx, name, cap, b.timezone.as_deref()).await?;
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(c.id),
+            user_id: Some(s.user.id),
+            action: "create",
+            entity: "client",
+            entity_id: Some(c.id),
+            detail: json!({"name": c.name}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "success": true, "client": c })),
+    ))
+}
