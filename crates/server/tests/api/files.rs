@@ -1,0 +1,128 @@
+use axum::http::{header, Method, Request, StatusCode};
+use serde_json::json;
+
+use crate::both;
+use crate::harness::{multipart, TestApp};
+
+both!(csv_upload_imports_good_rows_and_reports_bad_ones, csv_upload_refuses_what_is_not_csv, export_xlsx_and_csv_follow_the_selection);
+
+async fn upload(app: &TestApp, token: &str, content: &[u8], fields: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
+    let (ct, body) = multipart("csvFile", "leads.csv", content, fields);
+    app.send_bytes(Method::POST, "/api/leads/upload-csv", Some(token), &ct, body).await
+}
+
+async fn csv_upload_imports_good_rows_and_reports_bad_ones(app: TestApp) {
+    let admin = app.admin().await;
+    app.lead(&admin, "+14155550300").await; // already there: a duplicate
+    // UTF-8 BOM, `;` delimiter, loose header names, quoted fields with the delimiter inside.
+    let csv = "\u{feff}Mobile;Full Name;E-mail;Priority;Tags;List\n\
+               (415) 555-0301;\"Lee; Ann\";ann@example.com;high;hot|vip;Spring\n\
+               4155550302;Bob;;;;\n\
+               not a phone;Carl;;;;\n\
+               +14155550300;Dup;;;;\n\
+               4155550303;Dee;bad-email;;;\n\
+               4155550304;Eve;;someday;;\n\
+               4155550301;Again;;;;\n\
+               \n\
+               4155550305;Fay;;low;;Spring\n";
+    let (s, v) = upload(&app, &admin, csv.as_bytes(), &[]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["message"], "CSV upload completed");
+    assert_eq!(v["summary"], json!({"totalProcessed": 8, "successCount": 3, "duplicateCount": 2, "errorCount": 3}));
+    let lines: Vec<i64> = v["errors"].as_array().unwrap().iter().map(|e| e["line"].as_i64().unwrap()).collect();
+    assert_eq!(lines, [4, 6, 7], "{v}");
+    let (_, l) = app.get("/api/leads?search=ann", &admin).await;
+    let ann = &l["leads"][0];
+    assert_eq!(ann["name"], "Lee; Ann");
+    assert_eq!(ann["phone"], "+14155550301");
+    assert_eq!(ann["priority"], "high");
+    assert_eq!(ann["tags"], json!(["hot", "vip"]));
+    let (_, lists) = app.get("/api/lists", &admin).await;
+    assert_eq!(lists["lists"][0]["name"], "Spring");
+    assert_eq!(lists["lists"][0]["lead_count"], 2);
+    // A listId form field puts rows without a list column into that list.
+    let (_, v) = app.post("/api/lists", &admin, json!({"name": "Inbox"})).await;
+    let inbox = v["list"]["id"].as_i64().unwrap().to_string();
+    let (s, v) = upload(&app, &admin, b"phone,name\n4155550310,Gus\n", &[("listId", &inbox)]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) = app.get(&format!("/api/leads?list_id={inbox}"), &admin).await;
+    assert_eq!(v["pagination"]["total"], 1);
+    let (s, _) = upload(&app, &admin, b"phone\n4155550311\n", &[("listId", "999")]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+async fn csv_upload_refuses_what_is_not_csv(app: TestApp) {
+    let admin = app.admin().await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01";
+    for (what, content) in [("binary", &png[..]), ("no phone column", b"name,email\nAnn,a@b.c\n".as_slice()), ("empty", b"".as_slice())] {
+        let (s, v) = upload(&app, &admin, content, &[]).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{what}: {v}");
+        assert!(v["message"].is_string() && v["error"] == "Bad Request", "{v}");
+    }
+    let (_, v) = app.get("/api/leads", &admin).await;
+    assert_eq!(v["pagination"]["total"], 0, "nothing imported");
+    // No file field at all.
+    let (ct, body) = multipart("other", "x.csv", b"phone\n4155550100\n", &[]);
+    let (s, _) = app.send_bytes(Method::POST, "/api/leads/upload-csv", Some(&admin), &ct, body).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Not multipart.
+    let (s, _) = app.send_bytes(Method::POST, "/api/leads/upload-csv", Some(&admin), "application/json", b"{}".to_vec()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Over the size limit (10 MB by default): refused, nothing imported.
+    let mut big = b"phone,name\n".to_vec();
+    let mut i = 0u64;
+    while big.len() < 10 * 1024 * 1024 + 200 * 1024 {
+        big.extend_from_slice(format!("+1415{:07},{}\n", 2_000_000 + i, "x".repeat(80)).as_bytes());
+        i += 1;
+    }
+    let (s, _) = upload(&app, &admin, &big, &[]).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    let (_, v) = app.get("/api/leads", &admin).await;
+    assert_eq!(v["pagination"]["total"], 0);
+    // Without a token.
+    let (ct, body) = multipart("csvFile", "x.csv", b"phone\n4155550100\n", &[]);
+    assert_eq!(app.send_bytes(Method::POST, "/api/leads/upload-csv", None, &ct, body).await.0, StatusCode::UNAUTHORIZED);
+}
+
+async fn export_xlsx_and_csv_follow_the_selection(app: TestApp) {
+    let admin = app.admin().await;
+    let (agent, _) = app.user(&admin, "agentx", "operator", None).await;
+    let a = app.lead(&admin, "+14155550400").await;
+    let b = app.lead(&admin, "+14155550401").await;
+    let c = app.lead(&admin, "+14155550402").await;
+    app.patch(&format!("/api/leads/{a}"), &admin, json!({"assigned_user_id": agent, "notes": "call after 5", "disposition": "BUSY"})).await;
+
+    let req = |body: serde_json::Value| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/numbers/export")
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (s, h, bytes) = app.raw(req(json!({"ids": [a, b]}))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    assert!(h[header::CONTENT_DISPOSITION].to_str().unwrap().contains(".xlsx"));
+    assert_eq!(&bytes[..2], b"PK", "an XLSX file is a zip archive");
+
+    let (s, h, bytes) = app.raw(req(json!({"select_all": true, "excluded_ids": [c], "sort_by": "phone", "sort_order": "asc", "format": "csv"}))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    let text = String::from_utf8(bytes).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows[0].starts_with("id,phone,name,email,status,disposition,priority,attempts,created_at"));
+    assert!(rows[1].contains("+14155550400") && rows[1].contains("agentx") && rows[1].contains("call after 5") && rows[1].contains("BUSY"), "{}", rows[1]);
+    assert!(rows[2].contains("+14155550401"));
+
+    let (s, _, bytes) = app.raw(req(json!({"select_all": true, "status": "BUSY", "format": "csv"}))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(String::from_utf8(bytes).unwrap().lines().count(), 2);
+
+    for bad in [json!({}), json!({"ids": []}), json!({"ids": "all"}), json!({"select_all": true, "format": "pdf"}), json!({"select_all": true, "sort_by": "secret"}), json!({"ids": [a], "excluded_ids": ["x"]})] {
+        let (s, _, body) = app.raw(req(bad.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad} -> {}", String::from_utf8_lossy(&body));
+    }
+}

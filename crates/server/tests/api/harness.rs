@@ -1,0 +1,195 @@
+//! The test app: a real router over a real database (a SQLite file, or a PostgreSQL schema of
+//! its own), driven without a socket.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use switchboard_server::config::RateLimits;
+use switchboard_server::{AppState, Config};
+use switchboard_store::{ConnectOptions, Db};
+use tower::ServiceExt;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    router: axum::Router,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The PostgreSQL URL for tests, or `None` (with the reason printed) when there is none.
+/// With `SWITCHBOARD_TEST_REQUIRE_PG=1` (as in CI) a missing server fails the test instead.
+pub fn pg_url() -> Option<String> {
+    match std::env::var("SWITCHBOARD_TEST_PG_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            if std::env::var("SWITCHBOARD_TEST_REQUIRE_PG").is_ok_and(|v| v == "1") {
+                panic!("SWITCHBOARD_TEST_REQUIRE_PG=1 but SWITCHBOARD_TEST_PG_URL is not set");
+            }
+            eprintln!("SKIPPED: PostgreSQL test (set SWITCHBOARD_TEST_PG_URL=postgres://… to run it)");
+            None
+        }
+    }
+}
+
+/// A fresh, migrated database of `backend`, plus the temp dir that holds a SQLite file.
+pub async fn fresh_db(backend: Backend) -> Option<(Db, Option<tempfile::TempDir>, String)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("test.db").display());
+            let db = Db::connect(&url).await.expect("open sqlite");
+            db.migrate().await.expect("migrate sqlite");
+            Some((db, Some(dir), url))
+        }
+        Backend::Postgres => {
+            let url = pg_url()?;
+            let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+            let admin = Db::connect_with(&url, ConnectOptions { max_connections: Some(1), ..Default::default() })
+                .await
+                .expect("connect to PostgreSQL");
+            admin.execute(switchboard_store::sql(&format!("CREATE SCHEMA {schema}"))).await.expect("create schema");
+            admin.close().await;
+            let db = Db::connect_with(&url, ConnectOptions { pg_schema: Some(schema.clone()), max_connections: Some(4) })
+                .await
+                .expect("connect to PostgreSQL schema");
+            db.migrate().await.expect("migrate postgres");
+            Some((db, None, format!("{url}?options=-c%20search_path%3D{schema}")))
+        }
+    }
+}
+
+pub fn test_config() -> Config {
+    Config {
+        admin_password: Some(switchboard_server::config::Secret(ADMIN_PASSWORD.into())),
+        admin_email: Some("admin@example.com".into()),
+        rate_limits: RateLimits { enabled: false, ..RateLimits::default() },
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Option<Self> {
+        Self::with_config(backend, test_config()).await
+    }
+
+    pub async fn with_config(backend: Backend, config: Config) -> Option<Self> {
+        let (db, dir, _) = fresh_db(backend).await?;
+        let state = switchboard_server::prepare_with_db(db, config).await.expect("prepare");
+        let router = switchboard_server::routes::router(state.clone());
+        Some(Self { state, router, _dir: dir })
+    }
+
+    pub async fn raw(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
+        (status, headers, body)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())),
+            None => b.body(Body::empty()),
+        }
+        .expect("request");
+        let (status, _, bytes) = self.raw(req).await;
+        let v = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())) };
+        (status, v)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Send raw bytes with a content type (malformed bodies, multipart uploads).
+    pub async fn send_bytes(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let mut b = Request::builder().method(method).uri(path).header(header::CONTENT_TYPE, content_type);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let (status, _, bytes) = self.raw(b.body(Body::from(body)).expect("request")).await;
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> String {
+        let (s, v) = self.call(Method::POST, "/api/auth/login", None, Some(serde_json::json!({"email": login, "password": password}))).await;
+        assert_eq!(s, StatusCode::OK, "login {login}: {v}");
+        v["token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn admin(&self) -> String {
+        self.login("admin@example.com", ADMIN_PASSWORD).await
+    }
+
+    /// Create a user through the API and sign in as them.
+    pub async fn user(&self, by: &str, username: &str, role: &str, client_id: Option<i64>) -> (i64, String) {
+        let mut body = serde_json::json!({"username": username, "email": format!("{username}@example.com"), "password": "password-123", "role": role});
+        if let Some(c) = client_id {
+            body["client_id"] = c.into();
+        }
+        let (s, v) = self.post("/api/users", by, body).await;
+        assert_eq!(s, StatusCode::CREATED, "create user: {v}");
+        (v["user"]["id"].as_i64().unwrap(), self.login(username, "password-123").await)
+    }
+
+    pub async fn lead(&self, token: &str, phone: &str) -> i64 {
+        let (s, v) = self.post("/api/leads", token, serde_json::json!({"phone": phone})).await;
+        assert_eq!(s, StatusCode::CREATED, "create lead: {v}");
+        v["lead"]["id"].as_i64().unwrap()
+    }
+}
+
+/// A multipart/form-data body with one file field and optional text fields.
+pub fn multipart(file_field: &str, filename: &str, content: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let boundary = "XswitchboardBoundaryX";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{filename}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Run an async test body against SQLite and against PostgreSQL.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use $crate::harness::{Backend, TestApp};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = TestApp::new(Backend::Sqlite).await { super::$name(app).await }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = TestApp::new(Backend::Postgres).await { super::$name(app).await }
+            }
+        }
+    )*};
+}

@@ -1,0 +1,9 @@
+//! API tests: every test runs on SQLite and on PostgreSQL.
+
+mod harness;
+
+mod auth;
+mod cli;
+mod files;
+mod leads;
+mod users;
