@@ -430,7 +430,9 @@ impl Db {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
-        self.fetch_one::<(i64,)>(sql("SELECT CAST(1 AS BIGINT)")).await.is_ok()
+        self.fetch_one::<(i64,)>(sql("SELECT CAST(1 AS BIGINT)"))
+            .await
+            .is_ok()
     }
 
     pub async fn close(&self) {

@@ -8,6 +8,8 @@ pub mod import;
 pub mod leads;
 pub mod lists;
 pub mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod users;
 
 pub use db::{Arg, AsExec, Backend, ConnectOptions, Db, Sql, Tx, sql};

@@ -28,7 +28,8 @@ fn bad_configuration_names_the_variable() {
 }
 
 async fn import_into(backend: Backend) {
-    let Some((db, _dir, url)) = fresh_db(backend).await else { return };
+    let Some(t) = fresh_db(backend).await else { return };
+    let (db, url) = (&t.db, &t.url);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("leads.csv");
     let mut f = std::fs::File::create(&file).unwrap();
@@ -41,7 +42,7 @@ async fn import_into(backend: Backend) {
     drop(f);
     let out = bin()
         .args(["import", file.to_str().unwrap(), "--list", "Bulk"])
-        .env("SWITCHBOARD_DATABASE_URL", &url)
+        .env("SWITCHBOARD_DATABASE_URL", url)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -51,7 +52,7 @@ async fn import_into(backend: Backend) {
     let (n,): (i64,) = db.fetch_one(switchboard_store::sql("SELECT COUNT(*) FROM leads l JOIN lists ON lists.id = l.list_id WHERE lists.name = 'Bulk'")).await.unwrap();
     assert_eq!(n, 25_000);
     // Running it again imports nothing new.
-    let out = bin().args(["import", file.to_str().unwrap()]).env("SWITCHBOARD_DATABASE_URL", &url).output().unwrap();
+    let out = bin().args(["import", file.to_str().unwrap()]).env("SWITCHBOARD_DATABASE_URL", url).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 imported, 25001 duplicates"));
 }
 

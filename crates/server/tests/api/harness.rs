@@ -7,7 +7,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use switchboard_server::config::RateLimits;
 use switchboard_server::{AppState, Config};
-use switchboard_store::{ConnectOptions, Db};
+use switchboard_store::testing::{TestBackend, TestDb};
 use tower::ServiceExt;
 
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
@@ -21,49 +21,16 @@ pub enum Backend {
 pub struct TestApp {
     pub state: AppState,
     router: axum::Router,
-    _dir: Option<tempfile::TempDir>,
+    _db: TestDb,
 }
 
-/// The PostgreSQL URL for tests, or `None` (with the reason printed) when there is none.
-/// With `SWITCHBOARD_TEST_REQUIRE_PG=1` (as in CI) a missing server fails the test instead.
-pub fn pg_url() -> Option<String> {
-    match std::env::var("SWITCHBOARD_TEST_PG_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            if std::env::var("SWITCHBOARD_TEST_REQUIRE_PG").is_ok_and(|v| v == "1") {
-                panic!("SWITCHBOARD_TEST_REQUIRE_PG=1 but SWITCHBOARD_TEST_PG_URL is not set");
-            }
-            eprintln!("SKIPPED: PostgreSQL test (set SWITCHBOARD_TEST_PG_URL=postgres://… to run it)");
-            None
-        }
-    }
-}
-
-/// A fresh, migrated database of `backend`, plus the temp dir that holds a SQLite file.
-pub async fn fresh_db(backend: Backend) -> Option<(Db, Option<tempfile::TempDir>, String)> {
-    match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}", dir.path().join("test.db").display());
-            let db = Db::connect(&url).await.expect("open sqlite");
-            db.migrate().await.expect("migrate sqlite");
-            Some((db, Some(dir), url))
-        }
-        Backend::Postgres => {
-            let url = pg_url()?;
-            let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
-            let admin = Db::connect_with(&url, ConnectOptions { max_connections: Some(1), ..Default::default() })
-                .await
-                .expect("connect to PostgreSQL");
-            admin.execute(switchboard_store::sql(&format!("CREATE SCHEMA {schema}"))).await.expect("create schema");
-            admin.close().await;
-            let db = Db::connect_with(&url, ConnectOptions { pg_schema: Some(schema.clone()), max_connections: Some(4) })
-                .await
-                .expect("connect to PostgreSQL schema");
-            db.migrate().await.expect("migrate postgres");
-            Some((db, None, format!("{url}?options=-c%20search_path%3D{schema}")))
-        }
-    }
+/// A fresh, migrated database of `backend` (`None` when that backend is not available).
+pub async fn fresh_db(backend: Backend) -> Option<TestDb> {
+    switchboard_store::testing::fresh_db(match backend {
+        Backend::Sqlite => TestBackend::Sqlite,
+        Backend::Postgres => TestBackend::Postgres,
+    })
+    .await
 }
 
 pub fn test_config() -> Config {
@@ -81,10 +48,10 @@ impl TestApp {
     }
 
     pub async fn with_config(backend: Backend, config: Config) -> Option<Self> {
-        let (db, dir, _) = fresh_db(backend).await?;
-        let state = switchboard_server::prepare_with_db(db, config).await.expect("prepare");
+        let keep = fresh_db(backend).await?;
+        let state = switchboard_server::prepare_with_db(keep.db.clone(), config).await.expect("prepare");
         let router = switchboard_server::routes::router(state.clone());
-        Some(Self { state, router, _dir: dir })
+        Some(Self { state, router, _db: keep })
     }
 
     pub async fn raw(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {

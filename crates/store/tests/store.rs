@@ -1,0 +1,326 @@
+//! Store tests: each runs on a SQLite file and on PostgreSQL.
+
+use switchboard_core::PhoneNormalizer;
+use switchboard_store::import::{ImportError, ImportOptions, import_csv};
+use switchboard_store::leads::{self, LeadFilter, LeadSort, NewLead};
+use switchboard_store::testing::{TestBackend, fresh_db};
+use switchboard_store::users::{self, NewUser};
+use switchboard_store::{Db, StoreError, clients, sql};
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use switchboard_store::testing::TestBackend;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::run(TestBackend::Sqlite, super::$name).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::run(TestBackend::Postgres, super::$name).await }
+        }
+    )*};
+}
+
+async fn run<F, Fut>(backend: TestBackend, f: F)
+where
+    F: FnOnce(Db, i64) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(t) = fresh_db(backend).await else {
+        return;
+    };
+    let mut tx = t.db.begin().await.unwrap();
+    let client = clients::create(&mut tx, "Test", 10, None).await.unwrap();
+    tx.commit().await.unwrap();
+    f(t.db.clone(), client.id).await;
+}
+
+both!(
+    timestamps_round_trip_exactly,
+    unique_violations_are_conflicts,
+    rolled_back_transactions_leave_nothing,
+    import_counts_duplicates_and_errors,
+    import_refuses_non_csv,
+    tag_and_text_filters
+);
+
+async fn timestamps_round_trip_exactly(db: Db, client: i64) {
+    let mut tx = db.begin().await.unwrap();
+    let lead = leads::create(
+        &mut tx,
+        client,
+        &NewLead {
+            phone: "+14155550100".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let back = leads::get(&mut db.read().await.unwrap(), client, lead.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.created_at, lead.created_at);
+    assert_eq!(back.created_at.timezone(), chrono::Utc);
+    // Range comparisons agree with the values written (SQLite keeps them as text).
+    let f = LeadFilter {
+        created_from: Some(lead.created_at),
+        created_to: Some(lead.created_at),
+        ..Default::default()
+    };
+    let (rows, total) = leads::list(&db, client, &f, &LeadSort::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!((rows.len(), total), (1, 1));
+    let f = LeadFilter {
+        created_from: Some(lead.created_at + chrono::Duration::microseconds(1)),
+        ..Default::default()
+    };
+    assert_eq!(
+        leads::list(&db, client, &f, &LeadSort::default(), 10, 0)
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+}
+
+async fn unique_violations_are_conflicts(db: Db, client: i64) {
+    let user = NewUser {
+        client_id: client,
+        username: "Ann".into(),
+        email: Some("ann@x.io".into()),
+        password_hash: "h".into(),
+        role: "operator".into(),
+        ..Default::default()
+    };
+    let mut tx = db.begin().await.unwrap();
+    users::create(&mut tx, &user).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let err = users::create(
+        &mut tx,
+        &NewUser {
+            email: None,
+            ..user.clone()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(w) if w == "username"),
+        "{err:?}"
+    );
+    drop(tx);
+    let mut tx = db.begin().await.unwrap();
+    let err = users::create(
+        &mut tx,
+        &NewUser {
+            username: "bob".into(),
+            email: Some("ANN@x.io".into()),
+            ..user
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(w) if w == "email"),
+        "{err:?}"
+    );
+    drop(tx);
+    let mut tx = db.begin().await.unwrap();
+    leads::create(
+        &mut tx,
+        client,
+        &NewLead {
+            phone: "+14155550100".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let err = leads::create(
+        &mut tx,
+        client,
+        &NewLead {
+            phone: "+14155550100".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(_)), "{err:?}");
+}
+
+async fn rolled_back_transactions_leave_nothing(db: Db, client: i64) {
+    {
+        let mut tx = db.begin().await.unwrap();
+        leads::create(
+            &mut tx,
+            client,
+            &NewLead {
+                phone: "+14155550101".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        // dropped without commit
+    }
+    let (n,): (i64,) = db
+        .fetch_one(sql("SELECT COUNT(*) FROM leads"))
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+fn phones() -> PhoneNormalizer {
+    PhoneNormalizer::new(Some("US")).unwrap()
+}
+
+async fn import_counts_duplicates_and_errors(db: Db, client: i64) {
+    let mut csv = String::from("phone,name,tags,list\n");
+    for i in 0..2500 {
+        csv.push_str(&format!(
+            "+1415{:07},Lead {i},a|b,{}\n",
+            2_000_000 + i,
+            if i % 2 == 0 { "Even" } else { "Odd" }
+        ));
+    }
+    csv.push_str("+14152000000,dup,,\n12,too short,,\n\"unterminated,x\n");
+    let report = import_csv(
+        &db,
+        std::io::Cursor::new(csv.into_bytes()),
+        phones(),
+        ImportOptions::new(client),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.success_count, 2500);
+    assert_eq!(report.duplicate_count, 1);
+    assert_eq!(report.error_count, 2, "{:?}", report.errors);
+    assert_eq!(report.errors[0].line, 2503);
+    let (even,): (i64,) = db.fetch_one(sql("SELECT COUNT(*) FROM leads JOIN lists ON lists.id = leads.list_id WHERE lists.name = 'Even'")).await.unwrap();
+    assert_eq!(even, 1250);
+    // Committing in slices gives the same result.
+    let again = "phone\n+14152000001\n+14159999999\n";
+    let mut o = ImportOptions::new(client);
+    o.commit_every = Some(1);
+    let r = import_csv(
+        &db,
+        std::io::Cursor::new(again.as_bytes().to_vec()),
+        phones(),
+        o,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.success_count, r.duplicate_count), (1, 1));
+}
+
+async fn import_refuses_non_csv(db: Db, client: i64) {
+    for bad in [&b""[..], b"\x00\x01\x02binary", b"name,email\nann,a@b.c\n"] {
+        let r = import_csv(
+            &db,
+            std::io::Cursor::new(bad.to_vec()),
+            phones(),
+            ImportOptions::new(client),
+            |_| {},
+        )
+        .await;
+        assert!(matches!(r, Err(ImportError::NotCsv(_))), "{r:?}");
+    }
+    let (n,): (i64,) = db
+        .fetch_one(sql("SELECT COUNT(*) FROM leads"))
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+async fn tag_and_text_filters(db: Db, client: i64) {
+    let mut tx = db.begin().await.unwrap();
+    for (i, tags) in [vec!["hot"], vec!["cold", "vip"], vec![]]
+        .into_iter()
+        .enumerate()
+    {
+        leads::create(
+            &mut tx,
+            client,
+            &NewLead {
+                phone: format!("+1415555010{i}"),
+                name: Some(format!("N_{i}")),
+                tags: tags.into_iter().map(String::from).collect(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let count = |f: LeadFilter| {
+        let db = db.clone();
+        async move {
+            leads::list(&db, client, &f, &LeadSort::default(), 100, 0)
+                .await
+                .unwrap()
+                .1
+        }
+    };
+    assert_eq!(
+        count(LeadFilter {
+            tags: vec!["vip".into(), "hot".into()],
+            ..Default::default()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(LeadFilter {
+            tags: vec!["warm".into()],
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(LeadFilter {
+            search: Some("n_1".into()),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(LeadFilter {
+            search: Some("n%".into()),
+            ..Default::default()
+        })
+        .await,
+        0,
+        "% is literal"
+    );
+    assert_eq!(
+        count(LeadFilter {
+            ids: Some(vec![]),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(LeadFilter {
+            dispositions: vec!["IN_QUEUE".into()],
+            ..Default::default()
+        })
+        .await,
+        3
+    );
+    assert_eq!(
+        count(LeadFilter {
+            dispositions: vec!["BUSY".into()],
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+}
