@@ -123,8 +123,17 @@ impl Sql {
         &self.text
     }
 
-    fn sqlite_args(&self) -> Result<SqliteArguments, StoreError> {
-        let mut a = SqliteArguments::default();
+    /// Bind every argument for backend `DB`.
+    fn arguments<DB: sqlx::Database>(&self) -> Result<DB::Arguments, StoreError>
+    where
+        Option<i64>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<f64>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<String>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<bool>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<DateTime<Utc>>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<sqlx::types::Json<serde_json::Value>>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        let mut a = DB::Arguments::default();
         for arg in &self.args {
             let r = match arg.clone() {
                 Arg::I64(v) => a.add(v),
@@ -139,20 +148,12 @@ impl Sql {
         Ok(a)
     }
 
+    fn sqlite_args(&self) -> Result<SqliteArguments, StoreError> {
+        self.arguments::<sqlx::Sqlite>()
+    }
+
     fn pg_args(&self) -> Result<PgArguments, StoreError> {
-        let mut a = PgArguments::default();
-        for arg in &self.args {
-            let r = match arg.clone() {
-                Arg::I64(v) => a.add(v),
-                Arg::F64(v) => a.add(v),
-                Arg::Text(v) => a.add(v),
-                Arg::Bool(v) => a.add(v),
-                Arg::Ts(v) => a.add(v),
-                Arg::Json(v) => a.add(v.map(sqlx::types::Json)),
-            };
-            r.map_err(|e| StoreError::Db(sqlx::Error::Encode(e)))?;
-        }
-        Ok(a)
+        self.arguments::<sqlx::Postgres>()
     }
 
     pub async fn fetch_all<T: Record>(self, ex: &mut impl AsExec) -> Result<Vec<T>, StoreError> {
