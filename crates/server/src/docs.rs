@@ -1,9 +1,186 @@
 //! API documentation: the OpenAPI document and a page that renders it with no internet access.
+//!
+//! Every route is registered from its `#[utoipa::path]` annotation (see [`crate::routes`]), so
+//! the document is collected from the routes actually served and cannot drift from them.
 
-use axum::Router;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// The docs page: plain HTML, CSS and JavaScript, nothing fetched but the document itself.
+const PAGE: &str = include_str!("docs.html");
+
+/// The native error shape every route answers with.
+#[derive(ToSchema)]
+#[schema(example = json!({"error": "Bad Request", "message": "name is required"}))]
+pub struct ErrorBody {
+    /// Short title: the HTTP reason phrase.
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// Extra detail, on some errors only.
+    #[schema(nullable = false)]
+    pub details: Option<Value>,
+}
+
+/// Errors any signed-in route can answer.
+#[derive(IntoResponses)]
+pub enum AuthErrors {
+    /// Missing, invalid or expired credentials
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// Rate limit exceeded; see the Retry-After header
+    #[response(status = 429)]
+    TooManyRequests(ErrorBody),
+}
+
+/// Errors of routes that need a particular role.
+#[derive(IntoResponses)]
+pub enum AdminErrors {
+    /// Missing, invalid or expired credentials
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The caller's role may not do this
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Rate limit exceeded; see the Retry-After header
+    #[response(status = 429)]
+    TooManyRequests(ErrorBody),
+}
+
+/// The multipart form of a CSV upload.
+#[derive(Deserialize, ToSchema)]
+pub struct UploadForm {
+    /// The CSV file (the field may also be called `file`).
+    #[serde(rename = "csvFile")]
+    #[schema(value_type = String, format = Binary)]
+    pub csv_file: Vec<u8>,
+    /// Put the imported leads on this list (the field may also be called `list_id`).
+    #[serde(rename = "listId")]
+    pub list_id: Option<i64>,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearerAuth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The token from POST /api/auth/login"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-api-key",
+                "An API key made by an admin; acts as an admin of its client",
+            ))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard API",
+        description = "Call-center backend: users, clients, API keys, lists and leads.\n\n\
+            Errors answer `{\"error\": \"...\", \"message\": \"...\"}` (schema `ErrorBody`)."
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "Sign-in and the signed-in user"),
+        (name = "users", description = "People of a client (admins)"),
+        (name = "clients", description = "Clients (super admins)"),
+        (name = "api-keys", description = "API keys, dialer tokens and bot keys (admins)"),
+        (name = "lists", description = "Lead lists"),
+        (name = "leads", description = "Leads and bulk actions"),
+        (name = "files", description = "CSV upload and XLSX / CSV export"),
+        (name = "health", description = "Liveness"),
+        (name = "docs", description = "This documentation"),
+    )
+)]
+struct ApiDoc;
+
+/// The document's info, tags, shared schemas and security schemes; routes add their paths.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The complete OpenAPI document, collected from every route of the router.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    crate::routes::documented().into_openapi()
+}
+
+/// The serialized document, handed to the docs routes as a request extension.
+#[derive(Clone)]
+pub struct Document(Arc<str>);
+
+/// A layer that hands `doc` to the docs routes.
+pub fn serve(doc: &utoipa::openapi::OpenApi) -> Extension<Document> {
+    let json = doc
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes");
+    Extension(Document(json.into()))
+}
+
+/// The docs routes; public, and not rate limited.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(openapi_json))
+        .routes(routes!(page))
+        .routes(routes!(page_slash))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api-docs/openapi.json",
+    tag = "docs",
+    summary = "This OpenAPI document",
+    responses((status = 200, description = "The OpenAPI document", body = Object))
+)]
+pub async fn openapi_json(Extension(doc): Extension<Document>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.0.to_string(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(
+    get,
+    path = "/api-docs",
+    tag = "docs",
+    summary = "The documentation page",
+    responses((status = 200, description = "HTML page", content_type = "text/html", body = String))
+)]
+pub async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api-docs/",
+    tag = "docs",
+    summary = "The documentation page",
+    responses((status = 200, description = "HTML page", content_type = "text/html", body = String))
+)]
+pub async fn page_slash() -> Html<&'static str> {
+    Html(PAGE)
 }

@@ -13,13 +13,27 @@ use crate::extract::Json;
 use crate::routes::views::user_view;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     email: Option<String>,
     username: Option<String>,
     password: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    summary = "Sign in with email (or username) and password",
+    description = "Returns a JWT (`token`, valid until `expiresAt`) to send as `Authorization: Bearer`.",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in: `token`, `expiresAt` and `user`", body = Object),
+        (status = 400, description = "Missing or too long fields", body = crate::docs::ErrorBody),
+        (status = 401, description = "Invalid email or password", body = crate::docs::ErrorBody),
+        (status = 429, description = "Too many attempts; see the Retry-After header", body = crate::docs::ErrorBody),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     parts: Parts,
@@ -67,6 +81,17 @@ pub async fn login(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/auth/me",
+    tag = "auth",
+    summary = "The signed-in user",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "`user`", body = Object),
+        crate::docs::AuthErrors,
+    )
+)]
 pub async fn me(session: Session) -> Json<Value> {
     Json(json!({ "success": true, "user": user_view(&session.user) }))
 }

@@ -15,6 +15,21 @@ use crate::extract::{Json, Query, ts, ts_opt};
 use crate::routes::leads::build_filter;
 use crate::state::AppState;
 
+#[utoipa::path(
+    post,
+    path = "/api/leads/upload-csv",
+    tag = "files",
+    summary = "Import leads from a CSV file",
+    description = "Multipart upload; duplicates and bad rows are counted and reported, not fatal.",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    request_body(content = crate::docs::UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "`summary` counts and row `errors`", body = Object),
+        (status = 400, description = "No file, not CSV, or no such list", body = crate::docs::ErrorBody),
+        (status = 413, description = "File too large", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn upload_csv(
     State(st): State<AppState>,
     p: Principal,
@@ -81,7 +96,7 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     ApiError::new(e.status(), format!("bad upload: {}", e.body_text()))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct ExportBody {
     #[serde(default)]
     ids: Option<Vec<Value>>,
@@ -101,7 +116,8 @@ pub struct ExportBody {
     format: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     format: Option<String>,
 }
@@ -144,6 +160,24 @@ fn row_cells(r: &ExportRow) -> [String; 13] {
 }
 
 /// Seed 002: `ids`, or `select_all` with filters and `excluded_ids`; XLSX unless `format` is csv.
+#[utoipa::path(
+    post,
+    path = "/api/numbers/export",
+    tag = "files",
+    summary = "Export leads as XLSX or CSV",
+    params(ExportQuery),
+    description = "`ids`, or `select_all` with filters and `excluded_ids`. XLSX unless `format` is `csv`.",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    request_body = ExportBody,
+    responses(
+        (status = 200, description = "The file, as an attachment", content(
+            ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            ("text/csv"),
+        )),
+        (status = 400, description = "Invalid selection or format", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn export(
     State(st): State<AppState>,
     p: Principal,

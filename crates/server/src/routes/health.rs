@@ -5,6 +5,14 @@ use crate::extract::{Json, ts};
 use crate::state::AppState;
 
 /// Seed 003's basic health check; public.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    summary = "Health check",
+    description = "Public. `status` is `healthy` when the database answers.",
+    responses((status = 200, description = "`status`, `database`, `uptime`, `version`", body = Object))
+)]
 pub async fn health(State(st): State<AppState>) -> Json<Value> {
     let db = st.db.ping().await;
     Json(json!({

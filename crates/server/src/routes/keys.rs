@@ -12,6 +12,15 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/api/api-keys",
+    tag = "api-keys",
+    operation_id = "list_api_keys",
+    summary = "List the client's API keys (never their secrets)",
+    security(("bearerAuth" = [])),
+    responses((status = 200, description = "`keys`", body = Object), crate::docs::AdminErrors)
+)]
 pub async fn list(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
@@ -20,12 +29,27 @@ pub async fn list(
     Ok(Json(json!({ "success": true, "keys": keys })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateKey {
     name: String,
     kind: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/api-keys",
+    tag = "api-keys",
+    operation_id = "create_api_key",
+    summary = "Create a key",
+    description = "`kind` is `api` (default), `dialer` or `bot`. The secret is in `key`, shown only once.",
+    security(("bearerAuth" = [])),
+    request_body = CreateKey,
+    responses(
+        (status = 201, description = "`key` (the secret) and `apiKey`", body = Object),
+        (status = 400, description = "Invalid name or kind", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn create(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
@@ -64,6 +88,20 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/api-keys/{id}",
+    tag = "api-keys",
+    operation_id = "revoke_api_key",
+    summary = "Revoke a key",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "API key id")),
+    responses(
+        (status = 200, description = "Revoked", body = Object),
+        (status = 404, description = "No such key", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn revoke(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,

@@ -18,13 +18,21 @@ use crate::state::AppState;
 
 // ---- lists ----
 
+#[utoipa::path(
+    get,
+    path = "/api/lists",
+    tag = "lists",
+    summary = "List the client's lead lists",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    responses((status = 200, description = "`lists`", body = Object), crate::docs::AuthErrors)
+)]
 pub async fn list_lists(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({ "success": true, "lists": lists::list(&st.db, p.client_id()).await? }),
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ListBody {
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -47,6 +55,20 @@ fn require_admin(p: &Principal) -> ApiResult<()> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/lists",
+    tag = "lists",
+    summary = "Create a list",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    request_body = ListBody,
+    responses(
+        (status = 201, description = "`list`", body = Object),
+        (status = 400, description = "Missing or invalid name", body = crate::docs::ErrorBody),
+        (status = 409, description = "Name taken", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn create_list(
     State(st): State<AppState>,
     p: Principal,
@@ -73,6 +95,19 @@ pub async fn create_list(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/lists/{id}",
+    tag = "lists",
+    summary = "One list",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(("id" = i64, Path, description = "List id")),
+    responses(
+        (status = 200, description = "`list`", body = Object),
+        (status = 404, description = "No such list", body = crate::docs::ErrorBody),
+        crate::docs::AuthErrors,
+    )
+)]
 pub async fn get_list(
     State(st): State<AppState>,
     p: Principal,
@@ -84,6 +119,21 @@ pub async fn get_list(
     Ok(Json(json!({ "success": true, "list": l })))
 }
 
+#[utoipa::path(
+    method(put, patch),
+    path = "/api/lists/{id}",
+    tag = "lists",
+    summary = "Rename a list or change its description",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(("id" = i64, Path, description = "List id")),
+    request_body = ListBody,
+    responses(
+        (status = 200, description = "`list`", body = Object),
+        (status = 400, description = "Invalid name", body = crate::docs::ErrorBody),
+        (status = 404, description = "No such list", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn update_list(
     State(st): State<AppState>,
     p: Principal,
@@ -106,6 +156,19 @@ pub async fn update_list(
     Ok(Json(json!({ "success": true, "list": l })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/lists/{id}",
+    tag = "lists",
+    summary = "Delete a list (its leads are kept)",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(("id" = i64, Path, description = "List id")),
+    responses(
+        (status = 200, description = "Deleted", body = Object),
+        (status = 404, description = "No such list", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn delete_list(
     State(st): State<AppState>,
     p: Principal,
@@ -125,7 +188,8 @@ pub async fn delete_list(
 // ---- leads ----
 
 /// Query parameters of a lead listing; names follow seed 001/002 (camelCase accepted too).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LeadQuery {
     page: Option<u32>,
     limit: Option<u32>,
@@ -261,6 +325,21 @@ pub fn build_filter(
     Ok(Selection { filter: f, sort })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/leads",
+    tag = "leads",
+    summary = "List leads, filtered, sorted and paged",
+    params(LeadQuery),
+    description = "Comma-separated values are accepted for `status`, `disposition`, `priority` and `tags`; \
+        dates are `YYYY-MM-DD` or ISO 8601. camelCase aliases (`startDate`, `listId`, `sortBy`, ...) work too.",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    responses(
+        (status = 200, description = "`leads` and `pagination`", body = Object),
+        (status = 400, description = "Invalid filter", body = crate::docs::ErrorBody),
+        crate::docs::AuthErrors,
+    )
+)]
 pub async fn list_leads(
     State(st): State<AppState>,
     p: Principal,
@@ -296,6 +375,19 @@ pub async fn list_leads(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/leads/{id}",
+    tag = "leads",
+    summary = "One lead",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(("id" = i64, Path, description = "Lead id")),
+    responses(
+        (status = 200, description = "`lead`", body = Object),
+        (status = 404, description = "No such lead", body = crate::docs::ErrorBody),
+        crate::docs::AuthErrors,
+    )
+)]
 pub async fn get_lead(
     State(st): State<AppState>,
     p: Principal,
@@ -307,7 +399,7 @@ pub async fn get_lead(
     Ok(Json(json!({ "success": true, "lead": lead_view(&l) })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LeadBody {
     #[serde(alias = "phone_number")]
     phone: Option<String>,
@@ -459,6 +551,21 @@ async fn lead_patch(
     Ok(p)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/leads",
+    tag = "leads",
+    summary = "Create a lead",
+    description = "`phone` is required; a new lead starts pending, so `status` and `disposition` are refused.",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    request_body = LeadBody,
+    responses(
+        (status = 201, description = "`lead`", body = Object),
+        (status = 400, description = "Invalid field", body = crate::docs::ErrorBody),
+        (status = 409, description = "Phone already in use", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn create_lead(
     State(st): State<AppState>,
     p: Principal,
@@ -494,6 +601,23 @@ pub async fn create_lead(
     ))
 }
 
+#[utoipa::path(
+    method(put, patch),
+    path = "/api/leads/{id}",
+    tag = "leads",
+    summary = "Change a lead (only the fields sent)",
+    description = "Operators may change only the leads assigned to them, and may not assign leads.",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(("id" = i64, Path, description = "Lead id")),
+    request_body = LeadBody,
+    responses(
+        (status = 200, description = "`lead`", body = Object),
+        (status = 400, description = "Invalid field or nothing to change", body = crate::docs::ErrorBody),
+        (status = 404, description = "No such lead", body = crate::docs::ErrorBody),
+        (status = 409, description = "The lead's disposition is final", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn update_lead(
     State(st): State<AppState>,
     p: Principal,
@@ -526,6 +650,20 @@ pub async fn update_lead(
     Ok(Json(json!({ "success": true, "lead": lead_view(&lead) })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/leads/{id}",
+    tag = "leads",
+    summary = "Delete a lead",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(("id" = i64, Path, description = "Lead id")),
+    responses(
+        (status = 200, description = "Deleted", body = Object),
+        (status = 404, description = "No such lead", body = crate::docs::ErrorBody),
+        (status = 409, description = "The lead's disposition is final", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn delete_lead(
     State(st): State<AppState>,
     p: Principal,
@@ -557,7 +695,7 @@ pub async fn delete_lead(
 
 // ---- seed 001: bulk actions ----
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BulkBody {
     action: Option<String>,
     #[serde(rename = "leadIds", alias = "lead_ids", alias = "ids")]
@@ -576,6 +714,21 @@ enum BulkAction {
 
 const MAX_BULK: usize = 10_000;
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/leads/bulk-action",
+    tag = "leads",
+    summary = "Act on many leads at once",
+    description = "`action` is `update_priority` (`data.priority`), `update_status` (`data.status`), \
+        `add_tags` (`data.tags`) or `delete`, applied to `leadIds`.",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    request_body = BulkBody,
+    responses(
+        (status = 200, description = "Summary of the leads changed", body = Object),
+        (status = 400, description = "Invalid action, data or ids", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn bulk_action(
     State(st): State<AppState>,
     p: Principal,

@@ -12,7 +12,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::ratelimit;
@@ -21,70 +22,94 @@ use crate::state::AppState;
 /// JSON bodies larger than this are refused with 413.
 const JSON_LIMIT: usize = 1024 * 1024;
 
+/// The route groups, each registered from the handlers' `#[utoipa::path]` annotations so the
+/// OpenAPI document is collected from the very routes served. Each group gets its own layers.
+struct Groups {
+    login: OpenApiRouter<AppState>,
+    upload: OpenApiRouter<AppState>,
+    api: OpenApiRouter<AppState>,
+    public: OpenApiRouter<AppState>,
+}
+
+impl Groups {
+    fn new() -> Self {
+        let login = OpenApiRouter::default().routes(routes!(auth::login));
+
+        let upload = OpenApiRouter::default().routes(routes!(files::upload_csv));
+
+        let api = OpenApiRouter::default()
+            .routes(routes!(auth::me))
+            .routes(routes!(users::list, users::create))
+            .routes(routes!(users::get, users::update, users::delete))
+            .routes(routes!(users::roster))
+            .routes(routes!(users::list_clients, users::create_client))
+            .routes(routes!(keys::list, keys::create))
+            .routes(routes!(keys::revoke))
+            .routes(routes!(leads::list_lists, leads::create_list))
+            .routes(routes!(
+                leads::get_list,
+                leads::update_list,
+                leads::delete_list
+            ))
+            .routes(routes!(leads::list_leads, leads::create_lead))
+            .routes(routes!(
+                leads::get_lead,
+                leads::update_lead,
+                leads::delete_lead
+            ))
+            .routes(routes!(leads::bulk_action))
+            .routes(routes!(files::export));
+
+        let public = OpenApiRouter::default().routes(routes!(health::health));
+
+        Self {
+            login,
+            upload,
+            api,
+            public,
+        }
+    }
+
+    /// Each group's body limit and rate limit.
+    fn layered(self, state: &AppState) -> Self {
+        Self {
+            login: self
+                .login
+                .layer(from_fn_with_state(state.clone(), ratelimit::login)),
+            upload: self
+                .upload
+                .layer(DefaultBodyLimit::max(
+                    state.config.upload_limit_bytes + 64 * 1024,
+                ))
+                .layer(from_fn_with_state(state.clone(), ratelimit::upload)),
+            api: self
+                .api
+                .layer(DefaultBodyLimit::max(JSON_LIMIT))
+                .layer(from_fn_with_state(state.clone(), ratelimit::api)),
+            public: self.public,
+        }
+    }
+
+    /// All groups and the docs routes, with the document's shared parts.
+    fn merged(self) -> OpenApiRouter<AppState> {
+        OpenApiRouter::with_openapi(crate::docs::base())
+            .merge(self.login)
+            .merge(self.upload)
+            .merge(self.api)
+            .merge(self.public)
+            .merge(crate::docs::routes())
+    }
+}
+
+/// Every route with its OpenAPI description, without the layers (which need the state).
+pub fn documented() -> OpenApiRouter<AppState> {
+    Groups::new().merged()
+}
+
 pub fn router(state: AppState) -> Router {
-    let login = Router::new()
-        .route("/api/auth/login", post(auth::login))
-        .layer(from_fn_with_state(state.clone(), ratelimit::login));
+    let (app, doc) = Groups::new().layered(&state).merged().split_for_parts();
 
-    let upload = Router::new()
-        .route("/api/leads/upload-csv", post(files::upload_csv))
-        .layer(DefaultBodyLimit::max(
-            state.config.upload_limit_bytes + 64 * 1024,
-        ))
-        .layer(from_fn_with_state(state.clone(), ratelimit::upload));
-
-    let api = Router::new()
-        .route("/api/auth/me", get(auth::me))
-        .route("/api/users", get(users::list).post(users::create))
-        .route(
-            "/api/users/{id}",
-            get(users::get)
-                .put(users::update)
-                .patch(users::update)
-                .delete(users::delete),
-        )
-        .route("/api/admins", get(users::roster))
-        .route(
-            "/api/clients",
-            get(users::list_clients).post(users::create_client),
-        )
-        .route("/api/api-keys", get(keys::list).post(keys::create))
-        .route("/api/api-keys/{id}", axum::routing::delete(keys::revoke))
-        .route(
-            "/api/lists",
-            get(leads::list_lists).post(leads::create_list),
-        )
-        .route(
-            "/api/lists/{id}",
-            get(leads::get_list)
-                .put(leads::update_list)
-                .patch(leads::update_list)
-                .delete(leads::delete_list),
-        )
-        .route(
-            "/api/leads",
-            get(leads::list_leads).post(leads::create_lead),
-        )
-        .route(
-            "/api/leads/{id}",
-            get(leads::get_lead)
-                .put(leads::update_lead)
-                .patch(leads::update_lead)
-                .delete(leads::delete_lead),
-        )
-        .route("/api/admin/leads/bulk-action", post(leads::bulk_action))
-        .route("/api/numbers/export", post(files::export))
-        .layer(DefaultBodyLimit::max(JSON_LIMIT))
-        .layer(from_fn_with_state(state.clone(), ratelimit::api));
-
-    let public = Router::new().route("/health", get(health::health));
-
-    Router::new()
-        .merge(login)
-        .merge(upload)
-        .merge(api)
-        .merge(public)
-        .merge(crate::docs::router())
+    app.layer(crate::docs::serve(&doc))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

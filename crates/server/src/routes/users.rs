@@ -15,12 +15,28 @@ use crate::extract::{Json, Path, Query, nullable};
 use crate::routes::views::{roster_view, user_view};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     client_id: Option<i64>,
     role: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/users",
+    tag = "users",
+    operation_id = "list_users",
+    params(ListQuery),
+    summary = "List the users of a client",
+    description = "The caller's client; a super admin may name another with `client_id`.",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "`users` and `count`", body = Object),
+        (status = 400, description = "Invalid role", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn list(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
@@ -47,6 +63,15 @@ pub async fn list(
 }
 
 /// Seed 002: every user and agent of the caller's client, roster fields only.
+#[utoipa::path(
+    get,
+    path = "/api/admins",
+    tag = "users",
+    summary = "Roster of the caller's client",
+    description = "Every user and agent of the caller's client, roster fields only, as an array.",
+    security(("bearerAuth" = [])),
+    responses((status = 200, description = "Array of roster entries", body = [Object]), crate::docs::AdminErrors)
+)]
 pub async fn roster(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
@@ -98,7 +123,7 @@ fn parse_role(r: &str) -> Result<Role, ApiError> {
         .ok_or_else(|| ApiError::bad_request("role must be super_admin, admin or operator"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateUser {
     username: String,
     email: Option<String>,
@@ -111,6 +136,23 @@ pub struct CreateUser {
     client_id: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/users",
+    tag = "users",
+    operation_id = "create_user",
+    summary = "Create a user",
+    description = "`role` defaults to `operator`; callers create only roles they may manage.",
+    security(("bearerAuth" = [])),
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "`user`", body = Object),
+        (status = 400, description = "Invalid field", body = crate::docs::ErrorBody),
+        (status = 404, description = "No such client", body = crate::docs::ErrorBody),
+        (status = 409, description = "Username or email taken", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn create(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
@@ -176,6 +218,20 @@ async fn visible_user(db: &Db, s: &Session, id: i64) -> ApiResult<User> {
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}",
+    tag = "users",
+    operation_id = "get_user",
+    summary = "One user",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 200, description = "`user`", body = Object),
+        (status = 404, description = "No such user", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn get(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
@@ -185,7 +241,7 @@ pub async fn get(
     Ok(Json(json!({ "success": true, "user": user_view(&u) })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateUser {
     username: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -202,6 +258,23 @@ pub struct UpdateUser {
     is_available: Option<bool>,
 }
 
+#[utoipa::path(
+    method(put, patch),
+    path = "/api/users/{id}",
+    tag = "users",
+    operation_id = "update_user",
+    summary = "Change a user (only the fields sent)",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    request_body = UpdateUser,
+    responses(
+        (status = 200, description = "`user`", body = Object),
+        (status = 400, description = "Invalid field", body = crate::docs::ErrorBody),
+        (status = 404, description = "No such user", body = crate::docs::ErrorBody),
+        (status = 409, description = "Username or email taken", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn update(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
@@ -272,6 +345,22 @@ pub async fn update(
 }
 
 /// Users are deactivated, not erased: their calls and leads keep pointing at them.
+#[utoipa::path(
+    delete,
+    path = "/api/users/{id}",
+    tag = "users",
+    operation_id = "delete_user",
+    summary = "Deactivate a user",
+    description = "Users are deactivated, not erased: their calls and leads keep pointing at them.",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Deactivated", body = Object),
+        (status = 400, description = "Cannot remove yourself", body = crate::docs::ErrorBody),
+        (status = 404, description = "No such user", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn delete(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
@@ -315,21 +404,43 @@ pub async fn delete(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/clients",
+    tag = "clients",
+    summary = "List clients (super admins)",
+    security(("bearerAuth" = [])),
+    responses((status = 200, description = "`clients`", body = Object), crate::docs::AdminErrors)
+)]
 pub async fn list_clients(
     State(st): State<AppState>,
-    SuperAdminSession(_): SuperAdminSession,
+    _: SuperAdminSession,
 ) -> ApiResult<Json<Value>> {
     let list = clients::list(&st.db).await?;
     Ok(Json(json!({ "success": true, "clients": list })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateClient {
     name: String,
     max_concurrent_calls: Option<i64>,
     timezone: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/clients",
+    tag = "clients",
+    summary = "Create a client (super admins)",
+    security(("bearerAuth" = [])),
+    request_body = CreateClient,
+    responses(
+        (status = 201, description = "`client`", body = Object),
+        (status = 400, description = "Invalid field", body = crate::docs::ErrorBody),
+        (status = 409, description = "Name taken", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
 pub async fn create_client(
     State(st): State<AppState>,
     SuperAdminSession(s): SuperAdminSession,
