@@ -396,3 +396,50 @@ impl LoginThrottle {
         map.remove(&Self::keys(ip, login)[0].0);
     }
 }
+
+/// An external dialer or AI agent (seed 002): `Authorization: Bearer <dialer token>`.
+#[derive(Debug, Clone, Copy)]
+pub struct DialerPrincipal {
+    /// The key's id; 0 for the token from `SWITCHBOARD_DIALER_TOKEN`.
+    pub key_id: i64,
+    pub client_id: i64,
+}
+
+impl FromRequestParts<AppState> for DialerPrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token =
+            bearer(parts).ok_or_else(|| ApiError::unauthorized("missing dialer bearer token"))?;
+        let (key_id, client_id) = machine_key(state, token, KeyKind::Dialer)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("invalid dialer token"))?;
+        Ok(Self { key_id, client_id })
+    }
+}
+
+/// A voice bot (seed 004): its key as `x-api-key` or as a bearer token.
+#[derive(Debug, Clone, Copy)]
+pub struct BotPrincipal {
+    /// The key's id; 0 for the key from `SWITCHBOARD_BOT_API_KEY`.
+    pub key_id: i64,
+    pub client_id: i64,
+}
+
+impl FromRequestParts<AppState> for BotPrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = match parts.headers.get("x-api-key") {
+            Some(v) => v
+                .to_str()
+                .map_err(|_| ApiError::unauthorized("invalid bot key"))?,
+            None => bearer(parts)
+                .ok_or_else(|| ApiError::unauthorized("missing bot key (x-api-key)"))?,
+        };
+        let (key_id, client_id) = machine_key(state, key, KeyKind::Bot)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("invalid bot key"))?;
+        Ok(Self { key_id, client_id })
+    }
+}

@@ -1,61 +1,150 @@
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, Request, StatusCode, header};
 use serde_json::json;
 
 use crate::both;
-use crate::harness::{test_config, Backend, TestApp, ADMIN_PASSWORD};
+use crate::harness::{ADMIN_PASSWORD, Backend, TestApp, test_config};
 
-both!(login_by_email_or_username, wrong_password_and_unknown_user_answer_alike, login_rejects_bad_input, tokens_are_checked, api_keys_are_shown_once_and_revocable, unknown_routes_answer_json, health_is_public);
+both!(
+    login_by_email_or_username,
+    wrong_password_and_unknown_user_answer_alike,
+    login_rejects_bad_input,
+    tokens_are_checked,
+    api_keys_are_shown_once_and_revocable,
+    unknown_routes_answer_json,
+    health_is_public
+);
 
 async fn login_by_email_or_username(app: TestApp) {
-    let (s, v) = app.call(Method::POST, "/api/auth/login", None, Some(json!({"email": "ADMIN@example.com", "password": ADMIN_PASSWORD}))).await;
+    let (s, v) = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": "ADMIN@example.com", "password": ADMIN_PASSWORD})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["user"]["role"], "super_admin");
     assert!(v["user"].get("password_hash").is_none() && !v.to_string().contains("argon2"));
-    let (s, v) = app.call(Method::POST, "/api/auth/login", None, Some(json!({"username": "admin", "password": ADMIN_PASSWORD}))).await;
+    let (s, v) = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "admin", "password": ADMIN_PASSWORD})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let (s, me) = app.get("/api/auth/me", v["token"].as_str().unwrap()).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(me["user"]["username"], "admin");
     // Timestamps are ISO 8601 with an offset.
     let created = me["user"]["created_at"].as_str().unwrap();
-    assert!(chrono::DateTime::parse_from_rfc3339(created).is_ok() && created.ends_with("+00:00"), "{created}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created).is_ok() && created.ends_with("+00:00"),
+        "{created}"
+    );
 }
 
 async fn wrong_password_and_unknown_user_answer_alike(app: TestApp) {
-    let (s1, v1) = app.call(Method::POST, "/api/auth/login", None, Some(json!({"email": "admin@example.com", "password": "wrong-password"}))).await;
-    let (s2, v2) = app.call(Method::POST, "/api/auth/login", None, Some(json!({"email": "nobody@example.com", "password": "wrong-password"}))).await;
+    let (s1, v1) = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": "admin@example.com", "password": "wrong-password"})),
+        )
+        .await;
+    let (s2, v2) = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": "nobody@example.com", "password": "wrong-password"})),
+        )
+        .await;
     assert_eq!(s1, StatusCode::UNAUTHORIZED);
     assert_eq!((s1, &v1), (s2, &v2));
     assert_eq!(v1["error"], "Unauthorized");
     // Repeated failures for one login are throttled, with Retry-After; the right password is
     // refused too while the block lasts (five failures for one login).
     for _ in 0..4 {
-        app.call(Method::POST, "/api/auth/login", None, Some(json!({"email": "admin@example.com", "password": "wrong-password"}))).await;
+        app.call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": "admin@example.com", "password": "wrong-password"})),
+        )
+        .await;
     }
     let req = Request::post("/api/auth/login")
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(json!({"email": "admin@example.com", "password": ADMIN_PASSWORD}).to_string()))
+        .body(Body::from(
+            json!({"email": "admin@example.com", "password": ADMIN_PASSWORD}).to_string(),
+        ))
         .unwrap();
     let (s, headers, _) = app.raw(req).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    let retry: u64 = headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry > 0 && retry <= 15 * 60);
 }
 
 async fn login_rejects_bad_input(app: TestApp) {
-    let (s, v) = app.send_bytes(Method::POST, "/api/auth/login", None, "application/json", b"{\"email\": ".to_vec()).await;
+    let (s, v) = app
+        .send_bytes(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            "application/json",
+            b"{\"email\": ".to_vec(),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(v["message"].as_str().unwrap().contains("malformed JSON"), "{v}");
-    let (s, v) = app.call(Method::POST, "/api/auth/login", None, Some(json!({"password": "x"}))).await;
+    assert!(
+        v["message"].as_str().unwrap().contains("malformed JSON"),
+        "{v}"
+    );
+    let (s, v) = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"password": "x"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    let (s, _) = app.call(Method::POST, "/api/auth/login", None, Some(json!({"email": 5, "password": "x"}))).await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": 5, "password": "x"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = app.send_bytes(Method::POST, "/api/auth/login", None, "text/plain", b"email=admin".to_vec()).await;
+    let (s, _) = app
+        .send_bytes(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            "text/plain",
+            b"email=admin".to_vec(),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let big = json!({"email": "admin@example.com", "password": "x".repeat(2 * 1024 * 1024)});
-    let (s, _) = app.call(Method::POST, "/api/auth/login", None, Some(big)).await;
-    assert!(s == StatusCode::PAYLOAD_TOO_LARGE || s == StatusCode::BAD_REQUEST, "{s}");
+    let (s, _) = app
+        .call(Method::POST, "/api/auth/login", None, Some(big))
+        .await;
+    assert!(
+        s == StatusCode::PAYLOAD_TOO_LARGE || s == StatusCode::BAD_REQUEST,
+        "{s}"
+    );
 }
 
 async fn tokens_are_checked(app: TestApp) {
@@ -77,13 +166,21 @@ async fn tokens_are_checked(app: TestApp) {
     let admin = app.admin().await;
     let (id, op) = app.user(&admin, "temp", "operator", None).await;
     assert_eq!(app.get("/api/auth/me", &op).await.0, StatusCode::OK);
-    assert_eq!(app.delete(&format!("/api/users/{id}"), &admin).await.0, StatusCode::OK);
-    assert_eq!(app.get("/api/auth/me", &op).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.delete(&format!("/api/users/{id}"), &admin).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/api/auth/me", &op).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 async fn api_keys_are_shown_once_and_revocable(app: TestApp) {
     let admin = app.admin().await;
-    let (s, v) = app.post("/api/api-keys", &admin, json!({"name": "crm sync"})).await;
+    let (s, v) = app
+        .post("/api/api-keys", &admin, json!({"name": "crm sync"}))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let key = v["key"].as_str().unwrap().to_string();
     let id = v["apiKey"]["id"].as_i64().unwrap();
@@ -91,16 +188,39 @@ async fn api_keys_are_shown_once_and_revocable(app: TestApp) {
     let text = list.to_string();
     assert!(!text.contains(&key) && !text.contains("key_hash"), "{text}");
     app.lead(&admin, "+14155550111").await;
-    let with_key = |k: &str| Request::get("/api/leads").header("x-api-key", k).body(Body::empty()).unwrap();
+    let with_key = |k: &str| {
+        Request::get("/api/leads")
+            .header("x-api-key", k)
+            .body(Body::empty())
+            .unwrap()
+    };
     assert_eq!(app.raw(with_key(&key)).await.0, StatusCode::OK);
-    assert_eq!(app.raw(with_key("sbk_wrong")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.raw(with_key("sbk_wrong")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     // Operators cannot manage keys.
     let (_, op) = app.user(&admin, "op1", "operator", None).await;
     assert_eq!(app.get("/api/api-keys", &op).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(app.delete(&format!("/api/api-keys/{id}"), &admin).await.0, StatusCode::OK);
+    assert_eq!(
+        app.delete(&format!("/api/api-keys/{id}"), &admin).await.0,
+        StatusCode::OK
+    );
     assert_eq!(app.raw(with_key(&key)).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.delete(&format!("/api/api-keys/{id}"), &admin).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.post("/api/api-keys", &admin, json!({"name": "x", "kind": "root"})).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.delete(&format!("/api/api-keys/{id}"), &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(
+            "/api/api-keys",
+            &admin,
+            json!({"name": "x", "kind": "root"})
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 async fn unknown_routes_answer_json(app: TestApp) {
@@ -108,7 +228,9 @@ async fn unknown_routes_answer_json(app: TestApp) {
     let (s, v) = app.get("/api/nothing-here", &admin).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(v["error"], "Not Found");
-    let (s, v) = app.call(Method::PUT, "/api/admins", Some(&admin), None).await;
+    let (s, v) = app
+        .call(Method::PUT, "/api/admins", Some(&admin), None)
+        .await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{v}");
     assert!(v["message"].is_string());
     let (s, _) = app.get("/api/leads/not-a-number", &admin).await;
@@ -126,21 +248,131 @@ async fn health_is_public(app: TestApp) {
 #[tokio::test]
 async fn rate_limits_apply_per_group() {
     let mut config = test_config();
-    config.rate_limits = switchboard_server::config::RateLimits::parse("login=3/60,api=5/60").unwrap();
+    config.rate_limits =
+        switchboard_server::config::RateLimits::parse("login=3/60,api=5/60").unwrap();
     let app = TestApp::with_config(Backend::Sqlite, config).await.unwrap();
     let token = app.admin().await; // one login used
     for _ in 0..5 {
         assert_eq!(app.get("/api/auth/me", &token).await.0, StatusCode::OK);
     }
-    let req = Request::get("/api/auth/me").header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap();
+    let req = Request::get("/api/auth/me")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
     let (s, h, _) = app.raw(req).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     assert!(h.contains_key(header::RETRY_AFTER));
     // The login group has its own bucket: two more logins pass, the fourth is refused.
     app.admin().await;
     app.admin().await;
-    let (s, _) = app.call(Method::POST, "/api/auth/login", None, Some(json!({"email": "admin@example.com", "password": ADMIN_PASSWORD}))).await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": "admin@example.com", "password": ADMIN_PASSWORD})),
+        )
+        .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     // The public health route is not limited.
-    assert_eq!(app.call(Method::GET, "/health", None, None).await.0, StatusCode::OK);
+    assert_eq!(
+        app.call(Method::GET, "/health", None, None).await.0,
+        StatusCode::OK
+    );
+}
+
+/// Dialer tokens and bot keys: from config (default client) or issued per client; each kind
+/// is accepted only where it belongs, and revoked keys stop working.
+#[tokio::test]
+async fn machine_principals_are_kind_scoped() {
+    use axum::routing::get;
+    use switchboard_server::auth::{BotPrincipal, DialerPrincipal};
+    let mut config = test_config();
+    config.dialer_token = Some(switchboard_server::config::Secret(
+        "dialer-token-from-env".into(),
+    ));
+    config.bot_api_key = Some(switchboard_server::config::Secret(
+        "bot-key-from-env-123".into(),
+    ));
+    let app = TestApp::with_config(Backend::Sqlite, config).await.unwrap();
+    let probe = axum::Router::new()
+        .route(
+            "/dialer",
+            get(|p: DialerPrincipal| async move { format!("{}:{}", p.key_id, p.client_id) }),
+        )
+        .route(
+            "/bot",
+            get(|p: BotPrincipal| async move { format!("{}:{}", p.key_id, p.client_id) }),
+        )
+        .with_state(app.state.clone());
+    let call = |path: &'static str, header: (&'static str, String)| {
+        let probe = probe.clone();
+        async move {
+            use tower::ServiceExt;
+            let req = Request::get(path)
+                .header(header.0, header.1)
+                .body(Body::empty())
+                .unwrap();
+            let res = probe.oneshot(req).await.unwrap();
+            let status = res.status();
+            let body = http_body_util::BodyExt::collect(res.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (status, String::from_utf8_lossy(&body).to_string())
+        }
+    };
+    let bearer = |t: &str| ("authorization", format!("Bearer {t}"));
+    assert_eq!(
+        call("/dialer", bearer("dialer-token-from-env")).await,
+        (StatusCode::OK, "0:1".into())
+    );
+    assert_eq!(
+        call("/dialer", bearer("dialer-token-from-enX")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call("/bot", ("x-api-key", "bot-key-from-env-123".into())).await,
+        (StatusCode::OK, "0:1".into())
+    );
+    assert_eq!(
+        call("/bot", bearer("bot-key-from-env-123")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call("/bot", bearer("dialer-token-from-env")).await.0,
+        StatusCode::UNAUTHORIZED,
+        "a dialer token is not a bot key"
+    );
+    // Issued keys, per client.
+    let admin = app.admin().await;
+    let (_, v) = app
+        .post(
+            "/api/api-keys",
+            &admin,
+            json!({"name": "dialer 2", "kind": "dialer"}),
+        )
+        .await;
+    let dialer = v["key"].as_str().unwrap().to_string();
+    let id = v["apiKey"]["id"].as_i64().unwrap();
+    assert!(dialer.starts_with("sbd_"));
+    assert_eq!(
+        call("/dialer", bearer(&dialer)).await,
+        (StatusCode::OK, format!("{id}:1"))
+    );
+    assert_eq!(
+        call("/bot", ("x-api-key", dialer.clone())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // A dialer token is not an API key for people's routes either.
+    let req = Request::get("/api/leads")
+        .header("x-api-key", &dialer)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.raw(req).await.0, StatusCode::UNAUTHORIZED);
+    app.delete(&format!("/api/api-keys/{id}"), &admin).await;
+    assert_eq!(
+        call("/dialer", bearer(&dialer)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }

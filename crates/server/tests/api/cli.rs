@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
-use crate::harness::{fresh_db, Backend};
+use crate::harness::{Backend, fresh_db};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_switchboard"));
@@ -18,24 +18,40 @@ fn bin() -> Command {
 
 #[test]
 fn bad_configuration_names_the_variable() {
-    let out = bin().args(["migrate"]).env("SWITCHBOARD_LISTEN", "not-an-address").output().unwrap();
+    let out = bin()
+        .args(["migrate"])
+        .env("SWITCHBOARD_LISTEN", "not-an-address")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("SWITCHBOARD_LISTEN"), "{err}");
-    let out = bin().args(["migrate"]).env("SWITCHBOARD_DATABASE_URL", "mysql://x").output().unwrap();
+    let out = bin()
+        .args(["migrate"])
+        .env("SWITCHBOARD_DATABASE_URL", "mysql://x")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SWITCHBOARD_DATABASE_URL"));
 }
 
 async fn import_into(backend: Backend) {
-    let Some(t) = fresh_db(backend).await else { return };
+    let Some(t) = fresh_db(backend).await else {
+        return;
+    };
     let (db, url) = (&t.db, &t.url);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("leads.csv");
     let mut f = std::fs::File::create(&file).unwrap();
     writeln!(f, "phone_number,name,priority").unwrap();
     for i in 0..25_000u32 {
-        writeln!(f, "+1415{:07},Lead {i},{}", 2_000_000 + i, ["high", "low"][i as usize % 2]).unwrap();
+        writeln!(
+            f,
+            "+1415{:07},Lead {i},{}",
+            2_000_000 + i,
+            ["high", "low"][i as usize % 2]
+        )
+        .unwrap();
     }
     writeln!(f, "garbage,Bad,high").unwrap();
     writeln!(f, "+14152000000,Duplicate,high").unwrap();
@@ -47,12 +63,22 @@ async fn import_into(backend: Backend) {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("25000 imported, 1 duplicates, 1 errors"), "{err}");
-    assert!(err.contains("line 25002"), "the bad row is reported by line: {err}");
+    assert!(
+        err.contains("25000 imported, 1 duplicates, 1 errors"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 25002"),
+        "the bad row is reported by line: {err}"
+    );
     let (n,): (i64,) = db.fetch_one(switchboard_store::sql("SELECT COUNT(*) FROM leads l JOIN lists ON lists.id = l.list_id WHERE lists.name = 'Bulk'")).await.unwrap();
     assert_eq!(n, 25_000);
     // Running it again imports nothing new.
-    let out = bin().args(["import", file.to_str().unwrap()]).env("SWITCHBOARD_DATABASE_URL", url).output().unwrap();
+    let out = bin()
+        .args(["import", file.to_str().unwrap()])
+        .env("SWITCHBOARD_DATABASE_URL", url)
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 imported, 25001 duplicates"));
 }
 
@@ -70,15 +96,29 @@ async fn import_streams_a_file_postgres() {
 fn first_start_without_a_password_prints_a_random_one_once() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("a.db").display());
-    let out = bin().env_remove("SWITCHBOARD_ADMIN_PASSWORD").env("SWITCHBOARD_DATABASE_URL", &url).args(["user", "add", "agent1", "--role", "operator"]).env("SWITCHBOARD_NEW_USER_PASSWORD", "agent-password-1").output().unwrap();
+    let out = bin()
+        .env_remove("SWITCHBOARD_ADMIN_PASSWORD")
+        .env("SWITCHBOARD_DATABASE_URL", &url)
+        .args(["user", "add", "agent1", "--role", "operator"])
+        .env("SWITCHBOARD_NEW_USER_PASSWORD", "agent-password-1")
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    let line = err.lines().find(|l| l.contains("Created user 'admin' with password:")).expect("password printed");
+    let line = err
+        .lines()
+        .find(|l| l.contains("Created user 'admin' with password:"))
+        .expect("password printed");
     let password = line.rsplit(' ').next().unwrap();
     assert!(password.len() >= 16);
     assert!(err.contains("created user agent1"));
     // Second start: nothing printed.
-    let out = bin().env_remove("SWITCHBOARD_ADMIN_PASSWORD").env("SWITCHBOARD_DATABASE_URL", &url).args(["migrate"]).output().unwrap();
+    let out = bin()
+        .env_remove("SWITCHBOARD_ADMIN_PASSWORD")
+        .env("SWITCHBOARD_DATABASE_URL", &url)
+        .args(["migrate"])
+        .output()
+        .unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("password"));
 }
 
@@ -86,10 +126,17 @@ fn first_start_without_a_password_prints_a_random_one_once() {
 #[test]
 fn serve_answers_http_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = bin()
         .args(["serve"])
-        .env("SWITCHBOARD_DATABASE_URL", format!("sqlite://{}", dir.path().join("s.db").display()))
+        .env(
+            "SWITCHBOARD_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("s.db").display()),
+        )
         .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
         .stderr(Stdio::null())
         .spawn()
@@ -112,5 +159,8 @@ fn serve_answers_http_and_stops_on_sigterm() {
 }
 
 fn unsafe_kill_term(pid: u32) {
-    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
 }

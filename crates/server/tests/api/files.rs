@@ -1,14 +1,30 @@
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, Request, StatusCode, header};
 use serde_json::json;
 
 use crate::both;
-use crate::harness::{multipart, TestApp};
+use crate::harness::{TestApp, multipart};
 
-both!(csv_upload_imports_good_rows_and_reports_bad_ones, csv_upload_refuses_what_is_not_csv, export_xlsx_and_csv_follow_the_selection);
+both!(
+    csv_upload_imports_good_rows_and_reports_bad_ones,
+    csv_upload_refuses_what_is_not_csv,
+    export_xlsx_and_csv_follow_the_selection
+);
 
-async fn upload(app: &TestApp, token: &str, content: &[u8], fields: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    content: &[u8],
+    fields: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
     let (ct, body) = multipart("csvFile", "leads.csv", content, fields);
-    app.send_bytes(Method::POST, "/api/leads/upload-csv", Some(token), &ct, body).await
+    app.send_bytes(
+        Method::POST,
+        "/api/leads/upload-csv",
+        Some(token),
+        &ct,
+        body,
+    )
+    .await
 }
 
 async fn csv_upload_imports_good_rows_and_reports_bad_ones(app: TestApp) {
@@ -28,8 +44,16 @@ async fn csv_upload_imports_good_rows_and_reports_bad_ones(app: TestApp) {
     let (s, v) = upload(&app, &admin, csv.as_bytes(), &[]).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["message"], "CSV upload completed");
-    assert_eq!(v["summary"], json!({"totalProcessed": 8, "successCount": 3, "duplicateCount": 2, "errorCount": 3}));
-    let lines: Vec<i64> = v["errors"].as_array().unwrap().iter().map(|e| e["line"].as_i64().unwrap()).collect();
+    assert_eq!(
+        v["summary"],
+        json!({"totalProcessed": 8, "successCount": 3, "duplicateCount": 2, "errorCount": 3})
+    );
+    let lines: Vec<i64> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_i64().unwrap())
+        .collect();
     assert_eq!(lines, [4, 6, 7], "{v}");
     let (_, l) = app.get("/api/leads?search=ann", &admin).await;
     let ann = &l["leads"][0];
@@ -41,11 +65,21 @@ async fn csv_upload_imports_good_rows_and_reports_bad_ones(app: TestApp) {
     assert_eq!(lists["lists"][0]["name"], "Spring");
     assert_eq!(lists["lists"][0]["lead_count"], 2);
     // A listId form field puts rows without a list column into that list.
-    let (_, v) = app.post("/api/lists", &admin, json!({"name": "Inbox"})).await;
+    let (_, v) = app
+        .post("/api/lists", &admin, json!({"name": "Inbox"}))
+        .await;
     let inbox = v["list"]["id"].as_i64().unwrap().to_string();
-    let (s, v) = upload(&app, &admin, b"phone,name\n4155550310,Gus\n", &[("listId", &inbox)]).await;
+    let (s, v) = upload(
+        &app,
+        &admin,
+        b"phone,name\n4155550310,Gus\n",
+        &[("listId", &inbox)],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (_, v) = app.get(&format!("/api/leads?list_id={inbox}"), &admin).await;
+    let (_, v) = app
+        .get(&format!("/api/leads?list_id={inbox}"), &admin)
+        .await;
     assert_eq!(v["pagination"]["total"], 1);
     let (s, _) = upload(&app, &admin, b"phone\n4155550311\n", &[("listId", "999")]).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -54,19 +88,42 @@ async fn csv_upload_imports_good_rows_and_reports_bad_ones(app: TestApp) {
 async fn csv_upload_refuses_what_is_not_csv(app: TestApp) {
     let admin = app.admin().await;
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01";
-    for (what, content) in [("binary", &png[..]), ("no phone column", b"name,email\nAnn,a@b.c\n".as_slice()), ("empty", b"".as_slice())] {
+    for (what, content) in [
+        ("binary", &png[..]),
+        ("no phone column", b"name,email\nAnn,a@b.c\n".as_slice()),
+        ("empty", b"".as_slice()),
+    ] {
         let (s, v) = upload(&app, &admin, content, &[]).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{what}: {v}");
-        assert!(v["message"].is_string() && v["error"] == "Bad Request", "{v}");
+        assert!(
+            v["message"].is_string() && v["error"] == "Bad Request",
+            "{v}"
+        );
     }
     let (_, v) = app.get("/api/leads", &admin).await;
     assert_eq!(v["pagination"]["total"], 0, "nothing imported");
     // No file field at all.
     let (ct, body) = multipart("other", "x.csv", b"phone\n4155550100\n", &[]);
-    let (s, _) = app.send_bytes(Method::POST, "/api/leads/upload-csv", Some(&admin), &ct, body).await;
+    let (s, _) = app
+        .send_bytes(
+            Method::POST,
+            "/api/leads/upload-csv",
+            Some(&admin),
+            &ct,
+            body,
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // Not multipart.
-    let (s, _) = app.send_bytes(Method::POST, "/api/leads/upload-csv", Some(&admin), "application/json", b"{}".to_vec()).await;
+    let (s, _) = app
+        .send_bytes(
+            Method::POST,
+            "/api/leads/upload-csv",
+            Some(&admin),
+            "application/json",
+            b"{}".to_vec(),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // Over the size limit (10 MB by default): refused, nothing imported.
     let mut big = b"phone,name\n".to_vec();
@@ -81,7 +138,12 @@ async fn csv_upload_refuses_what_is_not_csv(app: TestApp) {
     assert_eq!(v["pagination"]["total"], 0);
     // Without a token.
     let (ct, body) = multipart("csvFile", "x.csv", b"phone\n4155550100\n", &[]);
-    assert_eq!(app.send_bytes(Method::POST, "/api/leads/upload-csv", None, &ct, body).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.send_bytes(Method::POST, "/api/leads/upload-csv", None, &ct, body)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 async fn export_xlsx_and_csv_follow_the_selection(app: TestApp) {
@@ -90,7 +152,12 @@ async fn export_xlsx_and_csv_follow_the_selection(app: TestApp) {
     let a = app.lead(&admin, "+14155550400").await;
     let b = app.lead(&admin, "+14155550401").await;
     let c = app.lead(&admin, "+14155550402").await;
-    app.patch(&format!("/api/leads/{a}"), &admin, json!({"assigned_user_id": agent, "notes": "call after 5", "disposition": "BUSY"})).await;
+    app.patch(
+        &format!("/api/leads/{a}"),
+        &admin,
+        json!({"assigned_user_id": agent, "notes": "call after 5", "disposition": "BUSY"}),
+    )
+    .await;
 
     let req = |body: serde_json::Value| {
         Request::builder()
@@ -103,26 +170,64 @@ async fn export_xlsx_and_csv_follow_the_selection(app: TestApp) {
     };
     let (s, h, bytes) = app.raw(req(json!({"ids": [a, b]}))).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(h[header::CONTENT_TYPE], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
-    assert!(h[header::CONTENT_DISPOSITION].to_str().unwrap().contains(".xlsx"));
+    assert_eq!(
+        h[header::CONTENT_TYPE],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert!(
+        h[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains(".xlsx")
+    );
     assert_eq!(&bytes[..2], b"PK", "an XLSX file is a zip archive");
 
     let (s, h, bytes) = app.raw(req(json!({"select_all": true, "excluded_ids": [c], "sort_by": "phone", "sort_order": "asc", "format": "csv"}))).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let text = String::from_utf8(bytes).unwrap();
     let rows: Vec<&str> = text.lines().collect();
     assert_eq!(rows.len(), 3, "{text}");
-    assert!(rows[0].starts_with("id,phone,name,email,status,disposition,priority,attempts,created_at"));
-    assert!(rows[1].contains("+14155550400") && rows[1].contains("agentx") && rows[1].contains("call after 5") && rows[1].contains("BUSY"), "{}", rows[1]);
+    assert!(
+        rows[0].starts_with("id,phone,name,email,status,disposition,priority,attempts,created_at")
+    );
+    assert!(
+        rows[1].contains("+14155550400")
+            && rows[1].contains("agentx")
+            && rows[1].contains("call after 5")
+            && rows[1].contains("BUSY"),
+        "{}",
+        rows[1]
+    );
     assert!(rows[2].contains("+14155550401"));
 
-    let (s, _, bytes) = app.raw(req(json!({"select_all": true, "status": "BUSY", "format": "csv"}))).await;
+    let (s, _, bytes) = app
+        .raw(req(
+            json!({"select_all": true, "status": "BUSY", "format": "csv"}),
+        ))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(String::from_utf8(bytes).unwrap().lines().count(), 2);
 
-    for bad in [json!({}), json!({"ids": []}), json!({"ids": "all"}), json!({"select_all": true, "format": "pdf"}), json!({"select_all": true, "sort_by": "secret"}), json!({"ids": [a], "excluded_ids": ["x"]})] {
+    for bad in [
+        json!({}),
+        json!({"ids": []}),
+        json!({"ids": "all"}),
+        json!({"select_all": true, "format": "pdf"}),
+        json!({"select_all": true, "sort_by": "secret"}),
+        json!({"ids": [a], "excluded_ids": ["x"]}),
+    ] {
         let (s, _, body) = app.raw(req(bad.clone())).await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad} -> {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            s,
+            StatusCode::BAD_REQUEST,
+            "{bad} -> {}",
+            String::from_utf8_lossy(&body)
+        );
     }
 }

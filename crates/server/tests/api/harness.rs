@@ -2,7 +2,7 @@
 //! its own), driven without a socket.
 
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use switchboard_server::config::RateLimits;
@@ -37,7 +37,10 @@ pub fn test_config() -> Config {
     Config {
         admin_password: Some(switchboard_server::config::Secret(ADMIN_PASSWORD.into())),
         admin_email: Some("admin@example.com".into()),
-        rate_limits: RateLimits { enabled: false, ..RateLimits::default() },
+        rate_limits: RateLimits {
+            enabled: false,
+            ..RateLimits::default()
+        },
         ..Config::default()
     }
 }
@@ -49,31 +52,56 @@ impl TestApp {
 
     pub async fn with_config(backend: Backend, config: Config) -> Option<Self> {
         let keep = fresh_db(backend).await?;
-        let state = switchboard_server::prepare_with_db(keep.db.clone(), config).await.expect("prepare");
+        let state = switchboard_server::prepare_with_db(keep.db.clone(), config)
+            .await
+            .expect("prepare");
         let router = switchboard_server::routes::router(state.clone());
-        Some(Self { state, router, _db: keep })
+        Some(Self {
+            state,
+            router,
+            _db: keep,
+        })
     }
 
     pub async fn raw(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
         let headers = res.headers().clone();
-        let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
+        let body = res
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
         (status, headers, body)
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut b = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
         let req = match body {
-            Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())),
+            Some(v) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(v.to_string())),
             None => b.body(Body::empty()),
         }
         .expect("request");
         let (status, _, bytes) = self.raw(req).await;
-        let v = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         (status, v)
     }
 
@@ -84,24 +112,45 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
     /// Send raw bytes with a content type (malformed bodies, multipart uploads).
-    pub async fn send_bytes(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
-        let mut b = Request::builder().method(method).uri(path).header(header::CONTENT_TYPE, content_type);
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, content_type);
         if let Some(t) = token {
             b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
         let (status, _, bytes) = self.raw(b.body(Body::from(body)).expect("request")).await;
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     pub async fn login(&self, login: &str, password: &str) -> String {
-        let (s, v) = self.call(Method::POST, "/api/auth/login", None, Some(serde_json::json!({"email": login, "password": password}))).await;
+        let (s, v) = self
+            .call(
+                Method::POST,
+                "/api/auth/login",
+                None,
+                Some(serde_json::json!({"email": login, "password": password})),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "login {login}: {v}");
         v["token"].as_str().expect("token").to_string()
     }
@@ -111,29 +160,48 @@ impl TestApp {
     }
 
     /// Create a user through the API and sign in as them.
-    pub async fn user(&self, by: &str, username: &str, role: &str, client_id: Option<i64>) -> (i64, String) {
+    pub async fn user(
+        &self,
+        by: &str,
+        username: &str,
+        role: &str,
+        client_id: Option<i64>,
+    ) -> (i64, String) {
         let mut body = serde_json::json!({"username": username, "email": format!("{username}@example.com"), "password": "password-123", "role": role});
         if let Some(c) = client_id {
             body["client_id"] = c.into();
         }
         let (s, v) = self.post("/api/users", by, body).await;
         assert_eq!(s, StatusCode::CREATED, "create user: {v}");
-        (v["user"]["id"].as_i64().unwrap(), self.login(username, "password-123").await)
+        (
+            v["user"]["id"].as_i64().unwrap(),
+            self.login(username, "password-123").await,
+        )
     }
 
     pub async fn lead(&self, token: &str, phone: &str) -> i64 {
-        let (s, v) = self.post("/api/leads", token, serde_json::json!({"phone": phone})).await;
+        let (s, v) = self
+            .post("/api/leads", token, serde_json::json!({"phone": phone}))
+            .await;
         assert_eq!(s, StatusCode::CREATED, "create lead: {v}");
         v["lead"]["id"].as_i64().unwrap()
     }
 }
 
 /// A multipart/form-data body with one file field and optional text fields.
-pub fn multipart(file_field: &str, filename: &str, content: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
+pub fn multipart(
+    file_field: &str,
+    filename: &str,
+    content: &[u8],
+    fields: &[(&str, &str)],
+) -> (String, Vec<u8>) {
     let boundary = "XswitchboardBoundaryX";
     let mut body = Vec::new();
     for (k, v) in fields {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
     }
     body.extend_from_slice(
         format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{filename}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),

@@ -5,7 +5,13 @@ use switchboard_store::leads::{self, LeadPatch};
 use crate::both;
 use crate::harness::TestApp;
 
-both!(lead_crud_and_validation, listing_filters_sorts_and_pages, final_dispositions_are_locked_for_people, bulk_actions_report_each_lead, lists_hold_leads);
+both!(
+    lead_crud_and_validation,
+    listing_filters_sorts_and_pages,
+    final_dispositions_are_locked_for_people,
+    bulk_actions_report_each_lead,
+    lists_hold_leads
+);
 
 async fn lead_crud_and_validation(app: TestApp) {
     let admin = app.admin().await;
@@ -19,7 +25,9 @@ async fn lead_crud_and_validation(app: TestApp) {
     assert_eq!(lead["tags"], json!(["hot", "vip"]));
     let id = lead["id"].as_i64().unwrap();
     // One lead per phone per client, whatever way it is written.
-    let (s, v) = app.post("/api/leads", &admin, json!({"phone": "+1 415 555 0100"})).await;
+    let (s, v) = app
+        .post("/api/leads", &admin, json!({"phone": "+1 415 555 0100"}))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     for bad in [
         json!({"phone": "hello"}),
@@ -37,16 +45,36 @@ async fn lead_crud_and_validation(app: TestApp) {
     }
     let (_, list) = app.get("/api/leads", &admin).await;
     assert_eq!(list["pagination"]["total"], 1, "bad input wrote nothing");
-    let (s, v) = app.patch(&format!("/api/leads/{id}"), &admin, json!({"name": null, "priority": "urgent", "disposition": "BUSY"})).await;
+    let (s, v) = app
+        .patch(
+            &format!("/api/leads/{id}"),
+            &admin,
+            json!({"name": null, "priority": "urgent", "disposition": "BUSY"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["lead"]["name"], serde_json::Value::Null);
     assert_eq!(v["lead"]["disposition"], "BUSY");
-    assert_eq!(app.patch(&format!("/api/leads/{id}"), &admin, json!({})).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(app.delete(&format!("/api/leads/{id}"), &admin).await.0, StatusCode::OK);
-    assert_eq!(app.get(&format!("/api/leads/{id}"), &admin).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.patch(&format!("/api/leads/{id}"), &admin, json!({}))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.delete(&format!("/api/leads/{id}"), &admin).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/api/leads/{id}"), &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
     // A deleted lead frees its number.
     app.lead(&admin, "+14155550100").await;
-    assert_eq!(app.get("/api/leads/424242", &admin).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/api/leads/424242", &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn listing_filters_sorts_and_pages(app: TestApp) {
@@ -55,11 +83,17 @@ async fn listing_filters_sorts_and_pages(app: TestApp) {
     for i in 0..25 {
         let pr = ["urgent", "high", "medium", "low", "medium"][i % 5];
         let body = json!({"phone": format!("+1415555{:04}", 1000 + i), "name": format!("Lead {i:02}"), "email": format!("l{i}@corp.example"), "priority": pr, "tags": if i % 3 == 0 { json!(["vip"]) } else { json!([]) }, "assigned_user_id": if i < 4 { json!(agent) } else { json!(null) }});
-        assert_eq!(app.post("/api/leads", &admin, body).await.0, StatusCode::CREATED);
+        assert_eq!(
+            app.post("/api/leads", &admin, body).await.0,
+            StatusCode::CREATED
+        );
     }
     let (s, v) = app.get("/api/leads?page=2&limit=10", &admin).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(v["pagination"], json!({"page": 2, "limit": 10, "total": 25, "pages": 3}));
+    assert_eq!(
+        v["pagination"],
+        json!({"page": 2, "limit": 10, "total": 25, "pages": 3})
+    );
     assert_eq!(v["leads"].as_array().unwrap().len(), 10);
     let (_, v) = app.get("/api/leads?limit=1000", &admin).await;
     assert_eq!(v["pagination"]["limit"], 100, "limit is capped at 100");
@@ -75,21 +109,54 @@ async fn listing_filters_sorts_and_pages(app: TestApp) {
     assert_eq!(v["pagination"]["total"], 1, "search by phone digits");
     let (_, v) = app.get("/api/leads?search=lead%25", &admin).await;
     assert_eq!(v["pagination"]["total"], 0, "LIKE wildcards are literal");
-    let (_, v) = app.get(&format!("/api/leads?agent_id={agent}"), &admin).await;
+    let (_, v) = app
+        .get(&format!("/api/leads?agent_id={agent}"), &admin)
+        .await;
     assert_eq!(v["pagination"]["total"], 4);
-    let (_, v) = app.get("/api/leads?status=pending&disposition=IN_QUEUE", &admin).await;
+    let (_, v) = app
+        .get("/api/leads?status=pending&disposition=IN_QUEUE", &admin)
+        .await;
     assert_eq!(v["pagination"]["total"], 25);
-    let (_, v) = app.get("/api/leads?sort_by=name&sort_order=asc&limit=3", &admin).await;
-    let names: Vec<&str> = v["leads"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let (_, v) = app
+        .get("/api/leads?sort_by=name&sort_order=asc&limit=3", &admin)
+        .await;
+    let names: Vec<&str> = v["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Lead 00", "Lead 01", "Lead 02"]);
-    let (_, v) = app.get("/api/leads?sortBy=priority&sortOrder=asc&limit=5", &admin).await;
-    assert!(v["leads"].as_array().unwrap().iter().all(|l| l["priority"] == "urgent"), "{v}");
+    let (_, v) = app
+        .get("/api/leads?sortBy=priority&sortOrder=asc&limit=5", &admin)
+        .await;
+    assert!(
+        v["leads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["priority"] == "urgent"),
+        "{v}"
+    );
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let (_, v) = app.get(&format!("/api/leads?start_date={today}&end_date={today}"), &admin).await;
+    let (_, v) = app
+        .get(
+            &format!("/api/leads?start_date={today}&end_date={today}"),
+            &admin,
+        )
+        .await;
     assert_eq!(v["pagination"]["total"], 25);
     let (_, v) = app.get("/api/leads?end_date=2000-01-01", &admin).await;
     assert_eq!(v["pagination"]["total"], 0);
-    for bad in ["sort_by=password", "sort_order=sideways", "status=lost", "priority=asap", "start_date=yesterday", "page=-1", "limit=ten"] {
+    for bad in [
+        "sort_by=password",
+        "sort_order=sideways",
+        "status=lost",
+        "priority=asap",
+        "start_date=yesterday",
+        "page=-1",
+        "limit=ten",
+    ] {
         let (s, v) = app.get(&format!("/api/leads?{bad}"), &admin).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad} -> {v}");
     }
@@ -100,23 +167,62 @@ async fn listing_filters_sorts_and_pages(app: TestApp) {
 async fn final_dispositions_are_locked_for_people(app: TestApp) {
     let admin = app.admin().await;
     let id = app.lead(&admin, "+14155550150").await;
-    for d in ["CONNECTED", "FAILED", "NOT_INTERESTED", "HANGUP", "DISCONNECTED", "UNKNOWN"] {
-        let (s, _) = app.patch(&format!("/api/leads/{id}"), &admin, json!({"disposition": d})).await;
+    for d in [
+        "CONNECTED",
+        "FAILED",
+        "NOT_INTERESTED",
+        "HANGUP",
+        "DISCONNECTED",
+        "UNKNOWN",
+    ] {
+        let (s, _) = app
+            .patch(
+                &format!("/api/leads/{id}"),
+                &admin,
+                json!({"disposition": d}),
+            )
+            .await;
         assert_eq!(s, StatusCode::FORBIDDEN, "people may not set {d}");
     }
     for d in ["MISSED", "BUSY", "POWER_OFF", "BANNED", "IN_QUEUE"] {
-        let (s, v) = app.patch(&format!("/api/leads/{id}"), &admin, json!({"disposition": d})).await;
+        let (s, v) = app
+            .patch(
+                &format!("/api/leads/{id}"),
+                &admin,
+                json!({"disposition": d}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "people may set {d}: {v}");
         assert_eq!(v["lead"]["disposition"], d);
     }
     // A machine records a conversation.
     let mut tx = app.state.db.begin().await.unwrap();
-    leads::update(&mut tx, app.state.default_client_id, id, &LeadPatch { disposition: Some(Some("CONNECTED".into())), status: Some("answered".into()), ..Default::default() }).await.unwrap();
+    leads::update(
+        &mut tx,
+        app.state.default_client_id,
+        id,
+        &LeadPatch {
+            disposition: Some(Some("CONNECTED".into())),
+            status: Some("answered".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
-    let (s, v) = app.patch(&format!("/api/leads/{id}"), &admin, json!({"name": "changed"})).await;
+    let (s, v) = app
+        .patch(
+            &format!("/api/leads/{id}"),
+            &admin,
+            json!({"name": "changed"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert!(v["message"].as_str().unwrap().contains("CONNECTED"));
-    assert_eq!(app.delete(&format!("/api/leads/{id}"), &admin).await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        app.delete(&format!("/api/leads/{id}"), &admin).await.0,
+        StatusCode::CONFLICT
+    );
     let (_, v) = app.get(&format!("/api/leads/{id}"), &admin).await;
     assert_eq!(v["lead"]["disposition"], "CONNECTED");
     assert_eq!(v["lead"]["name"], serde_json::Value::Null);
@@ -128,30 +234,92 @@ async fn bulk_actions_report_each_lead(app: TestApp) {
     let b = app.lead(&admin, "+14155550161").await;
     let locked = app.lead(&admin, "+14155550162").await;
     let mut tx = app.state.db.begin().await.unwrap();
-    leads::update(&mut tx, app.state.default_client_id, locked, &LeadPatch { disposition: Some(Some("NOT_INTERESTED".into())), ..Default::default() }).await.unwrap();
+    leads::update(
+        &mut tx,
+        app.state.default_client_id,
+        locked,
+        &LeadPatch {
+            disposition: Some(Some("NOT_INTERESTED".into())),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let (s, v) = app.post("/api/admin/leads/bulk-action", &admin, json!({"action": "update_priority", "leadIds": [a, b.to_string(), locked, 9999], "data": {"priority": "high"}})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["summary"], json!({"requested": 4, "updated": 2, "refused": 2}));
+    assert_eq!(
+        v["summary"],
+        json!({"requested": 4, "updated": 2, "refused": 2})
+    );
     let refused = v["results"]["refused"].as_array().unwrap();
-    assert!(refused.iter().any(|r| r["leadId"] == locked && r["reason"].as_str().unwrap().contains("NOT_INTERESTED")), "{v}");
-    assert!(refused.iter().any(|r| r["leadId"] == 9999 && r["reason"] == "not found"));
-    assert_eq!(app.get(&format!("/api/leads/{a}"), &admin).await.1["lead"]["priority"], "high");
+    assert!(
+        refused
+            .iter()
+            .any(|r| r["leadId"] == locked
+                && r["reason"].as_str().unwrap().contains("NOT_INTERESTED")),
+        "{v}"
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|r| r["leadId"] == 9999 && r["reason"] == "not found")
+    );
+    assert_eq!(
+        app.get(&format!("/api/leads/{a}"), &admin).await.1["lead"]["priority"],
+        "high"
+    );
 
-    let (_, v) = app.post("/api/admin/leads/bulk-action", &admin, json!({"action": "add_tags", "leadIds": [a], "data": {"tags": ["Warm", "vip"]}})).await;
+    let (_, v) = app
+        .post(
+            "/api/admin/leads/bulk-action",
+            &admin,
+            json!({"action": "add_tags", "leadIds": [a], "data": {"tags": ["Warm", "vip"]}}),
+        )
+        .await;
     assert_eq!(v["summary"]["updated"], 1);
-    assert_eq!(app.get(&format!("/api/leads/{a}"), &admin).await.1["lead"]["tags"], json!(["vip", "warm"]));
-    let (_, v) = app.post("/api/admin/leads/bulk-action", &admin, json!({"action": "update_status", "leadIds": [a], "data": {"status": "BUSY"}})).await;
+    assert_eq!(
+        app.get(&format!("/api/leads/{a}"), &admin).await.1["lead"]["tags"],
+        json!(["vip", "warm"])
+    );
+    let (_, v) = app
+        .post(
+            "/api/admin/leads/bulk-action",
+            &admin,
+            json!({"action": "update_status", "leadIds": [a], "data": {"status": "BUSY"}}),
+        )
+        .await;
     assert_eq!(v["summary"]["updated"], 1);
-    assert_eq!(app.get(&format!("/api/leads/{a}"), &admin).await.1["lead"]["disposition"], "BUSY");
-    let (s, _) = app.post("/api/admin/leads/bulk-action", &admin, json!({"action": "update_status", "leadIds": [a], "data": {"status": "CONNECTED"}})).await;
+    assert_eq!(
+        app.get(&format!("/api/leads/{a}"), &admin).await.1["lead"]["disposition"],
+        "BUSY"
+    );
+    let (s, _) = app
+        .post(
+            "/api/admin/leads/bulk-action",
+            &admin,
+            json!({"action": "update_status", "leadIds": [a], "data": {"status": "CONNECTED"}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
-    let (_, v) = app.post("/api/admin/leads/bulk-action", &admin, json!({"action": "delete", "leadIds": [a, locked]})).await;
+    let (_, v) = app
+        .post(
+            "/api/admin/leads/bulk-action",
+            &admin,
+            json!({"action": "delete", "leadIds": [a, locked]}),
+        )
+        .await;
     assert_eq!(v["summary"]["updated"], 1);
-    assert_eq!(app.get(&format!("/api/leads/{a}"), &admin).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&format!("/api/leads/{locked}"), &admin).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/api/leads/{a}"), &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/api/leads/{locked}"), &admin).await.0,
+        StatusCode::OK
+    );
 
     for bad in [
         json!({"action": "explode", "leadIds": [b]}),
@@ -162,29 +330,74 @@ async fn bulk_actions_report_each_lead(app: TestApp) {
         json!({"action": "delete", "leadIds": [{"id": 1}]}),
         json!({"leadIds": [b]}),
     ] {
-        let (s, v) = app.post("/api/admin/leads/bulk-action", &admin, bad.clone()).await;
+        let (s, v) = app
+            .post("/api/admin/leads/bulk-action", &admin, bad.clone())
+            .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad} -> {v}");
     }
-    assert_eq!(app.get(&format!("/api/leads/{b}"), &admin).await.1["lead"]["priority"], "high", "refused requests changed nothing");
+    assert_eq!(
+        app.get(&format!("/api/leads/{b}"), &admin).await.1["lead"]["priority"],
+        "high",
+        "refused requests changed nothing"
+    );
 }
 
 async fn lists_hold_leads(app: TestApp) {
     let admin = app.admin().await;
-    let (s, v) = app.post("/api/lists", &admin, json!({"name": "Spring", "description": "promo"})).await;
+    let (s, v) = app
+        .post(
+            "/api/lists",
+            &admin,
+            json!({"name": "Spring", "description": "promo"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let list = v["list"]["id"].as_i64().unwrap();
-    assert_eq!(app.post("/api/lists", &admin, json!({"name": "Spring"})).await.0, StatusCode::CONFLICT);
-    assert_eq!(app.post("/api/lists", &admin, json!({"name": ""})).await.0, StatusCode::BAD_REQUEST);
-    let (s, _) = app.post("/api/leads", &admin, json!({"phone": "+14155550170", "listId": list})).await;
+    assert_eq!(
+        app.post("/api/lists", &admin, json!({"name": "Spring"}))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        app.post("/api/lists", &admin, json!({"name": ""})).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (s, _) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550170", "listId": list}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     let (_, v) = app.get(&format!("/api/lists/{list}"), &admin).await;
     assert_eq!(v["list"]["lead_count"], 1);
     let (_, v) = app.get(&format!("/api/leads?listId={list}"), &admin).await;
     assert_eq!(v["pagination"]["total"], 1);
-    let (s, v) = app.patch(&format!("/api/lists/{list}"), &admin, json!({"name": "Spring 2026"})).await;
-    assert_eq!((s, v["list"]["name"].as_str()), (StatusCode::OK, Some("Spring 2026")));
-    assert_eq!(app.delete(&format!("/api/lists/{list}"), &admin).await.0, StatusCode::OK);
+    let (s, v) = app
+        .patch(
+            &format!("/api/lists/{list}"),
+            &admin,
+            json!({"name": "Spring 2026"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["list"]["name"].as_str()),
+        (StatusCode::OK, Some("Spring 2026"))
+    );
+    assert_eq!(
+        app.delete(&format!("/api/lists/{list}"), &admin).await.0,
+        StatusCode::OK
+    );
     let (_, v) = app.get("/api/leads", &admin).await;
-    assert_eq!(v["leads"][0]["list_id"], serde_json::Value::Null, "leads outlive their list");
-    assert_eq!(app.get(&format!("/api/lists/{list}"), &admin).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        v["leads"][0]["list_id"],
+        serde_json::Value::Null,
+        "leads outlive their list"
+    );
+    assert_eq!(
+        app.get(&format!("/api/lists/{list}"), &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
 }

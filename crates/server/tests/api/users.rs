@@ -4,7 +4,12 @@ use serde_json::json;
 use crate::both;
 use crate::harness::TestApp;
 
-both!(admins_manage_users_of_their_client, roles_are_enforced, roster_matches_seed_002, tenants_are_isolated);
+both!(
+    admins_manage_users_of_their_client,
+    roles_are_enforced,
+    roster_matches_seed_002,
+    tenants_are_isolated
+);
 
 async fn admins_manage_users_of_their_client(app: TestApp) {
     let root = app.admin().await;
@@ -15,9 +20,21 @@ async fn admins_manage_users_of_their_client(app: TestApp) {
     assert_eq!(v["user"]["phone_number"], "+14155550177");
     assert!(!v.to_string().contains("password"), "{v}");
     // Duplicate username or email: 409, nothing written.
-    let (s, _) = app.post("/api/users", &admin, json!({"username": "AGENT7", "password": "password-123"})).await;
+    let (s, _) = app
+        .post(
+            "/api/users",
+            &admin,
+            json!({"username": "AGENT7", "password": "password-123"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
-    let (s, _) = app.post("/api/users", &admin, json!({"username": "other", "email": "A7@example.com", "password": "password-123"})).await;
+    let (s, _) = app
+        .post(
+            "/api/users",
+            &admin,
+            json!({"username": "other", "email": "A7@example.com", "password": "password-123"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
     // Bad input.
     for bad in [
@@ -34,14 +51,28 @@ async fn admins_manage_users_of_their_client(app: TestApp) {
     let (_, list) = app.get("/api/users", &admin).await;
     assert_eq!(list["count"], 3, "{list}"); // root admin, manager, agent7
     // Update, then sign in with the new password.
-    let (s, v) = app.patch(&format!("/api/users/{id}"), &admin, json!({"first_name": "Alí", "password": "new-password-9", "is_available": false})).await;
+    let (s, v) = app
+        .patch(
+            &format!("/api/users/{id}"),
+            &admin,
+            json!({"first_name": "Alí", "password": "new-password-9", "is_available": false}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["user"]["first_name"], "Alí");
     app.login("agent7", "new-password-9").await;
     // An admin cannot touch a super admin, nor make one.
-    let (s, _) = app.patch("/api/users/1", &admin, json!({"first_name": "x"})).await;
+    let (s, _) = app
+        .patch("/api/users/1", &admin, json!({"first_name": "x"}))
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = app.patch(&format!("/api/users/{id}"), &admin, json!({"role": "super_admin"})).await;
+    let (s, _) = app
+        .patch(
+            &format!("/api/users/{id}"),
+            &admin,
+            json!({"role": "super_admin"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = app.delete(&format!("/api/users/{admin_id}"), &admin).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "no removing yourself");
@@ -54,13 +85,46 @@ async fn roles_are_enforced(app: TestApp) {
     let (_, op) = app.user(&root, "operator1", "operator", None).await;
     assert_eq!(app.get("/api/users", &op).await.0, StatusCode::FORBIDDEN);
     assert_eq!(app.get("/api/admins", &op).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(app.post("/api/leads", &op, json!({"phone": "+14155550123"})).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(app.post("/api/admin/leads/bulk-action", &op, json!({"action": "delete", "leadIds": [1]})).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(app.post("/api/numbers/export", &op, json!({"select_all": true})).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.post("/api/leads", &op, json!({"phone": "+14155550123"}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post(
+            "/api/admin/leads/bulk-action",
+            &op,
+            json!({"action": "delete", "leadIds": [1]})
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post("/api/numbers/export", &op, json!({"select_all": true}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
     let (_, admin) = app.user(&root, "admin2", "admin", None).await;
-    assert_eq!(app.get("/api/clients", &admin).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(app.post("/api/clients", &admin, json!({"name": "Other"})).await.0, StatusCode::FORBIDDEN);
-    let (s, _) = app.post("/api/users", &admin, json!({"username": "boss", "password": "password-123", "role": "super_admin"})).await;
+    assert_eq!(
+        app.get("/api/clients", &admin).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post("/api/clients", &admin, json!({"name": "Other"}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, _) = app
+        .post(
+            "/api/users",
+            &admin,
+            json!({"username": "boss", "password": "password-123", "role": "super_admin"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Operators still read leads.
     assert_eq!(app.get("/api/leads", &op).await.0, StatusCode::OK);
@@ -73,35 +137,109 @@ async fn roster_matches_seed_002(app: TestApp) {
     assert_eq!(s, StatusCode::OK);
     let list = v.as_array().expect("an array");
     assert_eq!(list.len(), 2);
-    let mut keys: Vec<&str> = list[1].as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = list[1]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort();
-    assert_eq!(keys, ["first_name", "id", "is_active", "last_name", "phone_number", "role", "username"]);
+    assert_eq!(
+        keys,
+        [
+            "first_name",
+            "id",
+            "is_active",
+            "last_name",
+            "phone_number",
+            "role",
+            "username"
+        ]
+    );
     assert_eq!(list[1]["first_name"], "Ali");
 }
 
 async fn tenants_are_isolated(app: TestApp) {
     let root = app.admin().await;
-    let (s, v) = app.post("/api/clients", &root, json!({"name": "Acme", "max_concurrent_calls": 5, "timezone": "Asia/Tehran"})).await;
+    let (s, v) = app
+        .post(
+            "/api/clients",
+            &root,
+            json!({"name": "Acme", "max_concurrent_calls": 5, "timezone": "Asia/Tehran"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let acme = v["client"]["id"].as_i64().unwrap();
-    assert_eq!(app.post("/api/clients", &root, json!({"name": "Acme"})).await.0, StatusCode::CONFLICT);
-    assert_eq!(app.post("/api/clients", &root, json!({"name": "Bad", "timezone": "Nowhere/City"})).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.post("/api/clients", &root, json!({"name": "Acme"}))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        app.post(
+            "/api/clients",
+            &root,
+            json!({"name": "Bad", "timezone": "Nowhere/City"})
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
     let (_, acme_admin) = app.user(&root, "acmeadmin", "admin", Some(acme)).await;
     let ours = app.lead(&root, "+14155550199").await;
     let theirs = app.lead(&acme_admin, "+14155550199").await; // same phone, other client: fine
     assert_ne!(ours, theirs);
     // Another client's lead is simply not there.
-    assert_eq!(app.get(&format!("/api/leads/{ours}"), &acme_admin).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.patch(&format!("/api/leads/{ours}"), &acme_admin, json!({"name": "x"})).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.delete(&format!("/api/leads/{ours}"), &acme_admin).await.0, StatusCode::NOT_FOUND);
-    let (_, v) = app.post("/api/admin/leads/bulk-action", &acme_admin, json!({"action": "delete", "leadIds": [ours]})).await;
+    assert_eq!(
+        app.get(&format!("/api/leads/{ours}"), &acme_admin).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.patch(
+            &format!("/api/leads/{ours}"),
+            &acme_admin,
+            json!({"name": "x"})
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.delete(&format!("/api/leads/{ours}"), &acme_admin)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, v) = app
+        .post(
+            "/api/admin/leads/bulk-action",
+            &acme_admin,
+            json!({"action": "delete", "leadIds": [ours]}),
+        )
+        .await;
     assert_eq!(v["summary"]["updated"], 0, "{v}");
-    assert_eq!(app.get(&format!("/api/leads/{ours}"), &root).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/api/leads/{ours}"), &root).await.0,
+        StatusCode::OK
+    );
     let (_, list) = app.get("/api/leads", &acme_admin).await;
     assert_eq!(list["pagination"]["total"], 1);
     // Users of another client are invisible to an admin, and an admin cannot act on another client.
-    assert_eq!(app.get("/api/users/1", &acme_admin).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.post("/api/users", &acme_admin, json!({"username": "sneaky", "password": "password-123", "client_id": 1})).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/api/users/1", &acme_admin).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(
+            "/api/users",
+            &acme_admin,
+            json!({"username": "sneaky", "password": "password-123", "client_id": 1})
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
     let (_, roster) = app.get("/api/admins", &acme_admin).await;
     assert_eq!(roster.as_array().unwrap().len(), 1);
 }
