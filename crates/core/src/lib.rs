@@ -3,11 +3,13 @@
 //! Pure code only — no I/O, no runtime. Surfaces translate their own vocabulary into these
 //! types; the store persists them.
 
+pub mod call;
 pub mod csv_columns;
 pub mod lead;
 pub mod phone;
 pub mod role;
 
+pub use call::CallStatus;
 pub use lead::{Disposition, LeadStatus, Priority};
 pub use phone::{PhoneError, PhoneNormalizer};
 pub use role::Role;

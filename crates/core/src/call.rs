@@ -1,0 +1,285 @@
+//! Calls: one state machine that every provider's and every surface's vocabulary maps onto.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Disposition;
+
+/// `initiated → ringing → answered → completed`, or one of the other endings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallStatus {
+    Initiated,
+    Ringing,
+    Answered,
+    Completed,
+    Busy,
+    NoAnswer,
+    Failed,
+    Canceled,
+}
+
+impl CallStatus {
+    pub const ALL: [CallStatus; 8] = [
+        CallStatus::Initiated,
+        CallStatus::Ringing,
+        CallStatus::Answered,
+        CallStatus::Completed,
+        CallStatus::Busy,
+        CallStatus::NoAnswer,
+        CallStatus::Failed,
+        CallStatus::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Initiated => "initiated",
+            CallStatus::Ringing => "ringing",
+            CallStatus::Answered => "answered",
+            CallStatus::Completed => "completed",
+            CallStatus::Busy => "busy",
+            CallStatus::NoAnswer => "no-answer",
+            CallStatus::Failed => "failed",
+            CallStatus::Canceled => "canceled",
+        }
+    }
+
+    /// The core's own names (also seed 001's).
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+
+    pub fn is_final(self) -> bool {
+        !self.is_live()
+    }
+
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            CallStatus::Initiated | CallStatus::Ringing | CallStatus::Answered
+        )
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            CallStatus::Initiated => 0,
+            CallStatus::Ringing => 1,
+            CallStatus::Answered => 2,
+            _ => 3,
+        }
+    }
+
+    /// The status after an event reporting `next` reaches a call in `self`.
+    ///
+    /// Events may arrive twice, late or out of order: a call only moves forward, and a finished
+    /// call never goes back to live nor changes how it ended (the first ending wins).
+    pub fn advance(self, next: CallStatus) -> CallStatus {
+        if self.is_final() || next.rank() < self.rank() {
+            self
+        } else {
+            next
+        }
+    }
+
+    /// The lead disposition an ended call leaves (seed 002's vocabulary).
+    pub fn disposition(self) -> Option<Disposition> {
+        Some(match self {
+            CallStatus::Completed => Disposition::Connected,
+            CallStatus::Busy => Disposition::Busy,
+            CallStatus::NoAnswer | CallStatus::Canceled => Disposition::Missed,
+            CallStatus::Failed => Disposition::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Whether a conversation happened.
+    pub fn was_answered(self) -> bool {
+        matches!(self, CallStatus::Answered | CallStatus::Completed)
+    }
+}
+
+impl std::fmt::Display for CallStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Twilio's `CallStatus` (call resource and status callbacks).
+pub fn from_twilio(s: &str) -> Option<CallStatus> {
+    Some(match s.trim().to_ascii_lowercase().as_str() {
+        "queued" | "initiated" => CallStatus::Initiated,
+        "ringing" => CallStatus::Ringing,
+        "in-progress" | "answered" => CallStatus::Answered,
+        "completed" => CallStatus::Completed,
+        "busy" => CallStatus::Busy,
+        "no-answer" => CallStatus::NoAnswer,
+        "failed" => CallStatus::Failed,
+        "canceled" => CallStatus::Canceled,
+        _ => return None,
+    })
+}
+
+/// Plivo's `CallStatus`, refined by the hang-up cause code where it tells more
+/// (1000/1010: canceled by us; 2000-range: failed).
+pub fn from_plivo(status: &str, hangup_cause_code: Option<i64>) -> Option<CallStatus> {
+    let base = match status.trim().to_ascii_lowercase().as_str() {
+        "queued" => CallStatus::Initiated,
+        "ringing" | "early-media" => CallStatus::Ringing,
+        "in-progress" | "answered" => CallStatus::Answered,
+        "completed" => CallStatus::Completed,
+        "busy" => CallStatus::Busy,
+        "timeout" | "no-answer" => CallStatus::NoAnswer,
+        "failed" => CallStatus::Failed,
+        "cancel" | "canceled" | "cancelled" => CallStatus::Canceled,
+        _ => return None,
+    };
+    Some(match (base, hangup_cause_code) {
+        (CallStatus::Completed | CallStatus::Failed, Some(1000 | 1010)) => CallStatus::Canceled,
+        (b, _) => b,
+    })
+}
+
+/// Smartflo's words: live `state` (`Ringing`, `Answered`), CDR `status` (`answered`, `missed`)
+/// and webhook `$call_status` values, which a hang-up event sends for an ended call.
+pub fn from_smartflo(s: &str, ended: bool) -> Option<CallStatus> {
+    let s = s.trim().to_ascii_lowercase();
+    Some(match s.as_str() {
+        "originate" | "initiated" | "queued" => CallStatus::Initiated,
+        "ringing" | "dialing" | "dialling" => CallStatus::Ringing,
+        "answered" | "connected" | "in-progress" | "answer" if !ended => CallStatus::Answered,
+        "answered" | "connected" | "completed" | "answer" => CallStatus::Completed,
+        "missed" | "no-answer" | "noanswer" | "not answered" => CallStatus::NoAnswer,
+        "busy" => CallStatus::Busy,
+        "failed" | "rejected" => CallStatus::Failed,
+        "canceled" | "cancelled" => CallStatus::Canceled,
+        _ => return None,
+    })
+}
+
+/// Seed 004's bot vocabulary. The bot's own word is kept beside the core status, so it reads
+/// back what it wrote; these are the words the log answers for calls others made.
+pub fn to_bot(s: CallStatus) -> &'static str {
+    match s {
+        CallStatus::Initiated | CallStatus::Ringing | CallStatus::Answered => "in-progress",
+        CallStatus::Completed => "success",
+        CallStatus::Busy | CallStatus::NoAnswer => "missed",
+        CallStatus::Failed | CallStatus::Canceled => "failed",
+    }
+}
+
+/// A word a bot writes, as a core status.
+pub fn from_bot(s: &str) -> Option<CallStatus> {
+    Some(match s.trim().to_ascii_lowercase().as_str() {
+        "initiated" | "queued" => CallStatus::Initiated,
+        "ringing" => CallStatus::Ringing,
+        "in-progress" | "in_progress" | "active" | "answered" | "ongoing" => CallStatus::Answered,
+        "success" | "completed" | "ended" | "done" => CallStatus::Completed,
+        "missed" | "no-answer" | "no_answer" => CallStatus::NoAnswer,
+        "busy" => CallStatus::Busy,
+        "failed" | "error" => CallStatus::Failed,
+        "canceled" | "cancelled" | "terminated" => CallStatus::Canceled,
+        _ => return None,
+    })
+}
+
+/// Seed 000: a live call's `status` (`Ringing`, `Answered`) and a CDR's (`answered`, `missed`, `failed`).
+pub fn to_smartflo_live(s: CallStatus) -> &'static str {
+    match s {
+        CallStatus::Answered => "Answered",
+        CallStatus::Initiated | CallStatus::Ringing => "Ringing",
+        _ => "Ended",
+    }
+}
+
+pub fn to_smartflo_cdr(s: CallStatus) -> &'static str {
+    match s {
+        CallStatus::Completed | CallStatus::Answered => "answered",
+        CallStatus::Busy
+        | CallStatus::NoAnswer
+        | CallStatus::Canceled
+        | CallStatus::Initiated
+        | CallStatus::Ringing => "missed",
+        CallStatus::Failed => "failed",
+    }
+}
+
+/// `HH:MM:SS` for a number of seconds (seed 000's `duration`).
+pub fn hms(seconds: i64) -> String {
+    let s = seconds.max(0);
+    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CallStatus::*;
+
+    #[test]
+    fn calls_only_move_forward_and_endings_stick() {
+        assert_eq!(Initiated.advance(Ringing), Ringing);
+        assert_eq!(Ringing.advance(Answered), Answered);
+        assert_eq!(
+            Answered.advance(Ringing),
+            Answered,
+            "late ringing is ignored"
+        );
+        assert_eq!(Answered.advance(Completed), Completed);
+        assert_eq!(
+            Completed.advance(Ringing),
+            Completed,
+            "a finished call never goes back to live"
+        );
+        assert_eq!(
+            Completed.advance(Failed),
+            Completed,
+            "the first ending wins"
+        );
+        assert_eq!(Initiated.advance(Busy), Busy);
+        // Any order of the same events ends in the same state.
+        let events = [Initiated, Ringing, Answered, Completed];
+        let mut orders = vec![events.to_vec()];
+        orders.push(vec![Completed, Ringing, Initiated, Answered]);
+        orders.push(vec![Ringing, Completed, Answered, Answered]);
+        for order in orders {
+            let end = order.iter().fold(Initiated, |s, e| s.advance(*e));
+            assert_eq!(end, Completed);
+        }
+    }
+
+    #[test]
+    fn provider_words_map_onto_the_core() {
+        assert_eq!(from_twilio("queued"), Some(Initiated));
+        assert_eq!(from_twilio("in-progress"), Some(Answered));
+        assert_eq!(from_twilio("no-answer"), Some(NoAnswer));
+        assert_eq!(from_twilio("weird"), None);
+        assert_eq!(from_plivo("timeout", None), Some(NoAnswer));
+        assert_eq!(from_plivo("completed", Some(1000)), Some(Canceled));
+        assert_eq!(from_plivo("completed", Some(4000)), Some(Completed));
+        assert_eq!(from_smartflo("Answered", false), Some(Answered));
+        assert_eq!(from_smartflo("answered", true), Some(Completed));
+        assert_eq!(from_smartflo("missed", true), Some(NoAnswer));
+    }
+
+    #[test]
+    fn surface_vocabularies() {
+        for s in CallStatus::ALL {
+            assert_eq!(CallStatus::parse(s.as_str()), Some(s));
+            assert_eq!(
+                from_bot(to_bot(s)).map(to_bot),
+                Some(to_bot(s)),
+                "bot words round-trip"
+            );
+        }
+        assert_eq!(to_bot(Answered), "in-progress");
+        assert_eq!(to_bot(Completed), "success");
+        assert_eq!(to_smartflo_live(Ringing), "Ringing");
+        assert_eq!(to_smartflo_cdr(NoAnswer), "missed");
+        assert_eq!(Completed.disposition(), Some(Disposition::Connected));
+        assert_eq!(NoAnswer.disposition(), Some(Disposition::Missed));
+        assert_eq!(Answered.disposition(), None);
+        assert_eq!(hms(33), "00:00:33");
+        assert_eq!(hms(3725), "01:02:05");
+    }
+}
