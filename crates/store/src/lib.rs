@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod calls;
 pub mod clients;
 pub mod db;
 pub mod import;

@@ -12,14 +12,14 @@ macro_rules! both {
         mod $name {
             use switchboard_store::testing::TestBackend;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { super::run(TestBackend::Sqlite, super::$name).await }
+            async fn sqlite() { crate::run(TestBackend::Sqlite, super::$name).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { super::run(TestBackend::Postgres, super::$name).await }
+            async fn postgres() { crate::run(TestBackend::Postgres, super::$name).await }
         }
     )*};
 }
 
-async fn run<F, Fut>(backend: TestBackend, f: F)
+pub(crate) async fn run<F, Fut>(backend: TestBackend, f: F)
 where
     F: FnOnce(Db, i64) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -323,4 +323,145 @@ async fn tag_and_text_filters(db: Db, client: i64) {
         .await,
         0
     );
+}
+
+mod calls_and_events {
+    use chrono::{Duration, Utc};
+    use switchboard_core::CallStatus;
+    use switchboard_store::calls::{self, Applied, EventInput, NewCall};
+    use switchboard_store::leads::{self, NewLead};
+    use switchboard_store::{Db, sql};
+
+    both!(
+        events_apply_once_in_any_order,
+        endings_reach_the_lead_once,
+        unknown_calls_are_reported
+    );
+
+    fn ev(call: &str, event: &str, status: CallStatus, secs_ago: i64) -> EventInput {
+        EventInput {
+            provider: "twilio".into(),
+            provider_call_id: call.into(),
+            event: event.into(),
+            status,
+            at: Utc::now() - Duration::seconds(secs_ago),
+            duration_secs: if status == CallStatus::Completed {
+                Some(30)
+            } else {
+                None
+            },
+            hangup_cause: None,
+            recording_url: None,
+            payload: serde_json::json!({"CallStatus": event}),
+        }
+    }
+
+    async fn setup(db: &Db, client: i64, pcid: &str) -> (i64, i64) {
+        let mut tx = db.begin().await.unwrap();
+        let lead = leads::create(
+            &mut tx,
+            client,
+            &NewLead {
+                phone: format!("+1415555{}", &pcid[pcid.len() - 4..]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut c = NewCall::outbound(client, "twilio", &lead.phone);
+        c.provider_call_id = Some(pcid.into());
+        c.lead_id = Some(lead.id);
+        let call = calls::create(&mut tx, &c).await.unwrap();
+        tx.commit().await.unwrap();
+        (call.id, lead.id)
+    }
+
+    async fn apply(db: &Db, e: &EventInput) -> Applied {
+        let mut tx = db.begin().await.unwrap();
+        let r = calls::apply_event(&mut tx, e, None).await.unwrap();
+        tx.commit().await.unwrap();
+        r
+    }
+
+    pub(super) async fn events_apply_once_in_any_order(db: Db, client: i64) {
+        let (id, _) = setup(&db, client, "CA0001").await;
+        // completed first, then the earlier events, then a duplicate.
+        assert!(matches!(
+            apply(&db, &ev("CA0001", "completed", CallStatus::Completed, 0)).await,
+            Applied::Updated {
+                previous: CallStatus::Initiated,
+                ..
+            }
+        ));
+        apply(&db, &ev("CA0001", "ringing", CallStatus::Ringing, 40)).await;
+        apply(&db, &ev("CA0001", "in-progress", CallStatus::Answered, 30)).await;
+        assert!(matches!(
+            apply(&db, &ev("CA0001", "completed", CallStatus::Completed, 0)).await,
+            Applied::Duplicate
+        ));
+        let call = calls::get(&mut db.read().await.unwrap(), client, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            call.status(),
+            CallStatus::Completed,
+            "a finished call never goes back to live"
+        );
+        assert_eq!(call.duration_secs, Some(30));
+        assert!(call.answered_at.is_some() && call.ended_at.is_some());
+        let (n,): (i64,) = db
+            .fetch_one(sql("SELECT COUNT(*) FROM call_events WHERE call_id = $1").arg(id))
+            .await
+            .unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            calls::events(&mut db.read().await.unwrap(), id)
+                .await
+                .unwrap()
+                .first()
+                .unwrap()
+                .event,
+            "ringing",
+            "timeline is in time order"
+        );
+    }
+
+    pub(super) async fn endings_reach_the_lead_once(db: Db, client: i64) {
+        let (_, lead) = setup(&db, client, "CA0002").await;
+        apply(&db, &ev("CA0002", "busy", CallStatus::Busy, 0)).await;
+        apply(&db, &ev("CA0002", "busy", CallStatus::Busy, 0)).await;
+        apply(&db, &ev("CA0002", "completed", CallStatus::Completed, 0)).await; // a second ending: ignored
+        let l = leads::get(&mut db.read().await.unwrap(), client, lead)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (l.attempts, l.disposition.as_deref(), l.status.as_str()),
+            (1, Some("BUSY"), "pending")
+        );
+        let (_, lead2) = setup(&db, client, "CA0003").await;
+        apply(&db, &ev("CA0003", "in-progress", CallStatus::Answered, 5)).await;
+        let l = leads::get(&mut db.read().await.unwrap(), client, lead2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((l.attempts, l.status.as_str()), (0, "answered"));
+        apply(&db, &ev("CA0003", "completed", CallStatus::Completed, 0)).await;
+        let l = leads::get(&mut db.read().await.unwrap(), client, lead2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (l.attempts, l.disposition.as_deref(), l.status.as_str()),
+            (1, Some("CONNECTED"), "answered")
+        );
+    }
+
+    pub(super) async fn unknown_calls_are_reported(db: Db, _client: i64) {
+        assert!(matches!(
+            apply(&db, &ev("CA9999", "ringing", CallStatus::Ringing, 0)).await,
+            Applied::UnknownCall
+        ));
+    }
 }

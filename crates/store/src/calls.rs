@@ -1,0 +1,652 @@
+//! Calls and their events. Every status change enters through [`apply_event`], whatever its
+//! origin (a provider webhook, the simulator, a bot, an operator), so duplicates, late and
+//! out-of-order events all end in the same state, and a call's outcome reaches its lead in the
+//! same transaction.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::types::Json;
+use switchboard_core::CallStatus;
+
+use crate::{AsExec, Backend, Result, Sql, Tx, now, sql};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Call {
+    pub id: i64,
+    pub client_id: i64,
+    pub provider: String,
+    pub provider_call_id: Option<String>,
+    pub direction: String,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    pub lead_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub status: String,
+    pub surface_status: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_secs: Option<i64>,
+    pub hangup_cause: Option<String>,
+    pub recording_url: Option<String>,
+    pub transcript: String,
+    pub notes: Option<String>,
+    pub language: Option<String>,
+    pub satisfaction: Option<String>,
+    pub metadata: Json<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Call {
+    pub fn status(&self) -> CallStatus {
+        CallStatus::parse(&self.status).unwrap_or(CallStatus::Failed)
+    }
+
+    /// Seconds talked so far (live) or in all (ended).
+    pub fn talk_seconds(&self, at: DateTime<Utc>) -> i64 {
+        if let Some(d) = self.duration_secs {
+            return d;
+        }
+        match (self.answered_at, self.ended_at) {
+            (Some(a), Some(e)) => (e - a).num_seconds().max(0),
+            (Some(a), None) => (at - a).num_seconds().max(0),
+            _ => 0,
+        }
+    }
+}
+
+pub const COLUMNS: &str = "calls.id, calls.client_id, calls.provider, calls.provider_call_id, \
+    calls.direction, calls.from_number, calls.to_number, calls.lead_id, calls.user_id, calls.status, \
+    calls.surface_status, calls.started_at, calls.answered_at, calls.ended_at, calls.duration_secs, \
+    calls.hangup_cause, calls.recording_url, calls.transcript, calls.notes, calls.language, \
+    calls.satisfaction, calls.metadata, calls.created_at, calls.updated_at";
+
+#[derive(Debug, Clone)]
+pub struct NewCall {
+    pub client_id: i64,
+    pub provider: String,
+    pub provider_call_id: Option<String>,
+    pub direction: String,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    pub lead_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub status: CallStatus,
+    pub surface_status: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub language: Option<String>,
+    pub metadata: serde_json::Value,
+}
+
+impl NewCall {
+    pub fn outbound(client_id: i64, provider: &str, to: &str) -> Self {
+        Self {
+            client_id,
+            provider: provider.into(),
+            provider_call_id: None,
+            direction: "outbound".into(),
+            from_number: None,
+            to_number: Some(to.into()),
+            lead_id: None,
+            user_id: None,
+            status: CallStatus::Initiated,
+            surface_status: None,
+            started_at: now(),
+            language: None,
+            metadata: serde_json::json!({}),
+        }
+    }
+}
+
+pub async fn create(ex: &mut impl AsExec, c: &NewCall) -> Result<Call> {
+    let t = now();
+    sql(&format!(
+        "INSERT INTO calls (client_id, provider, provider_call_id, direction, from_number, to_number, \
+         lead_id, user_id, status, surface_status, started_at, ended_at, language, metadata, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING {}",
+        COLUMNS.replace("calls.", "")
+    ))
+    .arg(c.client_id)
+    .arg(&c.provider)
+    .arg(c.provider_call_id.as_ref())
+    .arg(&c.direction)
+    .arg(c.from_number.as_ref())
+    .arg(c.to_number.as_ref())
+    .arg(c.lead_id)
+    .arg(c.user_id)
+    .arg(c.status.as_str())
+    .arg(c.surface_status.as_ref())
+    .arg(c.started_at)
+    .arg(if c.status.is_final() { Some(c.started_at) } else { None })
+    .arg(c.language.as_ref())
+    .arg(c.metadata.clone())
+    .arg(t)
+    .fetch_one(ex)
+    .await
+}
+
+/// Record the provider's id for a call we placed.
+pub async fn set_provider_call_id(
+    ex: &mut impl AsExec,
+    id: i64,
+    provider_call_id: &str,
+) -> Result<()> {
+    sql("UPDATE calls SET provider_call_id = $1, updated_at = $2 WHERE id = $3")
+        .arg(provider_call_id)
+        .arg(now())
+        .arg(id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<Option<Call>> {
+    sql(&format!("SELECT {COLUMNS} FROM calls WHERE calls.client_id = $1 AND calls.id = $2 AND calls.deleted_at IS NULL"))
+        .arg(client_id)
+        .arg(id)
+        .fetch_optional(ex)
+        .await
+}
+
+pub async fn find_by_provider_id(
+    ex: &mut impl AsExec,
+    provider: &str,
+    provider_call_id: &str,
+) -> Result<Option<Call>> {
+    sql(&format!(
+        "SELECT {COLUMNS} FROM calls WHERE calls.provider = $1 AND calls.provider_call_id = $2"
+    ))
+    .arg(provider)
+    .arg(provider_call_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// A client's call by its provider id, whichever provider placed it (the bot knows only that id).
+pub async fn find_by_call_id(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    provider_call_id: &str,
+) -> Result<Option<Call>> {
+    sql(&format!(
+        "SELECT {COLUMNS} FROM calls WHERE calls.client_id = $1 AND calls.provider_call_id = $2 \
+         AND calls.deleted_at IS NULL ORDER BY calls.id LIMIT 1"
+    ))
+    .arg(client_id)
+    .arg(provider_call_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Read a call for change, locking its row on PostgreSQL (SQLite has one writer already).
+async fn lock(tx: &mut Tx, id: i64) -> Result<Call> {
+    let suffix = if tx.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    sql(&format!(
+        "SELECT {COLUMNS} FROM calls WHERE calls.id = $1{suffix}"
+    ))
+    .arg(id)
+    .fetch_one(tx)
+    .await
+}
+
+/// A status report about one call, from any source.
+#[derive(Debug, Clone)]
+pub struct EventInput {
+    pub provider: String,
+    pub provider_call_id: String,
+    /// With provider and call id, names the event: the same triple is applied once.
+    pub event: String,
+    pub status: CallStatus,
+    pub at: DateTime<Utc>,
+    pub duration_secs: Option<i64>,
+    pub hangup_cause: Option<String>,
+    pub recording_url: Option<String>,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub enum Applied {
+    /// This event was seen before; nothing changed.
+    Duplicate,
+    /// No call has this provider id.
+    UnknownCall,
+    /// The call as it is now, and the status it had before.
+    Updated { call: Call, previous: CallStatus },
+}
+
+/// Apply one event to the call it names (looked up by provider id, or by `call_id` when given).
+pub async fn apply_event(tx: &mut Tx, ev: &EventInput, call_id: Option<i64>) -> Result<Applied> {
+    let inserted = sql(
+        "INSERT INTO call_events (provider, provider_call_id, event, status, occurred_at, payload, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_call_id, event) DO NOTHING",
+    )
+    .arg(&ev.provider)
+    .arg(&ev.provider_call_id)
+    .arg(&ev.event)
+    .arg(ev.status.as_str())
+    .arg(ev.at)
+    .arg(ev.payload.clone())
+    .arg(now())
+    .execute(tx)
+    .await?;
+    if inserted == 0 {
+        return Ok(Applied::Duplicate);
+    }
+    let id = match call_id {
+        Some(id) => Some(id),
+        None => sql("SELECT id FROM calls WHERE provider = $1 AND provider_call_id = $2")
+            .arg(&ev.provider)
+            .arg(&ev.provider_call_id)
+            .fetch_optional::<(i64,)>(tx)
+            .await?
+            .map(|(id,)| id),
+    };
+    let Some(id) = id else {
+        return Ok(Applied::UnknownCall);
+    };
+    sql("UPDATE call_events SET call_id = $1 WHERE provider = $2 AND provider_call_id = $3 AND event = $4")
+        .arg(id)
+        .arg(&ev.provider)
+        .arg(&ev.provider_call_id)
+        .arg(&ev.event)
+        .execute(tx)
+        .await?;
+    let call = lock(tx, id).await?;
+    let previous = call.status();
+    let next = previous.advance(ev.status);
+
+    let mut q = sql("UPDATE calls SET status = $1, updated_at = $2")
+        .arg(next.as_str())
+        .arg(now());
+    // Times are filled from whichever event tells them first; a late event may still fill a gap.
+    let answered_at = if ev.status.was_answered() && call.answered_at.is_none() {
+        match (ev.status, ev.duration_secs) {
+            (CallStatus::Completed, Some(d)) => Some(ev.at - chrono::Duration::seconds(d)),
+            (CallStatus::Completed, None) => None,
+            _ => Some(ev.at),
+        }
+    } else {
+        None
+    };
+    if let Some(a) = answered_at {
+        q.push(", answered_at = ").push_arg(a);
+    }
+    if ev.status.is_final() && call.ended_at.is_none() {
+        q.push(", ended_at = ").push_arg(ev.at);
+    }
+    if let Some(d) = ev.duration_secs.filter(|d| *d >= 0) {
+        q.push(", duration_secs = ").push_arg(d);
+    }
+    if let Some(c) = &ev.hangup_cause {
+        q.push(", hangup_cause = ").push_arg(c);
+    }
+    if let Some(r) = &ev.recording_url {
+        q.push(", recording_url = ").push_arg(r);
+    }
+    q.push(" WHERE id = ").push_arg(id);
+    q.execute(tx).await?;
+
+    if previous != next {
+        if let Some(lead) = call.lead_id {
+            lead_follows_call(tx, lead, previous, next, ev.at).await?;
+        }
+    }
+    let call = lock(tx, id).await?;
+    Ok(Applied::Updated { call, previous })
+}
+
+/// Carry a call's progress to its lead: answered while talking, and on the ending (which happens
+/// once per call) one more attempt and the outcome as disposition.
+async fn lead_follows_call(
+    tx: &mut Tx,
+    lead_id: i64,
+    previous: CallStatus,
+    next: CallStatus,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let t = now();
+    if next.is_final() && !previous.is_final() {
+        let disposition = next.disposition().map(|d| d.as_str());
+        let status = match next {
+            CallStatus::Completed => "answered",
+            other => other
+                .disposition()
+                .map(|d| d.lead_status().as_str())
+                .unwrap_or("pending"),
+        };
+        sql("UPDATE leads SET attempts = attempts + 1, last_attempt_at = $1, disposition = $2, status = $3, updated_at = $4 WHERE id = $5")
+            .arg(at)
+            .arg(disposition)
+            .arg(status)
+            .arg(t)
+            .arg(lead_id)
+            .execute(tx)
+            .await?;
+    } else if next == CallStatus::Answered {
+        sql("UPDATE leads SET status = 'answered', updated_at = $1 WHERE id = $2 AND status IN ('pending', 'claimed', 'calling')")
+            .arg(t)
+            .arg(lead_id)
+            .execute(tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Fields a surface (the bot log, an operator) may set directly.
+#[derive(Debug, Clone, Default)]
+pub struct CallPatch {
+    pub surface_status: Option<String>,
+    pub notes: Option<Option<String>>,
+    pub language: Option<Option<String>>,
+    pub satisfaction: Option<Option<String>>,
+    pub transcript: Option<String>,
+    pub recording_url: Option<Option<String>>,
+    pub from_number: Option<Option<String>>,
+    pub to_number: Option<Option<String>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub duration_secs: Option<i64>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+pub async fn update_fields(ex: &mut impl AsExec, id: i64, p: &CallPatch) -> Result<()> {
+    let mut q = sql("UPDATE calls SET updated_at = $1").arg(now());
+    let set = |q: &mut Sql, col: &str, v: crate::Arg| {
+        q.push(", ").push(col).push(" = ").push_arg(v);
+    };
+    if let Some(v) = &p.surface_status {
+        set(&mut q, "surface_status", v.into());
+    }
+    if let Some(v) = &p.notes {
+        set(&mut q, "notes", v.clone().into());
+    }
+    if let Some(v) = &p.language {
+        set(&mut q, "language", v.clone().into());
+    }
+    if let Some(v) = &p.satisfaction {
+        set(&mut q, "satisfaction", v.clone().into());
+    }
+    if let Some(v) = &p.transcript {
+        set(&mut q, "transcript", v.into());
+    }
+    if let Some(v) = &p.recording_url {
+        set(&mut q, "recording_url", v.clone().into());
+    }
+    if let Some(v) = &p.from_number {
+        set(&mut q, "from_number", v.clone().into());
+    }
+    if let Some(v) = &p.to_number {
+        set(&mut q, "to_number", v.clone().into());
+    }
+    if let Some(v) = p.started_at {
+        set(&mut q, "started_at", v.into());
+    }
+    if let Some(v) = p.duration_secs {
+        set(&mut q, "duration_secs", v.into());
+    }
+    if let Some(v) = &p.metadata {
+        set(&mut q, "metadata", v.clone().into());
+    }
+    q.push(" WHERE id = ").push_arg(id);
+    q.execute(ex).await?;
+    Ok(())
+}
+
+/// Append to a call's transcript (seed 004: transcript updates append).
+pub async fn append_transcript(ex: &mut impl AsExec, id: i64, text: &str) -> Result<()> {
+    sql("UPDATE calls SET transcript = transcript || $1, updated_at = $2 WHERE id = $3")
+        .arg(text)
+        .arg(now())
+        .arg(id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+pub async fn soft_delete(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<bool> {
+    Ok(sql(
+        "UPDATE calls SET deleted_at = $1 WHERE client_id = $2 AND id = $3 AND deleted_at IS NULL",
+    )
+    .arg(now())
+    .arg(client_id)
+    .arg(id)
+    .execute(ex)
+    .await?
+        == 1)
+}
+
+/// A call's events in order (the lead's timeline).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct CallEvent {
+    pub event: String,
+    pub status: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+pub async fn events(ex: &mut impl AsExec, call_id: i64) -> Result<Vec<CallEvent>> {
+    sql("SELECT event, status, occurred_at FROM call_events WHERE call_id = $1 ORDER BY occurred_at, id")
+        .arg(call_id)
+        .fetch_all(ex)
+        .await
+}
+
+/// Which calls a listing covers.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub statuses: Vec<String>,
+    pub direction: Option<String>,
+    pub started_from: Option<DateTime<Utc>>,
+    pub started_to: Option<DateTime<Utc>>,
+    /// Substring of the from or to number.
+    pub phone: Option<String>,
+    pub user_id: Option<i64>,
+    pub lead_id: Option<i64>,
+    pub live_only: bool,
+    pub agent_number: Option<String>,
+}
+
+impl CallFilter {
+    pub fn push_where(&self, q: &mut Sql, client_id: i64) {
+        q.push(" WHERE calls.client_id = ")
+            .push_arg(client_id)
+            .push(" AND calls.deleted_at IS NULL");
+        if !self.statuses.is_empty() {
+            q.push(" AND calls.status IN ")
+                .push_list(self.statuses.iter());
+        }
+        if self.live_only {
+            q.push(" AND calls.status IN ('initiated', 'ringing', 'answered')");
+        }
+        if let Some(d) = &self.direction {
+            q.push(" AND calls.direction = ").push_arg(d);
+        }
+        if let Some(t) = self.started_from {
+            q.push(" AND calls.started_at >= ").push_arg(t);
+        }
+        if let Some(t) = self.started_to {
+            q.push(" AND calls.started_at <= ").push_arg(t);
+        }
+        if let Some(p) = self
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let digits: String = p.chars().filter(char::is_ascii_digit).collect();
+            let digits = digits.trim_start_matches('0');
+            let pat = format!("%{}%", if digits.is_empty() { p } else { digits });
+            q.push(" AND (calls.from_number LIKE ")
+                .push_arg(&pat)
+                .push(" OR calls.to_number LIKE ")
+                .push_arg(&pat)
+                .push(")");
+        }
+        if let Some(u) = self.user_id {
+            q.push(" AND calls.user_id = ").push_arg(u);
+        }
+        if let Some(l) = self.lead_id {
+            q.push(" AND calls.lead_id = ").push_arg(l);
+        }
+        if let Some(a) = &self.agent_number {
+            q.push(" AND calls.user_id IN (SELECT id FROM users WHERE agent_id = ")
+                .push_arg(a)
+                .push(" OR phone_number = ")
+                .push_arg(a)
+                .push(")");
+        }
+    }
+}
+
+/// A call joined with the names surfaces show.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CallRow {
+    #[sqlx(flatten)]
+    pub call: Call,
+    pub lead_name: Option<String>,
+    pub lead_phone: Option<String>,
+    pub lead_priority: Option<String>,
+    pub agent_name: Option<String>,
+}
+
+const JOINED: &str = "SELECT {COLUMNS}, leads.name AS lead_name, leads.phone AS lead_phone, leads.priority AS lead_priority, \
+    CASE WHEN u.id IS NULL THEN NULL WHEN u.first_name = '' AND u.last_name = '' THEN u.username \
+    ELSE TRIM(u.first_name || ' ' || u.last_name) END AS agent_name \
+    FROM calls LEFT JOIN leads ON leads.id = calls.lead_id LEFT JOIN users u ON u.id = calls.user_id";
+
+/// A page of calls, newest first, and the total matching.
+pub async fn list(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    f: &CallFilter,
+    limit: u32,
+    offset: u64,
+) -> Result<(Vec<CallRow>, u64)> {
+    let mut count = sql("SELECT COUNT(*) FROM calls");
+    f.push_where(&mut count, client_id);
+    let (total,) = count.fetch_one::<(i64,)>(ex).await?;
+    let mut q = sql(&JOINED.replace("{COLUMNS}", COLUMNS));
+    f.push_where(&mut q, client_id);
+    q.push(" ORDER BY calls.started_at DESC, calls.id DESC LIMIT ")
+        .push_arg(i64::from(limit))
+        .push(" OFFSET ")
+        .push_arg(offset as i64);
+    Ok((q.fetch_all(ex).await?, total as u64))
+}
+
+pub async fn get_row(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<Option<CallRow>> {
+    let mut q = sql(&JOINED.replace("{COLUMNS}", COLUMNS));
+    q.push(" WHERE calls.client_id = ")
+        .push_arg(client_id)
+        .push(" AND calls.id = ")
+        .push_arg(id)
+        .push(" AND calls.deleted_at IS NULL");
+    q.fetch_optional(ex).await
+}
+
+/// Counts per status for the calls a filter covers, and their summed talk time.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatusCounts {
+    pub by_status: Vec<(String, i64)>,
+    pub total: i64,
+    pub total_duration: i64,
+}
+
+impl StatusCounts {
+    pub fn count(&self, statuses: &[CallStatus]) -> i64 {
+        self.by_status
+            .iter()
+            .filter(|(s, _)| statuses.iter().any(|x| x.as_str() == s))
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+pub async fn status_counts(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    f: &CallFilter,
+) -> Result<StatusCounts> {
+    let mut q = sql(
+        "SELECT calls.status, COUNT(*), CAST(COALESCE(SUM(calls.duration_secs), 0) AS BIGINT) FROM calls",
+    );
+    f.push_where(&mut q, client_id);
+    q.push(" GROUP BY calls.status");
+    let rows: Vec<(String, i64, i64)> = q.fetch_all(ex).await?;
+    let mut c = StatusCounts::default();
+    for (s, n, d) in rows {
+        c.total += n;
+        c.total_duration += d;
+        c.by_status.push((s, n));
+    }
+    Ok(c)
+}
+
+/// Calls that started in each hour of the day (UTC), 0–23, for the calls a filter covers.
+pub async fn hourly(
+    ex: &mut impl AsExec,
+    backend: Backend,
+    client_id: i64,
+    f: &CallFilter,
+) -> Result<Vec<(i64, i64)>> {
+    let hour = match backend {
+        Backend::Sqlite => "CAST(substr(calls.started_at, 12, 2) AS INTEGER)",
+        Backend::Postgres => {
+            "CAST(EXTRACT(HOUR FROM calls.started_at AT TIME ZONE 'UTC') AS BIGINT)"
+        }
+    };
+    let mut q = sql(&format!("SELECT {hour} AS h, COUNT(*) FROM calls"));
+    f.push_where(&mut q, client_id);
+    q.push(" GROUP BY h ORDER BY h");
+    q.fetch_all(ex).await
+}
+
+/// Calls per day (UTC date `YYYY-MM-DD`) with how many were answered.
+pub async fn daily(
+    ex: &mut impl AsExec,
+    backend: Backend,
+    client_id: i64,
+    f: &CallFilter,
+) -> Result<Vec<(String, i64, i64)>> {
+    let day = match backend {
+        Backend::Sqlite => "substr(calls.started_at, 1, 10)",
+        Backend::Postgres => "to_char(calls.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    };
+    let mut q = sql(&format!(
+        "SELECT {day} AS d, COUNT(*), CAST(SUM(CASE WHEN calls.status IN ('answered', 'completed') THEN 1 ELSE 0 END) AS BIGINT) FROM calls"
+    ));
+    f.push_where(&mut q, client_id);
+    q.push(" GROUP BY d ORDER BY d");
+    q.fetch_all(ex).await
+}
+
+/// Calls per language.
+pub async fn by_language(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    f: &CallFilter,
+) -> Result<Vec<(Option<String>, i64)>> {
+    let mut q = sql("SELECT calls.language, COUNT(*) FROM calls");
+    f.push_where(&mut q, client_id);
+    q.push(" GROUP BY calls.language ORDER BY COUNT(*) DESC");
+    q.fetch_all(ex).await
+}
+
+/// Live calls that have made no progress since `before` (lost webhooks), for reconciliation.
+pub async fn stale_live(
+    ex: &mut impl AsExec,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Call>> {
+    sql(&format!(
+        "SELECT {COLUMNS} FROM calls WHERE calls.status IN ('initiated', 'ringing', 'answered') \
+         AND calls.updated_at < $1 ORDER BY calls.updated_at LIMIT $2"
+    ))
+    .arg(before)
+    .arg(limit)
+    .fetch_all(ex)
+    .await
+}
