@@ -4,7 +4,15 @@
 //! Everything a provider says about a call becomes a [`ProviderEvent`] in the core's
 //! vocabulary; the server stores those through one path whatever their origin.
 
+mod http;
+pub mod plivo;
 pub mod simulator;
+pub mod smartflo;
+pub mod twilio;
+
+pub use plivo::PlivoClient;
+pub use smartflo::SmartfloClient;
+pub use twilio::TwilioClient;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
