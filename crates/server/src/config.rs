@@ -123,6 +123,46 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Trust `X-Forwarded-For` for the client address (only behind a proxy you run).
     pub trust_proxy: bool,
+    pub telephony: TelephonyConfig,
+}
+
+/// Which provider places calls, and its settings.
+#[derive(Debug, Clone)]
+pub struct TelephonyConfig {
+    pub provider: switchboard_telephony::ProviderKind,
+    /// Caller id for calls we place (E.164).
+    pub caller_id: Option<String>,
+    pub ring_timeout_secs: u32,
+    pub simulator: switchboard_telephony::simulator::SimulatorConfig,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<Secret>,
+    pub twilio_base_url: String,
+    pub plivo_auth_id: Option<String>,
+    pub plivo_auth_token: Option<Secret>,
+    pub plivo_base_url: String,
+    pub smartflo_api_token: Option<Secret>,
+    pub smartflo_base_url: String,
+    pub smartflo_webhook_secret: Option<Secret>,
+}
+
+impl Default for TelephonyConfig {
+    fn default() -> Self {
+        Self {
+            provider: switchboard_telephony::ProviderKind::Simulator,
+            caller_id: None,
+            ring_timeout_secs: 30,
+            simulator: Default::default(),
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            twilio_base_url: "https://api.twilio.com".into(),
+            plivo_auth_id: None,
+            plivo_auth_token: None,
+            plivo_base_url: "https://api.plivo.com".into(),
+            smartflo_api_token: None,
+            smartflo_base_url: "https://api-smartflo.tatateleservices.com".into(),
+            smartflo_webhook_secret: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -142,12 +182,13 @@ impl Default for Config {
             upload_limit_bytes: 10 * 1024 * 1024,
             rate_limits: RateLimits::default(),
             trust_proxy: false,
+            telephony: TelephonyConfig::default(),
         }
     }
 }
 
 /// The keys a file or the environment may set (as `SWITCHBOARD_<KEY>` in upper case).
-const KEYS: [&str; 14] = [
+const KEYS: &[&str] = &[
     "database_url",
     "listen",
     "public_url",
@@ -162,6 +203,23 @@ const KEYS: [&str; 14] = [
     "upload_limit_mb",
     "rate_limits",
     "trust_proxy",
+    "provider",
+    "caller_id",
+    "ring_timeout_seconds",
+    "simulator_seed",
+    "simulator_answer_rate",
+    "simulator_busy_rate",
+    "simulator_failed_rate",
+    "simulator_time_scale",
+    "twilio_account_sid",
+    "twilio_auth_token",
+    "twilio_base_url",
+    "plivo_auth_id",
+    "plivo_auth_token",
+    "plivo_base_url",
+    "smartflo_api_token",
+    "smartflo_base_url",
+    "smartflo_webhook_secret",
 ];
 
 impl Config {
@@ -311,10 +369,153 @@ impl Config {
                         _ => return Err(bad(format!("'{v}' is not true or false"))),
                     }
                 }
-                _ => unreachable!("keys are checked above"),
+                _ => c.telephony.set(&key, &v).map_err(bad)?,
             }
         }
+        c.telephony.check(c.public_url.as_deref())?;
         Ok(c)
+    }
+}
+
+fn rate(v: &str) -> Result<f64, String> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|r| (0.0..=1.0).contains(r))
+        .ok_or_else(|| format!("'{v}' is not a rate between 0 and 1"))
+}
+
+fn base_url(v: &str) -> Result<String, String> {
+    let u = v.trim().trim_end_matches('/');
+    if !(u.starts_with("http://") || u.starts_with("https://")) {
+        return Err(format!("'{u}' must start with http:// or https://"));
+    }
+    Ok(u.to_string())
+}
+
+fn nonempty_secret(v: &str) -> Result<Secret, String> {
+    if v.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(Secret(v.trim().to_string()))
+    }
+}
+
+impl TelephonyConfig {
+    fn set(&mut self, key: &str, v: &str) -> Result<(), String> {
+        match key {
+            "provider" => {
+                self.provider = switchboard_telephony::ProviderKind::parse(v).ok_or_else(|| {
+                    format!("'{v}' is not one of simulator, twilio, plivo, smartflo")
+                })?
+            }
+            "caller_id" => {
+                let t = v.trim();
+                let digits = t.trim_start_matches('+');
+                if !t.starts_with('+')
+                    || !(8..=15).contains(&digits.len())
+                    || !digits.chars().all(|c| c.is_ascii_digit())
+                {
+                    return Err(format!("'{t}' is not an E.164 number such as +14155550100"));
+                }
+                self.caller_id = Some(t.to_string());
+            }
+            "ring_timeout_seconds" => {
+                self.ring_timeout_secs = v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|s| (5..=600).contains(s))
+                    .ok_or_else(|| format!("'{v}' is not a number of seconds from 5 to 600"))?
+            }
+            "simulator_seed" => {
+                self.simulator.seed = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("'{v}' is not a whole number"))?
+            }
+            "simulator_answer_rate" => self.simulator.answer_rate = rate(v)?,
+            "simulator_busy_rate" => self.simulator.busy_rate = rate(v)?,
+            "simulator_failed_rate" => self.simulator.failed_rate = rate(v)?,
+            "simulator_time_scale" => {
+                self.simulator.time_scale = v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|t| *t > 0.0 && *t <= 100_000.0)
+                    .ok_or_else(|| {
+                        format!("'{v}' is not a factor above 0 (20 = twenty times faster)")
+                    })?
+            }
+            "twilio_account_sid" => self.twilio_account_sid = Some(nonempty_secret(v)?.0),
+            "twilio_auth_token" => self.twilio_auth_token = Some(nonempty_secret(v)?),
+            "twilio_base_url" => self.twilio_base_url = base_url(v)?,
+            "plivo_auth_id" => self.plivo_auth_id = Some(nonempty_secret(v)?.0),
+            "plivo_auth_token" => self.plivo_auth_token = Some(nonempty_secret(v)?),
+            "plivo_base_url" => self.plivo_base_url = base_url(v)?,
+            "smartflo_api_token" => self.smartflo_api_token = Some(nonempty_secret(v)?),
+            "smartflo_base_url" => self.smartflo_base_url = base_url(v)?,
+            "smartflo_webhook_secret" => {
+                if v.trim().len() < 16 {
+                    return Err("must be at least 16 characters".into());
+                }
+                self.smartflo_webhook_secret = Some(Secret(v.trim().to_string()));
+            }
+            _ => unreachable!("keys are checked above"),
+        }
+        Ok(())
+    }
+
+    /// What each provider needs, checked together once every value is read.
+    fn check(&self, public_url: Option<&str>) -> Result<(), String> {
+        use switchboard_telephony::ProviderKind::*;
+        self.simulator
+            .validate()
+            .map_err(|e| format!("SWITCHBOARD_SIMULATOR_*: {e}"))?;
+        let need = |ok: bool, var: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{var}: required when SWITCHBOARD_PROVIDER={}",
+                    self.provider.as_str()
+                ))
+            }
+        };
+        match self.provider {
+            Simulator => Ok(()),
+            Twilio => {
+                need(
+                    self.twilio_account_sid.is_some(),
+                    "SWITCHBOARD_TWILIO_ACCOUNT_SID",
+                )?;
+                need(
+                    self.twilio_auth_token.is_some(),
+                    "SWITCHBOARD_TWILIO_AUTH_TOKEN",
+                )?;
+                need(self.caller_id.is_some(), "SWITCHBOARD_CALLER_ID")?;
+                need(public_url.is_some(), "SWITCHBOARD_PUBLIC_URL")
+            }
+            Plivo => {
+                need(self.plivo_auth_id.is_some(), "SWITCHBOARD_PLIVO_AUTH_ID")?;
+                need(
+                    self.plivo_auth_token.is_some(),
+                    "SWITCHBOARD_PLIVO_AUTH_TOKEN",
+                )?;
+                need(self.caller_id.is_some(), "SWITCHBOARD_CALLER_ID")?;
+                need(public_url.is_some(), "SWITCHBOARD_PUBLIC_URL")
+            }
+            Smartflo => {
+                need(
+                    self.smartflo_api_token.is_some(),
+                    "SWITCHBOARD_SMARTFLO_API_TOKEN",
+                )?;
+                need(
+                    self.smartflo_webhook_secret.is_some(),
+                    "SWITCHBOARD_SMARTFLO_WEBHOOK_SECRET",
+                )
+            }
+        }
     }
 }
 
@@ -341,6 +542,42 @@ mod tests {
         let e =
             Config::load_from(None, &env(&[("SWITCHBOARD_TIMEZONE", "Mars/Base")])).unwrap_err();
         assert!(e.contains("SWITCHBOARD_TIMEZONE"), "{e}");
+    }
+
+    #[test]
+    fn providers_need_their_credentials() {
+        let e = Config::load_from(None, &env(&[("SWITCHBOARD_PROVIDER", "twilio")])).unwrap_err();
+        assert!(e.starts_with("SWITCHBOARD_TWILIO_ACCOUNT_SID:"), "{e}");
+        let e = Config::load_from(None, &env(&[("SWITCHBOARD_PROVIDER", "carrier-pigeon")]))
+            .unwrap_err();
+        assert!(e.starts_with("SWITCHBOARD_PROVIDER:"), "{e}");
+        let e = Config::load_from(None, &env(&[("SWITCHBOARD_SIMULATOR_ANSWER_RATE", "1.5")]))
+            .unwrap_err();
+        assert!(e.starts_with("SWITCHBOARD_SIMULATOR_ANSWER_RATE:"), "{e}");
+        let e = Config::load_from(
+            None,
+            &env(&[
+                ("SWITCHBOARD_SIMULATOR_ANSWER_RATE", "0.9"),
+                ("SWITCHBOARD_SIMULATOR_BUSY_RATE", "0.5"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(e.contains("SIMULATOR"), "{e}");
+        let ok = Config::load_from(
+            None,
+            &env(&[
+                ("SWITCHBOARD_PROVIDER", "plivo"),
+                ("SWITCHBOARD_PLIVO_AUTH_ID", "MA123"),
+                ("SWITCHBOARD_PLIVO_AUTH_TOKEN", "tok"),
+                ("SWITCHBOARD_CALLER_ID", "+14155550100"),
+                ("SWITCHBOARD_PUBLIC_URL", "https://sb.example.com/"),
+                ("SWITCHBOARD_SIMULATOR_TIME_SCALE", "20"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(ok.public_url.as_deref(), Some("https://sb.example.com"));
+        assert_eq!(ok.telephony.simulator.time_scale, 20.0);
+        assert!(!format!("{ok:?}").contains("\"tok\""));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod ratelimit;
 pub mod routes;
 pub mod state;
+pub mod telephony;
 
 use std::net::SocketAddr;
 
@@ -46,7 +47,10 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
             settings::get_or_insert(&db, "jwt_secret", &hex::encode(b)).await?
         }
     };
-    AppState::new(db, config, secret.as_bytes(), default_client_id)
+    let (telephony, events) = telephony::build(&config)?;
+    let state = AppState::new(db, config, secret.as_bytes(), default_client_id, telephony)?;
+    tokio::spawn(telephony::ingest_loop(state.clone(), events));
+    Ok(state)
 }
 
 /// First start: the default client and user `admin` (super admin). Returns the default client.

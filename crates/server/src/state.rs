@@ -7,6 +7,7 @@ use switchboard_store::Db;
 use crate::auth::{JwtKeys, LoginThrottle};
 use crate::config::Config;
 use crate::ratelimit::RateLimiters;
+use crate::telephony::Telephony;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -19,6 +20,7 @@ pub struct AppState {
     pub limits: Arc<RateLimiters>,
     pub default_client_id: i64,
     pub started: Instant,
+    pub telephony: Telephony,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
         config: Config,
         jwt_secret: &[u8],
         default_client_id: i64,
+        telephony: Telephony,
     ) -> anyhow::Result<Self> {
         let phones =
             PhoneNormalizer::new(config.phone_region.as_deref()).map_err(anyhow::Error::msg)?;
@@ -42,6 +45,7 @@ impl AppState {
             db,
             default_client_id,
             started: Instant::now(),
+            telephony,
         })
     }
 }

@@ -650,3 +650,24 @@ pub async fn stale_live(
     .fetch_all(ex)
     .await
 }
+
+/// The provider refused or never took a call we tried to place: the call ends as failed, and its
+/// lead goes back to the queue without counting an attempt (nobody was dialed).
+pub async fn fail_unplaced(tx: &mut Tx, id: i64, cause: &str) -> Result<()> {
+    let t = now();
+    sql(
+        "UPDATE calls SET status = 'failed', ended_at = $1, hangup_cause = $2, updated_at = $1 \
+         WHERE id = $3 AND status IN ('initiated', 'ringing', 'answered')",
+    )
+    .arg(t)
+    .arg(cause)
+    .arg(id)
+    .execute(tx)
+    .await?;
+    sql("UPDATE leads SET status = 'pending', updated_at = $1 WHERE id = (SELECT lead_id FROM calls WHERE id = $2) AND status = 'calling'")
+        .arg(t)
+        .arg(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

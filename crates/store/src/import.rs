@@ -15,8 +15,14 @@ use tokio::sync::mpsc;
 
 use crate::{AsExec, Backend, Db, StoreError, Tx, lists, now, sql};
 
-/// Rows per INSERT statement (11 bound values a row stays far below both backends' limits).
-const CHUNK_ROWS: usize = 1000;
+/// Rows per batch: one multi-row INSERT on SQLite (9 bound values a row stays below its
+/// 32,766-parameter limit), one `COPY` into a staging table on PostgreSQL.
+fn chunk_rows(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 1000,
+        Backend::Postgres => 20_000,
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -177,6 +183,7 @@ fn parse_stream(
     input: impl Read,
     phones: PhoneNormalizer,
     tx: mpsc::Sender<Msg>,
+    chunk_rows: usize,
 ) -> Result<(), ImportError> {
     let mut input = std::io::BufReader::with_capacity(256 * 1024, input);
     // Peek the first line to pick the delimiter and to drop a UTF-8 byte-order mark.
@@ -211,7 +218,7 @@ fn parse_stream(
     let columns = Columns::from_header(&header)?;
 
     let mut rec = csv::ByteRecord::new();
-    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let mut chunk = Vec::with_capacity(chunk_rows);
     loop {
         let line = rdr.position().line();
         match rdr.read_byte_record(&mut rec) {
@@ -223,9 +230,9 @@ fn parse_stream(
                 match columns.parse(&rec, &phones) {
                     Ok(row) => {
                         chunk.push(row);
-                        if chunk.len() == CHUNK_ROWS {
+                        if chunk.len() == chunk_rows {
                             let full =
-                                std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+                                std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows));
                             if tx.blocking_send(Msg::Rows(full)).is_err() {
                                 return Ok(()); // the inserter stopped; it reports why
                             }
@@ -272,7 +279,8 @@ pub async fn import_csv<R: Read + Send + 'static>(
     mut progress: impl FnMut(&ImportReport) + Send,
 ) -> Result<ImportReport, ImportError> {
     let (tx, mut rx) = mpsc::channel::<Msg>(8);
-    let parser = tokio::task::spawn_blocking(move || parse_stream(input, phones, tx));
+    let rows = chunk_rows(db.backend());
+    let parser = tokio::task::spawn_blocking(move || parse_stream(input, phones, tx, rows));
 
     let mut report = ImportReport::default();
     let mut lists_by_name: HashMap<String, i64> = HashMap::new();
@@ -337,6 +345,87 @@ async fn insert_chunk(
     rows: &[ParsedRow],
     lists_by_name: &HashMap<String, i64>,
 ) -> Result<u64, StoreError> {
+    if let Tx::Pg(t) = ex {
+        return copy_chunk(t, client_id, default_list, rows, lists_by_name).await;
+    }
+    insert_rows(ex, client_id, default_list, rows, lists_by_name).await
+}
+
+/// PostgreSQL: `COPY` the batch into a session-local staging table, then one
+/// `INSERT … SELECT … ON CONFLICT DO NOTHING` moves the new numbers in.
+async fn copy_chunk(
+    conn: &mut sqlx::PgConnection,
+    client_id: i64,
+    default_list: Option<i64>,
+    rows: &[ParsedRow],
+    lists_by_name: &HashMap<String, i64>,
+) -> Result<u64, StoreError> {
+    use sqlx::Executor;
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS lead_import (list_id BIGINT, phone TEXT, name TEXT, email TEXT, \
+         priority TEXT, tags TEXT, timezone TEXT, notes TEXT)",
+    )
+    .await?;
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::with_capacity(rows.len() * 96));
+    for r in rows {
+        let list = r
+            .list
+            .as_ref()
+            .and_then(|n| lists_by_name.get(n).copied())
+            .or(default_list);
+        let tags = serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into());
+        let list = list.map(|l| l.to_string()).unwrap_or_default();
+        w.write_record([
+            list.as_str(),
+            &r.phone,
+            r.name.as_deref().unwrap_or(""),
+            r.email.as_deref().unwrap_or(""),
+            r.priority,
+            &tags,
+            r.timezone.as_deref().unwrap_or(""),
+            r.notes.as_deref().unwrap_or(""),
+        ])
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    }
+    let data = w
+        .into_inner()
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    // Empty fields are NULL in COPY's CSV format (quoted empty strings would not be).
+    let mut copy = conn
+        .copy_in_raw("COPY lead_import FROM STDIN WITH (FORMAT csv)")
+        .await?;
+    copy.send(data).await?;
+    copy.finish().await?;
+    let inserted = sql(
+        "INSERT INTO leads (client_id, list_id, phone, name, email, priority, tags, timezone, notes, created_at, updated_at) \
+         SELECT $1, list_id, phone, name, email, priority, tags::jsonb, timezone, notes, $2, $2 FROM lead_import \
+         ON CONFLICT (client_id, phone) WHERE deleted_at IS NULL DO NOTHING",
+    )
+    .arg(client_id)
+    .arg(now())
+    .execute(&mut PgExec(conn))
+    .await?;
+    conn.execute("TRUNCATE lead_import").await?;
+    Ok(inserted)
+}
+
+struct PgExec<'a>(&'a mut sqlx::PgConnection);
+
+impl crate::AsExec for PgExec<'_> {
+    fn exec(&mut self) -> crate::db::Exec<'_> {
+        crate::db::Exec::Pg(self.0)
+    }
+}
+
+async fn insert_rows(
+    ex: &mut Tx,
+    client_id: i64,
+    default_list: Option<i64>,
+    rows: &[ParsedRow],
+    lists_by_name: &HashMap<String, i64>,
+) -> Result<u64, StoreError> {
     let mut q = sql(
         "INSERT INTO leads (client_id, list_id, phone, name, email, priority, tags, timezone, notes, \
          created_at, updated_at) VALUES ",
@@ -362,14 +451,9 @@ async fn insert_chunk(
             .push_arg(r.email.as_ref())
             .push(", ");
         q.push_arg(r.priority).push(", ");
-        if r.tags.is_empty() {
-            q.push("'[]'");
-        } else {
-            q.push_arg(serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()));
-        }
-        if ex.backend() == Backend::Postgres {
-            q.push("::jsonb");
-        }
+        // Tags are always bound (never inlined) so every full chunk has the same SQL text and
+        // reuses one prepared statement.
+        q.push_arg(serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()));
         q.push(", ")
             .push_arg(r.timezone.as_ref())
             .push(", ")

@@ -54,6 +54,8 @@ fn conflict_subject(msg: &str) -> &'static str {
         ("username", "username"),
         ("email", "email"),
         ("phone", "a lead with this phone number"),
+        ("one_live", "a live call for this lead"),
+        ("calls.lead_id", "a live call for this lead"),
         ("lists", "a list with this name"),
         ("clients", "a client with this name"),
         ("key_hash", "key"),

@@ -32,6 +32,8 @@ CREATE INDEX calls_provider_call_idx ON calls (provider_call_id);
 CREATE INDEX calls_client_started_idx ON calls (client_id, started_at);
 CREATE INDEX calls_client_status_idx ON calls (client_id, status);
 CREATE INDEX calls_lead_idx ON calls (lead_id);
+-- A lead is never in two live calls at once, whichever instance places them.
+CREATE UNIQUE INDEX calls_one_live_per_lead ON calls (lead_id) WHERE status IN ('initiated', 'ringing', 'answered');
 CREATE INDEX calls_user_idx ON calls (user_id, started_at);
 
 -- Every status change and webhook, stored once per (provider, call id, event).

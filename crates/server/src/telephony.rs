@@ -1,0 +1,322 @@
+//! Placing calls and taking in what providers say about them.
+//!
+//! Every event — a signed webhook, the simulator, a bot's report, an operator's update — is
+//! applied by [`ingest`], so the same rules hold whatever the source.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use switchboard_core::CallStatus;
+use switchboard_store::calls::{self, Applied, Call, EventInput, NewCall};
+use switchboard_store::leads::Lead;
+use switchboard_store::{Db, StoreError};
+use switchboard_telephony::simulator::{EventSink, Simulator};
+use switchboard_telephony::{Bridge, Dial, Provider, ProviderEvent, ProviderKind};
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The provider this instance places calls through.
+#[derive(Clone)]
+pub struct Telephony {
+    pub provider: Arc<dyn Provider>,
+    pub kind: ProviderKind,
+}
+
+/// Simulator events wait here until the server's ingest loop applies them.
+struct ChannelSink(mpsc::UnboundedSender<ProviderEvent>);
+
+#[async_trait::async_trait]
+impl EventSink for ChannelSink {
+    async fn deliver(&self, event: ProviderEvent) {
+        let _ = self.0.send(event);
+    }
+}
+
+/// Build the configured provider. Simulator events come back on the returned receiver.
+pub fn build(
+    config: &Config,
+) -> anyhow::Result<(Telephony, mpsc::UnboundedReceiver<ProviderEvent>)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let t = &config.telephony;
+    let provider: Arc<dyn Provider> = match t.provider {
+        ProviderKind::Simulator => Arc::new(
+            Simulator::new(t.simulator.clone(), Arc::new(ChannelSink(tx)))
+                .map_err(anyhow::Error::msg)?,
+        ),
+        other => {
+            return Err(anyhow::anyhow!(
+                "SWITCHBOARD_PROVIDER={}: not available in this build",
+                other.as_str()
+            ));
+        }
+    };
+    Ok((
+        Telephony {
+            kind: t.provider,
+            provider,
+        },
+        rx,
+    ))
+}
+
+/// Apply simulator events as they come, until the channel closes.
+pub async fn ingest_loop(state: AppState, mut rx: mpsc::UnboundedReceiver<ProviderEvent>) {
+    while let Some(ev) = rx.recv().await {
+        if let Err(e) = ingest(&state, &ev).await {
+            tracing::warn!(call = %ev.provider_call_id, error = %e.message, "could not apply a simulator event");
+        }
+    }
+}
+
+fn event_input(ev: &ProviderEvent) -> EventInput {
+    EventInput {
+        provider: ev.provider.as_str().to_string(),
+        provider_call_id: ev.provider_call_id.clone(),
+        event: ev.event.clone(),
+        status: ev.status,
+        at: ev.at,
+        duration_secs: ev.duration_secs,
+        hangup_cause: ev.hangup_cause.clone(),
+        recording_url: ev.recording_url.clone(),
+        payload: ev.raw.clone(),
+    }
+}
+
+/// The call an event's `reference` (our call id) names, if it really is that provider's call.
+async fn referenced_call(db: &Db, ev: &ProviderEvent) -> ApiResult<Option<Call>> {
+    let Some(id) = ev.reference.as_deref().and_then(|r| r.parse::<i64>().ok()) else {
+        return Ok(None);
+    };
+    let found: Option<Call> = switchboard_store::sql(&format!(
+        "SELECT {} FROM calls WHERE calls.id = $1",
+        calls::COLUMNS
+    ))
+    .arg(id)
+    .fetch_optional(&mut db.read().await?)
+    .await?;
+    Ok(found.filter(|c| {
+        c.provider == ev.provider.as_str()
+            && c.provider_call_id
+                .as_deref()
+                .is_none_or(|p| p == ev.provider_call_id)
+    }))
+}
+
+/// Apply one provider event: stored once, the call moves forward only, the lead follows.
+pub async fn ingest(state: &AppState, ev: &ProviderEvent) -> ApiResult<Applied> {
+    let by_reference = referenced_call(&state.db, ev).await?;
+    let mut tx = state.db.begin().await?;
+    if let Some(c) = &by_reference {
+        if c.provider_call_id.is_none() {
+            calls::set_provider_call_id(&mut tx, c.id, &ev.provider_call_id).await?;
+        }
+    }
+    let applied = calls::apply_event(&mut tx, &event_input(ev), by_reference.map(|c| c.id)).await?;
+    tx.commit().await?;
+    Ok(applied)
+}
+
+/// Who asked for a call and where it is bridged when answered.
+pub struct CallRequest<'a> {
+    pub client_id: i64,
+    pub lead: Option<&'a Lead>,
+    pub to: String,
+    pub user_id: Option<i64>,
+    pub agent_id: Option<String>,
+    pub from: Option<String>,
+    pub bridge: Bridge,
+    pub metadata: serde_json::Value,
+}
+
+fn bridge_json(b: &Bridge) -> serde_json::Value {
+    match b {
+        Bridge::Agent { number } => json!({ "agent": number }),
+        Bridge::Bot {
+            wss_url,
+            parameters,
+        } => json!({ "bot": wss_url, "parameters": parameters }),
+        Bridge::None => json!(null),
+    }
+}
+
+/// Read back the bridge a call was placed with (the answer webhook needs it).
+pub fn bridge_of(call: &Call) -> Bridge {
+    let b = &call.metadata.0["bridge"];
+    if let Some(n) = b["agent"].as_str() {
+        Bridge::Agent {
+            number: n.to_string(),
+        }
+    } else if let Some(u) = b["bot"].as_str() {
+        let parameters = b["parameters"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Bridge::Bot {
+            wss_url: u.to_string(),
+            parameters,
+        }
+    } else {
+        Bridge::None
+    }
+}
+
+fn public_base(config: &Config) -> String {
+    config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen))
+}
+
+/// The webhook URLs a provider is given for a call.
+pub fn webhook_urls(config: &Config, kind: ProviderKind, call_id: i64) -> (String, String) {
+    let base = public_base(config);
+    match kind {
+        ProviderKind::Twilio => (
+            format!("{base}/webhooks/twilio/answer?call={call_id}"),
+            format!("{base}/webhooks/twilio/status?call={call_id}"),
+        ),
+        ProviderKind::Plivo => (
+            format!("{base}/webhooks/plivo/answer?call={call_id}"),
+            format!("{base}/webhooks/plivo/hangup?call={call_id}"),
+        ),
+        ProviderKind::Smartflo | ProviderKind::Simulator => {
+            (String::new(), format!("{base}/api/v1/smartflo/webhook"))
+        }
+    }
+}
+
+/// Place a call: the call row first (a lead in a live call is refused by the database), then
+/// the provider. If the provider refuses, the call ends as failed and the lead is requeued.
+pub async fn place_call(state: &AppState, req: CallRequest<'_>) -> ApiResult<Call> {
+    let kind = state.telephony.kind;
+    let mut new = NewCall::outbound(req.client_id, kind.as_str(), &req.to);
+    new.lead_id = req.lead.map(|l| l.id);
+    new.user_id = req.user_id;
+    new.from_number = req
+        .from
+        .clone()
+        .or_else(|| state.config.telephony.caller_id.clone());
+    let mut metadata = req.metadata;
+    metadata["bridge"] = bridge_json(&req.bridge);
+    new.metadata = metadata;
+
+    let mut tx = state.db.begin().await?;
+    let call = match calls::create(&mut tx, &new).await {
+        Ok(c) => c,
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::conflict("this lead is already in a live call"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(lead) = req.lead {
+        switchboard_store::sql(
+            "UPDATE leads SET status = 'calling', updated_at = $1 WHERE id = $2",
+        )
+        .arg(switchboard_store::now())
+        .arg(lead.id)
+        .execute(&mut tx)
+        .await?;
+    }
+    tx.commit().await?;
+
+    let (answer_url, status_url) = webhook_urls(&state.config, kind, call.id);
+    let dial = Dial {
+        reference: call.id.to_string(),
+        to: req.to.clone(),
+        from: new.from_number.clone().unwrap_or_default(),
+        answer_url,
+        status_url,
+        ring_timeout_secs: state.config.telephony.ring_timeout_secs,
+        time_limit_secs: None,
+        bridge: req.bridge,
+        agent_id: req.agent_id,
+    };
+    match state.telephony.provider.originate(&dial).await {
+        Ok(placed) => {
+            let mut tx = state.db.begin().await?;
+            // The simulator may already have reported on the call by reference; keep its id.
+            switchboard_store::sql(
+                "UPDATE calls SET provider_call_id = $1 WHERE id = $2 AND provider_call_id IS NULL",
+            )
+            .arg(&placed.provider_call_id)
+            .arg(call.id)
+            .execute(&mut tx)
+            .await?;
+            tx.commit().await?;
+            let mut c = call;
+            c.provider_call_id = Some(placed.provider_call_id);
+            Ok(c)
+        }
+        Err(e) => {
+            tracing::warn!(call = call.id, error = %e, "the provider did not take the call");
+            let mut tx = state.db.begin().await?;
+            calls::fail_unplaced(&mut tx, call.id, &format!("provider error: {e}")).await?;
+            tx.commit().await?;
+            Err(ApiError::new(
+                axum::http::StatusCode::BAD_GATEWAY,
+                format!("the telephony provider did not take the call: {e}"),
+            ))
+        }
+    }
+}
+
+/// Hang up a live call through its provider. Ending a call that has already ended is fine.
+pub async fn hang_up(state: &AppState, call: &Call) -> ApiResult<()> {
+    if call.status().is_final() {
+        return Ok(());
+    }
+    if call.provider != state.telephony.kind.as_str() {
+        return Err(ApiError::conflict(format!(
+            "this call was placed through {}, not {}",
+            call.provider,
+            state.telephony.kind.as_str()
+        )));
+    }
+    let Some(pcid) = &call.provider_call_id else {
+        return Err(ApiError::conflict(
+            "the provider has not taken this call yet; try again in a moment",
+        ));
+    };
+    state.telephony.provider.hangup(pcid).await.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_GATEWAY,
+            format!("the telephony provider did not hang up: {e}"),
+        )
+    })
+}
+
+/// Record a status a person or a bot reports for a call, through the same rules as webhooks.
+pub async fn report_status(
+    state: &AppState,
+    call: &Call,
+    source: &str,
+    status: CallStatus,
+    duration: Option<i64>,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> ApiResult<Applied> {
+    let ev = EventInput {
+        provider: call.provider.clone(),
+        provider_call_id: call
+            .provider_call_id
+            .clone()
+            .unwrap_or_else(|| format!("call-{}", call.id)),
+        event: format!("{source}:{}", status.as_str()),
+        status,
+        at: at.unwrap_or_else(switchboard_store::now),
+        duration_secs: duration,
+        hangup_cause: None,
+        recording_url: None,
+        payload: json!({ "source": source, "status": status.as_str() }),
+    };
+    let mut tx = state.db.begin().await?;
+    let applied = calls::apply_event(&mut tx, &ev, Some(call.id)).await?;
+    tx.commit().await?;
+    Ok(applied)
+}
