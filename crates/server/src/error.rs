@@ -114,3 +114,16 @@ impl From<switchboard_store::import::ImportError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Seeds 000 and 004 answer errors as `{"success": false, "message": …}`; this middleware
+/// re-renders any [`ApiError`] from the routes it wraps in that shape.
+pub async fn success_false_shape(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let res = next.run(req).await;
+    match res.extensions().get::<ApiError>().cloned() {
+        Some(e) => e.render(json!({ "success": false, "message": e.message, "error": e.title() })),
+        None => res,
+    }
+}

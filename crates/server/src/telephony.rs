@@ -5,12 +5,16 @@
 
 use std::sync::Arc;
 
+use chrono::Offset;
 use serde_json::json;
 use switchboard_core::CallStatus;
 use switchboard_store::calls::{self, Applied, Call, EventInput, NewCall};
 use switchboard_store::leads::Lead;
 use switchboard_store::{Db, StoreError};
+use switchboard_telephony::plivo::PlivoClient;
 use switchboard_telephony::simulator::{EventSink, Simulator};
+use switchboard_telephony::smartflo::SmartfloClient;
+use switchboard_telephony::twilio::TwilioClient;
 use switchboard_telephony::{Bridge, Dial, Provider, ProviderEvent, ProviderKind};
 use tokio::sync::mpsc;
 
@@ -46,11 +50,34 @@ pub fn build(
             Simulator::new(t.simulator.clone(), Arc::new(ChannelSink(tx)))
                 .map_err(anyhow::Error::msg)?,
         ),
-        other => {
-            return Err(anyhow::anyhow!(
-                "SWITCHBOARD_PROVIDER={}: not available in this build",
-                other.as_str()
-            ));
+        ProviderKind::Twilio => Arc::new(TwilioClient::with_base_url(
+            t.twilio_account_sid.clone().unwrap_or_default(),
+            t.twilio_auth_token
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default(),
+            &t.twilio_base_url,
+        )),
+        ProviderKind::Plivo => Arc::new(PlivoClient::with_base_url(
+            t.plivo_auth_id.clone().unwrap_or_default(),
+            t.plivo_auth_token
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default(),
+            &t.plivo_base_url,
+        )),
+        ProviderKind::Smartflo => {
+            // Smartflo writes local times without an offset: read them in the server's zone.
+            let tz: chrono_tz::Tz = config.timezone.parse().unwrap_or(chrono_tz::UTC);
+            let offset = chrono::Utc::now().with_timezone(&tz).offset().fix();
+            let token = t
+                .smartflo_api_token
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default();
+            Arc::new(
+                SmartfloClient::with_base_url(token, &t.smartflo_base_url).with_utc_offset(offset),
+            )
         }
     };
     Ok((

@@ -38,6 +38,33 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api-docs/openapi.json"),
     ("get", "/api-docs"),
     ("get", "/api-docs/"),
+    ("get", "/api/operator/leads/available"),
+    ("post", "/api/operator/leads/claim"),
+    ("post", "/api/operator/calls/start"),
+    ("put", "/api/operator/calls/{id}/update"),
+    ("get", "/api/operator/calls/history"),
+    ("put", "/api/operator/profile/availability"),
+    ("post", "/api/v1/leads/{id}/call"),
+    ("get", "/api/v1/smartflo/active-call/{id}"),
+    ("post", "/api/v1/smartflo/call/hangup"),
+    ("get", "/api/v1/smartflo/live-calls"),
+    ("get", "/api/v1/smartflo/call/records"),
+    ("post", "/api/v1/smartflo/webhook"),
+    ("get", "/api/calls"),
+    ("post", "/api/calls"),
+    ("get", "/api/calls/stats"),
+    ("get", "/api/calls/active"),
+    ("get", "/api/calls/analytics"),
+    ("get", "/api/calls/export"),
+    ("get", "/api/calls/{id}"),
+    ("patch", "/api/calls/{id}"),
+    ("delete", "/api/calls/{id}"),
+    ("patch", "/api/calls/{id}/transcript"),
+    ("post", "/api/calls/{id}/terminate"),
+    ("post", "/webhooks/twilio/status"),
+    ("post", "/webhooks/twilio/answer"),
+    ("post", "/webhooks/plivo/hangup"),
+    ("post", "/webhooks/plivo/answer"),
 ];
 
 const PUBLIC: &[&str] = &[
@@ -46,6 +73,12 @@ const PUBLIC: &[&str] = &[
     "/api-docs/openapi.json",
     "/api-docs",
     "/api-docs/",
+    // Webhooks carry a provider signature or shared secret, not a bearer token or API key.
+    "/api/v1/smartflo/webhook",
+    "/webhooks/twilio/status",
+    "/webhooks/twilio/answer",
+    "/webhooks/plivo/hangup",
+    "/webhooks/plivo/answer",
 ];
 
 const METHODS: &[&str] = &[

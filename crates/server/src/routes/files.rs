@@ -246,47 +246,44 @@ pub async fn export(
         }
     }
     drop(conn);
+    let cells: Vec<[String; 13]> = rows.iter().map(row_cells).collect();
+    table_file(&format, "numbers", &COLUMNS, cells).await
+}
+
+/// A table as a downloadable CSV or XLSX file (`name-<time>.<format>`). Cells that are whole
+/// numbers are written as numbers in XLSX.
+pub async fn table_file<const N: usize>(
+    format: &str,
+    name: &'static str,
+    columns: &'static [&'static str; N],
+    rows: Vec<[String; N]>,
+) -> ApiResult<Response> {
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-    if format == "csv" {
-        let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, csv::Error> {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(COLUMNS)?;
-            for r in &rows {
-                w.write_record(row_cells(r))?;
-            }
-            w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
-        })
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(|_| ApiError::internal())?;
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"numbers-{stamp}.csv\""),
-                ),
-            ],
-            body,
-        )
-            .into_response());
-    }
-    let body = tokio::task::spawn_blocking(move || xlsx(&rows))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(|e| {
-            tracing::error!(error = %e, "xlsx export failed");
-            ApiError::internal()
-        })?;
+    let csv = format == "csv";
+    let body = tokio::task::spawn_blocking(move || {
+        if csv {
+            csv_bytes(columns, &rows)
+        } else {
+            xlsx(name, columns, &rows)
+        }
+    })
+    .await
+    .map_err(|_| ApiError::internal())?
+    .map_err(|e| {
+        tracing::error!(error = %e, "export failed");
+        ApiError::internal()
+    })?;
+    let content_type = if csv {
+        "text/csv; charset=utf-8"
+    } else {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    };
     Ok((
         [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
+            (header::CONTENT_TYPE, content_type.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"numbers-{stamp}.xlsx\""),
+                format!("attachment; filename=\"{name}-{stamp}.{format}\""),
             ),
         ],
         body,
@@ -294,24 +291,45 @@ pub async fn export(
         .into_response())
 }
 
-fn xlsx(rows: &[ExportRow]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let mut wb = Workbook::new();
-    let bold = Format::new().set_bold();
-    let sheet = wb.add_worksheet_with_constant_memory();
-    sheet.set_name("Numbers")?;
-    for (c, name) in COLUMNS.iter().enumerate() {
-        sheet.write_with_format(0, c as u16, *name, &bold)?;
+fn csv_bytes<const N: usize>(columns: &[&str; N], rows: &[[String; N]]) -> Result<Vec<u8>, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(columns).map_err(|e| e.to_string())?;
+    for r in rows {
+        w.write_record(r).map_err(|e| e.to_string())?;
     }
-    for (i, r) in rows.iter().enumerate() {
-        let row = (i + 1) as u32;
-        for (c, cell) in row_cells(r).iter().enumerate() {
-            if c == 0 || c == 7 {
-                sheet.write_number(row, c as u16, cell.parse::<f64>().unwrap_or(0.0))?;
-            } else {
-                sheet.write_string(row, c as u16, cell)?;
+    w.into_inner().map_err(|e| e.to_string())
+}
+
+fn xlsx<const N: usize>(
+    name: &str,
+    columns: &[&str; N],
+    rows: &[[String; N]],
+) -> Result<Vec<u8>, String> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let run = || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+        let mut wb = Workbook::new();
+        let bold = Format::new().set_bold();
+        let sheet = wb.add_worksheet_with_constant_memory();
+        let mut title = name.to_string();
+        title[..1].make_ascii_uppercase();
+        sheet.set_name(&title)?;
+        for (c, col) in columns.iter().enumerate() {
+            sheet.write_with_format(0, c as u16, *col, &bold)?;
+        }
+        for (i, r) in rows.iter().enumerate() {
+            let row = (i + 1) as u32;
+            for (c, cell) in r.iter().enumerate() {
+                match cell.parse::<i64>() {
+                    Ok(n) if !cell.starts_with('+') && !cell.starts_with('0') || cell == "0" => {
+                        sheet.write_number(row, c as u16, n as f64)?;
+                    }
+                    _ => {
+                        sheet.write_string(row, c as u16, cell)?;
+                    }
+                }
             }
         }
-    }
-    wb.save_to_buffer()
+        wb.save_to_buffer()
+    };
+    run().map_err(|e| e.to_string())
 }

@@ -1,12 +1,16 @@
 //! The HTTP surfaces, one module per resource.
 
 pub mod auth;
+pub mod bot;
 pub mod files;
 pub mod health;
 pub mod keys;
 pub mod leads;
+pub mod operator;
+pub mod smartflo;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -29,6 +33,12 @@ struct Groups {
     upload: OpenApiRouter<AppState>,
     api: OpenApiRouter<AppState>,
     public: OpenApiRouter<AppState>,
+    /// Seed 000 (click-to-call) and seed 004 (bot log): `{"success": false, …}` errors.
+    success_shaped: OpenApiRouter<AppState>,
+    /// Seed 000's 2-second polling.
+    poll: OpenApiRouter<AppState>,
+    /// Provider webhooks: authenticated by signature or secret, not rate limited per address.
+    webhooks: OpenApiRouter<AppState>,
 }
 
 impl Groups {
@@ -58,7 +68,36 @@ impl Groups {
                 leads::delete_lead
             ))
             .routes(routes!(leads::bulk_action))
-            .routes(routes!(files::export));
+            .routes(routes!(files::export))
+            .routes(routes!(operator::available))
+            .routes(routes!(operator::claim))
+            .routes(routes!(operator::start_call))
+            .routes(routes!(operator::update_call))
+            .routes(routes!(operator::history))
+            .routes(routes!(operator::availability));
+
+        let success_shaped = OpenApiRouter::default()
+            .routes(routes!(smartflo::call_lead))
+            .routes(routes!(smartflo::hangup))
+            .routes(routes!(smartflo::live_calls))
+            .routes(routes!(smartflo::call_records))
+            .routes(routes!(bot::list, bot::create))
+            .routes(routes!(bot::stats))
+            .routes(routes!(bot::active))
+            .routes(routes!(bot::analytics))
+            .routes(routes!(bot::export))
+            .routes(routes!(bot::get, bot::update, bot::delete))
+            .routes(routes!(bot::transcript))
+            .routes(routes!(bot::terminate));
+
+        let poll = OpenApiRouter::default().routes(routes!(smartflo::active_call));
+
+        let webhooks = OpenApiRouter::default()
+            .routes(routes!(webhooks::twilio_status))
+            .routes(routes!(webhooks::twilio_answer))
+            .routes(routes!(webhooks::plivo_hangup))
+            .routes(routes!(webhooks::plivo_answer))
+            .routes(routes!(webhooks::smartflo_webhook));
 
         let public = OpenApiRouter::default().routes(routes!(health::health));
 
@@ -67,6 +106,9 @@ impl Groups {
             upload,
             api,
             public,
+            success_shaped,
+            poll,
+            webhooks,
         }
     }
 
@@ -87,6 +129,16 @@ impl Groups {
                 .layer(DefaultBodyLimit::max(JSON_LIMIT))
                 .layer(from_fn_with_state(state.clone(), ratelimit::api)),
             public: self.public,
+            success_shaped: self
+                .success_shaped
+                .layer(axum::middleware::from_fn(crate::error::success_false_shape))
+                .layer(DefaultBodyLimit::max(JSON_LIMIT))
+                .layer(from_fn_with_state(state.clone(), ratelimit::api)),
+            poll: self
+                .poll
+                .layer(axum::middleware::from_fn(crate::error::success_false_shape))
+                .layer(from_fn_with_state(state.clone(), ratelimit::poll)),
+            webhooks: self.webhooks.layer(DefaultBodyLimit::max(JSON_LIMIT)),
         }
     }
 
@@ -97,6 +149,9 @@ impl Groups {
             .merge(self.upload)
             .merge(self.api)
             .merge(self.public)
+            .merge(self.success_shaped)
+            .merge(self.poll)
+            .merge(self.webhooks)
             .merge(crate::docs::routes())
     }
 }

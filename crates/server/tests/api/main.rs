@@ -3,6 +3,8 @@
 mod harness;
 
 mod auth;
+mod bot;
+mod calls;
 mod cli;
 mod files;
 mod leads;

@@ -1,0 +1,399 @@
+//! Seed 001's operator panel: available leads, claiming, starting and updating calls, call
+//! history, availability.
+
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_core::lead::people_may_edit;
+use switchboard_core::{CallStatus, Disposition, PageRequest, Priority};
+use switchboard_store::calls::{self, CallFilter, CallPatch};
+use switchboard_store::leads::{self, LeadFilter, LeadSort};
+use switchboard_store::users::{self, UserPatch};
+use switchboard_store::{now, sql};
+use switchboard_telephony::{Bridge, ProviderKind};
+
+use crate::auth::Session;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query, parse_id, ts};
+use crate::state::AppState;
+use crate::telephony::{CallRequest, place_call, report_status};
+
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AvailableQuery {
+    page: Option<u32>,
+    limit: Option<u32>,
+    /// urgent, high, medium or low (comma separated)
+    priority: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/operator/leads/available",
+    tag = "seed 001: operator",
+    summary = "Leads waiting to be claimed, most urgent first",
+    security(("bearerAuth" = [])),
+    params(AvailableQuery),
+    responses((status = 200, description = "`leads`, `pagination`", body = Object), crate::docs::AuthErrors)
+)]
+pub async fn available(
+    State(st): State<AppState>,
+    s: Session,
+    Query(q): Query<AvailableQuery>,
+) -> ApiResult<Json<Value>> {
+    let page = PageRequest::new(q.page, q.limit);
+    let mut f = LeadFilter {
+        statuses: vec!["pending".into()],
+        ..Default::default()
+    };
+    for p in q
+        .priority
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        f.priorities.push(
+            Priority::parse(p)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown priority '{p}'")))?
+                .as_str()
+                .into(),
+        );
+    }
+    let sort = LeadSort::parse(Some("priority"), Some("asc")).map_err(ApiError::bad_request)?;
+    // Available: pending and not assigned to someone else.
+    let mut q2 = sql("SELECT COUNT(*) FROM leads");
+    f.push_where(&mut q2, st.db.backend(), s.client_id());
+    q2.push(" AND (leads.assigned_user_id IS NULL OR leads.assigned_user_id = ")
+        .push_arg(s.user.id)
+        .push(")");
+    let mut conn = st.db.read().await?;
+    let (total,) = q2.fetch_one::<(i64,)>(&mut conn).await?;
+    let mut q3 = sql(&format!("SELECT {} FROM leads", leads::COLUMNS));
+    f.push_where(&mut q3, st.db.backend(), s.client_id());
+    q3.push(" AND (leads.assigned_user_id IS NULL OR leads.assigned_user_id = ")
+        .push_arg(s.user.id)
+        .push(")");
+    let _ = sort;
+    q3.push(" ORDER BY CASE leads.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, leads.created_at, leads.id");
+    q3.push(" LIMIT ")
+        .push_arg(i64::from(page.limit))
+        .push(" OFFSET ")
+        .push_arg(page.offset() as i64);
+    let rows: Vec<leads::Lead> = q3.fetch_all(&mut conn).await?;
+    let total = total as u64;
+    Ok(Json(json!({
+        "leads": rows.iter().map(|l| json!({
+            "id": l.id, "phone": l.phone, "name": l.name, "email": l.email, "priority": l.priority, "tags": l.tags.0, "status": l.status,
+        })).collect::<Vec<_>>(),
+        "pagination": { "page": page.page, "limit": page.limit, "total": total, "pages": page.pages(total) },
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LeadIdBody {
+    #[serde(rename = "leadId", alias = "lead_id")]
+    #[schema(value_type = Object)]
+    lead_id: Option<Value>,
+}
+
+fn lead_id(b: &LeadIdBody) -> ApiResult<i64> {
+    parse_id(
+        b.lead_id
+            .as_ref()
+            .ok_or_else(|| ApiError::bad_request("leadId is required"))?,
+        "leadId",
+    )
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/operator/leads/claim",
+    tag = "seed 001: operator",
+    summary = "Claim a pending lead (first come, first served)",
+    security(("bearerAuth" = [])),
+    request_body = LeadIdBody,
+    responses((status = 200, description = "The claimed lead", body = Object), (status = 409, description = "Already taken", body = crate::docs::ErrorBody), crate::docs::AuthErrors)
+)]
+pub async fn claim(
+    State(st): State<AppState>,
+    s: Session,
+    Json(b): Json<LeadIdBody>,
+) -> ApiResult<Json<Value>> {
+    let id = lead_id(&b)?;
+    let mut tx = st.db.begin().await?;
+    let lead = leads::get(&mut tx, s.client_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("lead"))?;
+    // One conditional update: of two agents claiming at once, exactly one wins.
+    let n = sql(
+        "UPDATE leads SET status = 'claimed', assigned_user_id = $1, updated_at = $2 \
+                 WHERE id = $3 AND client_id = $4 AND deleted_at IS NULL AND status = 'pending' \
+                 AND (assigned_user_id IS NULL OR assigned_user_id = $1)",
+    )
+    .arg(s.user.id)
+    .arg(now())
+    .arg(id)
+    .arg(s.client_id())
+    .execute(&mut tx)
+    .await?;
+    if n == 0 {
+        return Err(ApiError::conflict(format!(
+            "lead is not available (status {})",
+            lead.status
+        )));
+    }
+    tx.commit().await?;
+    Ok(Json(json!({
+        "message": "Lead claimed successfully",
+        "lead": { "id": lead.id, "phone": lead.phone, "name": lead.name, "priority": lead.priority, "status": "claimed" },
+    })))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/operator/calls/start",
+    tag = "seed 001: operator",
+    summary = "Call a lead the operator has claimed (or an available one, claimed on the way)",
+    security(("bearerAuth" = [])),
+    request_body = LeadIdBody,
+    responses((status = 200, description = "The call", body = Object), (status = 409, description = "Lead busy, locked or someone else's", body = crate::docs::ErrorBody), crate::docs::AuthErrors)
+)]
+pub async fn start_call(
+    State(st): State<AppState>,
+    s: Session,
+    Json(b): Json<LeadIdBody>,
+) -> ApiResult<Json<Value>> {
+    let id = lead_id(&b)?;
+    let lead = leads::get(&mut st.db.read().await?, s.client_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("lead"))?;
+    if lead.assigned_user_id.is_some_and(|u| u != s.user.id) {
+        return Err(ApiError::conflict(
+            "this lead is claimed by another operator",
+        ));
+    }
+    people_may_edit(lead.disposition.as_deref().and_then(Disposition::parse))
+        .map_err(ApiError::conflict)?;
+    if !matches!(lead.status.as_str(), "pending" | "claimed") {
+        return Err(ApiError::conflict(format!(
+            "lead is {}; only pending or claimed leads can be called",
+            lead.status
+        )));
+    }
+    let bridge = match &s.user.phone_number {
+        Some(n) if st.telephony.kind != ProviderKind::Smartflo => {
+            Bridge::Agent { number: n.clone() }
+        }
+        _ => Bridge::None,
+    };
+    let call = place_call(
+        &st,
+        CallRequest {
+            client_id: s.client_id(),
+            lead: Some(&lead),
+            to: lead.phone.clone(),
+            user_id: Some(s.user.id),
+            agent_id: s.user.agent_id.clone(),
+            from: None,
+            bridge,
+            metadata: json!({ "surface": "operator" }),
+        },
+    )
+    .await?;
+    if lead.assigned_user_id.is_none() {
+        let mut tx = st.db.begin().await?;
+        leads::update(
+            &mut tx,
+            s.client_id(),
+            lead.id,
+            &leads::LeadPatch {
+                assigned_user_id: Some(Some(s.user.id)),
+                ..Default::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(Json(json!({
+        "message": "Call started successfully",
+        "call": {
+            "id": call.id,
+            "lead": lead.phone,
+            "status": call.status,
+            "twilioCallSid": call.provider_call_id,
+            "provider": call.provider,
+        }
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct UpdateCallBody {
+    /// initiated, ringing, answered, completed, busy, no-answer or failed
+    status: Option<String>,
+    notes: Option<String>,
+    duration: Option<i64>,
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/operator/calls/{id}/update",
+    tag = "seed 001: operator",
+    summary = "Report a call's status, notes and duration (the operator's own calls)",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "Call id (ours or the provider's)")),
+    request_body = UpdateCallBody,
+    responses((status = 200, description = "The call", body = Object), crate::docs::AdminErrors)
+)]
+pub async fn update_call(
+    State(st): State<AppState>,
+    s: Session,
+    Path(id): Path<String>,
+    Json(b): Json<UpdateCallBody>,
+) -> ApiResult<Json<Value>> {
+    let call = crate::routes::smartflo::find_call(&st, s.client_id(), &id).await?;
+    if !s.role.is_admin() && call.user_id != Some(s.user.id) {
+        return Err(ApiError::forbidden(
+            "operators may update only their own calls",
+        ));
+    }
+    let status = b
+        .status
+        .as_deref()
+        .map(|v| CallStatus::parse(v).filter(|s| *s != CallStatus::Canceled).ok_or_else(|| ApiError::bad_request(format!("status must be initiated, ringing, answered, completed, busy, no-answer or failed, not '{v}'"))))
+        .transpose()?;
+    if let Some(d) = b.duration {
+        if !(0..=24 * 3600).contains(&d) {
+            return Err(ApiError::bad_request(
+                "duration must be seconds between 0 and 86400",
+            ));
+        }
+    }
+    if b.notes.as_ref().is_some_and(|n| n.chars().count() > 5000) {
+        return Err(ApiError::bad_request(
+            "notes must be at most 5000 characters",
+        ));
+    }
+    if status.is_none() && b.notes.is_none() && b.duration.is_none() {
+        return Err(ApiError::bad_request("send status, notes or duration"));
+    }
+    if let Some(status) = status {
+        report_status(&st, &call, "operator", status, b.duration, None).await?;
+    }
+    let mut tx = st.db.begin().await?;
+    calls::update_fields(
+        &mut tx,
+        call.id,
+        &CallPatch {
+            notes: b.notes.clone().map(Some),
+            duration_secs: b.duration,
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let c = calls::get(&mut st.db.read().await?, s.client_id(), call.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("call"))?;
+    Ok(Json(json!({
+        "message": "Call updated successfully",
+        "call": { "id": c.id, "status": c.status, "notes": c.notes, "duration": c.duration_secs, "twilioCallSid": c.provider_call_id },
+    })))
+}
+
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    page: Option<u32>,
+    limit: Option<u32>,
+    /// A call status
+    status: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/operator/calls/history",
+    tag = "seed 001: operator",
+    summary = "The operator's own calls, newest first",
+    security(("bearerAuth" = [])),
+    params(HistoryQuery),
+    responses((status = 200, description = "`calls`, `pagination`", body = Object), crate::docs::AuthErrors)
+)]
+pub async fn history(
+    State(st): State<AppState>,
+    s: Session,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<Value>> {
+    let page = PageRequest::new(q.page, q.limit);
+    let mut f = CallFilter {
+        user_id: Some(s.user.id),
+        ..Default::default()
+    };
+    if let Some(v) = q.status.as_deref().filter(|v| !v.is_empty()) {
+        f.statuses.push(
+            CallStatus::parse(v)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown call status '{v}'")))?
+                .as_str()
+                .into(),
+        );
+    }
+    let (rows, total) = calls::list(
+        &mut st.db.read().await?,
+        s.client_id(),
+        &f,
+        page.limit,
+        page.offset(),
+    )
+    .await?;
+    Ok(Json(json!({
+        "calls": rows.iter().map(|r| json!({
+            "id": r.call.id,
+            "lead": { "id": r.call.lead_id, "phone": r.lead_phone.clone().or(r.call.to_number.clone()), "name": r.lead_name, "priority": r.lead_priority },
+            "status": r.call.status,
+            "duration": r.call.duration_secs.unwrap_or(0),
+            "notes": r.call.notes,
+            "createdAt": ts(&r.call.started_at),
+        })).collect::<Vec<_>>(),
+        "pagination": { "page": page.page, "limit": page.limit, "total": total, "pages": page.pages(total) },
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct AvailabilityBody {
+    #[serde(rename = "isAvailable", alias = "is_available")]
+    is_available: Option<bool>,
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/operator/profile/availability",
+    tag = "seed 001: operator",
+    summary = "Set whether the operator takes calls",
+    security(("bearerAuth" = [])),
+    request_body = AvailabilityBody,
+    responses((status = 200, description = "`isAvailable`", body = Object), crate::docs::AuthErrors)
+)]
+pub async fn availability(
+    State(st): State<AppState>,
+    s: Session,
+    Json(b): Json<AvailabilityBody>,
+) -> ApiResult<Json<Value>> {
+    let v = b
+        .is_available
+        .ok_or_else(|| ApiError::bad_request("isAvailable (true or false) is required"))?;
+    let mut tx = st.db.begin().await?;
+    users::update(
+        &mut tx,
+        s.user.id,
+        &UserPatch {
+            is_available: Some(v),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        json!({ "message": "Availability updated successfully", "isAvailable": v }),
+    ))
+}

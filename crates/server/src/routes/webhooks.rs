@@ -1,0 +1,333 @@
+//! Provider webhooks. Twilio and Plivo requests must carry a valid signature over
+//! `SWITCHBOARD_PUBLIC_URL` + path (+ query); Smartflo, which signs nothing, must carry the
+//! shared secret in the URL (`?secret=`) or a header (`X-Webhook-Secret` or `X-API-Key`).
+//! Anything else is a 403 and changes nothing.
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use switchboard_store::calls::{self, Applied, Call};
+use switchboard_telephony::{Bridge, ProviderEvent, ProviderKind, plivo, smartflo, twilio};
+
+use crate::auth::secrets_equal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::telephony::{bridge_of, ingest};
+
+fn form_params(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The URL the provider signed: our public base, the path and the query as requested.
+fn signed_url(state: &AppState, uri: &axum::http::Uri) -> ApiResult<String> {
+    let base = state.config.public_url.as_deref().ok_or_else(|| {
+        ApiError::forbidden("webhooks need SWITCHBOARD_PUBLIC_URL to check signatures")
+    })?;
+    let path_q = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    Ok(format!("{base}{path_q}"))
+}
+
+fn query_value(uri: &axum::http::Uri, key: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+fn verify_twilio(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> ApiResult<()> {
+    let token = state
+        .config
+        .telephony
+        .twilio_auth_token
+        .as_ref()
+        .ok_or_else(|| ApiError::forbidden("Twilio is not configured"))?;
+    let url = signed_url(state, uri)?;
+    if twilio::verify_signature(
+        &token.0,
+        &url,
+        params,
+        header_str(headers, "x-twilio-signature"),
+    ) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("invalid X-Twilio-Signature"))
+    }
+}
+
+fn verify_plivo(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> ApiResult<()> {
+    let token = state
+        .config
+        .telephony
+        .plivo_auth_token
+        .as_ref()
+        .ok_or_else(|| ApiError::forbidden("Plivo is not configured"))?;
+    let url = signed_url(state, uri)?;
+    let nonce = header_str(headers, "x-plivo-signature-v3-nonce");
+    if !nonce.is_empty()
+        && plivo::verify_v3(
+            &token.0,
+            "POST",
+            &url,
+            params,
+            nonce,
+            header_str(headers, "x-plivo-signature-v3"),
+        )
+    {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("invalid X-Plivo-Signature-V3"))
+    }
+}
+
+/// Apply a verified event; `call` from our own URL names the call where the provider's id is
+/// not known yet.
+async fn apply(
+    state: &AppState,
+    mut ev: ProviderEvent,
+    uri: &axum::http::Uri,
+) -> ApiResult<Response> {
+    if let Some(c) = query_value(uri, "call") {
+        ev.reference = Some(c);
+    }
+    let outcome = match ingest(state, &ev).await? {
+        Applied::Duplicate => "duplicate",
+        Applied::UnknownCall => {
+            tracing::warn!(provider = ev.provider.as_str(), call = %ev.provider_call_id, "webhook for a call we do not know");
+            "unknown call"
+        }
+        Applied::Updated { .. } => "applied",
+    };
+    Ok((
+        StatusCode::OK,
+        axum::Json(json!({ "received": true, "outcome": outcome })),
+    )
+        .into_response())
+}
+
+/// The call a voice request is about: by our id in the URL, else by the provider's id.
+async fn call_for(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    kind: ProviderKind,
+    provider_id: Option<&str>,
+) -> ApiResult<Option<Call>> {
+    let mut conn = state.db.read().await?;
+    if let Some(id) = query_value(uri, "call").and_then(|c| c.parse::<i64>().ok()) {
+        let c: Option<Call> = switchboard_store::sql(&format!(
+            "SELECT {} FROM calls WHERE calls.id = $1",
+            calls::COLUMNS
+        ))
+        .arg(id)
+        .fetch_optional(&mut conn)
+        .await?;
+        if let Some(c) = c.filter(|c| c.provider == kind.as_str()) {
+            return Ok(Some(c));
+        }
+    }
+    match provider_id {
+        Some(p) => Ok(calls::find_by_provider_id(&mut conn, kind.as_str(), p).await?),
+        None => Ok(None),
+    }
+}
+
+fn xml(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
+fn caller_id(state: &AppState, call: &Call) -> String {
+    call.from_number
+        .clone()
+        .or_else(|| state.config.telephony.caller_id.clone())
+        .unwrap_or_default()
+}
+
+#[utoipa::path(
+    post,
+    path = "/webhooks/twilio/status",
+    tag = "provider webhooks",
+    summary = "Twilio status callback (signed with X-Twilio-Signature)",
+    params(("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider")),
+    request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Accepted (or XML for answer URLs)"), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
+)]
+pub async fn twilio_status(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = form_params(&body);
+    verify_twilio(&st, &uri, &headers, &params)?;
+    let ev = twilio::parse_status_callback(&params)
+        .map_err(|e| ApiError::bad_request(format!("not a Twilio status callback: {e}")))?;
+    apply(&st, ev, &uri).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/webhooks/twilio/answer",
+    tag = "provider webhooks",
+    summary = "Twilio voice URL: answers TwiML that bridges the call (signed)",
+    params(("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider")),
+    request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Accepted (or XML for answer URLs)"), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
+)]
+pub async fn twilio_answer(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = form_params(&body);
+    verify_twilio(&st, &uri, &headers, &params)?;
+    let sid = params
+        .iter()
+        .find(|(k, _)| k == "CallSid")
+        .map(|(_, v)| v.as_str());
+    let Some(call) = call_for(&st, &uri, ProviderKind::Twilio, sid).await? else {
+        return Ok(xml("<Response><Hangup/></Response>".into()));
+    };
+    let twiml = twilio::twiml_for(&bridge_of(&call), &caller_id(&st, &call)).unwrap_or_else(|e| {
+        tracing::warn!(call = call.id, error = %e, "cannot bridge this call on Twilio");
+        "<Response><Hangup/></Response>".into()
+    });
+    Ok(xml(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{twiml}"
+    )))
+}
+
+#[utoipa::path(
+    post,
+    path = "/webhooks/plivo/hangup",
+    tag = "provider webhooks",
+    summary = "Plivo ring and hang-up callbacks (signed with X-Plivo-Signature-V3)",
+    params(("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider")),
+    request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Accepted (or XML for answer URLs)"), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
+)]
+pub async fn plivo_hangup(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = form_params(&body);
+    verify_plivo(&st, &uri, &headers, &params)?;
+    let ev = plivo::parse_callback(&params)
+        .map_err(|e| ApiError::bad_request(format!("not a Plivo callback: {e}")))?;
+    apply(&st, ev, &uri).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/webhooks/plivo/answer",
+    tag = "provider webhooks",
+    summary = "Plivo answer URL: answers Plivo XML that bridges the call (signed)",
+    params(("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider")),
+    request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Accepted (or XML for answer URLs)"), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
+)]
+pub async fn plivo_answer(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = form_params(&body);
+    verify_plivo(&st, &uri, &headers, &params)?;
+    // The answer request is itself news: the callee picked up.
+    if let Ok(ev) = plivo::parse_callback(&params) {
+        apply(&st, ev, &uri).await?;
+    }
+    let id = params
+        .iter()
+        .find(|(k, _)| k == "RequestUUID" || k == "CallUUID")
+        .map(|(_, v)| v.as_str());
+    let Some(call) = call_for(&st, &uri, ProviderKind::Plivo, id).await? else {
+        return Ok(xml("<Response><Hangup/></Response>".into()));
+    };
+    let bridge = bridge_of(&call);
+    let body = if bridge == Bridge::None {
+        "<Response><Hangup/></Response>".to_string()
+    } else {
+        plivo::xml_for(&bridge, &caller_id(&st, &call))
+    };
+    Ok(xml(body))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/smartflo/webhook",
+    tag = "provider webhooks",
+    summary = "Smartflo call events (shared secret as ?secret= or X-Webhook-Secret)",
+    params(("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider")),
+    request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Accepted (or XML for answer URLs)"), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
+)]
+pub async fn smartflo_webhook(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let secret = st
+        .config
+        .telephony
+        .smartflo_webhook_secret
+        .as_ref()
+        .ok_or_else(|| ApiError::forbidden("Smartflo webhooks are not configured"))?;
+    let presented = query_value(&uri, "secret")
+        .or_else(|| {
+            headers
+                .get("x-webhook-secret")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .or_else(|| {
+            headers
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let digest = |s: &str| switchboard_store::api_keys::digest(s);
+    if !secrets_equal(&digest(&presented), &digest(&secret.0)) {
+        return Err(ApiError::forbidden("missing or wrong webhook secret"));
+    }
+    let value: Value = serde_json::from_slice(&body)
+        .or_else(|_| {
+            // Smartflo may be set up to send a form; read it as a flat object.
+            let params = form_params(&body);
+            if params.is_empty() {
+                Err(())
+            } else {
+                Ok(Value::Object(
+                    params
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect(),
+                ))
+            }
+        })
+        .map_err(|_| ApiError::bad_request("the webhook body is neither JSON nor a form"))?;
+    let ev = smartflo::parse_webhook(&value)
+        .map_err(|e| ApiError::bad_request(format!("not a Smartflo call event: {e}")))?;
+    apply(&st, ev, &uri).await
+}

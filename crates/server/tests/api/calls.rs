@@ -1,0 +1,792 @@
+//! Calls: click-to-call (seed 000), the operator panel (seed 001), signed webhooks.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::{Value, json};
+use switchboard_server::config::Secret;
+use switchboard_store::calls::{self, NewCall};
+use switchboard_telephony::simulator::SimulatorConfig;
+
+use crate::harness::{Backend, TestApp, test_config};
+
+pub const PUBLIC: &str = "https://sb.example.com";
+
+/// A test app whose simulator answers every call after 50 ms and talks for ~10 s, and which
+/// knows Twilio, Plivo and Smartflo webhook credentials.
+pub async fn call_app(backend: Backend) -> Option<TestApp> {
+    let mut c = test_config();
+    c.public_url = Some(PUBLIC.into());
+    c.telephony.simulator = SimulatorConfig {
+        seed: 7,
+        answer_rate: 1.0,
+        busy_rate: 0.0,
+        failed_rate: 0.0,
+        ring_secs: (0.5, 0.5),
+        talk_mean_secs: 1000.0,
+        time_scale: 10.0,
+    };
+    c.telephony.twilio_account_sid = Some("AC123".into());
+    c.telephony.twilio_auth_token = Some(Secret("twilio-token".into()));
+    c.telephony.plivo_auth_id = Some("MA123".into());
+    c.telephony.plivo_auth_token = Some(Secret("plivo-token".into()));
+    c.telephony.smartflo_webhook_secret = Some(Secret("smartflo-secret-123456".into()));
+    c.bot_api_key = Some(Secret("bot-key-for-tests-1".into()));
+    TestApp::with_config(backend, c).await
+}
+
+macro_rules! both_calls {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use crate::harness::Backend;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = crate::calls::call_app(Backend::Sqlite).await { super::$name(app).await }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = crate::calls::call_app(Backend::Postgres).await { super::$name(app).await }
+            }
+        }
+    )*};
+}
+pub(crate) use both_calls;
+
+both_calls!(
+    click_to_call_polls_and_hangs_up,
+    operators_claim_call_and_report,
+    signed_twilio_webhooks_only,
+    plivo_and_smartflo_webhooks
+);
+
+/// Poll until `f` holds (the simulator plays calls out in the background).
+pub async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn click_to_call_polls_and_hangs_up(app: TestApp) {
+    let admin = app.admin().await;
+    let (agent_id, agent) = app.user(&admin, "agent1", "operator", None).await;
+    let (_, other) = app.user(&admin, "agent2", "operator", None).await;
+    let lead = app.lead(&admin, "+14155550190").await;
+
+    let (s, v) = app
+        .post(&format!("/api/v1/leads/{lead}/call"), &agent, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["success"], true);
+    assert_eq!(v["data"]["action"], "poll_active_call");
+    let poll = v["data"]["poll_url"].as_str().unwrap().to_string();
+    assert_eq!(poll, format!("/api/v1/smartflo/active-call/{lead}"));
+    // A second call to the same lead while the first is live is refused.
+    let (s, v) = app
+        .post(&format!("/api/v1/leads/{lead}/call"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["success"], false, "seed 000 error shape: {v}");
+
+    let mut call_id = String::new();
+    for _ in 0..200 {
+        let (_, v) = app.get(&poll, &agent).await;
+        if v["data"]["active"] == true && v["data"]["status"] == "Answered" {
+            call_id = v["data"]["call_id"].as_str().unwrap().to_string();
+            assert_eq!(v["data"]["direction"], 2);
+            assert_eq!(v["data"]["customer_number"], "+14155550190");
+            assert_eq!(v["data"]["duration"].as_str().unwrap().len(), 8, "{v}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(!call_id.is_empty(), "the call was never answered");
+    // Live calls (admins only), as a bare array.
+    let (s, live) = app.get("/api/v1/smartflo/live-calls", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(live.as_array().unwrap().len(), 1, "{live}");
+    assert_eq!(live[0]["state"], "Answered");
+    assert_eq!(
+        app.get("/api/v1/smartflo/live-calls", &agent).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // Another operator may not hang up this call; its own agent may.
+    let (s, v) = app
+        .post(
+            "/api/v1/smartflo/call/hangup",
+            &other,
+            json!({"call_id": call_id}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["success"].clone()),
+        (StatusCode::FORBIDDEN, json!(false))
+    );
+    assert_eq!(
+        app.post("/api/v1/smartflo/call/hangup", &agent, json!({}))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.post(
+            "/api/v1/smartflo/call/hangup",
+            &agent,
+            json!({"call_id": "nope"})
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    let (s, v) = app
+        .post(
+            "/api/v1/smartflo/call/hangup",
+            &agent,
+            json!({"call_id": call_id}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    eventually("the call to end", || async {
+        let (_, v) = app
+            .get(&format!("/api/v1/smartflo/active-call/{lead}"), &agent)
+            .await;
+        v["data"]["active"] == false
+    })
+    .await;
+    let (_, l) = app.get(&format!("/api/leads/{lead}"), &admin).await;
+    assert_eq!(
+        (
+            l["lead"]["attempts"].as_i64(),
+            l["lead"]["disposition"].as_str(),
+            l["lead"]["assigned_user_id"].as_i64()
+        ),
+        (Some(1), Some("CONNECTED"), Some(agent_id))
+    );
+    // Hanging up again is harmless.
+    assert_eq!(
+        app.post(
+            "/api/v1/smartflo/call/hangup",
+            &agent,
+            json!({"call_id": call_id})
+        )
+        .await
+        .1["message"],
+        "Call already ended"
+    );
+
+    // Call records: dates required, filters, Smartflo's paging shape.
+    let (s, v) = app.get("/api/v1/smartflo/call/records", &admin).await;
+    assert_eq!(
+        (s, v["success"].clone()),
+        (StatusCode::BAD_REQUEST, json!(false))
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let range = format!("from_date={today}%2000:00:00&to_date={today}%2023:59:59");
+    let (s, v) = app
+        .get(
+            &format!("/api/v1/smartflo/call/records?{range}&limit=20&page=1"),
+            &admin,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["count"].as_i64(), v["limit"].as_i64()),
+        (Some(1), Some(20))
+    );
+    let r = &v["results"][0];
+    assert_eq!(
+        (
+            r["status"].as_str(),
+            r["direction"].as_str(),
+            r["agent_name"].as_str()
+        ),
+        (Some("answered"), Some("outbound"), Some("agent1"))
+    );
+    assert!(
+        r["call_duration"].as_i64().is_some() && r["call_id"].as_str() == Some(call_id.as_str())
+    );
+    let (_, v) = app
+        .get(
+            &format!("/api/v1/smartflo/call/records?{range}&destination=4155550999"),
+            &admin,
+        )
+        .await;
+    assert_eq!(v["count"], 0);
+    let (_, v) = app
+        .get(
+            &format!(
+                "/api/v1/smartflo/call/records?{range}&destination=4155550190&direction=outbound"
+            ),
+            &admin,
+        )
+        .await;
+    assert_eq!(v["count"], 1);
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/smartflo/call/records?{range}&direction=sideways"),
+            &admin
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.get(
+            "/api/v1/smartflo/call/records?from_date=yesterday&to_date=today",
+            &admin
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+    // Another client's lead cannot be called.
+    let (_, c) = app
+        .post("/api/clients", &admin, json!({"name": "Other"}))
+        .await;
+    let (_, outsider) = app
+        .user(&admin, "outsider", "admin", c["client"]["id"].as_i64())
+        .await;
+    assert_eq!(
+        app.post(&format!("/api/v1/leads/{lead}/call"), &outsider, json!({}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/smartflo/active-call/{lead}"), &outsider)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn operators_claim_call_and_report(app: TestApp) {
+    let admin = app.admin().await;
+    let (_, op1) = app.user(&admin, "op1", "operator", None).await;
+    let (_, op2) = app.user(&admin, "op2", "operator", None).await;
+    let low = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550201", "priority": "low"}),
+        )
+        .await
+        .1["lead"]["id"]
+        .as_i64()
+        .unwrap();
+    let urgent = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550202", "priority": "urgent", "tags": ["vip"]}),
+        )
+        .await
+        .1["lead"]["id"]
+        .as_i64()
+        .unwrap();
+    let (s, v) = app
+        .get("/api/operator/leads/available?page=1&limit=20", &op1)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["leads"][0]["id"], urgent, "most urgent first: {v}");
+    assert_eq!(v["leads"][0]["tags"], json!(["vip"]));
+    assert_eq!(v["pagination"]["total"], 2);
+    let (_, v) = app
+        .get("/api/operator/leads/available?priority=low", &op1)
+        .await;
+    assert_eq!(v["pagination"]["total"], 1);
+
+    let (s, v) = app
+        .post(
+            "/api/operator/leads/claim",
+            &op1,
+            json!({"leadId": urgent.to_string()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["message"].as_str(), v["lead"]["status"].as_str()),
+        (Some("Lead claimed successfully"), Some("claimed"))
+    );
+    let (s, v) = app
+        .post("/api/operator/leads/claim", &op2, json!({"leadId": urgent}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"], "Conflict", "seed 001 error shape");
+    assert_eq!(
+        app.get("/api/operator/leads/available", &op2).await.1["pagination"]["total"],
+        1,
+        "claimed leads are not available to others"
+    );
+    assert_eq!(
+        app.post("/api/operator/calls/start", &op2, json!({"leadId": urgent}))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        app.post("/api/operator/leads/claim", &op2, json!({}))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.post("/api/operator/leads/claim", &op2, json!({"leadId": "abc"}))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.post("/api/operator/leads/claim", &op2, json!({"leadId": 99999}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    let (s, v) = app
+        .post("/api/operator/calls/start", &op1, json!({"leadId": urgent}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (
+            v["message"].as_str(),
+            v["call"]["lead"].as_str(),
+            v["call"]["status"].as_str()
+        ),
+        (
+            Some("Call started successfully"),
+            Some("+14155550202"),
+            Some("initiated")
+        )
+    );
+    let call = v["call"]["id"].as_i64().unwrap();
+    assert!(
+        v["call"]["twilioCallSid"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("SIM"))
+    );
+    let (_, l) = app.get(&format!("/api/leads/{urgent}"), &admin).await;
+    assert!(
+        matches!(l["lead"]["status"].as_str(), Some("calling" | "answered")),
+        "{l}"
+    );
+
+    // The operator reports the outcome; another operator may not touch it.
+    assert_eq!(
+        app.call(
+            Method::PUT,
+            &format!("/api/operator/calls/{call}/update"),
+            Some(&op2),
+            Some(json!({"status": "completed"}))
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    for bad in [
+        json!({"status": "exploded"}),
+        json!({"duration": -5}),
+        json!({}),
+        json!({"status": 3}),
+    ] {
+        let (s, v) = app
+            .call(
+                Method::PUT,
+                &format!("/api/operator/calls/{call}/update"),
+                Some(&op1),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad} -> {v}");
+    }
+    let (s, v) = app.call(Method::PUT, &format!("/api/operator/calls/{call}/update"), Some(&op1), Some(json!({"status": "completed", "notes": "Customer interested in premium package", "duration": 180}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["call"]["status"].as_str(), v["call"]["duration"].as_i64()),
+        (Some("completed"), Some(180))
+    );
+    // A late ringing report cannot bring it back.
+    let (_, v) = app
+        .call(
+            Method::PUT,
+            &format!("/api/operator/calls/{call}/update"),
+            Some(&op1),
+            Some(json!({"status": "ringing"})),
+        )
+        .await;
+    assert_eq!(v["call"]["status"], "completed");
+    let (_, l) = app.get(&format!("/api/leads/{urgent}"), &admin).await;
+    assert_eq!(
+        (
+            l["lead"]["attempts"].as_i64(),
+            l["lead"]["disposition"].as_str()
+        ),
+        (Some(1), Some("CONNECTED"))
+    );
+
+    let (s, v) = app
+        .get(
+            "/api/operator/calls/history?page=1&limit=20&status=completed",
+            &op1,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["pagination"]["total"], 1);
+    let c = &v["calls"][0];
+    assert_eq!(
+        (
+            c["lead"]["phone"].as_str(),
+            c["lead"]["priority"].as_str(),
+            c["duration"].as_i64(),
+            c["notes"].as_str()
+        ),
+        (
+            Some("+14155550202"),
+            Some("urgent"),
+            Some(180),
+            Some("Customer interested in premium package")
+        )
+    );
+    assert!(c["createdAt"].as_str().unwrap().ends_with("+00:00"));
+    assert_eq!(
+        app.get("/api/operator/calls/history", &op2).await.1["pagination"]["total"],
+        0,
+        "only one's own calls"
+    );
+    assert_eq!(
+        app.get("/api/operator/calls/history?status=lost", &op1)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            "/api/operator/profile/availability",
+            Some(&op1),
+            Some(json!({"isAvailable": false})),
+        )
+        .await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::OK,
+            json!({"message": "Availability updated successfully", "isAvailable": false})
+        )
+    );
+    assert_eq!(
+        app.call(
+            Method::PUT,
+            "/api/operator/profile/availability",
+            Some(&op1),
+            Some(json!({"isAvailable": "no"}))
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+    let (_, me) = app.get("/api/auth/me", &op1).await;
+    assert_eq!(me["user"]["is_available"], false);
+    let _ = low;
+}
+
+/// Make a call row as if we had placed it through `provider`, with the given provider id.
+pub async fn provider_call(app: &TestApp, provider: &str, pcid: &str, phone: &str) -> (i64, i64) {
+    let admin = app.admin().await;
+    let lead = app.lead(&admin, phone).await;
+    let mut tx = app.state.db.begin().await.unwrap();
+    let mut c = NewCall::outbound(app.state.default_client_id, provider, phone);
+    c.provider_call_id = Some(pcid.into());
+    c.lead_id = Some(lead);
+    let call = calls::create(&mut tx, &c).await.unwrap();
+    tx.commit().await.unwrap();
+    (call.id, lead)
+}
+
+fn form(params: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+}
+
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    body: String,
+    headers: &[(&str, String)],
+) -> (StatusCode, Value) {
+    let mut b = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        b = b.header(*k, v);
+    }
+    let (s, _, bytes) = app.raw(b.body(Body::from(body)).unwrap()).await;
+    (
+        s,
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())),
+    )
+}
+
+async fn call_status(app: &TestApp, id: i64) -> (String, Option<i64>) {
+    let c = calls::get(
+        &mut app.state.db.read().await.unwrap(),
+        app.state.default_client_id,
+        id,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    (c.status, c.duration_secs)
+}
+
+async fn signed_twilio_webhooks_only(app: TestApp) {
+    let (id, lead) = provider_call(
+        &app,
+        "twilio",
+        "CA00000000000000000000000000000001",
+        "+14155550300",
+    )
+    .await;
+    let path = format!("/webhooks/twilio/status?call={id}");
+    let send = |status: &'static str,
+                extra: Vec<(&'static str, &'static str)>,
+                sign_with: &'static str| {
+        let path = path.clone();
+        let app = &app;
+        async move {
+            let mut params = vec![
+                ("CallSid", "CA00000000000000000000000000000001"),
+                ("AccountSid", "AC123"),
+                ("CallStatus", status),
+                ("From", "+14150000000"),
+                ("To", "+14155550300"),
+            ];
+            params.extend(extra);
+            let owned: Vec<(String, String)> = params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let sig = switchboard_telephony::twilio::compute_signature(
+                sign_with,
+                &format!("{PUBLIC}{path}"),
+                &owned,
+            );
+            post_form(app, &path, form(&params), &[("x-twilio-signature", sig)]).await
+        }
+    };
+    // Unsigned and mis-signed: 403, nothing changes.
+    let (s, v) = post_form(
+        &app,
+        &path,
+        form(&[
+            ("CallSid", "CA00000000000000000000000000000001"),
+            ("CallStatus", "completed"),
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(
+        send("completed", vec![("CallDuration", "42")], "wrong-token")
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(call_status(&app, id).await.0, "initiated");
+    // Out of order: completed first, then ringing and in-progress, then completed again.
+    let (s, v) = send("completed", vec![("CallDuration", "42")], "twilio-token").await;
+    assert_eq!(
+        (s, v["outcome"].as_str()),
+        (StatusCode::OK, Some("applied")),
+        "{v}"
+    );
+    send("ringing", vec![], "twilio-token").await;
+    send("in-progress", vec![], "twilio-token").await;
+    let (_, v) = send("completed", vec![("CallDuration", "42")], "twilio-token").await;
+    assert_eq!(v["outcome"], "duplicate");
+    assert_eq!(
+        call_status(&app, id).await,
+        ("completed".to_string(), Some(42))
+    );
+    let admin = app.admin().await;
+    let (_, l) = app.get(&format!("/api/leads/{lead}"), &admin).await;
+    assert_eq!(
+        (
+            l["lead"]["attempts"].as_i64(),
+            l["lead"]["disposition"].as_str()
+        ),
+        (Some(1), Some("CONNECTED")),
+        "counted once"
+    );
+    // A signed body that is not a status callback is a 400.
+    let sig = switchboard_telephony::twilio::compute_signature(
+        "twilio-token",
+        &format!("{PUBLIC}{path}"),
+        &[("Foo".into(), "bar".into())],
+    );
+    assert_eq!(
+        post_form(
+            &app,
+            &path,
+            form(&[("Foo", "bar")]),
+            &[("x-twilio-signature", sig)]
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // The answer URL bridges to the agent's phone in TwiML.
+    let (bridged, _) = provider_call(
+        &app,
+        "twilio",
+        "CA00000000000000000000000000000002",
+        "+14155550301",
+    )
+    .await;
+    let mut tx = app.state.db.begin().await.unwrap();
+    calls::update_fields(
+        &mut tx,
+        bridged,
+        &calls::CallPatch {
+            metadata: Some(json!({"bridge": {"agent": "+14155550999"}})),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let apath = format!("/webhooks/twilio/answer?call={bridged}");
+    let params = [
+        ("CallSid", "CA00000000000000000000000000000002"),
+        ("CallStatus", "in-progress"),
+    ];
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sig = switchboard_telephony::twilio::compute_signature(
+        "twilio-token",
+        &format!("{PUBLIC}{apath}"),
+        &owned,
+    );
+    let (s, v) = post_form(&app, &apath, form(&params), &[("x-twilio-signature", sig)]).await;
+    assert_eq!(s, StatusCode::OK);
+    let xml = v.as_str().unwrap();
+    assert!(
+        xml.contains("<Dial") && xml.contains("<Number>+14155550999</Number>"),
+        "{xml}"
+    );
+    assert_eq!(
+        post_form(
+            &app,
+            &apath,
+            form(&params),
+            &[("x-twilio-signature", "bad".into())]
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn plivo_and_smartflo_webhooks(app: TestApp) {
+    let (id, _) = provider_call(
+        &app,
+        "plivo",
+        "9834029e-58b6-11e1-b8b7-a5bd0e4e126f",
+        "+14155550400",
+    )
+    .await;
+    let path = format!("/webhooks/plivo/hangup?call={id}");
+    let params = [
+        ("RequestUUID", "9834029e-58b6-11e1-b8b7-a5bd0e4e126f"),
+        ("CallUUID", "c1"),
+        ("CallStatus", "busy"),
+        ("Event", "Hangup"),
+        ("HangupCauseName", "Busy Line"),
+    ];
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sig = switchboard_telephony::plivo::compute_v3(
+        "plivo-token",
+        "POST",
+        &format!("{PUBLIC}{path}"),
+        &owned,
+        "12345",
+    );
+    let (s, v) = post_form(
+        &app,
+        &path,
+        form(&params),
+        &[
+            ("x-plivo-signature-v3", sig.clone()),
+            ("x-plivo-signature-v3-nonce", "99999".into()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a signature for another nonce: {v}"
+    );
+    let (s, v) = post_form(
+        &app,
+        &path,
+        form(&params),
+        &[
+            ("x-plivo-signature-v3", sig),
+            ("x-plivo-signature-v3-nonce", "12345".into()),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(call_status(&app, id).await.0, "busy");
+
+    let (sid, _) = provider_call(&app, "smartflo", "1768024046.927391", "+14155550401").await;
+    let body = json!({"call_id": "1768024046.927391", "call_status": "answered", "end_stamp": "2026-01-10 16:48:00", "duration": "33"});
+    let post = |q: &'static str, hdr: Option<(&'static str, &'static str)>| {
+        let body = body.clone();
+        let app = &app;
+        async move {
+            let mut b = Request::post(format!("/api/v1/smartflo/webhook{q}"))
+                .header(header::CONTENT_TYPE, "application/json");
+            if let Some((k, v)) = hdr {
+                b = b.header(k, v);
+            }
+            app.raw(b.body(Body::from(body.to_string())).unwrap())
+                .await
+                .0
+        }
+    };
+    assert_eq!(post("", None).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        post("?secret=wrong-secret-000000", None).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(call_status(&app, sid).await.0, "initiated");
+    assert_eq!(
+        post("", Some(("x-webhook-secret", "smartflo-secret-123456"))).await,
+        StatusCode::OK
+    );
+    assert_eq!(call_status(&app, sid).await.0, "completed");
+    assert_eq!(
+        post("?secret=smartflo-secret-123456", None).await,
+        StatusCode::OK,
+        "a repeat is accepted and changes nothing"
+    );
+}
