@@ -179,21 +179,6 @@ pub async fn find_by_call_id(
     .await
 }
 
-/// Read a call for change, locking its row on PostgreSQL (SQLite has one writer already).
-async fn lock(tx: &mut Tx, id: i64) -> Result<Call> {
-    let suffix = if tx.backend() == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
-    sql(&format!(
-        "SELECT {COLUMNS} FROM calls WHERE calls.id = $1{suffix}"
-    ))
-    .arg(id)
-    .fetch_one(tx)
-    .await
-}
-
 /// A status report about one call, from any source.
 #[derive(Debug, Clone)]
 pub struct EventInput {
@@ -220,11 +205,30 @@ pub enum Applied {
 }
 
 /// Apply one event to the call it names (looked up by provider id, or by `call_id` when given).
+///
+/// Three statements in the common case: read (and on PostgreSQL lock) the call, store the event
+/// unless it was seen before, and write the call's new state.
 pub async fn apply_event(tx: &mut Tx, ev: &EventInput, call_id: Option<i64>) -> Result<Applied> {
+    let lock = if tx.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let call: Option<Call> = match call_id {
+        Some(id) => sql(&format!("SELECT {COLUMNS} FROM calls WHERE calls.id = $1{lock}")).arg(id).fetch_optional(tx).await?,
+        None => {
+            sql(&format!("SELECT {COLUMNS} FROM calls WHERE calls.provider = $1 AND calls.provider_call_id = $2{lock}"))
+                .arg(&ev.provider)
+                .arg(&ev.provider_call_id)
+                .fetch_optional(tx)
+                .await?
+        }
+    };
     let inserted = sql(
-        "INSERT INTO call_events (provider, provider_call_id, event, status, occurred_at, payload, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_call_id, event) DO NOTHING",
+        "INSERT INTO call_events (call_id, provider, provider_call_id, event, status, occurred_at, payload, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (provider, provider_call_id, event) DO NOTHING",
     )
+    .arg(call.as_ref().map(|c| c.id))
     .arg(&ev.provider)
     .arg(&ev.provider_call_id)
     .arg(&ev.event)
@@ -237,26 +241,9 @@ pub async fn apply_event(tx: &mut Tx, ev: &EventInput, call_id: Option<i64>) -> 
     if inserted == 0 {
         return Ok(Applied::Duplicate);
     }
-    let id = match call_id {
-        Some(id) => Some(id),
-        None => sql("SELECT id FROM calls WHERE provider = $1 AND provider_call_id = $2")
-            .arg(&ev.provider)
-            .arg(&ev.provider_call_id)
-            .fetch_optional::<(i64,)>(tx)
-            .await?
-            .map(|(id,)| id),
-    };
-    let Some(id) = id else {
+    let Some(call) = call else {
         return Ok(Applied::UnknownCall);
     };
-    sql("UPDATE call_events SET call_id = $1 WHERE provider = $2 AND provider_call_id = $3 AND event = $4")
-        .arg(id)
-        .arg(&ev.provider)
-        .arg(&ev.provider_call_id)
-        .arg(&ev.event)
-        .execute(tx)
-        .await?;
-    let call = lock(tx, id).await?;
     let previous = call.status();
     let next = previous.advance(ev.status);
 
@@ -288,16 +275,21 @@ pub async fn apply_event(tx: &mut Tx, ev: &EventInput, call_id: Option<i64>) -> 
     if let Some(r) = &ev.recording_url {
         q.push(", recording_url = ").push_arg(r);
     }
-    q.push(" WHERE id = ").push_arg(id);
-    q.execute(tx).await?;
+    q.push(" WHERE id = ")
+        .push_arg(call.id)
+        .push(" RETURNING ")
+        .push(&COLUMNS.replace("calls.", ""));
+    let updated: Call = q.fetch_one(tx).await?;
 
     if previous != next {
         if let Some(lead) = call.lead_id {
             lead_follows_call(tx, lead, previous, next, ev.at).await?;
         }
     }
-    let call = lock(tx, id).await?;
-    Ok(Applied::Updated { call, previous })
+    Ok(Applied::Updated {
+        call: updated,
+        previous,
+    })
 }
 
 /// Carry a call's progress to its lead: answered while talking, and on the ending (which happens
@@ -525,8 +517,34 @@ pub async fn list(
     limit: u32,
     offset: u64,
 ) -> Result<(Vec<CallRow>, u64)> {
-    let mut count = sql("SELECT COUNT(*) FROM calls");
-    f.push_where(&mut count, client_id);
+    list_counted(ex, client_id, f, limit, offset, None).await
+}
+
+/// Like [`list`], but counting at most `count_cap` matches: over a million calls an exact count
+/// on every page costs more than the page itself. A total equal to the cap means "at least".
+pub async fn list_counted(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    f: &CallFilter,
+    limit: u32,
+    offset: u64,
+    count_cap: Option<u64>,
+) -> Result<(Vec<CallRow>, u64)> {
+    let mut count = sql("SELECT COUNT(*) FROM ");
+    match count_cap {
+        Some(cap) => {
+            count.push("(SELECT 1 FROM calls");
+            f.push_where(&mut count, client_id);
+            count
+                .push(" LIMIT ")
+                .push_arg(cap as i64)
+                .push(") AS capped");
+        }
+        None => {
+            count.push("calls");
+            f.push_where(&mut count, client_id);
+        }
+    }
     let (total,) = count.fetch_one::<(i64,)>(ex).await?;
     let mut q = sql(&JOINED.replace("{COLUMNS}", COLUMNS));
     f.push_where(&mut q, client_id);

@@ -451,6 +451,9 @@ fn filter(q: &LogQuery) -> ApiResult<CallFilter> {
     Ok(f)
 }
 
+/// The log counts matches exactly up to this many; past it, `total` is a lower bound.
+const COUNT_CAP: u64 = 10_000;
+
 #[utoipa::path(
     get,
     path = "/api/calls",
@@ -467,18 +470,25 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let f = filter(&q)?;
     let page = PageRequest::new(q.page, q.limit);
-    let (rows, total) = calls::list(
+    let (rows, total) = calls::list_counted(
         &mut st.db.read().await?,
         p.client_id(),
         &f,
         page.limit,
         page.offset(),
+        Some(COUNT_CAP),
     )
     .await?;
     Ok(Json(json!({
         "success": true,
         "data": rows.iter().map(|r| view(&r.call)).collect::<Vec<_>>(),
-        "pagination": { "page": page.page, "limit": page.limit, "total": total, "pages": page.pages(total) },
+        "pagination": {
+            "page": page.page,
+            "limit": page.limit,
+            "total": total,
+            "pages": page.pages(total),
+            "totalIsLowerBound": total >= COUNT_CAP,
+        },
     })))
 }
 

@@ -28,8 +28,9 @@ CREATE TABLE calls (
 );
 CREATE UNIQUE INDEX calls_provider_call_key ON calls (provider, provider_call_id);
 CREATE INDEX calls_provider_call_idx ON calls (provider_call_id);
-CREATE INDEX calls_client_started_idx ON calls (client_id, started_at);
-CREATE INDEX calls_client_status_idx ON calls (client_id, status);
+-- Listings: a client's calls that are not deleted, newest first (also by status).
+CREATE INDEX calls_client_started_idx ON calls (client_id, started_at) WHERE deleted_at IS NULL;
+CREATE INDEX calls_client_status_idx ON calls (client_id, status, started_at) WHERE deleted_at IS NULL;
 CREATE INDEX calls_lead_idx ON calls (lead_id);
 -- A lead is never in two live calls at once, whichever instance places them.
 CREATE UNIQUE INDEX calls_one_live_per_lead ON calls (lead_id) WHERE status IN ('initiated', 'ringing', 'answered');

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmarks of issue "calls and telephony", on SQLite:
+#  1. signed Twilio status callbacks from 64 concurrent senders (4 per call: initiated, ringing,
+#     in-progress, completed), against a hello-world axum route loaded the same way in the same run;
+#  2. GET /api/calls (one filtered page) over 1,000,000 stored calls.
+#
+# Usage: bash bench/calls.sh        Environment: CALLS=20000 (webhook calls), HISTORY=1000000,
+#        RUNS=3, CONCURRENCY=64, SKIP_BUILD=1 (reuse release binaries)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CALLS=${CALLS:-20000}
+HISTORY=${HISTORY:-1000000}
+RUNS=${RUNS:-3}
+CONCURRENCY=${CONCURRENCY:-64}
+PORT=${PORT:-18181}
+TOKEN=bench-twilio-token
+PUBLIC=http://127.0.0.1:$PORT
+
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+  cargo build --release -q -p switchboard-server -p switchboard-bench
+fi
+SB=target/release/switchboard
+BENCH=target/release/switchboard-bench
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+start_server() { # $1 = database file
+  SWITCHBOARD_DATABASE_URL="sqlite://$1" SWITCHBOARD_LISTEN=127.0.0.1:$PORT SWITCHBOARD_PUBLIC_URL=$PUBLIC \
+  SWITCHBOARD_PROVIDER=twilio SWITCHBOARD_TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 \
+  SWITCHBOARD_TWILIO_AUTH_TOKEN=$TOKEN SWITCHBOARD_CALLER_ID=+14150000000 SWITCHBOARD_RATE_LIMITS=off \
+  SWITCHBOARD_ADMIN_PASSWORD=bench-password-1 SWITCHBOARD_LOG=warn \
+    "$SB" serve > "$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -sf "$PUBLIC/health" >/dev/null && return 0; sleep 0.1; done
+  echo "server did not start"; cat "$WORK/server.log"; exit 1
+}
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
+
+echo "== machine: $(nproc) cores; $(date -u +%F)"
+echo "== 1. signed Twilio status callbacks, $CALLS calls x 4 events, $CONCURRENCY senders (SQLite)"
+for run in $(seq 1 "$RUNS"); do
+  DB="$WORK/hooks-$run.db"
+  "$BENCH" seed-calls --database-url "sqlite://$DB" --calls "$CALLS" --kind fresh >/dev/null
+  start_server "$DB"
+  "$BENCH" webhooks --target "$PUBLIC" --public-url "$PUBLIC" --auth-token "$TOKEN" --calls "$CALLS" --concurrency "$CONCURRENCY" | sed "s/^/run $run /"
+  echo "run $run server peak RSS: $(rss_kb) kB"
+  stop_server
+  done_calls=$(sqlite3 "$DB" "select count(*) from calls where status='completed' and duration_secs=42")
+  events=$(sqlite3 "$DB" "select count(*) from call_events")
+  echo "run $run check: completed calls $done_calls / $CALLS, events $events / $((CALLS * 4))"
+  [[ "$done_calls" == "$CALLS" && "$events" == "$((CALLS * 4))" ]] || { echo "FAILED: not every event was applied"; exit 1; }
+  "$BENCH" hello --requests $((CALLS * 4)) --concurrency "$CONCURRENCY" | sed "s/^/run $run /"
+done
+
+echo "== 2. GET /api/calls over $HISTORY stored calls (SQLite)"
+DB="$WORK/history.db"
+"$BENCH" seed-calls --database-url "sqlite://$DB" --calls "$HISTORY" --kind history
+start_server "$DB"
+JWT=$(curl -sf "$PUBLIC/api/auth/login" -H 'content-type: application/json' -d '{"username":"admin","password":"bench-password-1"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+PATHS=(
+  "/api/calls?page=1&limit=20"
+  "/api/calls?status=success&page=3&limit=20"
+  "/api/calls?type=outbound&status=missed&page=2&limit=20"
+  "/api/calls?search=4152001&page=1&limit=20"
+  "/api/calls?startDate=$(date -u -d '-3 days' +%F)&endDate=$(date -u +%F)&page=1&limit=50"
+)
+for run in $(seq 1 "$RUNS"); do
+  "$BENCH" get --target "$PUBLIC" --token "$JWT" --requests 2000 --concurrency 8 "${PATHS[@]}" | sed "s/^/run $run /"
+done
+echo "server peak RSS: $(rss_kb) kB"
+stop_server
