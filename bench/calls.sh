@@ -68,7 +68,9 @@ PATHS=(
   "/api/calls?startDate=$(date -u -d '-3 days' +%F)&endDate=$(date -u +%F)&page=1&limit=50"
 )
 for run in $(seq 1 "$RUNS"); do
-  "$BENCH" get --target "$PUBLIC" --token "$JWT" --requests 2000 --concurrency 8 "${PATHS[@]}" | sed "s/^/run $run /"
+  for path in "${PATHS[@]}"; do
+    "$BENCH" get --target "$PUBLIC" --token "$JWT" --requests 1000 --concurrency 8 "$path" | sed "s|^get|run $run GET $path|"
+  done
 done
 echo "server peak RSS: $(rss_kb) kB"
 stop_server

@@ -58,6 +58,38 @@ impl PhoneNormalizer {
     }
 }
 
+impl PhoneNormalizer {
+    /// What a person's partial number can start with in E.164: the digits as typed (`+` and
+    /// the digits), and, when typed without `+`/`00`, the default region's country code with
+    /// the digits (a national trunk `0` dropped). Empty when fewer than 3 digits are given.
+    pub fn search_prefixes(&self, typed: &str) -> Vec<String> {
+        let t = typed.trim();
+        let international = t.starts_with('+') || t.starts_with("00");
+        let mut digits: String = t.chars().filter(char::is_ascii_digit).collect();
+        if t.starts_with("00") {
+            digits.drain(..2);
+        }
+        if digits.len() < 3 {
+            return Vec::new();
+        }
+        let mut out = vec![format!("+{digits}")];
+        if !international {
+            if let Some(cc) = self.region.and_then(|r| {
+                phonenumber::metadata::DATABASE
+                    .by_id(r.as_ref())
+                    .map(|m| m.country_code())
+            }) {
+                let national = digits.trim_start_matches('0');
+                let p = format!("+{cc}{national}");
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +103,17 @@ mod tests {
         let us = PhoneNormalizer::new(Some("US")).unwrap();
         assert_eq!(us.normalize("(415) 555-0100").unwrap(), "+14155550100");
         assert_eq!(us.normalize("+1234567890").unwrap(), "+1234567890");
+    }
+
+    #[test]
+    fn search_prefixes_with_and_without_country_code() {
+        let us = PhoneNormalizer::new(Some("US")).unwrap();
+        assert_eq!(us.search_prefixes("415-200"), ["+415200", "+1415200"]);
+        assert_eq!(us.search_prefixes("+1 415"), ["+1415"]);
+        assert_eq!(us.search_prefixes("0044 20"), ["+4420"]);
+        assert!(us.search_prefixes("41").is_empty());
+        let ir = PhoneNormalizer::new(Some("IR")).unwrap();
+        assert_eq!(ir.search_prefixes("0912 345"), ["+0912345", "+98912345"]);
     }
 
     #[test]

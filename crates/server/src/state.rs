@@ -7,7 +7,7 @@ use switchboard_store::Db;
 use crate::auth::{JwtKeys, LoginThrottle};
 use crate::config::Config;
 use crate::ratelimit::RateLimiters;
-use crate::telephony::Telephony;
+use crate::telephony::{Ingestor, Telephony};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -21,6 +21,8 @@ pub struct AppState {
     pub default_client_id: i64,
     pub started: Instant,
     pub telephony: Telephony,
+    /// Writes call events in batches (group commit).
+    pub ingestor: Ingestor,
 }
 
 impl AppState {
@@ -33,7 +35,9 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let phones =
             PhoneNormalizer::new(config.phone_region.as_deref()).map_err(anyhow::Error::msg)?;
+        let ingestor = Ingestor::spawn(db.clone());
         Ok(Self {
+            ingestor,
             jwt: JwtKeys::new(
                 jwt_secret,
                 Duration::from_secs(u64::from(config.jwt_ttl_hours) * 3600),

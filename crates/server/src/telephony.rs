@@ -16,7 +16,7 @@ use switchboard_telephony::simulator::{EventSink, Simulator};
 use switchboard_telephony::smartflo::SmartfloClient;
 use switchboard_telephony::twilio::TwilioClient;
 use switchboard_telephony::{Bridge, Dial, Provider, ProviderEvent, ProviderKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
@@ -112,38 +112,126 @@ fn event_input(ev: &ProviderEvent) -> EventInput {
     }
 }
 
-/// The call an event's `reference` (our call id) names, if it really is that provider's call.
-async fn referenced_call(db: &Db, ev: &ProviderEvent) -> ApiResult<Option<Call>> {
+/// Our call id from an event's `reference`, if it really is that provider's call; its provider
+/// id is stored when the call does not have one yet.
+async fn resolve_reference(
+    tx: &mut switchboard_store::Tx,
+    ev: &ProviderEvent,
+) -> Result<Option<i64>, StoreError> {
     let Some(id) = ev.reference.as_deref().and_then(|r| r.parse::<i64>().ok()) else {
         return Ok(None);
     };
-    let found: Option<Call> = switchboard_store::sql(&format!(
-        "SELECT {} FROM calls WHERE calls.id = $1",
-        calls::COLUMNS
-    ))
-    .arg(id)
-    .fetch_optional(&mut db.read().await?)
-    .await?;
-    Ok(found.filter(|c| {
-        c.provider == ev.provider.as_str()
-            && c.provider_call_id
-                .as_deref()
-                .is_none_or(|p| p == ev.provider_call_id)
-    }))
+    let found: Option<(String, Option<String>)> =
+        switchboard_store::sql("SELECT provider, provider_call_id FROM calls WHERE id = $1")
+            .arg(id)
+            .fetch_optional(tx)
+            .await?;
+    match found {
+        Some((provider, pcid)) if provider == ev.provider.as_str() => match pcid {
+            None => {
+                calls::set_provider_call_id(tx, id, &ev.provider_call_id).await?;
+                Ok(Some(id))
+            }
+            Some(p) if p == ev.provider_call_id => Ok(Some(id)),
+            Some(_) => Ok(None),
+        },
+        _ => Ok(None),
+    }
+}
+
+async fn apply_in(
+    tx: &mut switchboard_store::Tx,
+    ev: &ProviderEvent,
+) -> Result<Applied, StoreError> {
+    let call_id = resolve_reference(tx, ev).await?;
+    calls::apply_event(tx, &event_input(ev), call_id).await
+}
+
+struct Job {
+    event: ProviderEvent,
+    reply: oneshot::Sender<Result<Applied, String>>,
+}
+
+/// Applies events in batches: everything that arrived while the last batch was being written
+/// goes into one transaction (group commit). Each sender still gets its own result, after the
+/// commit, so a webhook is acknowledged only once its event is stored.
+#[derive(Clone)]
+pub struct Ingestor {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// Most events in one transaction.
+const BATCH: usize = 256;
+
+impl Ingestor {
+    pub fn spawn(db: Db) -> Self {
+        let (jobs, rx) = mpsc::channel(4096);
+        tokio::spawn(run_ingestor(db, rx));
+        Self { jobs }
+    }
+
+    pub async fn apply(&self, event: ProviderEvent) -> Result<Applied, String> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { event, reply })
+            .await
+            .map_err(|_| "the event writer has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the event writer has stopped".to_string())?
+    }
+}
+
+async fn run_ingestor(db: Db, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        match apply_batch(&db, &batch).await {
+            Ok(results) => {
+                for (job, r) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(Ok(r));
+                }
+            }
+            Err(e) => {
+                // One bad event must not sink the others: apply each on its own.
+                tracing::warn!(error = %e, size = batch.len(), "event batch failed; applying one by one");
+                for job in batch {
+                    let r = async {
+                        let mut tx = db.begin().await?;
+                        let r = apply_in(&mut tx, &job.event).await?;
+                        tx.commit().await?;
+                        Ok::<_, StoreError>(r)
+                    }
+                    .await
+                    .map_err(|e| e.to_string());
+                    let _ = job.reply.send(r);
+                }
+            }
+        }
+    }
+}
+
+async fn apply_batch(db: &Db, batch: &[Job]) -> Result<Vec<Applied>, StoreError> {
+    let mut tx = db.begin().await?;
+    let mut out = Vec::with_capacity(batch.len());
+    for job in batch {
+        out.push(apply_in(&mut tx, &job.event).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// Apply one provider event: stored once, the call moves forward only, the lead follows.
 pub async fn ingest(state: &AppState, ev: &ProviderEvent) -> ApiResult<Applied> {
-    let by_reference = referenced_call(&state.db, ev).await?;
-    let mut tx = state.db.begin().await?;
-    if let Some(c) = &by_reference {
-        if c.provider_call_id.is_none() {
-            calls::set_provider_call_id(&mut tx, c.id, &ev.provider_call_id).await?;
-        }
-    }
-    let applied = calls::apply_event(&mut tx, &event_input(ev), by_reference.map(|c| c.id)).await?;
-    tx.commit().await?;
-    Ok(applied)
+    state.ingestor.apply(ev.clone()).await.map_err(|e| {
+        tracing::error!(error = %e, "could not store a call event");
+        ApiError::internal()
+    })
 }
 
 /// Who asked for a call and where it is bridged when answered.

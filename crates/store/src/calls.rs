@@ -433,8 +433,8 @@ pub struct CallFilter {
     pub direction: Option<String>,
     pub started_from: Option<DateTime<Utc>>,
     pub started_to: Option<DateTime<Utc>>,
-    /// Substring of the from or to number.
-    pub phone: Option<String>,
+    /// E.164 prefixes the from or to number starts with (any of them).
+    pub phone_prefixes: Vec<String>,
     pub user_id: Option<i64>,
     pub lead_id: Option<i64>,
     pub live_only: bool,
@@ -462,20 +462,29 @@ impl CallFilter {
         if let Some(t) = self.started_to {
             q.push(" AND calls.started_at <= ").push_arg(t);
         }
-        if let Some(p) = self
-            .phone
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            let digits: String = p.chars().filter(char::is_ascii_digit).collect();
-            let digits = digits.trim_start_matches('0');
-            let pat = format!("%{}%", if digits.is_empty() { p } else { digits });
-            q.push(" AND (calls.from_number LIKE ")
-                .push_arg(&pat)
-                .push(" OR calls.to_number LIKE ")
-                .push_arg(&pat)
-                .push(")");
+        if !self.phone_prefixes.is_empty() {
+            // One index range per prefix and column, united: every number that starts with P
+            // sorts in [P, P + ':') since ':' follows '9'. (An OR of the ranges is planned as a
+            // scan of the whole client; a union of indexed ranges is a few index lookups.)
+            q.push(" AND calls.id IN (");
+            let mut first = true;
+            for p in &self.phone_prefixes {
+                let upper = format!("{p}:");
+                for col in ["to_number", "from_number"] {
+                    if !first {
+                        q.push(" UNION ALL ");
+                    }
+                    first = false;
+                    q.push("SELECT c.id FROM calls c WHERE c.client_id = ")
+                        .push_arg(client_id);
+                    q.push(" AND c.deleted_at IS NULL AND c.")
+                        .push(col)
+                        .push(" >= ")
+                        .push_arg(p);
+                    q.push(" AND c.").push(col).push(" < ").push_arg(&upper);
+                }
+            }
+            q.push(")");
         }
         if let Some(u) = self.user_id {
             q.push(" AND calls.user_id = ").push_arg(u);

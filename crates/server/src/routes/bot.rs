@@ -415,7 +415,7 @@ fn statuses_for(word: &str) -> ApiResult<Vec<String>> {
         .collect())
 }
 
-fn filter(q: &LogQuery) -> ApiResult<CallFilter> {
+fn filter(st: &AppState, q: &LogQuery) -> ApiResult<CallFilter> {
     let mut f = CallFilter::default();
     if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
         f.statuses = match CallStatus::parse(s) {
@@ -447,7 +447,14 @@ fn filter(q: &LogQuery) -> ApiResult<CallFilter> {
             "search must be at most 64 characters",
         ));
     }
-    f.phone = q.search.clone().filter(|s| !s.trim().is_empty());
+    if let Some(s) = q.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        f.phone_prefixes = st.phones.search_prefixes(s);
+        if f.phone_prefixes.is_empty() {
+            return Err(ApiError::bad_request(
+                "search needs at least 3 digits of a phone number",
+            ));
+        }
+    }
     Ok(f)
 }
 
@@ -468,7 +475,7 @@ pub async fn list(
     p: Principal,
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Json<Value>> {
-    let f = filter(&q)?;
+    let f = filter(&st, &q)?;
     let page = PageRequest::new(q.page, q.limit);
     let (rows, total) = calls::list_counted(
         &mut st.db.read().await?,
@@ -531,7 +538,7 @@ pub async fn stats(
     p: Principal,
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Json<Value>> {
-    let mut f = filter(&q)?;
+    let mut f = filter(&st, &q)?;
     if let Some(t) = period_start(&q)? {
         f.started_from = Some(t);
     }
@@ -603,7 +610,7 @@ pub async fn analytics(
     p: Principal,
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Json<Value>> {
-    let mut f = filter(&q)?;
+    let mut f = filter(&st, &q)?;
     if let Some(t) = period_start(&q)? {
         f.started_from = Some(t);
     }
@@ -656,7 +663,7 @@ pub async fn export(
     p: Principal,
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Response> {
-    let f = filter(&q)?;
+    let f = filter(&st, &q)?;
     let format = q
         .format
         .clone()

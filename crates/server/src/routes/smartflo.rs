@@ -353,11 +353,19 @@ pub async fn call_records(
             )));
         }
     }
-    f.phone = q
+    if let Some(p) = q
         .destination
-        .clone()
-        .or(q.callerid.clone())
-        .filter(|p| !p.is_empty());
+        .as_deref()
+        .or(q.callerid.as_deref())
+        .filter(|p| !p.trim().is_empty())
+    {
+        f.phone_prefixes = st.phones.search_prefixes(p);
+        if f.phone_prefixes.is_empty() {
+            return Err(ApiError::bad_request(
+                "destination and callerid need at least 3 digits",
+            ));
+        }
+    }
     let page = PageRequest::new(q.page, q.limit);
     let (rows, total) = calls::list(
         &mut st.db.read().await?,

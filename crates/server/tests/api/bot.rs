@@ -185,7 +185,16 @@ async fn dashboard_reads_filters_and_exports(app: TestApp) {
     assert_eq!(count("type=outbound").await, 2);
     assert_eq!(count("date=2026-11-20").await, 2);
     assert_eq!(count("startDate=2026-11-21").await, 1);
-    assert_eq!(count("search=5550602").await, 1);
+    assert_eq!(count("search=4155550602").await, 1);
+    assert_eq!(
+        count("search=415555060").await,
+        3,
+        "a prefix of the number matches"
+    );
+    assert_eq!(
+        app.get("/api/calls?search=41", &admin).await.0,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(
         app.get("/api/calls?type=sideways", &admin).await.0,
         StatusCode::BAD_REQUEST

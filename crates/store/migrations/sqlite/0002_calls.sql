@@ -33,6 +33,9 @@ CREATE INDEX calls_provider_call_idx ON calls (provider_call_id);
 CREATE INDEX calls_client_started_idx ON calls (client_id, started_at) WHERE deleted_at IS NULL;
 CREATE INDEX calls_client_status_idx ON calls (client_id, status, started_at) WHERE deleted_at IS NULL;
 CREATE INDEX calls_lead_idx ON calls (lead_id);
+-- Phone search by prefix.
+CREATE INDEX calls_client_to_idx ON calls (client_id, to_number) WHERE deleted_at IS NULL;
+CREATE INDEX calls_client_from_idx ON calls (client_id, from_number) WHERE deleted_at IS NULL;
 -- A lead is never in two live calls at once, whichever instance places them.
 CREATE UNIQUE INDEX calls_one_live_per_lead ON calls (lead_id) WHERE status IN ('initiated', 'ringing', 'answered');
 CREATE INDEX calls_user_idx ON calls (user_id, started_at);
