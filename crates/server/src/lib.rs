@@ -47,6 +47,18 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
             settings::get_or_insert(&db, "jwt_secret", &hex::encode(b)).await?
         }
     };
+    // Keep SQLite's planner statistics fresh as data grows (hourly, as SQLite recommends).
+    let db_for_stats = db.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if let Err(e) = db_for_stats.optimize().await {
+                tracing::warn!(error = %e, "could not refresh planner statistics");
+            }
+        }
+    });
     let (telephony, events) = telephony::build(&config)?;
     let state = AppState::new(db, config, secret.as_bytes(), default_client_id, telephony)?;
     tokio::spawn(telephony::ingest_loop(state.clone(), events));

@@ -424,6 +424,23 @@ impl Db {
             Pools::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
             Pools::Pg(p) => PG_MIGRATIONS.run(p).await?,
         }
+        self.optimize().await
+    }
+
+    /// Refresh the query planner's statistics where they are stale. SQLite keeps none unless
+    /// asked, and without them picks a scan of a whole client's calls for a search that two
+    /// index lookups answer (0.4 s against 2 ms over a million calls). PostgreSQL's autovacuum
+    /// does this by itself.
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        if let Pools::Sqlite { write, .. } = &*self.pools {
+            let mut c = write.acquire().await?;
+            sqlx::query("PRAGMA analysis_limit = 1000")
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("PRAGMA optimize = 0x10002")
+                .execute(&mut *c)
+                .await?;
+        }
         Ok(())
     }
 
