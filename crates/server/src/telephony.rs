@@ -435,3 +435,56 @@ pub async fn report_status(
     tx.commit().await?;
     Ok(applied)
 }
+
+/// An agent calls a lead (seed 000's click-to-call, seed 001's start call): bridged to the
+/// agent's phone, or an agent-first click-to-call on Smartflo. A lead nobody has is assigned to
+/// the agent who calls it.
+pub async fn agent_calls_lead(
+    state: &AppState,
+    s: &crate::auth::Session,
+    lead: &Lead,
+    surface: &str,
+) -> ApiResult<Call> {
+    let kind = state.telephony.kind;
+    let bridge = match (&s.user.phone_number, kind) {
+        (_, ProviderKind::Smartflo) => {
+            if s.user.agent_id.is_none() {
+                return Err(ApiError::bad_request(
+                    "your profile has no Smartflo agent id",
+                ));
+            }
+            Bridge::None
+        }
+        (Some(n), _) => Bridge::Agent { number: n.clone() },
+        (None, ProviderKind::Simulator) => Bridge::None,
+        (None, _) => {
+            return Err(ApiError::bad_request(
+                "your profile has no phone number to bridge the call to",
+            ));
+        }
+    };
+    let call = place_call(
+        state,
+        CallRequest {
+            client_id: s.client_id(),
+            lead: Some(lead),
+            to: lead.phone.clone(),
+            user_id: Some(s.user.id),
+            agent_id: s.user.agent_id.clone(),
+            from: None,
+            bridge,
+            metadata: json!({ "surface": surface }),
+        },
+    )
+    .await?;
+    if lead.assigned_user_id.is_none() {
+        let mut tx = state.db.begin().await?;
+        let assign = switchboard_store::leads::LeadPatch {
+            assigned_user_id: Some(Some(s.user.id)),
+            ..Default::default()
+        };
+        switchboard_store::leads::update(&mut tx, s.client_id(), lead.id, &assign).await?;
+        tx.commit().await?;
+    }
+    Ok(call)
+}

@@ -10,13 +10,12 @@ use switchboard_store::calls::{self, CallFilter, CallPatch};
 use switchboard_store::leads::{self, LeadFilter, LeadSort};
 use switchboard_store::users::{self, UserPatch};
 use switchboard_store::{now, sql};
-use switchboard_telephony::{Bridge, ProviderKind};
 
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query, parse_id, ts};
 use crate::state::AppState;
-use crate::telephony::{CallRequest, place_call, report_status};
+use crate::telephony::{agent_calls_lead, report_status};
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -182,40 +181,7 @@ pub async fn start_call(
             lead.status
         )));
     }
-    let bridge = match &s.user.phone_number {
-        Some(n) if st.telephony.kind != ProviderKind::Smartflo => {
-            Bridge::Agent { number: n.clone() }
-        }
-        _ => Bridge::None,
-    };
-    let call = place_call(
-        &st,
-        CallRequest {
-            client_id: s.client_id(),
-            lead: Some(&lead),
-            to: lead.phone.clone(),
-            user_id: Some(s.user.id),
-            agent_id: s.user.agent_id.clone(),
-            from: None,
-            bridge,
-            metadata: json!({ "surface": "operator" }),
-        },
-    )
-    .await?;
-    if lead.assigned_user_id.is_none() {
-        let mut tx = st.db.begin().await?;
-        leads::update(
-            &mut tx,
-            s.client_id(),
-            lead.id,
-            &leads::LeadPatch {
-                assigned_user_id: Some(Some(s.user.id)),
-                ..Default::default()
-            },
-        )
-        .await?;
-        tx.commit().await?;
-    }
+    let call = agent_calls_lead(&st, &s, &lead, "operator").await?;
     Ok(Json(json!({
         "message": "Call started successfully",
         "call": {

@@ -10,13 +10,12 @@ use switchboard_core::lead::people_may_edit;
 use switchboard_core::{Disposition, PageRequest, Role};
 use switchboard_store::calls::{self, Call, CallFilter, CallRow};
 use switchboard_store::leads;
-use switchboard_telephony::{Bridge, ProviderKind};
 
 use crate::auth::{AdminSession, Session};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
-use crate::telephony::{CallRequest, hang_up, place_call};
+use crate::telephony::{agent_calls_lead, hang_up};
 
 /// Smartflo writes local wall-clock times (`2026-01-10 16:47:26`) in the server's zone.
 pub fn local(state: &AppState, t: &DateTime<Utc>) -> String {
@@ -85,50 +84,7 @@ pub async fn call_lead(
     }
     people_may_edit(lead.disposition.as_deref().and_then(Disposition::parse))
         .map_err(ApiError::conflict)?;
-    let kind = st.telephony.kind;
-    let bridge = match (&s.user.phone_number, kind) {
-        (_, ProviderKind::Smartflo) => Bridge::None,
-        (Some(n), _) => Bridge::Agent { number: n.clone() },
-        (None, ProviderKind::Simulator) => Bridge::None,
-        (None, _) => {
-            return Err(ApiError::bad_request(
-                "your profile has no phone number to bridge the call to",
-            ));
-        }
-    };
-    if kind == ProviderKind::Smartflo && s.user.agent_id.is_none() {
-        return Err(ApiError::bad_request(
-            "your profile has no Smartflo agent id",
-        ));
-    }
-    let call = place_call(
-        &st,
-        CallRequest {
-            client_id: s.client_id(),
-            lead: Some(&lead),
-            to: lead.phone.clone(),
-            user_id: Some(s.user.id),
-            agent_id: s.user.agent_id.clone(),
-            from: None,
-            bridge,
-            metadata: json!({ "surface": "click-to-call" }),
-        },
-    )
-    .await?;
-    if lead.assigned_user_id.is_none() {
-        let mut tx = st.db.begin().await?;
-        leads::update(
-            &mut tx,
-            s.client_id(),
-            lead.id,
-            &leads::LeadPatch {
-                assigned_user_id: Some(Some(s.user.id)),
-                ..Default::default()
-            },
-        )
-        .await?;
-        tx.commit().await?;
-    }
+    let call = agent_calls_lead(&st, &s, &lead, "click-to-call").await?;
     Ok(Json(json!({
         "success": true,
         "message": "Call initiated. Poll the active call for its progress.",
