@@ -99,7 +99,7 @@ impl Modify for Security {
 #[openapi(
     info(
         title = "Switchboard API",
-        description = "Call-center backend: users, clients, API keys, lists and leads.\n\n\
+        description = "Call-center backend: users, clients, API keys, lists, leads, calls, provider webhooks and the bot call log.\n\n\
             Errors answer `{\"error\": \"...\", \"message\": \"...\"}` (schema `ErrorBody`)."
     ),
     components(schemas(ErrorBody)),
