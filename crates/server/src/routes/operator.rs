@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use switchboard_core::lead::people_may_edit;
 use switchboard_core::{CallStatus, Disposition, PageRequest, Priority};
 use switchboard_store::calls::{self, CallFilter, CallPatch};
-use switchboard_store::leads::{self, LeadFilter, LeadSort};
+use switchboard_store::leads::{self, LeadFilter};
 use switchboard_store::users::{self, UserPatch};
 use switchboard_store::{now, sql};
 
@@ -60,7 +60,6 @@ pub async fn available(
                 .into(),
         );
     }
-    let sort = LeadSort::parse(Some("priority"), Some("asc")).map_err(ApiError::bad_request)?;
     // Available: pending and not assigned to someone else.
     let mut q2 = sql("SELECT COUNT(*) FROM leads");
     f.push_where(&mut q2, st.db.backend(), s.client_id());
@@ -74,7 +73,6 @@ pub async fn available(
     q3.push(" AND (leads.assigned_user_id IS NULL OR leads.assigned_user_id = ")
         .push_arg(s.user.id)
         .push(")");
-    let _ = sort;
     q3.push(" ORDER BY CASE leads.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, leads.created_at, leads.id");
     q3.push(" LIMIT ")
         .push_arg(i64::from(page.limit))
