@@ -8,6 +8,7 @@ pub mod csv_columns;
 pub mod lead;
 pub mod phone;
 pub mod role;
+pub mod schedule;
 
 pub use call::CallStatus;
 pub use lead::{Disposition, LeadStatus, Priority};
