@@ -65,6 +65,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/webhooks/twilio/answer"),
     ("post", "/webhooks/plivo/hangup"),
     ("post", "/webhooks/plivo/answer"),
+    ("get", "/api/dialer/schedule"),
+    ("put", "/api/dialer/schedule"),
 ];
 
 const PUBLIC: &[&str] = &[

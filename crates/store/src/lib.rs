@@ -8,6 +8,7 @@ pub mod db;
 pub mod import;
 pub mod leads;
 pub mod lists;
+pub mod schedules;
 pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;

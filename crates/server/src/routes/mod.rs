@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod bot;
+pub mod dialer;
 pub mod files;
 pub mod health;
 pub mod keys;
@@ -74,7 +75,8 @@ impl Groups {
             .routes(routes!(operator::start_call))
             .routes(routes!(operator::update_call))
             .routes(routes!(operator::history))
-            .routes(routes!(operator::availability));
+            .routes(routes!(operator::availability))
+            .routes(routes!(dialer::get_schedule, dialer::put_schedule));
 
         let success_shaped = OpenApiRouter::default()
             .routes(routes!(smartflo::call_lead))

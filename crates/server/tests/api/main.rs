@@ -6,6 +6,7 @@ mod auth;
 mod bot;
 mod calls;
 mod cli;
+mod dialer;
 mod files;
 mod leads;
 mod users;
