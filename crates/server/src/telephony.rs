@@ -323,6 +323,12 @@ pub async fn place_call(state: &AppState, req: CallRequest<'_>) -> ApiResult<Cal
     new.metadata = metadata;
 
     let mut tx = state.db.begin().await?;
+    // Checked in the same transaction that creates the call: no call reaches a listed number.
+    if switchboard_store::dnc::is_blocked(&mut tx, req.client_id, &req.to).await? {
+        return Err(ApiError::forbidden(
+            "this number is on the do-not-call list",
+        ));
+    }
     let call = match calls::create(&mut tx, &new).await {
         Ok(c) => c,
         Err(StoreError::Conflict(_)) => {

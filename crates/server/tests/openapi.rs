@@ -67,6 +67,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/webhooks/plivo/answer"),
     ("get", "/api/dialer/schedule"),
     ("put", "/api/dialer/schedule"),
+    ("get", "/api/dialer/dnc"),
+    ("post", "/api/dialer/dnc"),
+    ("delete", "/api/dialer/dnc/{id}"),
+    ("post", "/api/dialer/dnc/upload-csv"),
 ];
 
 const PUBLIC: &[&str] = &[

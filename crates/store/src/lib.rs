@@ -5,6 +5,7 @@ pub mod audit;
 pub mod calls;
 pub mod clients;
 pub mod db;
+pub mod dnc;
 pub mod import;
 pub mod leads;
 pub mod lists;

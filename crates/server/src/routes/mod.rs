@@ -46,7 +46,9 @@ impl Groups {
     fn new() -> Self {
         let login = OpenApiRouter::default().routes(routes!(auth::login));
 
-        let upload = OpenApiRouter::default().routes(routes!(files::upload_csv));
+        let upload = OpenApiRouter::default()
+            .routes(routes!(files::upload_csv))
+            .routes(routes!(dialer::upload_dnc));
 
         let api = OpenApiRouter::default()
             .routes(routes!(auth::me))
@@ -76,7 +78,9 @@ impl Groups {
             .routes(routes!(operator::update_call))
             .routes(routes!(operator::history))
             .routes(routes!(operator::availability))
-            .routes(routes!(dialer::get_schedule, dialer::put_schedule));
+            .routes(routes!(dialer::get_schedule, dialer::put_schedule))
+            .routes(routes!(dialer::list_dnc, dialer::add_dnc))
+            .routes(routes!(dialer::remove_dnc));
 
         let success_shaped = OpenApiRouter::default()
             .routes(routes!(smartflo::call_lead))

@@ -2,9 +2,9 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both;
-use crate::harness::TestApp;
+use crate::harness::{TestApp, multipart};
 
-both!(schedules_validate_and_version);
+both!(schedules_validate_and_version, no_call_reaches_a_dnc_number);
 
 async fn schedules_validate_and_version(app: TestApp) {
     let admin = app.admin().await;
@@ -98,5 +98,175 @@ async fn schedules_validate_and_version(app: TestApp) {
     assert_eq!(
         app.get("/api/dialer/schedule", &other).await.1["version"],
         1
+    );
+}
+
+async fn no_call_reaches_a_dnc_number(app: TestApp) {
+    let admin = app.admin().await;
+    let lead = app.lead(&admin, "+14155550800").await;
+    let (s, v) = app
+        .post(
+            "/api/dialer/dnc",
+            &admin,
+            json!({"phone": "(415) 555-0800", "reason": "asked not to be called"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["phone"].as_str(), v["added"].as_bool()),
+        (StatusCode::CREATED, Some("+14155550800"), Some(true)),
+        "{v}"
+    );
+    let (s, v) = app
+        .post("/api/dialer/dnc", &admin, json!({"phone": "+14155550800"}))
+        .await;
+    assert_eq!(
+        (s, v["added"].as_bool()),
+        (StatusCode::OK, Some(false)),
+        "listing twice changes nothing"
+    );
+    // Neither click-to-call nor the operator panel reaches it; nothing is written.
+    let (s, v) = app
+        .post(&format!("/api/v1/leads/{lead}/call"), &admin, json!({}))
+        .await;
+    assert_eq!(
+        (s, v["success"].as_bool()),
+        (StatusCode::FORBIDDEN, Some(false)),
+        "{v}"
+    );
+    assert!(v["message"].as_str().unwrap().contains("do-not-call"));
+    let (_, op) = app.user(&admin, "op", "operator", None).await;
+    assert_eq!(
+        app.post("/api/operator/calls/start", &op, json!({"leadId": lead}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (_, l) = app.get(&format!("/api/leads/{lead}"), &admin).await;
+    assert_eq!(
+        (l["lead"]["status"].as_str(), l["lead"]["attempts"].as_i64()),
+        (Some("pending"), Some(0))
+    );
+    assert_eq!(
+        app.get("/api/calls", &admin).await.1["pagination"]["total"],
+        0,
+        "no call was created"
+    );
+    // Listing, search, roles, bad input.
+    let (_, v) = app.get("/api/dialer/dnc?search=5550800", &admin).await;
+    assert_eq!(v["pagination"]["total"], 1);
+    let id = v["entries"][0]["id"].as_i64().unwrap();
+    assert_eq!(v["entries"][0]["reason"], "asked not to be called");
+    assert_eq!(
+        app.get("/api/dialer/dnc", &op).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post("/api/dialer/dnc", &op, json!({"phone": "+14155550801"}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    for bad in [
+        json!({"phone": "not a number"}),
+        json!({}),
+        json!({"phone": 4155550801u64}),
+    ] {
+        assert_eq!(
+            app.post("/api/dialer/dnc", &admin, bad.clone()).await.0,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    // Removing it lets the call through.
+    assert_eq!(
+        app.delete("/api/dialer/dnc/99999", &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.delete(&format!("/api/dialer/dnc/{id}"), &admin).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.post(&format!("/api/v1/leads/{lead}/call"), &admin, json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // A global entry (super admins only) blocks every client.
+    let (_, c) = app
+        .post("/api/clients", &admin, json!({"name": "Other"}))
+        .await;
+    let (_, other) = app
+        .user(&admin, "otheradmin", "admin", c["client"]["id"].as_i64())
+        .await;
+    assert_eq!(
+        app.post(
+            "/api/dialer/dnc",
+            &other,
+            json!({"phone": "+14155550900", "global": true})
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post(
+            "/api/dialer/dnc",
+            &admin,
+            json!({"phone": "+14155550900", "global": true})
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    let theirs = app.lead(&other, "+14155550900").await;
+    assert_eq!(
+        app.post(&format!("/api/v1/leads/{theirs}/call"), &other, json!({}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("/api/dialer/dnc", &other).await.1["entries"][0]["global"],
+        true
+    );
+    // CSV import: good rows added, bad rows reported by line.
+    let (ct, body) = multipart(
+        "csvFile",
+        "dnc.csv",
+        b"mobile;reason\n4155550901;complained\nnope;x\n4155550901;again\n",
+        &[],
+    );
+    let (s, v) = app
+        .send_bytes(
+            Method::POST,
+            "/api/dialer/dnc/upload-csv",
+            Some(&admin),
+            &ct,
+            body,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (
+            v["added"].as_u64(),
+            v["duplicates"].as_u64(),
+            v["errors"][0]["line"].as_u64()
+        ),
+        (Some(1), Some(1), Some(3)),
+        "{v}"
+    );
+    let (ct, body) = multipart("csvFile", "dnc.csv", b"name\nann\n", &[]);
+    assert_eq!(
+        app.send_bytes(
+            Method::POST,
+            "/api/dialer/dnc/upload-csv",
+            Some(&admin),
+            &ct,
+            body
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
     );
 }
