@@ -66,18 +66,6 @@ pub fn parse_id(v: &serde_json::Value, field: &str) -> Result<i64, ApiError> {
     .ok_or_else(|| ApiError::bad_request(format!("{field} must be a positive integer id")))
 }
 
-/// Deserialize a field that may come as a number or a numeric string.
-pub fn id_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    use serde::Deserialize;
-    let v = Option::<serde_json::Value>::deserialize(d)?;
-    match v {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(v) => parse_id(&v, "id")
-            .map(Some)
-            .map_err(|e| serde::de::Error::custom(e.message)),
-    }
-}
-
 /// For PATCH bodies: absent stays `None`, `null` becomes `Some(None)`.
 pub fn nullable<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
 where

@@ -573,16 +573,6 @@ pub async fn list_counted(
     Ok((q.fetch_all(ex).await?, total as u64))
 }
 
-pub async fn get_row(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<Option<CallRow>> {
-    let mut q = sql(&JOINED.replace("{COLUMNS}", COLUMNS));
-    q.push(" WHERE calls.client_id = ")
-        .push_arg(client_id)
-        .push(" AND calls.id = ")
-        .push_arg(id)
-        .push(" AND calls.deleted_at IS NULL");
-    q.fetch_optional(ex).await
-}
-
 /// Counts per status for the calls a filter covers, and their summed talk time.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StatusCounts {
@@ -669,22 +659,6 @@ pub async fn by_language(
     f.push_where(&mut q, client_id);
     q.push(" GROUP BY calls.language ORDER BY COUNT(*) DESC");
     q.fetch_all(ex).await
-}
-
-/// Live calls that have made no progress since `before` (lost webhooks), for reconciliation.
-pub async fn stale_live(
-    ex: &mut impl AsExec,
-    before: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<Call>> {
-    sql(&format!(
-        "SELECT {COLUMNS} FROM calls WHERE calls.status IN ('initiated', 'ringing', 'answered') \
-         AND calls.updated_at < $1 ORDER BY calls.updated_at LIMIT $2"
-    ))
-    .arg(before)
-    .arg(limit)
-    .fetch_all(ex)
-    .await
 }
 
 /// The provider refused or never took a call we tried to place: the call ends as failed, and its

@@ -411,13 +411,6 @@ impl Db {
         }
     }
 
-    pub fn pg_pool(&self) -> Option<&PgPool> {
-        match &*self.pools {
-            Pools::Pg(p) => Some(p),
-            _ => None,
-        }
-    }
-
     /// Apply this backend's migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &*self.pools {

@@ -13,7 +13,7 @@ use switchboard_core::lead::normalize_tag;
 use switchboard_core::{PhoneNormalizer, Priority};
 use tokio::sync::mpsc;
 
-use crate::{AsExec, Backend, Db, StoreError, Tx, lists, now, sql};
+use crate::{Backend, Db, StoreError, Tx, lists, now, sql};
 
 /// Rows per batch: one multi-row INSERT on SQLite (9 bound values a row stays below its
 /// 32,766-parameter limit), one `COPY` into a staging table on PostgreSQL.
@@ -462,15 +462,4 @@ async fn insert_rows(
     }
     q.push(" ON CONFLICT (client_id, phone) WHERE deleted_at IS NULL DO NOTHING");
     q.execute(ex).await
-}
-
-/// Count the live leads of a client (used by tools and tests).
-pub async fn count_leads(ex: &mut impl AsExec, client_id: i64) -> Result<i64, StoreError> {
-    Ok(
-        sql("SELECT COUNT(*) FROM leads WHERE client_id = $1 AND deleted_at IS NULL")
-            .arg(client_id)
-            .fetch_one::<(i64,)>(ex)
-            .await?
-            .0,
-    )
 }

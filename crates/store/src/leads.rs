@@ -260,23 +260,6 @@ pub async fn list(
     Ok((q.fetch_all(&mut conn).await?, total as u64))
 }
 
-/// Ids of every live lead of `client_id` matching `filter`.
-pub async fn select_ids(
-    ex: &mut impl AsExec,
-    backend: Backend,
-    client_id: i64,
-    filter: &LeadFilter,
-) -> Result<Vec<i64>> {
-    let mut q = sql("SELECT leads.id FROM leads");
-    filter.push_where(&mut q, backend, client_id);
-    q.push(" ORDER BY leads.id");
-    Ok(q.fetch_all::<(i64,)>(ex)
-        .await?
-        .into_iter()
-        .map(|(id,)| id)
-        .collect())
-}
-
 /// A live lead of `client_id` (a lead of another client is simply not found).
 pub async fn get(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<Option<Lead>> {
     sql(&format!(
@@ -451,13 +434,4 @@ pub async fn export_chunk(
         .push(" OFFSET ")
         .push_arg(offset);
     q.fetch_all(ex).await
-}
-
-/// How many live leads `client_id` has per status.
-pub async fn count_by_status(db: &Db, client_id: i64) -> Result<Vec<(String, i64)>> {
-    db.fetch_all(
-        sql("SELECT status, COUNT(*) FROM leads WHERE client_id = $1 AND deleted_at IS NULL GROUP BY status")
-            .arg(client_id),
-    )
-    .await
 }

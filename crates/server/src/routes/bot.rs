@@ -499,6 +499,15 @@ pub async fn list(
     })))
 }
 
+/// The listing filter, starting no earlier than `period` ago (stats and analytics).
+fn period_filter(st: &AppState, q: &LogQuery) -> ApiResult<CallFilter> {
+    let mut f = filter(st, q)?;
+    if let Some(t) = period_start(q)? {
+        f.started_from = Some(t);
+    }
+    Ok(f)
+}
+
 fn period_start(q: &LogQuery) -> ApiResult<Option<DateTime<Utc>>> {
     let hours = match q.period.as_deref().unwrap_or("") {
         "" | "all" => return Ok(None),
@@ -538,10 +547,7 @@ pub async fn stats(
     p: Principal,
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Json<Value>> {
-    let mut f = filter(&st, &q)?;
-    if let Some(t) = period_start(&q)? {
-        f.started_from = Some(t);
-    }
+    let f = period_filter(&st, &q)?;
     let mut conn = st.db.read().await?;
     let c = calls::status_counts(&mut conn, p.client_id(), &f).await?;
     let today = Utc::now()
@@ -610,10 +616,7 @@ pub async fn analytics(
     p: Principal,
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Json<Value>> {
-    let mut f = filter(&st, &q)?;
-    if let Some(t) = period_start(&q)? {
-        f.started_from = Some(t);
-    }
+    let f = period_filter(&st, &q)?;
     let backend = st.db.backend();
     let mut conn = st.db.read().await?;
     let c = calls::status_counts(&mut conn, p.client_id(), &f).await?;
