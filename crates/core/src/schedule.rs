@@ -62,9 +62,25 @@ pub struct WindowDoc {
     pub end: String,
 }
 
+/// The end of the day, written `24:00` (a window may run to midnight).
+fn end_of_day() -> NaiveTime {
+    NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999).expect("valid")
+}
+
 fn parse_time(field: &str, v: &str) -> Result<NaiveTime, String> {
+    if v.trim() == "24:00" && field.ends_with(".end") {
+        return Ok(end_of_day());
+    }
     NaiveTime::parse_from_str(v.trim(), "%H:%M")
         .map_err(|_| format!("{field} must be HH:MM (24-hour), not '{v}'"))
+}
+
+fn format_time(t: NaiveTime) -> String {
+    if t == end_of_day() {
+        "24:00".into()
+    } else {
+        t.format("%H:%M").to_string()
+    }
 }
 
 impl Schedule {
@@ -144,8 +160,8 @@ impl Schedule {
                 .iter()
                 .map(|w| WindowDoc {
                     weekday: w.weekday,
-                    start: w.start.format("%H:%M").to_string(),
-                    end: w.end.format("%H:%M").to_string(),
+                    start: format_time(w.start),
+                    end: format_time(w.end),
                 })
                 .collect(),
             holidays: self.holidays.iter().map(|d| d.to_string()).collect(),

@@ -124,6 +124,90 @@ pub struct Config {
     /// Trust `X-Forwarded-For` for the client address (only behind a proxy you run).
     pub trust_proxy: bool,
     pub telephony: TelephonyConfig,
+    pub dialer: DialerConfig,
+}
+
+/// The dialer engine, batches and concurrency.
+#[derive(Debug, Clone)]
+pub struct DialerConfig {
+    /// Live calls across the installation (seed 003's global cap).
+    pub max_concurrent_calls: i64,
+    /// Calls started per second across the installation.
+    pub calls_per_second: u32,
+    /// How often an instance renews its campaign leases.
+    pub heartbeat_secs: u64,
+    /// A live call with no news for this long is checked with the provider and ended if lost.
+    pub call_timeout_secs: u64,
+    /// `next-batch` size when none is asked for, and the most it returns.
+    pub batch_size: i64,
+    pub max_batch_size: i64,
+    /// How long an external dialer holds a batch before unreported numbers return.
+    pub lease_secs: i64,
+    /// How often the engine looks for work, in milliseconds.
+    pub tick_ms: u64,
+    /// This instance's name (default: host name, process id and a random suffix).
+    pub instance_id: Option<String>,
+    /// Run the engine (campaigns and the call queue) in this process.
+    pub engine: bool,
+}
+
+impl Default for DialerConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_calls: 100,
+            calls_per_second: 10,
+            heartbeat_secs: 10,
+            call_timeout_secs: 4 * 3600,
+            batch_size: 50,
+            max_batch_size: 500,
+            lease_secs: 900,
+            tick_ms: 200,
+            instance_id: None,
+            engine: true,
+        }
+    }
+}
+
+impl DialerConfig {
+    fn set(&mut self, key: &str, v: &str) -> Result<bool, String> {
+        fn num<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+            v: &str,
+            lo: T,
+            hi: T,
+        ) -> Result<T, String> {
+            v.trim()
+                .parse::<T>()
+                .ok()
+                .filter(|n| *n >= lo && *n <= hi)
+                .ok_or_else(|| format!("'{v}' is not a whole number from {lo} to {hi}"))
+        }
+        match key {
+            "max_concurrent_calls" => self.max_concurrent_calls = num(v, 0, 1_000_000)?,
+            "calls_per_second" => self.calls_per_second = num(v, 1, 100_000)?,
+            "heartbeat_seconds" => self.heartbeat_secs = num(v, 1, 3600)?,
+            "call_timeout_seconds" => self.call_timeout_secs = num(v, 10, 7 * 86_400)?,
+            "dialer_batch_size" => self.batch_size = num(v, 1, 100_000)?,
+            "dialer_max_batch_size" => self.max_batch_size = num(v, 1, 100_000)?,
+            "dialer_lease_seconds" => self.lease_secs = num(v, 5, 7 * 86_400)?,
+            "dialer_tick_ms" => self.tick_ms = num(v, 5, 60_000)?,
+            "instance_id" => {
+                let t = v.trim();
+                if t.is_empty() || t.len() > 100 {
+                    return Err("must be 1 to 100 characters".into());
+                }
+                self.instance_id = Some(t.to_string());
+            }
+            "dialer_engine" => {
+                self.engine = match v.trim().to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" | "on" => true,
+                    "0" | "false" | "no" | "off" => false,
+                    _ => return Err(format!("'{v}' is not true or false")),
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
 }
 
 /// Which provider places calls, and its settings.
@@ -183,6 +267,7 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             trust_proxy: false,
             telephony: TelephonyConfig::default(),
+            dialer: DialerConfig::default(),
         }
     }
 }
@@ -220,6 +305,16 @@ const KEYS: &[&str] = &[
     "smartflo_api_token",
     "smartflo_base_url",
     "smartflo_webhook_secret",
+    "max_concurrent_calls",
+    "calls_per_second",
+    "heartbeat_seconds",
+    "call_timeout_seconds",
+    "dialer_batch_size",
+    "dialer_max_batch_size",
+    "dialer_lease_seconds",
+    "dialer_tick_ms",
+    "instance_id",
+    "dialer_engine",
 ];
 
 impl Config {
@@ -369,8 +464,15 @@ impl Config {
                         _ => return Err(bad(format!("'{v}' is not true or false"))),
                     }
                 }
-                _ => c.telephony.set(&key, &v).map_err(bad)?,
+                _ => {
+                    if !c.dialer.set(&key, &v).map_err(bad)? {
+                        c.telephony.set(&key, &v).map_err(bad)?
+                    }
+                }
             }
+        }
+        if c.dialer.batch_size > c.dialer.max_batch_size {
+            c.dialer.batch_size = c.dialer.max_batch_size;
         }
         c.telephony.check(c.public_url.as_deref())?;
         Ok(c)

@@ -86,6 +86,17 @@ impl Modify for Security {
             ),
         );
         components.add_security_scheme(
+            "dialerToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "SWITCHBOARD_DIALER_TOKEN or a dialer token made by an admin (seed 002)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "apiKey",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "x-api-key",

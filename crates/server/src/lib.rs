@@ -62,7 +62,32 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
     let (telephony, events) = telephony::build(&config)?;
     let state = AppState::new(db, config, secret.as_bytes(), default_client_id, telephony)?;
     tokio::spawn(telephony::ingest_loop(state.clone(), events));
+    if state.config.dialer.engine {
+        start_engine(&state);
+    }
     Ok(state)
+}
+
+/// Start this instance's dialer engine (campaigns, the call queue, leases, reconciliation).
+pub fn start_engine(state: &AppState) {
+    let d = &state.config.dialer;
+    let cfg = switchboard_dialer::EngineConfig {
+        instance_id: state.instance_id.clone(),
+        hostname: std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
+        tick: std::time::Duration::from_millis(d.tick_ms),
+        heartbeat: std::time::Duration::from_secs(d.heartbeat_secs),
+        global_max: d.max_concurrent_calls,
+        calls_per_second: d.calls_per_second,
+        call_timeout: std::time::Duration::from_secs(d.call_timeout_secs),
+        default_tz: state.config.timezone.parse().unwrap_or(chrono_tz::UTC),
+        round_max: 500,
+    };
+    let engine = switchboard_dialer::Engine::new(
+        state.db.clone(),
+        cfg,
+        std::sync::Arc::new(telephony::EngineOriginator(state.clone())),
+    );
+    let _ = state.engine.set(engine.spawn());
 }
 
 /// First start: the default client and user `admin` (super admin). Returns the default client.
@@ -133,6 +158,10 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    if let Some(e) = state.engine.get() {
+        e.stop();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     state.db.close().await;
     Ok(())
 }

@@ -23,6 +23,10 @@ pub struct AppState {
     pub telephony: Telephony,
     /// Writes call events in batches (group commit).
     pub ingestor: Ingestor,
+    /// This instance's name (calls it places and campaigns it owns carry it).
+    pub instance_id: String,
+    /// The dialer engine, once started.
+    pub engine: Arc<std::sync::OnceLock<switchboard_dialer::EngineHandle>>,
 }
 
 impl AppState {
@@ -36,7 +40,17 @@ impl AppState {
         let phones =
             PhoneNormalizer::new(config.phone_region.as_deref()).map_err(anyhow::Error::msg)?;
         let ingestor = Ingestor::spawn(db.clone());
+        let instance_id = config.dialer.instance_id.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "switchboard".into());
+            format!(
+                "{host}-{}-{:06x}",
+                std::process::id(),
+                rand::random::<u32>() & 0xff_ffff
+            )
+        });
         Ok(Self {
+            instance_id,
+            engine: Arc::new(std::sync::OnceLock::new()),
             ingestor,
             jwt: JwtKeys::new(
                 jwt_secret,
@@ -51,5 +65,12 @@ impl AppState {
             started: Instant::now(),
             telephony,
         })
+    }
+
+    /// Ask the dialer engine to look for work now.
+    pub fn wake_dialer(&self) {
+        if let Some(e) = self.engine.get() {
+            e.wake();
+        }
     }
 }

@@ -218,20 +218,33 @@ async fn run_ingestor(db: Db, mut rx: mpsc::Receiver<Job>) {
 
 async fn apply_batch(db: &Db, batch: &[Job]) -> Result<Vec<Applied>, StoreError> {
     let mut tx = db.begin().await?;
-    let mut out = Vec::with_capacity(batch.len());
+    let mut evs = Vec::with_capacity(batch.len());
     for job in batch {
-        out.push(apply_in(&mut tx, &job.event).await?);
+        let id = resolve_reference(&mut tx, &job.event).await?;
+        evs.push((event_input(&job.event), id));
     }
+    let out = calls::apply_events(&mut tx, &evs).await?;
     tx.commit().await?;
     Ok(out)
 }
 
 /// Apply one provider event: stored once, the call moves forward only, the lead follows.
 pub async fn ingest(state: &AppState, ev: &ProviderEvent) -> ApiResult<Applied> {
-    state.ingestor.apply(ev.clone()).await.map_err(|e| {
+    let applied = state.ingestor.apply(ev.clone()).await.map_err(|e| {
         tracing::error!(error = %e, "could not store a call event");
         ApiError::internal()
-    })
+    })?;
+    ended(state, &applied);
+    Ok(applied)
+}
+
+/// A call ended and gave its slots back: the dialer may start the next one now.
+fn ended(state: &AppState, applied: &Applied) {
+    if let Applied::Updated { call, previous } = applied {
+        if call.status().is_final() && !previous.is_final() {
+            state.wake_dialer();
+        }
+    }
 }
 
 /// Who asked for a call and where it is bridged when answered.
@@ -246,40 +259,9 @@ pub struct CallRequest<'a> {
     pub metadata: serde_json::Value,
 }
 
-fn bridge_json(b: &Bridge) -> serde_json::Value {
-    match b {
-        Bridge::Agent { number } => json!({ "agent": number }),
-        Bridge::Bot {
-            wss_url,
-            parameters,
-        } => json!({ "bot": wss_url, "parameters": parameters }),
-        Bridge::None => json!(null),
-    }
-}
-
 /// Read back the bridge a call was placed with (the answer webhook needs it).
 pub fn bridge_of(call: &Call) -> Bridge {
-    let b = &call.metadata.0["bridge"];
-    if let Some(n) = b["agent"].as_str() {
-        Bridge::Agent {
-            number: n.to_string(),
-        }
-    } else if let Some(u) = b["bot"].as_str() {
-        let parameters = b["parameters"]
-            .as_array()
-            .map(|ps| {
-                ps.iter()
-                    .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Bridge::Bot {
-            wss_url: u.to_string(),
-            parameters,
-        }
-    } else {
-        Bridge::None
-    }
+    Bridge::from_json(&call.metadata.0["bridge"])
 }
 
 fn public_base(config: &Config) -> String {
@@ -319,14 +301,29 @@ pub async fn place_call(state: &AppState, req: CallRequest<'_>) -> ApiResult<Cal
         .clone()
         .or_else(|| state.config.telephony.caller_id.clone());
     let mut metadata = req.metadata;
-    metadata["bridge"] = bridge_json(&req.bridge);
+    metadata["bridge"] = req.bridge.to_json();
     new.metadata = metadata;
+
+    new.instance_id = Some(state.instance_id.clone());
+    new.slots = 1;
 
     let mut tx = state.db.begin().await?;
     // Checked in the same transaction that creates the call: no call reaches a listed number.
     if switchboard_store::dnc::is_blocked(&mut tx, req.client_id, &req.to).await? {
         return Err(ApiError::forbidden(
             "this number is on the do-not-call list",
+        ));
+    }
+    // The call holds a global and a client slot until it ends; the caps hold for every call.
+    let caps = switchboard_store::dialer::Caps {
+        global: state.config.dialer.max_concurrent_calls,
+        client: client_cap(&mut tx, req.client_id).await?,
+        campaign: None,
+    };
+    if switchboard_store::dialer::take_slots(&mut tx, req.client_id, caps, 1).await? == 0 {
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "every call slot is in use (the concurrency cap is reached); try again when a call ends",
         ));
     }
     let call = match calls::create(&mut tx, &new).await {
@@ -346,31 +343,57 @@ pub async fn place_call(state: &AppState, req: CallRequest<'_>) -> ApiResult<Cal
         .await?;
     }
     tx.commit().await?;
+    hand_to_provider(state, call, req.bridge, req.agent_id).await
+}
 
+/// A client's own cap on live calls.
+pub async fn client_cap(
+    ex: &mut impl switchboard_store::AsExec,
+    client_id: i64,
+) -> Result<i64, StoreError> {
+    let row: Option<(i64,)> =
+        switchboard_store::sql("SELECT max_concurrent_calls FROM clients WHERE id = $1")
+            .arg(client_id)
+            .fetch_optional(ex)
+            .await?;
+    Ok(row.map(|r| r.0).unwrap_or(0))
+}
+
+/// Give a created call to the provider. If the provider refuses, the call ends as failed (its
+/// slots are freed) and the lead is requeued.
+pub async fn hand_to_provider(
+    state: &AppState,
+    call: Call,
+    bridge: Bridge,
+    agent_id: Option<String>,
+) -> ApiResult<Call> {
+    let kind = state.telephony.kind;
     let (answer_url, status_url) = webhook_urls(&state.config, kind, call.id);
     let dial = Dial {
         reference: call.id.to_string(),
-        to: req.to.clone(),
-        from: new.from_number.clone().unwrap_or_default(),
+        to: call.to_number.clone().unwrap_or_default(),
+        from: call
+            .from_number
+            .clone()
+            .or_else(|| state.config.telephony.caller_id.clone())
+            .unwrap_or_default(),
         answer_url,
         status_url,
         ring_timeout_secs: state.config.telephony.ring_timeout_secs,
         time_limit_secs: None,
-        bridge: req.bridge,
-        agent_id: req.agent_id,
+        bridge,
+        agent_id,
     };
     match state.telephony.provider.originate(&dial).await {
         Ok(placed) => {
-            let mut tx = state.db.begin().await?;
             // The simulator may already have reported on the call by reference; keep its id.
             switchboard_store::sql(
                 "UPDATE calls SET provider_call_id = $1 WHERE id = $2 AND provider_call_id IS NULL",
             )
             .arg(&placed.provider_call_id)
             .arg(call.id)
-            .execute(&mut tx)
+            .execute(&mut state.db.write().await?)
             .await?;
-            tx.commit().await?;
             let mut c = call;
             c.provider_call_id = Some(placed.provider_call_id);
             Ok(c)
@@ -380,11 +403,55 @@ pub async fn place_call(state: &AppState, req: CallRequest<'_>) -> ApiResult<Cal
             let mut tx = state.db.begin().await?;
             calls::fail_unplaced(&mut tx, call.id, &format!("provider error: {e}")).await?;
             tx.commit().await?;
+            state.wake_dialer();
             Err(ApiError::new(
                 axum::http::StatusCode::BAD_GATEWAY,
                 format!("the telephony provider did not take the call: {e}"),
             ))
         }
+    }
+}
+
+/// The engine's way to place and end calls through this server's provider and event path.
+pub struct EngineOriginator(pub AppState);
+
+#[async_trait::async_trait]
+impl switchboard_dialer::Originator for EngineOriginator {
+    fn provider(&self) -> &str {
+        self.0.telephony.kind.as_str()
+    }
+
+    async fn originate(&self, call: Call, bridge: Bridge) {
+        let _ = hand_to_provider(&self.0, call, bridge, None).await;
+    }
+
+    async fn end_lost(&self, call: &Call, cause: &str) -> Result<(), String> {
+        let ev = EventInput {
+            provider: call.provider.clone(),
+            provider_call_id: call
+                .provider_call_id
+                .clone()
+                .unwrap_or_else(|| format!("call-{}", call.id)),
+            event: "reconcile:lost".into(),
+            status: CallStatus::Failed,
+            at: switchboard_store::now(),
+            duration_secs: None,
+            hangup_cause: Some(cause.to_string()),
+            recording_url: None,
+            payload: json!({ "source": "reconciler", "cause": cause }),
+        };
+        let mut tx = self.0.db.begin().await.map_err(|e| e.to_string())?;
+        let applied = calls::apply_event(&mut tx, &ev, Some(call.id))
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        ended(&self.0, &applied);
+        Ok(())
+    }
+
+    async fn provider_live(&self) -> Option<std::collections::HashSet<String>> {
+        let calls = self.0.telephony.provider.live_calls().await.ok()?;
+        Some(calls.into_iter().map(|c| c.provider_call_id).collect())
     }
 }
 

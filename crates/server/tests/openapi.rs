@@ -71,6 +71,22 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/dialer/dnc"),
     ("delete", "/api/dialer/dnc/{id}"),
     ("post", "/api/dialer/dnc/upload-csv"),
+    ("get", "/api/dialer/next-batch"),
+    ("post", "/api/dialer/report-result"),
+    ("get", "/api/dialer/rules"),
+    ("put", "/api/dialer/rules"),
+    ("get", "/api/dialer/explain/{lead_id}"),
+    ("post", "/api/admin/system/control"),
+    ("get", "/api/admin/system-status"),
+    ("post", "/plivo/create-campaign"),
+    ("post", "/plivo/pause-campaign"),
+    ("post", "/plivo/resume-campaign"),
+    ("get", "/plivo/campaign-progress/{campaignId}"),
+    ("get", "/plivo/dashboard/campaigns"),
+    ("post", "/plivo/dashboard/bulk-operations"),
+    ("post", "/plivo/single-call"),
+    ("get", "/plivo/get-active-channels"),
+    ("get", "/plivo/monitoring/active-calls"),
 ];
 
 const PUBLIC: &[&str] = &[

@@ -36,6 +36,11 @@ pub struct Call {
     pub metadata: Json<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub campaign_id: Option<i64>,
+    pub instance_id: Option<String>,
+    /// Concurrency slots held until the call ends: 0 none, 1 global and client, 2 also the
+    /// campaign's, 3 also the client's call queue's.
+    pub slots: i64,
 }
 
 impl Call {
@@ -60,7 +65,8 @@ pub const COLUMNS: &str = "calls.id, calls.client_id, calls.provider, calls.prov
     calls.direction, calls.from_number, calls.to_number, calls.lead_id, calls.user_id, calls.status, \
     calls.surface_status, calls.started_at, calls.answered_at, calls.ended_at, calls.duration_secs, \
     calls.hangup_cause, calls.recording_url, calls.transcript, calls.notes, calls.language, \
-    calls.satisfaction, calls.metadata, calls.created_at, calls.updated_at";
+    calls.satisfaction, calls.metadata, calls.created_at, calls.updated_at, calls.campaign_id, \
+    calls.instance_id, calls.slots";
 
 #[derive(Debug, Clone)]
 pub struct NewCall {
@@ -77,6 +83,10 @@ pub struct NewCall {
     pub started_at: DateTime<Utc>,
     pub language: Option<String>,
     pub metadata: serde_json::Value,
+    pub campaign_id: Option<i64>,
+    pub instance_id: Option<String>,
+    /// Slots the caller has already taken for this call (see [`crate::dialer::take_slots`]).
+    pub slots: i64,
 }
 
 impl NewCall {
@@ -95,6 +105,9 @@ impl NewCall {
             started_at: now(),
             language: None,
             metadata: serde_json::json!({}),
+            campaign_id: None,
+            instance_id: None,
+            slots: 0,
         }
     }
 }
@@ -103,8 +116,9 @@ pub async fn create(ex: &mut impl AsExec, c: &NewCall) -> Result<Call> {
     let t = now();
     sql(&format!(
         "INSERT INTO calls (client_id, provider, provider_call_id, direction, from_number, to_number, \
-         lead_id, user_id, status, surface_status, started_at, ended_at, language, metadata, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING {}",
+         lead_id, user_id, status, surface_status, started_at, ended_at, language, metadata, created_at, updated_at, \
+         campaign_id, instance_id, slots) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18) RETURNING {}",
         COLUMNS.replace("calls.", "")
     ))
     .arg(c.client_id)
@@ -122,6 +136,9 @@ pub async fn create(ex: &mut impl AsExec, c: &NewCall) -> Result<Call> {
     .arg(c.language.as_ref())
     .arg(c.metadata.clone())
     .arg(t)
+    .arg(c.campaign_id)
+    .arg(c.instance_id.as_ref())
+    .arg(c.slots)
     .fetch_one(ex)
     .await
 }
@@ -209,6 +226,65 @@ pub enum Applied {
 /// Three statements in the common case: read (and on PostgreSQL lock) the call, store the event
 /// unless it was seen before, and write the call's new state.
 pub async fn apply_event(tx: &mut Tx, ev: &EventInput, call_id: Option<i64>) -> Result<Applied> {
+    let mut freed = Releases::default();
+    let r = apply_event_in(tx, ev, call_id, &mut freed).await?;
+    freed.flush(tx).await?;
+    Ok(r)
+}
+
+/// Apply several events in one transaction; the slots their endings free are given back once,
+/// at the end, in a fixed order (so concurrent transactions never deadlock on them).
+pub async fn apply_events(tx: &mut Tx, evs: &[(EventInput, Option<i64>)]) -> Result<Vec<Applied>> {
+    let mut freed = Releases::default();
+    let mut out = Vec::with_capacity(evs.len());
+    for (ev, id) in evs {
+        out.push(apply_event_in(tx, ev, *id, &mut freed).await?);
+    }
+    freed.flush(tx).await?;
+    Ok(out)
+}
+
+/// Slots freed by calls that ended, to give back together.
+#[derive(Debug, Default)]
+pub struct Releases(std::collections::BTreeMap<(&'static str, i64), i64>);
+
+impl Releases {
+    pub fn add(&mut self, call: &Call) {
+        if call.slots <= 0 {
+            return;
+        }
+        *self.0.entry(("client", call.client_id)).or_default() += 1;
+        *self.0.entry(("global", 0)).or_default() += 1;
+        if call.slots == 2 {
+            if let Some(c) = call.campaign_id {
+                *self.0.entry(("campaign", c)).or_default() += 1;
+            }
+        }
+        if call.slots == 3 {
+            *self.0.entry(("queue", call.client_id)).or_default() += 1;
+        }
+    }
+
+    pub async fn flush(self, tx: &mut Tx) -> Result<()> {
+        // BTreeMap order: campaign, client, global, queue: the order slots are taken in.
+        for ((scope, key), n) in self.0 {
+            sql("UPDATE concurrency SET active = CASE WHEN active > $1 THEN active - $1 ELSE 0 END WHERE scope = $2 AND key = $3")
+                .arg(n)
+                .arg(scope)
+                .arg(key)
+                .execute(tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn apply_event_in(
+    tx: &mut Tx,
+    ev: &EventInput,
+    call_id: Option<i64>,
+    freed: &mut Releases,
+) -> Result<Applied> {
     let lock = if tx.backend() == Backend::Postgres {
         " FOR UPDATE"
     } else {
@@ -266,6 +342,10 @@ pub async fn apply_event(tx: &mut Tx, ev: &EventInput, call_id: Option<i64>) -> 
     if ev.status.is_final() && call.ended_at.is_none() {
         q.push(", ended_at = ").push_arg(ev.at);
     }
+    if next.is_final() && call.slots > 0 {
+        q.push(", slots = 0");
+        freed.add(&call);
+    }
     if let Some(d) = ev.duration_secs.filter(|d| *d >= 0) {
         q.push(", duration_secs = ").push_arg(d);
     }
@@ -283,7 +363,7 @@ pub async fn apply_event(tx: &mut Tx, ev: &EventInput, call_id: Option<i64>) -> 
 
     if previous != next {
         if let Some(lead) = call.lead_id {
-            lead_follows_call(tx, lead, previous, next, ev.at).await?;
+            lead_follows_call(tx, call.client_id, lead, previous, next, ev.at).await?;
         }
     }
     Ok(Applied::Updated {
@@ -296,6 +376,7 @@ pub async fn apply_event(tx: &mut Tx, ev: &EventInput, call_id: Option<i64>) -> 
 /// once per call) one more attempt and the outcome as disposition.
 async fn lead_follows_call(
     tx: &mut Tx,
+    client_id: i64,
     lead_id: i64,
     previous: CallStatus,
     next: CallStatus,
@@ -303,22 +384,11 @@ async fn lead_follows_call(
 ) -> Result<()> {
     let t = now();
     if next.is_final() && !previous.is_final() {
-        let disposition = next.disposition().map(|d| d.as_str());
-        let status = match next {
-            CallStatus::Completed => "answered",
-            other => other
-                .disposition()
-                .map(|d| d.lead_status().as_str())
-                .unwrap_or("pending"),
+        let Some(disposition) = next.disposition() else {
+            return Ok(());
         };
-        sql("UPDATE leads SET attempts = attempts + 1, last_attempt_at = $1, disposition = $2, status = $3, updated_at = $4 WHERE id = $5")
-            .arg(at)
-            .arg(disposition)
-            .arg(status)
-            .arg(t)
-            .arg(lead_id)
-            .execute(tx)
-            .await?;
+        let rules = crate::dialer::rules(tx, client_id).await?;
+        crate::dialer::record_attempt(tx, &rules, lead_id, disposition, at).await?;
     } else if next == CallStatus::Answered {
         sql("UPDATE leads SET status = 'answered', updated_at = $1 WHERE id = $2 AND status IN ('pending', 'claimed', 'calling')")
             .arg(t)
@@ -665,15 +735,32 @@ pub async fn by_language(
 /// lead goes back to the queue without counting an attempt (nobody was dialed).
 pub async fn fail_unplaced(tx: &mut Tx, id: i64, cause: &str) -> Result<()> {
     let t = now();
+    let lock = if tx.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let call: Option<Call> = sql(&format!(
+        "SELECT {COLUMNS} FROM calls WHERE calls.id = $1{lock}"
+    ))
+    .arg(id)
+    .fetch_optional(tx)
+    .await?;
+    let Some(call) = call.filter(|c| !c.status().is_final()) else {
+        return Ok(());
+    };
     sql(
-        "UPDATE calls SET status = 'failed', ended_at = $1, hangup_cause = $2, updated_at = $1 \
-         WHERE id = $3 AND status IN ('initiated', 'ringing', 'answered')",
+        "UPDATE calls SET status = 'failed', ended_at = $1, hangup_cause = $2, updated_at = $1, slots = 0 \
+         WHERE id = $3",
     )
     .arg(t)
     .arg(cause)
     .arg(id)
     .execute(tx)
     .await?;
+    let mut freed = Releases::default();
+    freed.add(&call);
+    freed.flush(tx).await?;
     sql("UPDATE leads SET status = 'pending', updated_at = $1 WHERE id = (SELECT lead_id FROM calls WHERE id = $2) AND status = 'calling'")
         .arg(t)
         .arg(id)

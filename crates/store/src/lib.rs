@@ -3,8 +3,10 @@
 pub mod api_keys;
 pub mod audit;
 pub mod calls;
+pub mod campaigns;
 pub mod clients;
 pub mod db;
+pub mod dialer;
 pub mod dnc;
 pub mod import;
 pub mod leads;

@@ -63,6 +63,45 @@ pub enum Bridge {
     None,
 }
 
+impl Bridge {
+    /// The form stored with a call (the answer webhook reads it back with [`Bridge::from_json`]).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Bridge::Agent { number } => serde_json::json!({ "agent": number }),
+            Bridge::Bot {
+                wss_url,
+                parameters,
+            } => serde_json::json!({ "bot": wss_url, "parameters": parameters }),
+            Bridge::None => serde_json::Value::Null,
+        }
+    }
+
+    pub fn from_json(b: &serde_json::Value) -> Self {
+        if let Some(n) = b["agent"].as_str() {
+            Bridge::Agent {
+                number: n.to_string(),
+            }
+        } else if let Some(u) = b["bot"].as_str() {
+            let parameters = b["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter_map(|p| {
+                            Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Bridge::Bot {
+                wss_url: u.to_string(),
+                parameters,
+            }
+        } else {
+            Bridge::None
+        }
+    }
+}
+
 /// A call to place.
 #[derive(Debug, Clone)]
 pub struct Dial {

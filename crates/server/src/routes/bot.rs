@@ -278,6 +278,9 @@ pub async fn create(
         started_at: started,
         language: b.language.clone(),
         metadata: b.metadata.clone().unwrap_or_else(|| json!({})),
+        campaign_id: None,
+        instance_id: None,
+        slots: 0,
     };
     let mut tx = st.db.begin().await?;
     let call = match calls::create(&mut tx, &new).await {

@@ -74,6 +74,8 @@ pub async fn put_schedule(
     let previous = current(&st, s.client_id()).await?.version;
     let mut tx = st.db.begin().await?;
     let version = schedules::put(&mut tx, s.client_id(), &doc, previous, Some(s.user.id)).await?;
+    // Leads held back for the old windows are judged again under the new ones.
+    switchboard_store::dialer::release_window_holds(&mut tx, s.client_id()).await?;
     audit::record(
         &mut tx,
         AuditEntry {

@@ -24,3 +24,12 @@ pub async fn health(State(st): State<AppState>) -> Json<Value> {
         "database": if db { "connected" } else { "disconnected" },
     }))
 }
+
+/// This process's resident memory in bytes (Linux; 0 elsewhere).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}

@@ -1,13 +1,16 @@
 //! The HTTP surfaces, one module per resource.
 
 pub mod auth;
+pub mod batches;
 pub mod bot;
+pub mod campaigns;
 pub mod dialer;
 pub mod files;
 pub mod health;
 pub mod keys;
 pub mod leads;
 pub mod operator;
+pub mod queue;
 pub mod smartflo;
 pub mod users;
 pub mod views;
@@ -36,6 +39,8 @@ struct Groups {
     public: OpenApiRouter<AppState>,
     /// Seed 000 (click-to-call) and seed 004 (bot log): `{"success": false, …}` errors.
     success_shaped: OpenApiRouter<AppState>,
+    /// Seed 003 (campaigns, `/plivo/*`): `{"success": false, …, "code", "timestamp"}` errors.
+    seed003: OpenApiRouter<AppState>,
     /// Seed 000's 2-second polling.
     poll: OpenApiRouter<AppState>,
     /// Provider webhooks: authenticated by signature or secret, not rate limited per address.
@@ -80,7 +85,13 @@ impl Groups {
             .routes(routes!(operator::availability))
             .routes(routes!(dialer::get_schedule, dialer::put_schedule))
             .routes(routes!(dialer::list_dnc, dialer::add_dnc))
-            .routes(routes!(dialer::remove_dnc));
+            .routes(routes!(dialer::remove_dnc))
+            .routes(routes!(batches::next_batch))
+            .routes(routes!(batches::report_result))
+            .routes(routes!(batches::get_rules, batches::put_rules))
+            .routes(routes!(batches::explain))
+            .routes(routes!(queue::control))
+            .routes(routes!(queue::system_status));
 
         let success_shaped = OpenApiRouter::default()
             .routes(routes!(smartflo::call_lead))
@@ -95,6 +106,17 @@ impl Groups {
             .routes(routes!(bot::get, bot::update, bot::delete))
             .routes(routes!(bot::transcript))
             .routes(routes!(bot::terminate));
+
+        let seed003 = OpenApiRouter::default()
+            .routes(routes!(campaigns::create))
+            .routes(routes!(campaigns::pause))
+            .routes(routes!(campaigns::resume))
+            .routes(routes!(campaigns::progress))
+            .routes(routes!(campaigns::dashboard))
+            .routes(routes!(campaigns::bulk))
+            .routes(routes!(campaigns::single_call))
+            .routes(routes!(campaigns::active_channels))
+            .routes(routes!(campaigns::active_calls));
 
         let poll = OpenApiRouter::default().routes(routes!(smartflo::active_call));
 
@@ -113,6 +135,7 @@ impl Groups {
             api,
             public,
             success_shaped,
+            seed003,
             poll,
             webhooks,
         }
@@ -140,6 +163,11 @@ impl Groups {
                 .layer(axum::middleware::from_fn(crate::error::success_false_shape))
                 .layer(DefaultBodyLimit::max(JSON_LIMIT))
                 .layer(from_fn_with_state(state.clone(), ratelimit::api)),
+            seed003: self
+                .seed003
+                .layer(axum::middleware::from_fn(campaigns::seed003_shape))
+                .layer(DefaultBodyLimit::max(JSON_LIMIT))
+                .layer(from_fn_with_state(state.clone(), ratelimit::api)),
             poll: self
                 .poll
                 .layer(axum::middleware::from_fn(crate::error::success_false_shape))
@@ -156,6 +184,7 @@ impl Groups {
             .merge(self.api)
             .merge(self.public)
             .merge(self.success_shaped)
+            .merge(self.seed003)
             .merge(self.poll)
             .merge(self.webhooks)
             .merge(crate::docs::routes())

@@ -1,0 +1,548 @@
+//! Seed 002: batches of numbers for external dialers and AI agents, their results, and the
+//! dialer's retry rules and `explain` (why a lead is or isn't next).
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_core::Disposition;
+use switchboard_core::dialer::{LeadFacts, RetryRules, day_bounds, verdict};
+use switchboard_core::lead::LeadStatus;
+use switchboard_core::schedule::Schedule;
+use switchboard_store::audit::{self, AuditEntry};
+use switchboard_store::calls::NewCall;
+use switchboard_store::{calls, dialer, leads, now, schedules};
+
+use crate::auth::{AdminSession, DialerPrincipal};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query, ts, ts_opt};
+use crate::routes::dialer::current;
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BatchQuery {
+    /// How many numbers (optional; capped by the server; 0 returns none)
+    size: Option<String>,
+}
+
+fn zone_of(s: &Schedule) -> String {
+    s.timezone.name().to_string()
+}
+
+/// Active agents of the client (seed 002's `active_agents`).
+async fn active_agents(st: &AppState, client_id: i64) -> ApiResult<Vec<Value>> {
+    let rows: Vec<(i64, String, String, String, Option<String>)> = switchboard_store::sql(
+        "SELECT id, username, first_name, last_name, phone_number FROM users \
+         WHERE client_id = $1 AND is_active = $2 AND is_available = $2 AND role = 'operator' ORDER BY id",
+    )
+    .arg(client_id)
+    .arg(true)
+    .fetch_all(&mut st.db.read().await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, first, last, phone)| {
+            let full = format!("{first} {last}").trim().to_string();
+            json!({
+                "id": id,
+                "full_name": if full.is_empty() { username } else { full },
+                "phone_number": phone,
+            })
+        })
+        .collect())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/dialer/next-batch",
+    tag = "dialer",
+    summary = "The next batch of numbers to dial, leased to the caller until reported or expired",
+    security(("dialerToken" = [])),
+    params(BatchQuery),
+    responses(
+        (status = 200, description = "`call_allowed: true` with `batch`, or `call_allowed: false` with `reason` and `retry_after_seconds`", body = Object),
+        (status = 400, description = "`size` is not a whole number", body = crate::docs::ErrorBody),
+        (status = 401, description = "Missing or invalid dialer token", body = crate::docs::ErrorBody)
+    )
+)]
+pub async fn next_batch(
+    State(st): State<AppState>,
+    p: DialerPrincipal,
+    Query(q): Query<BatchQuery>,
+) -> ApiResult<Json<Value>> {
+    let cfg = &st.config.dialer;
+    let requested: i64 = match q.size.as_deref().map(str::trim) {
+        None | Some("") => cfg.batch_size,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::bad_request("size must be a whole number, 0 or more"))?,
+    };
+    let stored = current(&st, p.client_id).await?;
+    let schedule = Schedule::from_doc(&stored.doc).map_err(|_| ApiError::internal())?;
+    let t = now();
+    let base = json!({
+        "timezone": zone_of(&schedule),
+        "server_time": ts(&t),
+        "schedule_version": stored.version,
+    });
+    if let Err(closed) = schedule.check(t, None) {
+        let retry = match schedule.next_open(t, None) {
+            Some(at) => (at - t).num_seconds().max(1),
+            // Switched off or never open: ask again in ten minutes.
+            None => 600,
+        };
+        let mut body = base;
+        body["call_allowed"] = json!(false);
+        body["reason"] = json!(closed.as_str());
+        body["retry_after_seconds"] = json!(retry);
+        return Ok(Json(body));
+    }
+    let size = requested.min(cfg.max_batch_size);
+    let batch_id = uuid::Uuid::new_v4().to_string();
+    let mut numbers = Vec::new();
+    if size > 0 {
+        let rules = dialer::rules(&mut st.db.read().await?, p.client_id).await?;
+        let mut tx = st.db.begin().await?;
+        dialer::expire_leases(&mut tx, t).await?;
+        let picked =
+            switchboard_dialer::claim_queue(&mut tx, p.client_id, size, t, &schedule, &rules)
+                .await?;
+        let ids: Vec<i64> = picked.iter().map(|c| c.id).collect();
+        let until = t + chrono::Duration::seconds(cfg.lease_secs);
+        dialer::mark_calling(&mut tx, &ids, Some((&batch_id, until))).await?;
+        dialer::create_batch(
+            &mut tx,
+            &batch_id,
+            p.client_id,
+            (p.key_id > 0).then_some(p.key_id),
+            requested,
+            ids.len() as i64,
+            until,
+        )
+        .await?;
+        tx.commit().await?;
+        numbers = picked
+            .iter()
+            .map(|c| json!({ "id": c.id, "phone_number": c.phone }))
+            .collect();
+    }
+    let mut body = base;
+    body["call_allowed"] = json!(true);
+    body["active_agents"] = json!(active_agents(&st, p.client_id).await?);
+    body["batch"] = json!({
+        "batch_id": batch_id,
+        "size_requested": requested,
+        "size_returned": numbers.len(),
+        "numbers": numbers,
+    });
+    Ok(Json(body))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ReportBody {
+    number_id: Option<Value>,
+    phone_number: Option<String>,
+    status: Option<String>,
+    reason: Option<String>,
+    attempted_at: Option<String>,
+    call_allowed: Option<bool>,
+    agent_id: Option<Value>,
+    agent_phone: Option<String>,
+    user_message: Option<String>,
+}
+
+/// The call status a reported disposition stands for in every other surface.
+fn call_status_of(d: Disposition) -> switchboard_core::CallStatus {
+    use switchboard_core::CallStatus as S;
+    match d {
+        Disposition::Connected
+        | Disposition::NotInterested
+        | Disposition::Hangup
+        | Disposition::Disconnected => S::Completed,
+        Disposition::Busy => S::Busy,
+        Disposition::Missed => S::NoAnswer,
+        Disposition::PowerOff
+        | Disposition::Failed
+        | Disposition::Banned
+        | Disposition::Unknown => S::Failed,
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/dialer/report-result",
+    tag = "dialer",
+    summary = "Report one number's call result: status, attempt log, agent, latest note, and optionally the global switch",
+    security(("dialerToken" = [])),
+    request_body(content = Object, description = "`number_id` (optional), `phone_number`, `status`, `reason`, `attempted_at`, `call_allowed`, `agent_id`, `agent_phone`, `user_message`"),
+    responses(
+        (status = 200, description = "The number as it is now", body = Object),
+        (status = 400, description = "Missing or invalid field", body = crate::docs::ErrorBody),
+        (status = 401, description = "Missing or invalid dialer token", body = crate::docs::ErrorBody),
+        (status = 404, description = "No such number", body = crate::docs::ErrorBody)
+    )
+)]
+pub async fn report_result(
+    State(st): State<AppState>,
+    p: DialerPrincipal,
+    Json(b): Json<ReportBody>,
+) -> ApiResult<Json<Value>> {
+    let status_text = b
+        .status
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("status is required"))?;
+    let disposition = Disposition::parse(status_text).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "status '{status_text}' is not one of CONNECTED, FAILED, NOT_INTERESTED, MISSED, HANGUP, DISCONNECTED, BUSY, POWER_OFF, BANNED, UNKNOWN"
+        ))
+    })?;
+    let number_id = match &b.number_id {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(crate::extract::parse_id(v, "number_id")?),
+    };
+    if number_id.is_none()
+        && b.phone_number
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
+    {
+        return Err(ApiError::bad_request("phone_number is required"));
+    }
+    let attempted_at: DateTime<Utc> = match b.attempted_at.as_deref() {
+        None | Some("") => now(),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map_err(|_| {
+                ApiError::bad_request("attempted_at must be an ISO 8601 timestamp with a time zone")
+            })?
+            .with_timezone(&Utc),
+    };
+    for (field, v) in [("reason", &b.reason), ("user_message", &b.user_message)] {
+        if v.as_ref().is_some_and(|s| s.chars().count() > 5000) {
+            return Err(ApiError::bad_request(format!(
+                "{field} is longer than 5000 characters"
+            )));
+        }
+    }
+    // The number: by id, else by phone.
+    let mut rd = st.db.read().await?;
+    let lead = match number_id {
+        Some(id) => leads::get(&mut rd, p.client_id, id).await?,
+        None => {
+            let raw = b.phone_number.as_deref().unwrap_or_default();
+            let phone = st
+                .phones
+                .normalize(raw)
+                .map_err(|e| ApiError::bad_request(format!("phone_number: {e}")))?;
+            let found: Option<(i64,)> = switchboard_store::sql(
+                "SELECT id FROM leads WHERE client_id = $1 AND phone = $2 AND deleted_at IS NULL",
+            )
+            .arg(p.client_id)
+            .arg(&phone)
+            .fetch_optional(&mut rd)
+            .await?;
+            match found {
+                Some((id,)) => leads::get(&mut rd, p.client_id, id).await?,
+                None => None,
+            }
+        }
+    }
+    .ok_or_else(|| ApiError::not_found("number"))?;
+    // The agent: by id, else by phone.
+    let agent: Option<i64> = match (&b.agent_id, b.agent_phone.as_deref()) {
+        (Some(v), _) if !v.is_null() => {
+            let id = crate::extract::parse_id(v, "agent_id")?;
+            let found: Option<(i64,)> =
+                switchboard_store::sql("SELECT id FROM users WHERE id = $1 AND client_id = $2")
+                    .arg(id)
+                    .arg(p.client_id)
+                    .fetch_optional(&mut rd)
+                    .await?;
+            Some(
+                found
+                    .ok_or_else(|| ApiError::bad_request(format!("agent_id {id} is not a user")))?
+                    .0,
+            )
+        }
+        (_, Some(phone)) if !phone.trim().is_empty() => {
+            let wanted = st.phones.normalize(phone).ok();
+            let users: Vec<(i64, Option<String>)> = switchboard_store::sql(
+                "SELECT id, phone_number FROM users WHERE client_id = $1 AND phone_number IS NOT NULL ORDER BY id",
+            )
+            .arg(p.client_id)
+            .fetch_all(&mut rd)
+            .await?;
+            let hit = users.into_iter().find(|(_, ph)| {
+                let ph = ph.as_deref().unwrap_or_default();
+                ph.trim() == phone.trim()
+                    || (wanted.is_some() && st.phones.normalize(ph).ok() == wanted)
+            });
+            Some(
+                hit.ok_or_else(|| {
+                    ApiError::bad_request(format!("agent_phone {phone} is not a user's phone"))
+                })?
+                .0,
+            )
+        }
+        _ => None,
+    };
+    drop(rd);
+
+    let rules = dialer::rules(&mut st.db.read().await?, p.client_id).await?;
+    let stored = if b.call_allowed.is_some() {
+        Some(current(&st, p.client_id).await?)
+    } else {
+        None
+    };
+    let mut tx = st.db.begin().await?;
+    // The attempt, in the call log every surface reads. A report repeated with the same
+    // `attempted_at` is recognised and changes nothing.
+    let mut new = NewCall::outbound(p.client_id, "dialer", &lead.phone);
+    new.provider_call_id = Some(format!(
+        "dialer-{}-{}",
+        lead.id,
+        attempted_at.timestamp_micros()
+    ));
+    new.lead_id = Some(lead.id);
+    new.user_id = agent;
+    new.status = call_status_of(disposition);
+    new.surface_status = Some(disposition.as_str().to_string());
+    new.started_at = attempted_at;
+    new.metadata = json!({
+        "surface": "dialer",
+        "disposition": disposition.as_str(),
+        "reason": b.reason,
+        "user_message": b.user_message,
+        "batch_id": lead_batch(&mut tx, lead.id).await?,
+        "agent_phone": b.agent_phone,
+    });
+    let duplicate = match calls::create(&mut tx, &new).await {
+        Ok(call) => {
+            if let Some(m) = &b.user_message {
+                calls::update_fields(
+                    &mut tx,
+                    call.id,
+                    &calls::CallPatch {
+                        notes: Some(Some(m.clone())),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            }
+            false
+        }
+        Err(switchboard_store::StoreError::Conflict(_)) => true,
+        Err(e) => return Err(e.into()),
+    };
+    if !duplicate {
+        dialer::record_attempt(&mut tx, &rules, lead.id, disposition, attempted_at).await?;
+        let mut q = switchboard_store::sql("UPDATE leads SET updated_at = $1").arg(now());
+        if let Some(a) = agent {
+            q.push(", assigned_user_id = ").push_arg(a);
+        }
+        if let Some(m) = &b.user_message {
+            q.push(", notes = ").push_arg(m.as_str());
+        }
+        q.push(" WHERE id = ").push_arg(lead.id);
+        q.execute(&mut tx).await?;
+    }
+    let mut version = None;
+    if let (Some(allowed), Some(stored)) = (b.call_allowed, stored) {
+        let mut doc = stored.doc.clone();
+        doc.enabled = allowed;
+        version = Some(schedules::put(&mut tx, p.client_id, &doc, stored.version, None).await?);
+        audit::record(
+            &mut tx,
+            AuditEntry {
+                client_id: Some(p.client_id),
+                user_id: None,
+                action: if allowed { "enable" } else { "disable" },
+                entity: "schedule",
+                entity_id: None,
+                detail: json!({ "source": "dialer", "key_id": p.key_id }),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let lead = leads::get(&mut st.db.read().await?, p.client_id, lead.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("number"))?;
+    let version = match version {
+        Some(v) => v,
+        None => current(&st, p.client_id).await?.version,
+    };
+    Ok(Json(json!({
+        "success": true,
+        "duplicate": duplicate,
+        "number": {
+            "id": lead.id,
+            "phone_number": lead.phone,
+            "status": lead.disposition.clone().unwrap_or_else(|| "IN_QUEUE".into()),
+            "lead_status": lead.status,
+            "attempts": lead.attempts,
+            "next_attempt_at": ts_opt(&lead.next_attempt_at),
+            "assigned_user_id": lead.assigned_user_id,
+            "last_user_message": lead.notes,
+        },
+        "call_allowed": current(&st, p.client_id).await?.doc.enabled,
+        "schedule_version": version,
+    })))
+}
+
+async fn lead_batch(tx: &mut switchboard_store::Tx, lead_id: i64) -> ApiResult<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        switchboard_store::sql("SELECT batch_id FROM leads WHERE id = $1")
+            .arg(lead_id)
+            .fetch_optional(tx)
+            .await?;
+    Ok(row.and_then(|r| r.0))
+}
+
+fn rules_view(r: &RetryRules) -> Value {
+    json!({
+        "retry": r.retry,
+        "max_attempts_per_day": r.max_attempts_per_day,
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/dialer/rules",
+    tag = "dialer",
+    summary = "Retry rules per outcome (delay and max attempts) and the daily cap per lead",
+    security(("bearerAuth" = [])),
+    responses((status = 200, description = "`retry`, `max_attempts_per_day`", body = Object), crate::docs::AdminErrors)
+)]
+pub async fn get_rules(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+) -> ApiResult<Json<Value>> {
+    let r = dialer::rules(&mut st.db.read().await?, s.client_id()).await?;
+    Ok(Json(rules_view(&r)))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/dialer/rules",
+    tag = "dialer",
+    summary = "Set retry rules; outcomes left out keep their defaults",
+    security(("bearerAuth" = [])),
+    request_body(content = Object, description = "`{\"retry\": {\"busy\": {\"delay_seconds\": 300, \"max_attempts\": 3}, \"no-answer\": …, \"power-off\": …, \"failed\": …}, \"max_attempts_per_day\": 3}`"),
+    responses((status = 200, description = "The rules now in force", body = Object), (status = 400, description = "Unknown outcome or value out of range", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+)]
+pub async fn put_rules(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Json(body): Json<Value>,
+) -> ApiResult<Json<Value>> {
+    if !body.is_object() {
+        return Err(ApiError::bad_request("the rules must be a JSON object"));
+    }
+    let r = RetryRules::from_json(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid rules: {e}")))?;
+    let mut tx = st.db.begin().await?;
+    dialer::put_rules(&mut tx, s.client_id(), &r).await?;
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(s.client_id()),
+            user_id: Some(s.user.id),
+            action: "update",
+            entity: "dialer_rules",
+            entity_id: None,
+            detail: rules_view(&r),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(rules_view(&r)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/dialer/explain/{lead_id}",
+    tag = "dialer",
+    summary = "Why this lead is or isn't next: window, holiday, do-not-call, cap, retry delay, paused, claimed — and when it will be dialable",
+    security(("bearerAuth" = [])),
+    params(("lead_id" = i64, Path, description = "The lead")),
+    responses((status = 200, description = "`dialable`, `reasons`, `dialable_at`", body = Object), (status = 404, description = "No such lead in your client", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+)]
+pub async fn explain(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = crate::extract::parse_id(&json!(id), "lead_id")?;
+    let client = s.client_id();
+    let mut rd = st.db.read().await?;
+    let lead: Option<switchboard_store::leads::Lead> = switchboard_store::sql(&format!(
+        "SELECT {} FROM leads WHERE leads.client_id = $1 AND leads.id = $2",
+        leads::COLUMNS
+    ))
+    .arg(client)
+    .arg(id)
+    .fetch_optional(&mut rd)
+    .await?;
+    let lead = lead.ok_or_else(|| ApiError::not_found("lead"))?;
+    let extra: (Option<DateTime<Utc>>, Option<String>, Option<String>) = switchboard_store::sql(
+        "SELECT leased_until, batch_id, wait_reason FROM leads WHERE id = $1",
+    )
+    .arg(id)
+    .fetch_one(&mut rd)
+    .await?;
+    let settings = dialer::settings(&mut rd, client).await?;
+    let on_dnc = switchboard_store::dnc::is_blocked(&mut rd, client, &lead.phone).await?;
+    let live: Option<(i64,)> = switchboard_store::sql(
+        "SELECT id FROM calls WHERE lead_id = $1 AND status IN ('initiated', 'ringing', 'answered')",
+    )
+    .arg(id)
+    .fetch_optional(&mut rd)
+    .await?;
+    drop(rd);
+    let stored = current(&st, client).await?;
+    let schedule = Schedule::from_doc(&stored.doc).map_err(|_| ApiError::internal())?;
+    let t = now();
+    let tz: Option<chrono_tz::Tz> = lead.timezone.as_deref().and_then(|z| z.parse().ok());
+    let (day_start, _) = day_bounds(t, tz.unwrap_or(schedule.timezone));
+    let today = dialer::attempts_since(&mut st.db.read().await?, &[id], day_start)
+        .await?
+        .len() as i64;
+    let facts = LeadFacts {
+        status: LeadStatus::parse(&lead.status).unwrap_or(LeadStatus::Pending),
+        disposition: lead.disposition.as_deref().and_then(Disposition::parse),
+        deleted: lead.deleted_at.is_some(),
+        attempts: lead.attempts,
+        last_attempt_at: lead.last_attempt_at,
+        next_attempt_at: lead.next_attempt_at,
+        timezone: tz,
+        on_dnc,
+        in_live_call: live.is_some(),
+        leased_until: extra.0,
+        attempts_today: today,
+        queue_running: settings.queue_running,
+    };
+    let v = verdict(&facts, &schedule, &settings.rules, t);
+    Ok(Json(json!({
+        "lead_id": lead.id,
+        "phone": lead.phone,
+        "status": lead.status,
+        "disposition": lead.disposition,
+        "priority": lead.priority,
+        "attempts": lead.attempts,
+        "attempts_today": today,
+        "timezone": tz.map(|z| z.name()).unwrap_or(schedule.timezone.name()),
+        "dialable": v.dialable,
+        "dialable_at": ts_opt(&v.dialable_at),
+        "reasons": v.blockers.iter().map(|b| json!({
+            "code": b.code,
+            "message": b.message,
+            "until": ts_opt(&b.until),
+        })).collect::<Vec<_>>(),
+        "batch_id": extra.1,
+        "live_call_id": live.map(|l| l.0),
+        "schedule_version": stored.version,
+        "checked_at": ts(&t),
+    })))
+}

@@ -1,0 +1,831 @@
+//! Seed 003: campaigns dialed by the server, single calls to a voice bot, concurrency and
+//! active channels. Errors in seed 003's shape (`success: false`, `message`, `error`, `code`,
+//! `timestamp`). Ids are strings on the wire (the seed's ObjectIds); ours are numbers in them.
+
+use axum::extract::State;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_store::campaigns::{self, Campaign, NewCampaign};
+use switchboard_store::{calls, dialer, now};
+use switchboard_telephony::Bridge;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query, ts, ts_opt};
+use crate::state::AppState;
+
+/// Seed 003 answers errors as `{"success": false, "message", "error", "code", "timestamp"}`.
+pub async fn seed003_shape(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let res = next.run(req).await;
+    match res.extensions().get::<ApiError>().cloned() {
+        Some(e) => {
+            let code = e.title().to_ascii_uppercase().replace([' ', '-'], "_");
+            e.render(json!({
+                "success": false,
+                "message": e.message,
+                "error": e.title(),
+                "code": code,
+                "timestamp": ts(&Utc::now()),
+            }))
+        }
+        None => res,
+    }
+}
+
+fn admin(p: &Principal) -> ApiResult<()> {
+    if p.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("this needs an admin or an API key"))
+    }
+}
+
+/// An id sent as a string (seed 003's ObjectIds) or a number.
+fn id_of(v: &Option<Value>, field: &str) -> ApiResult<i64> {
+    match v {
+        None | Some(Value::Null) => Err(ApiError::bad_request(format!("{field} is required"))),
+        Some(v) => crate::extract::parse_id(v, field),
+    }
+}
+
+fn opt_client(v: &Option<Value>) -> ApiResult<Option<i64>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(v) => crate::extract::parse_id(v, "clientId").map(Some),
+    }
+}
+
+fn wss(v: &Option<String>) -> ApiResult<String> {
+    let u = v
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request("wssUrl is required"))?;
+    if !(u.starts_with("ws://") || u.starts_with("wss://")) || u.len() > 2000 {
+        return Err(ApiError::bad_request(
+            "wssUrl must be a WebSocket URL (ws:// or wss://)",
+        ));
+    }
+    Ok(u.to_string())
+}
+
+fn heartbeat_status(st: &AppState, c: &Campaign) -> &'static str {
+    let stale = chrono::Duration::milliseconds((st.config.dialer.heartbeat_secs * 1500) as i64);
+    match c.heartbeat_at {
+        Some(h) if c.status == "running" && now() - h <= stale => "active",
+        _ => "stale",
+    }
+}
+
+fn pct(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        0.0
+    } else {
+        ((part as f64) * 10000.0 / (whole as f64)).round() / 100.0
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateBody {
+    campaign_name: Option<String>,
+    list_id: Option<Value>,
+    from_number: Option<String>,
+    wss_url: Option<String>,
+    client_id: Option<Value>,
+    /// The campaign's own cap on live calls (default: the client's cap)
+    max_concurrent_calls: Option<i64>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/plivo/create-campaign",
+    tag = "campaigns",
+    summary = "Create and start a campaign over a list; its calls stream to a voice bot",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    request_body(content = Object, description = "`campaignName`, `listId`, `fromNumber`, `wssUrl`, `clientId` (optional), `maxConcurrentCalls` (optional)"),
+    responses((status = 200, description = "`success`, `message`, `campaignId`, `data`", body = Object), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 404, description = "No such list", body = crate::docs::ErrorBody))
+)]
+pub async fn create(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<CreateBody>,
+) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let name = b
+        .campaign_name
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request(
+            "campaignName is required, 1 to 100 characters",
+        ));
+    }
+    let list_id = id_of(&b.list_id, "listId")?;
+    let from = b
+        .from_number
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("fromNumber is required"))?;
+    let from = st
+        .phones
+        .normalize(from)
+        .map_err(|e| ApiError::bad_request(format!("fromNumber: {e}")))?;
+    let wss_url = wss(&b.wss_url)?;
+    let client = p.scope_client(opt_client(&b.client_id)?)?;
+    let client_cap = crate::telephony::client_cap(&mut st.db.read().await?, client).await?;
+    let max = match b.max_concurrent_calls {
+        None => client_cap,
+        Some(m) if (1..=100_000).contains(&m) => m,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "maxConcurrentCalls must be between 1 and 100000",
+            ));
+        }
+    };
+    let list = switchboard_store::lists::get(&st.db, client, list_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("list"))?;
+    let mut tx = st.db.begin().await?;
+    let owner = st.config.dialer.engine.then_some(st.instance_id.as_str());
+    let camp = campaigns::create(
+        &mut tx,
+        &NewCampaign {
+            client_id: client,
+            name,
+            list_id: list.id,
+            from_number: &from,
+            wss_url: Some(&wss_url),
+            max_concurrent: max,
+            created_by: p.user_id(),
+            owner_instance: owner,
+        },
+    )
+    .await?;
+    if camp.total_contacts == 0 {
+        return Err(ApiError::bad_request("the list has no leads to call"));
+    }
+    switchboard_store::audit::record(
+        &mut tx,
+        switchboard_store::audit::AuditEntry {
+            client_id: Some(client),
+            user_id: p.user_id(),
+            action: "create",
+            entity: "campaign",
+            entity_id: Some(camp.id),
+            detail: json!({ "name": name, "list_id": list.id, "contacts": camp.total_contacts }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    st.wake_dialer();
+    let id = camp.id.to_string();
+    Ok(Json(json!({
+        "success": true,
+        "message": "Campaign created successfully",
+        "campaignId": id,
+        "data": {
+            "campaignId": id,
+            "campaignName": camp.name,
+            "status": camp.status,
+            "totalContacts": camp.total_contacts,
+            "currentIndex": camp.current_index,
+            "heartbeat": ts_opt(&camp.heartbeat_at),
+            "createdAt": ts(&camp.created_at),
+            "maxConcurrentCalls": camp.max_concurrent,
+        }
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseBody {
+    campaign_id: Option<Value>,
+    paused_by: Option<String>,
+}
+
+async fn transition(
+    st: &AppState,
+    client: i64,
+    id: i64,
+    from: &[&str],
+    to: &str,
+    by: Option<&str>,
+    refusal: &str,
+) -> ApiResult<Campaign> {
+    let mut tx = st.db.begin().await?;
+    let camp = campaigns::get(&mut tx, client, id)
+        .await?
+        .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, refusal.to_string()))?;
+    if !campaigns::transition(&mut tx, client, id, from, to, by).await? {
+        return Err(ApiError::conflict(refusal.to_string()));
+    }
+    tx.commit().await?;
+    st.wake_dialer();
+    Ok(camp)
+}
+
+#[utoipa::path(
+    post,
+    path = "/plivo/pause-campaign",
+    tag = "campaigns",
+    summary = "Pause a running campaign: no new calls; live calls finish",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    request_body(content = Object, description = "`campaignId`, `pausedBy` (optional)"),
+    responses((status = 200, description = "Paused", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 409, description = "Not running", body = crate::docs::ErrorBody))
+)]
+pub async fn pause(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<PauseBody>,
+) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let id = id_of(&b.campaign_id, "campaignId")?;
+    if b.paused_by
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 200)
+    {
+        return Err(ApiError::bad_request(
+            "pausedBy is longer than 200 characters",
+        ));
+    }
+    transition(
+        &st,
+        p.client_id(),
+        id,
+        &["running"],
+        "paused",
+        b.paused_by.as_deref(),
+        "Campaign not found or already paused",
+    )
+    .await?;
+    Ok(Json(json!({
+        "success": true,
+        "message": "Campaign paused successfully",
+        "campaignId": id.to_string(),
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumeBody {
+    campaign_id: Option<Value>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/plivo/resume-campaign",
+    tag = "campaigns",
+    summary = "Resume a paused campaign from its currentIndex",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    request_body(content = Object, description = "`campaignId`"),
+    responses((status = 200, description = "Resumed, with `resumedFrom`", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 409, description = "Not paused", body = crate::docs::ErrorBody))
+)]
+pub async fn resume(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<ResumeBody>,
+) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let id = id_of(&b.campaign_id, "campaignId")?;
+    transition(
+        &st,
+        p.client_id(),
+        id,
+        &["paused"],
+        "running",
+        None,
+        "Campaign not found or not paused",
+    )
+    .await?;
+    let c = campaigns::get(&mut st.db.read().await?, p.client_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("campaign"))?;
+    Ok(Json(json!({
+        "success": true,
+        "message": "Campaign resumed successfully",
+        "campaignId": id.to_string(),
+        "resumedFrom": {
+            "currentIndex": c.current_index,
+            "remainingContacts": (c.total_contacts - c.current_index).max(0),
+        }
+    })))
+}
+
+#[utoipa::path(
+    get,
+    path = "/plivo/campaign-progress/{campaignId}",
+    tag = "campaigns",
+    summary = "A campaign's progress, call statistics, timing (with an estimated completion) and owner",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(("campaignId" = String, Path, description = "The campaign")),
+    responses((status = 200, description = "`progress`, `statistics`, `timing`, `container`", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody))
+)]
+pub async fn progress(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let id = crate::extract::parse_id(&json!(id), "campaignId")?;
+    let mut rd = st.db.read().await?;
+    let c = campaigns::get(&mut rd, p.client_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("campaign"))?;
+    let s = campaigns::call_stats(&mut rd, id).await?;
+    drop(rd);
+    let processed = c.current_index;
+    let remaining = (c.total_contacts - processed).max(0);
+    let t = now();
+    // From the pace so far (since start or the last resume): remaining × time per contact.
+    let estimated = if c.status == "running" && processed > 0 && remaining > 0 {
+        let elapsed = (t - c.started_at).num_milliseconds().max(1) as f64;
+        let per = elapsed / processed as f64;
+        Some(t + chrono::Duration::milliseconds((per * remaining as f64) as i64))
+    } else if c.status == "completed" {
+        c.completed_at
+    } else {
+        None
+    };
+    Ok(Json(json!({
+        "success": true,
+        "campaignId": id.to_string(),
+        "progress": {
+            "status": c.status,
+            "currentIndex": c.current_index,
+            "totalContacts": c.total_contacts,
+            "processedContacts": processed,
+            "progressPercentage": pct(processed, c.total_contacts),
+            "remainingContacts": remaining,
+        },
+        "statistics": {
+            "connectedCalls": s.connected,
+            "failedCalls": s.failed,
+            "totalCallsAttempted": s.total,
+            "activeCalls": s.live,
+            "avgCallDuration": (s.avg_duration * 10.0).round() / 10.0,
+        },
+        "timing": {
+            "startTime": ts(&c.started_at),
+            "pausedAt": ts_opt(&c.paused_at),
+            "resumedAt": ts_opt(&c.resumed_at),
+            "lastActivity": ts(&c.last_activity_at),
+            "estimatedCompletion": ts_opt(&estimated),
+        },
+        "container": {
+            "containerId": c.owner_instance,
+            "heartbeat": ts_opt(&c.heartbeat_at),
+            "heartbeatStatus": heartbeat_status(&st, &c),
+        }
+    })))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardQuery {
+    page: Option<u32>,
+    limit: Option<u32>,
+    /// running | paused | completed | cancelled | failed
+    status: Option<String>,
+    /// createdAt (default) | campaignName | status | lastActivity | totalContacts
+    sort_by: Option<String>,
+    /// asc | desc (default)
+    sort_order: Option<String>,
+}
+
+const STATUSES: [&str; 5] = ["running", "paused", "completed", "cancelled", "failed"];
+
+#[utoipa::path(
+    get,
+    path = "/plivo/dashboard/campaigns",
+    tag = "campaigns",
+    summary = "Campaigns with progress and statistics, paginated, with a summary",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(DashboardQuery),
+    responses((status = 200, description = "`campaigns`, `pagination`, `summary`", body = Object), (status = 400, description = "Bad filter or sort", body = crate::docs::ErrorBody))
+)]
+pub async fn dashboard(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<DashboardQuery>,
+) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let page = switchboard_core::PageRequest::new(q.page, q.limit);
+    if let Some(s) = &q.status {
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::bad_request(
+                "status must be one of running, paused, completed, cancelled, failed",
+            ));
+        }
+    }
+    let sort = match q.sort_by.as_deref().unwrap_or("createdAt") {
+        "createdAt" => "created_at",
+        "campaignName" => "name",
+        "status" => "status",
+        "lastActivity" => "last_activity_at",
+        "totalContacts" => "total_contacts",
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "sortBy '{other}' is not one of createdAt, campaignName, status, lastActivity, totalContacts"
+            )));
+        }
+    };
+    let desc = match q.sort_order.as_deref().unwrap_or("desc") {
+        "desc" => true,
+        "asc" => false,
+        _ => return Err(ApiError::bad_request("sortOrder must be asc or desc")),
+    };
+    let client = p.client_id();
+    let mut rd = st.db.read().await?;
+    let (rows, total) = campaigns::list(
+        &mut rd,
+        client,
+        q.status.as_deref(),
+        sort,
+        desc,
+        i64::from(page.limit),
+        page.offset() as i64,
+    )
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for c in &rows {
+        let s = campaigns::call_stats(&mut rd, c.id).await?;
+        out.push(json!({
+            "campaignId": c.id.to_string(),
+            "campaignName": c.name,
+            "status": c.status,
+            "progress": {
+                "percentage": pct(c.current_index, c.total_contacts),
+                "processed": c.current_index,
+                "total": c.total_contacts,
+            },
+            "statistics": { "connected": s.connected, "failed": s.failed },
+            "timing": { "created": ts(&c.created_at), "lastActivity": ts(&c.last_activity_at) },
+            "heartbeat": heartbeat_status(&st, c),
+        }));
+    }
+    let counts = campaigns::status_counts(&mut rd, client).await?;
+    let count = |s: &str| {
+        counts
+            .iter()
+            .find(|(k, _)| k == s)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
+    let pages = page.pages(total as u64);
+    Ok(Json(json!({
+        "success": true,
+        "campaigns": out,
+        "pagination": {
+            "currentPage": page.page,
+            "totalPages": pages,
+            "totalCampaigns": total,
+            "hasNext": u64::from(page.page) < pages,
+            "hasPrevious": page.page > 1,
+        },
+        "summary": {
+            "totalActive": count("running"),
+            "totalPaused": count("paused"),
+            "totalCompleted": count("completed"),
+        }
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkBody {
+    action: Option<String>,
+    campaign_ids: Option<Vec<Value>>,
+    reason: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/plivo/dashboard/bulk-operations",
+    tag = "campaigns",
+    summary = "Pause, resume or cancel several campaigns; each is reported on its own",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    request_body(content = Object, description = "`action` (pause | resume | cancel), `campaignIds`, `reason` (optional)"),
+    responses((status = 200, description = "`results`, `summary`", body = Object), (status = 400, description = "Bad action or ids", body = crate::docs::ErrorBody))
+)]
+pub async fn bulk(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<BulkBody>,
+) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let (from, to): (&[&str], &str) = match b.action.as_deref() {
+        Some("pause") => (&["running"], "paused"),
+        Some("resume") => (&["paused"], "running"),
+        Some("cancel") => (&["running", "paused"], "cancelled"),
+        _ => {
+            return Err(ApiError::bad_request(
+                "action must be one of pause, resume, cancel",
+            ));
+        }
+    };
+    let ids = b
+        .campaign_ids
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request("campaignIds must be a non-empty array"))?;
+    if ids.len() > 100 {
+        return Err(ApiError::bad_request("at most 100 campaignIds at once"));
+    }
+    if b.reason.as_ref().is_some_and(|s| s.chars().count() > 500) {
+        return Err(ApiError::bad_request(
+            "reason is longer than 500 characters",
+        ));
+    }
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    for raw in &ids {
+        let shown = match raw {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let Ok(id) = crate::extract::parse_id(raw, "campaignId") else {
+            failed.push(json!({ "campaignId": shown, "error": "not a campaign id" }));
+            continue;
+        };
+        let mut tx = st.db.begin().await?;
+        match campaigns::get(&mut tx, p.client_id(), id).await? {
+            None => failed.push(json!({ "campaignId": shown, "error": "Campaign not found" })),
+            Some(c) => {
+                if campaigns::transition(&mut tx, p.client_id(), id, from, to, b.reason.as_deref())
+                    .await?
+                {
+                    ok.push(json!(shown));
+                } else {
+                    failed.push(json!({ "campaignId": shown, "error": format!("campaign is {}", c.status) }));
+                }
+            }
+        }
+        tx.commit().await?;
+    }
+    st.wake_dialer();
+    Ok(Json(json!({
+        "success": true,
+        "results": { "successful": ok, "failed": failed },
+        "summary": { "total": ids.len(), "successful": ok.len(), "failed": failed.len() },
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SingleCallBody {
+    from: Option<String>,
+    to: Option<String>,
+    wss_url: Option<String>,
+    client_id: Option<Value>,
+    assistant_id: Option<String>,
+    custom_prompt: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/plivo/single-call",
+    tag = "campaigns",
+    summary = "Place one call whose audio streams to a voice bot",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    request_body(content = Object, description = "`from`, `to`, `wssUrl`, `clientId`, `assistantId`, `customPrompt` (≤ 1000 characters)"),
+    responses((status = 200, description = "`data.callUUID`", body = Object), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 403, description = "Do-not-call number", body = crate::docs::ErrorBody), (status = 429, description = "Concurrency cap reached", body = crate::docs::ErrorBody))
+)]
+pub async fn single_call(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<SingleCallBody>,
+) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let norm = |v: &Option<String>, field: &str| -> ApiResult<String> {
+        let raw = v
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| ApiError::bad_request(format!("{field} is required")))?;
+        st.phones
+            .normalize(raw)
+            .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
+    };
+    let from = norm(&b.from, "from")?;
+    let to = norm(&b.to, "to")?;
+    let wss_url = wss(&b.wss_url)?;
+    if b.custom_prompt
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 1000)
+    {
+        return Err(ApiError::bad_request(
+            "customPrompt is longer than 1000 characters",
+        ));
+    }
+    if b.assistant_id
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 100)
+    {
+        return Err(ApiError::bad_request(
+            "assistantId is longer than 100 characters",
+        ));
+    }
+    let client = p.scope_client(opt_client(&b.client_id)?)?;
+    let mut parameters = Vec::new();
+    if let Some(a) = &b.assistant_id {
+        parameters.push(("assistantId".to_string(), a.clone()));
+    }
+    if let Some(c) = &b.custom_prompt {
+        parameters.push(("customPrompt".to_string(), c.clone()));
+    }
+    let call = crate::telephony::place_call(
+        &st,
+        crate::telephony::CallRequest {
+            client_id: client,
+            lead: None,
+            to: to.clone(),
+            user_id: p.user_id(),
+            agent_id: None,
+            from: Some(from.clone()),
+            bridge: Bridge::Bot {
+                wss_url,
+                parameters,
+            },
+            metadata: json!({ "surface": "single-call", "assistantId": b.assistant_id }),
+        },
+    )
+    .await?;
+    Ok(Json(json!({
+        "success": true,
+        "message": "Call initiated successfully",
+        "data": {
+            "callUUID": call.provider_call_id.clone().unwrap_or_else(|| call.id.to_string()),
+            "callId": call.id,
+            "from": from,
+            "to": to,
+            "status": "active",
+            "startTime": ts(&call.started_at),
+        }
+    })))
+}
+
+/// Live calls we placed for a client (or every client), newest first.
+async fn live_calls(st: &AppState, client: Option<i64>) -> ApiResult<Vec<calls::Call>> {
+    let mut q = switchboard_store::sql(&format!(
+        "SELECT {} FROM calls WHERE calls.slots > 0",
+        calls::COLUMNS
+    ));
+    if let Some(c) = client {
+        q.push(" AND calls.client_id = ").push_arg(c);
+    }
+    q.push(" ORDER BY calls.started_at DESC LIMIT 1000");
+    Ok(q.fetch_all(&mut st.db.read().await?).await?)
+}
+
+fn call_view(c: &calls::Call, details: bool) -> Value {
+    let t = now();
+    let mut v = json!({
+        "callUUID": c.provider_call_id.clone().unwrap_or_else(|| c.id.to_string()),
+        "from": c.from_number,
+        "to": c.to_number,
+        "duration": (t - c.started_at).num_seconds().max(0),
+        "campaignId": c.campaign_id.map(|i| i.to_string()),
+    });
+    if details {
+        v["startTime"] = json!(ts(&c.started_at));
+        v["status"] = json!(c.status);
+        v["callId"] = json!(c.id);
+        v["leadId"] = json!(c.lead_id);
+    }
+    v
+}
+
+/// Slots in use and caps, globally and for a client.
+pub struct Usage {
+    pub global_active: i64,
+    pub global_max: i64,
+    pub client_active: i64,
+    pub client_max: i64,
+}
+
+pub async fn usage(st: &AppState, client: i64) -> ApiResult<Usage> {
+    let mut rd = st.db.read().await?;
+    let u = dialer::in_use(&mut rd, client, None).await?;
+    Ok(Usage {
+        global_active: u.global,
+        global_max: st.config.dialer.max_concurrent_calls,
+        client_active: u.client,
+        client_max: crate::telephony::client_cap(&mut rd, client).await?,
+    })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelsQuery {
+    include_calls: Option<bool>,
+    client_id: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/plivo/get-active-channels",
+    tag = "campaigns",
+    summary = "Concurrency in use globally and for the client, with the live calls",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(ChannelsQuery),
+    responses((status = 200, description = "`data.global`, `data.client`, `data.calls`", body = Object))
+)]
+pub async fn active_channels(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<ChannelsQuery>,
+) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let requested = match q.client_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => Some(crate::extract::parse_id(&json!(s), "clientId")?),
+    };
+    let client = p.scope_client(requested)?;
+    let u = usage(&st, client).await?;
+    let calls = if q.include_calls.unwrap_or(false) {
+        live_calls(&st, Some(client))
+            .await?
+            .iter()
+            .map(|c| call_view(c, false))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Json(json!({
+        "success": true,
+        "data": {
+            "global": {
+                "active": u.global_active,
+                "max": u.global_max,
+                "available": (u.global_max - u.global_active).max(0),
+                "utilization": pct(u.global_active, u.global_max),
+            },
+            "client": {
+                "active": u.client_active,
+                "max": u.client_max,
+                "available": (u.client_max - u.client_active).max(0),
+                "utilization": pct(u.client_active, u.client_max),
+            },
+            "calls": calls,
+            "timestamp": ts(&now()),
+        }
+    })))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveCallsQuery {
+    include_details: Option<bool>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/plivo/monitoring/active-calls",
+    tag = "campaigns",
+    summary = "Live calls with utilization and limits",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(ActiveCallsQuery),
+    responses((status = 200, description = "`monitoring.summary`, `monitoring.limits`, `monitoring.calls`", body = Object))
+)]
+pub async fn active_calls(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<ActiveCallsQuery>,
+) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let client = p.client_id();
+    let u = usage(&st, client).await?;
+    let details = q.include_details.unwrap_or(false);
+    let calls: Vec<Value> = live_calls(&st, Some(client))
+        .await?
+        .iter()
+        .map(|c| call_view(c, details))
+        .collect();
+    Ok(Json(json!({
+        "success": true,
+        "monitoring": {
+            "summary": {
+                "totalActive": u.global_active,
+                "clientActive": u.client_active,
+                "globalUtilization": pct(u.global_active, u.global_max),
+                "clientUtilization": pct(u.client_active, u.client_max),
+            },
+            "limits": {
+                "clientMax": u.client_max,
+                "globalMax": u.global_max,
+                "clientAvailable": (u.client_max - u.client_active).max(0),
+                "globalAvailable": (u.global_max - u.global_active).max(0),
+            },
+            "calls": calls,
+        },
+        "timestamp": ts(&now()),
+    })))
+}

@@ -1,0 +1,562 @@
+//! Seed 003 campaigns and seed 001's call queue, run by the dialer engine on the simulator.
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use switchboard_server::config::Secret;
+use switchboard_telephony::simulator::SimulatorConfig;
+
+use crate::harness::{Backend, TestApp, test_config};
+
+/// A fast simulator (calls last tens of milliseconds) and an engine that looks often.
+pub async fn dial_app(backend: Backend, answer_rate: f64) -> Option<TestApp> {
+    let mut c = test_config();
+    c.public_url = Some("https://switchboard.example.com".into());
+    c.telephony.simulator = SimulatorConfig {
+        seed: 11,
+        answer_rate,
+        busy_rate: (1.0 - answer_rate) / 2.0,
+        failed_rate: 0.0,
+        ring_secs: (1.0, 3.0),
+        talk_mean_secs: 5.0,
+        time_scale: 50.0,
+    };
+    c.dialer.calls_per_second = 1000;
+    c.dialer.tick_ms = 20;
+    c.dialer.heartbeat_secs = 2;
+    c.bot_api_key = Some(Secret("bot-key-for-tests-1".into()));
+    TestApp::with_config(backend, c).await
+}
+
+macro_rules! both_dial {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use crate::harness::Backend;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = crate::campaigns::dial_app(Backend::Sqlite, 0.6).await { super::$name(app).await }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = crate::campaigns::dial_app(Backend::Postgres, 0.6).await { super::$name(app).await }
+            }
+        }
+    )*};
+}
+
+both_dial!(
+    campaign_calls_each_lead_once_under_its_caps,
+    campaign_pauses_and_resumes_from_its_index,
+    campaign_routes_validate_in_seed_003_shape,
+    queue_dials_by_priority_through_free_agents,
+);
+
+/// Dial around the clock, so tests pass at any hour.
+pub async fn always_open(app: &TestApp, admin: &str) {
+    let windows: Vec<Value> = (0..7)
+        .map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"}))
+        .collect();
+    let (s, v) = app
+        .call(
+            axum::http::Method::PUT,
+            "/api/dialer/schedule",
+            Some(admin),
+            Some(json!({"timezone": "UTC", "windows": windows, "holidays": [], "enabled": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+/// A list with `n` leads; returns the list id and the lead ids.
+pub async fn list_with(app: &TestApp, admin: &str, name: &str, n: usize) -> (i64, Vec<i64>) {
+    let (s, v) = app.post("/api/lists", admin, json!({"name": name})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let list = v["list"]["id"].as_i64().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let (s, v) = app
+            .post(
+                "/api/leads",
+                admin,
+                json!({"phone": format!("+1415{:03}{:04}", list % 1000, i), "list_id": list}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        ids.push(v["lead"]["id"].as_i64().unwrap());
+    }
+    (list, ids)
+}
+
+async fn scalar(app: &TestApp, q: &str) -> i64 {
+    let (n,): (i64,) = switchboard_store::sql(q)
+        .fetch_one(&mut app.state.db.read().await.unwrap())
+        .await
+        .unwrap();
+    n
+}
+
+async fn wait_status(app: &TestApp, admin: &str, id: &str, want: &str, limit: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let (s, v) = app
+            .get(&format!("/plivo/campaign-progress/{id}"), admin)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        if v["progress"]["status"] == want {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "campaign did not reach {want} in {limit:?}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn campaign_calls_each_lead_once_under_its_caps(app: TestApp) {
+    let admin = app.admin().await;
+    always_open(&app, &admin).await;
+    let (list, leads) = list_with(&app, &admin, "spring", 40).await;
+    // A number on the do-not-call list is skipped, never dialed.
+    let (s, v) = app
+        .post(
+            "/api/dialer/dnc",
+            &admin,
+            json!({"phone": format!("+1415{:03}0005", list % 1000)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // The client's cap (3) is lower than the campaign's (5): both hold at once.
+    switchboard_store::sql("UPDATE clients SET max_concurrent_calls = 3")
+        .execute(&mut app.state.db.write().await.unwrap())
+        .await
+        .unwrap();
+    let (s, v) = app
+        .post(
+            "/plivo/create-campaign",
+            &admin,
+            json!({"campaignName": "Spring", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "maxConcurrentCalls": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["success"], true);
+    assert_eq!(v["data"]["totalContacts"], 40);
+    assert_eq!(v["data"]["status"], "running");
+    let id = v["campaignId"].as_str().unwrap().to_string();
+
+    let start = Instant::now();
+    let mut peak = 0;
+    loop {
+        let live = scalar(
+            &app,
+            &format!("SELECT COUNT(*) FROM calls WHERE campaign_id = {id} AND status IN ('initiated', 'ringing', 'answered')"),
+        )
+        .await;
+        peak = peak.max(live);
+        let (_, p) = app
+            .get(&format!("/plivo/campaign-progress/{id}"), &admin)
+            .await;
+        if p["progress"]["status"] == "completed" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "not completed: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(peak <= 3, "the client's cap of 3 was exceeded: {peak}");
+    assert!(peak >= 2, "calls ran one at a time: {peak}");
+
+    let calls = scalar(
+        &app,
+        &format!("SELECT COUNT(*) FROM calls WHERE campaign_id = {id}"),
+    )
+    .await;
+    let distinct = scalar(
+        &app,
+        &format!("SELECT COUNT(DISTINCT lead_id) FROM calls WHERE campaign_id = {id}"),
+    )
+    .await;
+    assert_eq!(
+        (calls, distinct),
+        (39, 39),
+        "each lead but the DNC one exactly once"
+    );
+    let dnc_calls = scalar(
+        &app,
+        "SELECT COUNT(*) FROM calls WHERE to_number IN (SELECT phone FROM dnc)",
+    )
+    .await;
+    assert_eq!(dnc_calls, 0);
+    // Every slot came back.
+    assert_eq!(
+        scalar(&app, "SELECT CAST(COALESCE(SUM(active), 0) AS BIGINT) FROM concurrency").await,
+        0
+    );
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM calls WHERE slots > 0").await,
+        0
+    );
+
+    let p = wait_status(&app, &admin, &id, "completed", Duration::from_secs(1)).await;
+    assert_eq!(p["progress"]["processedContacts"], 40);
+    assert_eq!(p["progress"]["remainingContacts"], 0);
+    assert_eq!(p["progress"]["progressPercentage"], 100.0);
+    assert_eq!(p["statistics"]["totalCallsAttempted"], 39);
+    let connected = p["statistics"]["connectedCalls"].as_i64().unwrap();
+    let failed = p["statistics"]["failedCalls"].as_i64().unwrap();
+    assert_eq!(connected + failed, 39);
+    assert!(connected > 0 && failed > 0, "{p}");
+    assert!(p["timing"]["estimatedCompletion"].is_string());
+    // The calls reached their leads: every called lead has one attempt.
+    let attempted = scalar(
+        &app,
+        &format!("SELECT COUNT(*) FROM leads WHERE list_id = {list} AND attempts = 1"),
+    )
+    .await;
+    assert_eq!(attempted, 39);
+    assert_eq!(leads.len(), 40);
+
+    // The dashboard lists it with its numbers.
+    let (s, d) = app
+        .get("/plivo/dashboard/campaigns?status=completed", &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!(d["campaigns"][0]["campaignId"], id);
+    assert_eq!(d["campaigns"][0]["progress"]["percentage"], 100.0);
+    assert_eq!(d["summary"]["totalCompleted"], 1);
+    assert_eq!(d["pagination"]["totalCampaigns"], 1);
+    assert_eq!(d["pagination"]["hasNext"], false);
+}
+
+async fn campaign_pauses_and_resumes_from_its_index(app: TestApp) {
+    let admin = app.admin().await;
+    always_open(&app, &admin).await;
+    let (list, _) = list_with(&app, &admin, "pausable", 30).await;
+    let (_, v) = app
+        .post(
+            "/plivo/create-campaign",
+            &admin,
+            json!({"campaignName": "Pausable", "listId": list, "fromNumber": "+14155550100", "wssUrl": "ws://bot.local/s", "maxConcurrentCalls": 2}),
+        )
+        .await;
+    let id = v["campaignId"].as_str().unwrap().to_string();
+    // Let it start, then pause.
+    let start = Instant::now();
+    loop {
+        let (_, p) = app
+            .get(&format!("/plivo/campaign-progress/{id}"), &admin)
+            .await;
+        if p["progress"]["currentIndex"].as_i64().unwrap() >= 4 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{p}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (s, v) = app
+        .post(
+            "/plivo/pause-campaign",
+            &admin,
+            json!({"campaignId": id, "pausedBy": "tester"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["message"], "Campaign paused successfully");
+    let (s, v) = app
+        .post("/plivo/pause-campaign", &admin, json!({"campaignId": id}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["success"], false);
+    assert_eq!(v["message"], "Campaign not found or already paused");
+    // Live calls finish; no new ones start while paused.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let q = format!("SELECT COUNT(*) FROM calls WHERE campaign_id = {id}");
+    let before = scalar(&app, &q).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        scalar(&app, &q).await,
+        before,
+        "a paused campaign placed calls"
+    );
+    let (_, p) = app
+        .get(&format!("/plivo/campaign-progress/{id}"), &admin)
+        .await;
+    assert_eq!(p["progress"]["status"], "paused");
+    assert!(p["timing"]["pausedAt"].is_string());
+    let index = p["progress"]["currentIndex"].as_i64().unwrap();
+    assert_eq!(index, before, "the cursor counts the calls placed");
+
+    let (s, v) = app
+        .post("/plivo/resume-campaign", &admin, json!({"campaignId": id}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["resumedFrom"]["currentIndex"], index);
+    assert_eq!(v["resumedFrom"]["remainingContacts"], 30 - index);
+    wait_status(&app, &admin, &id, "completed", Duration::from_secs(60)).await;
+    assert_eq!(scalar(&app, &q).await, 30);
+    assert_eq!(
+        scalar(
+            &app,
+            &format!("SELECT COUNT(DISTINCT lead_id) FROM calls WHERE campaign_id = {id}")
+        )
+        .await,
+        30
+    );
+}
+
+async fn campaign_routes_validate_in_seed_003_shape(app: TestApp) {
+    let admin = app.admin().await;
+    let (_, op) = app.user(&admin, "olga", "operator", None).await;
+    let (list, _) = list_with(&app, &admin, "v", 2).await;
+    let good = json!({"campaignName": "V", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/s"});
+    let mut cases = vec![
+        (json!({}), StatusCode::BAD_REQUEST),
+        (json!({"campaignName": ""}), StatusCode::BAD_REQUEST),
+    ];
+    for (field, value) in [
+        ("campaignName", json!("x".repeat(101))),
+        ("listId", json!("abc")),
+        ("fromNumber", json!("12")),
+        ("wssUrl", json!("https://not-a-websocket")),
+        ("maxConcurrentCalls", json!(0)),
+        ("listId", json!(["1"])),
+    ] {
+        let mut b = good.clone();
+        b[field] = value;
+        cases.push((b, StatusCode::BAD_REQUEST));
+    }
+    let mut b = good.clone();
+    b["listId"] = json!("999999");
+    cases.push((b, StatusCode::NOT_FOUND));
+    for (body, want) in cases {
+        let (s, v) = app
+            .post("/plivo/create-campaign", &admin, body.clone())
+            .await;
+        assert_eq!(s, want, "{body} → {v}");
+        assert_eq!(v["success"], false, "{v}");
+        assert!(
+            v["message"].is_string() && v["timestamp"].is_string() && v["code"].is_string(),
+            "{v}"
+        );
+    }
+    let (s, v) = app.post("/plivo/create-campaign", &op, good.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["code"], "FORBIDDEN");
+    let (s, v) = app
+        .send_bytes(
+            axum::http::Method::POST,
+            "/plivo/create-campaign",
+            Some(&admin),
+            "application/json",
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["success"], false);
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM campaigns").await,
+        0,
+        "nothing half-written"
+    );
+
+    let (s, v) = app
+        .post(
+            "/plivo/pause-campaign",
+            &admin,
+            json!({"campaignId": "424242"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (
+            StatusCode::NOT_FOUND,
+            Some("Campaign not found or already paused")
+        )
+    );
+    let (s, _) = app.get("/plivo/campaign-progress/nope", &admin).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = app.get("/plivo/campaign-progress/424242", &admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    for q in ["status=done", "sortBy=id", "sortOrder=up"] {
+        let (s, v) = app
+            .get(&format!("/plivo/dashboard/campaigns?{q}"), &admin)
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {v}");
+    }
+
+    // Bulk operations report each campaign on its own.
+    let (s, v) = app
+        .post("/plivo/create-campaign", &admin, good.clone())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let id = v["campaignId"].as_str().unwrap().to_string();
+    let (s, v) = app
+        .post(
+            "/plivo/dashboard/bulk-operations",
+            &admin,
+            json!({"action": "pause", "campaignIds": [id, "777777", "x"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["results"]["successful"], json!([id]));
+    assert_eq!(
+        v["summary"],
+        json!({"total": 3, "successful": 1, "failed": 2})
+    );
+    let (s, v) = app
+        .post(
+            "/plivo/dashboard/bulk-operations",
+            &admin,
+            json!({"action": "cancel", "campaignIds": [id]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, p) = app
+        .get(&format!("/plivo/campaign-progress/{id}"), &admin)
+        .await;
+    assert_eq!(p["progress"]["status"], "cancelled");
+    for bad in [
+        json!({"action": "explode", "campaignIds": [id]}),
+        json!({"action": "pause", "campaignIds": []}),
+        json!({"action": "pause"}),
+    ] {
+        let (s, v) = app
+            .post("/plivo/dashboard/bulk-operations", &admin, bad)
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    }
+
+    // Single call: validated, placed, counted in the channels.
+    for bad in [
+        json!({"from": "+14155550100", "to": "+14155550111"}),
+        json!({"from": "+14155550100", "to": "bad", "wssUrl": "wss://b/s"}),
+        json!({"from": "+14155550100", "to": "+14155550111", "wssUrl": "wss://b/s", "customPrompt": "p".repeat(1001)}),
+    ] {
+        let (s, v) = app.post("/plivo/single-call", &admin, bad).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    }
+    let (s, v) = app
+        .post("/plivo/single-call", &admin, json!({"from": "+14155550100", "to": "+14155550111", "wssUrl": "wss://bot.example.com/s", "assistantId": "a1"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["status"], "active");
+    assert!(v["data"]["callUUID"].is_string());
+    let (s, v) = app
+        .get("/plivo/get-active-channels?includeCalls=true", &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["global"]["max"], 100);
+    assert_eq!(v["data"]["client"]["max"], 10);
+    let (s, v) = app
+        .get("/plivo/monitoring/active-calls?includeDetails=true", &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["monitoring"]["limits"]["globalMax"], 100);
+}
+
+async fn queue_dials_by_priority_through_free_agents(app: TestApp) {
+    let admin = app.admin().await;
+    always_open(&app, &admin).await;
+    let (s, v) = app
+        .post("/api/users", &admin, json!({"username": "agent1", "password": "password-123", "role": "operator", "phone_number": "+14155559901"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let mut ids = Vec::new();
+    for (i, p) in ["low", "medium", "high", "urgent"].iter().enumerate() {
+        let (s, v) = app
+            .post(
+                "/api/leads",
+                &admin,
+                json!({"phone": format!("+1415666{:04}", i), "priority": p}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        ids.push(v["lead"]["id"].as_i64().unwrap());
+    }
+    let (s, v) = app
+        .post(
+            "/api/admin/system/control",
+            &admin,
+            json!({"action": "get_queue_status"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["queueStatus"]["isRunning"], false);
+    assert_eq!(v["queueStatus"]["pendingLeads"], 4);
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM calls").await,
+        0,
+        "a paused queue dials nothing"
+    );
+    let (s, v) = app
+        .post(
+            "/api/admin/system/control",
+            &admin,
+            json!({"action": "resume_queue"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["queueStatus"]["isRunning"], true);
+    // One agent: one call at a time, in priority order.
+    let start = Instant::now();
+    while scalar(
+        &app,
+        "SELECT COUNT(*) FROM calls WHERE status NOT IN ('initiated', 'ringing', 'answered')",
+    )
+    .await
+        < 4
+    {
+        assert!(start.elapsed() < Duration::from_secs(60));
+        let live = scalar(
+            &app,
+            "SELECT COUNT(*) FROM calls WHERE status IN ('initiated', 'ringing', 'answered')",
+        )
+        .await;
+        assert!(live <= 1, "one free agent, {live} live calls");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let order: Vec<(i64,)> = switchboard_store::sql("SELECT lead_id FROM calls ORDER BY id")
+        .fetch_all(&mut app.state.db.read().await.unwrap())
+        .await
+        .unwrap();
+    let order: Vec<i64> = order.into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        &order[..4],
+        &[ids[3], ids[2], ids[1], ids[0]],
+        "urgent, high, medium, low"
+    );
+    let (s, v) = app.get("/api/admin/system-status", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["systemStatus"]["callQueue"]["isRunning"], true);
+    assert_eq!(v["systemStatus"]["database"], "connected");
+    let (s, v) = app
+        .post(
+            "/api/admin/system/control",
+            &admin,
+            json!({"action": "pause_queue"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["queueStatus"]["isRunning"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    let (s, _) = app
+        .post(
+            "/api/admin/system/control",
+            &admin,
+            json!({"action": "reboot"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let op = app.login("agent1", "password-123").await;
+    let (s, _) = app
+        .post(
+            "/api/admin/system/control",
+            &op,
+            json!({"action": "pause_queue"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,521 @@
+//! The dialer's storage: per-client settings (retry rules, the call queue's switch), concurrency
+//! slots counted in the database, claims of queued leads (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL), batches leased to external dialers, and the instances sharing the work.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use switchboard_core::dialer::RetryRules;
+use switchboard_core::{Disposition, Priority};
+
+use crate::{AsExec, Backend, Result, Tx, now, sql};
+
+/// A client's dialer settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub rules: RetryRules,
+    pub queue_running: bool,
+    pub queue_max_concurrent: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    rules: Json<serde_json::Value>,
+    queue_running: bool,
+    queue_max_concurrent: i64,
+}
+
+pub async fn settings(ex: &mut impl AsExec, client_id: i64) -> Result<Settings> {
+    let row: Option<SettingsRow> = sql(
+        "SELECT rules, queue_running, queue_max_concurrent FROM dialer_settings WHERE client_id = $1",
+    )
+    .arg(client_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(match row {
+        Some(r) => Settings {
+            rules: RetryRules::from_json(&r.rules.0).unwrap_or_default(),
+            queue_running: r.queue_running,
+            queue_max_concurrent: r.queue_max_concurrent,
+        },
+        None => Settings {
+            rules: RetryRules::default(),
+            queue_running: false,
+            queue_max_concurrent: 5,
+        },
+    })
+}
+
+/// The client's retry rules (the defaults when it never set any).
+pub async fn rules(ex: &mut impl AsExec, client_id: i64) -> Result<RetryRules> {
+    let row: Option<(Json<serde_json::Value>,)> =
+        sql("SELECT rules FROM dialer_settings WHERE client_id = $1")
+            .arg(client_id)
+            .fetch_optional(ex)
+            .await?;
+    Ok(row
+        .and_then(|(r,)| RetryRules::from_json(&r.0).ok())
+        .unwrap_or_default())
+}
+
+async fn ensure_settings(ex: &mut impl AsExec, client_id: i64) -> Result<()> {
+    sql("INSERT INTO dialer_settings (client_id, updated_at) VALUES ($1, $2) ON CONFLICT (client_id) DO NOTHING")
+        .arg(client_id)
+        .arg(now())
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+pub async fn put_rules(ex: &mut impl AsExec, client_id: i64, rules: &RetryRules) -> Result<()> {
+    ensure_settings(ex, client_id).await?;
+    sql("UPDATE dialer_settings SET rules = $1, updated_at = $2 WHERE client_id = $3")
+        .arg(serde_json::to_value(rules).unwrap_or_default())
+        .arg(now())
+        .arg(client_id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Start or stop the call queue; `max_concurrent` changes the queue's own cap when given.
+pub async fn set_queue(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    running: Option<bool>,
+    max_concurrent: Option<i64>,
+) -> Result<()> {
+    ensure_settings(ex, client_id).await?;
+    if let Some(r) = running {
+        sql("UPDATE dialer_settings SET queue_running = $1, updated_at = $2 WHERE client_id = $3")
+            .arg(r)
+            .arg(now())
+            .arg(client_id)
+            .execute(ex)
+            .await?;
+    }
+    if let Some(m) = max_concurrent {
+        sql("UPDATE dialer_settings SET queue_max_concurrent = $1, updated_at = $2 WHERE client_id = $3")
+            .arg(m)
+            .arg(now())
+            .arg(client_id)
+            .execute(ex)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Clients whose call queue runs.
+pub async fn running_queues(ex: &mut impl AsExec) -> Result<Vec<(i64, i64)>> {
+    sql("SELECT client_id, queue_max_concurrent FROM dialer_settings WHERE queue_running = $1")
+        .arg(true)
+        .fetch_all(ex)
+        .await
+}
+
+/// One attempt ended with `d` at `at`: the lead counts it, takes the disposition, and goes
+/// where the retry rules send it (pending after a delay, or failed after the last attempt).
+pub async fn record_attempt(
+    tx: &mut Tx,
+    rules: &RetryRules,
+    lead_id: i64,
+    d: Disposition,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    // The status depends on the attempts so far, known to the database: one statement.
+    let (max, delay_next) = match switchboard_core::dialer::Outcome::of(d) {
+        Some(o) => {
+            let r = rules.rule(o);
+            (
+                Some(r.max_attempts),
+                Some(at + chrono::Duration::seconds(r.delay_seconds)),
+            )
+        }
+        None => (None, None),
+    };
+    let t = now();
+    match max {
+        Some(max) => {
+            sql(
+                "UPDATE leads SET attempts = attempts + 1, last_attempt_at = $1, disposition = $2, \
+                 status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END, \
+                 next_attempt_at = CASE WHEN attempts + 1 >= $3 THEN NULL ELSE $4 END, \
+                 wait_reason = CASE WHEN attempts + 1 >= $3 THEN NULL ELSE 'retry' END, \
+                 batch_id = NULL, leased_until = NULL, updated_at = $5 WHERE id = $6",
+            )
+            .arg(at)
+            .arg(d.as_str())
+            .arg(max)
+            .arg(delay_next)
+            .arg(t)
+            .arg(lead_id)
+            .execute(tx)
+            .await?;
+        }
+        None => {
+            sql("UPDATE leads SET attempts = attempts + 1, last_attempt_at = $1, disposition = $2, \
+                 status = $3, next_attempt_at = NULL, wait_reason = NULL, batch_id = NULL, leased_until = NULL, \
+                 updated_at = $4 WHERE id = $5")
+                .arg(at)
+                .arg(d.as_str())
+                .arg(d.lead_status().as_str())
+                .arg(t)
+                .arg(lead_id)
+                .execute(tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The caps a call is placed under.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub global: i64,
+    pub client: i64,
+    /// The campaign and its cap, for campaign calls.
+    pub campaign: Option<(i64, i64)>,
+}
+
+/// Slots in use per scope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InUse {
+    pub global: i64,
+    pub client: i64,
+    pub campaign: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SlotRow {
+    scope: String,
+    active: i64,
+}
+
+/// Slots held right now in each scope of `caps`.
+pub async fn in_use(ex: &mut impl AsExec, client_id: i64, campaign: Option<i64>) -> Result<InUse> {
+    let rows: Vec<SlotRow> = sql(
+        "SELECT scope, active FROM concurrency WHERE (scope = 'global' AND key = 0) OR (scope = 'client' AND key = $1) OR (scope = 'campaign' AND key = $2)",
+    )
+    .arg(client_id)
+    .arg(campaign.unwrap_or(-1))
+    .fetch_all(ex)
+    .await?;
+    let mut u = InUse::default();
+    for r in rows {
+        match r.scope.as_str() {
+            "global" => u.global = r.active,
+            "client" => u.client = r.active,
+            _ => u.campaign = r.active,
+        }
+    }
+    Ok(u)
+}
+
+/// Take up to `want` slots in every scope at once (campaign, client and global caps all hold);
+/// returns how many were taken. The rows are locked in one order (campaign, client, global)
+/// on PostgreSQL, so caps hold across instances and claims never deadlock.
+pub async fn take_slots(tx: &mut Tx, client_id: i64, caps: Caps, want: i64) -> Result<i64> {
+    if want <= 0 {
+        return Ok(0);
+    }
+    let campaign = caps.campaign.map(|(id, _)| id).unwrap_or(-1);
+    let mut ins = sql(
+        "INSERT INTO concurrency (scope, key, active) VALUES ('global', 0, 0), ('client', $1, 0)",
+    )
+    .arg(client_id);
+    if caps.campaign.is_some() {
+        ins.push(", ('campaign', ").push_arg(campaign).push(", 0)");
+    }
+    ins.push(" ON CONFLICT (scope, key) DO NOTHING");
+    ins.execute(tx).await?;
+    let lock = if tx.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let rows: Vec<SlotRow> = sql(&format!(
+        "SELECT scope, active FROM concurrency WHERE (scope = 'global' AND key = 0) OR (scope = 'client' AND key = $1) OR (scope = 'campaign' AND key = $2) ORDER BY scope, key{lock}"
+    ))
+    .arg(client_id)
+    .arg(campaign)
+    .fetch_all(tx)
+    .await?;
+    let mut free = want;
+    for r in &rows {
+        let cap = match r.scope.as_str() {
+            "global" => caps.global,
+            "client" => caps.client,
+            _ => caps.campaign.map(|(_, c)| c).unwrap_or(i64::MAX),
+        };
+        free = free.min(cap - r.active);
+    }
+    if free <= 0 {
+        return Ok(0);
+    }
+    sql("UPDATE concurrency SET active = active + $1 WHERE (scope = 'global' AND key = 0) OR (scope = 'client' AND key = $2) OR (scope = 'campaign' AND key = $3)")
+        .arg(free)
+        .arg(client_id)
+        .arg(campaign)
+        .execute(tx)
+        .await?;
+    Ok(free)
+}
+
+/// Give back slots taken by [`take_slots`] that no call was created for.
+pub async fn give_back(tx: &mut Tx, client_id: i64, campaign: Option<i64>, n: i64) -> Result<()> {
+    if n <= 0 {
+        return Ok(());
+    }
+    for (scope, key) in [
+        ("campaign", campaign.unwrap_or(-1)),
+        ("client", client_id),
+        ("global", 0),
+    ] {
+        sql("UPDATE concurrency SET active = CASE WHEN active > $1 THEN active - $1 ELSE 0 END WHERE scope = $2 AND key = $3")
+            .arg(n)
+            .arg(scope)
+            .arg(key)
+            .execute(tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A queued lead offered to a claim.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Candidate {
+    pub id: i64,
+    pub phone: String,
+    pub priority: String,
+    pub timezone: Option<String>,
+    pub assigned_user_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl Candidate {
+    /// When it entered the queue (its deadline counts from here).
+    pub fn queued_at(&self) -> DateTime<Utc> {
+        self.next_attempt_at.unwrap_or(self.created_at)
+    }
+
+    pub fn priority(&self) -> Priority {
+        Priority::parse(&self.priority).unwrap_or(Priority::Medium)
+    }
+}
+
+/// Up to `limit` pending leads of one priority that are due and not on a do-not-call list,
+/// oldest first. On PostgreSQL the rows are locked and rows other claims hold are skipped.
+pub async fn candidates(
+    tx: &mut Tx,
+    client_id: i64,
+    priority: Priority,
+    limit: i64,
+    at: DateTime<Utc>,
+) -> Result<Vec<Candidate>> {
+    let lock = if tx.backend() == Backend::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    sql(&format!(
+        "SELECT id, phone, priority, timezone, assigned_user_id, created_at, next_attempt_at FROM leads \
+         WHERE client_id = $1 AND priority = $2 AND status = 'pending' AND deleted_at IS NULL \
+         AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
+         AND NOT EXISTS (SELECT 1 FROM dnc WHERE dnc.phone = leads.phone AND (dnc.client_id IS NULL OR dnc.client_id = leads.client_id)) \
+         AND NOT EXISTS (SELECT 1 FROM calls WHERE calls.lead_id = leads.id AND calls.status IN ('initiated', 'ringing', 'answered')) \
+         ORDER BY id LIMIT $4{lock}"
+    ))
+    .arg(client_id)
+    .arg(priority.as_str())
+    .arg(at)
+    .arg(limit)
+    .fetch_all(tx)
+    .await
+}
+
+/// Attempt start times since `since` for each of `leads` (daily caps).
+pub async fn attempts_since(
+    ex: &mut impl AsExec,
+    leads: &[i64],
+    since: DateTime<Utc>,
+) -> Result<Vec<(i64, DateTime<Utc>)>> {
+    if leads.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = sql("SELECT lead_id, started_at FROM calls WHERE lead_id IN ");
+    q.push_list(leads.iter().copied());
+    q.push(" AND started_at >= ").push_arg(since);
+    let rows: Vec<(Option<i64>, DateTime<Utc>)> = q.fetch_all(ex).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(l, t)| l.map(|l| (l, t)))
+        .collect())
+}
+
+/// Hold back a lead that is not dialable now until `until`, saying why (`window` or `cap`).
+pub async fn defer(
+    ex: &mut impl AsExec,
+    lead_ids: &[i64],
+    until: DateTime<Utc>,
+    reason: &str,
+) -> Result<()> {
+    if lead_ids.is_empty() {
+        return Ok(());
+    }
+    let mut q = sql("UPDATE leads SET next_attempt_at = $1, wait_reason = $2, updated_at = $3 WHERE status = 'pending' AND id IN ")
+        .arg(until)
+        .arg(reason)
+        .arg(now());
+    q.push_list(lead_ids.iter().copied());
+    q.execute(ex).await?;
+    Ok(())
+}
+
+/// A schedule changed: leads held back for its windows are due again at once (they are checked
+/// against the new schedule when next claimed).
+pub async fn release_window_holds(ex: &mut impl AsExec, client_id: i64) -> Result<u64> {
+    sql("UPDATE leads SET next_attempt_at = NULL, wait_reason = NULL WHERE client_id = $1 AND wait_reason = 'window' AND status = 'pending'")
+        .arg(client_id)
+        .execute(ex)
+        .await
+}
+
+/// Mark claimed leads as being dialed, leased to `batch` until `until` when it is a batch.
+pub async fn mark_calling(
+    tx: &mut Tx,
+    lead_ids: &[i64],
+    batch: Option<(&str, DateTime<Utc>)>,
+) -> Result<()> {
+    if lead_ids.is_empty() {
+        return Ok(());
+    }
+    let mut q = sql("UPDATE leads SET status = 'calling', batch_id = $1, leased_until = $2, wait_reason = NULL, updated_at = $3 WHERE id IN ")
+        .arg(batch.map(|b| b.0))
+        .arg(batch.map(|b| b.1))
+        .arg(now());
+    q.push_list(lead_ids.iter().copied());
+    q.execute(tx).await?;
+    Ok(())
+}
+
+pub async fn create_batch(
+    tx: &mut Tx,
+    id: &str,
+    client_id: i64,
+    key_id: Option<i64>,
+    requested: i64,
+    returned: i64,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    sql("INSERT INTO batches (id, client_id, key_id, size_requested, size_returned, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .arg(id)
+        .arg(client_id)
+        .arg(key_id)
+        .arg(requested)
+        .arg(returned)
+        .arg(now())
+        .arg(expires_at)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Numbers whose batch lease ended unreported go back to the queue. Returns how many.
+pub async fn expire_leases(ex: &mut impl AsExec, at: DateTime<Utc>) -> Result<u64> {
+    sql("UPDATE leads SET status = 'pending', batch_id = NULL, leased_until = NULL, updated_at = $1 \
+         WHERE batch_id IS NOT NULL AND leased_until <= $1 AND status = 'calling'")
+        .arg(at)
+        .execute(ex)
+        .await
+}
+
+/// Seed 001's `reset_stuck_leads`: leads left `calling` with no live call and no live lease go
+/// back to the queue. Returns how many.
+pub async fn reset_stuck(ex: &mut impl AsExec, client_id: i64, at: DateTime<Utc>) -> Result<u64> {
+    sql("UPDATE leads SET status = 'pending', batch_id = NULL, leased_until = NULL, updated_at = $1 \
+         WHERE client_id = $2 AND status = 'calling' AND deleted_at IS NULL \
+         AND (leased_until IS NULL OR leased_until <= $1) \
+         AND NOT EXISTS (SELECT 1 FROM calls WHERE calls.lead_id = leads.id AND calls.status IN ('initiated', 'ringing', 'answered'))")
+        .arg(at)
+        .arg(client_id)
+        .execute(ex)
+        .await
+}
+
+/// Queue counts for `get_queue_status`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueCounts {
+    pub pending: i64,
+    pub due: i64,
+    pub calling: i64,
+    pub leased: i64,
+}
+
+pub async fn queue_counts(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    at: DateTime<Utc>,
+) -> Result<QueueCounts> {
+    let (pending, due, calling, leased): (i64, i64, i64, i64) = sql(
+        "SELECT \
+         COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $2) THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN status = 'calling' THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN status = 'calling' AND batch_id IS NOT NULL THEN 1 ELSE 0 END), 0) \
+         FROM leads WHERE client_id = $1 AND deleted_at IS NULL AND status IN ('pending', 'calling')",
+    )
+    .arg(client_id)
+    .arg(at)
+    .fetch_one(ex)
+    .await?;
+    Ok(QueueCounts {
+        pending,
+        due,
+        calling,
+        leased,
+    })
+}
+
+/// Live calls per scope, counted from the calls themselves (the check on the slot counters).
+pub async fn live_calls_holding_slots(ex: &mut impl AsExec) -> Result<i64> {
+    let (n,): (i64,) = sql("SELECT COUNT(*) FROM calls WHERE slots > 0")
+        .fetch_one(ex)
+        .await?;
+    Ok(n)
+}
+
+// ---- instances ----
+
+/// Register this instance (or refresh it) and beat its heart.
+pub async fn heartbeat_instance(ex: &mut impl AsExec, id: &str, hostname: &str) -> Result<()> {
+    let t = now();
+    sql(
+        "INSERT INTO instances (id, hostname, started_at, heartbeat_at) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = $3, stopped_at = NULL",
+    )
+    .arg(id)
+    .arg(hostname)
+    .arg(t)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+pub async fn stop_instance(ex: &mut impl AsExec, id: &str) -> Result<()> {
+    sql("UPDATE instances SET stopped_at = $1 WHERE id = $2")
+        .arg(now())
+        .arg(id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Instances whose heartbeat is newer than `since` and that have not stopped.
+pub async fn live_instances(ex: &mut impl AsExec, since: DateTime<Utc>) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        sql("SELECT id FROM instances WHERE heartbeat_at >= $1 AND stopped_at IS NULL ORDER BY id")
+            .arg(since)
+            .fetch_all(ex)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
