@@ -299,8 +299,16 @@ impl Engine {
 
     /// Start the campaign's next calls, as many as its slots and the pacer allow.
     pub async fn campaign_round(&self, camp: &campaigns::Campaign) -> Result<Round, StoreError> {
+        self.campaign_round_at(camp, now()).await
+    }
+
+    /// [`Engine::campaign_round`] as if the time were `t` (simulations run a fake clock).
+    pub async fn campaign_round_at(
+        &self,
+        camp: &campaigns::Campaign,
+        t: DateTime<Utc>,
+    ) -> Result<Round, StoreError> {
         let mut round = Round::default();
-        let t = now();
         let schedule = self.schedule_of(camp.client_id).await?;
         let rules = dialer::rules(&mut self.db.read().await?, camp.client_id).await?;
         let caps = Caps {
@@ -362,8 +370,20 @@ impl Engine {
         let mut to_dial = Vec::new();
         for c in &contacts {
             let tz: Option<Tz> = c.timezone.as_deref().and_then(|z| z.parse().ok());
-            if c.deleted || c.on_dnc {
-                let why = if c.deleted { "deleted" } else { "dnc" };
+            // A lead whose life is over (a conversation happened, or its retries ran out) is
+            // not called again by a campaign.
+            let finished = matches!(
+                c.lead_status.as_str(),
+                "answered" | "transferred" | "failed"
+            );
+            if c.deleted || c.on_dnc || finished {
+                let why = if c.deleted {
+                    "deleted"
+                } else if c.on_dnc {
+                    "dnc"
+                } else {
+                    "finished"
+                };
                 campaigns::set_contact(
                     &mut tx,
                     camp.id,
@@ -377,8 +397,24 @@ impl Engine {
                 round.skipped += 1;
                 continue;
             }
-            if c.in_call {
-                let later = t + chrono::Duration::seconds(60);
+            // Someone else has the lead right now (a live call, an external dialer's batch, an
+            // operator's claim), or its retry delay is not over: come back to it later.
+            let leased = c.leased_until.filter(|l| *l > t);
+            let busy_elsewhere = c.in_call
+                || leased.is_some()
+                || (c.lead_status == "calling" && c.leased_until.is_none())
+                || c.lead_status == "claimed";
+            let retry_at = c.next_attempt_at.filter(|n| *n > t);
+            if busy_elsewhere || retry_at.is_some() {
+                let later = leased
+                    .or(retry_at)
+                    .unwrap_or(t + chrono::Duration::seconds(60))
+                    .max(t + chrono::Duration::seconds(1));
+                let why = if busy_elsewhere {
+                    "in_call"
+                } else {
+                    "retry_delay"
+                };
                 campaigns::set_contact(
                     &mut tx,
                     camp.id,
@@ -386,7 +422,7 @@ impl Engine {
                     "waiting",
                     None,
                     Some(later),
-                    Some("in_call"),
+                    Some(why),
                 )
                 .await?;
                 round.waiting += 1;
@@ -467,20 +503,14 @@ impl Engine {
                     None,
                     &b,
                     "campaign",
+                    t,
                 )
                 .await?;
-            campaigns::set_contact(
-                &mut tx,
-                camp.id,
-                c.position,
-                "called",
-                Some(call.id),
-                None,
-                None,
-            )
-            .await?;
+
             created.push((call, b));
         }
+        let positions: Vec<i64> = to_dial.iter().map(|c| c.position).collect();
+        campaigns::set_called(&mut tx, camp.id, &positions).await?;
         let dialed: Vec<i64> = to_dial.iter().map(|c| c.lead_id).collect();
         dialer::mark_calling(&mut tx, &dialed, None).await?;
         dialer::give_back(
@@ -510,8 +540,10 @@ impl Engine {
         user_id: Option<i64>,
         bridge: &Bridge,
         surface: &str,
+        t: DateTime<Utc>,
     ) -> Result<Call, StoreError> {
         let mut new = NewCall::outbound(client_id, self.originator.provider(), to);
+        new.started_at = t;
         new.lead_id = Some(lead_id);
         new.user_id = user_id;
         new.from_number = from.map(str::to_string);
@@ -533,7 +565,16 @@ impl Engine {
     /// within 2 minutes, medium within 10, low when nothing else waits), each bridged to a free
     /// agent, under the queue's own cap as well as the client's and the global one.
     pub async fn queue_round(&self, client_id: i64, queue_max: i64) -> Result<usize, StoreError> {
-        let t = now();
+        self.queue_round_at(client_id, queue_max, now()).await
+    }
+
+    /// [`Engine::queue_round`] as if the time were `t`.
+    pub async fn queue_round_at(
+        &self,
+        client_id: i64,
+        queue_max: i64,
+        t: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let schedule = self.schedule_of(client_id).await?;
         if !schedule.enabled {
             return Ok(0);
@@ -594,6 +635,7 @@ impl Engine {
                     Some(*agent_id),
                     &b,
                     "queue",
+                    t,
                 )
                 .await?;
             created.push((call, b));

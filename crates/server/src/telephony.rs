@@ -92,9 +92,14 @@ pub fn build(
 /// Apply simulator events as they come, until the channel closes.
 pub async fn ingest_loop(state: AppState, mut rx: mpsc::UnboundedReceiver<ProviderEvent>) {
     while let Some(ev) = rx.recv().await {
-        if let Err(e) = ingest(&state, &ev).await {
-            tracing::warn!(call = %ev.provider_call_id, error = %e.message, "could not apply a simulator event");
-        }
+        // Not awaited one by one: events arriving together are written in one group commit,
+        // as concurrent webhooks are.
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = ingest(&state, &ev).await {
+                tracing::warn!(call = %ev.provider_call_id, error = %e.message, "could not apply a simulator event");
+            }
+        });
     }
 }
 

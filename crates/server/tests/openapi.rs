@@ -87,11 +87,23 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/plivo/single-call"),
     ("get", "/plivo/get-active-channels"),
     ("get", "/plivo/monitoring/active-calls"),
+    ("get", "/plivo/dashboard/stats"),
+    ("get", "/plivo/dashboard/failed-calls"),
+    ("get", "/plivo/monitoring/utilization"),
+    ("get", "/plivo/monitoring/analytics"),
+    ("get", "/health/cloud-run"),
+    ("get", "/health/database"),
+    ("get", "/health/comprehensive"),
+    ("get", "/health/integration-test"),
 ];
 
 const PUBLIC: &[&str] = &[
     "/api/auth/login",
     "/health",
+    "/health/cloud-run",
+    "/health/database",
+    "/health/comprehensive",
+    "/health/integration-test",
     "/api-docs/openapi.json",
     "/api-docs",
     "/api-docs/",

@@ -258,6 +258,10 @@ pub struct Contact {
     pub deleted: bool,
     pub on_dnc: bool,
     pub in_call: bool,
+    /// The lead's own status (`calling` while an operator or an external dialer has it).
+    pub lead_status: String,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub leased_until: Option<DateTime<Utc>>,
 }
 
 /// The next `limit` pending contacts in order; locked (skipping locked ones) on PostgreSQL.
@@ -272,7 +276,8 @@ pub async fn next_contacts(tx: &mut Tx, campaign_id: i64, limit: i64) -> Result<
         "SELECT cl.position, cl.lead_id, l.phone, l.timezone, \
          (l.deleted_at IS NOT NULL) AS deleted, \
          EXISTS (SELECT 1 FROM dnc WHERE dnc.phone = l.phone AND (dnc.client_id IS NULL OR dnc.client_id = l.client_id)) AS on_dnc, \
-         EXISTS (SELECT 1 FROM calls c WHERE c.lead_id = l.id AND c.status IN ('initiated', 'ringing', 'answered')) AS in_call \
+         EXISTS (SELECT 1 FROM calls c WHERE c.lead_id = l.id AND c.status IN ('initiated', 'ringing', 'answered')) AS in_call, \
+         l.status AS lead_status, l.next_attempt_at, l.leased_until \
          FROM campaign_leads cl JOIN leads l ON l.id = cl.lead_id \
          WHERE cl.campaign_id = $1 AND cl.state = 'pending' ORDER BY cl.position LIMIT $2{lock}"
     ))
@@ -301,6 +306,18 @@ pub async fn set_contact(
         .arg(position)
         .execute(tx)
         .await?;
+    Ok(())
+}
+
+/// Mark contacts called (their calls carry the campaign and the lead).
+pub async fn set_called(tx: &mut Tx, campaign_id: i64, positions: &[i64]) -> Result<()> {
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let mut q = sql("UPDATE campaign_leads SET state = 'called', not_before = NULL WHERE campaign_id = $1 AND position IN ")
+        .arg(campaign_id);
+    q.push_list(positions.iter().copied());
+    q.execute(tx).await?;
     Ok(())
 }
 

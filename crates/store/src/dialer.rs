@@ -380,6 +380,15 @@ pub async fn release_window_holds(ex: &mut impl AsExec, client_id: i64) -> Resul
         .await
 }
 
+/// The retry rules changed: leads held back for the daily cap are due again at once (they are
+/// checked against the new cap when next claimed).
+pub async fn release_cap_holds(ex: &mut impl AsExec, client_id: i64) -> Result<u64> {
+    sql("UPDATE leads SET next_attempt_at = NULL, wait_reason = NULL WHERE client_id = $1 AND wait_reason = 'cap' AND status = 'pending'")
+        .arg(client_id)
+        .execute(ex)
+        .await
+}
+
 /// Mark claimed leads as being dialed, leased to `batch` until `until` when it is a batch.
 pub async fn mark_calling(
     tx: &mut Tx,

@@ -134,8 +134,14 @@ struct Inner {
     config: SimulatorConfig,
     sink: Arc<dyn EventSink>,
     counter: AtomicU64,
+    /// This simulator's run: a random number that keeps call ids unique across restarts.
+    run: u32,
     live: Mutex<HashMap<String, Live>>,
     history: Mutex<VecDeque<ProviderCall>>,
+}
+
+fn run_id() -> u32 {
+    rand::random::<u32>()
 }
 
 /// The simulator. Cheap to clone.
@@ -154,6 +160,7 @@ impl Simulator {
                 config,
                 sink,
                 counter: AtomicU64::new(0),
+                run: run_id(),
                 live: Mutex::new(HashMap::new()),
                 history: Mutex::new(VecDeque::new()),
             }),
@@ -298,7 +305,12 @@ impl Provider for Simulator {
             return Err(ProviderError::Rejected("no number to call".into()));
         }
         let n = self.inner.counter.fetch_add(1, Ordering::Relaxed);
-        let id = format!("SIM{:016x}{:08x}", self.inner.config.seed, n);
+        // Unique across processes and restarts (call ids are unique per provider in the store);
+        // the outcome plan still follows the seed and the call's number.
+        let id = format!(
+            "SIM{:08x}{:016x}{:08x}",
+            self.inner.run, self.inner.config.seed, n
+        );
         let plan = self.inner.config.plan(n, dial.ring_timeout_secs);
         let (tx, rx) = oneshot::channel();
         let call = ProviderCall {

@@ -317,8 +317,23 @@ pub async fn report_result(
         "batch_id": lead_batch(&mut tx, lead.id).await?,
         "agent_phone": b.agent_phone,
     });
-    let duplicate = match calls::create(&mut tx, &new).await {
-        Ok(call) => {
+    // Looked up first: on PostgreSQL a unique violation aborts the transaction, and the
+    // schedule switch below would then fail.
+    let seen = calls::find_by_provider_id(
+        &mut tx,
+        &new.provider,
+        new.provider_call_id.as_deref().unwrap_or_default(),
+    )
+    .await?
+    .is_some();
+    let created = if seen {
+        None
+    } else {
+        Some(calls::create(&mut tx, &new).await)
+    };
+    let duplicate = match created {
+        None => true,
+        Some(Ok(call)) => {
             if let Some(m) = &b.user_message {
                 calls::update_fields(
                     &mut tx,
@@ -332,8 +347,13 @@ pub async fn report_result(
             }
             false
         }
-        Err(switchboard_store::StoreError::Conflict(_)) => true,
-        Err(e) => return Err(e.into()),
+        Some(Err(switchboard_store::StoreError::Conflict(_))) => {
+            // The same report arrived concurrently: start over in a fresh transaction.
+            drop(tx);
+            tx = st.db.begin().await?;
+            true
+        }
+        Some(Err(e)) => return Err(e.into()),
     };
     if !duplicate {
         dialer::record_attempt(&mut tx, &rules, lead.id, disposition, attempted_at).await?;
@@ -444,6 +464,8 @@ pub async fn put_rules(
         .map_err(|e| ApiError::bad_request(format!("invalid rules: {e}")))?;
     let mut tx = st.db.begin().await?;
     dialer::put_rules(&mut tx, s.client_id(), &r).await?;
+    // Leads held back for the old daily cap are judged again under the new one.
+    dialer::release_cap_holds(&mut tx, s.client_id()).await?;
     audit::record(
         &mut tx,
         AuditEntry {

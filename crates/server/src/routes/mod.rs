@@ -9,6 +9,7 @@ pub mod files;
 pub mod health;
 pub mod keys;
 pub mod leads;
+pub mod monitoring;
 pub mod operator;
 pub mod queue;
 pub mod smartflo;
@@ -116,7 +117,11 @@ impl Groups {
             .routes(routes!(campaigns::bulk))
             .routes(routes!(campaigns::single_call))
             .routes(routes!(campaigns::active_channels))
-            .routes(routes!(campaigns::active_calls));
+            .routes(routes!(campaigns::active_calls))
+            .routes(routes!(monitoring::stats))
+            .routes(routes!(monitoring::failed_calls))
+            .routes(routes!(monitoring::utilization))
+            .routes(routes!(monitoring::analytics));
 
         let poll = OpenApiRouter::default().routes(routes!(smartflo::active_call));
 
@@ -127,7 +132,12 @@ impl Groups {
             .routes(routes!(webhooks::plivo_answer))
             .routes(routes!(webhooks::smartflo_webhook));
 
-        let public = OpenApiRouter::default().routes(routes!(health::health));
+        let public = OpenApiRouter::default()
+            .routes(routes!(health::health))
+            .routes(routes!(monitoring::cloud_run))
+            .routes(routes!(monitoring::database))
+            .routes(routes!(monitoring::comprehensive))
+            .routes(routes!(monitoring::integration_test));
 
         Self {
             login,

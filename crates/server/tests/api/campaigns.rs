@@ -192,7 +192,11 @@ async fn campaign_calls_each_lead_once_under_its_caps(app: TestApp) {
     assert_eq!(dnc_calls, 0);
     // Every slot came back.
     assert_eq!(
-        scalar(&app, "SELECT CAST(COALESCE(SUM(active), 0) AS BIGINT) FROM concurrency").await,
+        scalar(
+            &app,
+            "SELECT CAST(COALESCE(SUM(active), 0) AS BIGINT) FROM concurrency"
+        )
+        .await,
         0
     );
     assert_eq!(

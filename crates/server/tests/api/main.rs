@@ -3,10 +3,14 @@
 mod harness;
 
 mod auth;
+mod batches;
 mod bot;
 mod calls;
+mod campaigns;
 mod cli;
 mod dialer;
 mod files;
+mod instances;
 mod leads;
+mod monitoring;
 mod users;

@@ -1,0 +1,1381 @@
+//! Seed 003's read-only monitoring: the dashboard's statistics and failure analysis, system
+//! utilization and call analytics (`/plivo/*`, admins and API keys, errors in seed 003's shape),
+//! and the public health routes (`/health/*`). Every number is read from the database or from
+//! this process; the choices behind each one are listed in `docs/compat.md` ("Seed 003
+//! monitoring and health").
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_store::calls::{self, CallFilter};
+use switchboard_store::{AsExec, Backend, Sql, StoreError, dialer, now, sql};
+use switchboard_telephony::ProviderKind;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Query, ts};
+use crate::routes::campaigns::usage;
+use crate::state::AppState;
+
+/// Calls still in progress.
+const LIVE: [&str; 3] = ["initiated", "ringing", "answered"];
+/// Calls that ended without a conversation (the campaigns' "failed").
+const FAILED: [&str; 4] = ["busy", "no-answer", "failed", "canceled"];
+
+fn admin(p: &Principal) -> ApiResult<()> {
+    if p.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("this needs an admin or an API key"))
+    }
+}
+
+fn pct(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        0.0
+    } else {
+        ((part as f64) * 10000.0 / (whole as f64)).round() / 100.0
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Midnight (UTC) starting day `d`.
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+}
+
+/// healthy < warning < critical; a whole is as bad as its worst part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Healthy,
+    Warning,
+    Critical,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Healthy => "healthy",
+            Level::Warning => "warning",
+            Level::Critical => "critical",
+        }
+    }
+
+    /// Concurrency in use against its cap: 90 % and over is critical, 70 % and over a warning.
+    fn of_utilization(p: f64) -> Level {
+        if p >= 90.0 {
+            Level::Critical
+        } else if p >= 70.0 {
+            Level::Warning
+        } else {
+            Level::Healthy
+        }
+    }
+}
+
+/// A running campaign's heartbeat is stale once it is older than 1.5 × the heartbeat period.
+fn stale_before(st: &AppState) -> DateTime<Utc> {
+    now() - Duration::milliseconds((st.config.dialer.heartbeat_secs * 1500) as i64)
+}
+
+fn push_client(q: &mut Sql, col: &str, client: Option<i64>) {
+    if let Some(c) = client {
+        q.push(" AND ").push(col).push(" = ").push_arg(c);
+    }
+}
+
+async fn count(ex: &mut impl AsExec, q: Sql) -> Result<i64, StoreError> {
+    let (n,): (i64,) = q.fetch_one(ex).await?;
+    Ok(n)
+}
+
+/// Running campaigns and how many of them have a fresh heartbeat (a client's, or all).
+#[derive(Debug, Clone, Copy, Default)]
+struct Heartbeats {
+    running: i64,
+    active: i64,
+}
+
+impl Heartbeats {
+    fn stale(&self) -> i64 {
+        (self.running - self.active).max(0)
+    }
+}
+
+async fn heartbeats(
+    st: &AppState,
+    ex: &mut impl AsExec,
+    client: Option<i64>,
+    owner: Option<&str>,
+) -> Result<Heartbeats, StoreError> {
+    let mut q = sql(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN heartbeat_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM campaigns WHERE status = 'running'",
+    )
+    .arg(stale_before(st));
+    push_client(&mut q, "client_id", client);
+    if let Some(o) = owner {
+        q.push(" AND owner_instance = ").push_arg(o);
+    }
+    let (running, active): (i64, i64) = q.fetch_one(ex).await?;
+    Ok(Heartbeats { running, active })
+}
+
+/// Concurrency, campaigns and heartbeats right now, for a client (the `/plivo` routes) or the
+/// whole installation (the health routes).
+struct Utilization {
+    global_active: i64,
+    global_max: i64,
+    /// The client's slots in use and cap.
+    client: Option<(i64, i64)>,
+    running: i64,
+    paused: i64,
+    /// Summed caps of the running campaigns, and the slots they hold.
+    campaign_caps: i64,
+    campaign_active: i64,
+    heartbeats: Heartbeats,
+    /// Calls started in the last five minutes (client scope only).
+    last5: Option<i64>,
+}
+
+impl Utilization {
+    fn concurrency_pct(&self) -> f64 {
+        pct(self.global_active, self.global_max)
+    }
+    fn load_pct(&self) -> f64 {
+        pct(self.campaign_active, self.campaign_caps)
+    }
+    fn level(&self) -> Level {
+        let mut l = Level::of_utilization(self.concurrency_pct());
+        if self.heartbeats.stale() > 0 {
+            l = l.max(Level::Warning);
+        }
+        l
+    }
+}
+
+async fn snapshot(st: &AppState, client: Option<i64>) -> ApiResult<Utilization> {
+    let (global_active, global_max, client_use) = match client {
+        Some(c) => {
+            let u = usage(st, c).await?;
+            (
+                u.global_active,
+                u.global_max,
+                Some((u.client_active, u.client_max)),
+            )
+        }
+        None => {
+            let mut rd = st.db.read().await?;
+            let u = dialer::in_use(&mut rd, st.default_client_id, None).await?;
+            (u.global, st.config.dialer.max_concurrent_calls, None)
+        }
+    };
+    let mut rd = st.db.read().await?;
+    let mut q = sql("SELECT status, COUNT(*) FROM campaigns WHERE status IN ('running', 'paused')");
+    push_client(&mut q, "client_id", client);
+    q.push(" GROUP BY status");
+    let by_status: Vec<(String, i64)> = q.fetch_all(&mut rd).await?;
+    let of = |s: &str| {
+        by_status
+            .iter()
+            .find(|(k, _)| k == s)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
+    let mut q = sql(
+        "SELECT CAST(COALESCE(SUM(c.max_concurrent), 0) AS BIGINT), CAST(COALESCE(SUM(k.active), 0) AS BIGINT) \
+         FROM campaigns c LEFT JOIN concurrency k ON k.scope = 'campaign' AND k.key = c.id \
+         WHERE c.status = 'running'",
+    );
+    push_client(&mut q, "c.client_id", client);
+    let (campaign_caps, campaign_active): (i64, i64) = q.fetch_one(&mut rd).await?;
+    let hb = heartbeats(st, &mut rd, client, None).await?;
+    let last5 = match client {
+        Some(c) => Some(
+            count(
+                &mut rd,
+                sql("SELECT COUNT(*) FROM calls WHERE client_id = $1 AND deleted_at IS NULL AND started_at >= $2")
+                    .arg(c)
+                    .arg(now() - Duration::minutes(5)),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    Ok(Utilization {
+        global_active,
+        global_max,
+        client: client_use,
+        running: of("running"),
+        paused: of("paused"),
+        campaign_caps,
+        campaign_active,
+        heartbeats: hb,
+        last5,
+    })
+}
+
+/// What to do about the numbers in `u`, most urgent first.
+fn recommendations(st: &AppState, u: &Utilization) -> Vec<Value> {
+    let mut out = Vec::new();
+    let rec = |t: &str, priority: &str, message: String| json!({ "type": t, "message": message, "priority": priority });
+    let g = u.concurrency_pct();
+    if g >= 70.0 {
+        out.push(rec(
+            "capacity",
+            if g >= 90.0 { "high" } else { "medium" },
+            format!(
+                "Live calls use {g}% of the global cap ({} of {}): raise max_concurrent_calls or pause campaigns",
+                u.global_active, u.global_max
+            ),
+        ));
+    }
+    let stale = u.heartbeats.stale();
+    if stale > 0 {
+        out.push(rec(
+            "stale_heartbeat",
+            "high",
+            format!(
+                "{stale} running campaign(s) have no owner heartbeat in the last {} s: check that an instance runs the dialer engine",
+                st.config.dialer.heartbeat_secs * 3 / 2
+            ),
+        ));
+    }
+    if let Some((a, m)) = u.client {
+        let c = pct(a, m);
+        if c >= 90.0 {
+            out.push(rec(
+                "client_capacity",
+                "medium",
+                format!(
+                    "This client uses {c}% of its own cap ({a} of {m}): its calls wait for free slots; raise the client's max_concurrent_calls"
+                ),
+            ));
+        }
+    }
+    if u.running > 0 && u.last5 == Some(0) {
+        out.push(rec(
+            "idle_campaigns",
+            "medium",
+            format!(
+                "{} campaign(s) are running but no call started in the last 5 minutes: check the calling schedule, the do-not-call list and the contacts left",
+                u.running
+            ),
+        ));
+    }
+    let l = u.load_pct();
+    if u.running > 0 && l >= 90.0 {
+        out.push(rec(
+            "campaign_caps",
+            "low",
+            format!(
+                "Running campaigns hold {l}% of their own caps ({} of {}): raise maxConcurrentCalls to dial faster",
+                u.campaign_active, u.campaign_caps
+            ),
+        ));
+    }
+    out
+}
+
+/// Calls per status over a filter, optionally of one campaign (or of campaigns only).
+async fn status_rows(
+    ex: &mut impl AsExec,
+    client: i64,
+    f: &CallFilter,
+    campaign: Campaigns,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut q = sql("SELECT calls.status, COUNT(*) FROM calls");
+    f.push_where(&mut q, client);
+    campaign.push(&mut q);
+    q.push(" GROUP BY calls.status");
+    q.fetch_all(ex).await
+}
+
+#[derive(Clone, Copy)]
+enum Campaigns {
+    Any,
+    One(i64),
+    All,
+}
+
+impl Campaigns {
+    fn push(self, q: &mut Sql) {
+        match self {
+            Campaigns::Any => {}
+            Campaigns::One(id) => {
+                q.push(" AND calls.campaign_id = ").push_arg(id);
+            }
+            Campaigns::All => {
+                q.push(" AND calls.campaign_id IS NOT NULL");
+            }
+        }
+    }
+}
+
+fn sum_of(rows: &[(String, i64)], statuses: &[&str]) -> i64 {
+    rows.iter()
+        .filter(|(s, _)| statuses.contains(&s.as_str()))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn total_of(rows: &[(String, i64)]) -> i64 {
+    rows.iter().map(|(_, n)| n).sum()
+}
+
+/// A campaign's status, start and completion.
+type Span = (String, DateTime<Utc>, Option<DateTime<Utc>>);
+
+/// Mean hours from start to completion of campaigns that completed.
+fn mean_hours(rows: &[Span]) -> f64 {
+    let spans: Vec<f64> = rows
+        .iter()
+        .filter(|(s, _, _)| s == "completed")
+        .filter_map(|(_, start, end)| end.map(|e| (e - *start).num_milliseconds().max(0) as f64))
+        .collect();
+    if spans.is_empty() {
+        0.0
+    } else {
+        round2(spans.iter().sum::<f64>() / spans.len() as f64 / 3_600_000.0)
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/plivo/dashboard/stats",
+    tag = "monitoring",
+    summary = "The client's campaigns per status, calls today, this week and this month, concurrency and health",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    responses((status = 200, description = "`statistics.campaigns`, `statistics.calls`, `statistics.concurrency`, `statistics.performance`, `timestamp`", body = Object), crate::docs::AdminErrors)
+)]
+pub async fn stats(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let client = p.client_id();
+    let t = now();
+    let today = t.date_naive();
+    let day_start = midnight(today);
+    let week_start =
+        midnight(today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday())));
+    let month_start = midnight(today.with_day(1).expect("first of the month"));
+    let u = usage(&st, client).await?;
+    let mut rd = st.db.read().await?;
+    let campaign_counts = switchboard_store::campaigns::status_counts(&mut rd, client).await?;
+    let of = |s: &str| {
+        campaign_counts
+            .iter()
+            .find(|(k, _)| k == s)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
+    let since = |from: DateTime<Utc>| CallFilter {
+        started_from: Some(from),
+        ..Default::default()
+    };
+    let month = status_rows(&mut rd, client, &since(month_start), Campaigns::Any).await?;
+    let week = status_rows(&mut rd, client, &since(week_start), Campaigns::Any).await?;
+    let day = status_rows(&mut rd, client, &since(day_start), Campaigns::Any).await?;
+    let last_hour = status_rows(
+        &mut rd,
+        client,
+        &since(t - Duration::hours(1)),
+        Campaigns::Any,
+    )
+    .await?;
+    let completed = sum_of(&month, &["completed"]);
+    let ended = completed + sum_of(&month, &FAILED);
+    let finished: Vec<Span> = sql(
+        "SELECT status, started_at, completed_at FROM campaigns WHERE client_id = $1 AND status = 'completed'",
+    )
+    .arg(client)
+    .fetch_all(&mut rd)
+    .await?;
+    let hb = heartbeats(&st, &mut rd, Some(client), None).await?;
+    drop(rd);
+    let util = pct(u.global_active, u.global_max);
+    let mut health = Level::of_utilization(util);
+    if hb.stale() > 0 {
+        health = health.max(Level::Warning);
+    }
+    Ok(Json(json!({
+        "success": true,
+        "statistics": {
+            "campaigns": {
+                "total": campaign_counts.iter().map(|(_, n)| n).sum::<i64>(),
+                "running": of("running"),
+                "paused": of("paused"),
+                "completed": of("completed"),
+                "failed": of("failed"),
+                "cancelled": of("cancelled"),
+            },
+            "calls": {
+                "totalToday": total_of(&day),
+                "totalThisWeek": total_of(&week),
+                "totalThisMonth": total_of(&month),
+                "successRate": pct(completed, ended),
+            },
+            "concurrency": {
+                "currentActive": u.global_active,
+                "maxAllowed": u.global_max,
+                "utilizationPercentage": util,
+                "clientActive": u.client_active,
+                "clientMax": u.client_max,
+            },
+            "performance": {
+                "avgCampaignDuration": mean_hours(&finished),
+                "avgCallsPerMinute": round2(total_of(&last_hour) as f64 / 60.0),
+                "systemHealth": health.as_str(),
+            }
+        },
+        "timestamp": ts(&t),
+    })))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedQuery {
+    /// Days to analyze, today included (1–365, default 7)
+    days: Option<String>,
+    /// Only this campaign's calls
+    campaign_id: Option<String>,
+}
+
+/// What to try about the failures, from their share of the calls.
+fn failure_recommendations(ended: i64, failed: i64, by_status: &[(String, i64)]) -> Vec<Value> {
+    let mut out = Vec::new();
+    let rec = |t: &str, priority: &str, description: String| json!({ "type": t, "description": description, "priority": priority });
+    let rate = pct(failed, ended);
+    if ended > 0 && rate >= 25.0 {
+        out.push(rec(
+            "high_failure_rate",
+            if rate >= 50.0 { "high" } else { "medium" },
+            format!(
+                "{rate}% of the calls that ended in this period failed ({failed} of {ended}): check the lists' numbers and the calling schedule"
+            ),
+        ));
+    }
+    for (status, t, priority, advice) in [
+        (
+            "failed",
+            "provider_errors",
+            "high",
+            "failed at the provider or the network: check the from number, the numbers' format and the provider account",
+        ),
+        (
+            "busy",
+            "retry_busy",
+            "medium",
+            "met a busy line: add a retry rule for busy with a delay (PUT /api/dialer/rules)",
+        ),
+        (
+            "no-answer",
+            "retry_no_answer",
+            "medium",
+            "were not answered: retry them later and dial in the hours the leads answer (the calling schedule)",
+        ),
+        (
+            "canceled",
+            "canceled_calls",
+            "low",
+            "were canceled before anyone answered: check the ring timeout (SWITCHBOARD_RING_TIMEOUT_SECONDS)",
+        ),
+    ] {
+        let n = sum_of(by_status, &[status]);
+        let share = pct(n, failed);
+        if n > 0 && share >= 20.0 {
+            out.push(rec(
+                t,
+                priority,
+                format!(
+                    "{n} call{} ({share}% of the failures) {advice}",
+                    if n == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+    }
+    out
+}
+
+#[utoipa::path(
+    get,
+    path = "/plivo/dashboard/failed-calls",
+    tag = "monitoring",
+    summary = "Calls that ended without a conversation: reasons, recommendations and failures per day",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(FailedQuery),
+    responses((status = 200, description = "`analysis.totalFailed`, `analysis.failureReasons`, `analysis.recommendations`, `analysis.trends.dailyFailures`", body = Object), (status = 400, description = "Bad days or campaignId", body = crate::docs::ErrorBody), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+)]
+pub async fn failed_calls(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<FailedQuery>,
+) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let days = match q.days.as_deref().map(str::trim) {
+        None | Some("") => 7,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (1..=365).contains(d))
+            .ok_or_else(|| ApiError::bad_request("days must be a whole number from 1 to 365"))?,
+    };
+    let client = p.client_id();
+    let mut rd = st.db.read().await?;
+    let campaign = match q.campaign_id.as_deref().map(str::trim) {
+        None | Some("") => Campaigns::Any,
+        Some(s) => {
+            let id = crate::extract::parse_id(&json!(s), "campaignId")?;
+            switchboard_store::campaigns::get(&mut rd, client, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("campaign"))?;
+            Campaigns::One(id)
+        }
+    };
+    let today = now().date_naive();
+    let first = today - chrono::Days::new((days - 1) as u64);
+    let all = CallFilter {
+        started_from: Some(midnight(first)),
+        ..Default::default()
+    };
+    let failed_only = CallFilter {
+        statuses: FAILED.iter().map(|s| s.to_string()).collect(),
+        ..all.clone()
+    };
+    let rows = status_rows(&mut rd, client, &all, campaign).await?;
+    let failed = sum_of(&rows, &FAILED);
+    let ended = failed + sum_of(&rows, &["completed"]);
+
+    let mut rq = sql("SELECT calls.status, calls.hangup_cause, COUNT(*) FROM calls");
+    failed_only.push_where(&mut rq, client);
+    campaign.push(&mut rq);
+    rq.push(" GROUP BY calls.status, calls.hangup_cause");
+    let causes: Vec<(String, Option<String>, i64)> = rq.fetch_all(&mut rd).await?;
+    let mut reasons: BTreeMap<String, i64> = BTreeMap::new();
+    for (status, cause, n) in causes {
+        let reason = cause
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .unwrap_or(status);
+        *reasons.entry(reason).or_default() += n;
+    }
+    let mut reasons: Vec<(String, i64)> = reasons.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+
+    let day = match st.db.backend() {
+        Backend::Sqlite => "substr(calls.started_at, 1, 10)",
+        Backend::Postgres => "to_char(calls.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    };
+    let mut dq = sql(&format!("SELECT {day} AS d, COUNT(*) FROM calls"));
+    failed_only.push_where(&mut dq, client);
+    campaign.push(&mut dq);
+    dq.push(" GROUP BY d");
+    let per_day: BTreeMap<String, i64> = dq
+        .fetch_all::<(String, i64)>(&mut rd)
+        .await?
+        .into_iter()
+        .collect();
+    drop(rd);
+    let daily: Vec<Value> = first
+        .iter_days()
+        .take_while(|d| *d <= today)
+        .map(|d| {
+            let key = d.format("%Y-%m-%d").to_string();
+            let n = per_day.get(&key).copied().unwrap_or(0);
+            json!({ "date": key, "count": n })
+        })
+        .collect();
+    let by_status: Vec<(String, i64)> = rows
+        .iter()
+        .filter(|(s, _)| FAILED.contains(&s.as_str()))
+        .cloned()
+        .collect();
+    Ok(Json(json!({
+        "success": true,
+        "analysis": {
+            "totalFailed": failed,
+            "failureReasons": reasons.iter().map(|(r, n)| json!({
+                "reason": r,
+                "count": n,
+                "percentage": pct(*n, failed),
+            })).collect::<Vec<_>>(),
+            "recommendations": failure_recommendations(ended, failed, &by_status),
+            "trends": { "dailyFailures": daily },
+            "totalCalls": total_of(&rows),
+            "failureRate": pct(failed, ended),
+            "period": {
+                "days": days,
+                "from": ts(&midnight(first)),
+                "campaignId": match campaign { Campaigns::One(id) => json!(id.to_string()), _ => Value::Null },
+            },
+        }
+    })))
+}
+
+#[utoipa::path(
+    get,
+    path = "/plivo/monitoring/utilization",
+    tag = "monitoring",
+    summary = "Concurrency against the caps, the client's campaigns' load, the call rate and what to do",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    responses((status = 200, description = "`utilization.concurrency`, `utilization.campaigns`, `utilization.callRate`, `utilization.systemStatus`, `recommendations`", body = Object), crate::docs::AdminErrors)
+)]
+pub async fn utilization(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let u = snapshot(&st, Some(p.client_id())).await?;
+    let last5 = u.last5.unwrap_or(0);
+    let (ca, cm) = u.client.unwrap_or((0, 0));
+    Ok(Json(json!({
+        "success": true,
+        "utilization": {
+            "concurrency": {
+                "percentage": u.concurrency_pct(),
+                "active": u.global_active,
+                "available": (u.global_max - u.global_active).max(0),
+                "max": u.global_max,
+                "client": {
+                    "percentage": pct(ca, cm),
+                    "active": ca,
+                    "available": (cm - ca).max(0),
+                    "max": cm,
+                },
+            },
+            "campaigns": {
+                "running": u.running,
+                "paused": u.paused,
+                "load": u.load_pct(),
+                "activeCalls": u.campaign_active,
+                "capacity": u.campaign_caps,
+                "staleHeartbeats": u.heartbeats.stale(),
+            },
+            "callRate": {
+                "last5Minutes": last5,
+                "ratePerMinute": round2(last5 as f64 / 5.0),
+            },
+            "systemStatus": u.level().as_str(),
+        },
+        "recommendations": recommendations(&st, &u),
+        "timestamp": ts(&now()),
+    })))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnalyticsQuery {
+    /// 1h | 6h | 24h (default) | 7d | 30d
+    period: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/plivo/monitoring/analytics",
+    tag = "monitoring",
+    summary = "Calls, campaigns, hourly volume, outcomes and performance over a period",
+    security(("bearerAuth" = []), ("apiKey" = [])),
+    params(AnalyticsQuery),
+    responses((status = 200, description = "`analytics.calls`, `analytics.campaigns`, `analytics.distribution`, `analytics.performance`, `period`, `generatedAt`", body = Object), (status = 400, description = "Bad period", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+)]
+pub async fn analytics(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<AnalyticsQuery>,
+) -> ApiResult<Json<Value>> {
+    admin(&p)?;
+    let period = match q.period.as_deref().map(str::trim) {
+        None | Some("") => "24h",
+        Some(p) => p,
+    };
+    let hours: i64 = match period {
+        "1h" => 1,
+        "6h" => 6,
+        "24h" => 24,
+        "7d" => 24 * 7,
+        "30d" => 24 * 30,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "period must be 1h, 6h, 24h, 7d or 30d, not '{other}'"
+            )));
+        }
+    };
+    let client = p.client_id();
+    let t = now();
+    let since = t - Duration::hours(hours);
+    let f = CallFilter {
+        started_from: Some(since),
+        ..Default::default()
+    };
+    let backend = st.db.backend();
+    let mut rd = st.db.read().await?;
+    let rows = status_rows(&mut rd, client, &f, Campaigns::Any).await?;
+    let total = total_of(&rows);
+    let successful = sum_of(&rows, &["completed"]);
+    let failed = sum_of(&rows, &FAILED);
+
+    let mut aq = sql(
+        "SELECT CAST(AVG(CAST(calls.duration_secs AS DOUBLE PRECISION)) AS DOUBLE PRECISION) FROM calls",
+    );
+    CallFilter {
+        statuses: vec!["completed".into()],
+        ..f.clone()
+    }
+    .push_where(&mut aq, client);
+    aq.push(" AND calls.duration_secs IS NOT NULL");
+    let (avg_duration,): (Option<f64>,) = aq.fetch_one(&mut rd).await?;
+
+    let wait = match backend {
+        Backend::Sqlite => {
+            "(julianday(calls.answered_at) - julianday(calls.started_at)) * 86400000.0"
+        }
+        Backend::Postgres => "EXTRACT(EPOCH FROM (calls.answered_at - calls.started_at)) * 1000",
+    };
+    let mut wq = sql(&format!(
+        "SELECT CAST(AVG({wait}) AS DOUBLE PRECISION) FROM calls"
+    ));
+    f.push_where(&mut wq, client);
+    wq.push(" AND calls.answered_at IS NOT NULL");
+    let (answer_ms,): (Option<f64>,) = wq.fetch_one(&mut rd).await?;
+
+    let hourly: BTreeMap<i64, i64> = calls::hourly(&mut rd, backend, client, &f)
+        .await?
+        .into_iter()
+        .collect();
+    let campaign_calls = status_rows(&mut rd, client, &f, Campaigns::All).await?;
+    let finished: Vec<Span> = sql(
+        "SELECT status, started_at, completed_at FROM campaigns WHERE client_id = $1 AND completed_at >= $2",
+    )
+    .arg(client)
+    .arg(since)
+    .fetch_all(&mut rd)
+    .await?;
+    drop(rd);
+
+    let hourly_volume: Vec<Value> = (0..24)
+        .map(|h| json!({ "hour": h, "calls": hourly.get(&h).copied().unwrap_or(0) }))
+        .collect();
+    // The busiest hour; the earliest of equals.
+    let peak = hourly
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(h, _)| format!("{h:02}:00"));
+    let mut outcomes = rows.clone();
+    outcomes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let camp_ok = sum_of(&campaign_calls, &["completed"]);
+    let camp_ended = camp_ok + sum_of(&campaign_calls, &FAILED);
+    Ok(Json(json!({
+        "success": true,
+        "analytics": {
+            "calls": {
+                "total": total,
+                "successful": successful,
+                "failed": failed,
+                "live": sum_of(&rows, &LIVE),
+                "avgDuration": round2(avg_duration.unwrap_or(0.0)),
+                "peakHour": peak,
+            },
+            "campaigns": {
+                "completed": finished.iter().filter(|(s, _, _)| s == "completed").count(),
+                "avgCompletionTime": mean_hours(&finished),
+                "successRate": pct(camp_ok, camp_ended),
+            },
+            "distribution": {
+                "hourlyVolume": hourly_volume,
+                "callOutcomes": outcomes.iter().map(|(o, n)| json!({
+                    "outcome": o,
+                    "count": n,
+                    "percentage": pct(*n, total),
+                })).collect::<Vec<_>>(),
+            },
+            "performance": {
+                "responseTime": answer_ms.unwrap_or(0.0).max(0.0).round(),
+                "errorRate": pct(sum_of(&rows, &["failed"]), total),
+                "throughput": round2(total as f64 / (hours * 60) as f64),
+            }
+        },
+        "period": period,
+        "generatedAt": ts(&t),
+    })))
+}
+
+// ---- public health routes ----
+
+/// A field of `/proc/self/status` in bytes (Linux; 0 elsewhere).
+fn proc_status_bytes(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(str::to_string))
+        })
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn memory() -> Value {
+    json!({
+        "rss": crate::routes::health::rss_bytes(),
+        "heapTotal": proc_status_bytes("VmData"),
+        "heapUsed": proc_status_bytes("RssAnon"),
+    })
+}
+
+/// The health routes answer 503 when the database does not answer at all.
+fn unavailable(st: &AppState, e: impl std::fmt::Display) -> Response {
+    tracing::warn!(error = %e, "health check: the database does not answer");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({
+            "status": "unhealthy",
+            "error": "the database does not answer",
+            "containerId": st.instance_id,
+            "timestamp": ts(&now()),
+        })),
+    )
+        .into_response()
+}
+
+/// The database's own figures and how fast it answers.
+struct DbHealth {
+    latency_ms: f64,
+    size: i64,
+    tables: i64,
+    indexes: i64,
+    campaigns: i64,
+    live_calls: i64,
+    clients: i64,
+}
+
+impl DbHealth {
+    /// 100 when a round trip takes under 50 ms, 80 under 200 ms, 60 under 1 s, 40 beyond.
+    fn score(&self) -> i64 {
+        match self.latency_ms {
+            l if l < 50.0 => 100,
+            l if l < 200.0 => 80,
+            l if l < 1000.0 => 60,
+            _ => 40,
+        }
+    }
+    fn level(&self) -> Level {
+        match self.score() {
+            s if s >= 80 => Level::Healthy,
+            s if s >= 60 => Level::Warning,
+            _ => Level::Critical,
+        }
+    }
+}
+
+async fn db_health(st: &AppState) -> Result<DbHealth, StoreError> {
+    let start = Instant::now();
+    let mut rd = st.db.read().await?;
+    count(&mut rd, sql("SELECT CAST(1 AS BIGINT)")).await?;
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let (size, tables, indexes) = match st.db.backend() {
+        Backend::Sqlite => (
+            count(
+                &mut rd,
+                sql("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"),
+            )
+            .await?,
+            count(
+                &mut rd,
+                sql("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"),
+            )
+            .await?,
+            count(
+                &mut rd,
+                sql("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"),
+            )
+            .await?,
+        ),
+        Backend::Postgres => (
+            count(
+                &mut rd,
+                sql("SELECT CAST(pg_database_size(current_database()) AS BIGINT)"),
+            )
+            .await?,
+            count(
+                &mut rd,
+                sql("SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"),
+            )
+            .await?,
+            count(
+                &mut rd,
+                sql("SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema()"),
+            )
+            .await?,
+        ),
+    };
+    let campaigns = count(&mut rd, sql("SELECT COUNT(*) FROM campaigns")).await?;
+    let live_calls = count(
+        &mut rd,
+        sql("SELECT COUNT(*) FROM calls WHERE status IN ('initiated', 'ringing', 'answered')"),
+    )
+    .await?;
+    let clients = count(&mut rd, sql("SELECT COUNT(*) FROM clients")).await?;
+    Ok(DbHealth {
+        latency_ms,
+        size,
+        tables,
+        indexes,
+        campaigns,
+        live_calls,
+        clients,
+    })
+}
+
+/// This instance: its running campaigns and how many of their leases it failed to renew.
+struct Container {
+    managed: Heartbeats,
+}
+
+impl Container {
+    fn level(&self) -> Level {
+        if self.managed.stale() > 0 {
+            Level::Warning
+        } else {
+            Level::Healthy
+        }
+    }
+}
+
+async fn container(st: &AppState) -> Result<Container, StoreError> {
+    let mut rd = st.db.read().await?;
+    Ok(Container {
+        managed: heartbeats(st, &mut rd, None, Some(&st.instance_id)).await?,
+    })
+}
+
+fn warnings(st: &AppState, u: &Utilization, c: &Container) -> Vec<String> {
+    let mut w = Vec::new();
+    let g = u.concurrency_pct();
+    if g >= 70.0 {
+        w.push(format!(
+            "concurrency at {g}% of the global cap ({} of {})",
+            u.global_active, u.global_max
+        ));
+    }
+    if u.heartbeats.stale() > 0 {
+        w.push(format!(
+            "{} running campaign(s) have stale heartbeats (none in the last {} s)",
+            u.heartbeats.stale(),
+            st.config.dialer.heartbeat_secs * 3 / 2
+        ));
+    }
+    if c.managed.stale() > 0 {
+        w.push(format!(
+            "this instance failed to renew {} of its campaign leases",
+            c.managed.stale()
+        ));
+    }
+    w
+}
+
+#[utoipa::path(
+    get,
+    path = "/health/cloud-run",
+    tag = "health",
+    summary = "This container: uptime, memory, the campaigns it runs, heartbeats and global concurrency",
+    description = "Public. 503 when the database does not answer.",
+    responses((status = 200, description = "`status`, `warnings`, `container`, `campaigns`, `concurrency`", body = Object), (status = 503, description = "The database does not answer", body = Object))
+)]
+pub async fn cloud_run(State(st): State<AppState>) -> Response {
+    let u = match snapshot(&st, None).await {
+        Ok(u) => u,
+        Err(e) => return unavailable(&st, e.message),
+    };
+    let c = match container(&st).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(&st, e),
+    };
+    let status = u.level().max(c.level());
+    axum::Json(json!({
+        "status": status.as_str(),
+        "warnings": warnings(&st, &u, &c),
+        "container": {
+            "status": c.level().as_str(),
+            "containerId": st.instance_id,
+            "uptime": st.started.elapsed().as_secs(),
+            "managedCampaigns": c.managed.running,
+            "dialerEngine": st.engine.get().is_some(),
+            "memoryUsage": memory(),
+        },
+        "campaigns": {
+            "activeHeartbeats": u.heartbeats.active,
+            "staleHeartbeats": u.heartbeats.stale(),
+        },
+        "concurrency": {
+            "global": {
+                "active": u.global_active,
+                "max": u.global_max,
+                "utilization": u.concurrency_pct(),
+            }
+        },
+        "timestamp": ts(&now()),
+    }))
+    .into_response()
+}
+
+#[utoipa::path(
+    get,
+    path = "/health/database",
+    tag = "health",
+    summary = "The database: round-trip score, size, tables, indexes and main row counts",
+    description = "Public. 503 when the database does not answer.",
+    responses((status = 200, description = "`status`, `health.score`, `health.database`, `health.collections`", body = Object), (status = 503, description = "The database does not answer", body = Object))
+)]
+pub async fn database(State(st): State<AppState>) -> Response {
+    let d = match db_health(&st).await {
+        Ok(d) => d,
+        Err(e) => return unavailable(&st, e),
+    };
+    let level = d.level().as_str();
+    axum::Json(json!({
+        "status": level,
+        "health": {
+            "status": level,
+            "score": d.score(),
+            "responseTime": round2(d.latency_ms),
+            "database": {
+                "type": match st.db.backend() { Backend::Sqlite => "sqlite", Backend::Postgres => "postgresql" },
+                "size": d.size,
+                "collections": d.tables,
+                "indexes": d.indexes,
+            },
+            "collections": {
+                "plivoCampaign": d.campaigns,
+                "activeCalls": d.live_calls,
+                "client": d.clients,
+            }
+        },
+        "timestamp": ts(&now()),
+    }))
+    .into_response()
+}
+
+#[utoipa::path(
+    get,
+    path = "/health/comprehensive",
+    tag = "health",
+    summary = "Every component's status, an overall score, utilization, recommendations and warnings",
+    description = "Public. `components.mongodb` reports this installation's database (SQLite or PostgreSQL). 503 when the database does not answer.",
+    responses((status = 200, description = "`status`, `score`, `components`, `database`, `performance`, `recommendations`, `warnings`", body = Object), (status = 503, description = "The database does not answer", body = Object))
+)]
+pub async fn comprehensive(State(st): State<AppState>) -> Response {
+    let d = match db_health(&st).await {
+        Ok(d) => d,
+        Err(e) => return unavailable(&st, e),
+    };
+    let u = match snapshot(&st, None).await {
+        Ok(u) => u,
+        Err(e) => return unavailable(&st, e.message),
+    };
+    let c = match container(&st).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(&st, e),
+    };
+    let campaigns = if u.heartbeats.stale() > 0 {
+        Level::Warning
+    } else {
+        Level::Healthy
+    };
+    let system = Level::of_utilization(u.concurrency_pct());
+    let parts = [d.level(), c.level(), campaigns, system];
+    let status = parts.iter().copied().max().unwrap_or(Level::Healthy);
+    let penalty: i64 = parts
+        .iter()
+        .map(|l| match l {
+            Level::Healthy => 0,
+            Level::Warning => 10,
+            Level::Critical => 30,
+        })
+        .sum();
+    axum::Json(json!({
+        "status": status.as_str(),
+        "score": (d.score() - penalty).max(0),
+        "components": {
+            "mongodb": {
+                "status": d.level().as_str(),
+                "type": match st.db.backend() { Backend::Sqlite => "sqlite", Backend::Postgres => "postgresql" },
+                "responseTime": round2(d.latency_ms),
+            },
+            "container": {
+                "status": c.level().as_str(),
+                "containerId": st.instance_id,
+                "managedCampaigns": c.managed.running,
+                "dialerEngine": st.engine.get().is_some(),
+            },
+            "campaigns": {
+                "status": campaigns.as_str(),
+                "running": u.running,
+                "activeHeartbeats": u.heartbeats.active,
+                "staleHeartbeats": u.heartbeats.stale(),
+            },
+            "system": {
+                "status": system.as_str(),
+                "uptime": st.started.elapsed().as_secs(),
+                "memoryUsage": memory(),
+            }
+        },
+        "database": {
+            "status": d.level().as_str(),
+            "score": d.score(),
+        },
+        "performance": {
+            "utilization": {
+                "concurrency": { "percentage": u.concurrency_pct() },
+                "campaigns": { "load": u.load_pct() },
+                "systemStatus": u.level().as_str(),
+            }
+        },
+        "recommendations": recommendations(&st, &u),
+        "warnings": warnings(&st, &u, &c),
+        "timestamp": ts(&now()),
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuiteQuery {
+    /// basic (default) | full | performance
+    suite: Option<String>,
+}
+
+/// The configured provider has what it needs to place calls (what start-up checks, in case
+/// the configuration came another way).
+fn provider_check(st: &AppState) -> Result<(), String> {
+    let t = &st.config.telephony;
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    let secret =
+        |v: &Option<crate::config::Secret>| v.as_ref().is_some_and(|s| !s.0.trim().is_empty());
+    let public = set(&st.config.public_url);
+    let caller = set(&t.caller_id);
+    let needs: Vec<(bool, &str)> = match t.provider {
+        ProviderKind::Simulator => Vec::new(),
+        ProviderKind::Twilio => vec![
+            (set(&t.twilio_account_sid), "SWITCHBOARD_TWILIO_ACCOUNT_SID"),
+            (
+                secret(&t.twilio_auth_token),
+                "SWITCHBOARD_TWILIO_AUTH_TOKEN",
+            ),
+            (caller, "SWITCHBOARD_CALLER_ID"),
+            (public, "SWITCHBOARD_PUBLIC_URL"),
+        ],
+        ProviderKind::Plivo => vec![
+            (set(&t.plivo_auth_id), "SWITCHBOARD_PLIVO_AUTH_ID"),
+            (secret(&t.plivo_auth_token), "SWITCHBOARD_PLIVO_AUTH_TOKEN"),
+            (caller, "SWITCHBOARD_CALLER_ID"),
+            (public, "SWITCHBOARD_PUBLIC_URL"),
+        ],
+        ProviderKind::Smartflo => vec![
+            (
+                secret(&t.smartflo_api_token),
+                "SWITCHBOARD_SMARTFLO_API_TOKEN",
+            ),
+            (
+                secret(&t.smartflo_webhook_secret),
+                "SWITCHBOARD_SMARTFLO_WEBHOOK_SECRET",
+            ),
+        ],
+    };
+    let missing: Vec<&str> = needs
+        .into_iter()
+        .filter(|(ok, _)| !ok)
+        .map(|(_, var)| var)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "provider {} is missing {}",
+            t.provider.as_str(),
+            missing.join(", ")
+        ))
+    }
+}
+
+struct Suite {
+    tests: Vec<Value>,
+}
+
+impl Suite {
+    /// Run one check and note whether it passed and how long it took (ms).
+    async fn run<F>(&mut self, name: &str, check: F)
+    where
+        F: std::future::Future<Output = Result<(), String>>,
+    {
+        let start = Instant::now();
+        let r = check.await;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        self.tests.push(json!({
+            "name": name,
+            "passed": r.is_ok(),
+            "error": r.err(),
+            "duration": (ms * 1000.0).round() / 1000.0,
+        }));
+    }
+}
+
+fn db_err(e: impl std::fmt::Display) -> String {
+    format!("database error: {e}")
+}
+
+/// A timed query must finish within `limit_ms`.
+async fn within(st: &AppState, q: Sql, limit_ms: f64) -> Result<(), String> {
+    let start = Instant::now();
+    let mut rd = st.db.read().await.map_err(db_err)?;
+    q.fetch_all::<(String, i64)>(&mut rd)
+        .await
+        .map_err(db_err)?;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if ms <= limit_ms {
+        Ok(())
+    } else {
+        Err(format!("took {ms:.1} ms, over {limit_ms} ms"))
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/health/integration-test",
+    tag = "health",
+    summary = "Run checks against the live system: database, tables, provider, dialer engine, timings",
+    description = "Public. `basic`: database round trip, provider configured, dialer engine running. `full`: also a read of each main table and the concurrency counters against the live calls. `performance`: basic plus timed round trips and aggregate queries. Each test reports `duration` in ms.",
+    params(SuiteQuery),
+    responses((status = 200, description = "`status` (passed | failed), `suite`, `tests`, `summary`", body = Object), (status = 400, description = "Unknown suite", body = crate::docs::ErrorBody))
+)]
+pub async fn integration_test(
+    State(st): State<AppState>,
+    Query(q): Query<SuiteQuery>,
+) -> ApiResult<Json<Value>> {
+    let suite = match q.suite.as_deref().map(str::trim) {
+        None | Some("") => "basic",
+        Some(s) => s,
+    };
+    if !["basic", "full", "performance"].contains(&suite) {
+        return Err(ApiError::bad_request(format!(
+            "suite must be basic, full or performance, not '{suite}'"
+        )));
+    }
+    let started = Instant::now();
+    let mut s = Suite { tests: Vec::new() };
+    s.run("database round trip", async {
+        let mut rd = st.db.read().await.map_err(db_err)?;
+        match count(&mut rd, sql("SELECT CAST(1 AS BIGINT)")).await {
+            Ok(1) => Ok(()),
+            Ok(n) => Err(format!("SELECT 1 answered {n}")),
+            Err(e) => Err(db_err(e)),
+        }
+    })
+    .await;
+    s.run("telephony provider configured", async {
+        provider_check(&st)
+    })
+    .await;
+    s.run("dialer engine running", async {
+        if st.engine.get().is_some() {
+            Ok(())
+        } else {
+            Err("the dialer engine is not running in this instance (SWITCHBOARD_DIALER_ENGINE is off)".into())
+        }
+    })
+    .await;
+    if suite == "full" {
+        for table in [
+            "clients",
+            "users",
+            "lists",
+            "leads",
+            "calls",
+            "campaigns",
+            "campaign_leads",
+            "concurrency",
+        ] {
+            s.run(&format!("read table {table}"), async {
+                let mut rd = st.db.read().await.map_err(db_err)?;
+                sql(&format!("SELECT CAST(1 AS BIGINT) FROM {table} LIMIT 1"))
+                    .fetch_optional::<(i64,)>(&mut rd)
+                    .await
+                    .map(|_| ())
+                    .map_err(db_err)
+            })
+            .await;
+        }
+        s.run("concurrency counters match live calls", async {
+            let mut rd = st.db.read().await.map_err(db_err)?;
+            let (slots, calls): (i64, i64) = sql(
+                "SELECT (SELECT CAST(COALESCE(SUM(active), 0) AS BIGINT) FROM concurrency WHERE scope = 'global'), \
+                 (SELECT COUNT(*) FROM calls WHERE slots > 0)",
+            )
+            .fetch_one(&mut rd)
+            .await
+            .map_err(db_err)?;
+            if slots == calls {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{slots} global slots are held but {calls} calls hold slots"
+                ))
+            }
+        })
+        .await;
+    }
+    if suite == "performance" {
+        s.run("20 database round trips average under 50 ms", async {
+            let start = Instant::now();
+            for _ in 0..20 {
+                let mut rd = st.db.read().await.map_err(db_err)?;
+                count(&mut rd, sql("SELECT CAST(1 AS BIGINT)"))
+                    .await
+                    .map_err(db_err)?;
+            }
+            let avg = start.elapsed().as_secs_f64() * 1000.0 / 20.0;
+            if avg < 50.0 {
+                Ok(())
+            } else {
+                Err(format!("average round trip {avg:.1} ms"))
+            }
+        })
+        .await;
+        s.run("last day's calls per status in under 2000 ms", async {
+            // The dashboards' query, over the default client's last day (indexed).
+            let mut q = sql("SELECT calls.status, COUNT(*) FROM calls");
+            CallFilter {
+                started_from: Some(now() - Duration::hours(24)),
+                ..Default::default()
+            }
+            .push_where(&mut q, st.default_client_id);
+            q.push(" GROUP BY calls.status");
+            within(&st, q, 2000.0).await
+        })
+        .await;
+        s.run("campaigns per status in under 1000 ms", async {
+            within(
+                &st,
+                sql("SELECT status, COUNT(*) FROM campaigns GROUP BY status"),
+                1000.0,
+            )
+            .await
+        })
+        .await;
+    }
+    let passed = s.tests.iter().filter(|t| t["passed"] == true).count();
+    let total = s.tests.len();
+    Ok(Json(json!({
+        "status": if passed == total { "passed" } else { "failed" },
+        "suite": suite,
+        "tests": s.tests,
+        "summary": { "total": total, "passed": passed, "failed": total - passed },
+        "duration": round2(started.elapsed().as_secs_f64() * 1000.0),
+        "timestamp": ts(&now()),
+    })))
+}
