@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use switchboard_store::{Db, sql};
 
+mod dialer;
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -59,6 +61,32 @@ enum Command {
         concurrency: usize,
         /// Paths to rotate through.
         paths: Vec<String>,
+    },
+    /// Start a campaign over a list and watch it to the end (start rate, API latency, memory).
+    Campaign {
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        list_id: i64,
+        #[arg(long, default_value_t = 2000)]
+        cap: i64,
+        #[arg(long)]
+        server_pid: u32,
+        #[arg(long, default_value_t = 4)]
+        readers: usize,
+    },
+    /// External dialers looping next-batch and report-result until the queue is empty.
+    DialerLoop {
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
     },
 }
 
@@ -385,6 +413,20 @@ async fn main() -> anyhow::Result<()> {
             requests,
             concurrency,
         } => hello(requests, concurrency).await?.print("hello"),
+        Command::Campaign {
+            target,
+            token,
+            list_id,
+            cap,
+            server_pid,
+            readers,
+        } => dialer::campaign(target, token, list_id, cap, server_pid, readers).await?,
+        Command::DialerLoop {
+            target,
+            token,
+            clients,
+            size,
+        } => dialer::dialer_loop(target, token, clients, size).await?,
         Command::Get {
             target,
             token,

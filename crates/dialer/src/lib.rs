@@ -146,7 +146,7 @@ impl Engine {
             if *stop.borrow() {
                 break;
             }
-            if last_beat.is_none_or(|t| t.elapsed() >= self.cfg.heartbeat / 2) {
+            if last_beat.is_none_or(|t| t.elapsed() >= self.cfg.heartbeat / 4) {
                 if let Err(e) = self.housekeeping().await {
                     tracing::warn!(error = %e, "dialer housekeeping failed");
                 }

@@ -158,7 +158,13 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
             }
             config.database_url = format!("sqlite://{}", file.display());
-            let state = switchboard_server::prepare(config.clone()).await?;
+            // Simulated calls ten times faster than life, unless asked otherwise.
+            if std::env::var_os("SWITCHBOARD_SIMULATOR_TIME_SCALE").is_none() {
+                config.telephony.simulator.time_scale = 10.0;
+            }
+            let mut seeding = config.clone();
+            seeding.dialer.engine = false;
+            let state = switchboard_server::prepare(seeding).await?;
             seed_demo(&state, leads).await?;
             serve(config).await
         }
@@ -298,5 +304,37 @@ async fn seed_demo(state: &switchboard_server::AppState, leads: u32) -> anyhow::
     )
     .await?;
     eprintln!("  demo leads: {} imported", r.success_count);
+
+    // Dial around the clock in the demo, and run a simulator campaign over the first list.
+    let tz: chrono_tz::Tz = state.config.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let mut doc = switchboard_core::schedule::Schedule::default_in(tz).to_doc();
+    for w in &mut doc.windows {
+        w.start = "00:00".into();
+        w.end = "24:00".into();
+    }
+    let mut tx = state.db.begin().await?;
+    switchboard_store::schedules::put(&mut tx, client_id, &doc, 1, None).await?;
+    let lists = switchboard_store::lists::list(&state.db, client_id).await?;
+    if let Some(list) = lists.iter().find(|l| l.name == "Spring campaign") {
+        let c = switchboard_store::campaigns::create(
+            &mut tx,
+            &switchboard_store::campaigns::NewCampaign {
+                client_id,
+                name: "Spring campaign (demo)",
+                list_id: list.id,
+                from_number: "+14155550100",
+                wss_url: Some("wss://bot.example.com/stream"),
+                max_concurrent: 5,
+                created_by: None,
+                owner_instance: None,
+            },
+        )
+        .await?;
+        eprintln!(
+            "  demo campaign {} running over {} leads (5 calls at a time)",
+            c.id, c.total_contacts
+        );
+    }
+    tx.commit().await?;
     Ok(())
 }

@@ -117,39 +117,19 @@ fn event_input(ev: &ProviderEvent) -> EventInput {
     }
 }
 
-/// Our call id from an event's `reference`, if it really is that provider's call; its provider
-/// id is stored when the call does not have one yet.
-async fn resolve_reference(
-    tx: &mut switchboard_store::Tx,
-    ev: &ProviderEvent,
-) -> Result<Option<i64>, StoreError> {
-    let Some(id) = ev.reference.as_deref().and_then(|r| r.parse::<i64>().ok()) else {
-        return Ok(None);
-    };
-    let found: Option<(String, Option<String>)> =
-        switchboard_store::sql("SELECT provider, provider_call_id FROM calls WHERE id = $1")
-            .arg(id)
-            .fetch_optional(tx)
-            .await?;
-    match found {
-        Some((provider, pcid)) if provider == ev.provider.as_str() => match pcid {
-            None => {
-                calls::set_provider_call_id(tx, id, &ev.provider_call_id).await?;
-                Ok(Some(id))
-            }
-            Some(p) if p == ev.provider_call_id => Ok(Some(id)),
-            Some(_) => Ok(None),
-        },
-        _ => Ok(None),
-    }
+/// The call id an event's `reference` names (our webhook URLs' `?call=`, the simulator's
+/// reference); the store checks it really is that provider's call.
+fn reference_of(ev: &ProviderEvent) -> Option<i64> {
+    ev.reference.as_deref().and_then(|r| r.parse::<i64>().ok())
 }
 
 async fn apply_in(
     tx: &mut switchboard_store::Tx,
     ev: &ProviderEvent,
 ) -> Result<Applied, StoreError> {
-    let call_id = resolve_reference(tx, ev).await?;
-    calls::apply_event(tx, &event_input(ev), call_id).await
+    Ok(calls::apply_events(tx, &[(event_input(ev), reference_of(ev))])
+        .await?
+        .remove(0))
 }
 
 struct Job {
@@ -223,11 +203,10 @@ async fn run_ingestor(db: Db, mut rx: mpsc::Receiver<Job>) {
 
 async fn apply_batch(db: &Db, batch: &[Job]) -> Result<Vec<Applied>, StoreError> {
     let mut tx = db.begin().await?;
-    let mut evs = Vec::with_capacity(batch.len());
-    for job in batch {
-        let id = resolve_reference(&mut tx, &job.event).await?;
-        evs.push((event_input(&job.event), id));
-    }
+    let evs: Vec<_> = batch
+        .iter()
+        .map(|job| (event_input(&job.event), reference_of(&job.event)))
+        .collect();
     let out = calls::apply_events(&mut tx, &evs).await?;
     tx.commit().await?;
     Ok(out)
@@ -391,14 +370,18 @@ pub async fn hand_to_provider(
     };
     match state.telephony.provider.originate(&dial).await {
         Ok(placed) => {
-            // The simulator may already have reported on the call by reference; keep its id.
-            switchboard_store::sql(
-                "UPDATE calls SET provider_call_id = $1 WHERE id = $2 AND provider_call_id IS NULL",
-            )
-            .arg(&placed.provider_call_id)
-            .arg(call.id)
-            .execute(&mut state.db.write().await?)
-            .await?;
+            // The simulator's events carry our call id, and the first one stores its id with
+            // the call (no write here); a real provider's id is stored now, unless one of its
+            // webhooks already did.
+            if kind != ProviderKind::Simulator {
+                switchboard_store::sql(
+                    "UPDATE calls SET provider_call_id = $1 WHERE id = $2 AND provider_call_id IS NULL",
+                )
+                .arg(&placed.provider_call_id)
+                .arg(call.id)
+                .execute(&mut state.db.write().await?)
+                .await?;
+            }
             let mut c = call;
             c.provider_call_id = Some(placed.provider_call_id);
             Ok(c)

@@ -227,28 +227,60 @@ pub enum Applied {
 /// unless it was seen before, and write the call's new state.
 pub async fn apply_event(tx: &mut Tx, ev: &EventInput, call_id: Option<i64>) -> Result<Applied> {
     let mut freed = Releases::default();
-    let r = apply_event_in(tx, ev, call_id, &mut freed).await?;
+    let target = call_id.map(Target::Id).unwrap_or(Target::ProviderId);
+    let r = apply_event_in(tx, ev, target, &mut freed).await?;
     freed.flush(tx).await?;
     Ok(r)
 }
 
-/// Apply several events in one transaction; the slots their endings free are given back once,
-/// at the end, in a fixed order (so concurrent transactions never deadlock on them).
+/// Which call an event is for.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// This call, for certain (a surface reporting on a call it holds).
+    Id(i64),
+    /// The call our webhook URL or the simulator named: used when it is that provider's call,
+    /// and its provider id is stored with it when it has none yet.
+    Reference(i64),
+    /// Look the call up by provider and provider call id.
+    ProviderId,
+}
+
+/// Apply provider events in one transaction, each with the call id it referenced (if any); the
+/// slots their endings free are given back once, at the end, in a fixed order (so concurrent
+/// transactions never deadlock on them).
 pub async fn apply_events(tx: &mut Tx, evs: &[(EventInput, Option<i64>)]) -> Result<Vec<Applied>> {
     let mut freed = Releases::default();
     let mut out = Vec::with_capacity(evs.len());
-    for (ev, id) in evs {
-        out.push(apply_event_in(tx, ev, *id, &mut freed).await?);
+    for (ev, reference) in evs {
+        let target = reference.map(Target::Reference).unwrap_or(Target::ProviderId);
+        out.push(apply_event_in(tx, ev, target, &mut freed).await?);
     }
     freed.flush(tx).await?;
     Ok(out)
 }
 
-/// Slots freed by calls that ended, to give back together.
+/// Slots freed by calls that ended, to give back together (and each client's retry rules, read
+/// once per transaction).
 #[derive(Debug, Default)]
-pub struct Releases(std::collections::BTreeMap<(&'static str, i64), i64>);
+pub struct Releases(
+    std::collections::BTreeMap<(&'static str, i64), i64>,
+    std::collections::HashMap<i64, switchboard_core::dialer::RetryRules>,
+);
 
 impl Releases {
+    async fn rules(
+        &mut self,
+        tx: &mut Tx,
+        client_id: i64,
+    ) -> Result<switchboard_core::dialer::RetryRules> {
+        if let Some(r) = self.1.get(&client_id) {
+            return Ok(r.clone());
+        }
+        let r = crate::dialer::rules(tx, client_id).await?;
+        self.1.insert(client_id, r.clone());
+        Ok(r)
+    }
+
     pub fn add(&mut self, call: &Call) {
         if call.slots <= 0 {
             return;
@@ -282,7 +314,7 @@ impl Releases {
 async fn apply_event_in(
     tx: &mut Tx,
     ev: &EventInput,
-    call_id: Option<i64>,
+    target: Target,
     freed: &mut Releases,
 ) -> Result<Applied> {
     let lock = if tx.backend() == Backend::Postgres {
@@ -290,14 +322,28 @@ async fn apply_event_in(
     } else {
         ""
     };
-    let call: Option<Call> = match call_id {
-        Some(id) => sql(&format!("SELECT {COLUMNS} FROM calls WHERE calls.id = $1{lock}")).arg(id).fetch_optional(tx).await?,
-        None => {
-            sql(&format!("SELECT {COLUMNS} FROM calls WHERE calls.provider = $1 AND calls.provider_call_id = $2{lock}"))
-                .arg(&ev.provider)
-                .arg(&ev.provider_call_id)
-                .fetch_optional(tx)
-                .await?
+    let by_id = |id: i64| sql(&format!("SELECT {COLUMNS} FROM calls WHERE calls.id = $1{lock}")).arg(id);
+    let by_provider = || {
+        sql(&format!("SELECT {COLUMNS} FROM calls WHERE calls.provider = $1 AND calls.provider_call_id = $2{lock}"))
+            .arg(&ev.provider)
+            .arg(&ev.provider_call_id)
+    };
+    let mut set_provider_id = false;
+    let call: Option<Call> = match target {
+        Target::Id(id) => by_id(id).fetch_optional(tx).await?,
+        Target::ProviderId => by_provider().fetch_optional(tx).await?,
+        Target::Reference(id) => {
+            let found: Option<Call> = by_id(id).fetch_optional(tx).await?;
+            match found {
+                Some(c)
+                    if c.provider == ev.provider
+                        && c.provider_call_id.as_deref().is_none_or(|p| p == ev.provider_call_id) =>
+                {
+                    set_provider_id = c.provider_call_id.is_none();
+                    Some(c)
+                }
+                _ => by_provider().fetch_optional(tx).await?,
+            }
         }
     };
     let inserted = sql(
@@ -326,6 +372,23 @@ async fn apply_event_in(
     let mut q = sql("UPDATE calls SET status = $1, updated_at = $2")
         .arg(next.as_str())
         .arg(now());
+    // Nothing to write when the event changes nothing (the provider confirming what we know).
+    let unchanged = next == previous
+        && !set_provider_id
+        && !(ev.status.was_answered() && call.answered_at.is_none())
+        && !(ev.status.is_final() && call.ended_at.is_none())
+        && ev.duration_secs.is_none()
+        && ev.hangup_cause.is_none()
+        && ev.recording_url.is_none();
+    if unchanged {
+        return Ok(Applied::Updated {
+            call,
+            previous,
+        });
+    }
+    if set_provider_id {
+        q.push(", provider_call_id = ").push_arg(&ev.provider_call_id);
+    }
     // Times are filled from whichever event tells them first; a late event may still fill a gap.
     let answered_at = if ev.status.was_answered() && call.answered_at.is_none() {
         match (ev.status, ev.duration_secs) {
@@ -363,7 +426,7 @@ async fn apply_event_in(
 
     if previous != next {
         if let Some(lead) = call.lead_id {
-            lead_follows_call(tx, call.client_id, lead, previous, next, ev.at).await?;
+            lead_follows_call(tx, freed, call.client_id, lead, previous, next, ev.at).await?;
         }
     }
     Ok(Applied::Updated {
@@ -376,6 +439,7 @@ async fn apply_event_in(
 /// once per call) one more attempt and the outcome as disposition.
 async fn lead_follows_call(
     tx: &mut Tx,
+    ctx: &mut Releases,
     client_id: i64,
     lead_id: i64,
     previous: CallStatus,
@@ -387,7 +451,7 @@ async fn lead_follows_call(
         let Some(disposition) = next.disposition() else {
             return Ok(());
         };
-        let rules = crate::dialer::rules(tx, client_id).await?;
+        let rules = ctx.rules(tx, client_id).await?;
         crate::dialer::record_attempt(tx, &rules, lead_id, disposition, at).await?;
     } else if next == CallStatus::Answered {
         sql("UPDATE leads SET status = 'answered', updated_at = $1 WHERE id = $2 AND status IN ('pending', 'claimed', 'calling')")

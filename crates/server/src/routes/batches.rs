@@ -368,6 +368,8 @@ pub async fn report_result(
         q.execute(&mut tx).await?;
     }
     let mut version = None;
+    // The switch is written (and its version bumped) only when it changes.
+    let stored = stored.filter(|s| Some(s.doc.enabled) != b.call_allowed);
     if let (Some(allowed), Some(stored)) = (b.call_allowed, stored) {
         let mut doc = stored.doc.clone();
         doc.enabled = allowed;
@@ -537,7 +539,10 @@ pub async fn explain(
         deleted: lead.deleted_at.is_some(),
         attempts: lead.attempts,
         last_attempt_at: lead.last_attempt_at,
-        next_attempt_at: lead.next_attempt_at,
+        // A hold for the window or the daily cap is shown as that reason, not as a retry delay.
+        next_attempt_at: lead
+            .next_attempt_at
+            .filter(|_| !matches!(extra.2.as_deref(), Some("window") | Some("cap"))),
         timezone: tz,
         on_dnc,
         in_live_call: live.is_some(),
