@@ -97,6 +97,7 @@ for backend in $BACKENDS; do
     start_server
     t=$(token); open_all_day "$t"
     list=$(curl -sf "$TARGET/api/lists" -H "authorization: Bearer $t" | python3 -c 'import sys,json; print([l["id"] for l in json.load(sys.stdin)["lists"] if l["name"]=="Bench"][0])')
+    [[ -n "${PERF:-}" ]] && (perf record -g -p "$SERVER_PID" -o "${PERF}" -- sleep 15 >/dev/null 2>&1 &)
     "$BENCH" campaign --target "$TARGET" --token "$t" --list-id "$list" --cap "$CAP" --server-pid "$SERVER_PID"
     stop_server
   done

@@ -127,9 +127,11 @@ async fn apply_in(
     tx: &mut switchboard_store::Tx,
     ev: &ProviderEvent,
 ) -> Result<Applied, StoreError> {
-    Ok(calls::apply_events(tx, &[(event_input(ev), reference_of(ev))])
-        .await?
-        .remove(0))
+    Ok(
+        calls::apply_events(tx, &[(event_input(ev), reference_of(ev))])
+            .await?
+            .remove(0),
+    )
 }
 
 struct Job {

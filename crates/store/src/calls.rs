@@ -228,7 +228,9 @@ pub enum Applied {
 pub async fn apply_event(tx: &mut Tx, ev: &EventInput, call_id: Option<i64>) -> Result<Applied> {
     let mut freed = Releases::default();
     let target = call_id.map(Target::Id).unwrap_or(Target::ProviderId);
-    let r = apply_event_in(tx, ev, target, &mut freed).await?;
+    let r = apply_targets(tx, &[(ev, target)], &mut freed)
+        .await?
+        .remove(0);
     freed.flush(tx).await?;
     Ok(r)
 }
@@ -250,11 +252,11 @@ enum Target {
 /// transactions never deadlock on them).
 pub async fn apply_events(tx: &mut Tx, evs: &[(EventInput, Option<i64>)]) -> Result<Vec<Applied>> {
     let mut freed = Releases::default();
-    let mut out = Vec::with_capacity(evs.len());
-    for (ev, reference) in evs {
-        let target = reference.map(Target::Reference).unwrap_or(Target::ProviderId);
-        out.push(apply_event_in(tx, ev, target, &mut freed).await?);
-    }
+    let targets: Vec<(&EventInput, Target)> = evs
+        .iter()
+        .map(|(ev, r)| (ev, r.map(Target::Reference).unwrap_or(Target::ProviderId)))
+        .collect();
+    let out = apply_targets(tx, &targets, &mut freed).await?;
     freed.flush(tx).await?;
     Ok(out)
 }
@@ -311,128 +313,285 @@ impl Releases {
     }
 }
 
-async fn apply_event_in(
+/// The fields an event batch changes on one call, written once at the end.
+#[derive(Default)]
+struct Dirty {
+    provider_call_id: bool,
+    status: bool,
+    answered_at: bool,
+    ended_at: bool,
+    slots: bool,
+    duration: bool,
+    hangup_cause: bool,
+    recording_url: bool,
+}
+
+impl Dirty {
+    fn any(&self) -> bool {
+        self.provider_call_id
+            || self.status
+            || self.answered_at
+            || self.ended_at
+            || self.slots
+            || self.duration
+            || self.hangup_cause
+            || self.recording_url
+    }
+}
+
+/// Apply events in order, in few statements: the calls they name are read in one query, the
+/// events stored in one multi-row insert (duplicates fall out), each call's new state computed
+/// here and written once.
+async fn apply_targets(
     tx: &mut Tx,
-    ev: &EventInput,
-    target: Target,
+    evs: &[(&EventInput, Target)],
     freed: &mut Releases,
-) -> Result<Applied> {
+) -> Result<Vec<Applied>> {
     let lock = if tx.backend() == Backend::Postgres {
         " FOR UPDATE"
     } else {
         ""
     };
-    let by_id = |id: i64| sql(&format!("SELECT {COLUMNS} FROM calls WHERE calls.id = $1{lock}")).arg(id);
-    let by_provider = || {
-        sql(&format!("SELECT {COLUMNS} FROM calls WHERE calls.provider = $1 AND calls.provider_call_id = $2{lock}"))
-            .arg(&ev.provider)
-            .arg(&ev.provider_call_id)
-    };
-    let mut set_provider_id = false;
-    let call: Option<Call> = match target {
-        Target::Id(id) => by_id(id).fetch_optional(tx).await?,
-        Target::ProviderId => by_provider().fetch_optional(tx).await?,
-        Target::Reference(id) => {
-            let found: Option<Call> = by_id(id).fetch_optional(tx).await?;
-            match found {
-                Some(c)
-                    if c.provider == ev.provider
-                        && c.provider_call_id.as_deref().is_none_or(|p| p == ev.provider_call_id) =>
-                {
-                    set_provider_id = c.provider_call_id.is_none();
-                    Some(c)
+    // 1. The calls, by id (referenced or known), in one statement, locked in id order.
+    let mut ids: Vec<i64> = evs
+        .iter()
+        .filter_map(|(_, t)| match t {
+            Target::Id(i) | Target::Reference(i) => Some(*i),
+            Target::ProviderId => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut calls: std::collections::HashMap<i64, Call> = std::collections::HashMap::new();
+    if !ids.is_empty() {
+        let mut q = sql(&format!("SELECT {COLUMNS} FROM calls WHERE calls.id IN "));
+        q.push_list(ids.iter().copied());
+        q.push(" ORDER BY calls.id");
+        q.push(lock);
+        for c in q.fetch_all::<Call>(tx).await? {
+            calls.insert(c.id, c);
+        }
+    }
+    // 2. Which call each event is for.
+    let mut resolved: Vec<Option<i64>> = Vec::with_capacity(evs.len());
+    let mut set_pcid: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    for (ev, target) in evs {
+        let by_ref = match target {
+            Target::Id(id) => calls.contains_key(id).then_some(*id),
+            Target::Reference(id) => calls.get(id).and_then(|c| {
+                let ok = c.provider == ev.provider
+                    && c.provider_call_id
+                        .as_deref()
+                        .is_none_or(|p| p == ev.provider_call_id);
+                ok.then_some(*id)
+            }),
+            Target::ProviderId => None,
+        };
+        let id = match (by_ref, target) {
+            (Some(id), _) => Some(id),
+            (None, Target::Id(_)) => None,
+            (None, _) => {
+                // Already known from an earlier event of this batch?
+                let known = calls
+                    .values()
+                    .find(|c| {
+                        c.provider == ev.provider
+                            && c.provider_call_id.as_deref() == Some(ev.provider_call_id.as_str())
+                    })
+                    .map(|c| c.id);
+                match known {
+                    Some(id) => Some(id),
+                    None => {
+                        let found: Option<Call> = sql(&format!("SELECT {COLUMNS} FROM calls WHERE calls.provider = $1 AND calls.provider_call_id = $2{lock}"))
+                            .arg(&ev.provider)
+                            .arg(&ev.provider_call_id)
+                            .fetch_optional(tx)
+                            .await?;
+                        found.map(|c| {
+                            let id = c.id;
+                            calls.entry(id).or_insert(c);
+                            id
+                        })
+                    }
                 }
-                _ => by_provider().fetch_optional(tx).await?,
+            }
+        };
+        // A referenced call without a provider id takes this event's (the first one wins).
+        if let (Some(id), Target::Reference(_)) = (id, target) {
+            if let Some(c) = calls.get_mut(&id) {
+                if c.provider_call_id.is_none() {
+                    c.provider_call_id = Some(ev.provider_call_id.clone());
+                    set_pcid.insert(id);
+                }
             }
         }
-    };
-    let inserted = sql(
-        "INSERT INTO call_events (call_id, provider, provider_call_id, event, status, occurred_at, payload, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (provider, provider_call_id, event) DO NOTHING",
-    )
-    .arg(call.as_ref().map(|c| c.id))
-    .arg(&ev.provider)
-    .arg(&ev.provider_call_id)
-    .arg(&ev.event)
-    .arg(ev.status.as_str())
-    .arg(ev.at)
-    .arg(ev.payload.clone())
-    .arg(now())
-    .execute(tx)
-    .await?;
-    if inserted == 0 {
-        return Ok(Applied::Duplicate);
+        resolved.push(id);
     }
-    let Some(call) = call else {
-        return Ok(Applied::UnknownCall);
-    };
-    let previous = call.status();
-    let next = previous.advance(ev.status);
-
-    let mut q = sql("UPDATE calls SET status = $1, updated_at = $2")
-        .arg(next.as_str())
-        .arg(now());
-    // Nothing to write when the event changes nothing (the provider confirming what we know).
-    let unchanged = next == previous
-        && !set_provider_id
-        && !(ev.status.was_answered() && call.answered_at.is_none())
-        && !(ev.status.is_final() && call.ended_at.is_none())
-        && ev.duration_secs.is_none()
-        && ev.hangup_cause.is_none()
-        && ev.recording_url.is_none();
-    if unchanged {
-        return Ok(Applied::Updated {
-            call,
+    // 3. Store the events once each; duplicates (earlier or in this batch) are not inserted.
+    let mut first: std::collections::HashSet<(&str, &str, &str)> = std::collections::HashSet::new();
+    let fresh: Vec<bool> = evs
+        .iter()
+        .map(|(ev, _)| {
+            first.insert((
+                ev.provider.as_str(),
+                ev.provider_call_id.as_str(),
+                ev.event.as_str(),
+            ))
+        })
+        .collect();
+    let mut inserted: std::collections::HashSet<(String, String, String)> =
+        std::collections::HashSet::new();
+    let t = now();
+    for chunk in (0..evs.len())
+        .filter(|i| fresh[*i])
+        .collect::<Vec<_>>()
+        .chunks(500)
+    {
+        let mut q = sql(
+            "INSERT INTO call_events (call_id, provider, provider_call_id, event, status, occurred_at, payload, created_at) VALUES ",
+        );
+        for (k, i) in chunk.iter().enumerate() {
+            let ev = evs[*i].0;
+            if k > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .push_arg(resolved[*i])
+                .push(", ")
+                .push_arg(ev.provider.as_str())
+                .push(", ")
+                .push_arg(ev.provider_call_id.as_str())
+                .push(", ")
+                .push_arg(ev.event.as_str())
+                .push(", ")
+                .push_arg(ev.status.as_str())
+                .push(", ")
+                .push_arg(ev.at)
+                .push(", ")
+                .push_arg(ev.payload.clone())
+                .push(", ")
+                .push_arg(t)
+                .push(")");
+        }
+        q.push(" ON CONFLICT (provider, provider_call_id, event) DO NOTHING RETURNING provider, provider_call_id, event");
+        for row in q.fetch_all::<(String, String, String)>(tx).await? {
+            inserted.insert(row);
+        }
+    }
+    // 4. Each call's new state, event by event.
+    let mut dirty: std::collections::BTreeMap<i64, Dirty> = std::collections::BTreeMap::new();
+    for id in &set_pcid {
+        dirty.entry(*id).or_default().provider_call_id = true;
+    }
+    let mut out = Vec::with_capacity(evs.len());
+    for (i, (ev, _)) in evs.iter().enumerate() {
+        let key = (
+            ev.provider.clone(),
+            ev.provider_call_id.clone(),
+            ev.event.clone(),
+        );
+        if !fresh[i] || !inserted.contains(&key) {
+            out.push(Applied::Duplicate);
+            continue;
+        }
+        let Some(id) = resolved[i] else {
+            out.push(Applied::UnknownCall);
+            continue;
+        };
+        let Some(call) = calls.get_mut(&id) else {
+            out.push(Applied::UnknownCall);
+            continue;
+        };
+        let d = dirty.entry(id).or_default();
+        let previous = call.status();
+        let next = previous.advance(ev.status);
+        if next != previous {
+            call.status = next.as_str().to_string();
+            d.status = true;
+        }
+        // Times are filled from whichever event tells them first; a late event may still fill
+        // a gap.
+        if ev.status.was_answered() && call.answered_at.is_none() {
+            let a = match (ev.status, ev.duration_secs) {
+                (CallStatus::Completed, Some(s)) => Some(ev.at - chrono::Duration::seconds(s)),
+                (CallStatus::Completed, None) => None,
+                _ => Some(ev.at),
+            };
+            if a.is_some() {
+                call.answered_at = a;
+                d.answered_at = true;
+            }
+        }
+        if ev.status.is_final() && call.ended_at.is_none() {
+            call.ended_at = Some(ev.at);
+            d.ended_at = true;
+        }
+        if next.is_final() && call.slots > 0 {
+            freed.add(call);
+            call.slots = 0;
+            d.slots = true;
+        }
+        if let Some(s) = ev.duration_secs.filter(|s| *s >= 0) {
+            call.duration_secs = Some(s);
+            d.duration = true;
+        }
+        if let Some(c) = &ev.hangup_cause {
+            call.hangup_cause = Some(c.clone());
+            d.hangup_cause = true;
+        }
+        if let Some(r) = &ev.recording_url {
+            call.recording_url = Some(r.clone());
+            d.recording_url = true;
+        }
+        let snapshot = call.clone();
+        if previous != next {
+            if let Some(lead) = snapshot.lead_id {
+                lead_follows_call(tx, freed, snapshot.client_id, lead, previous, next, ev.at)
+                    .await?;
+            }
+        }
+        out.push(Applied::Updated {
+            call: snapshot,
             previous,
         });
     }
-    if set_provider_id {
-        q.push(", provider_call_id = ").push_arg(&ev.provider_call_id);
-    }
-    // Times are filled from whichever event tells them first; a late event may still fill a gap.
-    let answered_at = if ev.status.was_answered() && call.answered_at.is_none() {
-        match (ev.status, ev.duration_secs) {
-            (CallStatus::Completed, Some(d)) => Some(ev.at - chrono::Duration::seconds(d)),
-            (CallStatus::Completed, None) => None,
-            _ => Some(ev.at),
+    // 5. One write per changed call.
+    for (id, d) in dirty {
+        if !d.any() {
+            continue;
         }
-    } else {
-        None
-    };
-    if let Some(a) = answered_at {
-        q.push(", answered_at = ").push_arg(a);
-    }
-    if ev.status.is_final() && call.ended_at.is_none() {
-        q.push(", ended_at = ").push_arg(ev.at);
-    }
-    if next.is_final() && call.slots > 0 {
-        q.push(", slots = 0");
-        freed.add(&call);
-    }
-    if let Some(d) = ev.duration_secs.filter(|d| *d >= 0) {
-        q.push(", duration_secs = ").push_arg(d);
-    }
-    if let Some(c) = &ev.hangup_cause {
-        q.push(", hangup_cause = ").push_arg(c);
-    }
-    if let Some(r) = &ev.recording_url {
-        q.push(", recording_url = ").push_arg(r);
-    }
-    q.push(" WHERE id = ")
-        .push_arg(call.id)
-        .push(" RETURNING ")
-        .push(&COLUMNS.replace("calls.", ""));
-    let updated: Call = q.fetch_one(tx).await?;
-
-    if previous != next {
-        if let Some(lead) = call.lead_id {
-            lead_follows_call(tx, freed, call.client_id, lead, previous, next, ev.at).await?;
+        let Some(c) = calls.get(&id) else { continue };
+        let mut q = sql("UPDATE calls SET updated_at = $1").arg(t);
+        if d.provider_call_id {
+            q.push(", provider_call_id = ")
+                .push_arg(c.provider_call_id.clone());
         }
+        if d.status {
+            q.push(", status = ").push_arg(c.status.as_str());
+        }
+        if d.answered_at {
+            q.push(", answered_at = ").push_arg(c.answered_at);
+        }
+        if d.ended_at {
+            q.push(", ended_at = ").push_arg(c.ended_at);
+        }
+        if d.slots {
+            q.push(", slots = 0");
+        }
+        if d.duration {
+            q.push(", duration_secs = ").push_arg(c.duration_secs);
+        }
+        if d.hangup_cause {
+            q.push(", hangup_cause = ").push_arg(c.hangup_cause.clone());
+        }
+        if d.recording_url {
+            q.push(", recording_url = ")
+                .push_arg(c.recording_url.clone());
+        }
+        q.push(" WHERE id = ").push_arg(id);
+        q.execute(tx).await?;
     }
-    Ok(Applied::Updated {
-        call: updated,
-        previous,
-    })
+    Ok(out)
 }
 
 /// Carry a call's progress to its lead: answered while talking, and on the ending (which happens
