@@ -488,27 +488,37 @@ impl Engine {
                 ("leadId".to_string(), lead_id.to_string()),
             ],
         };
-        let mut created = Vec::with_capacity(to_dial.len());
+        let mut news = Vec::with_capacity(to_dial.len());
+        let mut bridges = Vec::with_capacity(to_dial.len());
         for c in &to_dial {
             let b = bridge(c.lead_id);
-            let call = self
-                .create_call(
-                    &mut tx,
-                    camp.client_id,
-                    c.lead_id,
-                    &c.phone,
-                    Some(&camp.from_number),
-                    Some(camp.id),
-                    2,
-                    None,
-                    &b,
-                    "campaign",
-                    t,
-                )
-                .await?;
-
-            created.push((call, b));
+            news.push(self.new_call(
+                camp.client_id,
+                c.lead_id,
+                &c.phone,
+                Some(&camp.from_number),
+                Some(camp.id),
+                2,
+                None,
+                &b,
+                "campaign",
+                t,
+            ));
+            bridges.push(b);
         }
+        let made = switchboard_store::calls::create_many(&mut tx, &news).await?;
+        let mut by_lead: HashMap<i64, Bridge> =
+            to_dial.iter().map(|c| c.lead_id).zip(bridges).collect();
+        let created: Vec<(Call, Bridge)> = made
+            .into_iter()
+            .map(|c| {
+                let b = c
+                    .lead_id
+                    .and_then(|l| by_lead.remove(&l))
+                    .unwrap_or(Bridge::None);
+                (c, b)
+            })
+            .collect();
         let positions: Vec<i64> = to_dial.iter().map(|c| c.position).collect();
         campaigns::set_called(&mut tx, camp.id, &positions).await?;
         let dialed: Vec<i64> = to_dial.iter().map(|c| c.lead_id).collect();
@@ -525,6 +535,32 @@ impl Engine {
         round.placed = created.len();
         self.start_all(created);
         Ok(round)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_call(
+        &self,
+        client_id: i64,
+        lead_id: i64,
+        to: &str,
+        from: Option<&str>,
+        campaign_id: Option<i64>,
+        slots: i64,
+        user_id: Option<i64>,
+        bridge: &Bridge,
+        surface: &str,
+        t: DateTime<Utc>,
+    ) -> NewCall {
+        let mut new = NewCall::outbound(client_id, self.originator.provider(), to);
+        new.started_at = t;
+        new.lead_id = Some(lead_id);
+        new.user_id = user_id;
+        new.from_number = from.map(str::to_string);
+        new.campaign_id = campaign_id;
+        new.instance_id = Some(self.cfg.instance_id.clone());
+        new.slots = slots;
+        new.metadata = json!({ "surface": surface, "bridge": bridge.to_json() });
+        new
     }
 
     #[allow(clippy::too_many_arguments)]

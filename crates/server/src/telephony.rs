@@ -148,7 +148,7 @@ pub struct Ingestor {
 }
 
 /// Most events in one transaction.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
 
 impl Ingestor {
     pub fn spawn(db: Db) -> Self {
