@@ -578,15 +578,18 @@ impl Engine {
         surface: &str,
         t: DateTime<Utc>,
     ) -> Result<Call, StoreError> {
-        let mut new = NewCall::outbound(client_id, self.originator.provider(), to);
-        new.started_at = t;
-        new.lead_id = Some(lead_id);
-        new.user_id = user_id;
-        new.from_number = from.map(str::to_string);
-        new.campaign_id = campaign_id;
-        new.instance_id = Some(self.cfg.instance_id.clone());
-        new.slots = slots;
-        new.metadata = json!({ "surface": surface, "bridge": bridge.to_json() });
+        let new = self.new_call(
+            client_id,
+            lead_id,
+            to,
+            from,
+            campaign_id,
+            slots,
+            user_id,
+            bridge,
+            surface,
+            t,
+        );
         switchboard_store::calls::create(tx, &new).await
     }
 
