@@ -72,7 +72,22 @@ enum UserCommand {
     },
 }
 
+/// glibc gives every thread that allocates its own malloc arena; with the database's worker
+/// threads and the runtime's, that doubled the server's resident memory under load (424 MiB
+/// against 273 MiB with two arenas, in the dialer benchmark). Two arenas, unless the operator
+/// set `MALLOC_ARENA_MAX` themselves.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only adjusts the allocator's settings; called before any other thread.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 fn main() {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
