@@ -94,6 +94,22 @@ impl CallStatus {
         })
     }
 
+    /// The call status a disposition stands for (a result an external dialer reports).
+    pub fn of_disposition(d: Disposition) -> Self {
+        match d {
+            Disposition::Connected
+            | Disposition::NotInterested
+            | Disposition::Hangup
+            | Disposition::Disconnected => CallStatus::Completed,
+            Disposition::Busy => CallStatus::Busy,
+            Disposition::Missed => CallStatus::NoAnswer,
+            Disposition::PowerOff
+            | Disposition::Failed
+            | Disposition::Banned
+            | Disposition::Unknown => CallStatus::Failed,
+        }
+    }
+
     /// Whether a conversation happened.
     pub fn was_answered(self) -> bool {
         matches!(self, CallStatus::Answered | CallStatus::Completed)

@@ -45,6 +45,15 @@ impl PageRequest {
     }
 }
 
+/// `part` as a percentage of `whole`, to two decimals (0 when `whole` is 0).
+pub fn percent(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        0.0
+    } else {
+        ((part as f64) * 10000.0 / (whole as f64)).round() / 100.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -251,16 +251,8 @@ impl Engine {
 
     /// One pass over the owned campaigns and the running queues; returns calls placed.
     pub async fn work(&mut self) -> Result<usize, StoreError> {
-        let owned = {
-            let mut c = self.db.read().await?;
-            switchboard_store::sql(&format!(
-                "SELECT {} FROM campaigns WHERE owner_instance = $1 AND status = 'running' ORDER BY id",
-                CAMPAIGN_COLUMNS
-            ))
-            .arg(&self.cfg.instance_id)
-            .fetch_all::<campaigns::Campaign>(&mut c)
-            .await?
-        };
+        let owned =
+            campaigns::owned_running(&mut self.db.read().await?, &self.cfg.instance_id).await?;
         let mut placed = 0;
         for camp in owned {
             placed += self.campaign_round(&camp).await?.placed;
@@ -288,15 +280,6 @@ impl Engine {
             .unwrap_or_else(|| Schedule::default_in(self.cfg.default_tz)))
     }
 
-    async fn client_cap(&self, client_id: i64) -> Result<i64, StoreError> {
-        let row: Option<(i64,)> =
-            switchboard_store::sql("SELECT max_concurrent_calls FROM clients WHERE id = $1")
-                .arg(client_id)
-                .fetch_optional(&mut self.db.read().await?)
-                .await?;
-        Ok(row.map(|r| r.0).unwrap_or(0))
-    }
-
     /// Start the campaign's next calls, as many as its slots and the pacer allow.
     pub async fn campaign_round(&self, camp: &campaigns::Campaign) -> Result<Round, StoreError> {
         self.campaign_round_at(camp, now()).await
@@ -313,7 +296,11 @@ impl Engine {
         let rules = dialer::rules(&mut self.db.read().await?, camp.client_id).await?;
         let caps = Caps {
             global: self.cfg.global_max,
-            client: self.client_cap(camp.client_id).await?,
+            client: switchboard_store::clients::max_concurrent(
+                &mut self.db.read().await?,
+                camp.client_id,
+            )
+            .await?,
             campaign: Some((camp.id, camp.max_concurrent)),
         };
         let in_use =
@@ -635,7 +622,11 @@ impl Engine {
         let rules = dialer::rules(&mut self.db.read().await?, client_id).await?;
         let caps = Caps {
             global: self.cfg.global_max,
-            client: self.client_cap(client_id).await?,
+            client: switchboard_store::clients::max_concurrent(
+                &mut self.db.read().await?,
+                client_id,
+            )
+            .await?,
             campaign: None,
         };
         let want = (agents.len() as i64).min(self.cfg.round_max);
@@ -702,10 +693,6 @@ impl Engine {
         Ok(n)
     }
 }
-
-const CAMPAIGN_COLUMNS: &str = "id, client_id, name, list_id, from_number, wss_url, status, max_concurrent, \
-    total_contacts, current_index, owner_instance, heartbeat_at, created_by, started_at, paused_at, \
-    paused_by, resumed_at, completed_at, last_activity_at, created_at, updated_at";
 
 /// Claim up to `n` due leads of a client in queue order, checking each against the schedule
 /// (in the lead's zone) and the daily cap; leads that may not be dialed now are held back until

@@ -113,19 +113,6 @@ fn external_outcome(rng: &mut StdRng) -> Disposition {
     }
 }
 
-/// As `report_result` stores a disposition on the call.
-fn call_status_of(d: Disposition) -> CallStatus {
-    match d {
-        Disposition::Connected
-        | Disposition::NotInterested
-        | Disposition::Hangup
-        | Disposition::Disconnected => CallStatus::Completed,
-        Disposition::Busy => CallStatus::Busy,
-        Disposition::Missed => CallStatus::NoAnswer,
-        _ => CallStatus::Failed,
-    }
-}
-
 /// What one simulated campaign call reported when it ended.
 struct Ended {
     live_in_campaign: i64,
@@ -614,7 +601,7 @@ async fn simulate_week(db: Db, backend: &str, mode: Mode) -> Vec<String> {
                 let mut new = NewCall::outbound(queue_client, "dialer", &c.phone);
                 new.provider_call_id = Some(format!("dialer-{}-{}", c.id, t.timestamp_micros()));
                 new.lead_id = Some(c.id);
-                new.status = call_status_of(d);
+                new.status = CallStatus::of_disposition(d);
                 new.surface_status = Some(d.as_str().to_string());
                 new.started_at = t;
                 new.metadata = serde_json::json!({ "surface": "dialer", "batch_id": batch });

@@ -303,7 +303,7 @@ pub async fn place_call(state: &AppState, req: CallRequest<'_>) -> ApiResult<Cal
     // The call holds a global and a client slot until it ends; the caps hold for every call.
     let caps = switchboard_store::dialer::Caps {
         global: state.config.dialer.max_concurrent_calls,
-        client: client_cap(&mut tx, req.client_id).await?,
+        client: switchboard_store::clients::max_concurrent(&mut tx, req.client_id).await?,
         campaign: None,
     };
     if switchboard_store::dialer::take_slots(&mut tx, req.client_id, caps, 1).await? == 0 {
@@ -330,19 +330,6 @@ pub async fn place_call(state: &AppState, req: CallRequest<'_>) -> ApiResult<Cal
     }
     tx.commit().await?;
     hand_to_provider(state, call, req.bridge, req.agent_id).await
-}
-
-/// A client's own cap on live calls.
-pub async fn client_cap(
-    ex: &mut impl switchboard_store::AsExec,
-    client_id: i64,
-) -> Result<i64, StoreError> {
-    let row: Option<(i64,)> =
-        switchboard_store::sql("SELECT max_concurrent_calls FROM clients WHERE id = $1")
-            .arg(client_id)
-            .fetch_optional(ex)
-            .await?;
-    Ok(row.map(|r| r.0).unwrap_or(0))
 }
 
 /// Give a created call to the provider. If the provider refuses, the call ends as failed (its

@@ -183,6 +183,11 @@ pub async fn renew(ex: &mut impl AsExec, instance: &str) -> Result<Vec<Campaign>
         .arg(instance)
         .execute(ex)
         .await?;
+    owned_running(ex, instance).await
+}
+
+/// The running campaigns `instance` owns.
+pub async fn owned_running(ex: &mut impl AsExec, instance: &str) -> Result<Vec<Campaign>> {
     sql(&format!(
         "SELECT {COLUMNS} FROM campaigns WHERE owner_instance = $1 AND status = 'running' ORDER BY id"
     ))

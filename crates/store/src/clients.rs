@@ -18,6 +18,15 @@ pub struct Client {
 
 const COLUMNS: &str = "id, name, max_concurrent_calls, timezone, is_active, created_at, updated_at";
 
+/// A client's own cap on live calls (0 for an unknown client).
+pub async fn max_concurrent(ex: &mut impl AsExec, client_id: i64) -> Result<i64> {
+    let row: Option<(i64,)> = sql("SELECT max_concurrent_calls FROM clients WHERE id = $1")
+        .arg(client_id)
+        .fetch_optional(ex)
+        .await?;
+    Ok(row.map(|r| r.0).unwrap_or(0))
+}
+
 pub async fn create(
     ex: &mut impl AsExec,
     name: &str,

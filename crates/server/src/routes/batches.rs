@@ -154,23 +154,6 @@ pub struct ReportBody {
     user_message: Option<String>,
 }
 
-/// The call status a reported disposition stands for in every other surface.
-fn call_status_of(d: Disposition) -> switchboard_core::CallStatus {
-    use switchboard_core::CallStatus as S;
-    match d {
-        Disposition::Connected
-        | Disposition::NotInterested
-        | Disposition::Hangup
-        | Disposition::Disconnected => S::Completed,
-        Disposition::Busy => S::Busy,
-        Disposition::Missed => S::NoAnswer,
-        Disposition::PowerOff
-        | Disposition::Failed
-        | Disposition::Banned
-        | Disposition::Unknown => S::Failed,
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/api/dialer/report-result",
@@ -306,7 +289,7 @@ pub async fn report_result(
     ));
     new.lead_id = Some(lead.id);
     new.user_id = agent;
-    new.status = call_status_of(disposition);
+    new.status = switchboard_core::CallStatus::of_disposition(disposition);
     new.surface_status = Some(disposition.as_str().to_string());
     new.started_at = attempted_at;
     new.metadata = json!({

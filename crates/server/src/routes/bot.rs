@@ -528,13 +528,7 @@ fn period_start(q: &LogQuery) -> ApiResult<Option<DateTime<Utc>>> {
     Ok(Some(Utc::now() - chrono::Duration::hours(hours)))
 }
 
-fn pct(part: i64, whole: i64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        (part as f64 * 10000.0 / whole as f64).round() / 100.0
-    }
-}
+use switchboard_core::percent as pct;
 
 #[utoipa::path(
     get,

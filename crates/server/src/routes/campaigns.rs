@@ -36,7 +36,7 @@ pub async fn seed003_shape(
     }
 }
 
-fn admin(p: &Principal) -> ApiResult<()> {
+pub(crate) fn admin(p: &Principal) -> ApiResult<()> {
     if p.is_admin() {
         Ok(())
     } else {
@@ -82,13 +82,7 @@ fn heartbeat_status(st: &AppState, c: &Campaign) -> &'static str {
     }
 }
 
-fn pct(part: i64, whole: i64) -> f64 {
-    if whole <= 0 {
-        0.0
-    } else {
-        ((part as f64) * 10000.0 / (whole as f64)).round() / 100.0
-    }
-}
+use switchboard_core::percent as pct;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -139,7 +133,8 @@ pub async fn create(
         .map_err(|e| ApiError::bad_request(format!("fromNumber: {e}")))?;
     let wss_url = wss(&b.wss_url)?;
     let client = p.scope_client(opt_client(&b.client_id)?)?;
-    let client_cap = crate::telephony::client_cap(&mut st.db.read().await?, client).await?;
+    let client_cap =
+        switchboard_store::clients::max_concurrent(&mut st.db.read().await?, client).await?;
     let max = match b.max_concurrent_calls {
         None => client_cap,
         Some(m) if (1..=100_000).contains(&m) => m,
@@ -716,7 +711,7 @@ pub async fn usage(st: &AppState, client: i64) -> ApiResult<Usage> {
         global_active: u.global,
         global_max: st.config.dialer.max_concurrent_calls,
         client_active: u.client,
-        client_max: crate::telephony::client_cap(&mut rd, client).await?,
+        client_max: switchboard_store::clients::max_concurrent(&mut rd, client).await?,
     })
 }
 

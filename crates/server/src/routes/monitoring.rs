@@ -28,21 +28,9 @@ const LIVE: [&str; 3] = ["initiated", "ringing", "answered"];
 /// Calls that ended without a conversation (the campaigns' "failed").
 const FAILED: [&str; 4] = ["busy", "no-answer", "failed", "canceled"];
 
-fn admin(p: &Principal) -> ApiResult<()> {
-    if p.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("this needs an admin or an API key"))
-    }
-}
+use crate::routes::campaigns::admin;
 
-fn pct(part: i64, whole: i64) -> f64 {
-    if whole <= 0 {
-        0.0
-    } else {
-        ((part as f64) * 10000.0 / (whole as f64)).round() / 100.0
-    }
-}
+use switchboard_core::percent as pct;
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0

@@ -409,6 +409,39 @@ async fn campaign_routes_validate_in_seed_003_shape(app: TestApp) {
         v["summary"],
         json!({"total": 3, "successful": 1, "failed": 2})
     );
+    // Another client's admin sees none of it: 404, and nothing changes.
+    let (_, c) = app
+        .post("/api/clients", &admin, json!({"name": "Other"}))
+        .await;
+    let (_, other) = app
+        .user(&admin, "otheradmin", "admin", c["client"]["id"].as_i64())
+        .await;
+    let (s, _) = app
+        .get(&format!("/plivo/campaign-progress/{id}"), &other)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app
+        .post("/plivo/resume-campaign", &other, json!({"campaignId": id}))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = app
+        .post(
+            "/plivo/dashboard/bulk-operations",
+            &other,
+            json!({"action": "cancel", "campaignIds": [id]}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["summary"]["successful"].as_i64()),
+        (StatusCode::OK, Some(0)),
+        "{v}"
+    );
+    let (_, v) = app.get("/plivo/dashboard/campaigns", &other).await;
+    assert_eq!(v["pagination"]["totalCampaigns"], 0);
+    let (s, v) = app
+        .post("/plivo/create-campaign", &other, json!({"campaignName": "X", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://b/s"}))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "another client's list: {v}");
     let (s, v) = app
         .post(
             "/plivo/dashboard/bulk-operations",
