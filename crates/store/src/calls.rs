@@ -361,32 +361,6 @@ impl Releases {
     }
 }
 
-/// The fields an event batch changes on one call, written once at the end.
-#[derive(Default)]
-struct Dirty {
-    provider_call_id: bool,
-    status: bool,
-    answered_at: bool,
-    ended_at: bool,
-    slots: bool,
-    duration: bool,
-    hangup_cause: bool,
-    recording_url: bool,
-}
-
-impl Dirty {
-    fn any(&self) -> bool {
-        self.provider_call_id
-            || self.status
-            || self.answered_at
-            || self.ended_at
-            || self.slots
-            || self.duration
-            || self.hangup_cause
-            || self.recording_url
-    }
-}
-
 /// Apply events in order, in few statements: the calls they name are read in one query, the
 /// events stored in one multi-row insert (duplicates fall out), each call's new state computed
 /// here and written once.
@@ -527,10 +501,8 @@ async fn apply_targets(
         }
     }
     // 4. Each call's new state, event by event.
-    let mut dirty: std::collections::BTreeMap<i64, Dirty> = std::collections::BTreeMap::new();
-    for id in &set_pcid {
-        dirty.entry(*id).or_default().provider_call_id = true;
-    }
+    // The calls whose state changed, written back once at the end.
+    let mut dirty: std::collections::BTreeSet<i64> = set_pcid.iter().copied().collect();
     let mut out = Vec::with_capacity(evs.len());
     for (i, (ev, _)) in evs.iter().enumerate() {
         let key = (
@@ -550,12 +522,12 @@ async fn apply_targets(
             out.push(Applied::UnknownCall);
             continue;
         };
-        let d = dirty.entry(id).or_default();
+        let mut changed = false;
         let previous = call.status();
         let next = previous.advance(ev.status);
         if next != previous {
             call.status = next.as_str().to_string();
-            d.status = true;
+            changed = true;
         }
         // Times are filled from whichever event tells them first; a late event may still fill
         // a gap.
@@ -567,29 +539,32 @@ async fn apply_targets(
             };
             if a.is_some() {
                 call.answered_at = a;
-                d.answered_at = true;
+                changed = true;
             }
         }
         if ev.status.is_final() && call.ended_at.is_none() {
             call.ended_at = Some(ev.at);
-            d.ended_at = true;
+            changed = true;
         }
         if next.is_final() && call.slots > 0 {
             freed.add(call);
             call.slots = 0;
-            d.slots = true;
+            changed = true;
         }
         if let Some(s) = ev.duration_secs.filter(|s| *s >= 0) {
             call.duration_secs = Some(s);
-            d.duration = true;
+            changed = true;
         }
         if let Some(c) = &ev.hangup_cause {
             call.hangup_cause = Some(c.clone());
-            d.hangup_cause = true;
+            changed = true;
         }
         if let Some(r) = &ev.recording_url {
             call.recording_url = Some(r.clone());
-            d.recording_url = true;
+            changed = true;
+        }
+        if changed {
+            dirty.insert(id);
         }
         let snapshot = call.clone();
         if previous != next {
@@ -603,40 +578,45 @@ async fn apply_targets(
             previous,
         });
     }
-    // 5. One write per changed call.
-    for (id, d) in dirty {
-        if !d.any() {
-            continue;
+    // 5. The changed calls written back in one statement per 500: their whole tracked state
+    // (read in this transaction, so nothing else changed it meanwhile).
+    let changed: Vec<&Call> = dirty.iter().filter_map(|id| calls.get(id)).collect();
+    for chunk in changed.chunks(500) {
+        let mut q = sql(
+            "WITH v (id, provider_call_id, status, answered_at, ended_at, slots, duration_secs, hangup_cause, recording_url) AS (VALUES ",
+        );
+        for (k, c) in chunk.iter().enumerate() {
+            if k > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .push_arg(c.id)
+                .push(", ")
+                .push_arg(c.provider_call_id.clone())
+                .push(", ")
+                .push_arg(c.status.as_str())
+                .push(", ")
+                .push_arg(c.answered_at)
+                .push(", ")
+                .push_arg(c.ended_at)
+                .push(", ")
+                .push_arg(c.slots)
+                .push(", ")
+                .push_arg(c.duration_secs)
+                .push(", ")
+                .push_arg(c.hangup_cause.clone())
+                .push(", ")
+                .push_arg(c.recording_url.clone())
+                .push(")");
         }
-        let Some(c) = calls.get(&id) else { continue };
-        let mut q = sql("UPDATE calls SET updated_at = $1").arg(t);
-        if d.provider_call_id {
-            q.push(", provider_call_id = ")
-                .push_arg(c.provider_call_id.clone());
-        }
-        if d.status {
-            q.push(", status = ").push_arg(c.status.as_str());
-        }
-        if d.answered_at {
-            q.push(", answered_at = ").push_arg(c.answered_at);
-        }
-        if d.ended_at {
-            q.push(", ended_at = ").push_arg(c.ended_at);
-        }
-        if d.slots {
-            q.push(", slots = 0");
-        }
-        if d.duration {
-            q.push(", duration_secs = ").push_arg(c.duration_secs);
-        }
-        if d.hangup_cause {
-            q.push(", hangup_cause = ").push_arg(c.hangup_cause.clone());
-        }
-        if d.recording_url {
-            q.push(", recording_url = ")
-                .push_arg(c.recording_url.clone());
-        }
-        q.push(" WHERE id = ").push_arg(id);
+        q.push(
+            ") UPDATE calls SET provider_call_id = v.provider_call_id, status = v.status, \
+             answered_at = v.answered_at, ended_at = v.ended_at, slots = v.slots, \
+             duration_secs = v.duration_secs, hangup_cause = v.hangup_cause, \
+             recording_url = v.recording_url, updated_at = ",
+        )
+        .push_arg(t)
+        .push(" FROM v WHERE calls.id = v.id");
         q.execute(tx).await?;
     }
     Ok(out)
@@ -780,17 +760,79 @@ pub struct CallFilter {
     pub lead_id: Option<i64>,
     pub live_only: bool,
     pub agent_number: Option<String>,
+    /// Match the phone prefixes row by row, for a search that matches too many calls to collect
+    /// from the number indexes first ([`list_counted`] decides).
+    pub phone_scan: bool,
 }
 
+/// A phone search matching more calls than this is matched row by row while the newest-first
+/// index is walked; fewer are collected from the number indexes and sorted.
+const PHONE_SPARSE: i64 = 5_000;
+
 impl CallFilter {
+    /// The WHERE clause for a page sorted newest first.
     pub fn push_where(&self, q: &mut Sql, client_id: i64) {
-        q.push(" WHERE calls.client_id = ")
-            .push_arg(client_id)
-            .push(" AND calls.deleted_at IS NULL");
+        self.push_where_for(q, client_id, true)
+    }
+
+    /// The WHERE clause for counts and sums over every match (no order wanted).
+    pub fn push_where_aggregate(&self, q: &mut Sql, client_id: i64) {
+        self.push_where_for(q, client_id, false)
+    }
+
+    /// Whether the phone search matches few enough calls to collect them from the number
+    /// indexes (an index-only count that stops past [`PHONE_SPARSE`]).
+    async fn phone_sparse(&self, ex: &mut impl AsExec, client_id: i64) -> Result<bool> {
+        let mut q = sql("SELECT COUNT(*) FROM (");
+        self.push_phone_union(&mut q, client_id);
+        q.push(" LIMIT ")
+            .push_arg(PHONE_SPARSE + 1)
+            .push(") AS probe");
+        let (n,) = q.fetch_one::<(i64,)>(ex).await?;
+        Ok(n <= PHONE_SPARSE)
+    }
+
+    /// The ids of the client's calls whose to or from number starts with a prefix: one index
+    /// range per prefix and column, united.
+    fn push_phone_union(&self, q: &mut Sql, client_id: i64) {
+        let mut first = true;
+        for p in &self.phone_prefixes {
+            let upper = format!("{p}:");
+            for col in ["to_number", "from_number"] {
+                if !first {
+                    q.push(" UNION ALL ");
+                }
+                first = false;
+                q.push("SELECT c.id FROM calls c WHERE c.client_id = ")
+                    .push_arg(client_id);
+                q.push(" AND c.deleted_at IS NULL AND c.")
+                    .push(col)
+                    .push(" >= ")
+                    .push_arg(p);
+                q.push(" AND c.").push(col).push(" < ").push_arg(&upper);
+            }
+        }
+    }
+
+    fn push_where_for(&self, q: &mut Sql, client_id: i64, sorted_page: bool) {
+        // A sparse phone search drives the query from the ids the number indexes give (`+`
+        // keeps the planner from walking the whole client instead).
+        let sparse_phones = !self.phone_prefixes.is_empty() && !self.phone_scan;
+        q.push(if sparse_phones {
+            " WHERE +calls.client_id = "
+        } else {
+            " WHERE calls.client_id = "
+        })
+        .push_arg(client_id)
+        .push(" AND calls.deleted_at IS NULL");
         match self.statuses.len() {
             0 => {}
             1 => {
                 q.push(" AND calls.status = ").push_arg(&self.statuses[0]);
+            }
+            _ if !sorted_page => {
+                q.push(" AND calls.status IN ")
+                    .push_list(self.statuses.iter());
             }
             _ => {
                 // Several statuses match a large share of calls: walking the newest-first index
@@ -812,28 +854,30 @@ impl CallFilter {
         if let Some(t) = self.started_to {
             q.push(" AND calls.started_at <= ").push_arg(t);
         }
-        if !self.phone_prefixes.is_empty() {
+        if self.phone_scan && !self.phone_prefixes.is_empty() {
+            q.push(" AND (");
+            let mut first = true;
+            for p in &self.phone_prefixes {
+                let n = p.chars().count() as i64;
+                for col in ["to_number", "from_number"] {
+                    if !first {
+                        q.push(" OR ");
+                    }
+                    first = false;
+                    // The length is inlined: PostgreSQL has no substr(text, int, bigint).
+                    q.push("substr(calls.")
+                        .push(col)
+                        .push(&format!(", 1, {n}) = "))
+                        .push_arg(p);
+                }
+            }
+            q.push(")");
+        } else if !self.phone_prefixes.is_empty() {
             // One index range per prefix and column, united: every number that starts with P
             // sorts in [P, P + ':') since ':' follows '9'. (An OR of the ranges is planned as a
             // scan of the whole client; a union of indexed ranges is a few index lookups.)
             q.push(" AND calls.id IN (");
-            let mut first = true;
-            for p in &self.phone_prefixes {
-                let upper = format!("{p}:");
-                for col in ["to_number", "from_number"] {
-                    if !first {
-                        q.push(" UNION ALL ");
-                    }
-                    first = false;
-                    q.push("SELECT c.id FROM calls c WHERE c.client_id = ")
-                        .push_arg(client_id);
-                    q.push(" AND c.deleted_at IS NULL AND c.")
-                        .push(col)
-                        .push(" >= ")
-                        .push_arg(p);
-                    q.push(" AND c.").push(col).push(" < ").push_arg(&upper);
-                }
-            }
+            self.push_phone_union(q, client_id);
             q.push(")");
         }
         if let Some(u) = self.user_id {
@@ -889,11 +933,21 @@ pub async fn list_counted(
     offset: u64,
     count_cap: Option<u64>,
 ) -> Result<(Vec<CallRow>, u64)> {
+    let scan;
+    let f = if f.phone_prefixes.is_empty() || f.phone_scan || f.phone_sparse(ex, client_id).await? {
+        f
+    } else {
+        scan = CallFilter {
+            phone_scan: true,
+            ..f.clone()
+        };
+        &scan
+    };
     let mut count = sql("SELECT COUNT(*) FROM ");
     match count_cap {
         Some(cap) => {
             count.push("(SELECT 1 FROM calls");
-            f.push_where(&mut count, client_id);
+            f.push_where_aggregate(&mut count, client_id);
             count
                 .push(" LIMIT ")
                 .push_arg(cap as i64)
@@ -901,7 +955,7 @@ pub async fn list_counted(
         }
         None => {
             count.push("calls");
-            f.push_where(&mut count, client_id);
+            f.push_where_aggregate(&mut count, client_id);
         }
     }
     let (total,) = count.fetch_one::<(i64,)>(ex).await?;
@@ -940,7 +994,7 @@ pub async fn status_counts(
     let mut q = sql(
         "SELECT calls.status, COUNT(*), CAST(COALESCE(SUM(calls.duration_secs), 0) AS BIGINT) FROM calls",
     );
-    f.push_where(&mut q, client_id);
+    f.push_where_aggregate(&mut q, client_id);
     q.push(" GROUP BY calls.status");
     let rows: Vec<(String, i64, i64)> = q.fetch_all(ex).await?;
     let mut c = StatusCounts::default();
@@ -966,7 +1020,7 @@ pub async fn hourly(
         }
     };
     let mut q = sql(&format!("SELECT {hour} AS h, COUNT(*) FROM calls"));
-    f.push_where(&mut q, client_id);
+    f.push_where_aggregate(&mut q, client_id);
     q.push(" GROUP BY h ORDER BY h");
     q.fetch_all(ex).await
 }
@@ -985,7 +1039,7 @@ pub async fn daily(
     let mut q = sql(&format!(
         "SELECT {day} AS d, COUNT(*), CAST(SUM(CASE WHEN calls.status IN ('answered', 'completed') THEN 1 ELSE 0 END) AS BIGINT) FROM calls"
     ));
-    f.push_where(&mut q, client_id);
+    f.push_where_aggregate(&mut q, client_id);
     q.push(" GROUP BY d ORDER BY d");
     q.fetch_all(ex).await
 }
@@ -997,7 +1051,7 @@ pub async fn by_language(
     f: &CallFilter,
 ) -> Result<Vec<(Option<String>, i64)>> {
     let mut q = sql("SELECT calls.language, COUNT(*) FROM calls");
-    f.push_where(&mut q, client_id);
+    f.push_where_aggregate(&mut q, client_id);
     q.push(" GROUP BY calls.language ORDER BY COUNT(*) DESC");
     q.fetch_all(ex).await
 }

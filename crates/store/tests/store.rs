@@ -335,8 +335,95 @@ mod calls_and_events {
     both!(
         events_apply_once_in_any_order,
         endings_reach_the_lead_once,
-        unknown_calls_are_reported
+        unknown_calls_are_reported,
+        phone_search_plans_agree
     );
+
+    /// A phone search is answered from the number indexes (few matches) or row by row (many):
+    /// both plans, and every status and direction filter with them, give the same page and total.
+    pub(super) async fn phone_search_plans_agree(db: Db, client: i64) {
+        use switchboard_store::calls::CallFilter;
+        let statuses = [
+            CallStatus::Completed,
+            CallStatus::Busy,
+            CallStatus::NoAnswer,
+            CallStatus::Failed,
+        ];
+        let mut tx = db.begin().await.unwrap();
+        let mut all = Vec::new();
+        for i in 0..60i64 {
+            let to = if i % 3 == 0 {
+                format!("+1415200{:04}", i)
+            } else {
+                format!("+1212555{:04}", i)
+            };
+            let mut c = NewCall::outbound(client, "twilio", &to);
+            c.from_number = Some(if i % 5 == 0 {
+                "+14152009999".into()
+            } else {
+                "+13125550000".into()
+            });
+            if i % 4 == 0 {
+                c.direction = "inbound".into();
+            }
+            c.status = statuses[(i % 4) as usize];
+            c.started_at = Utc::now() - Duration::minutes(i);
+            all.push((
+                calls::create(&mut tx, &c).await.unwrap(),
+                to,
+                c.from_number.clone(),
+            ));
+        }
+        tx.commit().await.unwrap();
+        let filters: Vec<(Vec<&str>, Option<&str>)> = vec![
+            (vec![], None),
+            (vec!["busy"], None),
+            (vec!["busy", "no-answer"], None),
+            (vec!["busy", "no-answer"], Some("outbound")),
+            (vec!["completed"], Some("inbound")),
+        ];
+        for (sts, dir) in filters {
+            let expected: Vec<i64> = all
+                .iter()
+                .filter(|(c, to, from)| {
+                    (to.starts_with("+1415200")
+                        || from.as_deref().is_some_and(|f| f.starts_with("+1415200")))
+                        && (sts.is_empty() || sts.contains(&c.status.as_str()))
+                        && dir.is_none_or(|d| c.direction == d)
+                })
+                .map(|(c, _, _)| c.id)
+                .collect(); // newest first: created in that order
+            let mut pages = Vec::new();
+            for scan in [false, true] {
+                let f = CallFilter {
+                    statuses: sts.iter().map(|s| s.to_string()).collect(),
+                    direction: dir.map(str::to_string),
+                    phone_prefixes: vec!["+4152009".into(), "+1415200".into()],
+                    phone_scan: scan,
+                    ..Default::default()
+                };
+                let mut conn = db.read().await.unwrap();
+                let (rows, total) = calls::list_counted(&mut conn, client, &f, 5, 0, Some(10_000))
+                    .await
+                    .unwrap();
+                let ids: Vec<i64> = rows.iter().map(|r| r.call.id).collect();
+                assert_eq!(
+                    total as usize,
+                    expected.len(),
+                    "{sts:?} {dir:?} scan={scan}"
+                );
+                assert_eq!(
+                    ids,
+                    expected.iter().copied().take(5).collect::<Vec<_>>(),
+                    "{sts:?} {dir:?} scan={scan}"
+                );
+                let counts = calls::status_counts(&mut conn, client, &f).await.unwrap();
+                assert_eq!(counts.total as usize, expected.len());
+                pages.push(ids);
+            }
+            assert_eq!(pages[0], pages[1]);
+        }
+    }
 
     fn ev(call: &str, event: &str, status: CallStatus, secs_ago: i64) -> EventInput {
         EventInput {
