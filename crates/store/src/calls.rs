@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::types::Json;
 use switchboard_core::CallStatus;
 
-use crate::{AsExec, Backend, Result, Sql, Tx, now, sql};
+use crate::{AsExec, Backend, Result, Sql, StoreError, Tx, now, sql};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Call {
@@ -113,12 +113,38 @@ impl NewCall {
 }
 
 pub async fn create(ex: &mut impl AsExec, c: &NewCall) -> Result<Call> {
+    insert_one(ex, c, None, false)
+        .await?
+        .ok_or_else(|| StoreError::Conflict("call".into()))
+}
+
+/// Create a call with `notes` unless one with the same provider and provider call id exists
+/// (`None` then): a repeated report, recognised in the same statement that stores the first.
+pub async fn create_once(
+    ex: &mut impl AsExec,
+    c: &NewCall,
+    notes: Option<&str>,
+) -> Result<Option<Call>> {
+    insert_one(ex, c, notes, true).await
+}
+
+async fn insert_one(
+    ex: &mut impl AsExec,
+    c: &NewCall,
+    notes: Option<&str>,
+    once: bool,
+) -> Result<Option<Call>> {
     let t = now();
     sql(&format!(
         "INSERT INTO calls (client_id, provider, provider_call_id, direction, from_number, to_number, \
          lead_id, user_id, status, surface_status, started_at, ended_at, language, metadata, created_at, updated_at, \
-         campaign_id, instance_id, slots) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18) RETURNING {}",
+         campaign_id, instance_id, slots, notes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18, $19){} RETURNING {}",
+        if once {
+            " ON CONFLICT (provider, provider_call_id) DO NOTHING"
+        } else {
+            ""
+        },
         COLUMNS.replace("calls.", "")
     ))
     .arg(c.client_id)
@@ -139,7 +165,8 @@ pub async fn create(ex: &mut impl AsExec, c: &NewCall) -> Result<Call> {
     .arg(c.campaign_id)
     .arg(c.instance_id.as_ref())
     .arg(c.slots)
-    .fetch_one(ex)
+    .arg(notes)
+    .fetch_optional(ex)
     .await
 }
 

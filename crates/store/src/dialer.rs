@@ -121,49 +121,54 @@ pub async fn record_attempt(
     d: Disposition,
     at: DateTime<Utc>,
 ) -> Result<()> {
+    record_attempt_by(tx, rules, lead_id, d, at, None, None).await
+}
+
+/// [`record_attempt`], also assigning the lead to `agent` and keeping `notes` as its latest
+/// note, in the same statement.
+pub async fn record_attempt_by(
+    tx: &mut Tx,
+    rules: &RetryRules,
+    lead_id: i64,
+    d: Disposition,
+    at: DateTime<Utc>,
+    agent: Option<i64>,
+    notes: Option<&str>,
+) -> Result<()> {
     // The status depends on the attempts so far, known to the database: one statement.
-    let (max, delay_next) = match switchboard_core::dialer::Outcome::of(d) {
+    let mut q = sql("UPDATE leads SET attempts = attempts + 1, last_attempt_at = ");
+    q.push_arg(at).push(", disposition = ").push_arg(d.as_str());
+    match switchboard_core::dialer::Outcome::of(d) {
         Some(o) => {
             let r = rules.rule(o);
-            (
-                Some(r.max_attempts),
-                Some(at + chrono::Duration::seconds(r.delay_seconds)),
-            )
-        }
-        None => (None, None),
-    };
-    let t = now();
-    match max {
-        Some(max) => {
-            sql(
-                "UPDATE leads SET attempts = attempts + 1, last_attempt_at = $1, disposition = $2, \
-                 status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END, \
-                 next_attempt_at = CASE WHEN attempts + 1 >= $3 THEN NULL ELSE $4 END, \
-                 wait_reason = CASE WHEN attempts + 1 >= $3 THEN NULL ELSE 'retry' END, \
-                 batch_id = NULL, leased_until = NULL, updated_at = $5 WHERE id = $6",
-            )
-            .arg(at)
-            .arg(d.as_str())
-            .arg(max)
-            .arg(delay_next)
-            .arg(t)
-            .arg(lead_id)
-            .execute(tx)
-            .await?;
+            let next = at + chrono::Duration::seconds(r.delay_seconds);
+            q.push(", status = CASE WHEN attempts + 1 >= ")
+                .push_arg(r.max_attempts)
+                .push(" THEN 'failed' ELSE 'pending' END, next_attempt_at = CASE WHEN attempts + 1 >= ")
+                .push_arg(r.max_attempts)
+                .push(" THEN NULL ELSE ")
+                .push_arg(next)
+                .push(" END, wait_reason = CASE WHEN attempts + 1 >= ")
+                .push_arg(r.max_attempts)
+                .push(" THEN NULL ELSE 'retry' END");
         }
         None => {
-            sql("UPDATE leads SET attempts = attempts + 1, last_attempt_at = $1, disposition = $2, \
-                 status = $3, next_attempt_at = NULL, wait_reason = NULL, batch_id = NULL, leased_until = NULL, \
-                 updated_at = $4 WHERE id = $5")
-                .arg(at)
-                .arg(d.as_str())
-                .arg(d.lead_status().as_str())
-                .arg(t)
-                .arg(lead_id)
-                .execute(tx)
-                .await?;
+            q.push(", status = ")
+                .push_arg(d.lead_status().as_str())
+                .push(", next_attempt_at = NULL, wait_reason = NULL");
         }
     }
+    if let Some(a) = agent {
+        q.push(", assigned_user_id = ").push_arg(a);
+    }
+    if let Some(n) = notes {
+        q.push(", notes = ").push_arg(n);
+    }
+    q.push(", batch_id = NULL, leased_until = NULL, updated_at = ")
+        .push_arg(now())
+        .push(" WHERE id = ")
+        .push_arg(lead_id);
+    q.execute(tx).await?;
     Ok(())
 }
 

@@ -208,30 +208,33 @@ pub async fn report_result(
             )));
         }
     }
-    // The number: by id, else by phone.
-    let mut rd = st.db.read().await?;
-    let lead = match number_id {
-        Some(id) => leads::get(&mut rd, p.client_id, id).await?,
+    let phone = match number_id {
+        Some(_) => None,
         None => {
             let raw = b.phone_number.as_deref().unwrap_or_default();
-            let phone = st
-                .phones
-                .normalize(raw)
-                .map_err(|e| ApiError::bad_request(format!("phone_number: {e}")))?;
-            let found: Option<(i64,)> = switchboard_store::sql(
-                "SELECT id FROM leads WHERE client_id = $1 AND phone = $2 AND deleted_at IS NULL",
+            Some(
+                st.phones
+                    .normalize(raw)
+                    .map_err(|e| ApiError::bad_request(format!("phone_number: {e}")))?,
             )
-            .arg(p.client_id)
-            .arg(&phone)
-            .fetch_optional(&mut rd)
-            .await?;
-            match found {
-                Some((id,)) => leads::get(&mut rd, p.client_id, id).await?,
-                None => None,
-            }
         }
-    }
-    .ok_or_else(|| ApiError::not_found("number"))?;
+    };
+    let stored = current(&st, p.client_id).await?;
+    // Everything else in one transaction: the number (by id, else by phone), the agent, the
+    // attempt in the call log every surface reads, and the lead.
+    let mut tx = st.db.begin().await?;
+    let mut q = switchboard_store::sql(
+        "SELECT id, phone, batch_id FROM leads WHERE client_id = $1 AND deleted_at IS NULL AND ",
+    )
+    .arg(p.client_id);
+    match (number_id, &phone) {
+        (Some(id), _) => q.push("id = ").push_arg(id),
+        (None, p) => q.push("phone = ").push_arg(p.clone()),
+    };
+    let (lead_id, lead_phone, batch_id): (i64, String, Option<String>) = q
+        .fetch_optional(&mut tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("number"))?;
     // The agent: by id, else by phone.
     let agent: Option<i64> = match (&b.agent_id, b.agent_phone.as_deref()) {
         (Some(v), _) if !v.is_null() => {
@@ -240,7 +243,7 @@ pub async fn report_result(
                 switchboard_store::sql("SELECT id FROM users WHERE id = $1 AND client_id = $2")
                     .arg(id)
                     .arg(p.client_id)
-                    .fetch_optional(&mut rd)
+                    .fetch_optional(&mut tx)
                     .await?;
             Some(
                 found
@@ -254,7 +257,7 @@ pub async fn report_result(
                 "SELECT id, phone_number FROM users WHERE client_id = $1 AND phone_number IS NOT NULL ORDER BY id",
             )
             .arg(p.client_id)
-            .fetch_all(&mut rd)
+            .fetch_all(&mut tx)
             .await?;
             let hit = users.into_iter().find(|(_, ph)| {
                 let ph = ph.as_deref().unwrap_or_default();
@@ -270,24 +273,15 @@ pub async fn report_result(
         }
         _ => None,
     };
-    drop(rd);
-
-    let rules = dialer::rules(&mut st.db.read().await?, p.client_id).await?;
-    let stored = if b.call_allowed.is_some() {
-        Some(current(&st, p.client_id).await?)
-    } else {
-        None
-    };
-    let mut tx = st.db.begin().await?;
-    // The attempt, in the call log every surface reads. A report repeated with the same
-    // `attempted_at` is recognised and changes nothing.
-    let mut new = NewCall::outbound(p.client_id, "dialer", &lead.phone);
+    let rules = dialer::rules(&mut tx, p.client_id).await?;
+    // A report repeated with the same `attempted_at` is recognised and changes nothing.
+    let mut new = NewCall::outbound(p.client_id, "dialer", &lead_phone);
     new.provider_call_id = Some(format!(
         "dialer-{}-{}",
-        lead.id,
+        lead_id,
         attempted_at.timestamp_micros()
     ));
-    new.lead_id = Some(lead.id);
+    new.lead_id = Some(lead_id);
     new.user_id = agent;
     new.status = switchboard_core::CallStatus::of_disposition(disposition);
     new.surface_status = Some(disposition.as_str().to_string());
@@ -297,66 +291,31 @@ pub async fn report_result(
         "disposition": disposition.as_str(),
         "reason": b.reason,
         "user_message": b.user_message,
-        "batch_id": lead_batch(&mut tx, lead.id).await?,
+        "batch_id": batch_id,
         "agent_phone": b.agent_phone,
     });
-    // Looked up first: on PostgreSQL a unique violation aborts the transaction, and the
-    // schedule switch below would then fail.
-    let seen = calls::find_by_provider_id(
-        &mut tx,
-        &new.provider,
-        new.provider_call_id.as_deref().unwrap_or_default(),
-    )
-    .await?
-    .is_some();
-    let created = if seen {
-        None
-    } else {
-        Some(calls::create(&mut tx, &new).await)
-    };
-    let duplicate = match created {
-        None => true,
-        Some(Ok(call)) => {
-            if let Some(m) = &b.user_message {
-                calls::update_fields(
-                    &mut tx,
-                    call.id,
-                    &calls::CallPatch {
-                        notes: Some(Some(m.clone())),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            }
-            false
-        }
-        Some(Err(switchboard_store::StoreError::Conflict(_))) => {
-            // The same report arrived concurrently: start over in a fresh transaction.
-            drop(tx);
-            tx = st.db.begin().await?;
-            true
-        }
-        Some(Err(e)) => return Err(e.into()),
-    };
+    let duplicate = calls::create_once(&mut tx, &new, b.user_message.as_deref())
+        .await?
+        .is_none();
     if !duplicate {
-        dialer::record_attempt(&mut tx, &rules, lead.id, disposition, attempted_at).await?;
-        let mut q = switchboard_store::sql("UPDATE leads SET updated_at = $1").arg(now());
-        if let Some(a) = agent {
-            q.push(", assigned_user_id = ").push_arg(a);
-        }
-        if let Some(m) = &b.user_message {
-            q.push(", notes = ").push_arg(m.as_str());
-        }
-        q.push(" WHERE id = ").push_arg(lead.id);
-        q.execute(&mut tx).await?;
+        dialer::record_attempt_by(
+            &mut tx,
+            &rules,
+            lead_id,
+            disposition,
+            attempted_at,
+            agent,
+            b.user_message.as_deref(),
+        )
+        .await?;
     }
-    let mut version = None;
+    let (mut version, mut call_allowed) = (stored.version, stored.doc.enabled);
     // The switch is written (and its version bumped) only when it changes.
-    let stored = stored.filter(|s| Some(s.doc.enabled) != b.call_allowed);
-    if let (Some(allowed), Some(stored)) = (b.call_allowed, stored) {
+    if let Some(allowed) = b.call_allowed.filter(|a| *a != stored.doc.enabled) {
         let mut doc = stored.doc.clone();
         doc.enabled = allowed;
-        version = Some(schedules::put(&mut tx, p.client_id, &doc, stored.version, None).await?);
+        version = schedules::put(&mut tx, p.client_id, &doc, stored.version, None).await?;
+        call_allowed = allowed;
         audit::record(
             &mut tx,
             AuditEntry {
@@ -371,13 +330,9 @@ pub async fn report_result(
         .await?;
     }
     tx.commit().await?;
-    let lead = leads::get(&mut st.db.read().await?, p.client_id, lead.id)
+    let lead = leads::get(&mut st.db.read().await?, p.client_id, lead_id)
         .await?
         .ok_or_else(|| ApiError::not_found("number"))?;
-    let version = match version {
-        Some(v) => v,
-        None => current(&st, p.client_id).await?.version,
-    };
     Ok(Json(json!({
         "success": true,
         "duplicate": duplicate,
@@ -391,18 +346,9 @@ pub async fn report_result(
             "assigned_user_id": lead.assigned_user_id,
             "last_user_message": lead.notes,
         },
-        "call_allowed": current(&st, p.client_id).await?.doc.enabled,
+        "call_allowed": call_allowed,
         "schedule_version": version,
     })))
-}
-
-async fn lead_batch(tx: &mut switchboard_store::Tx, lead_id: i64) -> ApiResult<Option<String>> {
-    let row: Option<(Option<String>,)> =
-        switchboard_store::sql("SELECT batch_id FROM leads WHERE id = $1")
-            .arg(lead_id)
-            .fetch_optional(tx)
-            .await?;
-    Ok(row.and_then(|r| r.0))
 }
 
 fn rules_view(r: &RetryRules) -> Value {
