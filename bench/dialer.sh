@@ -11,6 +11,7 @@
 #
 # Usage: bash bench/dialer.sh      Environment: LEADS=100000 CAP=2000 RUNS=1 CLIENTS=8
 #        BACKENDS="sqlite postgres" SKIP_BUILD=1 TIME_SCALE=25 (simulated seconds per real one)
+#        SKIP_CAMPAIGN=1 (only the external dialers) SKIP_DIALERS=1 (only the campaigns)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LEADS=${LEADS:-100000}
@@ -88,6 +89,7 @@ echo "== baseline: hello-world axum route, 4 and $CLIENTS concurrent clients"
 "$BENCH" hello --requests 20000 --concurrency "$CLIENTS"
 
 for backend in $BACKENDS; do
+  [[ -n "${SKIP_CAMPAIGN:-}" ]] && break
   for run in $(seq 1 "$RUNS"); do
     echo "== 1. campaign, $backend, run $run"
     url=$(fresh_db "$backend" sb_bench_campaign)
@@ -103,7 +105,7 @@ for backend in $BACKENDS; do
   done
 done
 
-if [[ " $BACKENDS " == *" postgres "* ]]; then
+if [[ " $BACKENDS " == *" postgres "* && -z "${SKIP_DIALERS:-}" ]]; then
   for run in $(seq 1 "$RUNS"); do
     echo "== 2. external dialers, postgres, run $run"
     url=$(fresh_db postgres sb_bench_dialer)
@@ -111,7 +113,12 @@ if [[ " $BACKENDS " == *" postgres "* ]]; then
     "$SB" import "$WORK/leads.csv" --list Queue 2>&1 | tail -1
     start_server
     t=$(token); open_all_day "$t"
-    "$BENCH" dialer-loop --target "$TARGET" --token "$DIALER_TOKEN" --clients "$CLIENTS" --size 100
+    pg_cpu() { local t=0 p; for p in $(pgrep -x postgres); do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat 2>/dev/null || echo 0))); done; echo $t; }
+    sv0=$(awk '{print $14+$15}' /proc/$SERVER_PID/stat); pg0=$(pg_cpu)
+    /usr/bin/time -f "dialer clients' CPU: %U s user + %S s system" \
+      "$BENCH" dialer-loop --target "$TARGET" --token "$DIALER_TOKEN" --clients "$CLIENTS" --size 100
+    sv1=$(awk '{print $14+$15}' /proc/$SERVER_PID/stat); pg1=$(pg_cpu)
+    echo "CPU during the loop: server $(( (sv1 - sv0) / 100 )) s, PostgreSQL $(( (pg1 - pg0) / 100 )) s (backends alive at the end)"
     echo "server peak RSS: $(awk '/VmHWM/ {print $2}' /proc/$SERVER_PID/status) kB"
     stop_server
   done

@@ -52,9 +52,14 @@ pub async fn rules(ex: &mut impl AsExec, client_id: i64) -> Result<RetryRules> {
             .arg(client_id)
             .fetch_optional(ex)
             .await?;
-    Ok(row
-        .and_then(|(r,)| RetryRules::from_json(&r.0).ok())
-        .unwrap_or_default())
+    Ok(rules_of(row.map(|(r,)| r)))
+}
+
+/// The rules stored in `dialer_settings.rules` (read by a caller's own query), or the defaults.
+pub fn rules_of(stored: Option<Json<serde_json::Value>>) -> RetryRules {
+    stored
+        .and_then(|r| RetryRules::from_json(&r.0).ok())
+        .unwrap_or_default()
 }
 
 async fn ensure_settings(ex: &mut impl AsExec, client_id: i64) -> Result<()> {
@@ -121,11 +126,12 @@ pub async fn record_attempt(
     d: Disposition,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    record_attempt_by(tx, rules, lead_id, d, at, None, None).await
+    attempt(tx, rules, lead_id, d, at, None, None, false).await?;
+    Ok(())
 }
 
 /// [`record_attempt`], also assigning the lead to `agent` and keeping `notes` as its latest
-/// note, in the same statement.
+/// note, in the same statement, which returns the lead as it now is.
 pub async fn record_attempt_by(
     tx: &mut Tx,
     rules: &RetryRules,
@@ -134,7 +140,21 @@ pub async fn record_attempt_by(
     at: DateTime<Utc>,
     agent: Option<i64>,
     notes: Option<&str>,
-) -> Result<()> {
+) -> Result<Option<crate::leads::Lead>> {
+    attempt(tx, rules, lead_id, d, at, agent, notes, true).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    tx: &mut Tx,
+    rules: &RetryRules,
+    lead_id: i64,
+    d: Disposition,
+    at: DateTime<Utc>,
+    agent: Option<i64>,
+    notes: Option<&str>,
+    returning: bool,
+) -> Result<Option<crate::leads::Lead>> {
     // The status depends on the attempts so far, known to the database: one statement.
     let mut q = sql("UPDATE leads SET attempts = attempts + 1, last_attempt_at = ");
     q.push_arg(at).push(", disposition = ").push_arg(d.as_str());
@@ -168,8 +188,13 @@ pub async fn record_attempt_by(
         .push_arg(now())
         .push(" WHERE id = ")
         .push_arg(lead_id);
+    if returning {
+        q.push(" RETURNING ")
+            .push(&crate::leads::COLUMNS.replace("leads.", ""));
+        return q.fetch_optional(tx).await;
+    }
     q.execute(tx).await?;
-    Ok(())
+    Ok(None)
 }
 
 /// The caps a call is placed under.
@@ -322,20 +347,40 @@ pub async fn candidates(
     } else {
         ""
     };
-    sql(&format!(
-        "SELECT id, phone, priority, timezone, assigned_user_id, created_at, next_attempt_at FROM leads \
-         WHERE client_id = $1 AND priority = $2 AND status = 'pending' AND deleted_at IS NULL \
-         AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
-         AND NOT EXISTS (SELECT 1 FROM dnc WHERE dnc.phone = leads.phone AND (dnc.client_id IS NULL OR dnc.client_id = leads.client_id)) \
-         AND NOT EXISTS (SELECT 1 FROM calls WHERE calls.lead_id = leads.id AND calls.status IN ('initiated', 'ringing', 'answered')) \
-         ORDER BY id LIMIT $4{lock}"
-    ))
-    .arg(client_id)
-    .arg(priority.as_str())
-    .arg(at)
-    .arg(limit)
-    .fetch_all(tx)
-    .await
+    // Leads that fell due (retries, holds that ended) first, in the order they fell due; then
+    // fresh ones, oldest first. Each part reads its own index.
+    let part = |due: bool, n: i64| {
+        let mut q = sql(
+            "SELECT id, phone, priority, timezone, assigned_user_id, created_at, next_attempt_at FROM leads \
+             WHERE client_id = $1 AND priority = $2 AND status = 'pending' AND deleted_at IS NULL",
+        )
+        .arg(client_id)
+        .arg(priority.as_str());
+        if due {
+            q.push(" AND next_attempt_at IS NOT NULL AND next_attempt_at <= ")
+                .push_arg(at);
+        } else {
+            q.push(" AND next_attempt_at IS NULL");
+        }
+        q.push(
+            " AND NOT EXISTS (SELECT 1 FROM dnc WHERE dnc.phone = leads.phone AND (dnc.client_id IS NULL OR dnc.client_id = leads.client_id)) \
+             AND NOT EXISTS (SELECT 1 FROM calls WHERE calls.lead_id = leads.id AND calls.status IN ('initiated', 'ringing', 'answered'))",
+        );
+        q.push(if due {
+            " ORDER BY next_attempt_at, id LIMIT "
+        } else {
+            " ORDER BY id LIMIT "
+        })
+        .push_arg(n)
+        .push(lock);
+        q
+    };
+    let mut out: Vec<Candidate> = part(true, limit).fetch_all(&mut *tx).await?;
+    let rest = limit - out.len() as i64;
+    if rest > 0 {
+        out.extend(part(false, rest).fetch_all::<Candidate>(&mut *tx).await?);
+    }
+    Ok(out)
 }
 
 /// Attempt start times since `since` for each of `leads` (daily caps).

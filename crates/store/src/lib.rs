@@ -18,6 +18,8 @@ pub mod testing;
 pub mod users;
 
 pub use db::{Arg, AsExec, Backend, ConnectOptions, Db, Sql, Tx, sql};
+/// JSON columns as query results decode them.
+pub use sqlx::types::Json as JsonColumn;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

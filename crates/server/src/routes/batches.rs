@@ -224,14 +224,21 @@ pub async fn report_result(
     // attempt in the call log every surface reads, and the lead.
     let mut tx = st.db.begin().await?;
     let mut q = switchboard_store::sql(
-        "SELECT id, phone, batch_id FROM leads WHERE client_id = $1 AND deleted_at IS NULL AND ",
+        "SELECT id, phone, batch_id, (SELECT rules FROM dialer_settings WHERE client_id = $1) \
+         FROM leads WHERE client_id = $1 AND deleted_at IS NULL AND ",
     )
     .arg(p.client_id);
     match (number_id, &phone) {
         (Some(id), _) => q.push("id = ").push_arg(id),
         (None, p) => q.push("phone = ").push_arg(p.clone()),
     };
-    let (lead_id, lead_phone, batch_id): (i64, String, Option<String>) = q
+    type Found = (
+        i64,
+        String,
+        Option<String>,
+        Option<switchboard_store::JsonColumn<Value>>,
+    );
+    let (lead_id, lead_phone, batch_id, rules): Found = q
         .fetch_optional(&mut tx)
         .await?
         .ok_or_else(|| ApiError::not_found("number"))?;
@@ -273,7 +280,7 @@ pub async fn report_result(
         }
         _ => None,
     };
-    let rules = dialer::rules(&mut tx, p.client_id).await?;
+    let rules = dialer::rules_of(rules);
     // A report repeated with the same `attempted_at` is recognised and changes nothing.
     let mut new = NewCall::outbound(p.client_id, "dialer", &lead_phone);
     new.provider_call_id = Some(format!(
@@ -297,7 +304,9 @@ pub async fn report_result(
     let duplicate = calls::create_once(&mut tx, &new, b.user_message.as_deref())
         .await?
         .is_none();
-    if !duplicate {
+    let lead = if duplicate {
+        leads::get(&mut tx, p.client_id, lead_id).await?
+    } else {
         dialer::record_attempt_by(
             &mut tx,
             &rules,
@@ -307,8 +316,9 @@ pub async fn report_result(
             agent,
             b.user_message.as_deref(),
         )
-        .await?;
+        .await?
     }
+    .ok_or_else(|| ApiError::not_found("number"))?;
     let (mut version, mut call_allowed) = (stored.version, stored.doc.enabled);
     // The switch is written (and its version bumped) only when it changes.
     if let Some(allowed) = b.call_allowed.filter(|a| *a != stored.doc.enabled) {
@@ -330,9 +340,6 @@ pub async fn report_result(
         .await?;
     }
     tx.commit().await?;
-    let lead = leads::get(&mut st.db.read().await?, p.client_id, lead_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("number"))?;
     Ok(Json(json!({
         "success": true,
         "duplicate": duplicate,
