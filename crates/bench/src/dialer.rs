@@ -33,6 +33,14 @@ fn rss_kb(pid: u32, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// What the readers poll while a campaign runs, in turn.
+const READ_PATHS: [&str; 4] = [
+    "/plivo/campaign-progress/{id}",
+    "/api/calls?page=1&limit=20",
+    "/plivo/get-active-channels",
+    "/api/leads?page=1&limit=20&status=pending",
+];
+
 /// Start a campaign over `list_id` and watch it to the end: start rate, live calls, API
 /// latency (a reader polling three routes while it runs) and the server's memory.
 pub async fn campaign(
@@ -70,19 +78,14 @@ pub async fn campaign(
             latencies.clone(),
         );
         handles.push(tokio::spawn(async move {
-            let paths = [
-                format!("/plivo/campaign-progress/{id}"),
-                "/api/calls?page=1&limit=20".to_string(),
-                "/plivo/get-active-channels".to_string(),
-                "/api/leads?page=1&limit=20&status=pending".to_string(),
-            ];
+            let paths = READ_PATHS.map(|p| p.replace("{id}", &id));
             let mut i = r;
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 let url = format!("{target}{}", paths[i % paths.len()]);
-                i += 1;
                 if let Ok((d, _)) = get_json(&c, &url, &token).await {
-                    latencies.lock().unwrap().push(d);
+                    latencies.lock().unwrap().push((i % paths.len(), d));
                 }
+                i += 1;
                 // A dashboard polling about four times a second.
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
@@ -136,12 +139,25 @@ pub async fn campaign(
         peak_rss / 1024,
         peak_hwm / 1024
     );
+    let all: Vec<(usize, Duration)> = std::mem::take(&mut *latencies.lock().unwrap());
     let mut rep = Report {
-        latencies: std::mem::take(&mut *latencies.lock().unwrap()),
+        latencies: all.iter().map(|(_, d)| *d).collect(),
         errors: 0,
         elapsed: Duration::from_secs_f64(elapsed),
     };
     rep.print("api-during-campaign");
+    for (k, name) in READ_PATHS.iter().enumerate() {
+        let mut one = Report {
+            latencies: all
+                .iter()
+                .filter(|(p, _)| *p == k)
+                .map(|(_, d)| *d)
+                .collect(),
+            errors: 0,
+            elapsed: Duration::from_secs_f64(elapsed),
+        };
+        one.print(&format!("  {name}"));
+    }
     Ok(())
 }
 

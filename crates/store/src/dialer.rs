@@ -424,7 +424,7 @@ pub async fn defer(
 /// A schedule changed: leads held back for its windows are due again at once (they are checked
 /// against the new schedule when next claimed).
 pub async fn release_window_holds(ex: &mut impl AsExec, client_id: i64) -> Result<u64> {
-    sql("UPDATE leads SET next_attempt_at = NULL, wait_reason = NULL WHERE client_id = $1 AND wait_reason = 'window' AND status = 'pending'")
+    sql("UPDATE leads SET next_attempt_at = NULL, wait_reason = NULL WHERE client_id = $1 AND wait_reason = 'window' AND status = 'pending' AND deleted_at IS NULL AND next_attempt_at IS NOT NULL")
         .arg(client_id)
         .execute(ex)
         .await
@@ -433,7 +433,7 @@ pub async fn release_window_holds(ex: &mut impl AsExec, client_id: i64) -> Resul
 /// The retry rules changed: leads held back for the daily cap are due again at once (they are
 /// checked against the new cap when next claimed).
 pub async fn release_cap_holds(ex: &mut impl AsExec, client_id: i64) -> Result<u64> {
-    sql("UPDATE leads SET next_attempt_at = NULL, wait_reason = NULL WHERE client_id = $1 AND wait_reason = 'cap' AND status = 'pending'")
+    sql("UPDATE leads SET next_attempt_at = NULL, wait_reason = NULL WHERE client_id = $1 AND wait_reason = 'cap' AND status = 'pending' AND deleted_at IS NULL AND next_attempt_at IS NOT NULL")
         .arg(client_id)
         .execute(ex)
         .await
