@@ -92,6 +92,11 @@ impl EngineHandle {
     }
 }
 
+/// The planner's statistics are refreshed after this many calls placed by this instance…
+const STATS_EVERY_CALLS: usize = 10_000;
+/// …and at most this often.
+const STATS_MIN_INTERVAL: Duration = Duration::from_secs(30);
+
 pub struct Engine {
     db: Db,
     cfg: EngineConfig,
@@ -142,6 +147,8 @@ impl Engine {
 
     async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut last_beat: Option<tokio::time::Instant> = None;
+        // Calls placed since the planner's statistics were last refreshed, and when that was.
+        let (mut placed, mut last_stats) = (0usize, None::<tokio::time::Instant>);
         loop {
             if *stop.borrow() {
                 break;
@@ -154,8 +161,19 @@ impl Engine {
             }
             let mut busy = false;
             match self.work().await {
-                Ok(n) => busy = n > 0,
+                Ok(n) => {
+                    busy = n > 0;
+                    placed += n;
+                }
                 Err(e) => tracing::warn!(error = %e, "dialer round failed"),
+            }
+            if placed >= STATS_EVERY_CALLS
+                && last_stats.is_none_or(|t| t.elapsed() >= STATS_MIN_INTERVAL)
+            {
+                if let Err(e) = self.db.refresh_stats().await {
+                    tracing::warn!(error = %e, "could not refresh planner statistics");
+                }
+                (placed, last_stats) = (0, Some(tokio::time::Instant::now()));
             }
             if busy {
                 // More may be waiting: go again soon, but let the event path breathe.
