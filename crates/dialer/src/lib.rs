@@ -170,7 +170,11 @@ impl Engine {
             if placed >= STATS_EVERY_CALLS
                 && last_stats.is_none_or(|t| t.elapsed() >= STATS_MIN_INTERVAL)
             {
-                if let Err(e) = self.db.refresh_stats().await {
+                if let Err(e) = self
+                    .db
+                    .refresh_stats(&["calls", "leads", "campaign_leads"])
+                    .await
+                {
                     tracing::warn!(error = %e, "could not refresh planner statistics");
                 }
                 (placed, last_stats) = (0, Some(tokio::time::Instant::now()));

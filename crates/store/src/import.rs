@@ -334,6 +334,11 @@ pub async fn import_csv<R: Read + Send + 'static>(
     if let Some(t) = txn {
         t.commit().await?;
     }
+    // A large import leaves the planner's picture of `leads` stale until autovacuum comes by
+    // (PostgreSQL): a lookup by id was planned as a walk of the client's leads.
+    if report.success_count >= 10_000 {
+        db.refresh_stats(&["leads"]).await?;
+    }
     report.errors.sort_by_key(|e| e.line);
     Ok(report)
 }
