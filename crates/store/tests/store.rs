@@ -552,3 +552,63 @@ mod calls_and_events {
         ));
     }
 }
+
+mod queue {
+    use chrono::{Duration, Utc};
+    use switchboard_core::Priority;
+    use switchboard_store::leads::{self, NewLead};
+    use switchboard_store::{Db, dialer, sql};
+
+    both!(due_leads_come_before_fresh_ones);
+
+    /// Within a priority, leads whose retry time has come are claimed first (in the order they
+    /// fell due), then fresh ones oldest first; leads still waiting, and other priorities, never.
+    pub(super) async fn due_leads_come_before_fresh_ones(db: Db, client: i64) {
+        let t = Utc::now();
+        let mut tx = db.begin().await.unwrap();
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let l = leads::create(
+                &mut tx,
+                client,
+                &NewLead {
+                    phone: format!("+1415555{:04}", 7000 + i),
+                    priority: Some(if i == 5 { "high" } else { "medium" }.into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            ids.push(l.id);
+        }
+        // 0, 1: fresh. 2: due a minute ago. 3: due ten minutes ago. 4: waiting an hour more.
+        for (k, at) in [
+            (2, t - Duration::minutes(1)),
+            (3, t - Duration::minutes(10)),
+            (4, t + Duration::hours(1)),
+        ] {
+            sql("UPDATE leads SET next_attempt_at = $1, wait_reason = 'retry', attempts = 1 WHERE id = $2")
+                .arg(at)
+                .arg(ids[k])
+                .execute(&mut tx)
+                .await
+                .unwrap();
+        }
+        let got: Vec<i64> = dialer::candidates(&mut tx, client, Priority::Medium, 10, t)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(got, vec![ids[3], ids[2], ids[0], ids[1]]);
+        // A limit is filled from the due part first.
+        let two: Vec<i64> = dialer::candidates(&mut tx, client, Priority::Medium, 3, t)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(two, vec![ids[3], ids[2], ids[0]]);
+        tx.commit().await.unwrap();
+    }
+}
