@@ -572,36 +572,6 @@ impl Engine {
         new
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn create_call(
-        &self,
-        tx: &mut Tx,
-        client_id: i64,
-        lead_id: i64,
-        to: &str,
-        from: Option<&str>,
-        campaign_id: Option<i64>,
-        slots: i64,
-        user_id: Option<i64>,
-        bridge: &Bridge,
-        surface: &str,
-        t: DateTime<Utc>,
-    ) -> Result<Call, StoreError> {
-        let new = self.new_call(
-            client_id,
-            lead_id,
-            to,
-            from,
-            campaign_id,
-            slots,
-            user_id,
-            bridge,
-            surface,
-            t,
-        );
-        switchboard_store::calls::create(tx, &new).await
-    }
-
     fn start_all(&self, created: Vec<(Call, Bridge)>) {
         for (call, bridge) in created {
             let o = self.originator.clone();
@@ -675,21 +645,19 @@ impl Engine {
             let b = Bridge::Agent {
                 number: phone.clone(),
             };
-            let call = self
-                .create_call(
-                    &mut tx,
-                    client_id,
-                    lead.id,
-                    &lead.phone,
-                    None,
-                    None,
-                    3,
-                    Some(*agent_id),
-                    &b,
-                    "queue",
-                    t,
-                )
-                .await?;
+            let new = self.new_call(
+                client_id,
+                lead.id,
+                &lead.phone,
+                None,
+                None,
+                3,
+                Some(*agent_id),
+                &b,
+                "queue",
+                t,
+            );
+            let call = switchboard_store::calls::create(&mut tx, &new).await?;
             created.push((call, b));
         }
         // Queue calls hold the queue's slot too (scope 'queue').
