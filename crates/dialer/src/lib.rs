@@ -27,7 +27,7 @@ use switchboard_core::dialer::{RetryRules, day_bounds, queue_deadline};
 use switchboard_core::schedule::Schedule;
 use switchboard_store::calls::{Call, NewCall};
 use switchboard_store::dialer::{Candidate, Caps};
-use switchboard_store::{Db, StoreError, Tx, campaigns, dialer, now, schedules};
+use switchboard_store::{Db, StoreError, Tx, campaigns, counters, dialer, now, schedules};
 use switchboard_telephony::Bridge;
 use tokio::sync::{Notify, watch};
 
@@ -217,6 +217,7 @@ impl Engine {
             self.pacer = limiter(share);
         }
         self.reconcile(&live).await?;
+        counters::fold(&self.db).await?;
         Ok(())
     }
 

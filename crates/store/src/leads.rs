@@ -53,6 +53,35 @@ pub struct LeadFilter {
     pub list_id: Option<i64>,
 }
 
+impl LeadFilter {
+    /// Filters on status alone (or on nothing): the total can come from the kept counts.
+    fn statuses_only(&self) -> bool {
+        let Self {
+            ids,
+            excluded_ids,
+            statuses: _,
+            dispositions,
+            priorities,
+            tags,
+            search,
+            created_from,
+            created_to,
+            assigned_user_id,
+            list_id,
+        } = self;
+        ids.is_none()
+            && excluded_ids.is_empty()
+            && dispositions.is_empty()
+            && priorities.is_empty()
+            && tags.is_empty()
+            && search.is_none()
+            && created_from.is_none()
+            && created_to.is_none()
+            && assigned_user_id.is_none()
+            && list_id.is_none()
+    }
+}
+
 /// Columns a listing may sort on.
 pub const SORTABLE: [&str; 9] = [
     "created_at",
@@ -247,9 +276,19 @@ pub async fn list(
     offset: u64,
 ) -> Result<(Vec<Lead>, u64)> {
     let mut conn = db.read().await?;
-    let mut count = sql("SELECT COUNT(*) FROM leads");
-    filter.push_where(&mut count, db.backend(), client_id);
-    let (total,) = count.fetch_one::<(i64,)>(&mut conn).await?;
+    let kept = if filter.statuses_only() {
+        crate::counters::live_leads(&mut conn, db.backend(), client_id, &filter.statuses).await?
+    } else {
+        None
+    };
+    let total = match kept {
+        Some(n) => n as i64,
+        None => {
+            let mut count = sql("SELECT COUNT(*) FROM leads");
+            filter.push_where(&mut count, db.backend(), client_id);
+            count.fetch_one::<(i64,)>(&mut conn).await?.0
+        }
+    };
     let mut q = sql(&format!("SELECT {COLUMNS} FROM leads"));
     filter.push_where(&mut q, db.backend(), client_id);
     sort.push(&mut q);

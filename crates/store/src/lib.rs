@@ -5,6 +5,7 @@ pub mod audit;
 pub mod calls;
 pub mod campaigns;
 pub mod clients;
+pub mod counters;
 pub mod db;
 pub mod dialer;
 pub mod dnc;

@@ -612,3 +612,280 @@ mod queue {
         tx.commit().await.unwrap();
     }
 }
+
+mod campaign_counts {
+    use switchboard_core::CallStatus;
+    use switchboard_store::calls::{self, NewCall};
+    use switchboard_store::campaigns::{self, NewCampaign};
+    use switchboard_store::{Db, lists, sql};
+
+    both!(counts_follow_every_change);
+
+    /// What `call_stats` used to aggregate from the calls themselves.
+    async fn aggregate(db: &Db, campaign: i64) -> (i64, i64, i64, i64, f64) {
+        let rows: Vec<(String, i64, Option<f64>)> = sql(
+            "SELECT status, COUNT(*), AVG(CAST(duration_secs AS DOUBLE PRECISION)) FROM calls WHERE campaign_id = $1 GROUP BY status",
+        )
+        .arg(campaign)
+        .fetch_all(&mut db.read().await.unwrap())
+        .await
+        .unwrap();
+        let (mut total, mut live, mut connected, mut failed, mut avg) = (0, 0, 0, 0, 0.0);
+        for (status, n, a) in rows {
+            total += n;
+            match status.as_str() {
+                "initiated" | "ringing" | "answered" => live += n,
+                "completed" => {
+                    connected += n;
+                    avg = a.unwrap_or(0.0);
+                }
+                _ => failed += n,
+            }
+        }
+        (total, live, connected, failed, avg)
+    }
+
+    async fn check(db: &Db, campaigns: &[i64], step: &str) {
+        for &c in campaigns {
+            let s = campaigns::call_stats(&mut db.read().await.unwrap(), c)
+                .await
+                .unwrap();
+            let want = aggregate(db, c).await;
+            assert_eq!(
+                (s.total, s.live, s.connected, s.failed),
+                (want.0, want.1, want.2, want.3),
+                "campaign {c} after {step}"
+            );
+            assert!(
+                (s.avg_duration - want.4).abs() < 1e-9,
+                "campaign {c} after {step}: average {} vs {}",
+                s.avg_duration,
+                want.4
+            );
+        }
+    }
+
+    /// The counts kept by the database agree with an aggregate over the calls after inserts,
+    /// statements changing calls of several campaigns at once, late durations, a call moved
+    /// between campaigns, deletes, and a rolled-back transaction.
+    pub(super) async fn counts_follow_every_change(db: Db, client: i64) {
+        let mut tx = db.begin().await.unwrap();
+        let list = lists::ensure(&mut tx, client, "counted").await.unwrap();
+        let mut ids = Vec::new();
+        for name in ["one", "two"] {
+            let c = campaigns::create(
+                &mut tx,
+                &NewCampaign {
+                    client_id: client,
+                    name,
+                    list_id: list,
+                    from_number: "+14155550100",
+                    wss_url: None,
+                    max_concurrent: 5,
+                    created_by: None,
+                    owner_instance: None,
+                },
+            )
+            .await
+            .unwrap();
+            ids.push(c.id);
+        }
+        let (one, two) = (ids[0], ids[1]);
+        let new: Vec<NewCall> = (0..60)
+            .map(|i| NewCall {
+                campaign_id: [Some(one), Some(two), None][i % 3],
+                status: if i % 10 == 9 {
+                    CallStatus::Failed
+                } else {
+                    CallStatus::Initiated
+                },
+                ..NewCall::outbound(client, "simulator", &format!("+1415555{:04}", 8000 + i))
+            })
+            .collect();
+        calls::create_many(&mut tx, &new).await.unwrap();
+        tx.commit().await.unwrap();
+        check(&db, &ids, "inserts").await;
+
+        let steps: [(&str, &str); 8] = [
+            (
+                "ringing",
+                "UPDATE calls SET status = 'ringing' WHERE status = 'initiated' AND id % 2 = 0",
+            ),
+            (
+                "completed",
+                "UPDATE calls SET status = 'completed', duration_secs = id WHERE status = 'ringing' AND id % 3 = 0",
+            ),
+            (
+                "busy",
+                "UPDATE calls SET status = 'busy' WHERE status = 'ringing' AND id % 3 = 1",
+            ),
+            (
+                "late duration",
+                "UPDATE calls SET duration_secs = 7 WHERE status = 'completed' AND id % 2 = 0",
+            ),
+            (
+                "completed without duration",
+                "UPDATE calls SET status = 'completed', duration_secs = NULL WHERE status = 'initiated' AND id % 5 = 0",
+            ),
+            (
+                "moved",
+                "UPDATE calls SET campaign_id = NULL WHERE campaign_id IS NOT NULL AND id % 7 = 0",
+            ),
+            ("unrelated column", "UPDATE calls SET notes = 'seen'"),
+            ("deleted", "DELETE FROM calls WHERE id % 11 = 0"),
+        ];
+        for (k, (step, stmt)) in steps.into_iter().enumerate() {
+            let mut tx = db.begin().await.unwrap();
+            sql(stmt).execute(&mut tx).await.unwrap();
+            tx.commit().await.unwrap();
+            check(&db, &ids, step).await;
+            // Folding the recorded changes in (PostgreSQL) changes nothing a reader sees.
+            if k % 2 == 1 {
+                switchboard_store::counters::fold(&db).await.unwrap();
+                check(&db, &ids, &format!("{step}, folded")).await;
+            }
+        }
+        sql("UPDATE calls SET campaign_id = $1 WHERE campaign_id IS NULL AND id % 2 = 1")
+            .arg(two)
+            .execute(&mut db.begin().await.unwrap())
+            .await
+            .unwrap(); // dropped uncommitted: rolled back
+        let before = campaigns::call_stats(&mut db.read().await.unwrap(), two)
+            .await
+            .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        sql("UPDATE calls SET status = 'failed'")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        drop(tx); // rolled back
+        let after = campaigns::call_stats(&mut db.read().await.unwrap(), two)
+            .await
+            .unwrap();
+        assert_eq!(
+            (before.total, before.live, before.failed),
+            (after.total, after.live, after.failed)
+        );
+        check(&db, &ids, "rollbacks").await;
+        let s = campaigns::call_stats(&mut db.read().await.unwrap(), one)
+            .await
+            .unwrap();
+        assert!(
+            s.total > 0 && s.live > 0 && s.connected > 0 && s.failed > 0,
+            "{s:?}"
+        );
+    }
+}
+
+mod lead_counts {
+    use switchboard_store::import::{ImportOptions, import_csv};
+    use switchboard_store::leads::{self, LeadFilter, LeadSort};
+    use switchboard_store::{Db, clients, counters, sql};
+
+    both!(totals_follow_every_change);
+
+    async fn check(db: &Db, clients: &[i64], step: &str) {
+        for &client in clients {
+            for statuses in [
+                vec![],
+                vec!["pending".to_string()],
+                vec!["calling".to_string(), "answered".to_string()],
+                vec!["transferred".to_string()],
+            ] {
+                let f = LeadFilter {
+                    statuses: statuses.clone(),
+                    ..Default::default()
+                };
+                let (_, total) = leads::list(db, client, &f, &LeadSort::default(), 5, 0)
+                    .await
+                    .unwrap();
+                let mut q =
+                    sql("SELECT COUNT(*) FROM leads WHERE client_id = $1 AND deleted_at IS NULL")
+                        .arg(client);
+                if !statuses.is_empty() {
+                    q.push(" AND status IN ").push_list(statuses.iter());
+                }
+                let (want,): (i64,) = db.fetch_one(q).await.unwrap();
+                assert_eq!(
+                    total, want as u64,
+                    "client {client}, {statuses:?}, after {step}"
+                );
+            }
+        }
+    }
+
+    /// A listing's total filtered on status alone (kept counts on PostgreSQL) agrees with a
+    /// count of the rows after imports, status changes across clients in one statement, soft
+    /// deletes and restores, hard deletes, a rolled-back transaction, and folds.
+    pub(super) async fn totals_follow_every_change(db: Db, client: i64) {
+        let mut tx = db.begin().await.unwrap();
+        let other = clients::create(&mut tx, "Other", 10, None)
+            .await
+            .unwrap()
+            .id;
+        tx.commit().await.unwrap();
+        let both = [client, other];
+        for (k, &c) in both.iter().enumerate() {
+            let mut csv = String::from("phone\n");
+            for i in 0..300 {
+                csv.push_str(&format!("+1415{:07}\n", 3_000_000 + i + k * 1000));
+            }
+            csv.push_str("+14153000000\n"); // a duplicate in the first client's file
+            let phones = switchboard_core::PhoneNormalizer::new(Some("US")).unwrap();
+            import_csv(
+                &db,
+                std::io::Cursor::new(csv.into_bytes()),
+                phones,
+                ImportOptions::new(c),
+                |_| {},
+            )
+            .await
+            .unwrap();
+        }
+        check(&db, &both, "imports").await;
+        let steps: [(&str, &str); 7] = [
+            (
+                "calling",
+                "UPDATE leads SET status = 'calling' WHERE id % 3 = 0",
+            ),
+            (
+                "answered",
+                "UPDATE leads SET status = 'answered' WHERE status = 'calling' AND id % 2 = 0",
+            ),
+            (
+                "unrelated column",
+                "UPDATE leads SET notes = 'seen' WHERE id % 5 = 0",
+            ),
+            (
+                "soft delete",
+                "UPDATE leads SET deleted_at = updated_at WHERE id % 7 = 0",
+            ),
+            (
+                "restore",
+                "UPDATE leads SET deleted_at = NULL, status = 'transferred' WHERE deleted_at IS NOT NULL AND id % 2 = 0",
+            ),
+            (
+                "changed while deleted",
+                "UPDATE leads SET status = 'pending' WHERE deleted_at IS NOT NULL",
+            ),
+            ("hard delete", "DELETE FROM leads WHERE id % 11 = 0"),
+        ];
+        for (k, (step, stmt)) in steps.into_iter().enumerate() {
+            let mut tx = db.begin().await.unwrap();
+            sql(stmt).execute(&mut tx).await.unwrap();
+            tx.commit().await.unwrap();
+            check(&db, &both, step).await;
+            if k % 2 == 0 {
+                counters::fold(&db).await.unwrap();
+                check(&db, &both, &format!("{step}, folded")).await;
+            }
+        }
+        let mut tx = db.begin().await.unwrap();
+        sql("UPDATE leads SET status = 'failed'")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        drop(tx); // rolled back
+        check(&db, &both, "a rollback").await;
+    }
+}

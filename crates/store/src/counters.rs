@@ -1,0 +1,81 @@
+//! Counts the database keeps as rows change (migrations 0009 and 0010), for totals that an
+//! aggregate would compute too slowly while a campaign changes the rows every second:
+//! a campaign's calls per outcome, and on PostgreSQL a client's live leads per status.
+//!
+//! On PostgreSQL, triggers record each statement's changes as rows in a deltas table (writers
+//! only insert, so they never wait on one another for a shared counts row); a reader adds the
+//! deltas to the counts, and [`fold`] moves them in. SQLite has one writer at a time: its
+//! triggers update the campaign counts in place, and it counts leads from its covering index.
+
+use crate::{AsExec, Backend, Db, Result, sql};
+
+/// Fold the recorded changes into the counts rows, so reads stay a few rows. One instance at a
+/// time (the others skip); a no-op on SQLite. Returns the counts rows touched.
+pub async fn fold(db: &Db) -> Result<u64> {
+    if db.backend() != Backend::Postgres {
+        return Ok(0);
+    }
+    let mut tx = db.begin().await?;
+    let (mine,): (bool,) = sql("SELECT pg_try_advisory_xact_lock(5309001)")
+        .fetch_one(&mut tx)
+        .await?;
+    if !mine {
+        return Ok(0);
+    }
+    let calls = sql(
+        "WITH moved AS (DELETE FROM campaign_call_deltas \
+             RETURNING campaign_id, total, live, connected, failed, talk_calls, talk_secs) \
+         INSERT INTO campaign_call_counts AS c (campaign_id, total, live, connected, failed, talk_calls, talk_secs) \
+         SELECT campaign_id, SUM(total), SUM(live), SUM(connected), SUM(failed), SUM(talk_calls), SUM(talk_secs) \
+         FROM moved GROUP BY campaign_id \
+         ON CONFLICT (campaign_id) DO UPDATE SET \
+             total = c.total + EXCLUDED.total, live = c.live + EXCLUDED.live, \
+             connected = c.connected + EXCLUDED.connected, failed = c.failed + EXCLUDED.failed, \
+             talk_calls = c.talk_calls + EXCLUDED.talk_calls, talk_secs = c.talk_secs + EXCLUDED.talk_secs",
+    )
+    .execute(&mut tx)
+    .await?;
+    let leads = sql(
+        "WITH moved AS (DELETE FROM lead_status_deltas RETURNING client_id, status, n) \
+         INSERT INTO lead_status_counts AS c (client_id, status, n) \
+         SELECT client_id, status, SUM(n) FROM moved GROUP BY client_id, status \
+         ON CONFLICT (client_id, status) DO UPDATE SET n = c.n + EXCLUDED.n",
+    )
+    .execute(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(calls + leads)
+}
+
+/// A client's live leads with one of `statuses` (all of them when empty), from the counters;
+/// `None` where none are kept (SQLite), for the caller to count the rows.
+pub async fn live_leads(
+    ex: &mut impl AsExec,
+    backend: Backend,
+    client_id: i64,
+    statuses: &[String],
+) -> Result<Option<u64>> {
+    if backend != Backend::Postgres {
+        return Ok(None);
+    }
+    let mut q = sql("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM (");
+    for (i, table) in ["lead_status_counts", "lead_status_deltas"]
+        .iter()
+        .enumerate()
+    {
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push("SELECT n FROM ")
+            .push(table)
+            .push(" WHERE client_id = ")
+            .push_arg(client_id);
+        if !statuses.is_empty() {
+            q.push(" AND status IN ");
+            q.push_list(statuses.iter().cloned());
+        }
+    }
+    q.push(") AS x");
+    let (n,): (i64,) = q.fetch_one(ex).await?;
+    Ok(Some(n.max(0) as u64))
+}
