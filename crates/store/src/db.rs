@@ -330,6 +330,8 @@ enum Pools {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        /// The database file, for the bulk importer's own connection.
+        path: std::path::PathBuf,
     },
     Pg(PgPool),
 }
@@ -385,6 +387,7 @@ impl Db {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("cache_size", "-16000");
+            let path = o.get_filename().to_path_buf();
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_with(o.clone())
@@ -394,7 +397,7 @@ impl Db {
                 .connect_with(o.read_only(true))
                 .await?;
             Ok(Self {
-                pools: Arc::new(Pools::Sqlite { read, write }),
+                pools: Arc::new(Pools::Sqlite { read, write, path }),
             })
         } else {
             Err(StoreError::Invalid(format!(
@@ -469,6 +472,14 @@ impl Db {
         })
     }
 
+    /// The SQLite database file (`None` on PostgreSQL).
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match &*self.pools {
+            Pools::Sqlite { path, .. } => Some(path),
+            Pools::Pg(_) => None,
+        }
+    }
+
     /// Begin a write transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match &*self.pools {
@@ -502,7 +513,7 @@ impl Db {
 
     pub async fn close(&self) {
         match &*self.pools {
-            Pools::Sqlite { read, write } => {
+            Pools::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }

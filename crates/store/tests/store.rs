@@ -187,6 +187,7 @@ async fn import_counts_duplicates_and_errors(db: Db, client: i64) {
         ));
     }
     csv.push_str("+14152000000,dup,,\n12,too short,,\n\"unterminated,x\n");
+    let before = switchboard_store::now();
     let report = import_csv(
         &db,
         std::io::Cursor::new(csv.into_bytes()),
@@ -202,6 +203,21 @@ async fn import_counts_duplicates_and_errors(db: Db, client: i64) {
     assert_eq!(report.errors[0].line, 2503);
     let (even,): (i64,) = db.fetch_one(sql("SELECT COUNT(*) FROM leads JOIN lists ON lists.id = leads.list_id WHERE lists.name = 'Even'")).await.unwrap();
     assert_eq!(even, 1250);
+    // Imported timestamps compare like every other (SQLite keeps them as text).
+    let f = LeadFilter {
+        created_from: Some(before),
+        created_to: Some(switchboard_store::now()),
+        ..Default::default()
+    };
+    let (rows, total) = leads::list(&db, client, &f, &LeadSort::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(total, 2500);
+    assert!(
+        rows.iter()
+            .all(|l| l.created_at >= before && l.tags.0 == ["a", "b"]),
+        "{rows:?}"
+    );
     // Committing in slices gives the same result.
     let again = "phone\n+14152000001\n+14159999999\n";
     let mut o = ImportOptions::new(client);
