@@ -43,14 +43,19 @@ RETURNS void LANGUAGE sql AS $$
     GROUP BY d.campaign_id;
 $$;
 
--- Statement-level: one delta row per statement and campaign (a batch of webhook events
--- updates hundreds of calls in one statement).
+-- A call placed for a campaign: one delta row. Row-level with a WHEN condition, so the many
+-- calls that belong to no campaign (an external dialer's reports) never enter PL/pgSQL.
+CREATE FUNCTION calls_count_placed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM calls_count_merge(ARRAY[NEW.campaign_id], ARRAY[1], ARRAY[NEW.status], ARRAY[NEW.duration_secs]);
+    RETURN NULL;
+END $$;
+
+-- Changes and deletes: statement-level, one delta row per statement and campaign (a batch of
+-- webhook events updates hundreds of calls in one statement).
 CREATE FUNCTION calls_count_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM calls_count_merge(array_agg(campaign_id), array_agg(1), array_agg(status), array_agg(duration_secs))
-        FROM new_rows WHERE campaign_id IS NOT NULL HAVING COUNT(*) > 0;
-    ELSIF TG_OP = 'DELETE' THEN
+    IF TG_OP = 'DELETE' THEN
         PERFORM calls_count_merge(array_agg(campaign_id), array_agg(-1), array_agg(status), array_agg(duration_secs))
         FROM old_rows WHERE campaign_id IS NOT NULL HAVING COUNT(*) > 0;
     ELSE
@@ -70,8 +75,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER calls_count_insert AFTER INSERT ON calls REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION calls_count_changes();
+CREATE TRIGGER calls_count_insert AFTER INSERT ON calls
+    FOR EACH ROW WHEN (NEW.campaign_id IS NOT NULL) EXECUTE FUNCTION calls_count_placed();
 CREATE TRIGGER calls_count_update AFTER UPDATE ON calls REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION calls_count_changes();
 CREATE TRIGGER calls_count_delete AFTER DELETE ON calls REFERENCING OLD TABLE AS old_rows

@@ -17,38 +17,42 @@ CREATE TABLE lead_status_deltas (
 );
 CREATE INDEX lead_status_deltas_client_idx ON lead_status_deltas (client_id, status);
 
--- Statement-level: one delta row per statement, client and status.
+-- Inserts and deletes: statement-level, one delta row per statement, client and status (an
+-- import inserts thousands of leads in one statement).
 CREATE FUNCTION leads_count_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO lead_status_deltas (client_id, status, n)
         SELECT client_id, status, COUNT(*) FROM new_rows WHERE deleted_at IS NULL
         GROUP BY client_id, status;
-    ELSIF TG_OP = 'DELETE' THEN
+    ELSE
         INSERT INTO lead_status_deltas (client_id, status, n)
         SELECT client_id, status, -COUNT(*) FROM old_rows WHERE deleted_at IS NULL
         GROUP BY client_id, status;
-    ELSE
-        INSERT INTO lead_status_deltas (client_id, status, n)
-        SELECT x.client_id, x.status, SUM(x.sign)
-        FROM old_rows o JOIN new_rows n ON n.id = o.id,
-             LATERAL (VALUES (o.client_id, o.status, -1, o.deleted_at IS NULL),
-                             (n.client_id, n.status, 1, n.deleted_at IS NULL))
-                 AS x(client_id, status, sign, live)
-        WHERE x.live
-          AND (o.status IS DISTINCT FROM n.status
-               OR o.client_id IS DISTINCT FROM n.client_id
-               OR (o.deleted_at IS NULL) <> (n.deleted_at IS NULL))
-        GROUP BY x.client_id, x.status
-        HAVING SUM(x.sign) <> 0;
     END IF;
+    RETURN NULL;
+END $$;
+
+-- Updates: row-level with a WHEN condition, so only a change of status, client or deletion
+-- enters PL/pgSQL, and then with one plain insert (an external dialer's report updates one
+-- lead per statement, thousands of times a second).
+CREATE FUNCTION leads_count_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO lead_status_deltas (client_id, status, n)
+    SELECT v.client_id, v.status, v.n
+    FROM (VALUES (OLD.client_id, OLD.status, -1, OLD.deleted_at IS NULL),
+                 (NEW.client_id, NEW.status, 1, NEW.deleted_at IS NULL)) AS v(client_id, status, n, live)
+    WHERE v.live;
     RETURN NULL;
 END $$;
 
 CREATE TRIGGER leads_count_insert AFTER INSERT ON leads REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION leads_count_changes();
-CREATE TRIGGER leads_count_update AFTER UPDATE ON leads REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION leads_count_changes();
+CREATE TRIGGER leads_count_update AFTER UPDATE ON leads FOR EACH ROW
+    WHEN (OLD.status IS DISTINCT FROM NEW.status
+          OR OLD.client_id IS DISTINCT FROM NEW.client_id
+          OR (OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL))
+    EXECUTE FUNCTION leads_count_changed();
 CREATE TRIGGER leads_count_delete AFTER DELETE ON leads REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION leads_count_changes();
 
