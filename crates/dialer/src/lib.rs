@@ -96,6 +96,9 @@ impl EngineHandle {
 const STATS_EVERY_CALLS: usize = 10_000;
 /// …and at most this often.
 const STATS_MIN_INTERVAL: Duration = Duration::from_secs(30);
+/// How often the counts' recorded changes are folded in (PostgreSQL): a reader of a campaign's
+/// progress or a lead total sums the changes since, about a second's worth.
+const FOLD_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Engine {
     db: Db,
@@ -149,6 +152,7 @@ impl Engine {
         let mut last_beat: Option<tokio::time::Instant> = None;
         // Calls placed since the planner's statistics were last refreshed, and when that was.
         let (mut placed, mut last_stats) = (0usize, None::<tokio::time::Instant>);
+        let mut last_fold = None::<tokio::time::Instant>;
         loop {
             if *stop.borrow() {
                 break;
@@ -166,6 +170,12 @@ impl Engine {
                     placed += n;
                 }
                 Err(e) => tracing::warn!(error = %e, "dialer round failed"),
+            }
+            if last_fold.is_none_or(|t| t.elapsed() >= FOLD_EVERY) {
+                if let Err(e) = counters::fold(&self.db).await {
+                    tracing::warn!(error = %e, "could not fold the kept counts");
+                }
+                last_fold = Some(tokio::time::Instant::now());
             }
             if placed >= STATS_EVERY_CALLS
                 && last_stats.is_none_or(|t| t.elapsed() >= STATS_MIN_INTERVAL)
@@ -217,7 +227,6 @@ impl Engine {
             self.pacer = limiter(share);
         }
         self.reconcile(&live).await?;
-        counters::fold(&self.db).await?;
         Ok(())
     }
 
