@@ -418,7 +418,7 @@ fn bulk_err(e: rusqlite::Error) -> StoreError {
         {
             StoreError::Invalid(format!("a lead was refused: {e}"))
         }
-        _ => StoreError::Invalid(format!("SQLite: {e}")),
+        _ => StoreError::Bulk(e.to_string()),
     }
 }
 

@@ -33,6 +33,9 @@ pub enum StoreError {
     Invalid(String),
     #[error(transparent)]
     Db(sqlx::Error),
+    /// The SQLite bulk importer's own connection failed (busy past its timeout, I/O, …).
+    #[error("SQLite: {0}")]
+    Bulk(String),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
