@@ -16,7 +16,7 @@ use switchboard_store::{calls, dialer, leads, now, schedules};
 use crate::auth::{AdminSession, DialerPrincipal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query, ts, ts_opt};
-use crate::routes::dialer::current;
+use crate::routes::dialer::{current, current_in};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -219,12 +219,14 @@ pub async fn report_result(
             )
         }
     };
-    let stored = current(&st, p.client_id).await?;
-    // Everything else in one transaction: the number (by id, else by phone), the agent, the
-    // attempt in the call log every surface reads, and the lead.
+    // One transaction: the number (by id, else by phone) with the retry rules and the
+    // schedule's switch and version, the agent, the attempt in the call log every surface
+    // reads, and the lead.
     let mut tx = st.db.begin().await?;
     let mut q = switchboard_store::sql(
-        "SELECT id, phone, batch_id, (SELECT rules FROM dialer_settings WHERE client_id = $1) \
+        "SELECT id, phone, batch_id, (SELECT rules FROM dialer_settings WHERE client_id = $1), \
+         (SELECT enabled FROM schedules WHERE client_id = $1), \
+         (SELECT version FROM schedules WHERE client_id = $1) \
          FROM leads WHERE client_id = $1 AND deleted_at IS NULL AND ",
     )
     .arg(p.client_id);
@@ -237,8 +239,10 @@ pub async fn report_result(
         String,
         Option<String>,
         Option<switchboard_store::JsonColumn<Value>>,
+        Option<bool>,
+        Option<i64>,
     );
-    let (lead_id, lead_phone, batch_id, rules): Found = q
+    let (lead_id, lead_phone, batch_id, rules, enabled, version): Found = q
         .fetch_optional(&mut tx)
         .await?
         .ok_or_else(|| ApiError::not_found("number"))?;
@@ -319,9 +323,17 @@ pub async fn report_result(
         .await?
     }
     .ok_or_else(|| ApiError::not_found("number"))?;
-    let (mut version, mut call_allowed) = (stored.version, stored.doc.enabled);
+    // A client that never saved a schedule has the default one (enabled, version 1).
+    let (mut version, mut call_allowed) = match (enabled, version) {
+        (Some(e), Some(v)) => (v, e),
+        _ => {
+            let stored = current_in(&mut tx, &st, p.client_id).await?;
+            (stored.version, stored.doc.enabled)
+        }
+    };
     // The switch is written (and its version bumped) only when it changes.
-    if let Some(allowed) = b.call_allowed.filter(|a| *a != stored.doc.enabled) {
+    if let Some(allowed) = b.call_allowed.filter(|a| *a != call_allowed) {
+        let stored = current_in(&mut tx, &st, p.client_id).await?;
         let mut doc = stored.doc.clone();
         doc.enabled = allowed;
         version = schedules::put(&mut tx, p.client_id, &doc, stored.version, None).await?;

@@ -14,7 +14,16 @@ use crate::state::AppState;
 /// The client's schedule, or a fresh install's: 09:00–20:00 every day in the server's zone
 /// (version 1).
 pub async fn current(st: &AppState, client_id: i64) -> ApiResult<Stored> {
-    match schedules::get(&mut st.db.read().await?, client_id).await? {
+    current_in(&mut st.db.read().await?, st, client_id).await
+}
+
+/// [`current`], read through `ex` (inside a transaction).
+pub async fn current_in(
+    ex: &mut impl switchboard_store::AsExec,
+    st: &AppState,
+    client_id: i64,
+) -> ApiResult<Stored> {
+    match schedules::get(ex, client_id).await? {
         Some(s) => Ok(s),
         None => {
             let tz: chrono_tz::Tz = st.config.timezone.parse().unwrap_or(chrono_tz::UTC);
