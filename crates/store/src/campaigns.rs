@@ -71,10 +71,6 @@ pub async fn create(tx: &mut Tx, c: &NewCampaign<'_>) -> Result<Campaign> {
         .arg(c.list_id)
         .execute(tx)
         .await?;
-    sql("INSERT INTO campaign_call_counts (campaign_id) VALUES ($1)")
-        .arg(camp.id)
-        .execute(tx)
-        .await?;
     sql(&format!(
         "UPDATE campaigns SET total_contacts = $1 WHERE id = $2 RETURNING {COLUMNS}"
     ))

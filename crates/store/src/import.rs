@@ -390,14 +390,14 @@ async fn import_sqlite(
         Ok::<_, StoreError>((bulk, report))
     })
     .await
-    .map_err(|e| StoreError::Invalid(format!("the importer stopped: {e}")))??;
+    .map_err(|e| StoreError::Bulk(format!("the importer stopped: {e}")))??;
     let (bulk, report) = loaded;
     let report = report?;
     let verdict = verdict(parser).await;
     let ok = verdict.is_ok();
     tokio::task::spawn_blocking(move || bulk.finish(ok))
         .await
-        .map_err(|e| StoreError::Invalid(format!("the importer stopped: {e}")))??;
+        .map_err(|e| StoreError::Bulk(format!("the importer stopped: {e}")))??;
     drop(writer);
     verdict?;
     Ok(report)
@@ -503,15 +503,13 @@ impl SqliteBulk {
             )
             .map_err(bulk_err)?;
         let mut inserted = 0u64;
-        let mut tags = String::new();
         for r in rows {
             let list = r
                 .list
                 .as_ref()
                 .and_then(|n| self.lists.get(n).copied())
                 .or(self.opts.list_id);
-            tags.clear();
-            tags_json(&r.tags, &mut tags);
+            let tags = serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into());
             inserted += stmt
                 .execute(rusqlite::params![
                     client, list, r.phone, r.name, r.email, r.priority, tags, r.timezone, r.notes,
@@ -558,15 +556,6 @@ fn ensure_list(
         |r| r.get(0),
     )
     .map_err(bulk_err)
-}
-
-/// Tags as the JSON array the store keeps.
-fn tags_json(tags: &[String], out: &mut String) {
-    if tags.is_empty() {
-        out.push_str("[]");
-    } else {
-        out.push_str(&serde_json::to_string(tags).unwrap_or_else(|_| "[]".into()));
-    }
 }
 
 async fn insert_chunk(
