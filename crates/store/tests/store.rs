@@ -39,6 +39,7 @@ both!(
     rolled_back_transactions_leave_nothing,
     import_counts_duplicates_and_errors,
     import_refuses_non_csv,
+    import_ignores_nothing_but_duplicates,
     tag_and_text_filters
 );
 
@@ -232,6 +233,152 @@ async fn import_counts_duplicates_and_errors(db: Db, client: i64) {
     .await
     .unwrap();
     assert_eq!((r.success_count, r.duplicate_count), (1, 1));
+}
+
+/// Every row the importer does not report as bad is either stored with every column as given or
+/// counted as a duplicate of a live lead of the same client; a soft-deleted lead's phone or
+/// another client's phone is not a duplicate. The default list must be the client's own.
+async fn import_ignores_nothing_but_duplicates(db: Db, client: i64) {
+    let mut tx = db.begin().await.unwrap();
+    let other = clients::create(&mut tx, "Other", 10, None).await.unwrap();
+    let gone = leads::create(
+        &mut tx,
+        client,
+        &NewLead {
+            phone: "+14155550101".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(leads::soft_delete(&mut tx, client, gone.id).await.unwrap());
+    for (owner, phone) in [(client, "+14155550102"), (other.id, "+14155550103")] {
+        leads::create(
+            &mut tx,
+            owner,
+            &NewLead {
+                phone: phone.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let mine = switchboard_store::lists::create(&mut tx, client, "Mine", None)
+        .await
+        .unwrap();
+    let theirs = switchboard_store::lists::create(&mut tx, other.id, "Theirs", None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let csv = "phone;name;email;priority;timezone;notes;tags;list\n\
+        +14155550101;Back;BACK@Example.com;urgent;America/New_York;first;x|y;\n\
+        +14155550102;Dup of live;;;;;;\n\
+        +14155550103;Other client's phone;;low;;;;Named\n\
+        +14155550104;Bad priority;;soonest;;;;\n\
+        +14155550105;Bad email;no-at-sign;;;;;\n\
+        +14155550106;Bad zone;;;Mars/Olympus;;;\n\
+        +14155550107;Kept;;high;;;;\n\
+        +14155550107;Dup in file;;low;;;;\n";
+    let mut o = ImportOptions::new(client);
+    o.list_id = Some(mine.id);
+    let r = import_csv(
+        &db,
+        std::io::Cursor::new(csv.as_bytes().to_vec()),
+        phones(),
+        o,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            r.total_processed,
+            r.success_count,
+            r.duplicate_count,
+            r.error_count
+        ),
+        (8, 3, 2, 3),
+        "{r:?}"
+    );
+    let rows: Vec<(String, Option<String>, Option<String>, String, Option<String>, Option<String>, Option<String>, String)> = db
+        .fetch_all(
+            sql("SELECT leads.phone, leads.name, leads.email, leads.priority, leads.timezone, leads.notes, lists.name, leads.status \
+                 FROM leads LEFT JOIN lists ON lists.id = leads.list_id \
+                 WHERE leads.client_id = $1 AND leads.deleted_at IS NULL ORDER BY leads.phone")
+            .arg(client),
+        )
+        .await
+        .unwrap();
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "+14155550101".into(),
+                s("Back"),
+                s("back@example.com"),
+                "urgent".into(),
+                s("America/New_York"),
+                s("first"),
+                s("Mine"),
+                "pending".into()
+            ),
+            (
+                "+14155550102".into(),
+                None,
+                None,
+                "medium".into(),
+                None,
+                None,
+                None,
+                "pending".into()
+            ),
+            (
+                "+14155550103".into(),
+                s("Other client's phone"),
+                None,
+                "low".into(),
+                None,
+                None,
+                s("Named"),
+                "pending".into()
+            ),
+            (
+                "+14155550107".into(),
+                s("Kept"),
+                None,
+                "high".into(),
+                None,
+                None,
+                s("Mine"),
+                "pending".into()
+            ),
+        ]
+    );
+    // A default list that is not the client's own imports nothing.
+    let mut o = ImportOptions::new(client);
+    o.list_id = Some(theirs.id);
+    let r = import_csv(
+        &db,
+        std::io::Cursor::new(b"phone\n+14155550199\n".to_vec()),
+        phones(),
+        o,
+        |_| {},
+    )
+    .await;
+    assert!(
+        matches!(r, Err(ImportError::Store(StoreError::Invalid(_)))),
+        "{r:?}"
+    );
+    let (n,): (i64,) = db
+        .fetch_one(sql(
+            "SELECT COUNT(*) FROM leads WHERE phone = '+14155550199'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
 }
 
 async fn import_refuses_non_csv(db: Db, client: i64) {
