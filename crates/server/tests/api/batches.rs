@@ -16,6 +16,7 @@ both!(
     dnc_numbers_are_never_handed_out,
     report_result_updates_the_number,
     report_result_refuses_bad_input,
+    concurrent_reports_each_get_their_own_answer,
     call_allowed_false_switches_dialing_off,
     a_reported_number_leaves_its_batch,
     retry_rules_defaults_updates_and_validation,
@@ -663,6 +664,93 @@ async fn dnc_numbers_are_never_handed_out(app: TestApp) {
 }
 
 // ---- report-result ----
+
+/// Reports sent at the same moment each get their own answer, and the end state is what they
+/// would leave one after the other: two reports on one number count two attempts, a repeated
+/// report is a duplicate exactly once, an unknown number is a 404 that fails no other.
+async fn concurrent_reports_each_get_their_own_answer(app: TestApp) {
+    let admin = app.admin().await;
+    open_now(&app, &admin).await;
+    let mut leads = Vec::new();
+    for i in 0..12 {
+        leads.push(app.lead(&admin, &format!("+141555502{i:02}")).await);
+    }
+    let key = dialer_key(&app, &admin).await;
+    let batch = next_batch(&app, &key, "?size=12").await;
+    assert_eq!(ids(&batch).len(), 12);
+    let t = now_s() - Duration::seconds(60);
+    let mut bodies = Vec::new();
+    // One final report per number: half by id, half by phone.
+    for (i, id) in leads.iter().enumerate() {
+        bodies.push(if i % 2 == 0 {
+            json!({"number_id": id, "status": "NOT_INTERESTED", "attempted_at": iso(t),
+                   "user_message": format!("note {i}")})
+        } else {
+            json!({"phone_number": format!("+141555502{i:02}"), "status": "NOT_INTERESTED",
+                   "attempted_at": iso(t)})
+        });
+    }
+    // The first number again, later: a second attempt; and the same report once more.
+    let second = json!({"number_id": leads[0], "status": "BUSY", "attempted_at": iso(t + Duration::seconds(5))});
+    bodies.push(second.clone());
+    bodies.push(second);
+    bodies.push(json!({"number_id": 999_999_999, "status": "BUSY"}));
+    let answers = futures_util::future::join_all(
+        bodies
+            .iter()
+            .map(|b| app.post("/api/dialer/report-result", &key, b.clone())),
+    )
+    .await;
+    let (unknown_status, unknown) = &answers[14];
+    assert_eq!(*unknown_status, StatusCode::NOT_FOUND, "{unknown}");
+    for (i, (s, v)) in answers[..12].iter().enumerate() {
+        assert_eq!(*s, StatusCode::OK, "{v}");
+        assert_eq!(v["number"]["id"].as_i64(), Some(leads[i]), "{v}");
+        if i > 0 {
+            assert_eq!(
+                (
+                    v["duplicate"].as_bool(),
+                    v["number"]["status"].as_str(),
+                    v["number"]["attempts"].as_i64()
+                ),
+                (Some(false), Some("NOT_INTERESTED"), Some(1)),
+                "{v}"
+            );
+        }
+        if i % 2 == 0 {
+            assert_eq!(v["number"]["last_user_message"], format!("note {i}"), "{v}");
+        }
+    }
+    // Of the two identical reports, exactly one is the attempt and the other its duplicate.
+    let dup: Vec<bool> = answers[12..14]
+        .iter()
+        .map(|(s, v)| {
+            assert_eq!(*s, StatusCode::OK, "{v}");
+            v["duplicate"].as_bool().unwrap()
+        })
+        .collect();
+    assert_eq!(dup.iter().filter(|d| **d).count(), 1, "{answers:?}");
+    let first = get_lead(&app, &admin, leads[0]).await;
+    assert_eq!(first["attempts"], 2, "{first}");
+    for (i, id) in leads.iter().enumerate().skip(1) {
+        let l = get_lead(&app, &admin, *id).await;
+        assert_eq!(
+            (l["attempts"].as_i64(), l["status"].as_str()),
+            (Some(1), Some("answered")),
+            "lead {i}: {l}"
+        );
+    }
+    // Every attempt is in the call log once: 11 + 2.
+    let (n,): (i64,) = app
+        .state
+        .db
+        .fetch_one(switchboard_store::sql(
+            "SELECT COUNT(*) FROM calls WHERE provider = 'dialer'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(n, 13);
+}
 
 async fn report_result_updates_the_number(app: TestApp) {
     let admin = app.admin().await;
