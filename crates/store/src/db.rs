@@ -76,6 +76,8 @@ impl From<Option<&String>> for Arg {
 pub struct Sql {
     text: String,
     args: Vec<Arg>,
+    /// Planned for its arguments every time instead of prepared once (see [`Sql::plan_each_time`]).
+    one_shot: bool,
 }
 
 /// Start a statement; its text may already use `$1`, `$2`… matched by later [`Sql::arg`] calls.
@@ -83,6 +85,7 @@ pub fn sql(text: &str) -> Sql {
     Sql {
         text: text.to_string(),
         args: Vec::new(),
+        one_shot: false,
     }
 }
 
@@ -121,6 +124,16 @@ impl Sql {
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Do not keep this statement prepared on the connection: PostgreSQL then plans it for the
+    /// arguments and table sizes of each run. A prepared statement switches to one generic plan
+    /// after five runs and keeps it for the connection's life; for a table that was nearly
+    /// empty then and grew by the hundred thousand since (a fresh install's call log), that
+    /// plan is a sequential scan of the whole table on every run.
+    pub fn plan_each_time(&mut self) -> &mut Self {
+        self.one_shot = true;
+        self
     }
 
     /// Bind every argument for backend `DB`.
@@ -186,6 +199,7 @@ impl Sql {
         let reordered = Sql {
             text: String::new(),
             args: order.into_iter().map(|k| self.args[k].clone()).collect(),
+            one_shot: false,
         };
         Ok((text, reordered.arguments::<sqlx::Sqlite>()?))
     }
@@ -199,12 +213,14 @@ impl Sql {
             Exec::Sqlite(c) => {
                 let (text, args) = self.sqlite_form()?;
                 sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), args)
+                    .persistent(!self.one_shot)
                     .fetch_all(c)
                     .await?
             }
             Exec::Pg(c) => {
                 let args = self.pg_args()?;
                 sqlx::query_as_with::<_, T, _>(AssertSqlSafe(self.text), args)
+                    .persistent(!self.one_shot)
                     .fetch_all(c)
                     .await?
             }
@@ -219,12 +235,14 @@ impl Sql {
             Exec::Sqlite(c) => {
                 let (text, args) = self.sqlite_form()?;
                 sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), args)
+                    .persistent(!self.one_shot)
                     .fetch_optional(c)
                     .await?
             }
             Exec::Pg(c) => {
                 let args = self.pg_args()?;
                 sqlx::query_as_with::<_, T, _>(AssertSqlSafe(self.text), args)
+                    .persistent(!self.one_shot)
                     .fetch_optional(c)
                     .await?
             }
@@ -241,6 +259,7 @@ impl Sql {
             Exec::Sqlite(c) => {
                 let (text, args) = self.sqlite_form()?;
                 sqlx::query_with(AssertSqlSafe(text), args)
+                    .persistent(!self.one_shot)
                     .execute(c)
                     .await?
                     .rows_affected()
@@ -248,6 +267,7 @@ impl Sql {
             Exec::Pg(c) => {
                 let args = self.pg_args()?;
                 sqlx::query_with(AssertSqlSafe(self.text), args)
+                    .persistent(!self.one_shot)
                     .execute(c)
                     .await?
                     .rows_affected()
@@ -361,7 +381,10 @@ impl Db {
 
     pub async fn connect_with(url: &str, opts: ConnectOptions) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut o = PgConnectOptions::from_str(url)?;
+            // No JIT compilation: every query here is short, and a cost misestimate (a table
+            // without statistics yet) would make PostgreSQL spend tens of milliseconds compiling
+            // a query that runs in one.
+            let mut o = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
             if let Some(schema) = &opts.pg_schema {
                 o = o.options([("search_path", schema.as_str())]);
             }

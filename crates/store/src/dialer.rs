@@ -392,9 +392,34 @@ pub async fn attempts_since(
     if leads.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = sql("SELECT lead_id, started_at FROM calls WHERE lead_id IN ");
-    q.push_list(leads.iter().copied());
-    q.push(" AND started_at >= ").push_arg(since);
+    let q = if matches!(ex.exec(), crate::db::Exec::Pg(_)) {
+        // One probe of the lead index per lead. As `lead_id IN (…)`, a call log without
+        // statistics yet (a fresh install's, growing by thousands a minute before autovacuum
+        // first looks at it) is estimated to match a fixed share of its rows per listed lead,
+        // so 300 leads "match" all of it and PostgreSQL scanned the whole table on every
+        // claim. `OFFSET 0` keeps the subquery a per-lead probe, and the plan is made for the
+        // table's size at each run.
+        let mut q = sql("SELECT l.id, c.started_at FROM (VALUES ");
+        for (i, id) in leads.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(").push_arg(*id).push(")");
+        }
+        q.push(
+            ") AS l(id) CROSS JOIN LATERAL (SELECT started_at FROM calls \
+             WHERE calls.lead_id = l.id AND calls.started_at >= ",
+        )
+        .push_arg(since)
+        .push(" OFFSET 0) AS c");
+        q.plan_each_time();
+        q
+    } else {
+        let mut q = sql("SELECT lead_id, started_at FROM calls WHERE lead_id IN ");
+        q.push_list(leads.iter().copied());
+        q.push(" AND started_at >= ").push_arg(since);
+        q
+    };
     let rows: Vec<(Option<i64>, DateTime<Utc>)> = q.fetch_all(ex).await?;
     Ok(rows
         .into_iter()
