@@ -40,6 +40,7 @@ both!(
     import_counts_duplicates_and_errors,
     import_refuses_non_csv,
     import_ignores_nothing_but_duplicates,
+    checks_accept_every_value_and_refuse_others,
     tag_and_text_filters
 );
 
@@ -235,35 +236,94 @@ async fn import_counts_duplicates_and_errors(db: Db, client: i64) {
     assert_eq!((r.success_count, r.duplicate_count), (1, 1));
 }
 
+async fn lead(tx: &mut switchboard_store::Tx, client: i64, phone: &str) -> leads::Lead {
+    leads::create(
+        tx,
+        client,
+        &NewLead {
+            phone: phone.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// The value checks on leads and calls (rewritten without `IN` lists on SQLite by migration
+/// 0012) still take every value of their lists and refuse anything else.
+async fn checks_accept_every_value_and_refuse_others(db: Db, client: i64) {
+    let mut tx = db.begin().await.unwrap();
+    let l = lead(&mut tx, client, "+14155550111").await;
+    tx.commit().await.unwrap();
+    let set = |col: &str, v: &str| {
+        sql(&format!("UPDATE leads SET {col} = $1 WHERE id = $2"))
+            .arg(v)
+            .arg(l.id)
+    };
+    for v in ["urgent", "high", "medium", "low"] {
+        db.execute(set("priority", v)).await.unwrap();
+    }
+    for v in [
+        "pending",
+        "claimed",
+        "calling",
+        "answered",
+        "transferred",
+        "failed",
+    ] {
+        db.execute(set("status", v)).await.unwrap();
+    }
+    for (col, v) in [
+        ("priority", "soonest"),
+        ("status", "lost"),
+        ("priority", ""),
+    ] {
+        assert!(
+            db.execute(set(col, v)).await.is_err(),
+            "{col} = '{v}' was accepted"
+        );
+    }
+    let call = |direction: &str, status: &str| {
+        sql("INSERT INTO calls (client_id, provider, direction, lead_id, status, started_at, created_at, updated_at) \
+             VALUES ($1, 'test', $2, $3, $4, $5, $5, $5)")
+            .arg(client)
+            .arg(direction)
+            .arg(l.id)
+            .arg(status)
+            .arg(switchboard_store::now())
+    };
+    // Final statuses only: at most one live call per lead.
+    for s in ["completed", "busy", "no-answer", "failed", "canceled"] {
+        db.execute(call("outbound", s)).await.unwrap();
+    }
+    db.execute(call("inbound", "ringing")).await.unwrap();
+    for (d, s) in [
+        ("sideways", "completed"),
+        ("outbound", "weird"),
+        ("outbound", "Completed"),
+    ] {
+        assert!(
+            db.execute(call(d, s)).await.is_err(),
+            "a call {d}/{s} was accepted"
+        );
+    }
+    let (n,): (i64,) = db
+        .fetch_one(sql("SELECT COUNT(*) FROM calls WHERE lead_id = $1").arg(l.id))
+        .await
+        .unwrap();
+    assert_eq!(n, 6);
+}
+
 /// Every row the importer does not report as bad is either stored with every column as given or
 /// counted as a duplicate of a live lead of the same client; a soft-deleted lead's phone or
 /// another client's phone is not a duplicate. The default list must be the client's own.
 async fn import_ignores_nothing_but_duplicates(db: Db, client: i64) {
     let mut tx = db.begin().await.unwrap();
     let other = clients::create(&mut tx, "Other", 10, None).await.unwrap();
-    let gone = leads::create(
-        &mut tx,
-        client,
-        &NewLead {
-            phone: "+14155550101".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let gone = lead(&mut tx, client, "+14155550101").await;
     assert!(leads::soft_delete(&mut tx, client, gone.id).await.unwrap());
-    for (owner, phone) in [(client, "+14155550102"), (other.id, "+14155550103")] {
-        leads::create(
-            &mut tx,
-            owner,
-            &NewLead {
-                phone: phone.into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    }
+    lead(&mut tx, client, "+14155550102").await;
+    lead(&mut tx, other.id, "+14155550103").await;
     let mine = switchboard_store::lists::create(&mut tx, client, "Mine", None)
         .await
         .unwrap();
