@@ -344,22 +344,7 @@ async fn import_pg(
                     Some(t) => t,
                     None => {
                         let t = txn.insert(db.begin().await?);
-                        if let Some(list) = opts.list_id {
-                            // The foreign key proves the list exists, not whose it is.
-                            let found: Option<(i64,)> = sql(
-                                "SELECT id FROM lists WHERE id = $1 AND client_id = $2 FOR KEY SHARE",
-                            )
-                            .arg(list)
-                            .arg(opts.client_id)
-                            .fetch_optional(&mut *t)
-                            .await?;
-                            if found.is_none() {
-                                return Err(StoreError::Invalid(format!(
-                                    "list {list} does not exist"
-                                ))
-                                .into());
-                            }
-                        }
+                        check_default_list(t, &opts).await?;
                         t
                     }
                 };
@@ -393,11 +378,30 @@ async fn import_pg(
     Ok(report)
 }
 
-/// SQLite: one prepared single-row INSERT on a connection of the importer's own, on a blocking
-/// thread, while the store's writer connection is held so no other write of this process
-/// waits on SQLite's lock instead of in the pool's queue. Going through the async driver cost
-/// more than SQLite's own work (every batch's arguments copied twice and a message to the
-/// driver's worker thread per statement); this runs at the speed of SQLite's B-trees.
+/// The default list must be the client's own (its foreign key proves only that it exists);
+/// checked in the import's transaction, which the list cannot leave before it commits.
+async fn check_default_list(t: &mut Tx, opts: &ImportOptions) -> Result<(), StoreError> {
+    let Some(list) = opts.list_id else {
+        return Ok(());
+    };
+    let found: Option<(i64,)> =
+        sql("SELECT id FROM lists WHERE id = $1 AND client_id = $2 FOR KEY SHARE")
+            .arg(list)
+            .arg(opts.client_id)
+            .fetch_optional(t)
+            .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::Invalid(format!("list {list} does not exist"))),
+    }
+}
+
+/// SQLite: 50-row `INSERT OR IGNORE` statements (see [`insert_sql`]) on a connection of the
+/// importer's own, on a blocking thread, while the store's writer connection is held so no
+/// other write of this process waits on SQLite's lock instead of in the pool's queue. Going
+/// through the async driver cost more than SQLite's own work (every batch's arguments copied
+/// twice and a message to the driver's worker thread per statement); this runs at the speed of
+/// SQLite's B-trees.
 async fn import_sqlite(
     db: &Db,
     path: std::path::PathBuf,
