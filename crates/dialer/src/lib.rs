@@ -362,10 +362,7 @@ impl Engine {
         if granted > 0 && contacts.is_empty() {
             dialer::give_back(&mut tx, camp.client_id, Some(camp.id), granted).await?;
             // Nothing left to start: complete once nothing waits and no call is live.
-            let counts = campaigns::contact_counts(&mut tx, camp.id).await?;
-            let open = counts
-                .iter()
-                .any(|(s, n)| (s == "pending" || s == "waiting") && *n > 0);
+            let open = campaigns::has_open_contacts(&mut tx, camp.id).await?;
             let live = campaigns::call_stats(&mut tx, camp.id).await?.live;
             if !open && live == 0 {
                 campaigns::transition(

@@ -338,7 +338,25 @@ pub async fn advance(tx: &mut Tx, campaign_id: i64, processed: i64) -> Result<()
     Ok(())
 }
 
-/// Contacts per state.
+/// Whether any contact is still to be called (`pending`) or waits for its time (`waiting`).
+/// Two probes of `campaign_leads_state_idx` (campaign, state, position) that stop at the first
+/// hit: the engine asks this every round once nothing is left to start, while the last calls
+/// end, so it must not read the whole campaign the way [`contact_counts`] does. Written as
+/// ordered single-row lookups so that a planner without statistics on a fresh, fast-changing
+/// table still walks the index rather than scanning the table.
+pub async fn has_open_contacts(ex: &mut impl AsExec, campaign_id: i64) -> Result<bool> {
+    let found: Option<(i64,)> = sql(
+        "SELECT position FROM (SELECT position FROM campaign_leads WHERE campaign_id = $1 AND state = 'pending' ORDER BY position LIMIT 1) p \
+         UNION ALL SELECT position FROM (SELECT position FROM campaign_leads WHERE campaign_id = $1 AND state = 'waiting' ORDER BY position LIMIT 1) w \
+         LIMIT 1",
+    )
+    .arg(campaign_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Contacts per state (reads every contact of the campaign).
 pub async fn contact_counts(ex: &mut impl AsExec, campaign_id: i64) -> Result<Vec<(String, i64)>> {
     sql("SELECT state, COUNT(*) FROM campaign_leads WHERE campaign_id = $1 GROUP BY state")
         .arg(campaign_id)

@@ -1112,3 +1112,90 @@ mod lead_counts {
         check(&db, &both, "a rollback").await;
     }
 }
+
+mod campaign_contacts {
+    use switchboard_store::campaigns::{self, NewCampaign};
+    use switchboard_store::{Db, lists, sql};
+
+    both!(open_contacts_follow_states);
+
+    /// The engine's "anything left to call?" probe agrees with the per-state counts after each
+    /// change of state, and looks at its own campaign only.
+    pub(super) async fn open_contacts_follow_states(db: Db, client: i64) {
+        let mut tx = db.begin().await.unwrap();
+        let list = lists::ensure(&mut tx, client, "probed").await.unwrap();
+        let empty = lists::ensure(&mut tx, client, "empty").await.unwrap();
+        let mut leads = Vec::new();
+        for i in 0..3 {
+            let l = crate::lead(&mut tx, client, &format!("+1415555{:04}", 7000 + i)).await;
+            sql("UPDATE leads SET list_id = $1 WHERE id = $2")
+                .arg(list)
+                .arg(l.id)
+                .execute(&mut tx)
+                .await
+                .unwrap();
+            leads.push(l.id);
+        }
+        let mut made = Vec::new();
+        for (name, list_id) in [("probed", list), ("empty", empty)] {
+            let c = campaigns::create(
+                &mut tx,
+                &NewCampaign {
+                    client_id: client,
+                    name,
+                    list_id,
+                    from_number: "+14155550100",
+                    wss_url: None,
+                    max_concurrent: 5,
+                    created_by: None,
+                    owner_instance: None,
+                },
+            )
+            .await
+            .unwrap();
+            made.push(c.id);
+        }
+        tx.commit().await.unwrap();
+        let (probed, other) = (made[0], made[1]);
+        async fn open(db: &Db, campaign: i64) -> (bool, bool) {
+            let mut r = db.read().await.unwrap();
+            let probe = campaigns::has_open_contacts(&mut r, campaign)
+                .await
+                .unwrap();
+            let counted = campaigns::contact_counts(&mut r, campaign)
+                .await
+                .unwrap()
+                .iter()
+                .any(|(s, n)| (s == "pending" || s == "waiting") && *n > 0);
+            (probe, counted)
+        }
+        assert_eq!(open(&db, probed).await, (true, true), "fresh campaign");
+        assert_eq!(
+            open(&db, other).await,
+            (false, false),
+            "campaign without contacts"
+        );
+        // Contacts' positions are their leads' ids (see `campaigns::create`).
+        let steps: [(&str, i64, &str, bool); 5] = [
+            ("first called", leads[0], "called", true),
+            ("second skipped", leads[1], "skipped", true),
+            ("third waiting", leads[2], "waiting", true),
+            ("third called", leads[2], "called", false),
+            ("second pending again", leads[1], "pending", true),
+        ];
+        for (step, position, state, want) in steps {
+            let mut tx = db.begin().await.unwrap();
+            let until = (state == "waiting").then(switchboard_store::now);
+            campaigns::set_contact(&mut tx, probed, position, state, None, until, None)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(open(&db, probed).await, (want, want), "after {step}");
+            assert_eq!(
+                open(&db, other).await,
+                (false, false),
+                "other campaign after {step}"
+            );
+        }
+    }
+}
