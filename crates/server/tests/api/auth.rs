@@ -376,3 +376,56 @@ async fn machine_principals_are_kind_scoped() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Several instances starting at once on one empty database (each with its own connections,
+/// as separate processes have): every start succeeds, and there is one default client and one
+/// admin, not one per instance.
+async fn first_start_by_several_at_once(backend: Backend) {
+    let Some(keep) = crate::harness::fresh_db(backend).await else {
+        return;
+    };
+    let mut starts = Vec::new();
+    for _ in 0..4 {
+        let db = switchboard_store::Db::connect(&keep.url)
+            .await
+            .expect("connect");
+        let mut config = test_config();
+        config.dialer.engine = false;
+        starts.push(tokio::spawn(async move {
+            switchboard_server::prepare_with_db(db, config)
+                .await
+                .map(|s| s.default_client_id)
+        }));
+    }
+    let mut clients = Vec::new();
+    for s in starts {
+        clients.push(s.await.expect("join").expect("every start succeeds"));
+    }
+    clients.dedup();
+    assert_eq!(
+        clients.len(),
+        1,
+        "every instance uses the same default client"
+    );
+    let (n_clients,): (i64,) = switchboard_store::sql("SELECT COUNT(*) FROM clients")
+        .fetch_one(&mut keep.db.read().await.unwrap())
+        .await
+        .unwrap();
+    let (n_users,): (i64,) = switchboard_store::sql("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut keep.db.read().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!((n_clients, n_users), (1, 1));
+}
+
+mod first_start_by_several_at_once {
+    use crate::harness::Backend;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::first_start_by_several_at_once(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::first_start_by_several_at_once(Backend::Postgres).await
+    }
+}
