@@ -411,6 +411,8 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("cache_size", "-16000");
             let path = o.get_filename().to_path_buf();
+            // Another process may be creating the same file right now (switching it to WAL).
+            let _setup = sqlite_setup_lock(&path).await?;
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_with(o.clone())
@@ -440,7 +442,11 @@ impl Db {
     /// Apply this backend's migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &*self.pools {
-            Pools::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
+            Pools::Sqlite { write, path, .. } => {
+                let _setup = sqlite_setup_lock(path).await?;
+                SQLITE_MIGRATIONS.run(write).await?
+            }
+            // sqlx holds an advisory lock while it migrates PostgreSQL.
             Pools::Pg(p) => PG_MIGRATIONS.run(p).await?,
         }
         self.optimize().await
@@ -566,4 +572,30 @@ mod tests {
         assert_eq!(text, "SELECT ?, '$1 stays', ?, ?, ?");
         assert!(sql("SELECT $3").arg(1i64).sqlite_form().is_err());
     }
+}
+
+/// An exclusive lock on `<file>-setup-lock` beside a SQLite database, held while this process
+/// opens the file and while it migrates it. sqlx's SQLite migrator takes no lock of its own, so
+/// two processes (or instances) starting together on a new file would both apply a migration
+/// and all but one fail with "table … already exists"; and switching a new file to WAL while
+/// another connection creates it fails with "database is locked". The lock is an `flock` on a
+/// file of its own: never on the database file, whose POSIX locks SQLite's connections in this
+/// process would lose when any other descriptor of it is closed. The file stays (removing it
+/// would race with a process about to lock it); it is empty.
+async fn sqlite_setup_lock(db_path: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    let mut name = db_path.as_os_str().to_owned();
+    name.push("-setup-lock");
+    let lock_path = std::path::PathBuf::from(name);
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        f.lock()?;
+        Ok::<_, std::io::Error>(f)
+    })
+    .await
+    .map_err(|e| StoreError::Invalid(format!("the setup lock's thread stopped: {e}")))?
+    .map_err(|e| StoreError::Invalid(format!("cannot lock the database's setup lock file: {e}")))
 }

@@ -429,3 +429,39 @@ mod first_start_by_several_at_once {
         super::first_start_by_several_at_once(Backend::Postgres).await
     }
 }
+
+/// Several processes starting at once on a SQLite file that does not exist yet: every one
+/// creates or opens it, migrates it and starts; one client, one admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_on_a_new_sqlite_file_by_several_at_once() {
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("new.db").display());
+        let mut starts = Vec::new();
+        for _ in 0..4 {
+            let url = url.clone();
+            let mut config = test_config();
+            config.dialer.engine = false;
+            starts.push(tokio::spawn(async move {
+                let db = switchboard_store::Db::connect(&url).await?;
+                db.migrate().await?;
+                let state = switchboard_server::prepare_with_db(db, config).await?;
+                anyhow::Ok(state.default_client_id)
+            }));
+        }
+        for s in starts {
+            s.await
+                .expect("join")
+                .unwrap_or_else(|e| panic!("round {round}: a start failed: {e:#}"));
+        }
+        let db = switchboard_store::Db::connect(&url).await.unwrap();
+        let (n_clients, n_users): (i64, i64) = switchboard_store::sql(
+            "SELECT (SELECT COUNT(*) FROM clients), (SELECT COUNT(*) FROM users)",
+        )
+        .fetch_one(&mut db.read().await.unwrap())
+        .await
+        .unwrap();
+        assert_eq!((n_clients, n_users), (1, 1), "round {round}");
+        db.close().await;
+    }
+}
