@@ -249,6 +249,26 @@ async fn lead(tx: &mut switchboard_store::Tx, client: i64, phone: &str) -> leads
     .unwrap()
 }
 
+/// A running campaign over `list` (cap 5); its id.
+async fn campaign(tx: &mut switchboard_store::Tx, client: i64, name: &str, list: i64) -> i64 {
+    switchboard_store::campaigns::create(
+        tx,
+        &switchboard_store::campaigns::NewCampaign {
+            client_id: client,
+            name,
+            list_id: list,
+            from_number: "+14155550100",
+            wss_url: None,
+            max_concurrent: 5,
+            created_by: None,
+            owner_instance: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
 /// The value checks on leads and calls (rewritten without `IN` lists on SQLite by migration
 /// 0012) still take every value of their lists and refuse anything else.
 async fn checks_accept_every_value_and_refuse_others(db: Db, client: i64) {
@@ -839,7 +859,7 @@ mod queue {
 mod campaign_counts {
     use switchboard_core::CallStatus;
     use switchboard_store::calls::{self, NewCall};
-    use switchboard_store::campaigns::{self, NewCampaign};
+    use switchboard_store::campaigns;
     use switchboard_store::{Db, lists, sql};
 
     both!(counts_follow_every_change);
@@ -896,22 +916,7 @@ mod campaign_counts {
         let list = lists::ensure(&mut tx, client, "counted").await.unwrap();
         let mut ids = Vec::new();
         for name in ["one", "two"] {
-            let c = campaigns::create(
-                &mut tx,
-                &NewCampaign {
-                    client_id: client,
-                    name,
-                    list_id: list,
-                    from_number: "+14155550100",
-                    wss_url: None,
-                    max_concurrent: 5,
-                    created_by: None,
-                    owner_instance: None,
-                },
-            )
-            .await
-            .unwrap();
-            ids.push(c.id);
+            ids.push(crate::campaign(&mut tx, client, name, list).await);
         }
         let (one, two) = (ids[0], ids[1]);
         let new: Vec<NewCall> = (0..60)
@@ -1114,7 +1119,7 @@ mod lead_counts {
 }
 
 mod campaign_contacts {
-    use switchboard_store::campaigns::{self, NewCampaign};
+    use switchboard_store::campaigns;
     use switchboard_store::{Db, lists, sql};
 
     both!(open_contacts_follow_states);
@@ -1136,27 +1141,9 @@ mod campaign_contacts {
                 .unwrap();
             leads.push(l.id);
         }
-        let mut made = Vec::new();
-        for (name, list_id) in [("probed", list), ("empty", empty)] {
-            let c = campaigns::create(
-                &mut tx,
-                &NewCampaign {
-                    client_id: client,
-                    name,
-                    list_id,
-                    from_number: "+14155550100",
-                    wss_url: None,
-                    max_concurrent: 5,
-                    created_by: None,
-                    owner_instance: None,
-                },
-            )
-            .await
-            .unwrap();
-            made.push(c.id);
-        }
+        let probed = crate::campaign(&mut tx, client, "probed", list).await;
+        let other = crate::campaign(&mut tx, client, "empty", empty).await;
         tx.commit().await.unwrap();
-        let (probed, other) = (made[0], made[1]);
         async fn open(db: &Db, campaign: i64) -> (bool, bool) {
             let mut r = db.read().await.unwrap();
             let probe = campaigns::has_open_contacts(&mut r, campaign)
