@@ -29,7 +29,9 @@ pub async fn get_or_insert(db: &Db, key: &str, value: &str) -> Result<String> {
 pub async fn lock_first_start(tx: &mut Tx) -> Result<()> {
     match tx.backend() {
         Backend::Postgres => {
-            sql("SELECT pg_advisory_xact_lock(5309002)")
+            // Keyed by schema too: installations (or tests) in other schemas of the same
+            // database need not wait for each other.
+            sql("SELECT pg_advisory_xact_lock(5309002, hashtext(current_schema()))")
                 .execute(tx)
                 .await?;
         }
