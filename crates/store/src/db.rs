@@ -551,29 +551,6 @@ impl Db {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sqlite_form_expands_reused_placeholders_in_order() {
-        let q = sql("SELECT $2, '$1 stays', $1, $2, $10")
-            .arg(1i64)
-            .arg("two")
-            .arg(3i64)
-            .arg(4i64)
-            .arg(5i64)
-            .arg(6i64)
-            .arg(7i64)
-            .arg(8i64)
-            .arg(9i64)
-            .arg(10i64);
-        let (text, _) = q.sqlite_form().unwrap();
-        assert_eq!(text, "SELECT ?, '$1 stays', ?, ?, ?");
-        assert!(sql("SELECT $3").arg(1i64).sqlite_form().is_err());
-    }
-}
-
 /// An exclusive lock on `<file>-setup-lock` beside a SQLite database, held while this process
 /// opens the file and while it migrates it. sqlx's SQLite migrator takes no lock of its own, so
 /// two processes (or instances) starting together on a new file would both apply a migration
@@ -596,6 +573,29 @@ async fn sqlite_setup_lock(db_path: &std::path::Path) -> Result<std::fs::File, S
         Ok::<_, std::io::Error>(f)
     })
     .await
-    .map_err(|e| StoreError::Invalid(format!("the setup lock's thread stopped: {e}")))?
-    .map_err(|e| StoreError::Invalid(format!("cannot lock the database's setup lock file: {e}")))
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_form_expands_reused_placeholders_in_order() {
+        let q = sql("SELECT $2, '$1 stays', $1, $2, $10")
+            .arg(1i64)
+            .arg("two")
+            .arg(3i64)
+            .arg(4i64)
+            .arg(5i64)
+            .arg(6i64)
+            .arg(7i64)
+            .arg(8i64)
+            .arg(9i64)
+            .arg(10i64);
+        let (text, _) = q.sqlite_form().unwrap();
+        assert_eq!(text, "SELECT ?, '$1 stays', ?, ?, ?");
+        assert!(sql("SELECT $3").arg(1i64).sqlite_form().is_err());
+    }
 }
