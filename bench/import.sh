@@ -11,6 +11,7 @@
 #   PHONE_REGION=US     SWITCHBOARD_PHONE_REGION for our importer ("none" = no default region)
 #   PG_URL_BASE=postgres://postgres@127.0.0.1:5432   PostgreSQL server (trust auth)
 #   SKIP_BUILD=1        reuse target/release/switchboard as it is
+#   PG_JOBS=2           PostgreSQL: `switchboard import --jobs 2` (sessions in parallel)
 #   STEP_TIMEOUT=900    seconds allowed for any one timed step
 #   TOTAL_TIMEOUT=5400  seconds allowed for the whole script (build included)
 #
@@ -103,7 +104,7 @@ for b in $BACKENDS; do
             ;;
     esac
 done
-echo "rows:      $ROWS; repetitions: $RUNS; phone region: $PHONE_REGION"
+echo "rows:      $ROWS; repetitions: $RUNS; phone region: $PHONE_REGION; PostgreSQL import jobs: ${PG_JOBS:-1}"
 
 # --- input -------------------------------------------------------------------------------
 CSV=$WORK/leads.csv
@@ -150,7 +151,7 @@ ours() { # backend run url
         SWITCHBOARD_DATABASE_URL="$3" \
         SWITCHBOARD_ADMIN_PASSWORD=benchpassword1 \
         SWITCHBOARD_PHONE_REGION="$PHONE_REGION" \
-        "$BIN" import "$CSV"
+        "$BIN" import "$CSV" ${PG_JOBS:+$([[ $1 == postgres ]] && echo "--jobs $PG_JOBS")}
     record "$1" "$2" ours
     grep -h '^processed' "$log" | sed 's/^/           importer says: /' || true
 }

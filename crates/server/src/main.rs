@@ -37,6 +37,11 @@ enum Command {
         /// Client id (default: the first client).
         #[arg(long)]
         client: Option<i64>,
+        /// PostgreSQL: insert through this many database sessions at once (the file's order
+        /// still decides duplicates and ids). More load on the database while it runs; SQLite
+        /// ignores it (one writer).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+        jobs: u16,
     },
     /// Manage users.
     User {
@@ -122,7 +127,12 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::Import { file, list, client } => import(config, file, list, client).await,
+        Command::Import {
+            file,
+            list,
+            client,
+            jobs,
+        } => import(config, file, list, client, jobs).await,
         Command::User {
             command:
                 UserCommand::Add {
@@ -208,6 +218,7 @@ async fn import(
     file: PathBuf,
     list: Option<String>,
     client: Option<i64>,
+    jobs: u16,
 ) -> anyhow::Result<()> {
     let state = switchboard_server::prepare(config).await?;
     let client_id = client.unwrap_or(state.default_client_id);
@@ -217,6 +228,7 @@ async fn import(
     let mut opts = ImportOptions::new(client_id);
     opts.commit_every = Some(100_000);
     opts.max_reported_errors = 20;
+    opts.jobs = usize::from(jobs);
     if let Some(name) = list {
         let mut tx = state.db.begin().await?;
         opts.list_id = Some(lists::ensure(&mut tx, client_id, &name).await?);

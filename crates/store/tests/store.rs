@@ -40,6 +40,7 @@ both!(
     import_counts_duplicates_and_errors,
     import_refuses_non_csv,
     import_ignores_nothing_but_duplicates,
+    import_in_sessions_keeps_the_file_order,
     checks_accept_every_value_and_refuse_others,
     tag_and_text_filters
 );
@@ -247,6 +248,75 @@ async fn lead(tx: &mut switchboard_store::Tx, client: i64, phone: &str) -> leads
     )
     .await
     .unwrap()
+}
+
+/// An import through two sessions at once (PostgreSQL; SQLite has one writer and imports
+/// as usual) in chunks of 4 rows, committing every 6: the same leads as one session would
+/// store. The first row of a phone repeated later in the file is kept, a phone already in the
+/// database is a duplicate, each list named in the file exists once, and the leads' ids
+/// follow the file's order.
+async fn import_in_sessions_keeps_the_file_order(db: Db, client: i64) {
+    let mut tx = db.begin().await.unwrap();
+    lead(&mut tx, client, "+14155560030").await;
+    tx.commit().await.unwrap();
+    let mut csv = String::from("phone,name,list\n");
+    let mut kept = Vec::new();
+    for i in 0..40 {
+        let (phone, name) = match i {
+            25 => ("+14155560003".to_string(), "late repeat".to_string()),
+            _ => (format!("+1415556{i:04}"), format!("row {i}")),
+        };
+        let list = ["A", "B", ""][i % 3];
+        csv.push_str(&format!("{phone},{name},{list}\n"));
+        if i != 25 && i != 30 {
+            kept.push(name);
+        }
+        if i == 17 {
+            csv.push_str("xyz,bad row,A\n");
+        }
+    }
+    let mut o = ImportOptions::new(client);
+    o.jobs = 2;
+    o.chunk_rows = Some(4);
+    o.commit_every = Some(6);
+    let r = import_csv(
+        &db,
+        std::io::Cursor::new(csv.into_bytes()),
+        phones(),
+        o,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            r.total_processed,
+            r.success_count,
+            r.duplicate_count,
+            r.error_count
+        ),
+        (41, 38, 2, 1),
+        "{r:?}"
+    );
+    let names: Vec<(String,)> = db
+        .fetch_all(
+            sql("SELECT name FROM leads WHERE client_id = $1 AND name IS NOT NULL ORDER BY id")
+                .arg(client),
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = names.into_iter().map(|(n,)| n).collect();
+    assert_eq!(names, kept);
+    let lists: Vec<(String, i64)> = db
+        .fetch_all(
+            sql("SELECT lists.name, COUNT(leads.id) FROM lists LEFT JOIN leads ON leads.list_id = lists.id \
+                 WHERE lists.client_id = $1 GROUP BY lists.name ORDER BY lists.name")
+                .arg(client),
+        )
+        .await
+        .unwrap();
+    // Rows 0..40 but 25 (a repeat, B) and 30 (in the database, A): A takes i % 3 == 0, B i % 3 == 1.
+    assert_eq!(lists, vec![("A".to_string(), 13), ("B".to_string(), 12)]);
 }
 
 /// A running campaign over `list` (cap 5); its id.
