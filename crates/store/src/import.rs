@@ -542,6 +542,12 @@ async fn import_pg_parallel(
     if let Some(e) = first_err {
         return Err(e);
     }
+    if failed {
+        // A session stopped taking rows without an error of its own: never report success.
+        return Err(ImportError::Store(StoreError::Invalid(
+            "an import session stopped before the end of the file".into(),
+        )));
+    }
     while let Ok((n, inserted)) = done_rx.try_recv() {
         report.rows(n, inserted);
     }
