@@ -96,22 +96,15 @@ async fn bootstrap(db: &Db, config: &Config) -> anyhow::Result<i64> {
     // Another instance may be starting on the same empty database: one setup at a time, and
     // everything read inside the lock.
     settings::lock_first_start(&mut tx).await?;
-    let existing: Option<(i64,)> =
-        switchboard_store::sql("SELECT id FROM clients ORDER BY id LIMIT 1")
-            .fetch_optional(&mut tx)
-            .await?;
-    let client_id = match existing {
-        Some((id,)) => id,
+    let client_id = match clients::first_id(&mut tx).await? {
+        Some(id) => id,
         None => {
             clients::create(&mut tx, "Default", 10, Some(&config.timezone))
                 .await?
                 .id
         }
     };
-    let (users,): (i64,) = switchboard_store::sql("SELECT COUNT(*) FROM users")
-        .fetch_one(&mut tx)
-        .await?;
-    if users == 0 {
+    if users::count(&mut tx).await? == 0 {
         let (password, generated) = match &config.admin_password {
             Some(p) => (p.0.clone(), false),
             None => {

@@ -56,6 +56,14 @@ pub async fn list(db: &Db) -> Result<Vec<Client>> {
         .await
 }
 
+/// The first client's id (the default one, made at first start), if there is any client.
+pub async fn first_id(ex: &mut impl AsExec) -> Result<Option<i64>> {
+    let found: Option<(i64,)> = sql("SELECT id FROM clients ORDER BY id LIMIT 1")
+        .fetch_optional(ex)
+        .await?;
+    Ok(found.map(|(id,)| id))
+}
+
 pub async fn count(db: &Db) -> Result<i64> {
     Ok(db
         .fetch_one::<(i64,)>(sql("SELECT COUNT(*) FROM clients"))

@@ -369,14 +369,7 @@ async fn import_pg(
                         t
                     }
                 };
-                for row in &rows {
-                    if let Some(name) = &row.list {
-                        if !lists_by_name.contains_key(name) {
-                            let id = lists::ensure(t, opts.client_id, name).await?;
-                            lists_by_name.insert(name.clone(), id);
-                        }
-                    }
-                }
+                ensure_lists(t, opts.client_id, &rows, &mut lists_by_name).await?;
                 let lists = list_ids(&rows, opts.list_id, &lists_by_name);
                 let inserted = insert_chunk(t, opts.client_id, &rows, &lists, None).await?;
                 let n = rows.len() as u64;
@@ -468,24 +461,15 @@ async fn import_pg_parallel(
                     progress(&report);
                     continue;
                 }
-                let new_names: Vec<&String> = rows
-                    .iter()
-                    .filter_map(|r| r.list.as_ref())
-                    .filter(|name| !lists_by_name.contains_key(*name))
-                    .collect();
-                if !new_names.is_empty() {
+                // Lists first, committed, so every session's rows can name them.
+                if rows.iter().any(|r| {
+                    r.list
+                        .as_ref()
+                        .is_some_and(|n| !lists_by_name.contains_key(n))
+                }) {
                     let mut t = db.begin().await?;
-                    let mut made = Vec::new();
-                    for name in new_names {
-                        if !made.iter().any(|(n, _)| n == name) {
-                            made.push((
-                                name.clone(),
-                                lists::ensure(&mut t, opts.client_id, name).await?,
-                            ));
-                        }
-                    }
+                    ensure_lists(&mut t, opts.client_id, &rows, &mut lists_by_name).await?;
                     t.commit().await?;
-                    lists_by_name.extend(made);
                 }
                 let lists = list_ids(&rows, opts.list_id, &lists_by_name);
                 let mut ids: Vec<(i64,)> = sql(
@@ -530,8 +514,9 @@ async fn import_pg_parallel(
     for w in workers {
         let r = match w.await {
             Ok(r) => r.map_err(ImportError::from),
-            Err(e) => Err(ImportError::Store(StoreError::Invalid(format!(
-                "an import session stopped: {e}"
+            // A crashed session is the server's failure, not the file's.
+            Err(e) => Err(ImportError::Store(StoreError::Db(sqlx::Error::Io(
+                std::io::Error::other(format!("an import session stopped: {e}")),
             )))),
         };
         if let Err(e) = r {
@@ -544,9 +529,9 @@ async fn import_pg_parallel(
     }
     if failed {
         // A session stopped taking rows without an error of its own: never report success.
-        return Err(ImportError::Store(StoreError::Invalid(
-            "an import session stopped before the end of the file".into(),
-        )));
+        return Err(ImportError::Store(StoreError::Db(sqlx::Error::Io(
+            std::io::Error::other("an import session stopped before the end of the file"),
+        ))));
     }
     while let Ok((n, inserted)) = done_rx.try_recv() {
         report.rows(n, inserted);
@@ -892,6 +877,22 @@ fn ensure_list(
         |r| r.get(0),
     )
     .map_err(bulk_err)
+}
+
+/// Create the lists `rows` name that `lists_by_name` does not know yet, and learn their ids.
+async fn ensure_lists(
+    t: &mut Tx,
+    client_id: i64,
+    rows: &[ParsedRow],
+    lists_by_name: &mut HashMap<String, i64>,
+) -> Result<(), StoreError> {
+    for name in rows.iter().filter_map(|r| r.list.as_ref()) {
+        if !lists_by_name.contains_key(name) {
+            let id = lists::ensure(t, client_id, name).await?;
+            lists_by_name.insert(name.clone(), id);
+        }
+    }
+    Ok(())
 }
 
 /// Each row's list: its `list` column's, else the default.

@@ -100,11 +100,9 @@ pub async fn list(db: &Db, client_id: Option<i64>) -> Result<Vec<User>> {
     db.fetch_all(q).await
 }
 
-pub async fn count(db: &Db) -> Result<i64> {
-    Ok(db
-        .fetch_one::<(i64,)>(sql("SELECT COUNT(*) FROM users"))
-        .await?
-        .0)
+pub async fn count(ex: &mut impl AsExec) -> Result<i64> {
+    let (n,): (i64,) = sql("SELECT COUNT(*) FROM users").fetch_one(ex).await?;
+    Ok(n)
 }
 
 /// Fields a change may set; `None` leaves a field as it is.

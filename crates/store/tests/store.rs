@@ -180,6 +180,15 @@ fn phones() -> PhoneNormalizer {
     PhoneNormalizer::new(Some("US")).unwrap()
 }
 
+/// `import_csv` of `csv` with the test phone settings and no progress callback.
+async fn import(
+    db: &Db,
+    csv: impl Into<Vec<u8>>,
+    o: ImportOptions,
+) -> Result<switchboard_store::import::ImportReport, ImportError> {
+    import_csv(db, std::io::Cursor::new(csv.into()), phones(), o, |_| {}).await
+}
+
 async fn import_counts_duplicates_and_errors(db: Db, client: i64) {
     let mut csv = String::from("phone,name,tags,list\n");
     for i in 0..2500 {
@@ -191,15 +200,9 @@ async fn import_counts_duplicates_and_errors(db: Db, client: i64) {
     }
     csv.push_str("+14152000000,dup,,\n12,too short,,\n\"unterminated,x\n");
     let before = switchboard_store::now();
-    let report = import_csv(
-        &db,
-        std::io::Cursor::new(csv.into_bytes()),
-        phones(),
-        ImportOptions::new(client),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let report = import(&db, csv.into_bytes(), ImportOptions::new(client))
+        .await
+        .unwrap();
     assert_eq!(report.success_count, 2500);
     assert_eq!(report.duplicate_count, 1);
     assert_eq!(report.error_count, 2, "{:?}", report.errors);
@@ -225,15 +228,7 @@ async fn import_counts_duplicates_and_errors(db: Db, client: i64) {
     let again = "phone\n+14152000001\n+14159999999\n";
     let mut o = ImportOptions::new(client);
     o.commit_every = Some(1);
-    let r = import_csv(
-        &db,
-        std::io::Cursor::new(again.as_bytes().to_vec()),
-        phones(),
-        o,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let r = import(&db, again.as_bytes().to_vec(), o).await.unwrap();
     assert_eq!((r.success_count, r.duplicate_count), (1, 1));
 }
 
@@ -279,15 +274,7 @@ async fn import_in_sessions_keeps_the_file_order(db: Db, client: i64) {
     o.jobs = 2;
     o.chunk_rows = Some(4);
     o.commit_every = Some(6);
-    let r = import_csv(
-        &db,
-        std::io::Cursor::new(csv.into_bytes()),
-        phones(),
-        o,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let r = import(&db, csv.into_bytes(), o).await.unwrap();
     assert_eq!(
         (
             r.total_processed,
@@ -433,15 +420,7 @@ async fn import_ignores_nothing_but_duplicates(db: Db, client: i64) {
         +14155550107;Dup in file;;low;;;;\n";
     let mut o = ImportOptions::new(client);
     o.list_id = Some(mine.id);
-    let r = import_csv(
-        &db,
-        std::io::Cursor::new(csv.as_bytes().to_vec()),
-        phones(),
-        o,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let r = import(&db, csv.as_bytes().to_vec(), o).await.unwrap();
     assert_eq!(
         (
             r.total_processed,
@@ -510,14 +489,7 @@ async fn import_ignores_nothing_but_duplicates(db: Db, client: i64) {
     // A default list that is not the client's own imports nothing.
     let mut o = ImportOptions::new(client);
     o.list_id = Some(theirs.id);
-    let r = import_csv(
-        &db,
-        std::io::Cursor::new(b"phone\n+14155550199\n".to_vec()),
-        phones(),
-        o,
-        |_| {},
-    )
-    .await;
+    let r = import(&db, b"phone\n+14155550199\n".to_vec(), o).await;
     assert!(
         matches!(r, Err(ImportError::Store(StoreError::Invalid(_)))),
         "{r:?}"
@@ -533,14 +505,7 @@ async fn import_ignores_nothing_but_duplicates(db: Db, client: i64) {
 
 async fn import_refuses_non_csv(db: Db, client: i64) {
     for bad in [&b""[..], b"\x00\x01\x02binary", b"name,email\nann,a@b.c\n"] {
-        let r = import_csv(
-            &db,
-            std::io::Cursor::new(bad.to_vec()),
-            phones(),
-            ImportOptions::new(client),
-            |_| {},
-        )
-        .await;
+        let r = import(&db, bad.to_vec(), ImportOptions::new(client)).await;
         assert!(matches!(r, Err(ImportError::NotCsv(_))), "{r:?}");
     }
     let (n,): (i64,) = db
@@ -1076,7 +1041,7 @@ mod campaign_counts {
 }
 
 mod lead_counts {
-    use switchboard_store::import::{ImportOptions, import_csv};
+    use switchboard_store::import::ImportOptions;
     use switchboard_store::leads::{self, LeadFilter, LeadSort};
     use switchboard_store::{Db, clients, counters, sql};
 
@@ -1129,16 +1094,9 @@ mod lead_counts {
                 csv.push_str(&format!("+1415{:07}\n", 3_000_000 + i + k * 1000));
             }
             csv.push_str("+14153000000\n"); // a duplicate in the first client's file
-            let phones = switchboard_core::PhoneNormalizer::new(Some("US")).unwrap();
-            import_csv(
-                &db,
-                std::io::Cursor::new(csv.into_bytes()),
-                phones,
-                ImportOptions::new(c),
-                |_| {},
-            )
-            .await
-            .unwrap();
+            crate::import(&db, csv.into_bytes(), ImportOptions::new(c))
+                .await
+                .unwrap();
         }
         check(&db, &both, "imports").await;
         let steps: [(&str, &str); 7] = [
