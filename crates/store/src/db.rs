@@ -286,6 +286,19 @@ impl<T> Record for T where
 {
 }
 
+/// Check a pooled connection before handing it out only when it sat idle for a while (a
+/// database restarted meanwhile). sqlx's default pings on every acquire: one more round trip
+/// for each statement outside a transaction and for every transaction.
+async fn ping_if_idle<C: sqlx::Connection>(
+    c: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> Result<bool, sqlx::Error> {
+    if meta.idle_for >= Duration::from_secs(10) {
+        c.ping().await?;
+    }
+    Ok(true)
+}
+
 /// A borrowed connection of either backend.
 pub enum Exec<'a> {
     Sqlite(&'a mut SqliteConnection),
@@ -391,6 +404,8 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(16))
                 .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
+                .before_acquire(|c, meta| Box::pin(ping_if_idle(c, meta)))
                 .connect_with(o)
                 .await?;
             Ok(Self {
@@ -415,10 +430,14 @@ impl Db {
             let _setup = sqlite_setup_lock(&path).await?;
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
+                .before_acquire(|c, meta| Box::pin(ping_if_idle(c, meta)))
                 .connect_with(o.clone())
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
+                .test_before_acquire(false)
+                .before_acquire(|c, meta| Box::pin(ping_if_idle(c, meta)))
                 .connect_with(o.read_only(true))
                 .await?;
             Ok(Self {
