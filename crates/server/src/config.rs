@@ -143,6 +143,10 @@ pub struct DialerConfig {
     pub max_batch_size: i64,
     /// How long an external dialer holds a batch before unreported numbers return.
     pub lease_secs: i64,
+    /// Transactions writing `report-result` batches at once. One is fastest: reports wait for
+    /// the batch being written and go together into the next, where two writers split them
+    /// into smaller batches that cost more per report (BENCHMARKS.md).
+    pub report_writers: usize,
     /// How often the engine looks for work, in milliseconds.
     pub tick_ms: u64,
     /// This instance's name (default: host name, process id and a random suffix).
@@ -161,6 +165,7 @@ impl Default for DialerConfig {
             batch_size: 50,
             max_batch_size: 500,
             lease_secs: 900,
+            report_writers: 1,
             tick_ms: 200,
             instance_id: None,
             engine: true,
@@ -189,6 +194,7 @@ impl DialerConfig {
             "dialer_batch_size" => self.batch_size = num(v, 1, 100_000)?,
             "dialer_max_batch_size" => self.max_batch_size = num(v, 1, 100_000)?,
             "dialer_lease_seconds" => self.lease_secs = num(v, 5, 7 * 86_400)?,
+            "dialer_report_writers" => self.report_writers = num(v, 1, 64)?,
             "dialer_tick_ms" => self.tick_ms = num(v, 5, 60_000)?,
             "instance_id" => {
                 let t = v.trim();
@@ -312,6 +318,7 @@ const KEYS: &[&str] = &[
     "dialer_batch_size",
     "dialer_max_batch_size",
     "dialer_lease_seconds",
+    "dialer_report_writers",
     "dialer_tick_ms",
     "instance_id",
     "dialer_engine",

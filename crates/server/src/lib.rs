@@ -6,6 +6,7 @@ pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod ratelimit;
+pub mod reports;
 pub mod routes;
 pub mod state;
 pub mod telephony;

@@ -7,6 +7,7 @@ use switchboard_store::Db;
 use crate::auth::{JwtKeys, LoginThrottle};
 use crate::config::Config;
 use crate::ratelimit::RateLimiters;
+use crate::reports::Reporter;
 use crate::telephony::{Ingestor, Telephony};
 
 /// What every handler can reach. Cheap to clone.
@@ -23,6 +24,8 @@ pub struct AppState {
     pub telephony: Telephony,
     /// Writes call events in batches (group commit).
     pub ingestor: Ingestor,
+    /// Writes external dialers' reports in batches.
+    pub reporter: Reporter,
     /// This instance's name (calls it places and campaigns it owns carry it).
     pub instance_id: String,
     /// The dialer engine, once started.
@@ -40,6 +43,11 @@ impl AppState {
         let phones =
             PhoneNormalizer::new(config.phone_region.as_deref()).map_err(anyhow::Error::msg)?;
         let ingestor = Ingestor::spawn(db.clone());
+        let reporter = Reporter::spawn(
+            db.clone(),
+            config.timezone.clone(),
+            config.dialer.report_writers,
+        );
         let instance_id = config.dialer.instance_id.clone().unwrap_or_else(|| {
             let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "switchboard".into());
             format!(
@@ -52,6 +60,7 @@ impl AppState {
             instance_id,
             engine: Arc::new(std::sync::OnceLock::new()),
             ingestor,
+            reporter,
             jwt: JwtKeys::new(
                 jwt_secret,
                 Duration::from_secs(u64::from(config.jwt_ttl_hours) * 3600),

@@ -113,102 +113,18 @@ impl NewCall {
 }
 
 pub async fn create(ex: &mut impl AsExec, c: &NewCall) -> Result<Call> {
-    insert_one(ex, c, None, false)
+    let mut q = insert_rows(std::iter::once((c, None)));
+    q.push(" RETURNING ").push(&COLUMNS.replace("calls.", ""));
+    q.fetch_optional(ex)
         .await?
         .ok_or_else(|| StoreError::Conflict("call".into()))
 }
 
-/// Create a call with `notes` unless one with the same provider and provider call id exists
-/// (`None` then): a repeated report, recognised in the same statement that stores the first.
-pub async fn create_once(
-    ex: &mut impl AsExec,
-    c: &NewCall,
-    notes: Option<&str>,
-) -> Result<Option<Call>> {
-    insert_one(ex, c, notes, true).await
-}
-
-async fn insert_one(
-    ex: &mut impl AsExec,
-    c: &NewCall,
-    notes: Option<&str>,
-    once: bool,
-) -> Result<Option<Call>> {
-    let t = now();
-    sql(&format!(
-        "INSERT INTO calls (client_id, provider, provider_call_id, direction, from_number, to_number, \
-         lead_id, user_id, status, surface_status, started_at, ended_at, language, metadata, created_at, updated_at, \
-         campaign_id, instance_id, slots, notes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18, $19){} RETURNING {}",
-        if once {
-            " ON CONFLICT (provider, provider_call_id) DO NOTHING"
-        } else {
-            ""
-        },
-        COLUMNS.replace("calls.", "")
-    ))
-    .arg(c.client_id)
-    .arg(&c.provider)
-    .arg(c.provider_call_id.as_ref())
-    .arg(&c.direction)
-    .arg(c.from_number.as_ref())
-    .arg(c.to_number.as_ref())
-    .arg(c.lead_id)
-    .arg(c.user_id)
-    .arg(c.status.as_str())
-    .arg(c.surface_status.as_ref())
-    .arg(c.started_at)
-    .arg(if c.status.is_final() { Some(c.started_at) } else { None })
-    .arg(c.language.as_ref())
-    .arg(c.metadata.clone())
-    .arg(t)
-    .arg(c.campaign_id)
-    .arg(c.instance_id.as_ref())
-    .arg(c.slots)
-    .arg(notes)
-    .fetch_optional(ex)
-    .await
-}
-
 /// Create several calls in one statement per 200 (the dialer's rounds); returned in order.
 pub async fn create_many(ex: &mut impl AsExec, cs: &[NewCall]) -> Result<Vec<Call>> {
-    let t = now();
     let mut out = Vec::with_capacity(cs.len());
     for chunk in cs.chunks(200) {
-        let mut q = sql(
-            "INSERT INTO calls (client_id, provider, provider_call_id, direction, from_number, to_number, \
-             lead_id, user_id, status, surface_status, started_at, ended_at, language, metadata, created_at, updated_at, \
-             campaign_id, instance_id, slots) VALUES ",
-        );
-        for (k, c) in chunk.iter().enumerate() {
-            if k > 0 {
-                q.push(", ");
-            }
-            q.push("(").push_arg(c.client_id);
-            q.push(", ").push_arg(c.provider.as_str());
-            q.push(", ").push_arg(c.provider_call_id.clone());
-            q.push(", ").push_arg(c.direction.as_str());
-            q.push(", ").push_arg(c.from_number.clone());
-            q.push(", ").push_arg(c.to_number.clone());
-            q.push(", ").push_arg(c.lead_id);
-            q.push(", ").push_arg(c.user_id);
-            q.push(", ").push_arg(c.status.as_str());
-            q.push(", ").push_arg(c.surface_status.clone());
-            q.push(", ").push_arg(c.started_at);
-            q.push(", ").push_arg(if c.status.is_final() {
-                Some(c.started_at)
-            } else {
-                None
-            });
-            q.push(", ").push_arg(c.language.clone());
-            q.push(", ").push_arg(c.metadata.clone());
-            q.push(", ").push_arg(t);
-            q.push(", ").push_arg(t);
-            q.push(", ").push_arg(c.campaign_id);
-            q.push(", ").push_arg(c.instance_id.clone());
-            q.push(", ").push_arg(c.slots);
-            q.push(")");
-        }
+        let mut q = insert_rows(chunk.iter().map(|c| (c, None)));
         q.push(" RETURNING ").push(&COLUMNS.replace("calls.", ""));
         let mut rows: Vec<Call> = q.fetch_all(ex).await?;
         // RETURNING follows insertion order on both backends in practice; make it certain.
@@ -216,6 +132,64 @@ pub async fn create_many(ex: &mut impl AsExec, cs: &[NewCall]) -> Result<Vec<Cal
         out.extend(rows);
     }
     Ok(out)
+}
+
+/// Create each call with its notes unless one with the same provider and provider call id
+/// exists: repeated reports are recognised by the statement that stores the first. Returns
+/// the provider call ids of the calls it stored, in one statement per 200.
+pub async fn create_many_once(
+    ex: &mut impl AsExec,
+    cs: &[(NewCall, Option<String>)],
+) -> Result<Vec<String>> {
+    let mut stored = Vec::with_capacity(cs.len());
+    for chunk in cs.chunks(200) {
+        let mut q = insert_rows(chunk.iter().map(|(c, n)| (c, n.as_deref())));
+        q.push(" ON CONFLICT (provider, provider_call_id) DO NOTHING RETURNING provider_call_id");
+        let rows: Vec<(Option<String>,)> = q.fetch_all(ex).await?;
+        stored.extend(rows.into_iter().filter_map(|(id,)| id));
+    }
+    Ok(stored)
+}
+
+/// `INSERT INTO calls … VALUES (…), (…)` for calls and their notes.
+fn insert_rows<'a>(cs: impl Iterator<Item = (&'a NewCall, Option<&'a str>)>) -> Sql {
+    let t = now();
+    let mut q = sql(
+        "INSERT INTO calls (client_id, provider, provider_call_id, direction, from_number, to_number, \
+         lead_id, user_id, status, surface_status, started_at, ended_at, language, metadata, created_at, updated_at, \
+         campaign_id, instance_id, slots, notes) VALUES ",
+    );
+    for (k, (c, notes)) in cs.enumerate() {
+        if k > 0 {
+            q.push(", ");
+        }
+        q.push("(").push_arg(c.client_id);
+        q.push(", ").push_arg(c.provider.as_str());
+        q.push(", ").push_arg(c.provider_call_id.clone());
+        q.push(", ").push_arg(c.direction.as_str());
+        q.push(", ").push_arg(c.from_number.clone());
+        q.push(", ").push_arg(c.to_number.clone());
+        q.push(", ").push_arg(c.lead_id);
+        q.push(", ").push_arg(c.user_id);
+        q.push(", ").push_arg(c.status.as_str());
+        q.push(", ").push_arg(c.surface_status.clone());
+        q.push(", ").push_arg(c.started_at);
+        q.push(", ").push_arg(if c.status.is_final() {
+            Some(c.started_at)
+        } else {
+            None
+        });
+        q.push(", ").push_arg(c.language.clone());
+        q.push(", ").push_arg(c.metadata.clone());
+        q.push(", ").push_arg(t);
+        q.push(", ").push_arg(t);
+        q.push(", ").push_arg(c.campaign_id);
+        q.push(", ").push_arg(c.instance_id.clone());
+        q.push(", ").push_arg(c.slots);
+        q.push(", ").push_arg(notes);
+        q.push(")");
+    }
+    q
 }
 
 /// Record the provider's id for a call we placed.

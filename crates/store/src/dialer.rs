@@ -7,7 +7,7 @@ use sqlx::types::Json;
 use switchboard_core::dialer::RetryRules;
 use switchboard_core::{Disposition, Priority};
 
-use crate::{AsExec, Backend, Result, Tx, now, sql};
+use crate::{AsExec, Backend, Result, Sql, Tx, now, sql};
 
 /// A client's dialer settings.
 #[derive(Debug, Clone)]
@@ -126,75 +126,89 @@ pub async fn record_attempt(
     d: Disposition,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    attempt(tx, rules, lead_id, d, at, None, None, false).await?;
+    let one = Attempt {
+        lead_id,
+        disposition: d,
+        at,
+        agent: None,
+        notes: None,
+    };
+    attempts(rules, &[one]).execute(tx).await?;
     Ok(())
 }
 
-/// [`record_attempt`], also assigning the lead to `agent` and keeping `notes` as its latest
-/// note, in the same statement, which returns the lead as it now is.
-pub async fn record_attempt_by(
-    tx: &mut Tx,
-    rules: &RetryRules,
-    lead_id: i64,
-    d: Disposition,
-    at: DateTime<Utc>,
-    agent: Option<i64>,
-    notes: Option<&str>,
-) -> Result<Option<crate::leads::Lead>> {
-    attempt(tx, rules, lead_id, d, at, agent, notes, true).await
+/// An attempt that ended, as [`record_attempts`] records it.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    pub lead_id: i64,
+    pub disposition: Disposition,
+    pub at: DateTime<Utc>,
+    /// The lead is assigned to this user.
+    pub agent: Option<i64>,
+    /// Kept as the lead's latest note.
+    pub notes: Option<&'a str>,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn attempt(
+/// [`record_attempt`] for several leads in one statement, each also assigned to its agent and
+/// keeping its note when given; returns the leads as they now are (in no particular order).
+/// Each lead may appear once: a lead's second attempt goes into the next statement.
+pub async fn record_attempts(
     tx: &mut Tx,
     rules: &RetryRules,
-    lead_id: i64,
-    d: Disposition,
-    at: DateTime<Utc>,
-    agent: Option<i64>,
-    notes: Option<&str>,
-    returning: bool,
-) -> Result<Option<crate::leads::Lead>> {
-    // The status depends on the attempts so far, known to the database: one statement.
-    let mut q = sql("UPDATE leads SET attempts = attempts + 1, last_attempt_at = ");
-    q.push_arg(at).push(", disposition = ").push_arg(d.as_str());
-    match switchboard_core::dialer::Outcome::of(d) {
-        Some(o) => {
-            let r = rules.rule(o);
-            let next = at + chrono::Duration::seconds(r.delay_seconds);
-            q.push(", status = CASE WHEN attempts + 1 >= ")
-                .push_arg(r.max_attempts)
-                .push(" THEN 'failed' ELSE 'pending' END, next_attempt_at = CASE WHEN attempts + 1 >= ")
-                .push_arg(r.max_attempts)
-                .push(" THEN NULL ELSE ")
-                .push_arg(next)
-                .push(" END, wait_reason = CASE WHEN attempts + 1 >= ")
-                .push_arg(r.max_attempts)
-                .push(" THEN NULL ELSE 'retry' END");
-        }
-        None => {
-            q.push(", status = ")
-                .push_arg(d.lead_status().as_str())
-                .push(", next_attempt_at = NULL, wait_reason = NULL");
-        }
+    list: &[Attempt<'_>],
+) -> Result<Vec<crate::leads::Lead>> {
+    if list.is_empty() {
+        return Ok(Vec::new());
     }
-    if let Some(a) = agent {
-        q.push(", assigned_user_id = ").push_arg(a);
+    let mut q = attempts(rules, list);
+    q.push(" RETURNING ")
+        .push(&crate::leads::COLUMNS.replace("leads.", ""));
+    q.fetch_all(tx).await
+}
+
+/// The UPDATE behind [`record_attempts`]. The status depends on the attempts so far, known to
+/// the database, so each row carries its outcome's rule: `v.column4` is the rule's last
+/// attempt (NULL when the disposition sets the status outright, `v.column5`), `v.column6`
+/// when a retry falls due.
+fn attempts(rules: &RetryRules, list: &[Attempt<'_>]) -> Sql {
+    let mut q = sql(
+        "UPDATE leads SET attempts = attempts + 1, last_attempt_at = v.column2, disposition = v.column3, \
+         status = CASE WHEN v.column4 IS NULL THEN v.column5 WHEN attempts + 1 >= v.column4 THEN 'failed' ELSE 'pending' END, \
+         next_attempt_at = CASE WHEN v.column4 IS NULL OR attempts + 1 >= v.column4 THEN NULL ELSE v.column6 END, \
+         wait_reason = CASE WHEN v.column4 IS NULL OR attempts + 1 >= v.column4 THEN NULL ELSE 'retry' END, \
+         assigned_user_id = COALESCE(v.column7, assigned_user_id), notes = COALESCE(v.column8, notes), \
+         batch_id = NULL, leased_until = NULL, updated_at = ",
+    );
+    q.push_arg(now()).push(" FROM (VALUES ");
+    for (k, a) in list.iter().enumerate() {
+        let (last, fixed, due) = match switchboard_core::dialer::Outcome::of(a.disposition) {
+            Some(o) => {
+                let r = rules.rule(o);
+                let due = a.at + chrono::Duration::seconds(r.delay_seconds);
+                (Some(r.max_attempts), None, Some(due))
+            }
+            None => (None, Some(a.disposition.lead_status().as_str()), None),
+        };
+        q.push(if k == 0 { "(" } else { ", (" })
+            .push_arg(a.lead_id)
+            .push(", ")
+            .push_arg(a.at)
+            .push(", ")
+            .push_arg(a.disposition.as_str())
+            .push(", ")
+            .push_arg(last)
+            .push(", ")
+            .push_arg(fixed)
+            .push(", ")
+            .push_arg(due)
+            .push(", ")
+            .push_arg(a.agent)
+            .push(", ")
+            .push_arg(a.notes)
+            .push(")");
     }
-    if let Some(n) = notes {
-        q.push(", notes = ").push_arg(n);
-    }
-    q.push(", batch_id = NULL, leased_until = NULL, updated_at = ")
-        .push_arg(now())
-        .push(" WHERE id = ")
-        .push_arg(lead_id);
-    if returning {
-        q.push(" RETURNING ")
-            .push(&crate::leads::COLUMNS.replace("leads.", ""));
-        return q.fetch_optional(tx).await;
-    }
-    q.execute(tx).await?;
-    Ok(None)
+    q.push(") AS v WHERE leads.id = v.column1");
+    q
 }
 
 /// The caps a call is placed under.

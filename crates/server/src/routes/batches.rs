@@ -10,13 +10,13 @@ use switchboard_core::dialer::{LeadFacts, RetryRules, day_bounds, verdict};
 use switchboard_core::lead::LeadStatus;
 use switchboard_core::schedule::Schedule;
 use switchboard_store::audit::{self, AuditEntry};
-use switchboard_store::calls::NewCall;
-use switchboard_store::{calls, dialer, leads, now, schedules};
+use switchboard_store::{dialer, leads, now};
 
 use crate::auth::{AdminSession, DialerPrincipal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query, ts, ts_opt};
-use crate::routes::dialer::{current, current_in};
+use crate::reports::{Number, Report};
+use crate::routes::dialer::current;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -219,142 +219,35 @@ pub async fn report_result(
             )
         }
     };
-    // One transaction: the number (by id, else by phone) with the retry rules and the
-    // schedule's switch and version, the agent, the attempt in the call log every surface
-    // reads, and the lead.
-    let mut tx = st.db.begin().await?;
-    let mut q = switchboard_store::sql(
-        "SELECT id, phone, batch_id, (SELECT rules FROM dialer_settings WHERE client_id = $1), \
-         (SELECT enabled FROM schedules WHERE client_id = $1), \
-         (SELECT version FROM schedules WHERE client_id = $1) \
-         FROM leads WHERE client_id = $1 AND deleted_at IS NULL AND ",
-    )
-    .arg(p.client_id);
-    match (number_id, &phone) {
-        (Some(id), _) => q.push("id = ").push_arg(id),
-        (None, p) => q.push("phone = ").push_arg(p.clone()),
+    let agent = agent_of(&st, p.client_id, &b).await?;
+    let report = Report {
+        client_id: p.client_id,
+        key_id: p.key_id,
+        number: match (number_id, phone) {
+            (Some(id), _) => Number::Id(id),
+            (None, phone) => Number::Phone(phone.unwrap_or_default()),
+        },
+        disposition,
+        attempted_at,
+        agent,
+        agent_phone: b.agent_phone,
+        reason: b.reason,
+        user_message: b.user_message,
+        call_allowed: b.call_allowed,
     };
-    type Found = (
-        i64,
-        String,
-        Option<String>,
-        Option<switchboard_store::JsonColumn<Value>>,
-        Option<bool>,
-        Option<i64>,
-    );
-    let (lead_id, lead_phone, batch_id, rules, enabled, version): Found = q
-        .fetch_optional(&mut tx)
-        .await?
+    let done = st
+        .reporter
+        .report(report)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not store a dialer report");
+            ApiError::internal()
+        })?
         .ok_or_else(|| ApiError::not_found("number"))?;
-    // The agent: by id, else by phone.
-    let agent: Option<i64> = match (&b.agent_id, b.agent_phone.as_deref()) {
-        (Some(v), _) if !v.is_null() => {
-            let id = crate::extract::parse_id(v, "agent_id")?;
-            let found: Option<(i64,)> =
-                switchboard_store::sql("SELECT id FROM users WHERE id = $1 AND client_id = $2")
-                    .arg(id)
-                    .arg(p.client_id)
-                    .fetch_optional(&mut tx)
-                    .await?;
-            Some(
-                found
-                    .ok_or_else(|| ApiError::bad_request(format!("agent_id {id} is not a user")))?
-                    .0,
-            )
-        }
-        (_, Some(phone)) if !phone.trim().is_empty() => {
-            let wanted = st.phones.normalize(phone).ok();
-            let users: Vec<(i64, Option<String>)> = switchboard_store::sql(
-                "SELECT id, phone_number FROM users WHERE client_id = $1 AND phone_number IS NOT NULL ORDER BY id",
-            )
-            .arg(p.client_id)
-            .fetch_all(&mut tx)
-            .await?;
-            let hit = users.into_iter().find(|(_, ph)| {
-                let ph = ph.as_deref().unwrap_or_default();
-                ph.trim() == phone.trim()
-                    || (wanted.is_some() && st.phones.normalize(ph).ok() == wanted)
-            });
-            Some(
-                hit.ok_or_else(|| {
-                    ApiError::bad_request(format!("agent_phone {phone} is not a user's phone"))
-                })?
-                .0,
-            )
-        }
-        _ => None,
-    };
-    let rules = dialer::rules_of(rules);
-    // A report repeated with the same `attempted_at` is recognised and changes nothing.
-    let mut new = NewCall::outbound(p.client_id, "dialer", &lead_phone);
-    new.provider_call_id = Some(format!(
-        "dialer-{}-{}",
-        lead_id,
-        attempted_at.timestamp_micros()
-    ));
-    new.lead_id = Some(lead_id);
-    new.user_id = agent;
-    new.status = switchboard_core::CallStatus::of_disposition(disposition);
-    new.surface_status = Some(disposition.as_str().to_string());
-    new.started_at = attempted_at;
-    new.metadata = json!({
-        "surface": "dialer",
-        "disposition": disposition.as_str(),
-        "reason": b.reason,
-        "user_message": b.user_message,
-        "batch_id": batch_id,
-        "agent_phone": b.agent_phone,
-    });
-    let duplicate = calls::create_once(&mut tx, &new, b.user_message.as_deref())
-        .await?
-        .is_none();
-    let lead = if duplicate {
-        leads::get(&mut tx, p.client_id, lead_id).await?
-    } else {
-        dialer::record_attempt_by(
-            &mut tx,
-            &rules,
-            lead_id,
-            disposition,
-            attempted_at,
-            agent,
-            b.user_message.as_deref(),
-        )
-        .await?
-    }
-    .ok_or_else(|| ApiError::not_found("number"))?;
-    // A client that never saved a schedule has the default one (enabled, version 1).
-    let (mut version, mut call_allowed) = match (enabled, version) {
-        (Some(e), Some(v)) => (v, e),
-        _ => {
-            let stored = current_in(&mut tx, &st, p.client_id).await?;
-            (stored.version, stored.doc.enabled)
-        }
-    };
-    // The switch is written (and its version bumped) only when it changes.
-    if let Some(allowed) = b.call_allowed.filter(|a| *a != call_allowed) {
-        let stored = current_in(&mut tx, &st, p.client_id).await?;
-        let mut doc = stored.doc.clone();
-        doc.enabled = allowed;
-        version = schedules::put(&mut tx, p.client_id, &doc, stored.version, None).await?;
-        call_allowed = allowed;
-        audit::record(
-            &mut tx,
-            AuditEntry {
-                client_id: Some(p.client_id),
-                user_id: None,
-                action: if allowed { "enable" } else { "disable" },
-                entity: "schedule",
-                entity_id: None,
-                detail: json!({ "source": "dialer", "key_id": p.key_id }),
-            },
-        )
-        .await?;
-    }
-    tx.commit().await?;
+    let lead = done.lead;
     Ok(Json(json!({
         "success": true,
-        "duplicate": duplicate,
+        "duplicate": done.duplicate,
         "number": {
             "id": lead.id,
             "phone_number": lead.phone,
@@ -365,9 +258,50 @@ pub async fn report_result(
             "assigned_user_id": lead.assigned_user_id,
             "last_user_message": lead.notes,
         },
-        "call_allowed": call_allowed,
-        "schedule_version": version,
+        "call_allowed": done.call_allowed,
+        "schedule_version": done.schedule_version,
     })))
+}
+
+/// The agent a report names: by id, else by phone; a 400 when it is no user of the client.
+async fn agent_of(st: &AppState, client_id: i64, b: &ReportBody) -> ApiResult<Option<i64>> {
+    match (&b.agent_id, b.agent_phone.as_deref()) {
+        (Some(v), _) if !v.is_null() => {
+            let id = crate::extract::parse_id(v, "agent_id")?;
+            let found: Option<(i64,)> =
+                switchboard_store::sql("SELECT id FROM users WHERE id = $1 AND client_id = $2")
+                    .arg(id)
+                    .arg(client_id)
+                    .fetch_optional(&mut st.db.read().await?)
+                    .await?;
+            Ok(Some(
+                found
+                    .ok_or_else(|| ApiError::bad_request(format!("agent_id {id} is not a user")))?
+                    .0,
+            ))
+        }
+        (_, Some(phone)) if !phone.trim().is_empty() => {
+            let wanted = st.phones.normalize(phone).ok();
+            let users: Vec<(i64, Option<String>)> = switchboard_store::sql(
+                "SELECT id, phone_number FROM users WHERE client_id = $1 AND phone_number IS NOT NULL ORDER BY id",
+            )
+            .arg(client_id)
+            .fetch_all(&mut st.db.read().await?)
+            .await?;
+            let hit = users.into_iter().find(|(_, ph)| {
+                let ph = ph.as_deref().unwrap_or_default();
+                ph.trim() == phone.trim()
+                    || (wanted.is_some() && st.phones.normalize(ph).ok() == wanted)
+            });
+            Ok(Some(
+                hit.ok_or_else(|| {
+                    ApiError::bad_request(format!("agent_phone {phone} is not a user's phone"))
+                })?
+                .0,
+            ))
+        }
+        _ => Ok(None),
+    }
 }
 
 fn rules_view(r: &RetryRules) -> Value {

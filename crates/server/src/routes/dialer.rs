@@ -23,17 +23,26 @@ pub async fn current_in(
     st: &AppState,
     client_id: i64,
 ) -> ApiResult<Stored> {
-    match schedules::get(ex, client_id).await? {
-        Some(s) => Ok(s),
+    Ok(stored_or_default(ex, &st.config.timezone, client_id).await?)
+}
+
+/// The client's schedule, or the default one in the server's zone `timezone`.
+pub async fn stored_or_default(
+    ex: &mut impl switchboard_store::AsExec,
+    timezone: &str,
+    client_id: i64,
+) -> switchboard_store::Result<Stored> {
+    Ok(match schedules::get(ex, client_id).await? {
+        Some(s) => s,
         None => {
-            let tz: chrono_tz::Tz = st.config.timezone.parse().unwrap_or(chrono_tz::UTC);
-            Ok(Stored {
+            let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+            Stored {
                 doc: Schedule::default_in(tz).to_doc(),
                 version: 1,
                 updated_at: None,
-            })
+            }
         }
-    }
+    })
 }
 
 fn view(s: &Stored) -> Value {

@@ -13,4 +13,5 @@ mod files;
 mod instances;
 mod leads;
 mod monitoring;
+mod reports;
 mod users;

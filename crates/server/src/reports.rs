@@ -1,0 +1,393 @@
+//! Seed 002's `report-result`, written in batches. Reports that arrive while the last batch is
+//! being written go into one transaction of a few multi-row statements: look the numbers up,
+//! store the attempts in the call log, update the leads. PostgreSQL opens a table and its
+//! indexes once per statement, and the call log has thirteen: a statement of eight attempts
+//! costs about a quarter of eight statements of one (see BENCHMARKS.md). Each caller still
+//! gets its own answer, and only after the commit.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use switchboard_core::{CallStatus, Disposition};
+use switchboard_store::audit::{self, AuditEntry};
+use switchboard_store::calls::{self, NewCall};
+use switchboard_store::dialer::{self, Attempt};
+use switchboard_store::leads::{self, Lead};
+use switchboard_store::{Arg, Db, JsonColumn, StoreError, Tx, schedules, sql};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::routes::dialer::stored_or_default;
+
+/// Which number a report is about.
+#[derive(Debug, Clone)]
+pub enum Number {
+    Id(i64),
+    /// E.164, as stored.
+    Phone(String),
+}
+
+/// One checked report: every field is valid and the agent, when named, is a user of the client.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub client_id: i64,
+    /// The dialer key that sent it (0: the configured token), for the audit log.
+    pub key_id: i64,
+    pub number: Number,
+    pub disposition: Disposition,
+    pub attempted_at: DateTime<Utc>,
+    pub agent: Option<i64>,
+    pub agent_phone: Option<String>,
+    pub reason: Option<String>,
+    pub user_message: Option<String>,
+    pub call_allowed: Option<bool>,
+}
+
+/// What a report did.
+#[derive(Debug, Clone)]
+pub struct Reported {
+    /// The same report (number and `attempted_at`) was stored before: the lead is unchanged.
+    pub duplicate: bool,
+    pub lead: Lead,
+    /// The schedule's switch and version once this report's `call_allowed` is applied.
+    pub call_allowed: bool,
+    pub schedule_version: i64,
+}
+
+/// `Ok(None)`: no such number (nothing was written for it).
+pub type Answer = Result<Option<Reported>, String>;
+
+struct Job {
+    report: Report,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// Hands reports to the writers.
+#[derive(Clone)]
+pub struct Reporter {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// Most reports in one transaction.
+const BATCH: usize = 128;
+
+impl Reporter {
+    /// `writers` transactions may be open at once; `timezone` is the default schedule's.
+    pub fn spawn(db: Db, timezone: String, writers: usize) -> Self {
+        let (jobs, rx) = mpsc::channel(4096);
+        let rx = Arc::new(Mutex::new(rx));
+        let timezone: Arc<str> = timezone.into();
+        for _ in 0..writers.max(1) {
+            tokio::spawn(run_writer(db.clone(), timezone.clone(), rx.clone()));
+        }
+        Self { jobs }
+    }
+
+    pub async fn report(&self, report: Report) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || "the report writer has stopped".to_string();
+        self.jobs
+            .send(Job { report, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run_writer(db: Db, timezone: Arc<str>, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let batch = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        let reports: Vec<&Report> = batch.iter().map(|j| &j.report).collect();
+        match write_batch(&db, &timezone, &reports).await {
+            Ok(answers) => {
+                for (job, a) in batch.into_iter().zip(answers) {
+                    let _ = job.reply.send(Ok(a));
+                }
+            }
+            Err(e) if batch.len() == 1 => {
+                for job in batch {
+                    let _ = job.reply.send(Err(e.to_string()));
+                }
+            }
+            Err(e) => {
+                // One report must not sink the others (a deadlock with another instance, an
+                // agent deleted meanwhile): write each on its own.
+                tracing::warn!(error = %e, size = batch.len(), "report batch failed; writing one by one");
+                for job in batch {
+                    let a = write_batch(&db, &timezone, &[&job.report])
+                        .await
+                        .map(|mut one| one.pop().flatten())
+                        .map_err(|e| e.to_string());
+                    let _ = job.reply.send(a);
+                }
+            }
+        }
+    }
+}
+
+/// Write `reports` in one transaction; answers in the same order. The writers' whole work,
+/// public so that tests can form batches of their choosing.
+pub async fn write_batch(
+    db: &Db,
+    timezone: &str,
+    reports: &[&Report],
+) -> Result<Vec<Option<Reported>>, StoreError> {
+    let mut tx = db.begin().await?;
+    let mut out = vec![None; reports.len()];
+    let mut clients: Vec<i64> = Vec::new();
+    for r in reports {
+        if !clients.contains(&r.client_id) {
+            clients.push(r.client_id);
+        }
+    }
+    for client in clients {
+        let mine: Vec<usize> = (0..reports.len())
+            .filter(|&i| reports[i].client_id == client)
+            .collect();
+        write_client(&mut tx, timezone, client, reports, &mine, &mut out).await?;
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// A report whose number was found: its index, and the lead's id, phone and batch.
+type Found = (usize, i64, String, Option<String>);
+
+async fn write_client(
+    tx: &mut Tx,
+    timezone: &str,
+    client: i64,
+    reports: &[&Report],
+    mine: &[usize],
+    out: &mut [Option<Reported>],
+) -> Result<(), StoreError> {
+    let (mut pending, settings) = find_numbers(tx, client, reports, mine).await?;
+    let Some((rules, enabled, version)) = settings else {
+        return Ok(()); // none of the numbers is the client's: nothing to write
+    };
+    let rules = dialer::rules_of(rules);
+    // Rounds in arrival order, each holding a lead once: a number reported twice in one batch
+    // is written twice, the second time seeing the first.
+    while !pending.is_empty() {
+        let mut seen = HashSet::new();
+        let (round, rest): (Vec<Found>, Vec<Found>) =
+            pending.into_iter().partition(|f| seen.insert(f.1));
+        pending = rest;
+        write_round(tx, &rules, client, reports, &round, out).await?;
+    }
+    // The switch, report by report in arrival order: written (its version bumped) only when
+    // it changes; each answer carries the switch as that report left it.
+    let (mut version, mut allowed) = match (enabled, version) {
+        (Some(e), Some(v)) => (v, e),
+        _ => {
+            let s = stored_or_default(tx, timezone, client).await?;
+            (s.version, s.doc.enabled)
+        }
+    };
+    for &i in mine {
+        let Some(done) = out[i].as_mut() else {
+            continue;
+        };
+        if let Some(a) = reports[i].call_allowed.filter(|a| *a != allowed) {
+            let stored = stored_or_default(tx, timezone, client).await?;
+            let mut doc = stored.doc.clone();
+            doc.enabled = a;
+            version = schedules::put(tx, client, &doc, stored.version, None).await?;
+            allowed = a;
+            audit::record(
+                tx,
+                AuditEntry {
+                    client_id: Some(client),
+                    user_id: None,
+                    action: if a { "enable" } else { "disable" },
+                    entity: "schedule",
+                    entity_id: None,
+                    detail: json!({ "source": "dialer", "key_id": reports[i].key_id }),
+                },
+            )
+            .await?;
+        }
+        done.call_allowed = allowed;
+        done.schedule_version = version;
+    }
+    Ok(())
+}
+
+/// The retry rules and the schedule's switch and version, as stored (none when never set).
+type Settings = (Option<JsonColumn<Value>>, Option<bool>, Option<i64>);
+
+/// The client's live leads the reports name (by id, else by phone), in the reports' order
+/// (reports of unknown numbers are left out), and the client's settings, read by the same
+/// query (`None` when no number was found).
+async fn find_numbers(
+    tx: &mut Tx,
+    client: i64,
+    reports: &[&Report],
+    mine: &[usize],
+) -> Result<(Vec<Found>, Option<Settings>), StoreError> {
+    let (mut ids, mut phones) = (Vec::new(), Vec::new());
+    for &i in mine {
+        match &reports[i].number {
+            Number::Id(id) => ids.push(*id),
+            Number::Phone(p) => phones.push(p.clone()),
+        }
+    }
+    let mut by_id: HashMap<i64, (String, Option<String>)> = HashMap::new();
+    let mut by_phone: HashMap<String, i64> = HashMap::new();
+    let mut settings = None;
+    for (column, keys) in [
+        ("id", ids.into_iter().map(Into::into).collect::<Vec<Arg>>()),
+        ("phone", phones.into_iter().map(Into::into).collect()),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
+        let mut q = sql(
+            "SELECT id, phone, batch_id, (SELECT rules FROM dialer_settings WHERE client_id = $1), \
+             (SELECT enabled FROM schedules WHERE client_id = $1), \
+             (SELECT version FROM schedules WHERE client_id = $1) \
+             FROM leads WHERE client_id = $1 AND deleted_at IS NULL AND ",
+        )
+        .arg(client);
+        q.push(column).push(" IN ").push_list(keys);
+        type Row = (
+            i64,
+            String,
+            Option<String>,
+            Option<JsonColumn<Value>>,
+            Option<bool>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = q.fetch_all(tx).await?;
+        for (id, phone, batch, rules, enabled, version) in rows {
+            settings = Some((rules, enabled, version));
+            by_phone.insert(phone.clone(), id);
+            by_id.insert(id, (phone, batch));
+        }
+    }
+    let found = mine
+        .iter()
+        .filter_map(|&i| {
+            let id = match &reports[i].number {
+                Number::Id(id) => *id,
+                Number::Phone(p) => *by_phone.get(p)?,
+            };
+            let (phone, batch) = by_id.get(&id)?.clone();
+            Some((i, id, phone, batch))
+        })
+        .collect();
+    Ok((found, settings))
+}
+
+/// Store one round's attempts (repeats recognised by the call log's unique key) and update
+/// their leads.
+async fn write_round(
+    tx: &mut Tx,
+    rules: &switchboard_core::dialer::RetryRules,
+    client: i64,
+    reports: &[&Report],
+    round: &[Found],
+    out: &mut [Option<Reported>],
+) -> Result<(), StoreError> {
+    let news: Vec<(NewCall, Option<String>)> = round
+        .iter()
+        .map(|(i, lead_id, phone, batch)| {
+            let r = reports[*i];
+            (
+                attempt_call(r, client, *lead_id, phone, batch.as_deref()),
+                r.user_message.clone(),
+            )
+        })
+        .collect();
+    let stored: HashSet<String> = calls::create_many_once(tx, &news)
+        .await?
+        .into_iter()
+        .collect();
+    let (mut written, mut repeats) = (Vec::new(), Vec::new());
+    for ((i, lead_id, ..), (call, _)) in round.iter().zip(&news) {
+        if call
+            .provider_call_id
+            .as_ref()
+            .is_some_and(|id| stored.contains(id))
+        {
+            written.push((*i, *lead_id));
+        } else {
+            repeats.push((*i, *lead_id));
+        }
+    }
+    let list: Vec<Attempt> = written
+        .iter()
+        .map(|&(i, lead_id)| Attempt {
+            lead_id,
+            disposition: reports[i].disposition,
+            at: reports[i].attempted_at,
+            agent: reports[i].agent,
+            notes: reports[i].user_message.as_deref(),
+        })
+        .collect();
+    let mut now_are: HashMap<i64, Lead> = dialer::record_attempts(tx, rules, &list)
+        .await?
+        .into_iter()
+        .map(|l| (l.id, l))
+        .collect();
+    let done = |duplicate, lead| Reported {
+        duplicate,
+        lead,
+        call_allowed: false,
+        schedule_version: 0,
+    };
+    for (i, lead_id) in written {
+        out[i] = now_are.remove(&lead_id).map(|l| done(false, l));
+    }
+    for (i, lead_id) in repeats {
+        out[i] = leads::get(tx, client, lead_id)
+            .await?
+            .map(|l| done(true, l));
+    }
+    Ok(())
+}
+
+/// The attempt as the call log keeps it; its provider call id makes a repeated report (same
+/// number, same `attempted_at`) recognisable.
+fn attempt_call(
+    r: &Report,
+    client: i64,
+    lead_id: i64,
+    phone: &str,
+    batch: Option<&str>,
+) -> NewCall {
+    let mut new = NewCall::outbound(client, "dialer", phone);
+    new.provider_call_id = Some(format!(
+        "dialer-{}-{}",
+        lead_id,
+        r.attempted_at.timestamp_micros()
+    ));
+    new.lead_id = Some(lead_id);
+    new.user_id = r.agent;
+    new.status = CallStatus::of_disposition(r.disposition);
+    new.surface_status = Some(r.disposition.as_str().to_string());
+    new.started_at = r.attempted_at;
+    new.metadata = json!({
+        "surface": "dialer",
+        "disposition": r.disposition.as_str(),
+        "reason": r.reason,
+        "user_message": r.user_message,
+        "batch_id": batch,
+        "agent_phone": r.agent_phone,
+    });
+    new
+}

@@ -1,0 +1,329 @@
+//! `report-result`'s batch writer: a batch must end exactly as its reports written one by one
+//! would, and a report the database refuses must fail alone.
+
+use axum::http::{Method, StatusCode};
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use switchboard_core::Disposition;
+use switchboard_server::reports::{self, Number, Report, Reported, Reporter};
+use switchboard_store::leads;
+
+use crate::both;
+use crate::harness::TestApp;
+
+both!(
+    a_batch_writes_what_its_reports_one_by_one_would,
+    a_report_the_database_refuses_fails_alone,
+);
+
+async fn setup(app: &TestApp) -> (String, i64, i64) {
+    let admin = app.admin().await;
+    let week: Vec<Value> = (0..7)
+        .map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"}))
+        .collect();
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            "/api/dialer/schedule",
+            Some(&admin),
+            Some(json!({"timezone": "UTC", "windows": week, "holidays": [], "enabled": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            "/api/dialer/rules",
+            Some(&admin),
+            Some(json!({"retry": {"busy": {"delay_seconds": 60, "max_attempts": 2}}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, c) = app
+        .post("/api/clients", &admin, json!({"name": "Other"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let client = app.state.default_client_id;
+    (admin, client, c["client"]["id"].as_i64().unwrap())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    client_id: i64,
+    number: Number,
+    d: &str,
+    at: chrono::DateTime<Utc>,
+    agent: Option<i64>,
+    note: Option<&str>,
+    call_allowed: Option<bool>,
+) -> Report {
+    Report {
+        client_id,
+        key_id: 0,
+        number,
+        disposition: Disposition::parse(d).unwrap(),
+        attempted_at: at,
+        agent,
+        agent_phone: None,
+        reason: Some("bench".into()),
+        user_message: note.map(String::from),
+        call_allowed,
+    }
+}
+
+/// What an answer says, without the lead's id (the two sets have different leads) and with the
+/// schedule's version counted from `v0`.
+fn seen(a: &Option<Reported>, v0: i64) -> Value {
+    match a {
+        None => json!(null),
+        Some(r) => json!({
+            "duplicate": r.duplicate,
+            "status": r.lead.status,
+            "disposition": r.lead.disposition,
+            "attempts": r.lead.attempts,
+            "next_attempt_at": r.lead.next_attempt_at,
+            "assigned_user_id": r.lead.assigned_user_id,
+            "notes": r.lead.notes,
+            "call_allowed": r.call_allowed,
+            "version": r.schedule_version - v0,
+        }),
+    }
+}
+
+async fn version(app: &TestApp, admin: &str) -> i64 {
+    let (s, v) = app.get("/api/dialer/schedule", admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["version"].as_i64().unwrap()
+}
+
+async fn a_batch_writes_what_its_reports_one_by_one_would(app: TestApp) {
+    let (admin, client, other) = setup(&app).await;
+    let (agent, _) = app.user(&admin, "agent1", "operator", None).await;
+    let (_, other_admin) = app.user(&admin, "otheradmin", "admin", Some(other)).await;
+    let t = Utc::now() - Duration::seconds(600);
+    let db = app.state.db.clone();
+    let tz = app.state.config.timezone.clone();
+    let mut sets = Vec::new();
+    for set in 0..2 {
+        let phone = |k: usize| format!("+1415555{}{k:02}", 31 + set);
+        let mut ids = Vec::new();
+        for k in 0..4 {
+            ids.push(app.lead(&admin, &phone(k)).await);
+        }
+        let theirs = app.lead(&other_admin, &phone(9)).await;
+        let list = vec![
+            report(client, Number::Id(ids[0]), "BUSY", t, None, None, None),
+            report(
+                client,
+                Number::Phone(phone(1)),
+                "NOT_INTERESTED",
+                t,
+                Some(agent),
+                Some("note b"),
+                Some(false),
+            ),
+            // The first number's second attempt (its last, by the rules), and that same report again.
+            report(
+                client,
+                Number::Id(ids[0]),
+                "BUSY",
+                t + Duration::seconds(5),
+                None,
+                Some("second"),
+                None,
+            ),
+            report(
+                client,
+                Number::Id(ids[0]),
+                "BUSY",
+                t + Duration::seconds(5),
+                None,
+                Some("second"),
+                None,
+            ),
+            report(
+                client,
+                Number::Id(999_999_999),
+                "BUSY",
+                t,
+                None,
+                None,
+                Some(true),
+            ),
+            // Another client's lead is no number of this client's dialer, and the other way round.
+            report(client, Number::Id(theirs), "CONNECTED", t, None, None, None),
+            report(other, Number::Id(ids[3]), "CONNECTED", t, None, None, None),
+            report(
+                other,
+                Number::Id(theirs),
+                "CONNECTED",
+                t,
+                None,
+                Some("theirs"),
+                Some(false),
+            ),
+            report(
+                client,
+                Number::Id(ids[2]),
+                "MISSED",
+                t,
+                None,
+                None,
+                Some(false),
+            ),
+            report(
+                client,
+                Number::Phone(phone(3)),
+                "CONNECTED",
+                t,
+                None,
+                Some("d"),
+                Some(true),
+            ),
+            report(
+                client,
+                Number::Id(ids[2]),
+                "HANGUP",
+                t + Duration::seconds(10),
+                None,
+                None,
+                None,
+            ),
+        ];
+        sets.push((ids, theirs, list));
+    }
+    // The first set one report per transaction, the second as one batch.
+    let mut answers = Vec::new();
+    for (set, (_, _, list)) in sets.iter().enumerate() {
+        let v0 = version(&app, &admin).await;
+        let got: Vec<Option<Reported>> = if set == 0 {
+            let mut got = Vec::new();
+            for r in list {
+                let mut one = reports::write_batch(&db, &tz, &[r]).await.unwrap();
+                got.push(one.pop().unwrap());
+            }
+            got
+        } else {
+            let all: Vec<&Report> = list.iter().collect();
+            reports::write_batch(&db, &tz, &all).await.unwrap()
+        };
+        let mut said: Vec<Value> = got.iter().map(|a| seen(a, v0)).collect();
+        // The other client's switch has versions of its own.
+        said[7]["version"] = json!(null);
+        answers.push(said);
+    }
+    assert_eq!(answers[0], answers[1]);
+    // The answers themselves: unknown and other clients' numbers were not found, the repeat is
+    // a duplicate, the first number failed on its last allowed attempt, the switch flipped
+    // twice (the other client's switch is its own).
+    let a = &answers[1];
+    let nulls: Vec<usize> = (0..a.len()).filter(|&i| a[i].is_null()).collect();
+    assert_eq!(nulls, vec![4, 5, 6], "{a:?}");
+    assert_eq!(
+        (a[2]["duplicate"].clone(), a[3]["duplicate"].clone()),
+        (json!(false), json!(true))
+    );
+    assert_eq!(
+        (a[2]["status"].clone(), a[2]["attempts"].clone()),
+        (json!("failed"), json!(2))
+    );
+    assert_eq!(a[0]["status"], "pending", "{}", a[0]);
+    assert_eq!(a[1]["assigned_user_id"], agent);
+    let switch: Vec<(Value, Value)> = [0, 1, 8, 9, 10]
+        .iter()
+        .map(|&i| (a[i]["call_allowed"].clone(), a[i]["version"].clone()))
+        .collect();
+    assert_eq!(
+        switch,
+        vec![
+            (json!(true), json!(0)),
+            (json!(false), json!(1)),
+            (json!(false), json!(1)),
+            (json!(true), json!(2)),
+            (json!(true), json!(2)),
+        ]
+    );
+    assert_eq!(a[7]["call_allowed"], false);
+    // The stored leads and the call log agree between the two sets.
+    let mut stored = Vec::new();
+    for (ids, theirs, _) in &sets {
+        let mut s = Vec::new();
+        for (c, id) in ids.iter().map(|id| (client, *id)).chain([(other, *theirs)]) {
+            let l = leads::get(&mut db.read().await.unwrap(), c, id)
+                .await
+                .unwrap()
+                .unwrap();
+            let (calls,): (i64,) = db
+                .fetch_one(
+                    switchboard_store::sql(
+                        "SELECT COUNT(*) FROM calls WHERE provider = 'dialer' AND lead_id = $1",
+                    )
+                    .arg(id),
+                )
+                .await
+                .unwrap();
+            s.push(json!([
+                l.status,
+                l.disposition,
+                l.attempts,
+                l.next_attempt_at,
+                l.assigned_user_id,
+                l.notes,
+                calls
+            ]));
+        }
+        stored.push(s);
+    }
+    assert_eq!(stored[0], stored[1]);
+    assert_eq!(stored[1][0][6], 2, "{:?}", stored[1]);
+    assert_eq!(stored[1][2][6], 2, "{:?}", stored[1]);
+}
+
+async fn a_report_the_database_refuses_fails_alone(app: TestApp) {
+    let (admin, client, _) = setup(&app).await;
+    let good = app.lead(&admin, "+14155553301").await;
+    let bad = app.lead(&admin, "+14155553302").await;
+    let reporter = Reporter::spawn(app.state.db.clone(), "UTC".into(), 1);
+    let t = Utc::now();
+    // An agent id that is no user: the handler refuses it with a 400; here it reaches the
+    // database, whose foreign key refuses the whole batch it is in.
+    let answers = futures_util::future::join_all([
+        reporter.report(report(
+            client,
+            Number::Id(good),
+            "CONNECTED",
+            t,
+            None,
+            None,
+            None,
+        )),
+        reporter.report(report(
+            client,
+            Number::Id(bad),
+            "CONNECTED",
+            t,
+            Some(424_242),
+            None,
+            None,
+        )),
+        reporter.report(report(
+            client,
+            Number::Id(999_999_999),
+            "CONNECTED",
+            t,
+            None,
+            None,
+            None,
+        )),
+    ])
+    .await;
+    let first = answers[0].as_ref().expect("the good report is written");
+    assert_eq!(first.as_ref().map(|r| r.lead.id), Some(good));
+    assert!(answers[1].is_err(), "{:?}", answers[1]);
+    assert!(matches!(answers[2], Ok(None)), "{:?}", answers[2]);
+    let l = leads::get(&mut app.state.db.read().await.unwrap(), client, bad)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((l.attempts, l.status.as_str()), (0, "pending"));
+}
