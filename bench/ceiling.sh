@@ -9,7 +9,10 @@
 #     random leads. Once on the real schema, once on a stripped copy (no foreign keys on calls,
 #     no status-count trigger on leads, only the indexes these statements need). pgbench's own
 #     CPU is counted with the database's (whole machine), as the benchmark's clients are.
-#     next-batch and the HTTP server come on top of this.
+#     next-batch and the HTTP server come on top of this. Then the same reports as the batch
+#     writer sends them since session 7: 8 reports per transaction in multi-row statements
+#     (numbers and settings, one INSERT of the attempts, one UPDATE ... FROM VALUES of the
+#     leads), from 1 and 2 clients (the server runs one writer).
 #  2. The import (issue "foundation", target 200,000 rows/s on PostgreSQL): the statement the
 #     importer ends in, `INSERT INTO leads … SELECT … ON CONFLICT DO NOTHING`, moving the import
 #     benchmark's 1,000,000 generated rows from an unlogged staging table in one statement: on
@@ -18,7 +21,7 @@
 #
 # Usage: bash bench/ceiling.sh     Environment: SKIP_BUILD=1, RUNS=2 (alternations in part 1),
 #        SECONDS_PER_RUN=20, CLIENTS=8, ROWS=1000000, PG_BASE=postgres://postgres@127.0.0.1:5432,
-#        SKIP_REPORT=1 (only part 2)
+#        SKIP_REPORT=1 (only part 2), SKIP_IMPORT=1 (only part 1)
 set -euo pipefail
 export PGOPTIONS="-c client_min_messages=warning"
 cd "$(dirname "$0")/.."
@@ -71,6 +74,17 @@ INSERT INTO calls (client_id, provider, provider_call_id, direction, from_number
 UPDATE leads SET attempts = attempts + 1, last_attempt_at = now(), disposition = 'CONNECTED', status = CASE WHEN status = 'answered' THEN 'pending' ELSE 'answered' END, next_attempt_at = NULL, wait_reason = NULL, batch_id = NULL, leased_until = NULL, updated_at = now() WHERE id = :lid RETURNING id, client_id, list_id, phone, name, email, priority, status, disposition, tags, timezone, assigned_user_id, attempts, last_attempt_at, next_attempt_at, notes, created_at, updated_at, deleted_at;
 COMMIT;
 EOF
+# The batch writer's form (crates/server/src/reports.rs): 8 reports in one transaction.
+{
+  for k in 1 2 3 4 5 6 7 8; do echo "\\set l$k random($LO, $HI)"; done
+  echo "\\set u random(1, 1000000000000)"
+  vals=""; for k in 1 2 3 4 5 6 7 8; do vals="$vals${vals:+, }(CAST(:l$k AS BIGINT), 'dialer-' || :l$k || '-' || :u)"; done
+  echo "BEGIN;"
+  echo "SELECT id, phone, batch_id, (SELECT rules FROM dialer_settings WHERE client_id = $CLIENT), (SELECT enabled FROM schedules WHERE client_id = $CLIENT), (SELECT version FROM schedules WHERE client_id = $CLIENT) FROM leads WHERE client_id = $CLIENT AND deleted_at IS NULL AND id IN (:l1, :l2, :l3, :l4, :l5, :l6, :l7, :l8);"
+  echo "INSERT INTO calls (client_id, provider, provider_call_id, direction, to_number, lead_id, status, surface_status, started_at, ended_at, metadata, created_at, updated_at, slots) SELECT $CLIENT, 'dialer', v.column2, 'outbound', '+12125550100', v.column1, 'completed', 'CONNECTED', now(), now(), '{\"surface\": \"dialer\", \"disposition\": \"CONNECTED\", \"reason\": null, \"user_message\": null, \"batch_id\": \"b0c8c2f4-4a57-4a8e-9e2e-5d0c2b2f0a11\", \"agent_phone\": null}', now(), now(), 0 FROM (VALUES $vals) AS v ON CONFLICT (provider, provider_call_id) DO NOTHING RETURNING provider_call_id;"
+  echo "UPDATE leads SET attempts = attempts + 1, last_attempt_at = now(), disposition = 'CONNECTED', status = CASE WHEN status = 'answered' THEN 'pending' ELSE 'answered' END, next_attempt_at = NULL, wait_reason = NULL, batch_id = NULL, leased_until = NULL, updated_at = now() FROM (VALUES $vals) AS v WHERE leads.id = v.column1 RETURNING leads.id, client_id, list_id, phone, name, email, priority, status, disposition, tags, timezone, assigned_user_id, attempts, last_attempt_at, next_attempt_at, notes, created_at, updated_at, deleted_at;"
+  echo "COMMIT;"
+} > "$WORK/report8.sql"
 STRIP_REPORT="ALTER TABLE calls DROP CONSTRAINT calls_client_id_fkey, DROP CONSTRAINT calls_lead_id_fkey,
   DROP CONSTRAINT calls_user_id_fkey, DROP CONSTRAINT calls_campaign_id_fkey;
 DROP TRIGGER leads_count_update ON leads;
@@ -81,23 +95,28 @@ DROP INDEX calls_client_direction_status_idx, calls_client_from_idx, calls_clien
 echo "== 1. report-result's transaction, pgbench, $CLIENTS clients, ${SECONDS_PER_RUN} s per run"
 for run in $(seq 1 "$RUNS"); do
   [[ -n "${SKIP_REPORT:-}" ]] && break
-  for schema in full stripped; do
+  for variant in full stripped "full 8-per-transaction 1" "full 8-per-transaction 2"; do
+    read -r schema per clients <<<"$variant"
+    script=$WORK/report.sql k=1
+    [[ -n "$per" ]] && script=$WORK/report8.sql k=8
+    clients=${clients:-$CLIENTS}
     db=sb_ceiling_$schema
     fresh "$db" sb_ceiling
     [[ $schema == stripped ]] && q "$db" "$STRIP_REPORT"
     q "$db" "VACUUM ANALYZE"
     q "$db" "CHECKPOINT"
     c0=$(busy)
-    out=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/report.sql" "$db" 2>&1)
+    out=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared --max-tries=10 -c "$clients" -j 2 -T "$SECONDS_PER_RUN" -f "$script" "$db" 2>&1)
     c1=$(busy)
     n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")
     lat=$(sed -n 's/^latency average = \(.*\)/\1/p' <<<"$out")
-    awk -v r="$run" -v s="$schema" -v t="$tps" -v l="$lat" -v c="$((c1 - c0))" -v n="$n" 'BEGIN {
-      printf "run %d  %-8s  %6.0f reports/s  latency avg %s  CPU per report %.2f ms (whole machine)\n", r, s, t, l, c * 10 / n }'
+    awk -v r="$run" -v s="$schema${per:+, $per}" -v c="$clients" -v t="$tps" -v k="$k" -v l="$lat" -v cpu="$((c1 - c0))" -v n="$n" 'BEGIN {
+      printf "run %d  %-26s %d clients  %6.0f reports/s  transaction latency avg %s  CPU per report %.2f ms (whole machine)\n", r, s, c, t * k, l, cpu * 10 / (n * k) }'
   done
 done
 
+[[ -n "${SKIP_IMPORT:-}" ]] && exit 0
 # 2. The import's statements, from staging: 20,000 rows per statement and a commit every
 # 100,000 rows, as `switchboard import` does (no list, as in bench/import.sh), on four versions
 # of the schema; and `switchboard import` itself, from the CSV file, into the real schema.

@@ -12,6 +12,7 @@
 # Usage: bash bench/dialer.sh      Environment: LEADS=100000 CAP=2000 RUNS=1 CLIENTS=8
 #        BACKENDS="sqlite postgres" SKIP_BUILD=1 TIME_SCALE=25 (simulated seconds per real one)
 #        SKIP_CAMPAIGN=1 (only the external dialers) SKIP_DIALERS=1 (only the campaigns)
+#        SB=path/to/another/switchboard (an A/B against another build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LEADS=${LEADS:-100000}
@@ -29,7 +30,7 @@ DIALER_TOKEN=bench-dialer-token-0123456789
 if [[ -z "${SKIP_BUILD:-}" ]]; then
   cargo build --release -q -p switchboard-server -p switchboard-bench
 fi
-SB=$PWD/target/release/switchboard
+SB=${SB:-$PWD/target/release/switchboard}
 BENCH=$PWD/target/release/switchboard-bench
 WORK=$(mktemp -d)
 SERVER_PID=

@@ -3,7 +3,8 @@
 //! store the attempts in the call log, update the leads. PostgreSQL opens a table and its
 //! indexes once per statement, and the call log has thirteen: a statement of eight attempts
 //! costs about a quarter of eight statements of one (see BENCHMARKS.md). Each caller still
-//! gets its own answer, and only after the commit.
+//! gets its own answer, and only after the commit. Writers take turns, and a writer hands the
+//! turn on before it commits.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -73,7 +74,7 @@ pub struct Reporter {
 const BATCH: usize = 128;
 
 impl Reporter {
-    /// `writers` transactions may be open at once; `timezone` is the default schedule's.
+    /// `writers` take turns (see [`run_writer`]); `timezone` is the default schedule's.
     pub fn spawn(db: Db, timezone: String, writers: usize) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
         let rx = Arc::new(Mutex::new(rx));
@@ -95,24 +96,38 @@ impl Reporter {
     }
 }
 
-async fn run_writer(db: Db, timezone: Arc<str>, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn run_writer(db: Db, timezone: Arc<str>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
     loop {
-        let batch = {
-            let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else {
-                return;
-            };
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(j) => batch.push(j),
-                    Err(_) => break,
-                }
-            }
-            batch
+        // The queue's lock is the turn to write: its holder takes every report waiting and runs
+        // their statements, then lets go before its commit, so that another writer writes the
+        // next batch while this one commits. A later batch that touches the same lead waits in
+        // the database for this commit, and sees it. Batches that set the switch keep the turn
+        // until they are committed, so every batch reads the switch as the batches before it
+        // left it.
+        let mut turn = Some(queue.lock().await);
+        let Some(first) = turn.as_mut().expect("held").recv().await else {
+            return;
         };
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match turn.as_mut().expect("held").try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
         let reports: Vec<&Report> = batch.iter().map(|j| &j.report).collect();
-        match write_batch(&db, &timezone, &reports).await {
+        let sets_switch = reports.iter().any(|r| r.call_allowed.is_some());
+        let written = async {
+            let mut tx = db.begin().await?;
+            let out = write_in(&mut tx, &timezone, &reports).await?;
+            if !sets_switch {
+                turn = None;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(out)
+        }
+        .await;
+        match written {
             Ok(answers) => {
                 for (job, a) in batch.into_iter().zip(answers) {
                     let _ = job.reply.send(Ok(a));
@@ -125,7 +140,11 @@ async fn run_writer(db: Db, timezone: Arc<str>, rx: Arc<Mutex<mpsc::Receiver<Job
             }
             Err(e) => {
                 // One report must not sink the others (a deadlock with another instance, an
-                // agent deleted meanwhile): write each on its own.
+                // agent deleted meanwhile): write each on its own, holding the turn.
+                let _turn = match turn {
+                    Some(t) => t,
+                    None => queue.lock().await,
+                };
                 tracing::warn!(error = %e, size = batch.len(), "report batch failed; writing one by one");
                 for job in batch {
                     let a = write_batch(&db, &timezone, &[&job.report])
@@ -139,14 +158,24 @@ async fn run_writer(db: Db, timezone: Arc<str>, rx: Arc<Mutex<mpsc::Receiver<Job
     }
 }
 
-/// Write `reports` in one transaction; answers in the same order. The writers' whole work,
-/// public so that tests can form batches of their choosing.
+/// Write `reports` in one transaction; answers in the same order. What the writers do, public
+/// so that tests can form batches of their choosing.
 pub async fn write_batch(
     db: &Db,
     timezone: &str,
     reports: &[&Report],
 ) -> Result<Vec<Option<Reported>>, StoreError> {
     let mut tx = db.begin().await?;
+    let out = write_in(&mut tx, timezone, reports).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn write_in(
+    tx: &mut Tx,
+    timezone: &str,
+    reports: &[&Report],
+) -> Result<Vec<Option<Reported>>, StoreError> {
     let mut out = vec![None; reports.len()];
     let mut clients: Vec<i64> = Vec::new();
     for r in reports {
@@ -158,9 +187,8 @@ pub async fn write_batch(
         let mine: Vec<usize> = (0..reports.len())
             .filter(|&i| reports[i].client_id == client)
             .collect();
-        write_client(&mut tx, timezone, client, reports, &mine, &mut out).await?;
+        write_client(tx, timezone, client, reports, &mine, &mut out).await?;
     }
-    tx.commit().await?;
     Ok(out)
 }
 

@@ -14,6 +14,7 @@ use crate::harness::TestApp;
 both!(
     a_batch_writes_what_its_reports_one_by_one_would,
     a_report_the_database_refuses_fails_alone,
+    writers_taking_turns_count_every_attempt_once,
 );
 
 async fn setup(app: &TestApp) -> (String, i64, i64) {
@@ -326,4 +327,69 @@ async fn a_report_the_database_refuses_fails_alone(app: TestApp) {
         .unwrap()
         .unwrap();
     assert_eq!((l.attempts, l.status.as_str()), (0, "pending"));
+}
+
+async fn writers_taking_turns_count_every_attempt_once(app: TestApp) {
+    let (admin, client, _) = setup(&app).await;
+    let lead = app.lead(&admin, "+14155553401").await;
+    let other = app.lead(&admin, "+14155553402").await;
+    let reporter = Reporter::spawn(app.state.db.clone(), "UTC".into(), 2);
+    let t = Utc::now() - Duration::seconds(600);
+    // 30 attempts of one number, each sent twice, with another number's between them: batches
+    // written while the one before commits keep meeting the same lead.
+    let mut sent = Vec::new();
+    for k in 0..30 {
+        let at = t + Duration::seconds(k);
+        for _ in 0..2 {
+            sent.push(report(
+                client,
+                Number::Id(lead),
+                "CONNECTED",
+                at,
+                None,
+                None,
+                None,
+            ));
+        }
+        sent.push(report(
+            client,
+            Number::Id(other),
+            "HANGUP",
+            at,
+            None,
+            None,
+            None,
+        ));
+    }
+    let answers =
+        futures_util::future::join_all(sent.into_iter().map(|r| reporter.report(r))).await;
+    let (mut written, mut repeats) = (0, 0);
+    for (i, a) in answers.iter().enumerate() {
+        let r = a
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .unwrap_or_else(|| panic!("{i}: not found"));
+        match (r.lead.id == lead, r.duplicate) {
+            (true, false) => written += 1,
+            (true, true) => repeats += 1,
+            (false, d) => assert!(!d, "{i}: {r:?}"),
+        }
+    }
+    assert_eq!((written, repeats), (30, 30));
+    let db = &app.state.db;
+    for (id, n) in [(lead, 30), (other, 30)] {
+        let l = leads::get(&mut db.read().await.unwrap(), client, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.attempts, n, "{l:?}");
+        let (calls,): (i64,) = db
+            .fetch_one(
+                switchboard_store::sql("SELECT COUNT(*) FROM calls WHERE lead_id = $1").arg(id),
+            )
+            .await
+            .unwrap();
+        assert_eq!(calls, n);
+    }
 }
