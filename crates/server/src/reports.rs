@@ -140,11 +140,10 @@ async fn run_writer(db: Db, timezone: Arc<str>, queue: Arc<Mutex<mpsc::Receiver<
             }
             Err(e) => {
                 // One report must not sink the others (a deadlock with another instance, an
-                // agent deleted meanwhile): write each on its own, holding the turn.
-                let _turn = match turn {
-                    Some(t) => t,
-                    None => queue.lock().await,
-                };
+                // agent deleted meanwhile): write each on its own, still holding the turn when
+                // the statements failed (a failed commit had handed it on: waiting for it again
+                // could wait for a report that none of these callers will send).
+                let _turn = turn;
                 tracing::warn!(error = %e, size = batch.len(), "report batch failed; writing one by one");
                 for job in batch {
                     let a = write_batch(&db, &timezone, &[&job.report])

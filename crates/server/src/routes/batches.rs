@@ -208,25 +208,19 @@ pub async fn report_result(
             )));
         }
     }
-    let phone = match number_id {
-        Some(_) => None,
-        None => {
-            let raw = b.phone_number.as_deref().unwrap_or_default();
-            Some(
-                st.phones
-                    .normalize(raw)
-                    .map_err(|e| ApiError::bad_request(format!("phone_number: {e}")))?,
-            )
-        }
+    let number = match number_id {
+        Some(id) => Number::Id(id),
+        None => Number::Phone(
+            st.phones
+                .normalize(b.phone_number.as_deref().unwrap_or_default())
+                .map_err(|e| ApiError::bad_request(format!("phone_number: {e}")))?,
+        ),
     };
     let agent = agent_of(&st, p.client_id, &b).await?;
     let report = Report {
         client_id: p.client_id,
         key_id: p.key_id,
-        number: match (number_id, phone) {
-            (Some(id), _) => Number::Id(id),
-            (None, phone) => Number::Phone(phone.unwrap_or_default()),
-        },
+        number,
         disposition,
         attempted_at,
         agent,
