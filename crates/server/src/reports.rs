@@ -16,7 +16,7 @@ use switchboard_store::audit::{self, AuditEntry};
 use switchboard_store::calls::{self, NewCall};
 use switchboard_store::dialer::{self, Attempt};
 use switchboard_store::leads::{self, Lead};
-use switchboard_store::{Arg, Db, JsonColumn, StoreError, Tx, schedules, sql};
+use switchboard_store::{Db, JsonColumn, StoreError, Tx, schedules};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::routes::dialer::stored_or_default;
@@ -258,8 +258,8 @@ async fn write_client(
 type Settings = (Option<JsonColumn<Value>>, Option<bool>, Option<i64>);
 
 /// The client's live leads the reports name (by id, else by phone), in the reports' order
-/// (reports of unknown numbers are left out), and the client's settings, read by the same
-/// query (`None` when no number was found).
+/// (reports of unknown numbers are left out), and the client's settings (`None` when no number
+/// was found).
 async fn find_numbers(
     tx: &mut Tx,
     client: i64,
@@ -276,35 +276,10 @@ async fn find_numbers(
     let mut by_id: HashMap<i64, (String, Option<String>)> = HashMap::new();
     let mut by_phone: HashMap<String, i64> = HashMap::new();
     let mut settings = None;
-    for (column, keys) in [
-        ("id", ids.into_iter().map(Into::into).collect::<Vec<Arg>>()),
-        ("phone", phones.into_iter().map(Into::into).collect()),
-    ] {
-        if keys.is_empty() {
-            continue;
-        }
-        let mut q = sql(
-            "SELECT id, phone, batch_id, (SELECT rules FROM dialer_settings WHERE client_id = $1), \
-             (SELECT enabled FROM schedules WHERE client_id = $1), \
-             (SELECT version FROM schedules WHERE client_id = $1) \
-             FROM leads WHERE client_id = $1 AND deleted_at IS NULL AND ",
-        )
-        .arg(client);
-        q.push(column).push(" IN ").push_list(keys);
-        type Row = (
-            i64,
-            String,
-            Option<String>,
-            Option<JsonColumn<Value>>,
-            Option<bool>,
-            Option<i64>,
-        );
-        let rows: Vec<Row> = q.fetch_all(tx).await?;
-        for (id, phone, batch, rules, enabled, version) in rows {
-            settings = Some((rules, enabled, version));
-            by_phone.insert(phone.clone(), id);
-            by_id.insert(id, (phone, batch));
-        }
+    for n in dialer::reported_numbers(tx, client, &ids, &phones).await? {
+        settings = Some((n.rules, n.enabled, n.version));
+        by_phone.insert(n.phone.clone(), n.id);
+        by_id.insert(n.id, (n.phone, n.batch_id));
     }
     let found = mine
         .iter()

@@ -211,6 +211,47 @@ fn attempts(rules: &RetryRules, list: &[Attempt<'_>]) -> Sql {
     q
 }
 
+/// A live lead an external dialer reports on, with its client's settings read by the same
+/// query: the retry rules and the schedule's switch and version (`None` when never set).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReportedNumber {
+    pub id: i64,
+    pub phone: String,
+    pub batch_id: Option<String>,
+    pub rules: Option<Json<serde_json::Value>>,
+    pub enabled: Option<bool>,
+    pub version: Option<i64>,
+}
+
+/// The client's live leads among `ids` and `phones` (E.164), at most one query each.
+pub async fn reported_numbers(
+    tx: &mut Tx,
+    client_id: i64,
+    ids: &[i64],
+    phones: &[String],
+) -> Result<Vec<ReportedNumber>> {
+    let mut out = Vec::new();
+    let keys: [(&str, Vec<crate::Arg>); 2] = [
+        ("id", ids.iter().map(|&i| i.into()).collect()),
+        ("phone", phones.iter().map(Into::into).collect()),
+    ];
+    for (column, keys) in keys {
+        if keys.is_empty() {
+            continue;
+        }
+        let mut q = sql(
+            "SELECT id, phone, batch_id, (SELECT rules FROM dialer_settings WHERE client_id = $1) AS rules, \
+             (SELECT enabled FROM schedules WHERE client_id = $1) AS enabled, \
+             (SELECT version FROM schedules WHERE client_id = $1) AS version \
+             FROM leads WHERE client_id = $1 AND deleted_at IS NULL AND ",
+        )
+        .arg(client_id);
+        q.push(column).push(" IN ").push_list(keys);
+        out.extend(q.fetch_all::<ReportedNumber>(tx).await?);
+    }
+    Ok(out)
+}
+
 /// The caps a call is placed under.
 #[derive(Debug, Clone, Copy)]
 pub struct Caps {
