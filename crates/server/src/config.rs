@@ -143,8 +143,8 @@ pub struct DialerConfig {
     pub max_batch_size: i64,
     /// How long an external dialer holds a batch before unreported numbers return.
     pub lease_secs: i64,
-    /// Writers of `report-result` batches. One writes a batch's statements at a time; with two,
-    /// the next batch is written while the last one commits (BENCHMARKS.md).
+    /// Writers of `report-result` batches. One writes a batch at a time, and reports that come
+    /// meanwhile form the next; with more, batches overlap but are smaller (BENCHMARKS.md).
     pub report_writers: usize,
     /// How often the engine looks for work, in milliseconds.
     pub tick_ms: u64,
@@ -164,7 +164,7 @@ impl Default for DialerConfig {
             batch_size: 50,
             max_batch_size: 500,
             lease_secs: 900,
-            report_writers: 2,
+            report_writers: 1,
             tick_ms: 200,
             instance_id: None,
             engine: true,

@@ -47,12 +47,20 @@ pub async fn settings(ex: &mut impl AsExec, client_id: i64) -> Result<Settings> 
 
 /// The client's retry rules (the defaults when it never set any).
 pub async fn rules(ex: &mut impl AsExec, client_id: i64) -> Result<RetryRules> {
+    Ok(rules_of(stored_rules(ex, client_id).await?))
+}
+
+/// The client's retry rules as stored (`None`: never set).
+pub async fn stored_rules(
+    ex: &mut impl AsExec,
+    client_id: i64,
+) -> Result<Option<Json<serde_json::Value>>> {
     let row: Option<(Json<serde_json::Value>,)> =
         sql("SELECT rules FROM dialer_settings WHERE client_id = $1")
             .arg(client_id)
             .fetch_optional(ex)
             .await?;
-    Ok(rules_of(row.map(|(r,)| r)))
+    Ok(row.map(|(r,)| r))
 }
 
 /// The rules stored in `dialer_settings.rules` (read by a caller's own query), or the defaults.
@@ -166,29 +174,39 @@ pub async fn record_attempts(
     q.fetch_all(tx).await
 }
 
-/// The UPDATE behind [`record_attempts`]. The status depends on the attempts so far, known to
-/// the database, so each row carries its outcome's rule: `v.column4` is the rule's last
-/// attempt (NULL when the disposition sets the status outright, `v.column5`), `v.column6`
-/// when a retry falls due.
+/// What an attempt sets on its lead, with its values in `v`: `v.column2` when, `v.column3` the
+/// disposition, `v.column4` the rule's last attempt (NULL when the disposition sets the status
+/// outright, `v.column5`), `v.column6` when a retry falls due, `v.column7` the agent and
+/// `v.column8` the note. The status depends on the attempts so far, known to the database.
+pub(crate) const ATTEMPT_SETS: &str = "attempts = attempts + 1, last_attempt_at = v.column2, disposition = v.column3, \
+     status = CASE WHEN v.column4 IS NULL THEN v.column5 WHEN attempts + 1 >= v.column4 THEN 'failed' ELSE 'pending' END, \
+     next_attempt_at = CASE WHEN v.column4 IS NULL OR attempts + 1 >= v.column4 THEN NULL ELSE v.column6 END, \
+     wait_reason = CASE WHEN v.column4 IS NULL OR attempts + 1 >= v.column4 THEN NULL ELSE 'retry' END, \
+     assigned_user_id = COALESCE(v.column7, assigned_user_id), notes = COALESCE(v.column8, notes), \
+     batch_id = NULL, leased_until = NULL, updated_at = ";
+
+/// An attempt's rule as [`ATTEMPT_SETS`] reads it: the rule's last attempt, the status the
+/// disposition sets outright (when no rule applies), and when a retry falls due.
+pub(crate) fn rule_values(
+    rules: &RetryRules,
+    a: &Attempt<'_>,
+) -> (Option<i64>, Option<&'static str>, Option<DateTime<Utc>>) {
+    match switchboard_core::dialer::Outcome::of(a.disposition) {
+        Some(o) => {
+            let r = rules.rule(o);
+            let due = a.at + chrono::Duration::seconds(r.delay_seconds);
+            (Some(r.max_attempts), None, Some(due))
+        }
+        None => (None, Some(a.disposition.lead_status().as_str()), None),
+    }
+}
+
+/// The UPDATE behind [`record_attempts`].
 fn attempts(rules: &RetryRules, list: &[Attempt<'_>]) -> Sql {
-    let mut q = sql(
-        "UPDATE leads SET attempts = attempts + 1, last_attempt_at = v.column2, disposition = v.column3, \
-         status = CASE WHEN v.column4 IS NULL THEN v.column5 WHEN attempts + 1 >= v.column4 THEN 'failed' ELSE 'pending' END, \
-         next_attempt_at = CASE WHEN v.column4 IS NULL OR attempts + 1 >= v.column4 THEN NULL ELSE v.column6 END, \
-         wait_reason = CASE WHEN v.column4 IS NULL OR attempts + 1 >= v.column4 THEN NULL ELSE 'retry' END, \
-         assigned_user_id = COALESCE(v.column7, assigned_user_id), notes = COALESCE(v.column8, notes), \
-         batch_id = NULL, leased_until = NULL, updated_at = ",
-    );
-    q.push_arg(now()).push(" FROM (VALUES ");
+    let mut q = sql("UPDATE leads SET ");
+    q.push(ATTEMPT_SETS).push_arg(now()).push(" FROM (VALUES ");
     for (k, a) in list.iter().enumerate() {
-        let (last, fixed, due) = match switchboard_core::dialer::Outcome::of(a.disposition) {
-            Some(o) => {
-                let r = rules.rule(o);
-                let due = a.at + chrono::Duration::seconds(r.delay_seconds);
-                (Some(r.max_attempts), None, Some(due))
-            }
-            None => (None, Some(a.disposition.lead_status().as_str()), None),
-        };
+        let (last, fixed, due) = rule_values(rules, a);
         q.push(if k == 0 { "(" } else { ", (" })
             .push_arg(a.lead_id)
             .push(", ")
@@ -209,47 +227,6 @@ fn attempts(rules: &RetryRules, list: &[Attempt<'_>]) -> Sql {
     }
     q.push(") AS v WHERE leads.id = v.column1");
     q
-}
-
-/// A live lead an external dialer reports on, with its client's settings read by the same
-/// query: the retry rules and the schedule's switch and version (`None` when never set).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReportedNumber {
-    pub id: i64,
-    pub phone: String,
-    pub batch_id: Option<String>,
-    pub rules: Option<Json<serde_json::Value>>,
-    pub enabled: Option<bool>,
-    pub version: Option<i64>,
-}
-
-/// The client's live leads among `ids` and `phones` (E.164), at most one query each.
-pub async fn reported_numbers(
-    tx: &mut Tx,
-    client_id: i64,
-    ids: &[i64],
-    phones: &[String],
-) -> Result<Vec<ReportedNumber>> {
-    let mut out = Vec::new();
-    let keys: [(&str, Vec<crate::Arg>); 2] = [
-        ("id", ids.iter().map(|&i| i.into()).collect()),
-        ("phone", phones.iter().map(Into::into).collect()),
-    ];
-    for (column, keys) in keys {
-        if keys.is_empty() {
-            continue;
-        }
-        let mut q = sql(
-            "SELECT id, phone, batch_id, (SELECT rules FROM dialer_settings WHERE client_id = $1) AS rules, \
-             (SELECT enabled FROM schedules WHERE client_id = $1) AS enabled, \
-             (SELECT version FROM schedules WHERE client_id = $1) AS version \
-             FROM leads WHERE client_id = $1 AND deleted_at IS NULL AND ",
-        )
-        .arg(client_id);
-        q.push(column).push(" IN ").push_list(keys);
-        out.extend(q.fetch_all::<ReportedNumber>(tx).await?);
-    }
-    Ok(out)
 }
 
 /// The caps a call is placed under.

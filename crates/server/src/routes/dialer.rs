@@ -34,15 +34,18 @@ pub async fn stored_or_default(
 ) -> switchboard_store::Result<Stored> {
     Ok(match schedules::get(ex, client_id).await? {
         Some(s) => s,
-        None => {
-            let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
-            Stored {
-                doc: Schedule::default_in(tz).to_doc(),
-                version: 1,
-                updated_at: None,
-            }
-        }
+        None => default_schedule(timezone),
     })
+}
+
+/// A fresh install's schedule in the server's zone `timezone`, at version 1.
+pub fn default_schedule(timezone: &str) -> Stored {
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    Stored {
+        doc: Schedule::default_in(tz).to_doc(),
+        version: 1,
+        updated_at: None,
+    }
 }
 
 fn view(s: &Stored) -> Value {

@@ -13,6 +13,7 @@ use crate::harness::TestApp;
 
 both!(
     a_batch_writes_what_its_reports_one_by_one_would,
+    reports_written_at_once_end_as_one_by_one,
     a_report_the_database_refuses_fails_alone,
     writers_taking_turns_count_every_attempt_once,
 );
@@ -278,6 +279,213 @@ async fn a_batch_writes_what_its_reports_one_by_one_would(app: TestApp) {
     assert_eq!(stored[0], stored[1]);
     assert_eq!(stored[1][0][6], 2, "{:?}", stored[1]);
     assert_eq!(stored[1][2][6], 2, "{:?}", stored[1]);
+}
+
+/// The stored lead and its dialer attempts as comparable values (the phone and ids differ
+/// between sets; each attempt's number must be its lead's phone).
+async fn stored(db: &switchboard_store::Db, client: i64, id: i64) -> Value {
+    let l = leads::get(&mut db.read().await.unwrap(), client, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let calls: Vec<(
+        String,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        switchboard_store::JsonColumn<Value>,
+    )> = db
+        .fetch_all(
+            switchboard_store::sql(
+                "SELECT status, surface_status, to_number, user_id, notes, metadata FROM calls \
+                 WHERE provider = 'dialer' AND lead_id = $1 ORDER BY started_at, id",
+            )
+            .arg(id),
+        )
+        .await
+        .unwrap();
+    let calls: Vec<Value> = calls
+        .into_iter()
+        .map(|(status, surface, to, user, notes, meta)| {
+            assert_eq!(to.as_deref(), Some(l.phone.as_str()));
+            json!([status, surface, user, notes, meta.0])
+        })
+        .collect();
+    json!([
+        l.status,
+        l.disposition,
+        l.attempts,
+        l.next_attempt_at,
+        l.assigned_user_id,
+        l.notes,
+        calls
+    ])
+}
+
+/// On PostgreSQL, reports on distinct leads by id go in one statement: the answers, the leads
+/// and the call log end as with the reports written one by one; a repeat of the batch is all
+/// duplicates; rules changed after the writer read them are noticed and applied.
+async fn reports_written_at_once_end_as_one_by_one(app: TestApp) {
+    let (admin, client, other) = setup(&app).await;
+    let (agent, _) = app.user(&admin, "agent1", "operator", None).await;
+    let (_, other_admin) = app.user(&admin, "otheradmin", "admin", Some(other)).await;
+    let t = Utc::now() - Duration::seconds(600);
+    let db = app.state.db.clone();
+    let tz = app.state.config.timezone.clone();
+    let rules = reports::Rules::default();
+    let mut sets = Vec::new();
+    for set in 0..2 {
+        let phone = |k: usize| format!("+1415555{}{k:02}", 41 + set);
+        let mut ids = Vec::new();
+        for k in 0..4 {
+            ids.push(app.lead(&admin, &phone(k)).await);
+        }
+        let theirs = app.lead(&other_admin, &phone(9)).await;
+        let theirs2 = app.lead(&other_admin, &phone(8)).await;
+        // Handed out in a batch, as a dialer's numbers are: the attempt names it.
+        let mut tx = app.state.db.begin().await.unwrap();
+        let until = Utc::now() + Duration::seconds(900);
+        let leased: Vec<i64> = ids.iter().copied().chain([theirs2]).collect();
+        switchboard_store::dialer::mark_calling(&mut tx, &leased, Some(("batch-1", until)))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let list = vec![
+            report(
+                client,
+                Number::Id(ids[0]),
+                "BUSY",
+                t,
+                None,
+                Some("busy"),
+                None,
+            ),
+            report(
+                client,
+                Number::Id(ids[1]),
+                "NOT_INTERESTED",
+                t,
+                Some(agent),
+                Some("note b"),
+                None,
+            ),
+            report(client, Number::Id(ids[2]), "MISSED", t, None, None, None),
+            report(client, Number::Id(999_999_999), "BUSY", t, None, None, None),
+            report(client, Number::Id(theirs), "CONNECTED", t, None, None, None),
+            report(other, Number::Id(ids[3]), "CONNECTED", t, None, None, None),
+            report(
+                other,
+                Number::Id(theirs2),
+                "HANGUP",
+                t,
+                None,
+                Some("theirs"),
+                None,
+            ),
+        ];
+        sets.push((ids, [theirs, theirs2], list));
+    }
+    let all: Vec<&Report> = sets[1].2.iter().collect();
+    let at_once = reports::at_once(&db, &all);
+    if db.backend() == switchboard_store::Backend::Sqlite {
+        assert!(at_once.is_none(), "SQLite writes reports in transactions");
+        return;
+    }
+    assert!(at_once.is_some(), "distinct leads by id, no switch");
+    let mut answers = Vec::new();
+    for (set, (_, _, list)) in sets.iter().enumerate() {
+        let v0 = version(&app, &admin).await;
+        let all: Vec<&Report> = list.iter().collect();
+        let got = if set == 0 {
+            let mut got = Vec::new();
+            for r in &all {
+                got.push(
+                    reports::write_batch(&db, &tz, &[r])
+                        .await
+                        .unwrap()
+                        .pop()
+                        .unwrap(),
+                );
+            }
+            got
+        } else {
+            reports::write_distinct(&db, &rules, &tz, &all)
+                .await
+                .unwrap()
+        };
+        answers.push(got.iter().map(|a| seen(a, v0)).collect::<Vec<_>>());
+    }
+    assert_eq!(answers[0], answers[1]);
+    let nulls: Vec<usize> = (0..answers[1].len())
+        .filter(|&i| answers[1][i].is_null())
+        .collect();
+    assert_eq!(nulls, vec![3, 4, 5], "{:?}", answers[1]);
+    assert_eq!(answers[1][0]["status"], "pending");
+    assert_eq!(answers[1][1]["assigned_user_id"], agent);
+    let mut kept = Vec::new();
+    for (ids, theirs, _) in &sets {
+        let mut s = Vec::new();
+        for id in ids {
+            s.push(stored(&db, client, *id).await);
+        }
+        for id in theirs {
+            s.push(stored(&db, other, *id).await);
+        }
+        kept.push(s);
+    }
+    assert_eq!(kept[0], kept[1]);
+
+    // The same batch again: every report a duplicate, nothing changed.
+    let all: Vec<&Report> = sets[1].2.iter().collect();
+    let again = reports::write_distinct(&db, &rules, &tz, &all)
+        .await
+        .unwrap();
+    for (i, a) in again.iter().enumerate() {
+        assert_eq!(
+            a.as_ref().map(|r| r.duplicate),
+            answers[1][i].as_object().map(|_| true),
+            "{i}"
+        );
+    }
+    let (ids, theirs, _) = &sets[1];
+    let mut after = Vec::new();
+    for id in ids {
+        after.push(stored(&db, client, *id).await);
+    }
+    for id in theirs {
+        after.push(stored(&db, other, *id).await);
+    }
+    assert_eq!(after, kept[1]);
+
+    // The rules change after the writer read them: a busy number now has 5 attempts, not 2.
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            "/api/dialer/rules",
+            Some(&admin),
+            Some(json!({"retry": {"busy": {"delay_seconds": 60, "max_attempts": 5}}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let second = report(
+        client,
+        Number::Id(ids[0]),
+        "BUSY",
+        t + Duration::seconds(30),
+        None,
+        None,
+        None,
+    );
+    let got = reports::write_distinct(&db, &rules, &tz, &[&second])
+        .await
+        .unwrap();
+    let lead = &got[0].as_ref().expect("written").lead;
+    assert_eq!(
+        (lead.status.as_str(), lead.attempts),
+        ("pending", 2),
+        "{lead:?}"
+    );
 }
 
 async fn a_report_the_database_refuses_fails_alone(app: TestApp) {
