@@ -288,6 +288,7 @@ async fn stored(db: &switchboard_store::Db, client: i64, id: i64) -> Value {
         .await
         .unwrap()
         .unwrap();
+    #[allow(clippy::type_complexity)]
     let calls: Vec<(
         String,
         Option<String>,

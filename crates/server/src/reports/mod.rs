@@ -22,12 +22,13 @@ use switchboard_store::audit::{self, AuditEntry};
 use switchboard_store::calls::{self, NewCall};
 use switchboard_store::dialer::{self, Attempt};
 use switchboard_store::leads::{self, Lead};
-use switchboard_store::reports::{AttemptReport, RulesUsed};
-use switchboard_store::{Backend, Db, JsonColumn, StoreError, Tx, schedules};
+use switchboard_store::{Db, JsonColumn, StoreError, Tx, schedules};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
-use crate::routes::dialer::{default_schedule, stored_or_default};
-use switchboard_core::dialer::RetryRules;
+use crate::routes::dialer::stored_or_default;
+
+mod at_once;
+pub use at_once::{Rules, at_once, write_distinct};
 
 /// Which number a report is about.
 #[derive(Debug, Clone)]
@@ -263,119 +264,6 @@ async fn one_by_one(db: &Db, timezone: &str, reports: &[&Report]) -> Vec<Answer>
     out
 }
 
-/// The leads of `reports` when they can be written as one statement (see [`write_distinct`]).
-pub fn at_once(db: &Db, reports: &[&Report]) -> Option<Vec<i64>> {
-    if db.backend() != Backend::Postgres {
-        return None;
-    }
-    let mut ids = Vec::with_capacity(reports.len());
-    for r in reports {
-        match r.number {
-            Number::Id(id) if r.call_allowed.is_none() && !ids.contains(&id) => ids.push(id),
-            _ => return None,
-        }
-    }
-    Some(ids)
-}
-
-/// The retry rules each client's reports were last computed with, as stored.
-#[derive(Default)]
-pub struct Rules(StdMutex<HashMap<i64, Arc<(Option<JsonColumn<Value>>, RetryRules)>>>);
-
-/// Reports on distinct leads, each named by id, none setting the switch ([`at_once`]), in one
-/// statement on PostgreSQL; answers as [`write_batch`] gives them.
-pub async fn write_distinct(
-    db: &Db,
-    rules: &Rules,
-    timezone: &str,
-    reports: &[&Report],
-) -> Result<Vec<Option<Reported>>, StoreError> {
-    let mut out = vec![None; reports.len()];
-    let mut todo: Vec<usize> = (0..reports.len()).collect();
-    let mut conn = db.write().await?;
-    // A client's rules changed since they were read: once read again, twice is a race with
-    // an admin saving them over and over.
-    for _ in 0..3 {
-        let mut used = Vec::new();
-        for &i in &todo {
-            let client = reports[i].client_id;
-            if used.iter().any(|(c, _)| *c == client) {
-                continue;
-            }
-            let known = rules.0.lock().expect("rules").get(&client).cloned();
-            let r = match known {
-                Some(r) => r,
-                None => {
-                    let stored = dialer::stored_rules(&mut conn, client).await?;
-                    let r = Arc::new((stored.clone(), dialer::rules_of(stored)));
-                    rules.0.lock().expect("rules").insert(client, r.clone());
-                    r
-                }
-            };
-            used.push((client, r));
-        }
-        let calls: Vec<NewCall> = todo
-            .iter()
-            .map(|&i| {
-                let Number::Id(id) = reports[i].number else {
-                    unreachable!("at_once takes reports by id")
-                };
-                attempt_call(reports[i], reports[i].client_id, id, "", None)
-            })
-            .collect();
-        let list: Vec<AttemptReport> = todo
-            .iter()
-            .zip(&calls)
-            .map(|(&i, call)| AttemptReport {
-                call,
-                attempt: attempt_of(reports[i], call.lead_id.unwrap_or_default()),
-                notes: reports[i].user_message.as_deref(),
-            })
-            .collect();
-        let given: Vec<RulesUsed> = used
-            .iter()
-            .map(|(c, r)| RulesUsed {
-                client_id: *c,
-                stored: r.0.as_ref(),
-                rules: &r.1,
-            })
-            .collect();
-        let rows = switchboard_store::reports::write_attempts(&mut conn, &given, &list).await?;
-        let mut stale = Vec::new();
-        for row in rows {
-            let i = todo[row.ord as usize];
-            if !row.fresh {
-                stale.push(i);
-                continue;
-            }
-            let (call_allowed, schedule_version) = match (row.enabled, row.version) {
-                (Some(e), Some(v)) => (e, v),
-                _ => {
-                    let d = default_schedule(timezone);
-                    (d.doc.enabled, d.version)
-                }
-            };
-            out[i] = Some(Reported {
-                duplicate: !row.written,
-                lead: row.lead,
-                call_allowed,
-                schedule_version,
-            });
-        }
-        if stale.is_empty() {
-            return Ok(out);
-        }
-        let mut known = rules.0.lock().expect("rules");
-        for &i in &stale {
-            known.remove(&reports[i].client_id);
-        }
-        todo = stale;
-    }
-    Err(StoreError::Invalid(
-        "the retry rules kept changing while reports were written".into(),
-    ))
-}
-
 /// Write `reports` in one transaction; answers in the same order. What the writers do, public
 /// so that tests can form batches of their choosing.
 pub async fn write_batch(
@@ -577,7 +465,7 @@ async fn write_round(
 }
 
 /// What a report does to its lead.
-fn attempt_of(r: &Report, lead_id: i64) -> Attempt<'_> {
+pub(crate) fn attempt_of(r: &Report, lead_id: i64) -> Attempt<'_> {
     Attempt {
         lead_id,
         disposition: r.disposition,
@@ -589,7 +477,7 @@ fn attempt_of(r: &Report, lead_id: i64) -> Attempt<'_> {
 
 /// The attempt as the call log keeps it; its provider call id makes a repeated report (same
 /// number, same `attempted_at`) recognisable.
-fn attempt_call(
+pub(crate) fn attempt_call(
     r: &Report,
     client: i64,
     lead_id: i64,
