@@ -3,16 +3,15 @@
 # met, with no Switchboard process in the way: the ceiling any server code could approach on
 # this machine with this schema, and how much of it each part of the schema costs.
 #
-#  1. The external dialer's report (issue "the dialer", target 3,500 numbers/s): the exact
-#     transaction `report-result` runs (read the number with the schedule's switch, insert the
-#     attempt into the call log, update the lead, commit), replayed by pgbench with 8 clients on
-#     random leads. Once on the real schema, once on a stripped copy (no foreign keys on calls,
-#     no status-count trigger on leads, only the indexes these statements need). pgbench's own
-#     CPU is counted with the database's (whole machine), as the benchmark's clients are.
-#     next-batch and the HTTP server come on top of this. Then the same reports as the batch
-#     writer sends them since session 7: 8 reports per transaction in multi-row statements
-#     (numbers and settings, one INSERT of the attempts, one UPDATE ... FROM VALUES of the
-#     leads), from 1 and 2 clients (the server runs one writer).
+#  1. The external dialer's report (issue "the dialer", target 3,500 numbers/s): the statement
+#     `report-result`'s writer sends on PostgreSQL since session 8 (find the numbers, store the
+#     attempts, update the leads, read the switch: one statement, its own transaction), printed
+#     by `switchboard-bench report-statement` and replayed by pgbench with 1, 4 and 8 reports
+#     per statement from one client (the server's one writer), and 4 per statement from two, on
+#     leads handed out in a batch as in the loop. pgbench's own CPU is counted with the
+#     database's (whole machine). next-batch and the HTTP server come on top of this. (Sessions
+#     6 and 7 replayed the earlier forms, one report per transaction and four statements per
+#     batch: BENCHMARKS.md keeps their figures.)
 #  2. The import (issue "foundation", target 200,000 rows/s on PostgreSQL): the statement the
 #     importer ends in, `INSERT INTO leads … SELECT … ON CONFLICT DO NOTHING`, moving the import
 #     benchmark's 1,000,000 generated rows from an unlogged staging table in one statement: on
@@ -34,11 +33,12 @@ for tool in psql pgbench python3; do
   command -v "$tool" >/dev/null || { echo "$tool is required"; exit 1; }
 done
 if [[ -z "${SKIP_BUILD:-}" ]]; then
-  cargo build --release -q -p switchboard-server
+  cargo build --release -q -p switchboard-server -p switchboard-bench
 fi
 SB=$PWD/target/release/switchboard
+BENCH=$PWD/target/release/switchboard-bench
 WORK=$(mktemp -d)
-DBS="sb_ceiling sb_ceiling_full sb_ceiling_stripped"
+DBS="sb_ceiling sb_ceiling_full sb_ceiling_report"
 q() { psql -X -q -v ON_ERROR_STOP=1 "$PG_BASE/$1" -c "$2" >/dev/null; }
 cleanup() {
   for d in $DBS; do psql -X -q "$PG_BASE/postgres" -c "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1 || true; done
@@ -63,56 +63,60 @@ SWITCHBOARD_DATABASE_URL=$PG_BASE/sb_ceiling SWITCHBOARD_ADMIN_PASSWORD=ceiling-
   "$SB" import "$WORK/leads.csv" --list Queue 2>&1 | tail -1
 read -r CLIENT LO HI < <(psql -X -tA -F' ' "$PG_BASE/sb_ceiling" -c "SELECT client_id, MIN(id), MAX(id) FROM leads GROUP BY client_id")
 
-# 1. The report, as `report-result` sends it (crates/server/src/routes/batches.rs): the lead's
-# status flips each time so the status-count trigger fires as it does in the loop.
-cat > "$WORK/report.sql" <<EOF
-\set lid random($LO, $HI)
-\set u random(1, 1000000000000)
-BEGIN;
-SELECT id, phone, batch_id, (SELECT rules FROM dialer_settings WHERE client_id = $CLIENT), (SELECT enabled FROM schedules WHERE client_id = $CLIENT), (SELECT version FROM schedules WHERE client_id = $CLIENT) FROM leads WHERE client_id = $CLIENT AND deleted_at IS NULL AND id = :lid;
-INSERT INTO calls (client_id, provider, provider_call_id, direction, from_number, to_number, lead_id, user_id, status, surface_status, started_at, ended_at, language, metadata, created_at, updated_at, campaign_id, instance_id, slots, notes) VALUES ($CLIENT, 'dialer', 'dialer-' || :lid || '-' || :u, 'outbound', NULL, '+12125550100', :lid, NULL, 'completed', 'CONNECTED', now(), now(), NULL, '{"surface": "dialer", "disposition": "CONNECTED", "reason": null, "user_message": null, "batch_id": "b0c8c2f4-4a57-4a8e-9e2e-5d0c2b2f0a11", "agent_phone": null}', now(), now(), NULL, NULL, 0, NULL) ON CONFLICT (provider, provider_call_id) DO NOTHING RETURNING id, client_id, provider, provider_call_id, direction, from_number, to_number, lead_id, user_id, status, surface_status, started_at, answered_at, ended_at, duration_secs, hangup_cause, recording_url, transcript, notes, language, satisfaction, metadata, created_at, updated_at, campaign_id, instance_id, slots;
-UPDATE leads SET attempts = attempts + 1, last_attempt_at = now(), disposition = 'CONNECTED', status = CASE WHEN status = 'answered' THEN 'pending' ELSE 'answered' END, next_attempt_at = NULL, wait_reason = NULL, batch_id = NULL, leased_until = NULL, updated_at = now() WHERE id = :lid RETURNING id, client_id, list_id, phone, name, email, priority, status, disposition, tags, timezone, assigned_user_id, attempts, last_attempt_at, next_attempt_at, notes, created_at, updated_at, deleted_at;
-COMMIT;
-EOF
-# The batch writer's form (crates/server/src/reports.rs): 8 reports in one transaction.
-{
-  for k in 1 2 3 4 5 6 7 8; do echo "\\set l$k random($LO, $HI)"; done
-  echo "\\set u random(1, 1000000000000)"
-  vals=""; for k in 1 2 3 4 5 6 7 8; do vals="$vals${vals:+, }(CAST(:l$k AS BIGINT), 'dialer-' || :l$k || '-' || :u)"; done
-  echo "BEGIN;"
-  echo "SELECT id, phone, batch_id, (SELECT rules FROM dialer_settings WHERE client_id = $CLIENT), (SELECT enabled FROM schedules WHERE client_id = $CLIENT), (SELECT version FROM schedules WHERE client_id = $CLIENT) FROM leads WHERE client_id = $CLIENT AND deleted_at IS NULL AND id IN (:l1, :l2, :l3, :l4, :l5, :l6, :l7, :l8);"
-  echo "INSERT INTO calls (client_id, provider, provider_call_id, direction, to_number, lead_id, status, surface_status, started_at, ended_at, metadata, created_at, updated_at, slots) SELECT $CLIENT, 'dialer', v.column2, 'outbound', '+12125550100', v.column1, 'completed', 'CONNECTED', now(), now(), '{\"surface\": \"dialer\", \"disposition\": \"CONNECTED\", \"reason\": null, \"user_message\": null, \"batch_id\": \"b0c8c2f4-4a57-4a8e-9e2e-5d0c2b2f0a11\", \"agent_phone\": null}', now(), now(), 0 FROM (VALUES $vals) AS v ON CONFLICT (provider, provider_call_id) DO NOTHING RETURNING provider_call_id;"
-  echo "UPDATE leads SET attempts = attempts + 1, last_attempt_at = now(), disposition = 'CONNECTED', status = CASE WHEN status = 'answered' THEN 'pending' ELSE 'answered' END, next_attempt_at = NULL, wait_reason = NULL, batch_id = NULL, leased_until = NULL, updated_at = now() FROM (VALUES $vals) AS v WHERE leads.id = v.column1 RETURNING leads.id, client_id, list_id, phone, name, email, priority, status, disposition, tags, timezone, assigned_user_id, attempts, last_attempt_at, next_attempt_at, notes, created_at, updated_at, deleted_at;"
-  echo "COMMIT;"
-} > "$WORK/report8.sql"
-STRIP_REPORT="ALTER TABLE calls DROP CONSTRAINT calls_client_id_fkey, DROP CONSTRAINT calls_lead_id_fkey,
-  DROP CONSTRAINT calls_user_id_fkey, DROP CONSTRAINT calls_campaign_id_fkey;
-DROP TRIGGER leads_count_update ON leads;
-DROP INDEX calls_client_direction_status_idx, calls_client_from_idx, calls_client_started_idx,
-  calls_client_status_idx, calls_client_to_idx, calls_provider_call_idx, calls_user_idx, calls_live_idx,
-  calls_campaign_idx, leads_tags_idx, leads_client_created_idx, leads_client_status_idx, leads_list_idx,
-  leads_lease_idx, leads_due_idx;"
-echo "== 1. report-result's transaction, pgbench, $CLIENTS clients, ${SECONDS_PER_RUN} s per run"
+# 1. The report statement, with K reports per statement on K leads of disjoint ranges (each
+# statement picks one lead per range at random), each lead handed out in a batch first.
+"$BENCH" report-statement > "$WORK/statement.sql"
+q sb_ceiling "UPDATE leads SET status = 'calling', batch_id = 'b0c8c2f4-4a57-4a8e-9e2e-5d0c2b2f0a11', leased_until = now() + interval '1 hour'"
+q sb_ceiling "DELETE FROM lead_status_deltas"
+for k in 1 4 8; do
+  python3 - "$WORK/statement.sql" "$k" "$CLIENT" "$LO" "$HI" > "$WORK/report$k.sql" <<'PY'
+import re, sys
+text, k, client, lo, hi = open(sys.argv[1]).read().strip(), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+stride = (hi - lo + 1) // k
+leads = [":l%d" % i for i in range(k)]
+def arr(items, cast):
+    return "ARRAY[%s]::%s" % (", ".join(items), cast)
+# pgbench reads ":name" as a variable: a space after each colon of the JSON.
+meta = "'{\"surface\": \"dialer\", \"disposition\": \"CONNECTED\", \"reason\": null, \"user_message\": \"bench\", \"batch_id\": null, \"agent_phone\": null}'"
+# The statement's parameters in order (crates/store/src/reports.rs): the clients and their rules
+# as the writer read them (none stored), one array per column of the reports, the time.
+args = [arr([client], "bigint[]"), arr(["NULL"], "jsonb[]"), arr(leads, "bigint[]"),
+        arr(["now()"] * k, "timestamptz[]"), arr(["'CONNECTED'"] * k, "text[]"),
+        arr(["NULL"] * k, "bigint[]"), arr(["'answered'"] * k, "text[]"),
+        arr(["NULL"] * k, "timestamptz[]"), arr(["NULL"] * k, "bigint[]"),
+        arr(["'bench'"] * k, "text[]"), arr([client] * k, "bigint[]"),
+        arr(["'dialer'"] * k, "text[]"), arr(["'dialer-' || %s || '-' || :u" % l for l in leads], "text[]"),
+        arr(["'outbound'"] * k, "text[]"), arr(["NULL"] * k, "text[]"), arr(["NULL"] * k, "bigint[]"),
+        arr(["'completed'"] * k, "text[]"), arr(["'CONNECTED'"] * k, "text[]"),
+        arr(["now()"] * k, "timestamptz[]"), arr(["now()"] * k, "timestamptz[]"),
+        arr(["NULL"] * k, "text[]"), arr([meta] * k, "jsonb[]"), arr(["NULL"] * k, "bigint[]"),
+        arr(["NULL"] * k, "text[]"), arr(["0"] * k, "bigint[]"), arr(["'bench'"] * k, "text[]"), "now()"]
+text = re.sub(r"\$(\d+)(?:::[a-z]+\[\])?", lambda m: args[int(m.group(1)) - 1], text)
+print("\\set b random(0, %d)" % (stride - 1))
+for i in range(k):
+    print("\\set l%d %d + :b" % (i, lo + i * stride))
+print("\\set u random(1, 1000000000000)")
+print(text + ";")
+PY
+done
+echo "== 1. the report statement, pgbench, ${SECONDS_PER_RUN} s per run"
 for run in $(seq 1 "$RUNS"); do
   [[ -n "${SKIP_REPORT:-}" ]] && break
-  for variant in full stripped "full 8-per-transaction 1" "full 8-per-transaction 2"; do
-    read -r schema per clients <<<"$variant"
-    script=$WORK/report.sql k=1
-    [[ -n "$per" ]] && script=$WORK/report8.sql k=8
-    clients=${clients:-$CLIENTS}
-    db=sb_ceiling_$schema
-    fresh "$db" sb_ceiling
-    [[ $schema == stripped ]] && q "$db" "$STRIP_REPORT"
-    q "$db" "VACUUM ANALYZE"
-    q "$db" "CHECKPOINT"
+  for variant in "1 1" "4 1" "8 1" "4 2"; do
+    read -r k clients <<<"$variant"
+    fresh sb_ceiling_report sb_ceiling
+    q sb_ceiling_report "VACUUM ANALYZE"
+    q sb_ceiling_report "CHECKPOINT"
     c0=$(busy)
-    out=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared --max-tries=10 -c "$clients" -j 2 -T "$SECONDS_PER_RUN" -f "$script" "$db" 2>&1)
+    out=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared --max-tries=10 -c "$clients" -j "$clients" -T "$SECONDS_PER_RUN" -f "$WORK/report$k.sql" sb_ceiling_report 2>&1)
     c1=$(busy)
     n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")
     lat=$(sed -n 's/^latency average = \(.*\)/\1/p' <<<"$out")
-    awk -v r="$run" -v s="$schema${per:+, $per}" -v c="$clients" -v t="$tps" -v k="$k" -v l="$lat" -v cpu="$((c1 - c0))" -v n="$n" 'BEGIN {
-      printf "run %d  %-26s %d clients  %6.0f reports/s  transaction latency avg %s  CPU per report %.2f ms (whole machine)\n", r, s, c, t * k, l, cpu * 10 / (n * k) }'
+    stored=$(psql -X -tA "$PG_BASE/sb_ceiling_report" -c "SELECT COUNT(*) FROM calls WHERE provider = 'dialer'")
+    [[ -n "$n" && "$stored" -gt 0 ]] || { echo "$out" | tail -5; echo "no attempt stored"; exit 1; }
+    awk -v r="$run" -v k="$k" -v c="$clients" -v t="$tps" -v l="$lat" -v cpu="$((c1 - c0))" -v n="$n" -v s="$stored" 'BEGIN {
+      printf "run %d  %d per statement, %d client(s)  %6.0f reports/s  statement latency avg %s  CPU per statement %.3f ms, per report %.3f ms (whole machine)  %d attempts stored\n", r, k, c, t * k, l, cpu * 10 / n, cpu * 10 / (n * k), s }'
   done
 done
 

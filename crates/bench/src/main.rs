@@ -77,6 +77,9 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         readers: usize,
     },
+    /// Print the statement that writes a batch of external dialers' reports on PostgreSQL
+    /// (replayed by bench/ceiling.sh).
+    ReportStatement,
     /// External dialers looping next-batch and report-result until the queue is empty.
     DialerLoop {
         #[arg(long)]
@@ -427,6 +430,7 @@ async fn main() -> anyhow::Result<()> {
             clients,
             size,
         } => dialer::dialer_loop(target, token, clients, size).await?,
+        Command::ReportStatement => println!("{}", switchboard_store::reports::statement()),
         Command::Get {
             target,
             token,

@@ -207,11 +207,11 @@ struct Arrays<'a> {
     call_note: Vec<Option<&'a str>>,
 }
 
-/// The statement of [`write_attempts`]. `v`'s first eight columns are the lead's change as
+/// The statement of [`write_attempts`] (public for benchmarks that replay it). `v`'s first eight columns are the lead's change as
 /// [`ATTEMPT_SETS`] reads them. A lead is updated only when its attempt was stored (the
 /// INSERT's RETURNING), so a repeated report changes nothing; the last two parts return
 /// the leads as updated, or for repeats as they are.
-fn statement() -> String {
+pub fn statement() -> String {
     let updated = COLUMNS.replace("leads.", "u.");
     format!(
         "WITH c (client_id, rules) AS (SELECT * FROM unnest($1::bigint[], $2::jsonb[])), \
