@@ -73,7 +73,7 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
 pub fn start_engine(state: &AppState) {
     let d = &state.config.dialer;
     let cfg = switchboard_dialer::EngineConfig {
-        instance_id: state.instance_id.clone(),
+        instance_id: state.instance_id.to_string(),
         hostname: std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
         tick: std::time::Duration::from_millis(d.tick_ms),
         heartbeat: std::time::Duration::from_secs(d.heartbeat_secs),

@@ -15,7 +15,7 @@ use crate::telephony::{Ingestor, Telephony};
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
-    pub jwt: JwtKeys,
+    pub jwt: Arc<JwtKeys>,
     pub phones: PhoneNormalizer,
     pub login_throttle: Arc<LoginThrottle>,
     pub limits: Arc<RateLimiters>,
@@ -27,7 +27,7 @@ pub struct AppState {
     /// Writes external dialers' reports in batches.
     pub reporter: Reporter,
     /// This instance's name (calls it places and campaigns it owns carry it).
-    pub instance_id: String,
+    pub instance_id: Arc<str>,
     /// The dialer engine, once started.
     pub engine: Arc<std::sync::OnceLock<switchboard_dialer::EngineHandle>>,
 }
@@ -57,14 +57,14 @@ impl AppState {
             )
         });
         Ok(Self {
-            instance_id,
+            instance_id: instance_id.into(),
             engine: Arc::new(std::sync::OnceLock::new()),
             ingestor,
             reporter,
-            jwt: JwtKeys::new(
+            jwt: Arc::new(JwtKeys::new(
                 jwt_secret,
                 Duration::from_secs(u64::from(config.jwt_ttl_hours) * 3600),
-            ),
+            )),
             phones,
             login_throttle: Arc::new(LoginThrottle::new(Duration::from_secs(15 * 60), 5, 30)),
             limits: Arc::new(RateLimiters::new(&config.rate_limits)),

@@ -290,7 +290,7 @@ pub async fn place_call(state: &AppState, req: CallRequest<'_>) -> ApiResult<Cal
     metadata["bridge"] = req.bridge.to_json();
     new.metadata = metadata;
 
-    new.instance_id = Some(state.instance_id.clone());
+    new.instance_id = Some(state.instance_id.to_string());
     new.slots = 1;
 
     let mut tx = state.db.begin().await?;

@@ -148,7 +148,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| ApiError::not_found("list"))?;
     let mut tx = st.db.begin().await?;
-    let owner = st.config.dialer.engine.then_some(st.instance_id.as_str());
+    let owner = st.config.dialer.engine.then_some(&*st.instance_id);
     let camp = campaigns::create(
         &mut tx,
         &NewCampaign {

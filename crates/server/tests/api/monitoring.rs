@@ -730,7 +730,7 @@ async fn health_reports_heartbeats_leases_and_checks(app: TestApp) {
     exec(
         &app,
         sql("UPDATE campaigns SET owner_instance = $1 WHERE id = $2")
-            .arg(app.state.instance_id.as_str())
+            .arg(&*app.state.instance_id)
             .arg(id),
     )
     .await;
@@ -827,7 +827,7 @@ async fn health_routes_answer_without_auth(app: TestApp) {
     assert_eq!(v["warnings"], json!([]));
     let c = &v["container"];
     assert_eq!(c["status"], "healthy");
-    assert_eq!(c["containerId"], app.state.instance_id.as_str());
+    assert_eq!(c["containerId"], &*app.state.instance_id);
     assert!(c["uptime"].is_u64());
     assert_eq!(c["managedCampaigns"], 0);
     assert_eq!(c["dialerEngine"], true);
