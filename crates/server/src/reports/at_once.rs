@@ -3,7 +3,7 @@
 //! sent; they are kept here between batches and checked by the statement against the stored
 //! ones.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex as StdMutex};
 
 use serde_json::Value;
@@ -16,19 +16,17 @@ use switchboard_store::{Backend, Db, JsonColumn, StoreError};
 use super::{Number, Report, Reported, attempt_call, attempt_of};
 use crate::routes::dialer::default_schedule;
 
-/// The leads of `reports` when they can be written as one statement (see [`write_distinct`]).
-pub fn at_once(db: &Db, reports: &[&Report]) -> Option<Vec<i64>> {
+/// Whether `reports` can be written as one statement (see [`write_distinct`]): on PostgreSQL,
+/// distinct numbers each named by id, none setting the switch.
+pub fn at_once(db: &Db, reports: &[&Report]) -> bool {
     if db.backend() != Backend::Postgres {
-        return None;
+        return false;
     }
-    let mut ids = Vec::with_capacity(reports.len());
-    for r in reports {
-        match r.number {
-            Number::Id(id) if r.call_allowed.is_none() && !ids.contains(&id) => ids.push(id),
-            _ => return None,
-        }
-    }
-    Some(ids)
+    let mut ids = HashSet::with_capacity(reports.len());
+    reports.iter().all(|r| match r.number {
+        Number::Id(id) => r.call_allowed.is_none() && ids.insert(id),
+        Number::Phone(_) => false,
+    })
 }
 
 /// Retry rules as stored (`None`: never set) and as parsed.

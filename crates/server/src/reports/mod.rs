@@ -13,7 +13,8 @@
 //! they are still the stored ones (when not, the reports are written again with the new).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -111,69 +112,18 @@ impl Reporter {
     }
 }
 
-/// What the writers share: the batches sent as one statement and not yet answered, and the
+/// What the writers share: whether a batch sent as one statement is being written, and the
 /// retry rules those statements are computed with.
 #[derive(Default)]
 struct Shared {
-    flight: StdMutex<Flight>,
+    in_flight: AtomicBool,
     landed: Notify,
     rules: Rules,
 }
 
-/// Batches in flight: how many, and the leads they hold.
-#[derive(Default)]
-struct Flight {
-    batches: usize,
-    leads: HashMap<i64, usize>,
-}
-
 impl Shared {
-    fn flight(&self) -> std::sync::MutexGuard<'_, Flight> {
-        self.flight.lock().expect("batches in flight")
-    }
-
-    /// Wait until no batch in flight holds a lead of `reports` (any lead, when some are named
-    /// by phone only), so that reports on one lead are written in the order they came.
-    async fn wait_clear(&self, reports: &[&Report]) {
-        loop {
-            // Registered before looking, so that a landing in between is not missed.
-            let landed = self.landed.notified();
-            tokio::pin!(landed);
-            landed.as_mut().enable();
-            {
-                let flight = self.flight();
-                let clear = reports.iter().all(|r| match r.number {
-                    Number::Id(id) => !flight.leads.contains_key(&id),
-                    Number::Phone(_) => flight.batches == 0,
-                });
-                if clear {
-                    return;
-                }
-            }
-            landed.await;
-        }
-    }
-
-    fn take_off(&self, ids: &[i64]) {
-        let mut flight = self.flight();
-        flight.batches += 1;
-        for id in ids {
-            *flight.leads.entry(*id).or_default() += 1;
-        }
-    }
-
-    fn land(&self, ids: &[i64]) {
-        let mut flight = self.flight();
-        flight.batches -= 1;
-        for id in ids {
-            if let Some(n) = flight.leads.get_mut(id) {
-                *n -= 1;
-                if *n == 0 {
-                    flight.leads.remove(id);
-                }
-            }
-        }
-        drop(flight);
+    fn land(&self) {
+        self.in_flight.store(false, Ordering::Release);
         self.landed.notify_waiters();
     }
 }
@@ -190,22 +140,46 @@ async fn run_writer(
         // next batch while this one commits. A later batch that touches the same lead waits in
         // the database for this commit, and sees it. Batches that set the switch keep the turn
         // until they are committed, so every batch reads the switch as the batches before it
-        // left it. A batch sent as one statement lets go once its leads are marked in flight.
+        // left it. A batch sent as one statement lets go as it is sent, and the next batch
+        // waits for it to land: so reports on one lead are written in the order they came.
         let mut turn = Some(queue.lock().await);
         let Some(first) = turn.as_mut().expect("held").recv().await else {
             return;
         };
         let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match turn.as_mut().expect("held").try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
+        // One batch is written at a time: while one is being written, reports keep joining
+        // the next, which goes as soon as it lands. A second writer takes the turn meanwhile,
+        // so the next batch leaves while the last one's callers are being answered.
+        loop {
+            let rx = turn.as_mut().expect("held");
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+            // Registered before looking, so that a landing in between is not missed.
+            let landed = shared.landed.notified();
+            tokio::pin!(landed);
+            landed.as_mut().enable();
+            if !shared.in_flight.load(Ordering::Acquire) {
+                break;
+            }
+            if batch.len() >= BATCH {
+                landed.await;
+                continue;
+            }
+            tokio::select! {
+                j = rx.recv() => match j {
+                    Some(j) => batch.push(j),
+                    None => break,
+                },
+                _ = landed => {}
             }
         }
         let reports: Vec<&Report> = batch.iter().map(|j| &j.report).collect();
-        shared.wait_clear(&reports).await;
-        if let Some(ids) = at_once(&db, &reports) {
-            shared.take_off(&ids);
+        if at_once(&db, &reports) {
+            shared.in_flight.store(true, Ordering::Release);
             drop(turn);
             let answers = match write_distinct(&db, &shared.rules, &timezone, &reports).await {
                 Ok(answers) => answers.into_iter().map(Ok).collect(),
@@ -214,7 +188,7 @@ async fn run_writer(
                     one_by_one(&db, &timezone, &reports).await
                 }
             };
-            shared.land(&ids);
+            shared.land();
             for (job, a) in batch.into_iter().zip(answers) {
                 let _ = job.reply.send(a);
             }

@@ -390,10 +390,10 @@ async fn reports_written_at_once_end_as_one_by_one(app: TestApp) {
     let all: Vec<&Report> = sets[1].2.iter().collect();
     let at_once = reports::at_once(&db, &all);
     if db.backend() == switchboard_store::Backend::Sqlite {
-        assert!(at_once.is_none(), "SQLite writes reports in transactions");
+        assert!(!at_once, "SQLite writes reports in transactions");
         return;
     }
-    assert!(at_once.is_some(), "distinct leads by id, no switch");
+    assert!(at_once, "distinct leads by id, no switch");
     let mut answers = Vec::new();
     for (set, (_, _, list)) in sets.iter().enumerate() {
         let v0 = version(&app, &admin).await;
