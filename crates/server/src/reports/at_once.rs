@@ -47,8 +47,9 @@ pub async fn write_distinct(
     let mut out = vec![None; reports.len()];
     let mut todo: Vec<usize> = (0..reports.len()).collect();
     let mut conn = db.write().await?;
-    // A client's rules changed since they were read: once read again, twice is a race with
-    // an admin saving them over and over.
+    // A client's rules changed since they were read: read them again and write those reports
+    // again. Twice more is a race with an admin saving them over and over: those go in a
+    // transaction that reads the rules itself.
     for _ in 0..3 {
         let mut used = Vec::new();
         for &i in &todo {
@@ -125,7 +126,12 @@ pub async fn write_distinct(
         }
         todo = stale;
     }
-    Err(StoreError::Invalid(
-        "the retry rules kept changing while reports were written".into(),
-    ))
+    let rest: Vec<&Report> = todo.iter().map(|&i| reports[i]).collect();
+    for (i, a) in todo
+        .into_iter()
+        .zip(super::write_batch(db, timezone, &rest).await?)
+    {
+        out[i] = a;
+    }
+    Ok(out)
 }
