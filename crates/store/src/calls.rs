@@ -771,6 +771,31 @@ pub struct CallFilter {
 const PHONE_SPARSE: i64 = 5_000;
 
 impl CallFilter {
+    /// No condition beyond the client's calls that are not deleted.
+    pub fn is_empty(&self) -> bool {
+        let Self {
+            statuses,
+            direction,
+            started_from,
+            started_to,
+            phone_prefixes,
+            user_id,
+            lead_id,
+            live_only,
+            agent_number,
+            phone_scan: _,
+        } = self;
+        statuses.is_empty()
+            && direction.is_none()
+            && started_from.is_none()
+            && started_to.is_none()
+            && phone_prefixes.is_empty()
+            && user_id.is_none()
+            && lead_id.is_none()
+            && !live_only
+            && agent_number.is_none()
+    }
+
     /// The WHERE clause for a page sorted newest first.
     pub fn push_where(&self, q: &mut Sql, client_id: i64) {
         self.push_where_for(q, client_id, true)
@@ -921,11 +946,21 @@ pub async fn list(
     limit: u32,
     offset: u64,
 ) -> Result<(Vec<CallRow>, u64)> {
-    list_counted(ex, client_id, f, limit, offset, None).await
+    let (rows, total) = list_counted(ex, client_id, f, limit, offset, None).await?;
+    Ok((rows, total.n))
+}
+
+/// How many calls a listing matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    pub n: u64,
+    /// `n` is the count cap, and more may match.
+    pub at_least: bool,
 }
 
 /// Like [`list`], but counting at most `count_cap` matches: over a million calls an exact count
-/// on every page costs more than the page itself. A total equal to the cap means "at least".
+/// on every page costs more than the page itself. With no filter the total is exact on
+/// PostgreSQL whatever its size (kept by the database, see [`crate::counters`]).
 pub async fn list_counted(
     ex: &mut impl AsExec,
     client_id: i64,
@@ -933,7 +968,7 @@ pub async fn list_counted(
     limit: u32,
     offset: u64,
     count_cap: Option<u64>,
-) -> Result<(Vec<CallRow>, u64)> {
+) -> Result<(Vec<CallRow>, Total)> {
     let scan;
     let f = if f.phone_prefixes.is_empty() || f.phone_scan || f.phone_sparse(ex, client_id).await? {
         f
@@ -944,29 +979,46 @@ pub async fn list_counted(
         };
         &scan
     };
-    let mut count = sql("SELECT COUNT(*) FROM ");
-    match count_cap {
-        Some(cap) => {
-            count.push("(SELECT 1 FROM calls");
-            f.push_where_aggregate(&mut count, client_id);
-            count
-                .push(" LIMIT ")
-                .push_arg(cap as i64)
-                .push(") AS capped");
+    let kept = match f.is_empty() {
+        true => {
+            let backend = ex.backend();
+            crate::counters::live_calls(ex, backend, client_id).await?
         }
+        false => None,
+    };
+    let total = match kept {
+        Some(n) => Total { n, at_least: false },
         None => {
-            count.push("calls");
-            f.push_where_aggregate(&mut count, client_id);
+            let mut count = sql("SELECT COUNT(*) FROM ");
+            match count_cap {
+                Some(cap) => {
+                    count.push("(SELECT 1 FROM calls");
+                    f.push_where_aggregate(&mut count, client_id);
+                    count
+                        .push(" LIMIT ")
+                        .push_arg(cap as i64)
+                        .push(") AS capped");
+                }
+                None => {
+                    count.push("calls");
+                    f.push_where_aggregate(&mut count, client_id);
+                }
+            }
+            let (n,) = count.fetch_one::<(i64,)>(ex).await?;
+            let n = n as u64;
+            Total {
+                n,
+                at_least: count_cap.is_some_and(|cap| n >= cap),
+            }
         }
-    }
-    let (total,) = count.fetch_one::<(i64,)>(ex).await?;
+    };
     let mut q = sql(&JOINED.replace("{COLUMNS}", COLUMNS));
     f.push_where(&mut q, client_id);
     q.push(" ORDER BY calls.started_at DESC, calls.id DESC LIMIT ")
         .push_arg(i64::from(limit))
         .push(" OFFSET ")
         .push_arg(offset as i64);
-    Ok((q.fetch_all(ex).await?, total as u64))
+    Ok((q.fetch_all(ex).await?, total))
 }
 
 /// Counts per status for the calls a filter covers, and their summed talk time.

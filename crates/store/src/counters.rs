@@ -1,11 +1,13 @@
-//! Counts the database keeps as rows change (migrations 0009 and 0010), for totals that an
-//! aggregate would compute too slowly while a campaign changes the rows every second:
-//! a campaign's calls per outcome, and on PostgreSQL a client's live leads per status.
+//! Counts the database keeps as rows change (migrations 0009, 0010 and 0014), for totals that
+//! an aggregate would compute too slowly while a campaign changes the rows every second:
+//! a campaign's calls per outcome, and on PostgreSQL a client's live leads per status and its
+//! calls.
 //!
 //! On PostgreSQL, triggers record each statement's changes as rows in a deltas table (writers
 //! only insert, so they never wait on one another for a shared counts row); a reader adds the
 //! deltas to the counts, and [`fold`] moves them in. SQLite has one writer at a time: its
-//! triggers update the campaign counts in place, and it counts leads from its covering index.
+//! triggers update the campaign counts in place, and it counts leads and calls from its
+//! covering indexes.
 
 use crate::{AsExec, Backend, Db, Result, sql};
 
@@ -43,8 +45,16 @@ pub async fn fold(db: &Db) -> Result<u64> {
     )
     .execute(&mut tx)
     .await?;
+    let totals = sql(
+        "WITH moved AS (DELETE FROM call_total_deltas RETURNING client_id, n) \
+         INSERT INTO call_totals AS c (client_id, n) \
+         SELECT client_id, SUM(n) FROM moved GROUP BY client_id \
+         ON CONFLICT (client_id) DO UPDATE SET n = c.n + EXCLUDED.n",
+    )
+    .execute(&mut tx)
+    .await?;
     tx.commit().await?;
-    Ok(calls + leads)
+    Ok(calls + leads + totals)
 }
 
 /// A client's live leads with one of `statuses` (all of them when empty), from the counters;
@@ -77,5 +87,24 @@ pub async fn live_leads(
     }
     q.push(") AS x");
     let (n,): (i64,) = q.fetch_one(ex).await?;
+    Ok(Some(n.max(0) as u64))
+}
+
+/// A client's calls that are not deleted, from the counters; `None` where none are kept
+/// (SQLite), for the caller to count the rows.
+pub async fn live_calls(
+    ex: &mut impl AsExec,
+    backend: Backend,
+    client_id: i64,
+) -> Result<Option<u64>> {
+    if backend != Backend::Postgres {
+        return Ok(None);
+    }
+    let (n,): (i64,) = sql("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM \
+         (SELECT n FROM call_totals WHERE client_id = $1 \
+          UNION ALL SELECT n FROM call_total_deltas WHERE client_id = $1) AS x")
+    .arg(client_id)
+    .fetch_one(ex)
+    .await?;
     Ok(Some(n.max(0) as u64))
 }

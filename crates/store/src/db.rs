@@ -307,6 +307,14 @@ pub enum Exec<'a> {
 
 pub trait AsExec: Send {
     fn exec(&mut self) -> Exec<'_>;
+
+    /// Which database this connection or transaction is on.
+    fn backend(&mut self) -> Backend {
+        match self.exec() {
+            Exec::Sqlite(_) => Backend::Sqlite,
+            Exec::Pg(_) => Backend::Postgres,
+        }
+    }
 }
 
 /// A connection taken from the pool.

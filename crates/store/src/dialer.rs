@@ -424,7 +424,7 @@ pub async fn attempts_since(
     if leads.is_empty() {
         return Ok(Vec::new());
     }
-    let q = if matches!(ex.exec(), crate::db::Exec::Pg(_)) {
+    let q = if ex.backend() == Backend::Postgres {
         // One probe of the lead index per lead. As `lead_id IN (…)`, a call log without
         // statistics yet (a fresh install's, growing by thousands a minute before autovacuum
         // first looks at it) is estimated to match a fixed share of its rows per listed lead,

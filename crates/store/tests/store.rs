@@ -686,7 +686,7 @@ mod calls_and_events {
                     .unwrap();
                 let ids: Vec<i64> = rows.iter().map(|r| r.call.id).collect();
                 assert_eq!(
-                    total as usize,
+                    total.n as usize,
                     expected.len(),
                     "{sts:?} {dir:?} scan={scan}"
                 );
@@ -1143,6 +1143,137 @@ mod lead_counts {
             .unwrap();
         drop(tx); // rolled back
         check(&db, &both, "a rollback").await;
+    }
+}
+
+mod call_totals {
+    use switchboard_core::CallStatus;
+    use switchboard_store::calls::{self, CallFilter, NewCall, Total};
+    use switchboard_store::{Db, clients, counters, sql};
+
+    both!(totals_follow_every_change);
+
+    async fn check(db: &Db, clients: &[i64], step: &str) {
+        for &client in clients {
+            let (want,): (i64,) = db
+                .fetch_one(
+                    sql("SELECT COUNT(*) FROM calls WHERE client_id = $1 AND deleted_at IS NULL")
+                        .arg(client),
+                )
+                .await
+                .unwrap();
+            let (_, total) = calls::list(
+                &mut db.read().await.unwrap(),
+                client,
+                &CallFilter::default(),
+                5,
+                0,
+            )
+            .await
+            .unwrap();
+            assert_eq!(total, want as u64, "client {client}, after {step}");
+        }
+    }
+
+    /// The unfiltered call log's total (kept by the database on PostgreSQL) agrees with a count
+    /// of the rows after inserts of several clients' calls in one statement, repeats refused by
+    /// the provider key, soft deletes and restores, a call moved between clients, status
+    /// changes, hard deletes, folds and a rolled-back transaction; a capped total is exact
+    /// where the total is kept, and says "at least" where it was cut.
+    pub(super) async fn totals_follow_every_change(db: Db, client: i64) {
+        let mut tx = db.begin().await.unwrap();
+        let other = clients::create(&mut tx, "Other", 10, None)
+            .await
+            .unwrap()
+            .id;
+        let both = [client, other];
+        let new: Vec<(NewCall, Option<String>)> = (0..40)
+            .map(|i| {
+                let mut c = NewCall::outbound(both[i % 2], "test", &format!("+1415555{i:04}"));
+                c.provider_call_id = Some(format!("total-{i}"));
+                c.status = CallStatus::Completed;
+                (c, None)
+            })
+            .collect();
+        calls::create_many_once(&mut tx, &new).await.unwrap();
+        // The same calls again: refused by the provider key, counted nowhere.
+        calls::create_many_once(&mut tx, &new).await.unwrap();
+        tx.commit().await.unwrap();
+        check(&db, &both, "inserts").await;
+        let steps: [(&str, &str); 6] = [
+            (
+                "status",
+                "UPDATE calls SET status = 'failed' WHERE id % 3 = 0",
+            ),
+            (
+                "soft delete",
+                "UPDATE calls SET deleted_at = updated_at WHERE id % 4 = 0",
+            ),
+            (
+                "restore",
+                "UPDATE calls SET deleted_at = NULL WHERE deleted_at IS NOT NULL AND id % 8 = 0",
+            ),
+            (
+                "moved",
+                "UPDATE calls SET client_id = (SELECT MIN(id) FROM clients) WHERE id % 5 = 0",
+            ),
+            (
+                "changed while deleted",
+                "UPDATE calls SET status = 'busy' WHERE deleted_at IS NOT NULL",
+            ),
+            ("hard delete", "DELETE FROM calls WHERE id % 7 = 0"),
+        ];
+        for (k, (step, stmt)) in steps.into_iter().enumerate() {
+            let mut tx = db.begin().await.unwrap();
+            sql(stmt).execute(&mut tx).await.unwrap();
+            tx.commit().await.unwrap();
+            check(&db, &both, step).await;
+            if k % 2 == 0 {
+                counters::fold(&db).await.unwrap();
+                check(&db, &both, &format!("{step}, folded")).await;
+            }
+        }
+        let mut tx = db.begin().await.unwrap();
+        sql("UPDATE calls SET deleted_at = updated_at")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        drop(tx); // rolled back
+        check(&db, &both, "a rollback").await;
+
+        // A cap below the total: kept totals stay exact, counted ones stop at the cap.
+        let mut rd = db.read().await.unwrap();
+        let (want,): (i64,) =
+            sql("SELECT COUNT(*) FROM calls WHERE client_id = $1 AND deleted_at IS NULL")
+                .arg(client)
+                .fetch_one(&mut rd)
+                .await
+                .unwrap();
+        let all = CallFilter::default();
+        let (_, total) = calls::list_counted(&mut rd, client, &all, 5, 0, Some(3))
+            .await
+            .unwrap();
+        let kept = counters::live_calls(&mut rd, db.backend(), client)
+            .await
+            .unwrap()
+            .is_some();
+        let exact = Total {
+            n: want as u64,
+            at_least: false,
+        };
+        let cut = Total {
+            n: 3,
+            at_least: true,
+        };
+        assert_eq!(total, if kept { exact } else { cut });
+        let failed = CallFilter {
+            statuses: vec!["failed".into()],
+            ..Default::default()
+        };
+        let (_, total) = calls::list_counted(&mut rd, client, &failed, 5, 0, Some(3))
+            .await
+            .unwrap();
+        assert_eq!(total, cut);
     }
 }
 

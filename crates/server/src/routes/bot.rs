@@ -461,7 +461,8 @@ fn filter(st: &AppState, q: &LogQuery) -> ApiResult<CallFilter> {
     Ok(f)
 }
 
-/// The log counts matches exactly up to this many; past it, `total` is a lower bound.
+/// The log counts matches exactly up to this many; past it, `total` is a lower bound (with no
+/// filter on PostgreSQL the total is always exact).
 const COUNT_CAP: u64 = 10_000;
 
 #[utoipa::path(
@@ -495,9 +496,9 @@ pub async fn list(
         "pagination": {
             "page": page.page,
             "limit": page.limit,
-            "total": total,
-            "pages": page.pages(total),
-            "totalIsLowerBound": total >= COUNT_CAP,
+            "total": total.n,
+            "pages": page.pages(total.n),
+            "totalIsLowerBound": total.at_least,
         },
     })))
 }
