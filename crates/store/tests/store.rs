@@ -19,6 +19,36 @@ macro_rules! both {
     )*};
 }
 
+/// Run each step's statement in a transaction of its own and `check` after it, and after a
+/// fold of the kept counts every other step; the last step is rolled back instead.
+pub(crate) async fn counted_steps<'a, F, Fut>(
+    db: &Db,
+    steps: impl Iterator<Item = (&'a str, &'a str)>,
+    check: F,
+) where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut steps = steps.peekable();
+    let mut k = 0;
+    while let Some((step, stmt)) = steps.next() {
+        let mut tx = db.begin().await.unwrap();
+        sql(stmt).execute(&mut tx).await.unwrap();
+        if steps.peek().is_none() {
+            drop(tx); // rolled back
+            check(step.to_string()).await;
+            return;
+        }
+        tx.commit().await.unwrap();
+        check(step.to_string()).await;
+        if k % 2 == 0 {
+            switchboard_store::counters::fold(db).await.unwrap();
+            check(format!("{step}, folded")).await;
+        }
+        k += 1;
+    }
+}
+
 pub(crate) async fn run<F, Fut>(backend: TestBackend, f: F)
 where
     F: FnOnce(Db, i64) -> Fut,
@@ -1043,7 +1073,7 @@ mod campaign_counts {
 mod lead_counts {
     use switchboard_store::import::ImportOptions;
     use switchboard_store::leads::{self, LeadFilter, LeadSort};
-    use switchboard_store::{Db, clients, counters, sql};
+    use switchboard_store::{Db, clients, sql};
 
     both!(totals_follow_every_change);
 
@@ -1126,23 +1156,11 @@ mod lead_counts {
             ),
             ("hard delete", "DELETE FROM leads WHERE id % 11 = 0"),
         ];
-        for (k, (step, stmt)) in steps.into_iter().enumerate() {
-            let mut tx = db.begin().await.unwrap();
-            sql(stmt).execute(&mut tx).await.unwrap();
-            tx.commit().await.unwrap();
-            check(&db, &both, step).await;
-            if k % 2 == 0 {
-                counters::fold(&db).await.unwrap();
-                check(&db, &both, &format!("{step}, folded")).await;
-            }
-        }
-        let mut tx = db.begin().await.unwrap();
-        sql("UPDATE leads SET status = 'failed'")
-            .execute(&mut tx)
-            .await
-            .unwrap();
-        drop(tx); // rolled back
-        check(&db, &both, "a rollback").await;
+        let steps = steps
+            .into_iter()
+            .chain([("a rollback", "UPDATE leads SET status = 'failed'")]);
+        let (d, b) = (&db, &both);
+        crate::counted_steps(&db, steps, |step| async move { check(d, b, &step).await }).await;
     }
 }
 
@@ -1223,23 +1241,11 @@ mod call_totals {
             ),
             ("hard delete", "DELETE FROM calls WHERE id % 7 = 0"),
         ];
-        for (k, (step, stmt)) in steps.into_iter().enumerate() {
-            let mut tx = db.begin().await.unwrap();
-            sql(stmt).execute(&mut tx).await.unwrap();
-            tx.commit().await.unwrap();
-            check(&db, &both, step).await;
-            if k % 2 == 0 {
-                counters::fold(&db).await.unwrap();
-                check(&db, &both, &format!("{step}, folded")).await;
-            }
-        }
-        let mut tx = db.begin().await.unwrap();
-        sql("UPDATE calls SET deleted_at = updated_at")
-            .execute(&mut tx)
-            .await
-            .unwrap();
-        drop(tx); // rolled back
-        check(&db, &both, "a rollback").await;
+        let steps = steps
+            .into_iter()
+            .chain([("a rollback", "UPDATE calls SET deleted_at = updated_at")]);
+        let (d, b) = (&db, &both);
+        crate::counted_steps(&db, steps, |step| async move { check(d, b, &step).await }).await;
 
         // A cap below the total: kept totals stay exact, counted ones stop at the cap.
         let mut rd = db.read().await.unwrap();
