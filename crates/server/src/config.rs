@@ -146,6 +146,9 @@ pub struct DialerConfig {
     /// Writers of `report-result` batches. One writes a batch at a time, and reports that come
     /// meanwhile form the next; with more, batches overlap but are smaller (BENCHMARKS.md).
     pub report_writers: usize,
+    /// Group commit of `report-result`s: how long after a batch lands the next one may wait
+    /// for the callers just answered, in microseconds (0: never waits).
+    pub report_linger_us: u64,
     /// How often the engine looks for work, in milliseconds.
     pub tick_ms: u64,
     /// This instance's name (default: host name, process id and a random suffix).
@@ -165,6 +168,7 @@ impl Default for DialerConfig {
             max_batch_size: 500,
             lease_secs: 900,
             report_writers: 1,
+            report_linger_us: 1000,
             tick_ms: 200,
             instance_id: None,
             engine: true,
@@ -194,6 +198,7 @@ impl DialerConfig {
             "dialer_max_batch_size" => self.max_batch_size = num(v, 1, 100_000)?,
             "dialer_lease_seconds" => self.lease_secs = num(v, 5, 7 * 86_400)?,
             "dialer_report_writers" => self.report_writers = num(v, 1, 64)?,
+            "dialer_report_linger_us" => self.report_linger_us = num(v, 0, 100_000)?,
             "dialer_tick_ms" => self.tick_ms = num(v, 5, 60_000)?,
             "instance_id" => {
                 let t = v.trim();
@@ -318,6 +323,7 @@ const KEYS: &[&str] = &[
     "dialer_max_batch_size",
     "dialer_lease_seconds",
     "dialer_report_writers",
+    "dialer_report_linger_us",
     "dialer_tick_ms",
     "instance_id",
     "dialer_engine",

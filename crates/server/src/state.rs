@@ -47,6 +47,7 @@ impl AppState {
             db.clone(),
             config.timezone.clone(),
             config.dialer.report_writers,
+            std::time::Duration::from_micros(config.dialer.report_linger_us),
         );
         let instance_id = config.dialer.instance_id.clone().unwrap_or_else(|| {
             let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "switchboard".into());

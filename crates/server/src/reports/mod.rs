@@ -13,8 +13,9 @@
 //! they are still the stored ones (when not, the reports are written again with the new).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -25,6 +26,7 @@ use switchboard_store::dialer::{self, Attempt};
 use switchboard_store::leads::{self, Lead};
 use switchboard_store::{Db, JsonColumn, StoreError, Tx, schedules};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::routes::dialer::stored_or_default;
 
@@ -78,18 +80,24 @@ struct Job {
 #[derive(Clone)]
 pub struct Reporter {
     jobs: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
 }
 
 /// Most reports in one transaction.
 const BATCH: usize = 128;
 
 impl Reporter {
-    /// `writers` take turns (see [`run_writer`]); `timezone` is the default schedule's.
-    pub fn spawn(db: Db, timezone: String, writers: usize) -> Self {
+    /// `writers` take turns (see [`run_writer`]); `timezone` is the default schedule's;
+    /// `linger`: how long after a batch lands the next one may wait for the callers just
+    /// answered (see [`Shared::gather`]).
+    pub fn spawn(db: Db, timezone: String, writers: usize, linger: Duration) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
         let rx = Arc::new(Mutex::new(rx));
         let timezone: Arc<str> = timezone.into();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            linger,
+            ..Shared::default()
+        });
         for _ in 0..writers.max(1) {
             tokio::spawn(run_writer(
                 db.clone(),
@@ -98,33 +106,80 @@ impl Reporter {
                 shared.clone(),
             ));
         }
-        Self { jobs }
+        Self { jobs, shared }
     }
 
     pub async fn report(&self, report: Report) -> Answer {
         let (reply, answer) = oneshot::channel();
         let stopped = || "the report writer has stopped".to_string();
-        self.jobs
-            .send(Job { report, reply })
-            .await
-            .map_err(|_| stopped())?;
+        self.shared.waiting.fetch_add(1, Ordering::Relaxed);
+        if self.jobs.send(Job { report, reply }).await.is_err() {
+            self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(stopped());
+        }
         answer.await.map_err(|_| stopped())?
     }
 }
 
-/// What the writers share: whether a batch sent as one statement is being written, and the
-/// retry rules those statements are computed with.
+/// What the writers share: whether a batch sent as one statement is being written, the
+/// retry rules those statements are computed with, and what the next batch waits for.
 #[derive(Default)]
 struct Shared {
     in_flight: AtomicBool,
     landed: Notify,
     rules: Rules,
+    /// Reports handed over and not yet in a batch that is being written.
+    waiting: AtomicUsize,
+    /// The last batch's landing, until a writer gathers the next one after it.
+    landing: StdMutex<Option<Landing>>,
+    linger: Duration,
+}
+
+/// A batch was written and its callers answered at `at`; `callers` counts them and those
+/// that were waiting then.
+#[derive(Debug, Clone, Copy)]
+struct Landing {
+    at: Instant,
+    callers: usize,
 }
 
 impl Shared {
-    fn land(&self) {
+    /// A batch of `answered` reports is written (its callers are answered next).
+    fn record(&self, answered: usize) {
+        let callers = answered + self.waiting.load(Ordering::Relaxed);
+        *self.landing.lock().expect("landing") = Some(Landing {
+            at: Instant::now(),
+            callers,
+        });
+    }
+
+    /// The batch sent as one statement is written.
+    fn land(&self, answered: usize) {
+        self.record(answered);
         self.in_flight.store(false, Ordering::Release);
         self.landed.notify_waiters();
+    }
+
+    /// Group commit: dialers that report number after number come back as soon as they are
+    /// answered. Left alone they split into two groups that take turns, each batch written
+    /// while the other group waits, and each paying the statement's fixed cost. So the first
+    /// batch gathered after a landing waits, at most `linger` from the landing, until it holds
+    /// as many reports as there were callers then (those answered and those waiting): the
+    /// groups merge into one batch. A caller that does not come back costs one linger, once:
+    /// the next landing counts callers anew. `linger` zero never waits.
+    async fn gather(&self, rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
+        let Some(landing) = self.landing.lock().expect("landing").take() else {
+            return;
+        };
+        let Some(deadline) = landing.at.checked_add(self.linger) else {
+            return;
+        };
+        while batch.len() < landing.callers.min(BATCH) {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(j)) => batch.push(j),
+                Ok(None) | Err(_) => return,
+            }
+        }
     }
 }
 
@@ -177,6 +232,12 @@ async fn run_writer(
                 _ = landed => {}
             }
         }
+        if !shared.linger.is_zero() {
+            shared
+                .gather(turn.as_mut().expect("held"), &mut batch)
+                .await;
+        }
+        shared.waiting.fetch_sub(batch.len(), Ordering::Relaxed);
         let reports: Vec<&Report> = batch.iter().map(|j| &j.report).collect();
         if at_once(&db, &reports) {
             shared.in_flight.store(true, Ordering::Release);
@@ -188,7 +249,7 @@ async fn run_writer(
                     one_by_one(&db, &timezone, &reports).await
                 }
             };
-            shared.land();
+            shared.land(batch.len());
             for (job, a) in batch.into_iter().zip(answers) {
                 let _ = job.reply.send(a);
             }
@@ -218,6 +279,7 @@ async fn run_writer(
                 one_by_one(&db, &timezone, &reports).await
             }
         };
+        shared.record(batch.len());
         for (job, a) in batch.into_iter().zip(answers) {
             let _ = job.reply.send(a);
         }
@@ -478,4 +540,121 @@ pub(crate) fn attempt_call(
         "agent_phone": r.agent_phone,
     });
     new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Job {
+        let (reply, _) = oneshot::channel();
+        Job {
+            report: Report {
+                client_id: 1,
+                key_id: 0,
+                number: Number::Id(1),
+                disposition: Disposition::Busy,
+                attempted_at: Utc::now(),
+                agent: None,
+                agent_phone: None,
+                reason: None,
+                user_message: None,
+                call_allowed: None,
+            },
+            reply,
+        }
+    }
+
+    fn shared(linger_ms: u64) -> Shared {
+        Shared {
+            linger: Duration::from_millis(linger_ms),
+            ..Shared::default()
+        }
+    }
+
+    /// Sends one job after each of `after_ms` (from now).
+    fn send_later(tx: mpsc::Sender<Job>, after_ms: &[u64]) {
+        let at: Vec<Instant> = after_ms
+            .iter()
+            .map(|ms| Instant::now() + Duration::from_millis(*ms))
+            .collect();
+        tokio::spawn(async move {
+            for t in at {
+                tokio::time::sleep_until(t).await;
+                let _ = tx.send(job()).await;
+            }
+        });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_batch_after_a_landing_waits_for_its_callers_only_as_long_as_they_come() {
+        let s = shared(10);
+        let (tx, mut rx) = mpsc::channel(16);
+        // Three answered, one waiting: four callers. One is in the batch already; the
+        // other three come back 1, 2 and 3 ms later.
+        s.waiting.store(1, Ordering::Relaxed);
+        s.record(3);
+        let start = Instant::now();
+        send_later(tx.clone(), &[1, 2, 3, 4]);
+        let mut batch = vec![job()];
+        s.gather(&mut rx, &mut batch).await;
+        assert_eq!(batch.len(), 4);
+        assert_eq!(start.elapsed(), Duration::from_millis(3));
+        // The fourth report that came later is for the next batch.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(rx.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_that_does_not_come_back_costs_one_linger_from_the_landing() {
+        let s = shared(10);
+        let (tx, mut rx) = mpsc::channel(16);
+        s.record(3);
+        let landed = Instant::now();
+        tokio::time::sleep(Duration::from_millis(4)).await;
+        send_later(tx.clone(), &[1]);
+        let mut batch = vec![job()];
+        s.gather(&mut rx, &mut batch).await;
+        assert_eq!(batch.len(), 2, "the third caller never came");
+        assert_eq!(landed.elapsed(), Duration::from_millis(10));
+        // The landing is used once: the next batch does not wait for it again.
+        let before = Instant::now();
+        let mut next = vec![job()];
+        s.gather(&mut rx, &mut next).await;
+        assert_eq!((next.len(), before.elapsed()), (1, Duration::ZERO));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_landing_or_after_its_linger_nothing_waits() {
+        let s = shared(10);
+        let (tx, mut rx) = mpsc::channel(16);
+        send_later(tx.clone(), &[1, 2]);
+        let start = Instant::now();
+        let mut batch = vec![job()];
+        s.gather(&mut rx, &mut batch).await;
+        assert_eq!((batch.len(), start.elapsed()), (1, Duration::ZERO));
+        // A landing long past: what is queued joins, nothing is waited for.
+        s.record(5);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(rx.len(), 2);
+        send_later(tx, &[1]);
+        let start = Instant::now();
+        let mut batch = vec![job()];
+        s.gather(&mut rx, &mut batch).await;
+        assert_eq!((batch.len(), start.elapsed()), (3, Duration::ZERO));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_never_waits_past_its_size() {
+        let s = shared(10);
+        let (tx, mut rx) = mpsc::channel(4 * BATCH);
+        s.record(3 * BATCH);
+        for _ in 0..2 * BATCH {
+            tx.send(job()).await.unwrap();
+        }
+        let start = Instant::now();
+        let mut batch = vec![job()];
+        s.gather(&mut rx, &mut batch).await;
+        assert_eq!((batch.len(), start.elapsed()), (BATCH, Duration::ZERO));
+    }
 }
