@@ -168,7 +168,7 @@ impl Default for DialerConfig {
             max_batch_size: 500,
             lease_secs: 900,
             report_writers: 1,
-            report_linger_us: 1000,
+            report_linger_us: 500,
             tick_ms: 200,
             instance_id: None,
             engine: true,
@@ -656,6 +656,17 @@ mod tests {
         let e =
             Config::load_from(None, &env(&[("SWITCHBOARD_TIMEZONE", "Mars/Base")])).unwrap_err();
         assert!(e.contains("SWITCHBOARD_TIMEZONE"), "{e}");
+        for bad in ["-1", "100001", "0.5ms"] {
+            let e = Config::load_from(
+                None,
+                &env(&[("SWITCHBOARD_DIALER_REPORT_LINGER_US", bad)]),
+            )
+            .unwrap_err();
+            assert!(e.starts_with("SWITCHBOARD_DIALER_REPORT_LINGER_US:"), "{e}");
+        }
+        let c = Config::load_from(None, &env(&[("SWITCHBOARD_DIALER_REPORT_LINGER_US", "0")]));
+        assert_eq!(c.unwrap().dialer.report_linger_us, 0);
+        assert_eq!(Config::default().dialer.report_linger_us, 500);
     }
 
     #[test]
