@@ -11,6 +11,10 @@
 //! instead of five, which is what an external dialer's loop waits on. Such a batch needs the
 //! client's retry rules before it is sent; writers keep them, and the statement checks that
 //! they are still the stored ones (when not, the reports are written again with the new).
+//!
+//! Group commit: the first batch gathered after a landing waits a little (at most the
+//! configured linger) for the callers just answered, who come back with their next report, so
+//! that dialers reporting number after number share one write ([`Shared::gather`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
