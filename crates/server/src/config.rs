@@ -657,11 +657,8 @@ mod tests {
             Config::load_from(None, &env(&[("SWITCHBOARD_TIMEZONE", "Mars/Base")])).unwrap_err();
         assert!(e.contains("SWITCHBOARD_TIMEZONE"), "{e}");
         for bad in ["-1", "100001", "0.5ms"] {
-            let e = Config::load_from(
-                None,
-                &env(&[("SWITCHBOARD_DIALER_REPORT_LINGER_US", bad)]),
-            )
-            .unwrap_err();
+            let e = Config::load_from(None, &env(&[("SWITCHBOARD_DIALER_REPORT_LINGER_US", bad)]))
+                .unwrap_err();
             assert!(e.starts_with("SWITCHBOARD_DIALER_REPORT_LINGER_US:"), "{e}");
         }
         let c = Config::load_from(None, &env(&[("SWITCHBOARD_DIALER_REPORT_LINGER_US", "0")]));

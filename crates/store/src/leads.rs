@@ -206,6 +206,11 @@ impl LeadFilter {
                 .push_list(self.priorities.iter());
         }
         if !self.tags.is_empty() {
+            if backend == Backend::Postgres {
+                // Implied by any `@>` below; it lets PostgreSQL use the tags index, which
+                // holds only leads with tags (migration 0015).
+                q.push(" AND leads.tags <> '[]'::jsonb");
+            }
             q.push(" AND (");
             for (i, tag) in self.tags.iter().enumerate() {
                 if i > 0 {

@@ -590,6 +590,42 @@ async fn tag_and_text_filters(db: Db, client: i64) {
         .await,
         0
     );
+    if db.backend() == switchboard_store::Backend::Postgres {
+        // The tags index holds only leads with tags (migration 0015): a tag filter must say
+        // so for PostgreSQL to use it.
+        let mut tx = db.begin().await.unwrap();
+        sql(
+            "INSERT INTO leads (client_id, phone, created_at, updated_at) \
+             SELECT $1, '+1415560' || lpad(g::text, 4, '0'), now(), now() \
+             FROM generate_series(1, 3000) AS g",
+        )
+        .arg(client)
+        .execute(&mut tx)
+        .await
+        .unwrap();
+        sql("ANALYZE leads").execute(&mut tx).await.unwrap();
+        sql("SET LOCAL enable_seqscan = off")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        let mut q = sql("EXPLAIN SELECT leads.id FROM leads");
+        LeadFilter {
+            tags: vec!["vip".into()],
+            ..Default::default()
+        }
+        .push_where(&mut q, db.backend(), client);
+        let plan: Vec<(String,)> = q.fetch_all(&mut tx).await.unwrap();
+        let plan: Vec<String> = plan.into_iter().map(|r| r.0).collect();
+        assert!(
+            plan.iter().any(|l| l.contains("leads_tags_idx")),
+            "{plan:#?}"
+        );
+        let (untagged,): (i64,) = sql("SELECT COUNT(*) FROM leads WHERE tags = '[]'::jsonb")
+            .fetch_one(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(untagged, 3001);
+    }
     assert_eq!(
         count(LeadFilter {
             search: Some("n_1".into()),

@@ -470,7 +470,12 @@ async fn a_report_the_database_refuses_fails_alone(app: TestApp) {
     let (admin, client, _) = setup(&app).await;
     let good = app.lead(&admin, "+14155553301").await;
     let bad = app.lead(&admin, "+14155553302").await;
-    let reporter = Reporter::spawn(app.state.db.clone(), "UTC".into(), 1, std::time::Duration::from_millis(1));
+    let reporter = Reporter::spawn(
+        app.state.db.clone(),
+        "UTC".into(),
+        1,
+        std::time::Duration::from_millis(1),
+    );
     let t = Utc::now();
     // An agent id that is no user: the handler refuses it with a 400; here it reaches the
     // database, whose foreign key refuses the whole batch it is in.
@@ -519,7 +524,12 @@ async fn writers_taking_turns_count_every_attempt_once(app: TestApp) {
     let (admin, client, _) = setup(&app).await;
     let lead = app.lead(&admin, "+14155553401").await;
     let other = app.lead(&admin, "+14155553402").await;
-    let reporter = Reporter::spawn(app.state.db.clone(), "UTC".into(), 2, std::time::Duration::from_millis(1));
+    let reporter = Reporter::spawn(
+        app.state.db.clone(),
+        "UTC".into(),
+        2,
+        std::time::Duration::from_millis(1),
+    );
     let t = Utc::now() - Duration::seconds(600);
     // 30 attempts of one number, each sent twice, with another number's between them: batches
     // written while the one before commits keep meeting the same lead.

@@ -1,0 +1,2 @@
+-- PostgreSQL only (its tags index holds only leads with tags); SQLite has no tags index.
+SELECT 1;
