@@ -116,11 +116,11 @@ impl Reporter {
     pub async fn report(&self, report: Report) -> Answer {
         let (reply, answer) = oneshot::channel();
         let stopped = || "the report writer has stopped".to_string();
+        // Counted with no await between the count and the send: a caller that goes away
+        // while waiting for room in the queue leaves the count as it was.
+        let room = self.jobs.reserve().await.map_err(|_| stopped())?;
         self.shared.waiting.fetch_add(1, Ordering::Relaxed);
-        if self.jobs.send(Job { report, reply }).await.is_err() {
-            self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
-            return Err(stopped());
-        }
+        room.send(Job { report, reply });
         answer.await.map_err(|_| stopped())?
     }
 }
