@@ -93,6 +93,25 @@ fn seen(a: &Option<Reported>, v0: i64) -> Value {
     }
 }
 
+/// The `k`th phone of a set of numbers.
+fn set_phone(set: usize, k: usize) -> String {
+    format!("+1415555{set}{k:02}")
+}
+
+/// Four leads of `admin`'s client (phones 0 to 3 of `set`) and one of `other_admin`'s (phone 9).
+async fn leads_of_set(
+    app: &TestApp,
+    admin: &str,
+    other_admin: &str,
+    set: usize,
+) -> (Vec<i64>, i64) {
+    let mut ids = Vec::new();
+    for k in 0..4 {
+        ids.push(app.lead(admin, &set_phone(set, k)).await);
+    }
+    (ids, app.lead(other_admin, &set_phone(set, 9)).await)
+}
+
 async fn version(app: &TestApp, admin: &str) -> i64 {
     let (s, v) = app.get("/api/dialer/schedule", admin).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -108,12 +127,8 @@ async fn a_batch_writes_what_its_reports_one_by_one_would(app: TestApp) {
     let tz = app.state.config.timezone.clone();
     let mut sets = Vec::new();
     for set in 0..2 {
-        let phone = |k: usize| format!("+1415555{}{k:02}", 31 + set);
-        let mut ids = Vec::new();
-        for k in 0..4 {
-            ids.push(app.lead(&admin, &phone(k)).await);
-        }
-        let theirs = app.lead(&other_admin, &phone(9)).await;
+        let phone = |k: usize| set_phone(31 + set, k);
+        let (ids, theirs) = leads_of_set(&app, &admin, &other_admin, 31 + set).await;
         let list = vec![
             report(client, Number::Id(ids[0]), "BUSY", t, None, None, None),
             report(
@@ -322,13 +337,8 @@ async fn reports_written_at_once_end_as_one_by_one(app: TestApp) {
     let rules = reports::Rules::default();
     let mut sets = Vec::new();
     for set in 0..2 {
-        let phone = |k: usize| format!("+1415555{}{k:02}", 41 + set);
-        let mut ids = Vec::new();
-        for k in 0..4 {
-            ids.push(app.lead(&admin, &phone(k)).await);
-        }
-        let theirs = app.lead(&other_admin, &phone(9)).await;
-        let theirs2 = app.lead(&other_admin, &phone(8)).await;
+        let (ids, theirs) = leads_of_set(&app, &admin, &other_admin, 41 + set).await;
+        let theirs2 = app.lead(&other_admin, &set_phone(41 + set, 8)).await;
         // Handed out in a batch, as a dialer's numbers are: the attempt names it.
         let mut tx = app.state.db.begin().await.unwrap();
         let until = Utc::now() + Duration::seconds(900);
