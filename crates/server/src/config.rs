@@ -115,6 +115,8 @@ pub struct Config {
     pub admin_email: Option<String>,
     pub dialer_token: Option<Secret>,
     pub bot_api_key: Option<Secret>,
+    /// Bearer token `GET /metrics` asks for; without one it answers only direct loopback callers.
+    pub metrics_token: Option<Secret>,
     /// Region for phone numbers written without a country code (ISO 3166 alpha-2).
     pub phone_region: Option<String>,
     /// The server's own time zone (IANA), for schedules and reports.
@@ -271,6 +273,7 @@ impl Default for Config {
             admin_email: None,
             dialer_token: None,
             bot_api_key: None,
+            metrics_token: None,
             phone_region: Some("US".into()),
             timezone: "UTC".into(),
             upload_limit_bytes: 10 * 1024 * 1024,
@@ -293,6 +296,7 @@ const KEYS: &[&str] = &[
     "admin_email",
     "dialer_token",
     "bot_api_key",
+    "metrics_token",
     "phone_region",
     "timezone",
     "upload_limit_mb",
@@ -434,14 +438,14 @@ impl Config {
                     }
                     c.admin_email = Some(e);
                 }
-                "dialer_token" | "bot_api_key" => {
+                "dialer_token" | "bot_api_key" | "metrics_token" => {
                     if v.len() < 16 {
                         return Err(bad("must be at least 16 characters".into()));
                     }
-                    if key == "dialer_token" {
-                        c.dialer_token = Some(Secret(v))
-                    } else {
-                        c.bot_api_key = Some(Secret(v))
+                    match key.as_str() {
+                        "dialer_token" => c.dialer_token = Some(Secret(v)),
+                        "bot_api_key" => c.bot_api_key = Some(Secret(v)),
+                        _ => c.metrics_token = Some(Secret(v)),
                     }
                 }
                 "phone_region" => {
@@ -730,6 +734,19 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{c:?}").contains("horse"));
+        let e =
+            Config::load_from(None, &env(&[("SWITCHBOARD_METRICS_TOKEN", "short")])).unwrap_err();
+        assert!(e.starts_with("SWITCHBOARD_METRICS_TOKEN:"), "{e}");
+        let c = Config::load_from(
+            None,
+            &env(&[("SWITCHBOARD_METRICS_TOKEN", "scrape-token-0123456789")]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.metrics_token.as_ref().map(|s| s.0.as_str()),
+            Some("scrape-token-0123456789")
+        );
+        assert!(!format!("{c:?}").contains("scrape-token"));
         let r = RateLimits::parse("login=5/60, api=100/900").unwrap();
         assert_eq!(
             r.login,

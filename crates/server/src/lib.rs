@@ -5,6 +5,7 @@ pub mod config;
 pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod ratelimit;
 pub mod reports;
 pub mod routes;

@@ -42,6 +42,8 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let phones =
             PhoneNormalizer::new(config.phone_region.as_deref()).map_err(anyhow::Error::msg)?;
+        // Counted from the start: what happens before the recorder exists is not recorded.
+        crate::metrics::handle();
         let ingestor = Ingestor::spawn(db.clone());
         let reporter = Reporter::spawn(
             db.clone(),

@@ -220,6 +220,12 @@ pub async fn ingest(state: &AppState, ev: &ProviderEvent) -> ApiResult<Applied> 
         tracing::error!(error = %e, "could not store a call event");
         ApiError::internal()
     })?;
+    let outcome = match &applied {
+        Applied::Updated { .. } => "updated",
+        Applied::Duplicate => "duplicate",
+        Applied::UnknownCall => "unknown_call",
+    };
+    metrics::counter!(crate::metrics::CALL_EVENTS, "outcome" => outcome).increment(1);
     ended(state, &applied);
     Ok(applied)
 }
@@ -228,6 +234,8 @@ pub async fn ingest(state: &AppState, ev: &ProviderEvent) -> ApiResult<Applied> 
 fn ended(state: &AppState, applied: &Applied) {
     if let Applied::Updated { call, previous } = applied {
         if call.status().is_final() && !previous.is_final() {
+            metrics::counter!(crate::metrics::CALLS_ENDED, "status" => call.status().as_str())
+                .increment(1);
             state.wake_dialer();
         }
     }
@@ -357,7 +365,14 @@ pub async fn hand_to_provider(
         bridge,
         agent_id,
     };
-    match state.telephony.provider.originate(&dial).await {
+    let placed = state.telephony.provider.originate(&dial).await;
+    metrics::counter!(
+        crate::metrics::CALLS_ORIGINATED,
+        "provider" => kind.as_str(),
+        "result" => if placed.is_ok() { "placed" } else { "refused" }
+    )
+    .increment(1);
+    match placed {
         Ok(placed) => {
             // The simulator's events carry our call id, and the first one stores its id with
             // the call (no write here); a real provider's id is stored now, unless one of its
@@ -380,6 +395,8 @@ pub async fn hand_to_provider(
             let mut tx = state.db.begin().await?;
             calls::fail_unplaced(&mut tx, call.id, &format!("provider error: {e}")).await?;
             tx.commit().await?;
+            metrics::counter!(crate::metrics::CALLS_ENDED, "status" => CallStatus::Failed.as_str())
+                .increment(1);
             state.wake_dialer();
             Err(ApiError::new(
                 axum::http::StatusCode::BAD_GATEWAY,

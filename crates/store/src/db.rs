@@ -377,6 +377,15 @@ enum Pools {
     Pg(PgPool),
 }
 
+/// One connection pool's figures (for `GET /metrics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    pub name: &'static str,
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// The database: cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -526,6 +535,22 @@ impl Db {
             Pools::Sqlite { write, .. } => Conn::Sqlite(write.acquire().await?),
             Pools::Pg(p) => Conn::Pg(p.acquire().await?),
         })
+    }
+
+    /// Each connection pool: its name, open and idle connections, and its limit.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        fn of<D: sqlx::Database>(name: &'static str, p: &sqlx::Pool<D>) -> PoolStats {
+            PoolStats {
+                name,
+                open: p.size(),
+                idle: p.num_idle() as u32,
+                max: p.options().get_max_connections(),
+            }
+        }
+        match &*self.pools {
+            Pools::Sqlite { read, write, .. } => vec![of("read", read), of("write", write)],
+            Pools::Pg(p) => vec![of("main", p)],
+        }
     }
 
     /// The SQLite database file (`None` on PostgreSQL).

@@ -604,6 +604,20 @@ pub async fn live_calls_holding_slots(ex: &mut impl AsExec) -> Result<i64> {
     Ok(n)
 }
 
+/// Calls live across the installation (initiated, ringing or answered), counted from the
+/// index of live calls, and campaigns per status: the figures `GET /metrics` reads per scrape.
+pub async fn live_totals(ex: &mut impl AsExec) -> Result<(i64, Vec<(String, i64)>)> {
+    let (live,): (i64,) =
+        sql("SELECT COUNT(*) FROM calls WHERE status IN ('initiated', 'ringing', 'answered')")
+            .fetch_one(&mut *ex)
+            .await?;
+    let campaigns: Vec<(String, i64)> =
+        sql("SELECT status, COUNT(*) FROM campaigns GROUP BY status ORDER BY status")
+            .fetch_all(ex)
+            .await?;
+    Ok((live, campaigns))
+}
+
 // ---- instances ----
 
 /// Register this instance (or refresh it) and beat its heart.

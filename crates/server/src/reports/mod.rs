@@ -254,6 +254,7 @@ async fn run_writer(
                 }
             };
             shared.land(batch.len());
+            metrics::histogram!(crate::metrics::REPORTS_PER_STATEMENT).record(batch.len() as f64);
             for (job, a) in batch.into_iter().zip(answers) {
                 let _ = job.reply.send(a);
             }
@@ -284,6 +285,7 @@ async fn run_writer(
             }
         };
         shared.record(batch.len());
+        metrics::histogram!(crate::metrics::REPORTS_PER_STATEMENT).record(batch.len() as f64);
         for (job, a) in batch.into_iter().zip(answers) {
             let _ = job.reply.send(a);
         }

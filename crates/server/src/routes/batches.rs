@@ -124,6 +124,7 @@ pub async fn next_batch(
         )
         .await?;
         tx.commit().await?;
+        metrics::counter!(crate::metrics::NUMBERS_HANDED_OUT).increment(ids.len() as u64);
         numbers = picked
             .iter()
             .map(|c| json!({ "id": c.id, "phone_number": c.phone }))
@@ -229,15 +230,17 @@ pub async fn report_result(
         user_message: b.user_message,
         call_allowed: b.call_allowed,
     };
-    let done = st
-        .reporter
-        .report(report)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "could not store a dialer report");
-            ApiError::internal()
-        })?
-        .ok_or_else(|| ApiError::not_found("number"))?;
+    let done = st.reporter.report(report).await.map_err(|e| {
+        tracing::error!(error = %e, "could not store a dialer report");
+        ApiError::internal()
+    })?;
+    let outcome = match &done {
+        None => "unknown_number",
+        Some(d) if d.duplicate => "repeat",
+        Some(_) => "written",
+    };
+    metrics::counter!(crate::metrics::REPORTS, "outcome" => outcome).increment(1);
+    let done = done.ok_or_else(|| ApiError::not_found("number"))?;
     let lead = done.lead;
     Ok(Json(json!({
         "success": true,

@@ -134,6 +134,7 @@ impl Groups {
 
         let public = OpenApiRouter::default()
             .routes(routes!(health::health))
+            .routes(routes!(crate::metrics::metrics))
             .routes(routes!(monitoring::cloud_run))
             .routes(routes!(monitoring::database))
             .routes(routes!(monitoring::comprehensive))
@@ -209,7 +210,8 @@ pub fn documented() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     let (app, doc) = Groups::new().layered(&state).merged().split_for_parts();
 
-    app.layer(crate::docs::serve(&doc))
+    app.route_layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(crate::docs::serve(&doc))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

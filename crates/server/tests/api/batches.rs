@@ -109,7 +109,7 @@ async fn put_schedule(app: &TestApp, admin: &str, body: Value) -> Value {
 }
 
 /// Open all day, every day, in a zone where it is midday now. Returns the zone.
-async fn open_now(app: &TestApp, admin: &str) -> Tz {
+pub(crate) async fn open_now(app: &TestApp, admin: &str) -> Tz {
     let tz = noon_zone();
     put_schedule(
         app,
@@ -120,7 +120,7 @@ async fn open_now(app: &TestApp, admin: &str) -> Tz {
     tz
 }
 
-async fn dialer_key(app: &TestApp, admin: &str) -> String {
+pub(crate) async fn dialer_key(app: &TestApp, admin: &str) -> String {
     let (s, v) = app
         .post(
             "/api/api-keys",
@@ -144,7 +144,7 @@ async fn lead_with(app: &TestApp, admin: &str, phone: &str, priority: &str) -> i
     v["lead"]["id"].as_i64().unwrap()
 }
 
-async fn next_batch(app: &TestApp, key: &str, query: &str) -> Value {
+pub(crate) async fn next_batch(app: &TestApp, key: &str, query: &str) -> Value {
     let (s, v) = app
         .get(&format!("/api/dialer/next-batch{query}"), key)
         .await;
@@ -153,7 +153,7 @@ async fn next_batch(app: &TestApp, key: &str, query: &str) -> Value {
 }
 
 /// The ids of a batch, in the order given.
-fn ids(v: &Value) -> Vec<i64> {
+pub(crate) fn ids(v: &Value) -> Vec<i64> {
     assert_eq!(v["call_allowed"], true, "{v}");
     v["batch"]["numbers"]
         .as_array()
@@ -167,7 +167,7 @@ async fn report(app: &TestApp, key: &str, body: Value) -> (StatusCode, Value) {
     app.post("/api/dialer/report-result", key, body).await
 }
 
-async fn report_ok(app: &TestApp, key: &str, body: Value) -> Value {
+pub(crate) async fn report_ok(app: &TestApp, key: &str, body: Value) -> Value {
     let (s, v) = report(app, key, body.clone()).await;
     assert_eq!(s, StatusCode::OK, "{body} -> {v}");
     assert_eq!(v["success"], true, "{v}");

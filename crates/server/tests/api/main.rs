@@ -12,6 +12,7 @@ mod dialer;
 mod files;
 mod instances;
 mod leads;
+mod metrics;
 mod monitoring;
 mod reports;
 mod users;
