@@ -6,8 +6,8 @@ use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, TimeZone, Tim
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use crate::both;
 use crate::harness::{TestApp, test_config};
+use crate::{both, both_configured};
 
 both!(
     next_batch_answers_the_contract_shape,
@@ -24,28 +24,7 @@ both!(
     explain_says_why_a_lead_is_not_next,
 );
 
-/// Like `both!`, with a config of the test's own (`$cfg()` builds it).
-macro_rules! both_with {
-    ($($name:ident => $cfg:ident),* $(,)?) => {$(
-        mod $name {
-            use $crate::harness::{Backend, TestApp};
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                if let Some(app) = TestApp::with_config(Backend::Sqlite, super::$cfg()).await {
-                    super::$name(app).await
-                }
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = TestApp::with_config(Backend::Postgres, super::$cfg()).await {
-                    super::$name(app).await
-                }
-            }
-        }
-    )*};
-}
-
-both_with!(
+both_configured!(
     batch_size_is_capped_by_config => small_batches,
     a_number_is_in_one_live_batch_until_its_lease_ends => short_leases,
 );

@@ -156,7 +156,11 @@ fn serve_answers_http_and_stops_on_sigterm() {
     // Over a real socket from this machine, `/metrics` is served (no token configured) and has
     // counted the sign-in.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut metrics = String::new();
     s.read_to_string(&mut metrics).unwrap();
     assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");

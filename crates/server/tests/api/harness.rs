@@ -228,3 +228,26 @@ macro_rules! both {
         }
     )*};
 }
+
+/// Like [`both!`], each test with a config of its own: `name => cfg` runs `name` on an app built
+/// from `cfg()`.
+#[macro_export]
+macro_rules! both_configured {
+    ($($name:ident => $cfg:ident),* $(,)?) => {$(
+        mod $name {
+            use $crate::harness::{Backend, TestApp};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = TestApp::with_config(Backend::Sqlite, super::$cfg()).await {
+                    super::$name(app).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = TestApp::with_config(Backend::Postgres, super::$cfg()).await {
+                    super::$name(app).await
+                }
+            }
+        }
+    )*};
+}

@@ -15,6 +15,7 @@ use switchboard_core::CallStatus;
 use switchboard_store::calls::{self, NewCall};
 
 use crate::batches::{dialer_key, ids, next_batch, open_now, report_ok};
+use crate::both_configured;
 use crate::harness::{TestApp, test_config};
 
 const TOKEN: &str = "scrape-token-0123456789";
@@ -31,27 +32,7 @@ fn with_token() -> switchboard_server::Config {
     c
 }
 
-macro_rules! both_with {
-    ($($name:ident => $cfg:ident),* $(,)?) => {$(
-        mod $name {
-            use $crate::harness::{Backend, TestApp};
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                if let Some(app) = TestApp::with_config(Backend::Sqlite, super::$cfg()).await {
-                    super::$name(app).await
-                }
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = TestApp::with_config(Backend::Postgres, super::$cfg()).await {
-                    super::$name(app).await
-                }
-            }
-        }
-    )*};
-}
-
-both_with!(
+both_configured!(
     routes_are_counted_by_template => quiet,
     each_scrape_reads_this_database => quiet,
     dialer_batches_and_reports_are_counted => quiet,
