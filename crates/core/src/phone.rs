@@ -73,17 +73,17 @@ impl PhoneNormalizer {
             return Vec::new();
         }
         let mut out = vec![format!("+{digits}")];
-        if !international {
-            if let Some(cc) = self.region.and_then(|r| {
+        if !international
+            && let Some(cc) = self.region.and_then(|r| {
                 phonenumber::metadata::DATABASE
                     .by_id(r.as_ref())
                     .map(|m| m.country_code())
-            }) {
-                let national = digits.trim_start_matches('0');
-                let p = format!("+{cc}{national}");
-                if !out.contains(&p) {
-                    out.push(p);
-                }
+            })
+        {
+            let national = digits.trim_start_matches('0');
+            let p = format!("+{cc}{national}");
+            if !out.contains(&p) {
+                out.push(p);
             }
         }
         out

@@ -266,10 +266,10 @@ impl Engine {
                     _ => "lost: no final status within the call timeout".to_string(),
                 }
             } else {
-                if let (Some(live), Some(pcid)) = (&provider_live, &call.provider_call_id) {
-                    if live.contains(pcid) {
-                        continue;
-                    }
+                if let (Some(live), Some(pcid)) = (&provider_live, &call.provider_call_id)
+                    && live.contains(pcid)
+                {
+                    continue;
                 }
                 "lost: no final status within the call timeout".to_string()
             };

@@ -297,10 +297,10 @@ pub async fn machine_key(
         KeyKind::Bot => state.config.bot_api_key.as_ref(),
         KeyKind::Api => None,
     };
-    if let Some(c) = configured {
-        if secrets_equal(&api_keys::digest(secret), &api_keys::digest(&c.0)) {
-            return Ok(Some((0, state.default_client_id)));
-        }
+    if let Some(c) = configured
+        && secrets_equal(&api_keys::digest(secret), &api_keys::digest(&c.0))
+    {
+        return Ok(Some((0, state.default_client_id)));
     }
     let found = api_keys::find_live(&state.db, secret).await?;
     Ok(found
@@ -310,16 +310,15 @@ pub async fn machine_key(
 
 /// The caller's address: the socket peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
 pub fn client_ip(parts: &Parts, trust_proxy: bool) -> IpAddr {
-    if trust_proxy {
-        if let Some(ip) = parts
+    if trust_proxy
+        && let Some(ip) = parts
             .headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .and_then(|v| v.trim().parse().ok())
-        {
-            return ip;
-        }
+    {
+        return ip;
     }
     parts
         .extensions

@@ -97,6 +97,17 @@ impl Modify for Security {
             ),
         );
         components.add_security_scheme(
+            "metricsToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "SWITCHBOARD_METRICS_TOKEN (GET /metrics; without one configured, callers on the same machine need none)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "apiKey",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "x-api-key",

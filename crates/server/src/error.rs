@@ -74,10 +74,10 @@ impl ApiError {
     /// Render with `body` instead of the native shape (for surfaces with their own).
     pub fn render(&self, body: Value) -> Response {
         let mut res = (self.status, axum::Json(body)).into_response();
-        if let Some(s) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(s) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&s.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
         }
         res.extensions_mut().insert(self.clone());
         res

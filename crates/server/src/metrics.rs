@@ -181,6 +181,7 @@ fn allowed(st: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Resu
     path = "/metrics",
     tag = "health",
     summary = "Prometheus metrics",
+    security((), ("metricsToken" = [])),
     description = "Prometheus text format 0.0.4. With `SWITCHBOARD_METRICS_TOKEN` set, send it as \
         `Authorization: Bearer …`; without it, only direct callers on the same machine (loopback, \
         no `Forwarded`/`X-Forwarded-For`) are served. No label names a client, user or number.",

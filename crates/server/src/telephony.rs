@@ -232,12 +232,13 @@ pub async fn ingest(state: &AppState, ev: &ProviderEvent) -> ApiResult<Applied> 
 
 /// A call ended and gave its slots back: the dialer may start the next one now.
 fn ended(state: &AppState, applied: &Applied) {
-    if let Applied::Updated { call, previous } = applied {
-        if call.status().is_final() && !previous.is_final() {
-            metrics::counter!(crate::metrics::CALLS_ENDED, "status" => call.status().as_str())
-                .increment(1);
-            state.wake_dialer();
-        }
+    if let Applied::Updated { call, previous } = applied
+        && call.status().is_final()
+        && !previous.is_final()
+    {
+        metrics::counter!(crate::metrics::CALLS_ENDED, "status" => call.status().as_str())
+            .increment(1);
+        state.wake_dialer();
     }
 }
 

@@ -6,6 +6,7 @@ use serde_json::Value;
 /// annotation removed, fails here.
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/auth/login"),
+    ("get", "/metrics"),
     ("post", "/api/leads/upload-csv"),
     ("get", "/api/auth/me"),
     ("get", "/api/users"),
@@ -184,6 +185,13 @@ fn security_schemes_and_error_shape_are_described() {
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearerAuth"]["type"], "http");
     assert_eq!(schemes["bearerAuth"]["scheme"], "bearer");
+    assert_eq!(schemes["metricsToken"]["scheme"], "bearer");
+    let metrics = &doc["paths"]["/metrics"]["get"]["security"];
+    assert_eq!(
+        metrics,
+        &serde_json::json!([{}, {"metricsToken": []}]),
+        "{metrics}"
+    );
     assert_eq!(schemes["apiKey"]["type"], "apiKey");
     assert_eq!(schemes["apiKey"]["in"], "header");
     assert_eq!(schemes["apiKey"]["name"], "x-api-key");

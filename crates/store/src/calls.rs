@@ -338,10 +338,10 @@ impl Releases {
         }
         *self.0.entry(("client", call.client_id)).or_default() += 1;
         *self.0.entry(("global", 0)).or_default() += 1;
-        if call.slots == 2 {
-            if let Some(c) = call.campaign_id {
-                *self.0.entry(("campaign", c)).or_default() += 1;
-            }
+        if call.slots == 2
+            && let Some(c) = call.campaign_id
+        {
+            *self.0.entry(("campaign", c)).or_default() += 1;
         }
         if call.slots == 3 {
             *self.0.entry(("queue", call.client_id)).or_default() += 1;
@@ -440,13 +440,12 @@ async fn apply_targets(
             }
         };
         // A referenced call without a provider id takes this event's (the first one wins).
-        if let (Some(id), Target::Reference(_)) = (id, target) {
-            if let Some(c) = calls.get_mut(&id) {
-                if c.provider_call_id.is_none() {
-                    c.provider_call_id = Some(ev.provider_call_id.clone());
-                    set_pcid.insert(id);
-                }
-            }
+        if let (Some(id), Target::Reference(_)) = (id, target)
+            && let Some(c) = calls.get_mut(&id)
+            && c.provider_call_id.is_none()
+        {
+            c.provider_call_id = Some(ev.provider_call_id.clone());
+            set_pcid.insert(id);
         }
         resolved.push(id);
     }
@@ -568,11 +567,10 @@ async fn apply_targets(
             dirty.insert(id);
         }
         let snapshot = call.clone();
-        if previous != next {
-            if let Some(lead) = snapshot.lead_id {
-                lead_follows_call(tx, freed, snapshot.client_id, lead, previous, next, ev.at)
-                    .await?;
-            }
+        if previous != next
+            && let Some(lead) = snapshot.lead_id
+        {
+            lead_follows_call(tx, freed, snapshot.client_id, lead, previous, next, ev.at).await?;
         }
         out.push(Applied::Updated {
             call: snapshot,

@@ -358,8 +358,8 @@ impl Tx {
 impl AsExec for Tx {
     fn exec(&mut self) -> Exec<'_> {
         match self {
-            Tx::Sqlite(t) => Exec::Sqlite(&mut **t),
-            Tx::Pg(t) => Exec::Pg(&mut **t),
+            Tx::Sqlite(t) => Exec::Sqlite(t),
+            Tx::Pg(t) => Exec::Pg(t),
         }
     }
 }

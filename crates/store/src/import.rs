@@ -109,10 +109,10 @@ impl Columns {
             let cell = std::str::from_utf8(cell).map_err(|_| {
                 ImportError::NotCsv("the header row is not UTF-8 text; is this a CSV file?".into())
             })?;
-            if let Some(col) = match_header(cell) {
-                if !map.iter().any(|(_, c)| *c == col) {
-                    map.push((i, col));
-                }
+            if let Some(col) = match_header(cell)
+                && !map.iter().any(|(_, c)| *c == col)
+            {
+                map.push((i, col));
             }
         }
         if !map.iter().any(|(_, c)| *c == LeadColumn::Phone) {

@@ -461,7 +461,18 @@ async fn import_ignores_nothing_but_duplicates(db: Db, client: i64) {
         (8, 3, 2, 3),
         "{r:?}"
     );
-    let rows: Vec<(String, Option<String>, Option<String>, String, Option<String>, Option<String>, Option<String>, String)> = db
+    /// phone, name, email, priority, timezone, notes, list, status
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let rows: Vec<Row> = db
         .fetch_all(
             sql("SELECT leads.phone, leads.name, leads.email, leads.priority, leads.timezone, leads.notes, lists.name, leads.status \
                  FROM leads LEFT JOIN lists ON lists.id = leads.list_id \

@@ -133,12 +133,12 @@ impl CallBody {
         text("notes", &self.notes, 10_000)?;
         text("recordingUrl", &self.recording_url, 2000)?;
         text("transcript", &self.transcript, 1_000_000)?;
-        if let Some(d) = self.duration {
-            if !(0..=7 * 24 * 3600).contains(&d) {
-                return Err(ApiError::bad_request(
-                    "duration must be a number of seconds",
-                ));
-            }
+        if let Some(d) = self.duration
+            && !(0..=7 * 24 * 3600).contains(&d)
+        {
+            return Err(ApiError::bad_request(
+                "duration must be a number of seconds",
+            ));
         }
         if self.metadata.as_ref().is_some_and(|m| !m.is_object()) {
             return Err(ApiError::bad_request("metadata must be an object"));
@@ -626,7 +626,7 @@ pub async fn analytics(
     let failed = c.count(&[Failed, Canceled]);
     let missed = c.count(&[Busy, NoAnswer]);
     let ended = successful + failed + missed;
-    let mut hours = vec![0i64; 24];
+    let mut hours = [0i64; 24];
     for (h, n) in hourly {
         if (0..24).contains(&h) {
             hours[h as usize] = n;

@@ -413,12 +413,12 @@ pub async fn dashboard(
 ) -> ApiResult<Json<Value>> {
     admin(&p)?;
     let page = switchboard_core::PageRequest::new(q.page, q.limit);
-    if let Some(s) = &q.status {
-        if !STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request(
-                "status must be one of running, paused, completed, cancelled, failed",
-            ));
-        }
+    if let Some(s) = &q.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request(
+            "status must be one of running, paused, completed, cancelled, failed",
+        ));
     }
     let sort = match q.sort_by.as_deref().unwrap_or("createdAt") {
         "createdAt" => "created_at",

@@ -530,21 +530,20 @@ async fn lead_patch(
         p.timezone = Some(tz);
     }
     if let Some(l) = b.list_id {
-        if let Some(id) = l {
-            if lists::get(&st.db, client_id, id).await?.is_none() {
-                return Err(ApiError::bad_request(format!("list {id} does not exist")));
-            }
+        if let Some(id) = l
+            && lists::get(&st.db, client_id, id).await?.is_none()
+        {
+            return Err(ApiError::bad_request(format!("list {id} does not exist")));
         }
         p.list_id = Some(l);
     }
     if let Some(u) = b.assigned_user_id {
-        if let Some(id) = u {
-            if !users::get(ex, id)
+        if let Some(id) = u
+            && users::get(ex, id)
                 .await?
-                .is_some_and(|u| u.client_id == client_id)
-            {
-                return Err(ApiError::bad_request(format!("user {id} does not exist")));
-            }
+                .is_none_or(|u| u.client_id != client_id)
+        {
+            return Err(ApiError::bad_request(format!("user {id} does not exist")));
         }
         p.assigned_user_id = Some(u);
     }

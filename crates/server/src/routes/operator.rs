@@ -227,12 +227,12 @@ pub async fn update_call(
         .as_deref()
         .map(|v| CallStatus::parse(v).filter(|s| *s != CallStatus::Canceled).ok_or_else(|| ApiError::bad_request(format!("status must be initiated, ringing, answered, completed, busy, no-answer or failed, not '{v}'"))))
         .transpose()?;
-    if let Some(d) = b.duration {
-        if !(0..=24 * 3600).contains(&d) {
-            return Err(ApiError::bad_request(
-                "duration must be seconds between 0 and 86400",
-            ));
-        }
+    if let Some(d) = b.duration
+        && !(0..=24 * 3600).contains(&d)
+    {
+        return Err(ApiError::bad_request(
+            "duration must be seconds between 0 and 86400",
+        ));
     }
     if b.notes.as_ref().is_some_and(|n| n.chars().count() > 5000) {
         return Err(ApiError::bad_request(

@@ -56,12 +56,12 @@ pub async fn control(
 ) -> ApiResult<Json<Value>> {
     let client = s.client_id();
     let action = b.action.as_deref().unwrap_or_default();
-    if let Some(m) = b.max_concurrent_calls {
-        if !(0..=100_000).contains(&m) {
-            return Err(ApiError::bad_request(
-                "maxConcurrentCalls must be between 0 and 100000",
-            ));
-        }
+    if let Some(m) = b.max_concurrent_calls
+        && !(0..=100_000).contains(&m)
+    {
+        return Err(ApiError::bad_request(
+            "maxConcurrentCalls must be between 0 and 100000",
+        ));
     }
     let (message, extra) = match action {
         "pause_queue" | "resume_queue" => {

@@ -158,10 +158,10 @@ pub async fn find_call(st: &AppState, client_id: i64, id: &str) -> ApiResult<Cal
     if let Some(c) = calls::find_by_call_id(&mut conn, client_id, id).await? {
         return Ok(c);
     }
-    if let Ok(n) = id.parse::<i64>() {
-        if let Some(c) = calls::get(&mut conn, client_id, n).await? {
-            return Ok(c);
-        }
+    if let Ok(n) = id.parse::<i64>()
+        && let Some(c) = calls::get(&mut conn, client_id, n).await?
+    {
+        return Ok(c);
     }
     Err(ApiError::not_found("call"))
 }
