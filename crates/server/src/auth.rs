@@ -128,8 +128,12 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let h = parts
-        .headers
+    bearer_in(&parts.headers)
+}
+
+/// The token of an `Authorization: Bearer …` header (the scheme in any case).
+pub fn bearer_in(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let h = headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;

@@ -21,7 +21,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::auth::secrets_equal;
+use crate::auth::{bearer_in, secrets_equal};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -147,12 +147,7 @@ fn method_label(m: &axum::http::Method) -> &'static str {
 /// proxy forwarded carries `Forwarded` or `X-Forwarded-For`, and is refused).
 fn allowed(st: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<(), ApiError> {
     if let Some(token) = &st.config.metrics_token {
-        let sent = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        return match sent {
+        return match bearer_in(headers) {
             Some(s)
                 if secrets_equal(
                     &switchboard_store::api_keys::digest(s),

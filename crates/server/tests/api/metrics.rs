@@ -268,7 +268,7 @@ async fn with_a_token_it_is_required(app: TestApp) {
         assert_eq!(h[header::WWW_AUTHENTICATE], "Bearer");
         assert!(!body.contains("switchboard_"), "{body}");
     }
-    let auth = format!("Bearer {TOKEN}");
+    let auth = format!("bearer {TOKEN}");
     let (s, _, text) = scrape_as(
         &app,
         Some("198.51.100.9:40000"),
