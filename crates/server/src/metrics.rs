@@ -269,7 +269,7 @@ async fn scraped(st: &AppState, out: &mut String) {
         switchboard_store::dialer::live_totals(&mut rd).await
     };
     match totals.await {
-        Ok((live, campaigns)) => {
+        Ok(t) => {
             gauge(
                 "switchboard_db_up",
                 "Whether the database answered this scrape",
@@ -278,9 +278,20 @@ async fn scraped(st: &AppState, out: &mut String) {
             gauge(
                 "switchboard_calls_live",
                 "Calls initiated, ringing or answered, across the installation",
-                &[(String::new(), live as f64)],
+                &[(String::new(), t.live_calls as f64)],
             );
-            let by_status: Vec<(String, f64)> = campaigns
+            gauge(
+                "switchboard_concurrency_slots_used",
+                "Global concurrency slots held by live calls (seed 003's global cap)",
+                &[(String::new(), t.global_slots as f64)],
+            );
+            gauge(
+                "switchboard_concurrency_slots_max",
+                "The global cap on live calls (SWITCHBOARD_MAX_CONCURRENT_CALLS)",
+                &[(String::new(), st.config.dialer.max_concurrent_calls as f64)],
+            );
+            let by_status: Vec<(String, f64)> = t
+                .campaigns
                 .into_iter()
                 .map(|(s, n)| (format!("{{status=\"{}\"}}", escape(&s)), n as f64))
                 .collect();

@@ -604,18 +604,35 @@ pub async fn live_calls_holding_slots(ex: &mut impl AsExec) -> Result<i64> {
     Ok(n)
 }
 
-/// Calls live across the installation (initiated, ringing or answered), counted from the
-/// index of live calls, and campaigns per status: the figures `GET /metrics` reads per scrape.
-pub async fn live_totals(ex: &mut impl AsExec) -> Result<(i64, Vec<(String, i64)>)> {
-    let (live,): (i64,) =
+/// What `GET /metrics` reads per scrape, across the installation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveTotals {
+    /// Calls initiated, ringing or answered (counted from the index of live calls).
+    pub live_calls: i64,
+    /// Global concurrency slots held by live calls.
+    pub global_slots: i64,
+    /// Campaigns per status.
+    pub campaigns: Vec<(String, i64)>,
+}
+
+pub async fn live_totals(ex: &mut impl AsExec) -> Result<LiveTotals> {
+    let (live_calls,): (i64,) =
         sql("SELECT COUNT(*) FROM calls WHERE status IN ('initiated', 'ringing', 'answered')")
             .fetch_one(&mut *ex)
+            .await?;
+    let global: Option<(i64,)> =
+        sql("SELECT active FROM concurrency WHERE scope = 'global' AND key = 0")
+            .fetch_optional(&mut *ex)
             .await?;
     let campaigns: Vec<(String, i64)> =
         sql("SELECT status, COUNT(*) FROM campaigns GROUP BY status ORDER BY status")
             .fetch_all(ex)
             .await?;
-    Ok((live, campaigns))
+    Ok(LiveTotals {
+        live_calls,
+        global_slots: global.map_or(0, |g| g.0),
+        campaigns,
+    })
 }
 
 // ---- instances ----

@@ -13,6 +13,7 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use switchboard_core::CallStatus;
 use switchboard_store::calls::{self, NewCall};
+use switchboard_store::dialer::{self, Caps};
 
 use crate::batches::{dialer_key, ids, next_batch, open_now, report_ok};
 use crate::both_configured;
@@ -135,6 +136,11 @@ async fn each_scrape_reads_this_database(app: TestApp) {
     assert_eq!(sample(&text, "switchboard_db_up", &[]), 1.0, "{text}");
     assert_eq!(sample(&text, "switchboard_calls_live", &[]), 0.0, "{text}");
     assert_eq!(
+        sample(&text, "switchboard_concurrency_slots_used", &[]),
+        0.0,
+        "{text}"
+    );
+    assert_eq!(
         sample(
             &text,
             "switchboard_build_info",
@@ -170,9 +176,28 @@ async fn each_scrape_reads_this_database(app: TestApp) {
         c.status = status;
         calls::create(&mut tx, &c).await.unwrap();
     }
+    let caps = Caps {
+        global: 1000,
+        client: 1000,
+        campaign: None,
+    };
+    assert_eq!(
+        dialer::take_slots(&mut tx, client, caps, 2).await.unwrap(),
+        2
+    );
     tx.commit().await.unwrap();
     let text = scrape(&app).await;
     assert_eq!(sample(&text, "switchboard_calls_live", &[]), 2.0, "{text}");
+    assert_eq!(
+        sample(&text, "switchboard_concurrency_slots_used", &[]),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "switchboard_concurrency_slots_max", &[]),
+        app.state.config.dialer.max_concurrent_calls as f64,
+        "{text}"
+    );
     // No phone number is ever a label or a value.
     assert!(!text.contains("4155550123"), "{text}");
 }
