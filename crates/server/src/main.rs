@@ -132,7 +132,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             list,
             client,
             jobs,
-        } => import(config, file, list, client, jobs).await,
+        } => import(one_shot(config), file, list, client, jobs).await,
         Command::User {
             command:
                 UserCommand::Add {
@@ -144,7 +144,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                     client,
                 },
         } => {
-            let state = switchboard_server::prepare(config).await?;
+            let state = switchboard_server::prepare(one_shot(config)).await?;
             let role = switchboard_core::Role::parse(&role)
                 .context("role must be super_admin, admin or operator")?;
             let (password, generated) = match std::env::var("SWITCHBOARD_NEW_USER_PASSWORD") {
@@ -194,6 +194,15 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             serve(config).await
         }
     }
+}
+
+/// The configuration of a command that does one thing and exits (`import`, `user add`): no
+/// dialer engine. An engine would register this process as an instance, could take a campaign
+/// over or claim queued leads, and would leave the calls it placed live when the command exits
+/// (their slots held until the call timeout).
+fn one_shot(mut config: Config) -> Config {
+    config.dialer.engine = false;
+    config
 }
 
 fn random_password() -> String {

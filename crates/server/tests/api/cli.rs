@@ -80,6 +80,24 @@ async fn import_into(backend: Backend) {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 imported, 25001 duplicates"));
+    // A one-shot command is no dialer instance: it registers none, so it can neither take a
+    // campaign over nor place a call that would outlive it.
+    let out = bin()
+        .args(["user", "add", "cli-operator"])
+        .env("SWITCHBOARD_DATABASE_URL", url)
+        .env("SWITCHBOARD_NEW_USER_PASSWORD", "operator-password-1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (instances,): (i64,) = db
+        .fetch_one(switchboard_store::sql("SELECT COUNT(*) FROM instances"))
+        .await
+        .unwrap();
+    assert_eq!(instances, 0, "the import or user add ran a dialer engine");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
