@@ -80,7 +80,8 @@ enum UserCommand {
 /// glibc gives every thread that allocates its own malloc arena; with the database's worker
 /// threads and the runtime's, that doubled the server's resident memory under load (424 MiB
 /// against 273 MiB with two arenas, in the dialer benchmark). Two arenas, unless the operator
-/// set `MALLOC_ARENA_MAX` themselves.
+/// set `MALLOC_ARENA_MAX` themselves. Called before any other thread exists (parsing the
+/// command line starts none).
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
@@ -92,8 +93,16 @@ fn limit_malloc_arenas() {
 }
 
 fn main() {
-    limit_malloc_arenas();
     let cli = Cli::parse();
+    // Not for `import`: its parser and inserter threads hand every row's strings from one to
+    // the other, and when both draw on one of the two arenas they wait on its lock at nearly
+    // every allocation. Which arena a thread gets depends on the order threads first allocate,
+    // so one more thread anywhere in the process moved a 1,000,000-row SQLite import from
+    // 5.9–6.1 s to 9.0–9.9 s; with glibc's default number of arenas it takes 6.2–6.6 s either
+    // way, at the same peak memory (BENCHMARKS.md).
+    if !matches!(cli.command, Command::Import { .. }) {
+        limit_malloc_arenas();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
