@@ -238,17 +238,13 @@ async fn scraped(st: &AppState, out: &mut String) {
         &[(String::new(), crate::routes::health::rss_bytes() as f64)],
     );
     let pools = st.db.pool_stats();
-    let per_pool = |f: &dyn Fn(&switchboard_store::db::PoolStats) -> u32| -> Vec<(String, f64)> {
-        pools
-            .iter()
-            .map(|p| (format!("{{pool=\"{}\"}}", p.name), f64::from(f(p))))
-            .collect()
-    };
-    let (open, idle, max) = (
-        per_pool(&|p| p.open),
-        per_pool(&|p| p.idle),
-        per_pool(&|p| p.max),
-    );
+    let (mut open, mut idle, mut max) = (Vec::new(), Vec::new(), Vec::new());
+    for p in &pools {
+        let label = format!("{{pool=\"{}\"}}", p.name);
+        open.push((label.clone(), f64::from(p.open)));
+        idle.push((label.clone(), f64::from(p.idle)));
+        max.push((label, f64::from(p.max)));
+    }
     gauge(
         "switchboard_db_connections_open",
         "Open database connections, per pool",
