@@ -5,6 +5,7 @@
 
 pub mod call;
 pub mod csv_columns;
+pub mod days;
 pub mod dialer;
 pub mod lead;
 pub mod phone;

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod leads;
 pub mod monitoring;
 pub mod operator;
+pub mod panels;
 pub mod queue;
 pub mod smartflo;
 pub mod users;
@@ -92,7 +93,11 @@ impl Groups {
             .routes(routes!(batches::get_rules, batches::put_rules))
             .routes(routes!(batches::explain))
             .routes(routes!(queue::control))
-            .routes(routes!(queue::system_status));
+            .routes(routes!(queue::system_status))
+            .routes(routes!(panels::admin_dashboard))
+            .routes(routes!(panels::admin_performance))
+            .routes(routes!(panels::operator_dashboard))
+            .routes(routes!(panels::operator_performance));
 
         let success_shaped = OpenApiRouter::default()
             .routes(routes!(smartflo::call_lead))

@@ -60,7 +60,27 @@ pub async fn available(
                 .into(),
         );
     }
-    // Available: pending and not assigned to someone else.
+    let (rows, total) = available_leads(&st, &s, &f, page).await?;
+    Ok(Json(json!({
+        "leads": rows.iter().map(|l| json!({
+            "id": l.id, "phone": l.phone, "name": l.name, "email": l.email, "priority": l.priority, "tags": l.tags.0, "status": l.status,
+        })).collect::<Vec<_>>(),
+        "pagination": { "page": page.page, "limit": page.limit, "total": total, "pages": page.pages(total) },
+    })))
+}
+
+/// A page of the leads `s` may claim that `f` matches (pending, and not assigned to someone
+/// else), most urgent first, and how many there are.
+pub async fn available_leads(
+    st: &AppState,
+    s: &Session,
+    f: &LeadFilter,
+    page: PageRequest,
+) -> ApiResult<(Vec<leads::Lead>, u64)> {
+    let f = LeadFilter {
+        statuses: vec!["pending".into()],
+        ..f.clone()
+    };
     let mut q2 = sql("SELECT COUNT(*) FROM leads");
     f.push_where(&mut q2, st.db.backend(), s.client_id());
     q2.push(" AND (leads.assigned_user_id IS NULL OR leads.assigned_user_id = ")
@@ -79,13 +99,15 @@ pub async fn available(
         .push(" OFFSET ")
         .push_arg(page.offset() as i64);
     let rows: Vec<leads::Lead> = q3.fetch_all(&mut conn).await?;
-    let total = total as u64;
-    Ok(Json(json!({
-        "leads": rows.iter().map(|l| json!({
-            "id": l.id, "phone": l.phone, "name": l.name, "email": l.email, "priority": l.priority, "tags": l.tags.0, "status": l.status,
-        })).collect::<Vec<_>>(),
-        "pagination": { "page": page.page, "limit": page.limit, "total": total, "pages": page.pages(total) },
-    })))
+    Ok((rows, total as u64))
+}
+
+/// A call status as seed 001 names it: its list has no `canceled`, which it calls `failed`.
+pub fn seed001_status(status: &str) -> &str {
+    match CallStatus::parse(status) {
+        Some(CallStatus::Canceled) => CallStatus::Failed.as_str(),
+        _ => status,
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -185,7 +207,7 @@ pub async fn start_call(
         "call": {
             "id": call.id,
             "lead": lead.phone,
-            "status": call.status,
+            "status": seed001_status(&call.status),
             "twilioCallSid": call.provider_call_id,
             "provider": call.provider,
         }
@@ -262,7 +284,7 @@ pub async fn update_call(
         .ok_or_else(|| ApiError::not_found("call"))?;
     Ok(Json(json!({
         "message": "Call updated successfully",
-        "call": { "id": c.id, "status": c.status, "notes": c.notes, "duration": c.duration_secs, "twilioCallSid": c.provider_call_id },
+        "call": { "id": c.id, "status": seed001_status(&c.status), "notes": c.notes, "duration": c.duration_secs, "twilioCallSid": c.provider_call_id },
     })))
 }
 
@@ -295,12 +317,18 @@ pub async fn history(
         ..Default::default()
     };
     if let Some(v) = q.status.as_deref().filter(|v| !v.is_empty()) {
-        f.statuses.push(
-            CallStatus::parse(v)
-                .ok_or_else(|| ApiError::bad_request(format!("unknown call status '{v}'")))?
-                .as_str()
-                .into(),
-        );
+        let status = CallStatus::parse(v)
+            .filter(|s| *s != CallStatus::Canceled)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "status must be initiated, ringing, answered, completed, busy, no-answer or failed, not '{v}'"
+                ))
+            })?;
+        f.statuses.push(status.as_str().into());
+        // Seed 001's `failed` covers the calls canceled before anyone answered.
+        if status == CallStatus::Failed {
+            f.statuses.push(CallStatus::Canceled.as_str().into());
+        }
     }
     let (rows, total) = calls::list(
         &mut st.db.read().await?,
@@ -314,7 +342,7 @@ pub async fn history(
         "calls": rows.iter().map(|r| json!({
             "id": r.call.id,
             "lead": { "id": r.call.lead_id, "phone": r.lead_phone.clone().or(r.call.to_number.clone()), "name": r.lead_name, "priority": r.lead_priority },
-            "status": r.call.status,
+            "status": seed001_status(&r.call.status),
             "duration": r.call.duration_secs.unwrap_or(0),
             "notes": r.call.notes,
             "createdAt": ts(&r.call.started_at),

@@ -14,5 +14,6 @@ mod instances;
 mod leads;
 mod metrics;
 mod monitoring;
+mod panels;
 mod reports;
 mod users;
