@@ -123,7 +123,12 @@ pub async fn success_false_shape(
 ) -> Response {
     let res = next.run(req).await;
     match res.extensions().get::<ApiError>().cloned() {
-        Some(e) => e.render(json!({ "success": false, "message": e.message, "error": e.title() })),
+        Some(e) => success_false_render(&e),
         None => res,
     }
+}
+
+/// An error in seeds 000's and 004's shape.
+pub fn success_false_render(e: &ApiError) -> Response {
+    e.render(json!({ "success": false, "message": e.message, "error": e.title() }))
 }

@@ -1,5 +1,6 @@
 //! Request extractors whose rejections answer in our error shape.
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 
@@ -55,6 +56,73 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+/// A multipart/form-data body; any other body is a 400 in our error shape (axum answers plain
+/// text).
+pub struct Multipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Multipart {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Ok(Self(
+            axum::extract::Multipart::from_request(req, state).await?,
+        ))
+    }
+}
+
+impl From<MultipartRejection> for ApiError {
+    fn from(r: MultipartRejection) -> Self {
+        ApiError::bad_request(format!(
+            "send the file as multipart/form-data: {}",
+            r.body_text()
+        ))
+    }
+}
+
+/// A multipart body that breaks off or is malformed midway.
+pub fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    ApiError::new(e.status(), format!("bad upload: {}", e.body_text()))
+}
+
+/// An uploaded file of `len` bytes must fit the configured limit exactly (the body's own limit
+/// leaves room for the multipart framing and the other fields).
+pub fn check_upload_size(len: usize, limit: usize) -> Result<(), ApiError> {
+    if len > limit {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the file is {len} bytes; uploads are limited to {limit} bytes ({} MB)",
+                limit / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An ISO 8601 time with a UTC offset: RFC 3339 (`2026-01-10T16:47:00+03:30`) and the other
+/// common forms, minutes without seconds (`2026-01-10T16:47+03:30`), a space instead of the
+/// `T`, an offset without a colon (`+0330`).
+pub fn parse_iso8601(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.to_utc());
+    }
+    let s = s.replacen(' ', "T", 1);
+    let s = match s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
+        Some(rest) => format!("{rest}+00:00"),
+        None => s,
+    };
+    [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M%:z",
+        "%Y-%m-%dT%H:%M%z",
+    ]
+    .iter()
+    .find_map(|f| chrono::DateTime::parse_from_str(&s, f).ok())
+    .map(|t| t.to_utc())
+}
+
 /// An id in a body that clients send either as a number or as a numeric string
 /// (seed 001 writes `"leadId": "lead_id_123"`-style strings).
 pub fn parse_id(v: &serde_json::Value, field: &str) -> Result<i64, ApiError> {
@@ -85,4 +153,38 @@ pub fn ts_opt(t: &Option<chrono::DateTime<chrono::Utc>>) -> serde_json::Value {
     t.as_ref()
         .map(|t| serde_json::Value::String(ts(t)))
         .unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_iso8601;
+
+    #[test]
+    fn iso8601_times_in_their_common_forms() {
+        let want = "2026-01-10T13:17:00+00:00";
+        for s in [
+            "2026-01-10T16:47:00+03:30",
+            "2026-01-10T16:47+03:30",
+            "2026-01-10 16:47:00+03:30",
+            "2026-01-10T16:47:00+0330",
+            "2026-01-10T16:47+0330",
+            "2026-01-10T13:17:00Z",
+            "2026-01-10T13:17Z",
+            "2026-01-10T13:17:00.000Z",
+        ] {
+            assert_eq!(
+                parse_iso8601(s).map(|t| t.to_rfc3339()).as_deref(),
+                Some(want),
+                "{s}"
+            );
+        }
+        for s in [
+            "2026-01-10T16:47:00",
+            "2026-01-10",
+            "yesterday",
+            "2026-01-10T25:00+03:30",
+        ] {
+            assert_eq!(parse_iso8601(s), None, "{s}");
+        }
+    }
 }

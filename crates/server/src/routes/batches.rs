@@ -196,11 +196,9 @@ pub async fn report_result(
     }
     let attempted_at: DateTime<Utc> = match b.attempted_at.as_deref() {
         None | Some("") => now(),
-        Some(s) => DateTime::parse_from_rfc3339(s)
-            .map_err(|_| {
-                ApiError::bad_request("attempted_at must be an ISO 8601 timestamp with a time zone")
-            })?
-            .with_timezone(&Utc),
+        Some(s) => crate::extract::parse_iso8601(s).ok_or_else(|| {
+            ApiError::bad_request("attempted_at must be an ISO 8601 timestamp with a time zone")
+        })?,
     };
     for (field, v) in [("reason", &b.reason), ("user_message", &b.user_message)] {
         if v.as_ref().is_some_and(|s| s.chars().count() > 5000) {

@@ -22,18 +22,21 @@ pub async fn seed003_shape(
 ) -> axum::response::Response {
     let res = next.run(req).await;
     match res.extensions().get::<ApiError>().cloned() {
-        Some(e) => {
-            let code = e.title().to_ascii_uppercase().replace([' ', '-'], "_");
-            e.render(json!({
-                "success": false,
-                "message": e.message,
-                "error": e.title(),
-                "code": code,
-                "timestamp": ts(&Utc::now()),
-            }))
-        }
+        Some(e) => seed003_render(&e),
         None => res,
     }
+}
+
+/// An error in seed 003's shape.
+pub fn seed003_render(e: &ApiError) -> axum::response::Response {
+    let code = e.title().to_ascii_uppercase().replace([' ', '-'], "_");
+    e.render(json!({
+        "success": false,
+        "message": e.message,
+        "error": e.title(),
+        "code": code,
+        "timestamp": ts(&Utc::now()),
+    }))
 }
 
 pub(crate) fn admin(p: &Principal) -> ApiResult<()> {
@@ -684,11 +687,11 @@ fn call_view(c: &calls::Call, details: bool) -> Value {
         "callUUID": c.provider_call_id.clone().unwrap_or_else(|| c.id.to_string()),
         "from": c.from_number,
         "to": c.to_number,
+        "startTime": ts(&c.started_at),
         "duration": (t - c.started_at).num_seconds().max(0),
         "campaignId": c.campaign_id.map(|i| i.to_string()),
     });
     if details {
-        v["startTime"] = json!(ts(&c.started_at));
         v["status"] = json!(c.status);
         v["callId"] = json!(c.id);
         v["leadId"] = json!(c.lead_id);

@@ -8,7 +8,7 @@ use switchboard_store::schedules::{self, Stored};
 
 use crate::auth::AdminSession;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, ts_opt};
+use crate::extract::{Json, Multipart, check_upload_size, multipart_error, ts_opt};
 use crate::state::AppState;
 
 /// The client's schedule, or a fresh install's: 09:00–20:00 every day in the server's zone
@@ -276,22 +276,17 @@ pub async fn remove_dnc(
 pub async fn upload_dnc(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
-    mut form: axum::extract::Multipart,
+    Multipart(mut form): Multipart,
 ) -> ApiResult<Json<Value>> {
     let mut file = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| ApiError::new(e.status(), format!("bad upload: {}", e.body_text())))?
-    {
+    while let Some(field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
         if matches!(field.name(), Some("csvFile") | Some("file")) {
-            file = Some(field.bytes().await.map_err(|e| {
-                ApiError::new(e.status(), format!("bad upload: {}", e.body_text()))
-            })?);
+            file = Some(field.bytes().await.map_err(|e| multipart_error(&e))?);
         }
     }
     let bytes = file
         .ok_or_else(|| ApiError::bad_request("no file: send it as the multipart field csvFile"))?;
+    check_upload_size(bytes.len(), st.config.upload_limit_bytes)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::bad_request("the file is not UTF-8 text"))?;
     let text = text.trim_start_matches('\u{feff}');

@@ -1,6 +1,6 @@
 //! CSV upload (seed 001) and XLSX / CSV export (seed 002).
 
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use switchboard_store::lists;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Query, ts, ts_opt};
+use crate::extract::{Json, Multipart, Query, check_upload_size, multipart_error, ts, ts_opt};
 use crate::routes::leads::build_filter;
 use crate::state::AppState;
 
@@ -33,7 +33,7 @@ use crate::state::AppState;
 pub async fn upload_csv(
     State(st): State<AppState>,
     p: Principal,
-    mut form: Multipart,
+    Multipart(mut form): Multipart,
 ) -> ApiResult<Json<Value>> {
     if !p.is_admin() {
         return Err(ApiError::forbidden("this needs an admin"));
@@ -59,6 +59,7 @@ pub async fn upload_csv(
     }
     let bytes = file
         .ok_or_else(|| ApiError::bad_request("no file: send it as the multipart field csvFile"))?;
+    check_upload_size(bytes.len(), st.config.upload_limit_bytes)?;
     let mut opts = ImportOptions::new(p.client_id());
     if let Some(l) = list_field
         .map(|s| s.trim().to_string())
@@ -92,10 +93,6 @@ pub async fn upload_csv(
     })))
 }
 
-fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::new(e.status(), format!("bad upload: {}", e.body_text()))
-}
-
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct ExportBody {
     #[serde(default)]
@@ -106,12 +103,14 @@ pub struct ExportBody {
     search: Option<String>,
     start_date: Option<String>,
     end_date: Option<String>,
-    agent_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    agent_id: Option<Value>,
     #[serde(default)]
     excluded_ids: Vec<Value>,
     sort_by: Option<String>,
     sort_order: Option<String>,
-    list_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    list_id: Option<Value>,
     priority: Option<String>,
     format: Option<String>,
 }
@@ -123,13 +122,15 @@ pub struct ExportQuery {
 }
 
 const EXPORT_MAX_ROWS: i64 = 1_000_000;
+/// Most ids one selection may name (`ids` or `excluded_ids`); as many as a bulk action takes.
+const EXPORT_MAX_IDS: usize = 10_000;
 const COLUMNS: [&str; 13] = [
     "id",
     "phone",
     "name",
     "email",
     "status",
-    "disposition",
+    "lead_status",
     "priority",
     "attempts",
     "created_at",
@@ -147,8 +148,8 @@ fn row_cells(r: &ExportRow) -> [String; 13] {
         l.phone.clone(),
         l.name.clone().unwrap_or_default(),
         l.email.clone().unwrap_or_default(),
-        l.status.clone(),
         l.disposition.clone().unwrap_or_else(|| "IN_QUEUE".into()),
+        l.status.clone(),
         l.priority.clone(),
         l.attempts.to_string(),
         ts(&l.created_at),
@@ -196,6 +197,10 @@ pub async fn export(
     if format != "xlsx" && format != "csv" {
         return Err(ApiError::bad_request("format must be xlsx or csv"));
     }
+    let optional_id = |v: &Option<Value>, f: &str| match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => crate::extract::parse_id(v, f).map(Some),
+    };
     let mut sel = build_filter(
         &b.status,
         &None,
@@ -204,18 +209,23 @@ pub async fn export(
         &b.search,
         &b.start_date,
         &b.end_date,
-        b.agent_id,
-        b.list_id,
+        optional_id(&b.agent_id, "agent_id")?,
+        optional_id(&b.list_id, "list_id")?,
         b.sort_by.as_deref(),
         b.sort_order.as_deref(),
     )?;
     let parse_ids = |v: &[Value], f: &str| {
+        if v.len() > EXPORT_MAX_IDS {
+            return Err(ApiError::bad_request(format!(
+                "{f} names at most {EXPORT_MAX_IDS} ids; use select_all with filters for more"
+            )));
+        }
         v.iter()
-            .map(|x| crate::extract::parse_id(x, f))
+            .map(|x| crate::extract::parse_id(x, &format!("{f}[]")))
             .collect::<Result<Vec<i64>, _>>()
     };
     match (&b.ids, b.select_all) {
-        (Some(ids), false) if !ids.is_empty() => sel.filter.ids = Some(parse_ids(ids, "ids[]")?),
+        (Some(ids), false) if !ids.is_empty() => sel.filter.ids = Some(parse_ids(ids, "ids")?),
         (_, true) => {}
         _ => {
             return Err(ApiError::bad_request(
@@ -223,7 +233,7 @@ pub async fn export(
             ));
         }
     }
-    sel.filter.excluded_ids = parse_ids(&b.excluded_ids, "excluded_ids[]")?;
+    sel.filter.excluded_ids = parse_ids(&b.excluded_ids, "excluded_ids")?;
 
     let mut conn = st.db.read().await?;
     let mut rows: Vec<ExportRow> = Vec::new();

@@ -19,10 +19,15 @@ pub async fn health(State(st): State<AppState>) -> Json<Value> {
         "status": if db { "healthy" } else { "unhealthy" },
         "timestamp": ts(&chrono::Utc::now()),
         "uptime": st.started.elapsed().as_secs(),
-        "environment": std::env::var("SWITCHBOARD_ENV").unwrap_or_else(|_| "production".into()),
+        "environment": environment(),
         "version": env!("CARGO_PKG_VERSION"),
         "database": if db { "connected" } else { "disconnected" },
     }))
+}
+
+/// The deployment's name for itself (`SWITCHBOARD_ENV`, default `production`).
+pub fn environment() -> String {
+    std::env::var("SWITCHBOARD_ENV").unwrap_or_else(|_| "production".into())
 }
 
 /// This process's resident memory in bytes (Linux; 0 elsewhere).

@@ -268,9 +268,13 @@ pub fn build_filter(
     sort_order: Option<&str>,
 ) -> ApiResult<Selection> {
     let mut f = LeadFilter::default();
-    // `status` takes lead statuses and, as seed 002 uses it, dispositions.
+    // `status` takes lead statuses and, as seed 002 uses it, dispositions. `failed` is both:
+    // written in capitals (seed 002's `FAILED`) it is the disposition.
     for s in split_csv(status) {
-        if let Some(st) = LeadStatus::parse(s) {
+        let seed002 = s.bytes().all(|b| !b.is_ascii_lowercase());
+        let lead_status =
+            LeadStatus::parse(s).filter(|_| !seed002 || DispositionInput::parse(s).is_none());
+        if let Some(st) = lead_status {
             f.statuses.push(st.as_str().into());
         } else if let Some(d) = DispositionInput::parse(s) {
             f.dispositions.push(match d {

@@ -39,6 +39,8 @@ struct Groups {
     upload: OpenApiRouter<AppState>,
     api: OpenApiRouter<AppState>,
     public: OpenApiRouter<AppState>,
+    /// Seed 003's health checks: public, its error shape.
+    health: OpenApiRouter<AppState>,
     /// Seed 000 (click-to-call) and seed 004 (bot log): `{"success": false, …}` errors.
     success_shaped: OpenApiRouter<AppState>,
     /// Seed 003 (campaigns, `/plivo/*`): `{"success": false, …, "code", "timestamp"}` errors.
@@ -137,9 +139,10 @@ impl Groups {
             .routes(routes!(webhooks::plivo_answer))
             .routes(routes!(webhooks::smartflo_webhook));
 
-        let public = OpenApiRouter::default()
+        let public = OpenApiRouter::default().routes(routes!(crate::metrics::metrics));
+
+        let health = OpenApiRouter::default()
             .routes(routes!(health::health))
-            .routes(routes!(crate::metrics::metrics))
             .routes(routes!(monitoring::cloud_run))
             .routes(routes!(monitoring::database))
             .routes(routes!(monitoring::comprehensive))
@@ -150,6 +153,7 @@ impl Groups {
             upload,
             api,
             public,
+            health,
             success_shaped,
             seed003,
             poll,
@@ -174,20 +178,24 @@ impl Groups {
                 .layer(DefaultBodyLimit::max(JSON_LIMIT))
                 .layer(from_fn_with_state(state.clone(), ratelimit::api)),
             public: self.public,
+            health: self
+                .health
+                .layer(axum::middleware::from_fn(campaigns::seed003_shape)),
+            // The shape is the outermost layer, so that the rate limit's 429 has it too.
             success_shaped: self
                 .success_shaped
-                .layer(axum::middleware::from_fn(crate::error::success_false_shape))
                 .layer(DefaultBodyLimit::max(JSON_LIMIT))
-                .layer(from_fn_with_state(state.clone(), ratelimit::api)),
+                .layer(from_fn_with_state(state.clone(), ratelimit::api))
+                .layer(axum::middleware::from_fn(crate::error::success_false_shape)),
             seed003: self
                 .seed003
-                .layer(axum::middleware::from_fn(campaigns::seed003_shape))
                 .layer(DefaultBodyLimit::max(JSON_LIMIT))
-                .layer(from_fn_with_state(state.clone(), ratelimit::api)),
+                .layer(from_fn_with_state(state.clone(), ratelimit::api))
+                .layer(axum::middleware::from_fn(campaigns::seed003_shape)),
             poll: self
                 .poll
-                .layer(axum::middleware::from_fn(crate::error::success_false_shape))
-                .layer(from_fn_with_state(state.clone(), ratelimit::poll)),
+                .layer(from_fn_with_state(state.clone(), ratelimit::poll))
+                .layer(axum::middleware::from_fn(crate::error::success_false_shape)),
             webhooks: self.webhooks.layer(DefaultBodyLimit::max(JSON_LIMIT)),
         }
     }
@@ -199,6 +207,7 @@ impl Groups {
             .merge(self.upload)
             .merge(self.api)
             .merge(self.public)
+            .merge(self.health)
             .merge(self.success_shaped)
             .merge(self.seed003)
             .merge(self.poll)
@@ -212,16 +221,37 @@ pub fn documented() -> OpenApiRouter<AppState> {
     Groups::new().merged()
 }
 
+/// An error for a path no route answers, in the shape of the seed whose paths it is under.
+fn in_shape_of(uri: &axum::http::Uri, e: ApiError) -> axum::response::Response {
+    let path = uri.path();
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    if under("/plivo") || under("/health") {
+        campaigns::seed003_render(&e)
+    } else if under("/api/v1") || under("/api/calls") {
+        crate::error::success_false_render(&e)
+    } else {
+        axum::response::IntoResponse::into_response(e)
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let (app, doc) = Groups::new().layered(&state).merged().split_for_parts();
 
     app.route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(crate::docs::serve(&doc))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed on this route",
+        .fallback(|uri: axum::http::Uri| async move {
+            in_shape_of(&uri, ApiError::new(StatusCode::NOT_FOUND, "no such route"))
+        })
+        .method_not_allowed_fallback(|uri: axum::http::Uri| async move {
+            in_shape_of(
+                &uri,
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method not allowed on this route",
+                ),
             )
         })
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {

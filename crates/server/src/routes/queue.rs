@@ -156,7 +156,7 @@ pub async fn system_status(
             "activeConnections": 0,
             "uptime": st.started.elapsed().as_secs(),
             "memory": { "rss": rss, "heapTotal": rss, "heapUsed": rss },
-            "environment": "production",
+            "environment": crate::routes::health::environment(),
             "instanceId": st.instance_id,
         }
     })))

@@ -12,7 +12,8 @@ both!(
     tokens_are_checked,
     api_keys_are_shown_once_and_revocable,
     unknown_routes_answer_json,
-    health_is_public
+    health_is_public,
+    unknown_routes_answer_in_their_surfaces_shape
 );
 
 async fn login_by_email_or_username(app: TestApp) {
@@ -244,6 +245,43 @@ async fn health_is_public(app: TestApp) {
     assert!(v["uptime"].is_u64() && v["version"].is_string());
 }
 
+/// A path no route answers, or a method a path does not take, answers in the shape of the
+/// seed the path belongs to.
+async fn unknown_routes_answer_in_their_surfaces_shape(app: TestApp) {
+    let token = app.admin().await;
+    for (method, path, status) in [
+        (Method::GET, "/plivo/no-such-thing", StatusCode::NOT_FOUND),
+        (
+            Method::GET,
+            "/plivo/create-campaign",
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (Method::DELETE, "/health", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let (s, v) = app.call(method, path, Some(&token), None).await;
+        assert_eq!(s, status, "{path}");
+        assert_eq!(
+            (
+                v["success"].as_bool(),
+                v["code"].is_string(),
+                v["timestamp"].is_string()
+            ),
+            (Some(false), true, true),
+            "seed 003's shape for {path}: {v}"
+        );
+    }
+    let (s, v) = app.get("/api/v1/no-such-thing", &token).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["success"], false, "seed 000's shape: {v}");
+    let (s, v) = app.get("/api/no-such-thing", &token).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (v["error"].as_str(), v["success"].is_null()),
+        (Some("Not Found"), true),
+        "the native shape: {v}"
+    );
+}
+
 /// Per-route-group limits: login is strict, and a 429 carries Retry-After.
 #[tokio::test]
 async fn rate_limits_apply_per_group() {
@@ -262,6 +300,17 @@ async fn rate_limits_apply_per_group() {
     let (s, h, _) = app.raw(req).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     assert!(h.contains_key(header::RETRY_AFTER));
+    // Each surface's 429 is in its own seed's error shape.
+    let (s, v) = app.get("/plivo/dashboard/campaigns", &token).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        (v["success"].as_bool(), v["code"].as_str()),
+        (Some(false), Some("TOO_MANY_REQUESTS")),
+        "seed 003: {v}"
+    );
+    let (s, v) = app.get("/api/calls", &token).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(v["success"], false, "seed 004: {v}");
     // The login group has its own bucket: two more logins pass, the fourth is refused.
     app.admin().await;
     app.admin().await;

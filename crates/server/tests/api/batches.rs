@@ -1102,6 +1102,18 @@ async fn report_result_refuses_bad_input(app: TestApp) {
         app.get("/api/calls", &other_admin).await.1["pagination"]["total"],
         0
     );
+    // ISO 8601 without seconds is a time too.
+    let (s, v) = report(
+        &app,
+        &key,
+        json!({"number_id": lead, "status": "BUSY", "attempted_at": "2026-01-10T16:47+03:30"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        get_lead(&app, &admin, lead).await["last_attempt_at"],
+        "2026-01-10T13:17:00.000+00:00"
+    );
 }
 
 async fn call_allowed_false_switches_dialing_off(app: TestApp) {

@@ -491,6 +491,17 @@ async fn campaign_routes_validate_in_seed_003_shape(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["monitoring"]["limits"]["globalMax"], 100);
+    // Without details, each call still has the seed's fields.
+    let (_, v) = app.get("/plivo/monitoring/active-calls", &admin).await;
+    for c in v["monitoring"]["calls"].as_array().unwrap() {
+        for f in ["callUUID", "startTime"] {
+            assert!(c[f].is_string(), "{f}: {c}");
+        }
+        assert!(
+            c["duration"].is_i64() && c.get("campaignId").is_some(),
+            "{c}"
+        );
+    }
 }
 
 async fn queue_dials_by_priority_through_free_agents(app: TestApp) {

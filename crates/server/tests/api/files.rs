@@ -114,28 +114,41 @@ async fn csv_upload_refuses_what_is_not_csv(app: TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    // Not multipart.
-    let (s, _) = app
-        .send_bytes(
-            Method::POST,
-            "/api/leads/upload-csv",
-            Some(&admin),
-            "application/json",
-            b"{}".to_vec(),
-        )
-        .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    // Over the size limit (10 MB by default): refused, nothing imported.
-    let mut big = b"phone,name\n".to_vec();
-    let mut i = 0u64;
-    while big.len() < 10 * 1024 * 1024 + 200 * 1024 {
-        big.extend_from_slice(format!("+1415{:07},{}\n", 2_000_000 + i, "x".repeat(80)).as_bytes());
-        i += 1;
+    // Not multipart: a 400 in seed 001's error shape.
+    for ct in ["application/json", "multipart/form-data"] {
+        let (s, v) = app
+            .send_bytes(
+                Method::POST,
+                "/api/leads/upload-csv",
+                Some(&admin),
+                ct,
+                b"{}".to_vec(),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{ct}");
+        assert_eq!(v["error"], "Bad Request", "{ct}: {v}");
+        assert!(v["message"].as_str().unwrap().contains("multipart"), "{v}");
     }
-    let (s, _) = upload(&app, &admin, &big, &[]).await;
-    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    let (_, v) = app.get("/api/leads", &admin).await;
-    assert_eq!(v["pagination"]["total"], 0);
+    // Over the size limit (10 MB by default): refused, nothing imported. Far over it the body
+    // limit stops it; a little over it, the file's own size.
+    for over in [200 * 1024, 1024] {
+        let mut big = b"phone,name\n".to_vec();
+        let mut i = 0u64;
+        while big.len() < 10 * 1024 * 1024 + over - 100 {
+            big.extend_from_slice(
+                format!("+1415{:07},{}\n", 2_000_000 + i, "x".repeat(80)).as_bytes(),
+            );
+            i += 1;
+        }
+        big.truncate(big.iter().rposition(|&b| b == b'\n').unwrap() + 1);
+        while big.len() <= 10 * 1024 * 1024 {
+            big.extend_from_slice(b"+14150000000,y\n");
+        }
+        let (s, v) = upload(&app, &admin, &big, &[]).await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{} bytes: {v}", big.len());
+        let (_, v) = app.get("/api/leads", &admin).await;
+        assert_eq!(v["pagination"]["total"], 0);
+    }
     // Without a token.
     let (ct, body) = multipart("csvFile", "x.csv", b"phone\n4155550100\n", &[]);
     assert_eq!(
@@ -144,6 +157,37 @@ async fn csv_upload_refuses_what_is_not_csv(app: TestApp) {
             .0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Set a lead's status and disposition behind the API's back (reaching them through the API
+/// takes calls).
+async fn sqlx_set(app: &TestApp, lead: i64, status: &str, disposition: Option<&str>) {
+    switchboard_store::sql("UPDATE leads SET status = $1, disposition = $2 WHERE id = $3")
+        .arg(status)
+        .arg(disposition.map(String::from))
+        .arg(lead)
+        .execute(&mut app.state.db.write().await.unwrap())
+        .await
+        .unwrap();
+}
+
+/// The data rows of a CSV export of `body`'s selection.
+async fn csv_rows(app: &TestApp, token: &str, body: serde_json::Value) -> Vec<String> {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/numbers/export")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let (s, _, bytes) = app.raw(req).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+    String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect()
 }
 
 async fn export_xlsx_and_csv_follow_the_selection(app: TestApp) {
@@ -194,7 +238,12 @@ async fn export_xlsx_and_csv_follow_the_selection(app: TestApp) {
     let rows: Vec<&str> = text.lines().collect();
     assert_eq!(rows.len(), 3, "{text}");
     assert!(
-        rows[0].starts_with("id,phone,name,email,status,disposition,priority,attempts,created_at")
+        rows[0].starts_with("id,phone,name,email,status,lead_status,priority,attempts,created_at")
+    );
+    // `status` in seed 002's words (the disposition, or IN_QUEUE), the lead's own next to it.
+    assert!(
+        rows[1].contains(",BUSY,pending,") && rows[2].contains(",IN_QUEUE,pending,"),
+        "{text}"
     );
     assert!(
         rows[1].contains("+14155550400")
@@ -214,6 +263,41 @@ async fn export_xlsx_and_csv_follow_the_selection(app: TestApp) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(String::from_utf8(bytes).unwrap().lines().count(), 2);
 
+    // FAILED (seed 002) is the disposition; failed (lowercase) the lead status.
+    sqlx_set(&app, b, "failed", Some("BUSY")).await;
+    sqlx_set(&app, c, "answered", Some("FAILED")).await;
+    let rows = csv_rows(
+        &app,
+        &admin,
+        json!({"select_all": true, "status": "FAILED", "format": "csv"}),
+    )
+    .await;
+    assert!(
+        rows.len() == 1 && rows[0].contains("+14155550402"),
+        "{rows:?}"
+    );
+    let rows = csv_rows(
+        &app,
+        &admin,
+        json!({"select_all": true, "status": "failed", "format": "csv"}),
+    )
+    .await;
+    assert!(
+        rows.len() == 1 && rows[0].contains("+14155550401"),
+        "{rows:?}"
+    );
+    // Ids as numbers or numeric strings, as everywhere.
+    let rows = csv_rows(
+        &app,
+        &admin,
+        json!({"select_all": true, "agent_id": agent.to_string(), "format": "csv"}),
+    )
+    .await;
+    assert!(
+        rows.len() == 1 && rows[0].contains("+14155550400"),
+        "{rows:?}"
+    );
+
     for bad in [
         json!({}),
         json!({"ids": []}),
@@ -221,6 +305,10 @@ async fn export_xlsx_and_csv_follow_the_selection(app: TestApp) {
         json!({"select_all": true, "format": "pdf"}),
         json!({"select_all": true, "sort_by": "secret"}),
         json!({"ids": [a], "excluded_ids": ["x"]}),
+        json!({"select_all": true, "agent_id": "someone"}),
+        json!({"select_all": true, "list_id": -1}),
+        json!({"ids": vec![a; 10_001]}),
+        json!({"select_all": true, "excluded_ids": vec![a; 10_001]}),
     ] {
         let (s, _, body) = app.raw(req(bad.clone())).await;
         assert_eq!(

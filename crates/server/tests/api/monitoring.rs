@@ -913,6 +913,11 @@ async fn health_routes_answer_without_auth(app: TestApp) {
     }
     let (s, v) = public_get(&app, "/health/integration-test?suite=stress").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(
+        (v["success"].as_bool(), v["code"].as_str()),
+        (Some(false), Some("BAD_REQUEST")),
+        "seed 003's error shape: {v}"
+    );
     assert!(
         v["message"]
             .as_str()
