@@ -714,11 +714,12 @@ pub async fn claim_queue(
         for p in [Priority::Urgent, Priority::High, Priority::Medium] {
             pool.extend(dialer::candidates(tx, client_id, p, need, t).await?);
         }
-        // Earliest deadline first: an old medium lead goes before a fresh high one once its
-        // ten minutes are up.
+        // Urgent leads first, whatever waits ("called immediately": behind a backlog of
+        // overdue leads they would wait for all of it); then earliest deadline first: an old
+        // medium lead goes before a fresh high one once its ten minutes are up.
         pool.sort_by_key(|c| {
             let d = queue_deadline(c.priority()).unwrap_or_default();
-            (c.queued_at() + d, c.id)
+            (c.priority() != Priority::Urgent, c.queued_at() + d, c.id)
         });
         pool.retain(|c| !out.iter().any(|o| o.id == c.id));
         if (pool.len() as i64) < need {

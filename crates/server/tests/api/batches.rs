@@ -495,6 +495,20 @@ async fn urgent_leads_go_first(app: TestApp) {
     let more_medium = lead_with(&app, &admin, "+14155550146", "medium").await;
     assert_eq!(ids(&next_batch(&app, &key, "?size=1").await), [more_medium]);
     assert_eq!(ids(&next_batch(&app, &key, "?size=1").await), [more_low]);
+
+    // A backlog: a medium lead waiting for an hour is overdue and goes before a fresh high one,
+    // but never before an urgent one.
+    let high = lead_with(&app, &admin, "+14155550147", "high").await;
+    let old_medium = lead_with(&app, &admin, "+14155550148", "medium").await;
+    let urgent = lead_with(&app, &admin, "+14155550149", "urgent").await;
+    switchboard_store::sql("UPDATE leads SET created_at = $1 WHERE id = $2")
+        .arg(chrono::Utc::now() - chrono::Duration::hours(1))
+        .arg(old_medium)
+        .execute(&mut app.state.db.write().await.unwrap())
+        .await
+        .unwrap();
+    let v = next_batch(&app, &key, "?size=10").await;
+    assert_eq!(ids(&v), [urgent, old_medium, high], "{v}");
 }
 
 async fn a_closed_schedule_says_why_and_when(app: TestApp) {
