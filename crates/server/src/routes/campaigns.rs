@@ -222,7 +222,8 @@ async fn transition(
         .await?
         .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, refusal.to_string()))?;
     if !campaigns::transition(&mut tx, client, id, from, to, by).await? {
-        return Err(ApiError::conflict(refusal.to_string()));
+        // Seed 003 lists 400 for every refusal that is not auth or not found.
+        return Err(ApiError::bad_request(refusal.to_string()));
     }
     tx.commit().await?;
     st.wake_dialer();
@@ -236,7 +237,7 @@ async fn transition(
     summary = "Pause a running campaign: no new calls; live calls finish",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = Object, description = "`campaignId`, `pausedBy` (optional)"),
-    responses((status = 200, description = "Paused", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 409, description = "Not running", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "Paused", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not running", body = crate::docs::ErrorBody))
 )]
 pub async fn pause(
     State(st): State<AppState>,
@@ -283,7 +284,7 @@ pub struct ResumeBody {
     summary = "Resume a paused campaign from its currentIndex",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = Object, description = "`campaignId`"),
-    responses((status = 200, description = "Resumed, with `resumedFrom`", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 409, description = "Not paused", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "Resumed, with `resumedFrom`", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not paused", body = crate::docs::ErrorBody))
 )]
 pub async fn resume(
     State(st): State<AppState>,

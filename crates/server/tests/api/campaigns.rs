@@ -271,7 +271,7 @@ async fn campaign_pauses_and_resumes_from_its_index(app: TestApp) {
     let (s, v) = app
         .post("/plivo/pause-campaign", &admin, json!({"campaignId": id}))
         .await;
-    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["success"], false);
     assert_eq!(v["message"], "Campaign not found or already paused");
     // Live calls finish; no new ones start while paused.
