@@ -15,5 +15,6 @@ mod leads;
 mod metrics;
 mod monitoring;
 mod panels;
+mod queue;
 mod reports;
 mod users;
