@@ -41,10 +41,7 @@ pub async fn available(
     Query(q): Query<AvailableQuery>,
 ) -> ApiResult<Json<Value>> {
     let page = PageRequest::new(q.page, q.limit);
-    let mut f = LeadFilter {
-        statuses: vec!["pending".into()],
-        ..Default::default()
-    };
+    let mut f = LeadFilter::default();
     for p in q
         .priority
         .as_deref()
