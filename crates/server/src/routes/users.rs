@@ -456,12 +456,22 @@ pub async fn create_client(
             "max_concurrent_calls must be between 0 and 100000",
         ));
     }
-    if let Some(tz) = &b.timezone {
-        tz.parse::<chrono_tz::Tz>()
-            .map_err(|_| ApiError::bad_request(format!("'{tz}' is not an IANA time zone")))?;
-    }
+    let zone = b
+        .timezone
+        .as_deref()
+        .map(|tz| {
+            tz.parse::<chrono_tz::Tz>()
+                .map_err(|_| ApiError::bad_request(format!("'{tz}' is not an IANA time zone")))
+        })
+        .transpose()?;
     let mut tx = st.db.begin().await?;
     let c = clients::create(&mut tx, name, cap, b.timezone.as_deref()).await?;
+    // A client in a zone of its own calls in that zone: its first schedule (version 1, the
+    // default's hours) is in it, not in the server's.
+    if let Some(tz) = zone {
+        let doc = switchboard_core::schedule::Schedule::default_in(tz).to_doc();
+        switchboard_store::schedules::put(&mut tx, c.id, &doc, 0, Some(s.user.id)).await?;
+    }
     audit::record(
         &mut tx,
         AuditEntry {

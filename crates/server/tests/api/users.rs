@@ -187,6 +187,31 @@ async fn tenants_are_isolated(app: TestApp) {
         StatusCode::BAD_REQUEST
     );
     let (_, acme_admin) = app.user(&root, "acmeadmin", "admin", Some(acme)).await;
+    // A client made with a zone of its own calls in it from the start.
+    let (s, v) = app.get("/api/dialer/schedule", &acme_admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (
+            v["timezone"].as_str(),
+            v["version"].as_i64(),
+            v["enabled"].as_bool()
+        ),
+        (Some("Asia/Tehran"), Some(1), Some(true)),
+        "{v}"
+    );
+    assert_eq!(v["windows"].as_array().map(Vec::len), Some(7), "{v}");
+    assert_eq!(
+        (
+            v["windows"][0]["start"].as_str(),
+            v["windows"][0]["end"].as_str()
+        ),
+        (Some("09:00"), Some("20:00"))
+    );
+    let (_, v) = app.get("/api/dialer/schedule", &root).await;
+    assert_eq!(
+        v["timezone"], "UTC",
+        "the server's zone for the first client: {v}"
+    );
     let ours = app.lead(&root, "+14155550199").await;
     let theirs = app.lead(&acme_admin, "+14155550199").await; // same phone, other client: fine
     assert_ne!(ours, theirs);
