@@ -79,7 +79,8 @@ def arr(items, cast):
 # pgbench reads ":name" as a variable: a space after each colon of the JSON.
 meta = "'{\"surface\": \"dialer\", \"disposition\": \"CONNECTED\", \"reason\": null, \"user_message\": \"bench\", \"batch_id\": null, \"agent_phone\": null}'"
 # The statement's parameters in order (crates/store/src/reports.rs): the clients and their rules
-# as the writer read them (none stored), one array per column of the reports, the time.
+# as the writer read them (none stored), one array per column of the reports, the time, and
+# the phones the reports expect (none).
 args = [arr([client], "bigint[]"), arr(["NULL"], "jsonb[]"), arr(leads, "bigint[]"),
         arr(["now()"] * k, "timestamptz[]"), arr(["'CONNECTED'"] * k, "text[]"),
         arr(["NULL"] * k, "bigint[]"), arr(["'answered'"] * k, "text[]"),
@@ -90,7 +91,8 @@ args = [arr([client], "bigint[]"), arr(["NULL"], "jsonb[]"), arr(leads, "bigint[
         arr(["'completed'"] * k, "text[]"), arr(["'CONNECTED'"] * k, "text[]"),
         arr(["now()"] * k, "timestamptz[]"), arr(["now()"] * k, "timestamptz[]"),
         arr(["NULL"] * k, "text[]"), arr([meta] * k, "jsonb[]"), arr(["NULL"] * k, "bigint[]"),
-        arr(["NULL"] * k, "text[]"), arr(["0"] * k, "bigint[]"), arr(["'bench'"] * k, "text[]"), "now()"]
+        arr(["NULL"] * k, "text[]"), arr(["0"] * k, "bigint[]"), arr(["'bench'"] * k, "text[]"), "now()",
+        arr(["NULL"] * k, "text[]")]
 text = re.sub(r"\$(\d+)(?:::[a-z]+\[\])?", lambda m: args[int(m.group(1)) - 1], text)
 print("\\set b random(0, %d)" % (stride - 1))
 for i in range(k):

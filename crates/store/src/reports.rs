@@ -60,6 +60,8 @@ pub struct AttemptReport<'a> {
     pub call: &'a NewCall,
     pub attempt: Attempt<'a>,
     pub notes: Option<&'a str>,
+    /// The lead must have this phone (E.164) too, else the report is left out as unknown.
+    pub expect_phone: Option<&'a str>,
 }
 
 /// The retry rules a client's reports were computed with: as parsed, and as stored
@@ -139,6 +141,7 @@ pub async fn write_attempts(
         a.instance.push(c.instance_id.as_deref());
         a.slots.push(c.slots);
         a.call_note.push(r.notes);
+        a.expect_phone.push(r.expect_phone);
     }
     let clients: Vec<i64> = rules.iter().map(|r| r.client_id).collect();
     let stored: Vec<Option<Json<&Value>>> =
@@ -173,6 +176,7 @@ pub async fn write_attempts(
         .bind(a.slots)
         .bind(a.call_note)
         .bind(t)
+        .bind(a.expect_phone)
         .fetch_all(&mut *conn)
         .await?;
     Ok(rows)
@@ -205,6 +209,7 @@ struct Arrays<'a> {
     instance: Vec<Option<&'a str>>,
     slots: Vec<i64>,
     call_note: Vec<Option<&'a str>>,
+    expect_phone: Vec<Option<&'a str>>,
 }
 
 /// The statement of [`write_attempts`] (public for benchmarks that replay it). `v`'s first eight columns are the lead's change as
@@ -218,13 +223,14 @@ pub fn statement() -> String {
          v AS (SELECT * FROM unnest($3::bigint[], $4::timestamptz[], $5::text[], $6::bigint[], $7::text[], \
                $8::timestamptz[], $9::bigint[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[], \
                $15::text[], $16::bigint[], $17::text[], $18::text[], $19::timestamptz[], $20::timestamptz[], \
-               $21::text[], $22::jsonb[], $23::bigint[], $24::text[], $25::bigint[], $26::text[]) WITH ORDINALITY \
+               $21::text[], $22::jsonb[], $23::bigint[], $24::text[], $25::bigint[], $26::text[], $28::text[]) WITH ORDINALITY \
                AS v(column1, column2, column3, column4, column5, column6, column7, column8, client_id, provider, \
                provider_call_id, direction, from_number, user_id, status, surface_status, started_at, ended_at, \
-               language, metadata, campaign_id, instance_id, slots, notes, ord)), \
+               language, metadata, campaign_id, instance_id, slots, notes, expect_phone, ord)), \
          found AS (SELECT v.*, l.phone, l.batch_id, d.rules IS NOT DISTINCT FROM c.rules AS fresh \
                FROM v JOIN c ON c.client_id = v.client_id \
                JOIN leads l ON l.id = v.column1 AND l.client_id = v.client_id AND l.deleted_at IS NULL \
+               AND (v.expect_phone IS NULL OR l.phone = v.expect_phone) \
                LEFT JOIN dialer_settings d ON d.client_id = v.client_id), \
          ins AS (INSERT INTO calls (client_id, provider, provider_call_id, direction, from_number, to_number, \
                lead_id, user_id, status, surface_status, started_at, ended_at, language, metadata, created_at, \

@@ -85,6 +85,7 @@ pub async fn write_distinct(
                 call,
                 attempt: attempt_of(reports[i], call.lead_id.unwrap_or_default()),
                 notes: reports[i].user_message.as_deref(),
+                expect_phone: reports[i].phone_check.as_deref(),
             })
             .collect();
         let given: Vec<RulesUsed> = used

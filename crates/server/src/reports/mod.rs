@@ -52,6 +52,9 @@ pub struct Report {
     /// The dialer key that sent it (0: the configured token), for the audit log.
     pub key_id: i64,
     pub number: Number,
+    /// With a number named by id: the phone (E.164) the dialer says it is, which the lead must
+    /// have, else the report is about no number we know.
+    pub phone_check: Option<String>,
     pub disposition: Disposition,
     pub attempted_at: DateTime<Utc>,
     pub agent: Option<i64>,
@@ -438,6 +441,13 @@ async fn find_numbers(
                 Number::Phone(p) => *by_phone.get(p)?,
             };
             let (phone, batch) = by_id.get(&id)?.clone();
+            if reports[i]
+                .phone_check
+                .as_ref()
+                .is_some_and(|want| *want != phone)
+            {
+                return None; // the id and the phone name different numbers
+            }
             Some((i, id, phone, batch))
         })
         .collect();
@@ -559,6 +569,7 @@ mod tests {
                 client_id: 1,
                 key_id: 0,
                 number: Number::Id(1),
+                phone_check: None,
                 disposition: Disposition::Busy,
                 attempted_at: Utc::now(),
                 agent: None,

@@ -187,13 +187,6 @@ pub async fn report_result(
         None | Some(Value::Null) => None,
         Some(v) => Some(crate::extract::parse_id(v, "number_id")?),
     };
-    if number_id.is_none()
-        && b.phone_number
-            .as_deref()
-            .is_none_or(|s| s.trim().is_empty())
-    {
-        return Err(ApiError::bad_request("phone_number is required"));
-    }
     let attempted_at: DateTime<Utc> = match b.attempted_at.as_deref() {
         None | Some("") => now(),
         Some(s) => crate::extract::parse_iso8601(s).ok_or_else(|| {
@@ -207,19 +200,34 @@ pub async fn report_result(
             )));
         }
     }
-    let number = match number_id {
-        Some(id) => Number::Id(id),
-        None => Number::Phone(
-            st.phones
-                .normalize(b.phone_number.as_deref().unwrap_or_default())
-                .map_err(|e| ApiError::bad_request(format!("phone_number: {e}")))?,
-        ),
+    let raw_phone = b
+        .phone_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let normalize = |raw: &str| {
+        st.phones
+            .normalize(raw)
+            .map_err(|e| ApiError::bad_request(format!("phone_number: {e}")))
     };
+    // Both given: they must name the same number (the lead is found by id, and must have this
+    // phone), so that a result is never written onto a number the dialer did not call. A
+    // dialer echoes the E.164 form next-batch gave it: compared as sent, and normalized (a
+    // costly parse) only when that form finds nothing.
+    let (number, phone_check, as_sent) = match (number_id, raw_phone) {
+        (Some(id), Some(raw)) if looks_e164(raw) => (Number::Id(id), Some(raw.to_string()), true),
+        (Some(id), Some(raw)) => (Number::Id(id), Some(normalize(raw)?), false),
+        (Some(id), None) => (Number::Id(id), None, false),
+        (None, Some(raw)) => (Number::Phone(normalize(raw)?), None, false),
+        (None, None) => return Err(ApiError::bad_request("phone_number is required")),
+    };
+    let checked = phone_check.is_some();
     let agent = agent_of(&st, p.client_id, &b).await?;
     let report = Report {
         client_id: p.client_id,
         key_id: p.key_id,
         number,
+        phone_check,
         disposition,
         attempted_at,
         agent,
@@ -228,17 +236,38 @@ pub async fn report_result(
         user_message: b.user_message,
         call_allowed: b.call_allowed,
     };
-    let done = st.reporter.report(report).await.map_err(|e| {
+    let stopped = |e: String| {
         tracing::error!(error = %e, "could not store a dialer report");
         ApiError::internal()
-    })?;
+    };
+    let mut done = st.reporter.report(report.clone()).await.map_err(stopped)?;
+    if done.is_none()
+        && as_sent
+        && let Some(raw) = raw_phone
+        && let Ok(n) = st.phones.normalize(raw)
+        && n != raw
+    {
+        let again = Report {
+            phone_check: Some(n),
+            ..report
+        };
+        done = st.reporter.report(again).await.map_err(stopped)?;
+    }
     let outcome = match &done {
         None => "unknown_number",
         Some(d) if d.duplicate => "repeat",
         Some(_) => "written",
     };
     metrics::counter!(crate::metrics::REPORTS, "outcome" => outcome).increment(1);
-    let done = done.ok_or_else(|| ApiError::not_found("number"))?;
+    let done = done.ok_or_else(|| match (number_id, checked) {
+        (Some(id), true) => ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!(
+                "number {id} not found with this phone_number: no such number, or number_id and phone_number name different numbers"
+            ),
+        ),
+        _ => ApiError::not_found("number"),
+    })?;
     let lead = done.lead;
     Ok(Json(json!({
         "success": true,
@@ -256,6 +285,12 @@ pub async fn report_result(
         "call_allowed": done.call_allowed,
         "schedule_version": done.schedule_version,
     })))
+}
+
+/// `+` and 8 to 15 digits: the shape of E.164, which a stored phone has.
+fn looks_e164(s: &str) -> bool {
+    s.strip_prefix('+')
+        .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The agent a report names: by id, else by phone; a 400 when it is no user of the client.
@@ -449,4 +484,26 @@ pub async fn explain(
         "schedule_version": stored.version,
         "checked_at": ts(&t),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_e164;
+
+    #[test]
+    fn the_shape_of_e164() {
+        for s in ["+14155550170", "+4420712345", "+123456789012345"] {
+            assert!(looks_e164(s), "{s}");
+        }
+        for s in [
+            "14155550170",
+            "+1415555",
+            "+1234567890123456",
+            "+1 415 555 0170",
+            "+",
+            "",
+        ] {
+            assert!(!looks_e164(s), "{s}");
+        }
+    }
 }

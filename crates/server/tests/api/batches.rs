@@ -983,8 +983,22 @@ async fn report_result_refuses_bad_input(app: TestApp) {
         .user(&admin, "otheradmin", "admin", c["client"]["id"].as_i64())
         .await;
     let theirs = app.lead(&other_admin, "+14155550171").await;
+    let neighbour = app.lead(&admin, "+14155550172").await;
 
     let cases: Vec<(Value, StatusCode)> = vec![
+        // The id and the phone name two different numbers: nothing is written to either.
+        (
+            json!({"number_id": lead, "phone_number": "+14155550172", "status": "BUSY"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            json!({"number_id": neighbour, "phone_number": "+14155550170", "status": "BUSY"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            json!({"number_id": lead, "phone_number": "not a phone", "status": "BUSY"}),
+            StatusCode::BAD_REQUEST,
+        ),
         (
             json!({"number_id": lead, "status": "RINGING"}),
             StatusCode::BAD_REQUEST,
@@ -1108,6 +1122,7 @@ async fn report_result_refuses_bad_input(app: TestApp) {
     );
     let t = get_lead(&app, &other_admin, theirs).await;
     assert_eq!(t["attempts"], 0);
+    assert_eq!(get_lead(&app, &admin, neighbour).await["attempts"], 0);
     assert_eq!(
         app.get("/api/calls", &admin).await.1["pagination"]["total"],
         0
@@ -1116,11 +1131,11 @@ async fn report_result_refuses_bad_input(app: TestApp) {
         app.get("/api/calls", &other_admin).await.1["pagination"]["total"],
         0
     );
-    // ISO 8601 without seconds is a time too.
+    // ISO 8601 without seconds is a time too; the phone may be written in any form of it.
     let (s, v) = report(
         &app,
         &key,
-        json!({"number_id": lead, "status": "BUSY", "attempted_at": "2026-01-10T16:47+03:30"}),
+        json!({"number_id": lead, "phone_number": "(415) 555-0170", "status": "BUSY", "attempted_at": "2026-01-10T16:47+03:30"}),
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -1128,6 +1143,16 @@ async fn report_result_refuses_bad_input(app: TestApp) {
         get_lead(&app, &admin, lead).await["last_attempt_at"],
         "2026-01-10T13:17:00.000+00:00"
     );
+    // `+` and digits that are not the stored form (a trunk 1 after the country code) still
+    // name the number once normalized.
+    let (s, v) = report(
+        &app,
+        &key,
+        json!({"number_id": lead, "phone_number": "+114155550170", "status": "BUSY", "attempted_at": "2026-01-10T16:48+03:30"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(get_lead(&app, &admin, lead).await["attempts"], 2);
 }
 
 async fn call_allowed_false_switches_dialing_off(app: TestApp) {

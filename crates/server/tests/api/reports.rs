@@ -64,6 +64,7 @@ fn report(
         client_id,
         key_id: 0,
         number,
+        phone_check: None,
         disposition: Disposition::parse(d).unwrap(),
         attempted_at: at,
         agent,
