@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -160,21 +160,11 @@ impl RetryRules {
 
 /// The start of the calendar day holding `t` in `tz` (daily caps count from here), and of the next.
 pub fn day_bounds(t: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
-    let date = t.with_timezone(&tz).date_naive();
-    let start_of = |d: chrono::NaiveDate| {
-        let naive = d.and_time(NaiveTime::MIN);
-        match tz.from_local_datetime(&naive) {
-            chrono::LocalResult::Single(x) => x.with_timezone(&Utc),
-            chrono::LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
-            // Midnight skipped by a clock change: the day starts an hour later.
-            chrono::LocalResult::None => tz
-                .from_local_datetime(&(naive + Duration::hours(1)))
-                .earliest()
-                .map(|x| x.with_timezone(&Utc))
-                .unwrap_or(t),
-        }
-    };
-    (start_of(date), start_of(date + Duration::days(1)))
+    let date = crate::days::day_of(tz, t);
+    (
+        crate::days::day_start(tz, date),
+        crate::days::day_start(tz, date + Duration::days(1)),
+    )
 }
 
 /// Seed 001's queue promise: urgent at once, high within 2 minutes, medium within 10, low when

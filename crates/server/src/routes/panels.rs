@@ -118,15 +118,6 @@ fn range(q: &RangeQuery, tz: Tz, now: DateTime<Utc>) -> ApiResult<Range> {
     Ok(Range { from, to, days })
 }
 
-/// Today in `tz`, as a range of instants.
-fn today(tz: Tz, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    let d = days::day_of(tz, now);
-    (
-        days::day_start(tz, d),
-        days::day_start(tz, d.succ_opt().unwrap_or(d)),
-    )
-}
-
 /// A date as seed 001's daily rows name it (a MongoDB `$group` key).
 fn date_key(d: NaiveDate) -> Value {
     json!({ "year": d.year(), "month": d.month(), "day": d.day() })
@@ -154,7 +145,7 @@ async fn totals(
 ) -> ApiResult<(CallCounts, i64)> {
     let mut rd = st.db.read().await?;
     let all = performance::call_counts(&mut rd, &which).await?;
-    let (from, to) = today(tz, now);
+    let (from, to) = switchboard_core::dialer::day_bounds(now, tz);
     let today = performance::call_counts(
         &mut rd,
         &Calls {
