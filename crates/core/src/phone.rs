@@ -58,6 +58,14 @@ impl PhoneNormalizer {
     }
 }
 
+/// `+` and 8 to 15 digits: the shape of E.164, the form every stored phone has. Not proof
+/// that a number is in its normalized form (`+114155550170` has the shape; normalized, it is
+/// `+14155550170`).
+pub fn looks_e164(s: &str) -> bool {
+    s.strip_prefix('+')
+        .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl PhoneNormalizer {
     /// What a person's partial number can start with in E.164: the digits as typed (`+` and
     /// the digits), and, when typed without `+`/`00`, the default region's country code with
@@ -93,6 +101,28 @@ impl PhoneNormalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shape_of_e164() {
+        for s in [
+            "+14155550170",
+            "+4420712345",
+            "+123456789012345",
+            "+114155550170",
+        ] {
+            assert!(looks_e164(s), "{s}");
+        }
+        for s in [
+            "14155550170",
+            "+1415555",
+            "+1234567890123456",
+            "+1 415 555 0170",
+            "+",
+            "",
+        ] {
+            assert!(!looks_e164(s), "{s}");
+        }
+    }
 
     #[test]
     fn normalizes_national_and_international_forms() {

@@ -215,7 +215,9 @@ pub async fn report_result(
     // dialer echoes the E.164 form next-batch gave it: compared as sent, and normalized (a
     // costly parse) only when that form finds nothing.
     let (number, phone_check, as_sent) = match (number_id, raw_phone) {
-        (Some(id), Some(raw)) if looks_e164(raw) => (Number::Id(id), Some(raw.to_string()), true),
+        (Some(id), Some(raw)) if switchboard_core::phone::looks_e164(raw) => {
+            (Number::Id(id), Some(raw.to_string()), true)
+        }
         (Some(id), Some(raw)) => (Number::Id(id), Some(normalize(raw)?), false),
         (Some(id), None) => (Number::Id(id), None, false),
         (None, Some(raw)) => (Number::Phone(normalize(raw)?), None, false),
@@ -240,9 +242,11 @@ pub async fn report_result(
         tracing::error!(error = %e, "could not store a dialer report");
         ApiError::internal()
     };
-    let mut done = st.reporter.report(report.clone()).await.map_err(stopped)?;
+    // Kept only for a second look at a phone sent in E.164 form.
+    let retry = as_sent.then(|| report.clone());
+    let mut done = st.reporter.report(report).await.map_err(stopped)?;
     if done.is_none()
-        && as_sent
+        && let Some(report) = retry
         && let Some(raw) = raw_phone
         && let Ok(n) = st.phones.normalize(raw)
         && n != raw
@@ -285,12 +289,6 @@ pub async fn report_result(
         "call_allowed": done.call_allowed,
         "schedule_version": done.schedule_version,
     })))
-}
-
-/// `+` and 8 to 15 digits: the shape of E.164, which a stored phone has.
-fn looks_e164(s: &str) -> bool {
-    s.strip_prefix('+')
-        .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The agent a report names: by id, else by phone; a 400 when it is no user of the client.
@@ -484,26 +482,4 @@ pub async fn explain(
         "schedule_version": stored.version,
         "checked_at": ts(&t),
     })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::looks_e164;
-
-    #[test]
-    fn the_shape_of_e164() {
-        for s in ["+14155550170", "+4420712345", "+123456789012345"] {
-            assert!(looks_e164(s), "{s}");
-        }
-        for s in [
-            "14155550170",
-            "+1415555",
-            "+1234567890123456",
-            "+1 415 555 0170",
-            "+",
-            "",
-        ] {
-            assert!(!looks_e164(s), "{s}");
-        }
-    }
 }

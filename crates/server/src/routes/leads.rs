@@ -224,15 +224,15 @@ fn split_csv(s: &Option<String>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// A date (`2024-01-31`, taken as that whole UTC day) or an RFC 3339 time.
+/// A date (`2024-01-31`, taken as that whole UTC day) or an ISO 8601 time with an offset.
 pub fn parse_time(
     field: &str,
     v: &str,
     end_of_day: bool,
 ) -> ApiResult<chrono::DateTime<chrono::Utc>> {
     let v = v.trim();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
-        return Ok(t.with_timezone(&chrono::Utc));
+    if let Some(t) = crate::extract::parse_iso8601(v) {
+        return Ok(t);
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
         let t = if end_of_day {

@@ -65,8 +65,7 @@ fn bound(field: &str, v: &str, tz: Tz, end: bool) -> ApiResult<DateTime<Utc>> {
         let d = if end { d.succ_opt().unwrap_or(d) } else { d };
         return Ok(days::day_start(tz, d));
     }
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        let t = t.with_timezone(&Utc);
+    if let Some(t) = crate::extract::parse_iso8601(v) {
         return Ok(if end {
             t + Duration::microseconds(1)
         } else {

@@ -161,7 +161,7 @@ async fn csv_upload_refuses_what_is_not_csv(app: TestApp) {
 
 /// Set a lead's status and disposition behind the API's back (reaching them through the API
 /// takes calls).
-async fn sqlx_set(app: &TestApp, lead: i64, status: &str, disposition: Option<&str>) {
+async fn set_state(app: &TestApp, lead: i64, status: &str, disposition: Option<&str>) {
     switchboard_store::sql("UPDATE leads SET status = $1, disposition = $2 WHERE id = $3")
         .arg(status)
         .arg(disposition.map(String::from))
@@ -264,8 +264,8 @@ async fn export_xlsx_and_csv_follow_the_selection(app: TestApp) {
     assert_eq!(String::from_utf8(bytes).unwrap().lines().count(), 2);
 
     // FAILED (seed 002) is the disposition; failed (lowercase) the lead status.
-    sqlx_set(&app, b, "failed", Some("BUSY")).await;
-    sqlx_set(&app, c, "answered", Some("FAILED")).await;
+    set_state(&app, b, "failed", Some("BUSY")).await;
+    set_state(&app, c, "answered", Some("FAILED")).await;
     let rows = csv_rows(
         &app,
         &admin,
