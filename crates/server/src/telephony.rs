@@ -556,3 +556,30 @@ pub async fn agent_calls_lead(
     }
     Ok(call)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lookup by call id alone names every provider (`calls::PROVIDERS`); a provider missing
+    /// from that list would make its calls unfindable by id.
+    #[test]
+    fn every_provider_is_in_the_stores_list() {
+        for kind in ProviderKind::ALL {
+            assert!(
+                calls::PROVIDERS.contains(&kind.as_str()),
+                "{} is missing from calls::PROVIDERS",
+                kind.as_str()
+            );
+        }
+        // This match stops compiling when a provider is added: add it to `ALL` and the list.
+        for kind in ProviderKind::ALL {
+            match kind {
+                ProviderKind::Simulator
+                | ProviderKind::Twilio
+                | ProviderKind::Plivo
+                | ProviderKind::Smartflo => {}
+            }
+        }
+    }
+}

@@ -126,6 +126,19 @@ impl Sql {
         &self.text
     }
 
+    /// The statement's plan instead of its rows: PostgreSQL's `EXPLAIN` (one text column) or
+    /// SQLite's `EXPLAIN QUERY PLAN` (the plan's text in the fourth column). For plan tests.
+    pub fn explained(mut self, backend: Backend) -> Self {
+        self.text.insert_str(
+            0,
+            match backend {
+                Backend::Postgres => "EXPLAIN ",
+                Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+            },
+        );
+        self
+    }
+
     /// Do not keep this statement prepared on the connection: PostgreSQL then plans it for the
     /// arguments and table sizes of each run. A prepared statement switches to one generic plan
     /// after five runs and keeps it for the connection's life; for a table that was nearly

@@ -691,8 +691,157 @@ mod calls_and_events {
         events_apply_once_in_any_order,
         endings_reach_the_lead_once,
         unknown_calls_are_reported,
-        phone_search_plans_agree
+        phone_search_plans_agree,
+        lookups_use_the_narrowed_indexes
     );
+
+    /// The plan of `q` as text, one line per step.
+    async fn plan(
+        tx: &mut switchboard_store::Tx,
+        backend: switchboard_store::Backend,
+        q: switchboard_store::Sql,
+    ) -> String {
+        let q = q.explained(backend);
+        if backend == switchboard_store::Backend::Postgres {
+            let rows: Vec<(String,)> = q.fetch_all(tx).await.unwrap();
+            rows.into_iter().map(|r| r.0).collect::<Vec<_>>().join("\n")
+        } else {
+            let rows: Vec<(i64, i64, i64, String)> = q.fetch_all(tx).await.unwrap();
+            rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+        }
+    }
+
+    /// Migration 0016: a call id is found without its provider through the (provider, call id)
+    /// key, and the agent and caller-number indexes, which no longer hold calls without an agent
+    /// or a caller number, still serve the queries that compare those columns.
+    pub(super) async fn lookups_use_the_narrowed_indexes(db: Db, client: i64) {
+        use switchboard_store::users::{self, NewUser};
+        let backend = db.backend();
+        let other = {
+            let mut tx = db.begin().await.unwrap();
+            let c = switchboard_store::clients::create(&mut tx, "Other", 10, None)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            c.id
+        };
+        let mut tx = db.begin().await.unwrap();
+        let agent = users::create(
+            &mut tx,
+            &NewUser {
+                client_id: client,
+                username: "agent-16".into(),
+                email: None,
+                password_hash: "x".into(),
+                role: "operator".into(),
+                first_name: String::new(),
+                last_name: String::new(),
+                phone_number: None,
+                agent_id: None,
+            },
+        )
+        .await
+        .unwrap();
+        // 3,000 dialer reports (no agent, no caller number), a few calls with both.
+        for chunk in 0..6 {
+            let batch: Vec<NewCall> = (0..500)
+                .map(|i| {
+                    let n = chunk * 500 + i;
+                    let mut c =
+                        NewCall::outbound(client, calls::DIALER, &format!("+1212555{n:04}"));
+                    c.provider_call_id = Some(format!("dialer-{n}"));
+                    c.status = CallStatus::Busy;
+                    c
+                })
+                .collect();
+            calls::create_many(&mut tx, &batch).await.unwrap();
+        }
+        for n in 0..5 {
+            let mut c = NewCall::outbound(client, "twilio", &format!("+1415555{n:04}"));
+            c.provider_call_id = Some(format!("CA{n}"));
+            c.from_number = Some(format!("+1312555000{n}"));
+            c.user_id = Some(agent.id);
+            c.status = CallStatus::Completed;
+            calls::create(&mut tx, &c).await.unwrap();
+        }
+        let mut bot = NewCall::outbound(client, calls::BOT, "+14155559999");
+        bot.provider_call_id = Some("bot-call-1".into());
+        calls::create(&mut tx, &bot).await.unwrap();
+        tx.commit().await.unwrap();
+
+        // Found whichever provider placed it; never another client's.
+        let mut conn = db.read().await.unwrap();
+        for (id, provider) in [
+            ("dialer-1717", calls::DIALER),
+            ("CA3", "twilio"),
+            ("bot-call-1", calls::BOT),
+        ] {
+            let c = calls::find_by_call_id(&mut conn, client, id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (c.provider.as_str(), c.provider_call_id.as_deref()),
+                (provider, Some(id))
+            );
+            assert!(
+                calls::find_by_call_id(&mut conn, other, id)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        assert!(
+            calls::find_by_call_id(&mut conn, client, "dialer-3000")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        drop(conn);
+
+        let mut tx = db.begin().await.unwrap();
+        if backend == switchboard_store::Backend::Postgres {
+            sql("ANALYZE calls").execute(&mut tx).await.unwrap();
+            sql("SET LOCAL enable_seqscan = off")
+                .execute(&mut tx)
+                .await
+                .unwrap();
+        } else {
+            sql("ANALYZE").execute(&mut tx).await.unwrap();
+        }
+        let p = plan(&mut tx, backend, calls::by_call_id(client, "CA3")).await;
+        assert!(p.contains("calls_provider_call_key"), "{p}");
+        let mut q = sql("SELECT calls.id FROM calls");
+        calls::CallFilter {
+            user_id: Some(agent.id),
+            ..Default::default()
+        }
+        .push_where_aggregate(&mut q, client);
+        let p = plan(&mut tx, backend, q).await;
+        assert!(p.contains("calls_user_idx"), "{p}");
+        // The shape of one arm of a sparse phone search (`CallFilter::push_phone_union`).
+        let q = sql(
+            "SELECT c.id FROM calls c WHERE c.client_id = $1 AND c.deleted_at IS NULL \
+             AND c.from_number >= $2 AND c.from_number < $3",
+        )
+        .arg(client)
+        .arg("+1312555")
+        .arg("+1312555:");
+        let p = plan(&mut tx, backend, q).await;
+        assert!(p.contains("calls_client_from_idx"), "{p}");
+        // And the two indexes hold only the five calls with an agent and a caller number: a
+        // metapage and one leaf each (3,006 entries would take a dozen pages).
+        if backend == switchboard_store::Backend::Postgres {
+            for index in ["calls_user_idx", "calls_client_from_idx"] {
+                let (bytes,): (i64,) = sql("SELECT pg_relation_size($1::regclass)")
+                    .arg(index)
+                    .fetch_one(&mut tx)
+                    .await
+                    .unwrap();
+                assert_eq!(bytes, 2 * 8192, "{index}");
+            }
+        }
+    }
 
     /// A phone search is answered from the number indexes (few matches) or row by row (many):
     /// both plans, and every status and direction filter with them, give the same page and total.

@@ -29,6 +29,9 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    /// Every provider (the store's list of `calls.provider` values is checked against it).
+    pub const ALL: [ProviderKind; 4] = [Self::Simulator, Self::Twilio, Self::Plivo, Self::Smartflo];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Simulator => "simulator",

@@ -536,7 +536,7 @@ pub(crate) fn attempt_call(
     phone: &str,
     batch: Option<&str>,
 ) -> NewCall {
-    let mut new = NewCall::outbound(client, "dialer", phone);
+    let mut new = NewCall::outbound(client, switchboard_store::calls::DIALER, phone);
     new.provider_call_id = Some(format!(
         "dialer-{}-{}",
         lead_id,

@@ -266,7 +266,7 @@ pub async fn create(
     };
     let new = NewCall {
         client_id: w.client_id,
-        provider: "external".into(),
+        provider: calls::BOT.into(),
         provider_call_id: Some(call_id),
         direction,
         from_number: b.caller.clone(),
