@@ -69,7 +69,7 @@ open_all_day() { # $1 = token
   curl -sf -X PUT "$TARGET/api/dialer/schedule" -H "authorization: Bearer $1" -H 'content-type: application/json' -d "$w" >/dev/null
 }
 fresh_db() { # $1 = backend, $2 = name; prints the URL
-  if [[ $1 == sqlite ]]; then echo "sqlite://$WORK/$2.db"
+  if [[ $1 == sqlite ]]; then rm -f "$WORK/$2.db" "$WORK/$2.db-wal" "$WORK/$2.db-shm"; echo "sqlite://$WORK/$2.db"
   else
     psql "$PG_BASE/postgres" -qc "DROP DATABASE IF EXISTS $2" >/dev/null
     psql "$PG_BASE/postgres" -qc "CREATE DATABASE $2" >/dev/null
