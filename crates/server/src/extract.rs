@@ -1,15 +1,74 @@
 //! Request extractors whose rejections answer in our error shape.
 
+use axum::body::Bytes;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{
+    JsonRejection, MissingJsonContentType, PathRejection, QueryRejection,
+};
 use axum::extract::{FromRequest, FromRequestParts};
 
 use crate::error::ApiError;
 
-/// JSON body; malformed, wrongly typed or oversized bodies become a 4xx with a clear message.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// JSON body; malformed, wrongly typed or oversized bodies become a 4xx with a clear message,
+/// and so does text holding the NUL character (`\u0000`), which PostgreSQL cannot store.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        // As `axum::Json` does, with a look at the bytes between reading and parsing.
+        if !json_content_type(req.headers()) {
+            return Err(JsonRejection::from(MissingJsonContentType::default()).into());
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(JsonRejection::from)?;
+        if escapes_nul(&bytes) {
+            return Err(ApiError::bad_request(NUL_TEXT));
+        }
+        let axum::Json(v) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Json(v))
+    }
+}
+
+/// What a request holding the NUL character is told.
+pub const NUL_TEXT: &str = "text may not contain the NUL character (\\u0000 or %00)";
+
+/// Whether `Content-Type` says JSON (`application/json` or `application/…+json`), as axum reads it.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == "application"
+                && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+        })
+}
+
+/// Whether a JSON text holds a string with the NUL character. JSON can carry it only as the
+/// escape `\u0000` (a raw control byte is malformed JSON); `\\u0000` is a backslash and `u0000`.
+pub fn escapes_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(p) = json[i..].iter().position(|&b| b == b'\\') {
+        let at = i + p;
+        if json.get(at + 1) == Some(&b'u') && json.get(at + 2..at + 6) == Some(b"0000") {
+            return true;
+        }
+        i = at + 2; // the escaped character is skipped, so `\\` never starts an escape
+        if i >= json.len() {
+            break;
+        }
+    }
+    false
+}
+
+/// Whether a query string or path holds the NUL character, percent-encoded.
+fn encodes_nul(s: &str) -> bool {
+    s.contains("%00")
+}
 
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     fn into_response(self) -> axum::response::Response {
@@ -36,9 +95,25 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// Query string; one that does not parse, or holds the NUL character, is a 400.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        if parts.uri.query().is_some_and(encodes_nul) {
+            return Err(ApiError::bad_request(NUL_TEXT));
+        }
+        let axum::extract::Query(v) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Query(v))
+    }
+}
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
@@ -46,9 +121,25 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+/// Path parameters; one that does not parse, or holds the NUL character, is a 400.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Path<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        if encodes_nul(parts.uri.path()) {
+            return Err(ApiError::bad_request(NUL_TEXT));
+        }
+        let axum::extract::Path(v) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Path(v))
+    }
+}
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {

@@ -36,6 +36,29 @@ pub enum Arg {
     Json(Option<serde_json::Value>),
 }
 
+/// What a write or a filter holding the NUL character is told: PostgreSQL stores no NUL in
+/// text or `jsonb`, and SQLite is held to the same rule so both databases answer alike.
+pub const NUL_TEXT: &str = "text may not contain the NUL character (\\u0000)";
+
+impl Arg {
+    /// Whether this value is text, or JSON with a string or key, holding the NUL character.
+    fn holds_nul(&self) -> bool {
+        fn json(v: &serde_json::Value) -> bool {
+            match v {
+                serde_json::Value::String(s) => s.contains('\0'),
+                serde_json::Value::Array(a) => a.iter().any(json),
+                serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || json(v)),
+                _ => false,
+            }
+        }
+        match self {
+            Arg::Text(Some(s)) => s.contains('\0'),
+            Arg::Json(Some(v)) => json(v),
+            _ => false,
+        }
+    }
+}
+
 macro_rules! arg_from {
     ($t:ty, $v:ident) => {
         impl From<$t> for Arg {
@@ -161,6 +184,9 @@ impl Sql {
     {
         let mut a = DB::Arguments::default();
         for arg in &self.args {
+            if arg.holds_nul() {
+                return Err(StoreError::Invalid(NUL_TEXT.into()));
+            }
             let r = match arg.clone() {
                 Arg::I64(v) => a.add(v),
                 Arg::F64(v) => a.add(v),

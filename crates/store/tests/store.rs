@@ -72,8 +72,50 @@ both!(
     import_ignores_nothing_but_duplicates,
     import_in_sessions_keeps_the_file_order,
     checks_accept_every_value_and_refuse_others,
-    tag_and_text_filters
+    tag_and_text_filters,
+    text_with_nul_is_refused_alike
 );
+
+/// PostgreSQL stores no NUL in text or `jsonb`; the store refuses it before either database
+/// sees it, as an invalid value (a 400 at the API), and writes nothing.
+async fn text_with_nul_is_refused_alike(db: Db, client: i64) {
+    let mut tx = db.begin().await.unwrap();
+    let err = leads::create(
+        &mut tx,
+        client,
+        &NewLead {
+            phone: "+14155550500".into(),
+            name: Some("a\0b".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(m) if m.contains("NUL")),
+        "{err:?}"
+    );
+    for v in [
+        serde_json::json!({"k": "a\u{0}"}),
+        serde_json::json!({"k\u{0}": 1}),
+        serde_json::json!([[1, "\u{0}"]]),
+    ] {
+        let err = sql("SELECT $1 IS NULL")
+            .arg(switchboard_store::Arg::Json(Some(v.clone())))
+            .execute(&mut tx)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{v}: {err:?}");
+    }
+    drop(tx);
+    let mut conn = db.read().await.unwrap();
+    let (n,): (i64,) = sql("SELECT COUNT(*) FROM leads WHERE client_id = $1")
+        .arg(client)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
 
 async fn timestamps_round_trip_exactly(db: Db, client: i64) {
     let mut tx = db.begin().await.unwrap();

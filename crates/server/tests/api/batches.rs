@@ -1053,6 +1053,11 @@ async fn report_result_refuses_bad_input(app: TestApp) {
             json!({"number_id": lead, "status": "BUSY", "user_message": "x".repeat(5001)}),
             StatusCode::BAD_REQUEST,
         ),
+        // PostgreSQL stores no NUL: refused before it could fail a whole written batch.
+        (
+            json!({"number_id": lead, "status": "BUSY", "user_message": "a\u{0}b"}),
+            StatusCode::BAD_REQUEST,
+        ),
         (
             json!({"number_id": 999999, "phone_number": "+14155550170", "status": "BUSY"}),
             StatusCode::NOT_FOUND,

@@ -14,6 +14,7 @@ mod instances;
 mod leads;
 mod metrics;
 mod monitoring;
+mod nul;
 mod panels;
 mod queue;
 mod reports;

@@ -332,7 +332,14 @@ pub(super) fn parse_stream(
                 if rec.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
                     continue; // blank line
                 }
-                match columns.parse(&rec, &phones, &mut chunk) {
+                // A NUL past the first block read (which would make the file binary): the row
+                // is refused, as PostgreSQL stores no NUL in text.
+                let parsed = if rec.as_slice().contains(&0) {
+                    Err("the row holds the NUL character".to_string())
+                } else {
+                    columns.parse(&rec, &phones, &mut chunk)
+                };
+                match parsed {
                     Ok(()) => {
                         if chunk.len() == reuse.rows_per_chunk {
                             let full = std::mem::replace(&mut chunk, reuse.take());
