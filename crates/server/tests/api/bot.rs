@@ -10,8 +10,31 @@ use crate::harness::TestApp;
 both_calls!(
     bot_logs_calls_in_its_own_words,
     dashboard_reads_filters_and_exports,
-    bad_bot_input_changes_nothing
+    bad_bot_input_changes_nothing,
+    metadata_numbers_read_back_as_written
 );
+
+/// PostgreSQL keeps a `jsonb` number as an exact decimal and writes f64's largest as 309
+/// digits; read back, that must be the same number (it was "number out of range", and every
+/// listing holding the call answered 500).
+async fn metadata_numbers_read_back_as_written(app: TestApp) {
+    let admin = app.admin().await;
+    let numbers = json!({
+        "max": f64::MAX, "min": f64::MIN, "tiny": 5e-324, "third": 1.0 / 3.0,
+        "big": 1.0657993688070916e159, "int": i64::MIN, "uint": u64::MAX
+    });
+    let mut call = start("NUM1", "+14155550990");
+    call["metadata"] = numbers.clone();
+    let (s, v) = bot(&app, Method::POST, "/api/calls", call).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = app.get("/api/calls/NUM1", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for (k, n) in numbers.as_object().unwrap() {
+        assert_eq!(&v["data"]["metadata"][k], n, "{k}: {v}");
+    }
+    let (s, v) = app.get("/api/calls?limit=5", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
 
 const BOT: &str = "bot-key-for-tests-1";
 
