@@ -124,7 +124,7 @@ impl Modify for Security {
         description = "Call-center backend: users, clients, API keys, lists, leads, calls, provider webhooks and the bot call log.\n\n\
             Errors answer `{\"error\": \"...\", \"message\": \"...\"}` (schema `ErrorBody`)."
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, Seed003ErrorBody, SuccessFalseErrorBody)),
     modifiers(&Security),
     tags(
         (name = "auth", description = "Sign-in and the signed-in user"),
@@ -147,7 +147,128 @@ pub fn base() -> utoipa::openapi::OpenApi {
 
 /// The complete OpenAPI document, collected from every route of the router.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    crate::routes::documented().into_openapi()
+    let mut doc = crate::routes::documented().into_openapi();
+    add_common_errors(&mut doc);
+    doc
+}
+
+/// Seed 003's error shape (routes under `/plivo` and `/health`).
+#[derive(ToSchema)]
+#[schema(example = json!({"success": false, "message": "campaignId is required", "error": "Bad Request", "code": "BAD_REQUEST", "timestamp": "2026-12-06T10:00:00.000Z"}))]
+pub struct Seed003ErrorBody {
+    /// Always false.
+    pub success: bool,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The HTTP reason phrase.
+    pub error: String,
+    /// The reason phrase in capitals, `_` for spaces.
+    pub code: String,
+    /// When it happened.
+    pub timestamp: String,
+}
+
+/// Seeds 000 and 004's error shape (routes under `/api/v1` and `/api/calls`).
+#[derive(ToSchema)]
+#[schema(example = json!({"success": false, "message": "callId is required", "error": "Bad Request"}))]
+pub struct SuccessFalseErrorBody {
+    /// Always false.
+    pub success: bool,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The HTTP reason phrase.
+    pub error: String,
+}
+
+/// Add to every operation the errors that any route of its kind answers and that its own
+/// annotation may leave out, each in its surface's shape: 400 where it takes input (a body,
+/// a query or path parameter), 404 where its path names a record, 401 and 429 where it needs
+/// credentials, 413 where it takes a body and 415 where that body is JSON. A response the
+/// annotation documents is kept as it is.
+pub fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let schema = match crate::routes::shape_of(path) {
+            crate::routes::Shape::Native => "ErrorBody",
+            crate::routes::Shape::Seed003 => "Seed003ErrorBody",
+            crate::routes::Shape::SuccessFalse => "SuccessFalseErrorBody",
+        };
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            // Annotations name the native shape; a seed's surface answers in its own.
+            if schema != "ErrorBody" {
+                for r in op.responses.responses.values_mut() {
+                    let RefOr::T(r) = r else { continue };
+                    for c in r.content.values_mut() {
+                        if let Some(RefOr::Ref(to)) = &mut c.schema
+                            && to.ref_location == "#/components/schemas/ErrorBody"
+                        {
+                            *to = Ref::from_schema_name(schema);
+                        }
+                    }
+                }
+            }
+            let body = op.request_body.as_ref();
+            let json_body = body.is_some_and(|b| b.content.contains_key("application/json"));
+            let takes_input =
+                body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            // A requirement that names a scheme (`{}` alone makes credentials optional).
+            let secured = op.security.as_ref().is_some_and(|reqs| {
+                reqs.iter().any(|r| {
+                    serde_json::to_value(r)
+                        .ok()
+                        .and_then(|v| v.as_object().map(|o| !o.is_empty()))
+                        .unwrap_or(false)
+                })
+            });
+            let mut add = |code: &str, description: &str| {
+                op.responses
+                    .responses
+                    .entry(code.to_string())
+                    .or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description(description)
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name(schema)))
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                    });
+            };
+            if takes_input {
+                add(
+                    "400",
+                    "Invalid input: a malformed or wrongly typed body, query or path value, or text holding the NUL character",
+                );
+            }
+            if path.contains('{') {
+                add("404", "No such record (or it belongs to another client)");
+            }
+            if secured {
+                add("401", "Missing, invalid or expired credentials");
+                add("429", "Rate limit exceeded; see the Retry-After header");
+            }
+            if body.is_some() {
+                add("413", "The body is over the size limit");
+            }
+            if json_body {
+                add(
+                    "415",
+                    "The body is not JSON (Content-Type: application/json)",
+                );
+            }
+        }
+    }
 }
 
 /// The serialized document, handed to the docs routes as a request extension.

@@ -275,3 +275,67 @@ fn parameters_and_bodies_are_described() {
         "#/components/schemas/UploadForm"
     );
 }
+
+/// Every operation documents the errors its kind of route answers, each in its surface's
+/// shape: 400 for input, 404 for a record in the path, 401 for credentials, 413 and 415 for a
+/// JSON body.
+#[test]
+fn common_errors_are_documented_in_each_surfaces_shape() {
+    let doc = document();
+    let mut checked = 0;
+    for (method, path) in ROUTES {
+        let op = &doc["paths"][*path][*method];
+        let responses = op["responses"].as_object().unwrap();
+        let has = |code: &str| responses.contains_key(code);
+        let json_body = op["requestBody"]["content"]
+            .get("application/json")
+            .is_some();
+        let params = op["parameters"].as_array().is_some_and(|p| !p.is_empty());
+        let secured = op["security"].as_array().is_some_and(|s| {
+            s.iter()
+                .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+        });
+        if json_body || params {
+            assert!(has("400"), "{method} {path}: no 400");
+        }
+        if json_body {
+            assert!(has("413") && has("415"), "{method} {path}: no 413 or 415");
+        }
+        if path.contains('{') {
+            assert!(has("404"), "{method} {path}: no 404");
+        }
+        if secured {
+            assert!(has("401") && has("429"), "{method} {path}: no 401 or 429");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, ROUTES.len());
+    // The shape follows the surface.
+    let schema_of = |path: &str, method: &str, code: &str| {
+        doc["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .as_str()
+            .map(str::to_string)
+    };
+    assert_eq!(
+        schema_of("/plivo/create-campaign", "post", "415").as_deref(),
+        Some("#/components/schemas/Seed003ErrorBody")
+    );
+    assert_eq!(
+        schema_of("/api/calls", "post", "415").as_deref(),
+        Some("#/components/schemas/SuccessFalseErrorBody")
+    );
+    assert_eq!(
+        schema_of("/api/leads/{id}", "get", "404").as_deref(),
+        Some("#/components/schemas/ErrorBody")
+    );
+    // Annotated errors too: the route names the native shape, the surface answers in its own.
+    assert_eq!(
+        schema_of("/api/v1/smartflo/call/hangup", "post", "409").as_deref(),
+        Some("#/components/schemas/SuccessFalseErrorBody")
+    );
+    assert_eq!(
+        schema_of("/plivo/campaign-progress/{campaignId}", "get", "404").as_deref(),
+        Some("#/components/schemas/Seed003ErrorBody")
+    );
+}

@@ -788,7 +788,7 @@ pub async fn delete(
     summary = "End a live call: through the provider when we placed it, else in the log",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(("id" = String, Path, description = "callId or id")),
-    responses((status = 200, description = "Terminated", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "Terminated", body = Object), (status = 409, description = "The provider has not taken the call yet, or it went through another provider", body = crate::docs::ErrorBody), (status = 502, description = "The provider refused to hang up", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn terminate(
     State(st): State<AppState>,

@@ -196,7 +196,10 @@ impl Groups {
                 .poll
                 .layer(from_fn_with_state(state.clone(), ratelimit::poll))
                 .layer(axum::middleware::from_fn(crate::error::success_false_shape)),
-            webhooks: self.webhooks.layer(DefaultBodyLimit::max(JSON_LIMIT)),
+            webhooks: self
+                .webhooks
+                .layer(DefaultBodyLimit::max(JSON_LIMIT))
+                .layer(axum::middleware::from_fn(shape_by_path)),
         }
     }
 
@@ -221,24 +224,59 @@ pub fn documented() -> OpenApiRouter<AppState> {
     Groups::new().merged()
 }
 
-/// An error for a path no route answers, in the shape of the seed whose paths it is under.
-fn in_shape_of(uri: &axum::http::Uri, e: ApiError) -> axum::response::Response {
-    let path = uri.path();
+/// Which error shape the routes under a path answer in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `{"error", "message"}`: native routes and seed 001/002.
+    Native,
+    /// Seed 003's `{"success": false, "message", "error", "code", "timestamp"}` (`/plivo`, `/health`).
+    Seed003,
+    /// Seeds 000 and 004's `{"success": false, "message", "error"}` (`/api/v1`, `/api/calls`).
+    SuccessFalse,
+}
+
+/// The error shape of the seed whose paths `path` is under.
+pub fn shape_of(path: &str) -> Shape {
     let under = |prefix: &str| {
         path.strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
     if under("/plivo") || under("/health") {
-        campaigns::seed003_render(&e)
+        Shape::Seed003
     } else if under("/api/v1") || under("/api/calls") {
-        crate::error::success_false_render(&e)
+        Shape::SuccessFalse
     } else {
-        axum::response::IntoResponse::into_response(e)
+        Shape::Native
+    }
+}
+
+/// Errors of a group whose routes belong to several surfaces (the webhooks: `/webhooks/…` and
+/// seed 000's `/api/v1/smartflo/webhook`), each in the shape of the surface its path is under.
+async fn shape_by_path(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let shape = shape_of(req.uri().path());
+    let res = next.run(req).await;
+    match (shape, res.extensions().get::<ApiError>().cloned()) {
+        (Shape::Native, _) | (_, None) => res,
+        (Shape::Seed003, Some(e)) => campaigns::seed003_render(&e),
+        (Shape::SuccessFalse, Some(e)) => crate::error::success_false_render(&e),
+    }
+}
+
+/// An error for a path no route answers, in the shape of the seed whose paths it is under.
+fn in_shape_of(uri: &axum::http::Uri, e: ApiError) -> axum::response::Response {
+    match shape_of(uri.path()) {
+        Shape::Seed003 => campaigns::seed003_render(&e),
+        Shape::SuccessFalse => crate::error::success_false_render(&e),
+        Shape::Native => axum::response::IntoResponse::into_response(e),
     }
 }
 
 pub fn router(state: AppState) -> Router {
-    let (app, doc) = Groups::new().layered(&state).merged().split_for_parts();
+    let (app, mut doc) = Groups::new().layered(&state).merged().split_for_parts();
+    crate::docs::add_common_errors(&mut doc);
 
     app.route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(crate::docs::serve(&doc))

@@ -173,7 +173,7 @@ pub async fn find_call(st: &AppState, client_id: i64, id: &str) -> ApiResult<Cal
     summary = "Hang up a call (operators: their own calls only)",
     security(("bearerAuth" = [])),
     request_body = HangupBody,
-    responses((status = 200, description = "Ended", body = Object), (status = 404, description = "No such call", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "Ended", body = Object), (status = 404, description = "No such call", body = crate::docs::ErrorBody), (status = 409, description = "The provider has not taken the call yet, or it went through another provider", body = crate::docs::ErrorBody), (status = 502, description = "The provider refused to hang up", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn hangup(
     State(st): State<AppState>,
@@ -225,7 +225,7 @@ fn live_view(st: &AppState, r: &CallRow, now: DateTime<Utc>) -> Value {
     tag = "seed 000: click-to-call",
     summary = "Every live call of the client, as Smartflo lists them (admins)",
     security(("bearerAuth" = [])),
-    responses((status = 200, description = "A bare array of live calls", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "A bare array of live calls", body = [Object]), crate::docs::AdminErrors)
 )]
 pub async fn live_calls(
     State(st): State<AppState>,
