@@ -324,6 +324,10 @@ pub async fn upload_dnc(
                 continue;
             }
         };
+        if rec.iter().any(|f| f.contains('\0')) {
+            errors.push(json!({ "line": line, "reason": "the row holds the NUL character" }));
+            continue;
+        }
         match st.phones.normalize(rec.get(phone_col).unwrap_or("")) {
             Ok(phone) => {
                 let reason = reason_col

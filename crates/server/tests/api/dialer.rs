@@ -234,7 +234,7 @@ async fn no_call_reaches_a_dnc_number(app: TestApp) {
     let (ct, body) = multipart(
         "csvFile",
         "dnc.csv",
-        b"mobile;reason\n4155550901;complained\nnope;x\n4155550901;again\n",
+        b"mobile;reason\n4155550901;complained\nnope;x\n4155550901;again\n4155550902;nul\0here\n",
         &[],
     );
     let (s, v) = app
@@ -251,9 +251,10 @@ async fn no_call_reaches_a_dnc_number(app: TestApp) {
         (
             v["added"].as_u64(),
             v["duplicates"].as_u64(),
-            v["errors"][0]["line"].as_u64()
+            v["errors"][0]["line"].as_u64(),
+            v["errors"][1]["line"].as_u64()
         ),
-        (Some(1), Some(1), Some(3)),
+        (Some(1), Some(1), Some(3), Some(5)),
         "{v}"
     );
     let (ct, body) = multipart("csvFile", "dnc.csv", b"name\nann\n", &[]);
