@@ -10,7 +10,7 @@ both!(
     export_xlsx_and_csv_follow_the_selection
 );
 
-async fn upload(
+pub(crate) async fn upload(
     app: &TestApp,
     token: &str,
     content: &[u8],

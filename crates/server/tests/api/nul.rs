@@ -1,11 +1,11 @@
 //! The NUL character: PostgreSQL stores none in text or `jsonb` (it answered a 500), so every
 //! surface refuses it with a 400, on both databases alike, and writes nothing.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::both;
-use crate::harness::{TestApp, multipart};
+use crate::harness::TestApp;
 
 both!(the_nul_character_is_refused_and_changes_nothing);
 
@@ -79,16 +79,7 @@ async fn the_nul_character_is_refused_and_changes_nothing(app: TestApp) {
         ));
     }
     assert!(csv.len() > 300 * 1024);
-    let (ct, body) = multipart("csvFile", "leads.csv", csv.as_bytes(), &[]);
-    let (s, v) = app
-        .send_bytes(
-            Method::POST,
-            "/api/leads/upload-csv",
-            Some(&admin),
-            &ct,
-            body,
-        )
-        .await;
+    let (s, v) = crate::files::upload(&app, &admin, csv.as_bytes(), &[]).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(
         v["summary"],
