@@ -122,7 +122,8 @@ impl Modify for Security {
     info(
         title = "Switchboard API",
         description = "Call-center backend: users, clients, API keys, lists, leads, calls, provider webhooks and the bot call log.\n\n\
-            Errors answer `{\"error\": \"...\", \"message\": \"...\"}` (schema `ErrorBody`)."
+            Errors answer `{\"error\": \"...\", \"message\": \"...\"}` (schema `ErrorBody`); under `/plivo` and `/health` in seed 003's shape \
+            (`Seed003ErrorBody`), under `/api/v1` and `/api/calls` in seeds 000/004's (`SuccessFalseErrorBody`)."
     ),
     components(schemas(ErrorBody, Seed003ErrorBody, SuccessFalseErrorBody)),
     modifiers(&Security),
