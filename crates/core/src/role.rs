@@ -10,6 +10,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Operator, Role::Admin, Role::SuperAdmin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Operator => "operator",
@@ -61,5 +63,16 @@ mod tests {
         assert!(Role::Admin.may_manage(Role::Operator));
         assert!(!Role::Admin.may_manage(Role::SuperAdmin));
         assert!(!Role::Operator.may_manage(Role::Operator));
+    }
+
+    #[test]
+    fn every_role_reads_back_from_its_name() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert!(
+            Role::ALL.windows(2).all(|w| w[0] < w[1]),
+            "ALL is in rank order"
+        );
     }
 }

@@ -328,3 +328,171 @@ pub async fn page() -> Html<&'static str> {
 pub async fn page_slash() -> Html<&'static str> {
     Html(PAGE)
 }
+
+/// Schemas of request fields whose values are a closed set, built from the very lists the
+/// handlers check against (the core's `ALL` arrays, each route's list of actions), so the
+/// document and the validation cannot drift apart. Handlers are lenient where the seeds are
+/// (case, aliases such as `agent` for `operator`); the document names the canonical values.
+pub mod field {
+    use switchboard_core::lead::DispositionInput;
+    use switchboard_core::{CallStatus, Disposition, LeadStatus, Priority, Role};
+    use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+
+    /// A string that is one of `values`.
+    pub fn one_of<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(values.into_iter().map(str::to_string)))
+            .description(Some(description))
+            .build()
+    }
+
+    /// A string that is one of `values`, or `null`.
+    fn one_of_or_null<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .enum_values(Some(
+                values
+                    .into_iter()
+                    .map(serde_json::Value::from)
+                    .chain([serde_json::Value::Null]),
+            ))
+            .description(Some(description))
+            .build()
+    }
+
+    /// A comma-separated list of values from `values` (a filter that takes several).
+    fn list_of<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
+        let values: Vec<&str> = values.into_iter().collect();
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(format!(
+                "{description} One or more of {}, separated by commas.",
+                values.join(", ")
+            )))
+            .build()
+    }
+
+    pub fn role() -> Object {
+        one_of(
+            Role::ALL.map(Role::as_str),
+            "The user's role (`agent` and `salesperson` are taken as `operator`).",
+        )
+    }
+
+    pub fn priority() -> Object {
+        one_of(Priority::ALL.map(Priority::as_str), "The lead's priority.")
+    }
+
+    pub fn priorities() -> Object {
+        list_of(Priority::ALL.map(Priority::as_str), "Priorities.")
+    }
+
+    pub fn lead_status() -> Object {
+        one_of(
+            LeadStatus::ALL.map(LeadStatus::as_str),
+            "Where the lead is in its life.",
+        )
+    }
+
+    /// The dispositions people may set (seed 002): `IN_QUEUE` (none) and the mutable ones.
+    pub fn disposition_input() -> Object {
+        let settable = ["IN_QUEUE"].into_iter().chain(
+            Disposition::ALL
+                .into_iter()
+                .filter(|d| DispositionInput::Set(*d).settable_by_people())
+                .map(Disposition::as_str),
+        );
+        one_of_or_null(
+            settable,
+            "The outcome of the last attempt as people may set it; `IN_QUEUE` or null clears \
+             it. The other dispositions are the dialer's (403).",
+        )
+    }
+
+    pub fn disposition() -> Object {
+        one_of(
+            Disposition::ALL.map(Disposition::as_str),
+            "The attempt's outcome (seed 002's dispositions).",
+        )
+    }
+
+    pub fn call_status() -> Object {
+        one_of(CallStatus::ALL.map(CallStatus::as_str), "A call status.")
+    }
+
+    /// The statuses people may give a call (all but `canceled`).
+    pub fn call_status_settable() -> Object {
+        one_of(
+            CallStatus::ALL
+                .into_iter()
+                .filter(|s| *s != CallStatus::Canceled)
+                .map(CallStatus::as_str),
+            "The call's new status.",
+        )
+    }
+
+    /// Lead filters that take statuses and dispositions alike.
+    pub fn lead_statuses() -> Object {
+        list_of(
+            LeadStatus::ALL
+                .map(LeadStatus::as_str)
+                .into_iter()
+                .chain(Disposition::ALL.map(Disposition::as_str))
+                .chain(["IN_QUEUE"]),
+            "Lead statuses or dispositions.",
+        )
+    }
+
+    pub fn dispositions() -> Object {
+        list_of(
+            Disposition::ALL
+                .map(Disposition::as_str)
+                .into_iter()
+                .chain(["IN_QUEUE"]),
+            "Dispositions.",
+        )
+    }
+
+    pub fn lead_sort() -> Object {
+        one_of(
+            switchboard_store::leads::SORTABLE,
+            "The column to sort on (camelCase names such as `createdAt` are accepted too); \
+             default `created_at`.",
+        )
+    }
+
+    pub fn sort_order() -> Object {
+        one_of(["asc", "desc"], "Sort direction; default `desc`.")
+    }
+
+    pub fn page() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .default(Some(1.into()))
+            .description(Some("Page number, from 1."))
+            .build()
+    }
+
+    pub fn limit() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .default(Some(switchboard_core::PageRequest::DEFAULT_LIMIT.into()))
+            .description(Some(format!(
+                "Items per page; larger values are taken as {}.",
+                switchboard_core::PageRequest::MAX_LIMIT
+            )))
+            .build()
+    }
+
+    pub fn key_kind() -> Object {
+        one_of(
+            switchboard_store::api_keys::KeyKind::ALL
+                .map(switchboard_store::api_keys::KeyKind::as_str),
+            "`api` (default): the `x-api-key` of seed 003; `dialer`: a dialer token (seed 002); \
+             `bot`: a bot key (seed 004).",
+        )
+    }
+}

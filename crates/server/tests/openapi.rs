@@ -262,6 +262,11 @@ fn parameters_and_bodies_are_described() {
         ("post", "/api/leads", "LeadBody"),
         ("post", "/api/admin/leads/bulk-action", "BulkBody"),
         ("post", "/api/numbers/export", "ExportBody"),
+        (
+            "post",
+            "/plivo/dashboard/bulk-operations",
+            "CampaignBulkBody",
+        ),
     ] {
         assert_eq!(
             doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
@@ -337,5 +342,83 @@ fn common_errors_are_documented_in_each_surfaces_shape() {
     assert_eq!(
         schema_of("/plivo/campaign-progress/{campaignId}", "get", "404").as_deref(),
         Some("#/components/schemas/Seed003ErrorBody")
+    );
+}
+
+/// Fields whose values are a closed set list every value the core knows, no more: the lists
+/// are built from the same arrays the handlers check against. (That the server takes each
+/// listed value is the API test `documented`.)
+#[test]
+fn closed_sets_list_the_cores_values() {
+    use switchboard_core::{CallStatus, Disposition, LeadStatus, Priority, Role};
+    let doc = document();
+    let values = |schema: &str, field: &str| -> Vec<Value> {
+        doc["components"]["schemas"][schema]["properties"][field]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema}.{field}: no enum"))
+            .clone()
+    };
+    let strings = |v: &[&str]| -> Vec<Value> { v.iter().map(|s| Value::from(*s)).collect() };
+    assert_eq!(
+        values("CreateUser", "role"),
+        strings(&Role::ALL.map(Role::as_str))
+    );
+    assert_eq!(
+        values("UpdateUser", "role"),
+        strings(&Role::ALL.map(Role::as_str))
+    );
+    assert_eq!(
+        values("LeadBody", "priority"),
+        strings(&Priority::ALL.map(Priority::as_str))
+    );
+    assert_eq!(
+        values("LeadBody", "status"),
+        strings(&LeadStatus::ALL.map(LeadStatus::as_str))
+    );
+    assert_eq!(
+        values("ReportBody", "status"),
+        strings(&Disposition::ALL.map(Disposition::as_str))
+    );
+    let mut people = strings(&["IN_QUEUE", "MISSED", "BUSY", "POWER_OFF", "BANNED"]);
+    people.push(Value::Null);
+    assert_eq!(values("LeadBody", "disposition"), people);
+    let settable: Vec<&str> = CallStatus::ALL
+        .into_iter()
+        .filter(|s| *s != CallStatus::Canceled)
+        .map(CallStatus::as_str)
+        .collect();
+    assert_eq!(values("UpdateCallBody", "status"), strings(&settable));
+    assert_eq!(
+        values("CreateKey", "kind"),
+        strings(&["api", "dialer", "bot"])
+    );
+    assert_eq!(
+        values("BulkBody", "action"),
+        strings(&["update_priority", "update_status", "add_tags", "delete"])
+    );
+    assert_eq!(
+        values("CampaignBulkBody", "action"),
+        strings(&["pause", "resume", "cancel"])
+    );
+    // Paging: from page 1, limits named with the cap the server applies.
+    let leads = doc["paths"]["/api/leads"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let param = |name: &str| leads.iter().find(|p| p["name"] == name).unwrap()["schema"].clone();
+    assert_eq!(param("page")["minimum"], 1);
+    assert_eq!(param("limit")["default"], 20);
+    assert!(
+        param("limit")["description"]
+            .as_str()
+            .unwrap()
+            .contains("100")
+    );
+    assert_eq!(
+        param("sort_order")["enum"],
+        serde_json::json!(["asc", "desc"])
+    );
+    assert_eq!(
+        param("sort_by")["enum"].as_array().unwrap().len(),
+        switchboard_store::leads::SORTABLE.len()
     );
 }

@@ -18,6 +18,8 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
+    pub const ALL: [KeyKind; 3] = [KeyKind::Api, KeyKind::Dialer, KeyKind::Bot];
+
     pub fn as_str(self) -> &'static str {
         match self {
             KeyKind::Api => "api",

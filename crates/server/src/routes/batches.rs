@@ -146,6 +146,7 @@ pub async fn next_batch(
 pub struct ReportBody {
     number_id: Option<Value>,
     phone_number: Option<String>,
+    #[schema(schema_with = crate::docs::field::disposition)]
     status: Option<String>,
     reason: Option<String>,
     attempted_at: Option<String>,
@@ -161,7 +162,7 @@ pub struct ReportBody {
     tag = "dialer",
     summary = "Report one number's call result: status, attempt log, agent, latest note, and optionally the global switch",
     security(("dialerToken" = [])),
-    request_body(content = Object, description = "`number_id` (optional), `phone_number`, `status`, `reason`, `attempted_at`, `call_allowed`, `agent_id`, `agent_phone`, `user_message`"),
+    request_body(content = ReportBody, description = "`number_id` (optional), `phone_number`, `status`, `reason`, `attempted_at`, `call_allowed`, `agent_id`, `agent_phone`, `user_message`"),
     responses(
         (status = 200, description = "The number as it is now", body = Object),
         (status = 400, description = "Missing or invalid field", body = crate::docs::ErrorBody),

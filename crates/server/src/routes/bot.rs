@@ -383,7 +383,9 @@ pub async fn transcript(
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct LogQuery {
+    #[param(schema_with = crate::docs::field::page)]
     page: Option<u32>,
+    #[param(schema_with = crate::docs::field::limit)]
     limit: Option<u32>,
     /// in-progress, success, failed or missed (or a core status)
     status: Option<String>,

@@ -105,7 +105,7 @@ pub struct CreateBody {
     tag = "campaigns",
     summary = "Create and start a campaign over a list; its calls stream to a voice bot",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body(content = Object, description = "`campaignName`, `listId`, `fromNumber`, `wssUrl`, `clientId` (optional), `maxConcurrentCalls` (optional)"),
+    request_body(content = CreateBody, description = "`campaignName`, `listId`, `fromNumber`, `wssUrl`, `clientId` (optional), `maxConcurrentCalls` (optional)"),
     responses((status = 200, description = "`success`, `message`, `campaignId`, `data`", body = Object), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 404, description = "No such list", body = crate::docs::ErrorBody))
 )]
 pub async fn create(
@@ -236,7 +236,7 @@ async fn transition(
     tag = "campaigns",
     summary = "Pause a running campaign: no new calls; live calls finish",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body(content = Object, description = "`campaignId`, `pausedBy` (optional)"),
+    request_body(content = PauseBody, description = "`campaignId`, `pausedBy` (optional)"),
     responses((status = 200, description = "Paused", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not running", body = crate::docs::ErrorBody))
 )]
 pub async fn pause(
@@ -283,7 +283,7 @@ pub struct ResumeBody {
     tag = "campaigns",
     summary = "Resume a paused campaign from its currentIndex",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body(content = Object, description = "`campaignId`"),
+    request_body(content = ResumeBody, description = "`campaignId`"),
     responses((status = 200, description = "Resumed, with `resumedFrom`", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not paused", body = crate::docs::ErrorBody))
 )]
 pub async fn resume(
@@ -389,17 +389,46 @@ pub async fn progress(
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct DashboardQuery {
+    #[param(schema_with = crate::docs::field::page)]
     page: Option<u32>,
+    #[param(schema_with = crate::docs::field::limit)]
     limit: Option<u32>,
-    /// running | paused | completed | cancelled | failed
+    #[param(schema_with = dashboard_statuses)]
     status: Option<String>,
-    /// createdAt (default) | campaignName | status | lastActivity | totalContacts
+    #[param(schema_with = dashboard_sorts)]
     sort_by: Option<String>,
-    /// asc | desc (default)
+    #[param(schema_with = crate::docs::field::sort_order)]
     sort_order: Option<String>,
 }
 
 const STATUSES: [&str; 5] = ["running", "paused", "completed", "cancelled", "failed"];
+
+/// The dashboard's sort keys and the columns they sort on.
+const SORTS: [(&str, &str); 5] = [
+    ("createdAt", "created_at"),
+    ("campaignName", "name"),
+    ("status", "status"),
+    ("lastActivity", "last_activity_at"),
+    ("totalContacts", "total_contacts"),
+];
+
+fn dashboard_sorts() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(
+        SORTS.map(|(key, _)| key),
+        "What to sort on; default `createdAt`.",
+    )
+}
+
+fn dashboard_statuses() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(STATUSES, "Only campaigns in this status.")
+}
+
+/// What `POST /plivo/dashboard/bulk-operations` does, as the handler matches them.
+const BULK_ACTIONS: [&str; 3] = ["pause", "resume", "cancel"];
+
+fn bulk_actions() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(BULK_ACTIONS, "What to do with each campaign.")
+}
 
 #[utoipa::path(
     get,
@@ -420,21 +449,17 @@ pub async fn dashboard(
     if let Some(s) = &q.status
         && !STATUSES.contains(&s.as_str())
     {
-        return Err(ApiError::bad_request(
-            "status must be one of running, paused, completed, cancelled, failed",
-        ));
+        return Err(ApiError::bad_request(format!(
+            "status must be one of {}",
+            STATUSES.join(", ")
+        )));
     }
-    let sort = match q.sort_by.as_deref().unwrap_or("createdAt") {
-        "createdAt" => "created_at",
-        "campaignName" => "name",
-        "status" => "status",
-        "lastActivity" => "last_activity_at",
-        "totalContacts" => "total_contacts",
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "sortBy '{other}' is not one of createdAt, campaignName, status, lastActivity, totalContacts"
-            )));
-        }
+    let wanted = q.sort_by.as_deref().unwrap_or("createdAt");
+    let Some(&(_, sort)) = SORTS.iter().find(|(key, _)| *key == wanted) else {
+        return Err(ApiError::bad_request(format!(
+            "sortBy '{wanted}' is not one of {}",
+            SORTS.map(|(key, _)| key).join(", ")
+        )));
     };
     let desc = match q.sort_order.as_deref().unwrap_or("desc") {
         "desc" => true,
@@ -497,9 +522,12 @@ pub async fn dashboard(
     })))
 }
 
+/// Named apart from the leads' bulk body: the document's schemas share one namespace.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CampaignBulkBody)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkBody {
+    #[schema(schema_with = bulk_actions)]
     action: Option<String>,
     campaign_ids: Option<Vec<Value>>,
     reason: Option<String>,
@@ -511,7 +539,7 @@ pub struct BulkBody {
     tag = "campaigns",
     summary = "Pause, resume or cancel several campaigns; each is reported on its own",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body(content = Object, description = "`action` (pause | resume | cancel), `campaignIds`, `reason` (optional)"),
+    request_body(content = BulkBody, description = "`action` (pause | resume | cancel), `campaignIds`, `reason` (optional)"),
     responses((status = 200, description = "`results`, `summary`", body = Object), (status = 400, description = "Bad action or ids", body = crate::docs::ErrorBody))
 )]
 pub async fn bulk(
@@ -525,9 +553,10 @@ pub async fn bulk(
         Some("resume") => (&["paused"], "running"),
         Some("cancel") => (&["running", "paused"], "cancelled"),
         _ => {
-            return Err(ApiError::bad_request(
-                "action must be one of pause, resume, cancel",
-            ));
+            return Err(ApiError::bad_request(format!(
+                "action must be one of {}",
+                BULK_ACTIONS.join(", ")
+            )));
         }
     };
     let ids = b
@@ -593,7 +622,7 @@ pub struct SingleCallBody {
     tag = "campaigns",
     summary = "Place one call whose audio streams to a voice bot",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body(content = Object, description = "`from`, `to`, `wssUrl`, `clientId`, `assistantId`, `customPrompt` (≤ 1000 characters)"),
+    request_body(content = SingleCallBody, description = "`from`, `to`, `wssUrl`, `clientId`, `assistantId`, `customPrompt` (≤ 1000 characters)"),
     responses((status = 200, description = "`data.callUUID`", body = Object), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 403, description = "Do-not-call number", body = crate::docs::ErrorBody), (status = 429, description = "Concurrency cap reached", body = crate::docs::ErrorBody))
 )]
 pub async fn single_call(

@@ -116,7 +116,9 @@ pub async fn put_schedule(
 #[derive(serde::Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DncQuery {
+    #[param(schema_with = crate::docs::field::page)]
     page: Option<u32>,
+    #[param(schema_with = crate::docs::field::limit)]
     limit: Option<u32>,
     /// Digits the number contains
     search: Option<String>,

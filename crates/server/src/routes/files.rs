@@ -99,6 +99,7 @@ pub struct ExportBody {
     ids: Option<Vec<Value>>,
     #[serde(default)]
     select_all: bool,
+    #[schema(schema_with = crate::docs::field::lead_statuses)]
     status: Option<String>,
     search: Option<String>,
     start_date: Option<String>,
@@ -107,10 +108,13 @@ pub struct ExportBody {
     agent_id: Option<Value>,
     #[serde(default)]
     excluded_ids: Vec<Value>,
+    #[schema(schema_with = crate::docs::field::lead_sort)]
     sort_by: Option<String>,
+    #[schema(schema_with = crate::docs::field::sort_order)]
     sort_order: Option<String>,
     #[schema(value_type = Option<i64>)]
     list_id: Option<Value>,
+    #[schema(schema_with = crate::docs::field::priorities)]
     priority: Option<String>,
     format: Option<String>,
 }

@@ -32,6 +32,7 @@ pub async fn list(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateKey {
     name: String,
+    #[schema(schema_with = crate::docs::field::key_kind)]
     kind: Option<String>,
 }
 

@@ -191,10 +191,15 @@ pub async fn delete_list(
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LeadQuery {
+    #[param(schema_with = crate::docs::field::page)]
     page: Option<u32>,
+    #[param(schema_with = crate::docs::field::limit)]
     limit: Option<u32>,
+    #[param(schema_with = crate::docs::field::lead_statuses)]
     status: Option<String>,
+    #[param(schema_with = crate::docs::field::dispositions)]
     disposition: Option<String>,
+    #[param(schema_with = crate::docs::field::priorities)]
     priority: Option<String>,
     tags: Option<String>,
     tag: Option<String>,
@@ -208,8 +213,10 @@ pub struct LeadQuery {
     #[serde(alias = "listId")]
     list_id: Option<i64>,
     #[serde(alias = "sortBy")]
+    #[param(schema_with = crate::docs::field::lead_sort)]
     sort_by: Option<String>,
     #[serde(alias = "sortOrder")]
+    #[param(schema_with = crate::docs::field::sort_order)]
     sort_order: Option<String>,
 }
 
@@ -411,9 +418,12 @@ pub struct LeadBody {
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     email: Option<Option<String>>,
+    #[schema(schema_with = crate::docs::field::priority)]
     priority: Option<String>,
+    #[schema(schema_with = crate::docs::field::lead_status)]
     status: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = crate::docs::field::disposition_input)]
     disposition: Option<Option<String>>,
     tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -700,6 +710,7 @@ pub async fn delete_lead(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct BulkBody {
+    #[schema(schema_with = bulk_actions)]
     action: Option<String>,
     #[serde(rename = "leadIds", alias = "lead_ids", alias = "ids")]
     lead_ids: Option<Vec<Value>>,
@@ -716,6 +727,17 @@ enum BulkAction {
 }
 
 const MAX_BULK: usize = 10_000;
+
+/// The bulk actions of seed 001, as the handler matches them.
+const BULK_ACTIONS: [&str; 4] = ["update_priority", "update_status", "add_tags", "delete"];
+
+fn bulk_actions() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(
+        BULK_ACTIONS,
+        "`update_priority` (`data.priority`), `update_status` (`data.status`), `add_tags` \
+         (`data.tags`) or `delete` (soft).",
+    )
+}
 
 #[utoipa::path(
     post,
@@ -799,7 +821,8 @@ pub async fn bulk_action(
         "delete" => BulkAction::Delete,
         other => {
             return Err(ApiError::bad_request(format!(
-                "unknown action '{other}'; use update_priority, update_status, add_tags or delete"
+                "unknown action '{other}'; use {}",
+                BULK_ACTIONS.join(", ")
             )));
         }
     };

@@ -20,9 +20,11 @@ use crate::telephony::{agent_calls_lead, report_status};
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AvailableQuery {
+    #[param(schema_with = crate::docs::field::page)]
     page: Option<u32>,
+    #[param(schema_with = crate::docs::field::limit)]
     limit: Option<u32>,
-    /// urgent, high, medium or low (comma separated)
+    #[param(schema_with = crate::docs::field::priorities)]
     priority: Option<String>,
 }
 
@@ -213,7 +215,7 @@ pub async fn start_call(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateCallBody {
-    /// initiated, ringing, answered, completed, busy, no-answer or failed
+    #[schema(schema_with = crate::docs::field::call_status_settable)]
     status: Option<String>,
     notes: Option<String>,
     duration: Option<i64>,
@@ -288,9 +290,11 @@ pub async fn update_call(
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    #[param(schema_with = crate::docs::field::page)]
     page: Option<u32>,
+    #[param(schema_with = crate::docs::field::limit)]
     limit: Option<u32>,
-    /// A call status
+    #[param(schema_with = crate::docs::field::call_status)]
     status: Option<String>,
 }
 

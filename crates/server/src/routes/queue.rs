@@ -35,9 +35,22 @@ async fn queue_status(st: &AppState, client: i64) -> ApiResult<Value> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ControlBody {
+    #[schema(schema_with = control_actions)]
     action: Option<String>,
     /// With `resume_queue`: the queue's cap on live calls
     max_concurrent_calls: Option<i64>,
+}
+
+/// What `POST /api/admin/system/control` does, as the handler matches them.
+const CONTROL_ACTIONS: [&str; 4] = [
+    "pause_queue",
+    "resume_queue",
+    "reset_stuck_leads",
+    "get_queue_status",
+];
+
+fn control_actions() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(CONTROL_ACTIONS, "What to do with the client's call queue.")
 }
 
 #[utoipa::path(
@@ -46,7 +59,7 @@ pub struct ControlBody {
     tag = "admin",
     summary = "Queue control: pause_queue, resume_queue, reset_stuck_leads, get_queue_status",
     security(("bearerAuth" = [])),
-    request_body(content = Object, description = "`{\"action\": \"pause_queue\"}`; `resume_queue` also takes `maxConcurrentCalls`"),
+    request_body(content = ControlBody, description = "`{\"action\": \"pause_queue\"}`; `resume_queue` also takes `maxConcurrentCalls`"),
     responses((status = 200, description = "`success`, `message`, `queueStatus`", body = Object), (status = 400, description = "Unknown action", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn control(
@@ -112,9 +125,10 @@ pub async fn control(
         }
         "get_queue_status" => ("Queue status", json!({})),
         _ => {
-            return Err(ApiError::bad_request(
-                "action must be one of pause_queue, resume_queue, reset_stuck_leads, get_queue_status",
-            ));
+            return Err(ApiError::bad_request(format!(
+                "action must be one of {}",
+                CONTROL_ACTIONS.join(", ")
+            )));
         }
     };
     let mut body = json!({

@@ -257,7 +257,9 @@ pub struct RecordsQuery {
     direction: Option<String>,
     /// The agent's Smartflo id (or phone)
     agent_number: Option<String>,
+    #[param(schema_with = crate::docs::field::limit)]
     limit: Option<u32>,
+    #[param(schema_with = crate::docs::field::page)]
     page: Option<u32>,
 }
 

@@ -19,6 +19,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     client_id: Option<i64>,
+    #[param(schema_with = crate::docs::field::role)]
     role: Option<String>,
 }
 
@@ -128,6 +129,7 @@ pub struct CreateUser {
     username: String,
     email: Option<String>,
     password: String,
+    #[schema(schema_with = crate::docs::field::role)]
     role: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
@@ -247,6 +249,7 @@ pub struct UpdateUser {
     #[serde(default, deserialize_with = "nullable")]
     email: Option<Option<String>>,
     password: Option<String>,
+    #[schema(schema_with = crate::docs::field::role)]
     role: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,

@@ -9,6 +9,7 @@ mod calls;
 mod campaigns;
 mod cli;
 mod dialer;
+mod documented;
 mod files;
 mod instances;
 mod leads;

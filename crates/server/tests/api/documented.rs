@@ -1,0 +1,216 @@
+//! The OpenAPI document's closed sets (enums) hold what the server accepts: every value the
+//! document lists for a field is taken by its route, and a value outside the list is refused.
+//! The document is read from the running app, as a client generator would read it.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::harness::TestApp;
+
+both!(every_documented_value_is_accepted);
+
+/// The values `components.schemas[schema].properties[field].enum` lists.
+fn body_enum(doc: &Value, schema: &str, field: &str) -> Vec<Value> {
+    let values = doc["components"]["schemas"][schema]["properties"][field]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{schema}.{field} has no enum in the document"))
+        .clone();
+    assert!(!values.is_empty(), "{schema}.{field}: empty enum");
+    values
+}
+
+/// The values the query parameter `name` of `method path` lists.
+fn param_enum(doc: &Value, method: &str, path: &str, name: &str) -> Vec<String> {
+    let params = doc["paths"][path][method]["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method} {path} has no parameters"));
+    let p = params
+        .iter()
+        .find(|p| p["name"] == name && p["in"] == "query")
+        .unwrap_or_else(|| panic!("{method} {path} has no query parameter {name}"));
+    p["schema"]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method} {path} ?{name} has no enum"))
+        .iter()
+        .map(|v| v.as_str().expect("string values").to_string())
+        .collect()
+}
+
+async fn every_documented_value_is_accepted(app: TestApp) {
+    let root = app.admin().await;
+    let (s, doc) = app
+        .call(Method::GET, "/api-docs/openapi.json", None, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Users: every role.
+    let roles = body_enum(&doc, "CreateUser", "role");
+    assert_eq!(roles, body_enum(&doc, "UpdateUser", "role"));
+    for (k, role) in roles.iter().enumerate() {
+        let (s, v) = app
+            .post(
+                "/api/users",
+                &root,
+                json!({"username": format!("documented{k}"), "password": "password-123", "role": role}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "role {role}: {v}");
+        assert_eq!(v["user"]["role"], *role);
+    }
+    let (s, _) = app
+        .post(
+            "/api/users",
+            &root,
+            json!({"username": "undocumented", "password": "password-123", "role": "owner"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    for role in param_enum(&doc, "get", "/api/users", "role") {
+        let (s, v) = app.get(&format!("/api/users?role={role}"), &root).await;
+        assert_eq!(s, StatusCode::OK, "?role={role}: {v}");
+    }
+
+    // Leads: every priority on create; every status and settable disposition on update.
+    let mut phone = 14_155_550_100u64;
+    let mut next_phone = || {
+        phone += 1;
+        format!("+{phone}")
+    };
+    for priority in body_enum(&doc, "LeadBody", "priority") {
+        let (s, v) = app
+            .post(
+                "/api/leads",
+                &root,
+                json!({"phone": next_phone(), "priority": priority}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "priority {priority}: {v}");
+        assert_eq!(v["lead"]["priority"], priority);
+    }
+    let lead = app.lead(&root, &next_phone()).await;
+    for status in body_enum(&doc, "LeadBody", "status") {
+        let (s, v) = app
+            .call(
+                Method::PUT,
+                &format!("/api/leads/{lead}"),
+                Some(&root),
+                Some(json!({"status": status})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "status {status}: {v}");
+        assert_eq!(v["lead"]["status"], status);
+    }
+    let dispositions = body_enum(&doc, "LeadBody", "disposition");
+    assert!(dispositions.contains(&Value::Null), "{dispositions:?}");
+    for d in &dispositions {
+        let (s, v) = app
+            .call(
+                Method::PUT,
+                &format!("/api/leads/{lead}"),
+                Some(&root),
+                Some(json!({"disposition": d})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "disposition {d}: {v}");
+    }
+    // A disposition the document leaves out is the dialer's: people get a 403.
+    let (s, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/leads/{lead}"),
+            Some(&root),
+            Some(json!({"disposition": "CONNECTED"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for sort in param_enum(&doc, "get", "/api/leads", "sort_by") {
+        for order in param_enum(&doc, "get", "/api/leads", "sort_order") {
+            let (s, v) = app
+                .get(
+                    &format!("/api/leads?sort_by={sort}&sort_order={order}"),
+                    &root,
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "sort {sort} {order}: {v}");
+        }
+    }
+    let (s, _) = app.get("/api/leads?sort_by=password", &root).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Bulk actions: each documented action, with the data it needs.
+    for action in body_enum(&doc, "BulkBody", "action") {
+        let data = match action.as_str().unwrap() {
+            "update_priority" => json!({"priority": "high"}),
+            "update_status" => json!({"status": "pending"}),
+            "add_tags" => json!({"tags": ["vip"]}),
+            _ => json!({}),
+        };
+        let (s, v) = app
+            .post(
+                "/api/admin/leads/bulk-action",
+                &root,
+                json!({"action": action, "leadIds": [lead], "data": data}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "bulk {action}: {v}");
+    }
+
+    // API keys: every kind.
+    for (k, kind) in body_enum(&doc, "CreateKey", "kind").iter().enumerate() {
+        let (s, v) = app
+            .post(
+                "/api/api-keys",
+                &root,
+                json!({"name": format!("key {k}"), "kind": kind}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "kind {kind}: {v}");
+    }
+
+    // The queue's control actions.
+    for action in param_free_actions(&doc, "ControlBody") {
+        let (s, v) = app
+            .post(
+                "/api/admin/system/control",
+                &root,
+                json!({"action": action}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "control {action}: {v}");
+    }
+
+    // The campaigns dashboard: every status filter and sort, and every bulk operation.
+    let path = "/plivo/dashboard/campaigns";
+    for status in param_enum(&doc, "get", path, "status") {
+        let (s, v) = app.get(&format!("{path}?status={status}"), &root).await;
+        assert_eq!(s, StatusCode::OK, "status {status}: {v}");
+    }
+    for sort in param_enum(&doc, "get", path, "sortBy") {
+        for order in param_enum(&doc, "get", path, "sortOrder") {
+            let (s, v) = app
+                .get(&format!("{path}?sortBy={sort}&sortOrder={order}"), &root)
+                .await;
+            assert_eq!(s, StatusCode::OK, "sort {sort} {order}: {v}");
+        }
+    }
+    for action in param_free_actions(&doc, "CampaignBulkBody") {
+        let (s, v) = app
+            .post(
+                "/plivo/dashboard/bulk-operations",
+                &root,
+                json!({"action": action, "campaignIds": ["999999"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "campaign bulk {action}: {v}");
+        assert_eq!(v["summary"]["failed"], 1, "{v}");
+    }
+}
+
+/// The `action` values of a body schema.
+fn param_free_actions(doc: &Value, schema: &str) -> Vec<String> {
+    body_enum(doc, schema, "action")
+        .into_iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
