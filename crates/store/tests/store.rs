@@ -1589,3 +1589,51 @@ mod campaign_contacts {
         }
     }
 }
+
+/// A new SQLite file takes the larger page size; a file made with SQLite's default keeps its
+/// own pages (a WAL file cannot change them) and opens, migrates and writes as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_sqlite_files_take_the_larger_page_size() {
+    use sqlx::ConnectOptions;
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let page_size = |db: Db| async move {
+        let (n,): (i64,) = db.fetch_one(sql("PRAGMA page_size")).await.unwrap();
+        n
+    };
+
+    let fresh = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let db = Db::connect(&fresh).await.unwrap();
+    db.migrate().await.unwrap();
+    assert_eq!(
+        page_size(db.clone()).await,
+        i64::from(switchboard_store::db::SQLITE_PAGE_SIZE)
+    );
+    assert_eq!(switchboard_store::db::SQLITE_PAGE_SIZE, 16384);
+
+    let old = dir.path().join("old.db");
+    let mut c =
+        sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{}", old.display()))
+            .unwrap()
+            .create_if_missing(true)
+            .page_size(4096)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .connect()
+            .await
+            .unwrap();
+    sqlx::Executor::execute(&mut c, "CREATE TABLE before_us (x INTEGER)")
+        .await
+        .unwrap();
+    drop(c);
+    let db = Db::connect(&format!("sqlite://{}", old.display()))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    assert_eq!(page_size(db.clone()).await, 4096);
+    let mut tx = db.begin().await.unwrap();
+    let client = clients::create(&mut tx, "Old file", 10, None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(client.id > 0);
+}
