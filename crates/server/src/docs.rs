@@ -421,6 +421,24 @@ pub mod field {
         one_of(CallStatus::ALL.map(CallStatus::as_str), "A call status.")
     }
 
+    /// What the call log of seed 004 filters on: a bot's word for a group of statuses, or one
+    /// core status.
+    pub fn bot_call_status() -> Object {
+        let bot = CallStatus::ALL.map(switchboard_core::call::to_bot);
+        let mut words: Vec<&str> = bot.to_vec();
+        words.sort_unstable();
+        words.dedup();
+        let core = CallStatus::ALL
+            .map(CallStatus::as_str)
+            .into_iter()
+            .filter(|s| !bot.contains(s));
+        one_of(
+            words.into_iter().chain(core),
+            "A bot's word (`failed`, `in-progress`, `missed`, `success`: each a group of \
+             statuses) or one call status.",
+        )
+    }
+
     /// The statuses people may give a call (all but `canceled`).
     pub fn call_status_settable() -> Object {
         one_of(

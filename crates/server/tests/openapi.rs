@@ -421,4 +421,18 @@ fn closed_sets_list_the_cores_values() {
         param("sort_by")["enum"].as_array().unwrap().len(),
         switchboard_store::leads::SORTABLE.len()
     );
+    // The call log's status filter: the bot's four words, then every other core status.
+    let log = doc["paths"]["/api/calls"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let status = log.iter().find(|p| p["name"] == "status").unwrap();
+    let mut expected = strings(&["failed", "in-progress", "missed", "success"]);
+    expected.extend(strings(
+        &CallStatus::ALL
+            .map(CallStatus::as_str)
+            .into_iter()
+            .filter(|s| *s != "failed")
+            .collect::<Vec<_>>(),
+    ));
+    assert_eq!(status["schema"]["enum"].as_array().unwrap(), &expected);
 }

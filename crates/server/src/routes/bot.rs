@@ -387,10 +387,10 @@ pub struct LogQuery {
     page: Option<u32>,
     #[param(schema_with = crate::docs::field::limit)]
     limit: Option<u32>,
-    /// in-progress, success, failed or missed (or a core status)
+    #[param(schema_with = crate::docs::field::bot_call_status)]
     status: Option<String>,
-    /// inbound or outbound
     #[serde(rename = "type")]
+    #[param(schema_with = log_kinds)]
     kind: Option<String>,
     /// From (date or ISO time)
     #[serde(alias = "start_date", alias = "from")]
@@ -403,10 +403,40 @@ pub struct LogQuery {
     /// Part of the caller's or receiver's number
     #[serde(alias = "phone")]
     search: Option<String>,
-    /// stats/analytics: 1h, 6h, 24h, 7d or 30d
+    #[param(schema_with = periods)]
     period: Option<String>,
-    /// export: csv or xlsx
+    #[param(schema_with = export_formats)]
     format: Option<String>,
+}
+
+/// The periods of the stats and analytics routes, in hours (`1d` is taken as `24h`).
+const PERIODS: [(&str, i64); 5] = [
+    ("1h", 1),
+    ("6h", 6),
+    ("24h", 24),
+    ("7d", 24 * 7),
+    ("30d", 24 * 30),
+];
+
+fn periods() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(
+        PERIODS.map(|(p, _)| p).into_iter().chain(["all"]),
+        "Stats and analytics: the calls started in this last period (default `all`).",
+    )
+}
+
+fn log_kinds() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(
+        ["inbound", "outbound", "all"],
+        "The calls' direction (default `all`).",
+    )
+}
+
+fn export_formats() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(
+        ["csv", "xlsx"],
+        "Export: the file's format (default `csv`).",
+    )
 }
 
 /// The core statuses a bot word covers.
@@ -517,16 +547,16 @@ fn period_filter(st: &AppState, q: &LogQuery) -> ApiResult<CallFilter> {
 fn period_start(q: &LogQuery) -> ApiResult<Option<DateTime<Utc>>> {
     let hours = match q.period.as_deref().unwrap_or("") {
         "" | "all" => return Ok(None),
-        "1h" => 1,
-        "6h" => 6,
-        "24h" | "1d" => 24,
-        "7d" => 24 * 7,
-        "30d" => 24 * 30,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "period must be 1h, 6h, 24h, 7d or 30d, not '{other}'"
-            )));
-        }
+        "1d" => 24,
+        other => match PERIODS.iter().find(|(p, _)| *p == other) {
+            Some(&(_, hours)) => hours,
+            None => {
+                return Err(ApiError::bad_request(format!(
+                    "period must be {}, not '{other}'",
+                    PERIODS.map(|(p, _)| p).join(", ")
+                )));
+            }
+        },
     };
     Ok(Some(Utc::now() - chrono::Duration::hours(hours)))
 }

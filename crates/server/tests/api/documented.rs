@@ -180,6 +180,36 @@ async fn every_documented_value_is_accepted(app: TestApp) {
         assert_eq!(s, StatusCode::OK, "control {action}: {v}");
     }
 
+    // The call log of seed 004: every status word, direction, period and export format.
+    for status in param_enum(&doc, "get", "/api/calls", "status") {
+        let (s, v) = app.get(&format!("/api/calls?status={status}"), &root).await;
+        assert_eq!(s, StatusCode::OK, "status {status}: {v}");
+    }
+    for kind in param_enum(&doc, "get", "/api/calls", "type") {
+        let (s, v) = app.get(&format!("/api/calls?type={kind}"), &root).await;
+        assert_eq!(s, StatusCode::OK, "type {kind}: {v}");
+    }
+    for period in param_enum(&doc, "get", "/api/calls/stats", "period") {
+        for path in ["/api/calls/stats", "/api/calls/analytics"] {
+            let (s, v) = app.get(&format!("{path}?period={period}"), &root).await;
+            assert_eq!(s, StatusCode::OK, "{path} period {period}: {v}");
+        }
+    }
+    let (s, _) = app.get("/api/calls/stats?period=2w", &root).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    for format in param_enum(&doc, "get", "/api/calls/export", "format") {
+        let (s, _, _) = app
+            .raw(
+                axum::http::Request::builder()
+                    .uri(format!("/api/calls/export?format={format}"))
+                    .header("authorization", format!("Bearer {root}"))
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "export {format}");
+    }
+
     // The campaigns dashboard: every status filter and sort, and every bulk operation.
     let path = "/plivo/dashboard/campaigns";
     for status in param_enum(&doc, "get", path, "status") {
