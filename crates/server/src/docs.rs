@@ -487,19 +487,19 @@ pub mod field {
     pub fn page() -> Object {
         ObjectBuilder::new()
             .schema_type(Type::Integer)
-            .minimum(Some(1))
+            .minimum(Some(0))
             .default(Some(1.into()))
-            .description(Some("Page number, from 1."))
+            .description(Some("Page number, from 1 (0 is taken as 1)."))
             .build()
     }
 
     pub fn limit() -> Object {
         ObjectBuilder::new()
             .schema_type(Type::Integer)
-            .minimum(Some(1))
+            .minimum(Some(0))
             .default(Some(switchboard_core::PageRequest::DEFAULT_LIMIT.into()))
             .description(Some(format!(
-                "Items per page; larger values are taken as {}.",
+                "Items per page; 0 is taken as 1 and anything above {0} as {0}.",
                 switchboard_core::PageRequest::MAX_LIMIT
             )))
             .build()
