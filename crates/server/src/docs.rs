@@ -488,6 +488,7 @@ pub mod field {
         ObjectBuilder::new()
             .schema_type(Type::Integer)
             .minimum(Some(0))
+            .maximum(Some(u32::MAX))
             .default(Some(1.into()))
             .description(Some("Page number, from 1 (0 is taken as 1)."))
             .build()
@@ -497,6 +498,7 @@ pub mod field {
         ObjectBuilder::new()
             .schema_type(Type::Integer)
             .minimum(Some(0))
+            .maximum(Some(u32::MAX))
             .default(Some(switchboard_core::PageRequest::DEFAULT_LIMIT.into()))
             .description(Some(format!(
                 "Items per page; 0 is taken as 1 and anything above {0} as {0}.",

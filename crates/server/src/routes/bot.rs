@@ -421,7 +421,7 @@ const PERIODS: [(&str, i64); 5] = [
 fn periods() -> utoipa::openapi::schema::Object {
     crate::docs::field::one_of(
         PERIODS.map(|(p, _)| p).into_iter().chain(["all"]),
-        "Stats and analytics: the calls started in this last period (default `all`).",
+        "Only the calls started in this last period (default `all`).",
     )
 }
 
@@ -511,7 +511,7 @@ pub async fn list(
     p: Principal,
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Json<Value>> {
-    let f = filter(&st, &q)?;
+    let f = period_filter(&st, &q)?;
     let page = PageRequest::new(q.page, q.limit);
     let (rows, total) = calls::list_counted(
         &mut st.db.read().await?,
@@ -696,7 +696,7 @@ pub async fn export(
     p: Principal,
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Response> {
-    let f = filter(&st, &q)?;
+    let f = period_filter(&st, &q)?;
     let format = q
         .format
         .clone()

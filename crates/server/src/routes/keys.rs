@@ -31,6 +31,7 @@ pub async fn list(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateKey {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: String,
     #[schema(schema_with = crate::docs::field::key_kind)]
     kind: Option<String>,

@@ -34,6 +34,7 @@ pub async fn list_lists(State(st): State<AppState>, p: Principal) -> ApiResult<J
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ListBody {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     description: Option<Option<String>>,

@@ -38,6 +38,7 @@ pub struct ControlBody {
     #[schema(schema_with = control_actions)]
     action: Option<String>,
     /// With `resume_queue`: the queue's cap on live calls
+    #[schema(minimum = 0, maximum = 100_000)]
     max_concurrent_calls: Option<i64>,
 }
 

@@ -126,8 +126,10 @@ fn parse_role(r: &str) -> Result<Role, ApiError> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateUser {
+    #[schema(pattern = "^[A-Za-z0-9._-]{2,64}$")]
     username: String,
     email: Option<String>,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
     #[schema(schema_with = crate::docs::field::role)]
     role: Option<String>,
@@ -245,9 +247,11 @@ pub async fn get(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateUser {
+    #[schema(pattern = "^[A-Za-z0-9._-]{2,64}$")]
     username: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     email: Option<Option<String>>,
+    #[schema(min_length = 8, max_length = 128)]
     password: Option<String>,
     #[schema(schema_with = crate::docs::field::role)]
     role: Option<String>,
@@ -425,7 +429,9 @@ pub async fn list_clients(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateClient {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: String,
+    #[schema(minimum = 0, maximum = 100_000)]
     max_concurrent_calls: Option<i64>,
     timezone: Option<String>,
 }

@@ -209,6 +209,13 @@ async fn dashboard_reads_filters_and_exports(app: TestApp) {
     assert_eq!(count("date=2026-11-20").await, 2);
     assert_eq!(count("startDate=2026-11-21").await, 1);
     assert_eq!(count("search=4155550602").await, 1);
+    // `period` filters the log as it does the stats (these calls are weeks old).
+    assert_eq!(count("period=24h").await, 0);
+    assert_eq!(count("period=all").await, 3);
+    assert_eq!(
+        app.get("/api/calls?period=2w", &admin).await.0,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(
         count("search=415555060").await,
         3,
