@@ -150,7 +150,37 @@ pub fn base() -> utoipa::openapi::OpenApi {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = crate::routes::documented().into_openapi();
     add_common_errors(&mut doc);
+    ids_are_positive(&mut doc);
     doc
+}
+
+/// Every integer in a path is a record's id, and ids start at 1: the document says so once
+/// here rather than in each route's annotation.
+fn ids_are_positive(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            for p in op.parameters.iter_mut().flatten() {
+                if p.parameter_in != ParameterIn::Path {
+                    continue;
+                }
+                if let Some(RefOr::T(Schema::Object(o))) = &mut p.schema
+                    && o.schema_type == SchemaType::Type(Type::Integer)
+                {
+                    o.minimum = Some(1.into());
+                }
+            }
+        }
+    }
 }
 
 /// Seed 003's error shape (routes under `/plivo` and `/health`).

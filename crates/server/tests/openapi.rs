@@ -235,6 +235,16 @@ fn parameters_and_bodies_are_described() {
             assert_eq!(names(method, path, "path"), ["id"], "{method} {path}");
         }
     }
+    // Integer ids in paths start at 1.
+    let id = doc["paths"]["/api/leads/{id}"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "id")
+        .unwrap()
+        .clone();
+    assert_eq!(id["schema"]["type"], "integer");
+    assert_eq!(id["schema"]["minimum"], 1);
     for q in ["page", "limit", "status", "search", "list_id", "sort_by"] {
         assert!(
             names("get", "/api/leads", "query").iter().any(|n| n == q),
