@@ -433,6 +433,27 @@ fn closed_sets_list_the_cores_values() {
         param("sort_by")["enum"].as_array().unwrap().len(),
         switchboard_store::leads::SORTABLE.len()
     );
+    // What a handler refuses to go without is required, and not nullable.
+    let schema = |name: &str| doc["components"]["schemas"][name].clone();
+    for (name, fields) in [
+        (
+            "CreateBody",
+            &["campaignName", "listId", "fromNumber", "wssUrl"][..],
+        ),
+        ("CampaignBulkBody", &["action", "campaignIds"]),
+        ("BulkBody", &["action", "leadIds"]),
+        ("ControlBody", &["action"]),
+        ("ReportBody", &["status"]),
+        ("LeadIdBody", &["leadId"]),
+        ("LoginBody", &["password"]),
+    ] {
+        let s = schema(name);
+        assert_eq!(s["required"], serde_json::json!(fields), "{name}");
+        for f in fields {
+            let t = &s["properties"][*f]["type"];
+            assert!(t.is_string(), "{name}.{f} is typed {t}, not one type");
+        }
+    }
     // The call log's status filter: the bot's four words, then every other core status.
     let log = doc["paths"]["/api/calls"]["get"]["parameters"]
         .as_array()

@@ -17,6 +17,7 @@ use crate::state::AppState;
 pub struct LoginBody {
     email: Option<String>,
     username: Option<String>,
+    #[schema(required = true, value_type = String)]
     password: Option<String>,
 }
 

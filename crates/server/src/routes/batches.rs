@@ -146,7 +146,7 @@ pub async fn next_batch(
 pub struct ReportBody {
     number_id: Option<Value>,
     phone_number: Option<String>,
-    #[schema(schema_with = crate::docs::field::disposition)]
+    #[schema(schema_with = crate::docs::field::disposition, required = true)]
     status: Option<String>,
     reason: Option<String>,
     attempted_at: Option<String>,

@@ -333,6 +333,7 @@ pub async fn update(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct TranscriptBody {
     /// Text appended to the call's transcript
+    #[schema(required = true, value_type = String)]
     transcript: Option<Value>,
 }
 

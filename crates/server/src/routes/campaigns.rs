@@ -90,9 +90,13 @@ use switchboard_core::percent as pct;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateBody {
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "\\S")]
     campaign_name: Option<String>,
+    #[schema(required = true, value_type = i64, minimum = 1)]
     list_id: Option<Value>,
+    #[schema(required = true, value_type = String)]
     from_number: Option<String>,
+    #[schema(required = true, value_type = String, pattern = "^wss?://")]
     wss_url: Option<String>,
     client_id: Option<Value>,
     /// The campaign's own cap on live calls (default: the client's cap)
@@ -204,6 +208,7 @@ pub async fn create(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PauseBody {
+    #[schema(required = true, value_type = i64, minimum = 1)]
     campaign_id: Option<Value>,
     paused_by: Option<String>,
 }
@@ -274,6 +279,7 @@ pub async fn pause(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResumeBody {
+    #[schema(required = true, value_type = i64, minimum = 1)]
     campaign_id: Option<Value>,
 }
 
@@ -527,8 +533,9 @@ pub async fn dashboard(
 #[schema(as = CampaignBulkBody)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkBody {
-    #[schema(schema_with = bulk_actions)]
+    #[schema(schema_with = bulk_actions, required = true)]
     action: Option<String>,
+    #[schema(required = true, value_type = Vec<i64>, min_items = 1, max_items = 100)]
     campaign_ids: Option<Vec<Value>>,
     reason: Option<String>,
 }
@@ -608,8 +615,11 @@ pub async fn bulk(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SingleCallBody {
+    #[schema(required = true, value_type = String)]
     from: Option<String>,
+    #[schema(required = true, value_type = String)]
     to: Option<String>,
+    #[schema(required = true, value_type = String, pattern = "^wss?://")]
     wss_url: Option<String>,
     client_id: Option<Value>,
     assistant_id: Option<String>,

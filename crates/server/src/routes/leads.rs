@@ -711,9 +711,10 @@ pub async fn delete_lead(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct BulkBody {
-    #[schema(schema_with = bulk_actions)]
+    #[schema(schema_with = bulk_actions, required = true)]
     action: Option<String>,
     #[serde(rename = "leadIds", alias = "lead_ids", alias = "ids")]
+    #[schema(required = true, value_type = Vec<i64>, min_items = 1, max_items = 10_000)]
     lead_ids: Option<Vec<Value>>,
     #[serde(default)]
     data: Value,

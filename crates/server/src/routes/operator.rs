@@ -112,7 +112,7 @@ pub fn seed001_status(status: &str) -> &str {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LeadIdBody {
     #[serde(rename = "leadId", alias = "lead_id")]
-    #[schema(value_type = Object)]
+    #[schema(required = true, value_type = i64, minimum = 1)]
     lead_id: Option<Value>,
 }
 
@@ -355,6 +355,7 @@ pub async fn history(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct AvailabilityBody {
     #[serde(rename = "isAvailable", alias = "is_available")]
+    #[schema(required = true, value_type = bool)]
     is_available: Option<bool>,
 }
 

@@ -35,7 +35,7 @@ async fn queue_status(st: &AppState, client: i64) -> ApiResult<Value> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ControlBody {
-    #[schema(schema_with = control_actions)]
+    #[schema(schema_with = control_actions, required = true)]
     action: Option<String>,
     /// With `resume_queue`: the queue's cap on live calls
     #[schema(minimum = 0, maximum = 100_000)]

@@ -149,6 +149,7 @@ pub async fn active_call(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct HangupBody {
+    #[schema(required = true, value_type = String)]
     call_id: Option<Value>,
 }
 
@@ -245,9 +246,11 @@ pub async fn live_calls(
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RecordsQuery {
-    /// Start, `YYYY-MM-DD HH:MM:SS` (required)
+    /// Start, `YYYY-MM-DD HH:MM:SS`
+    #[param(required = true)]
     from_date: Option<String>,
-    /// End, `YYYY-MM-DD HH:MM:SS` (required)
+    /// End, `YYYY-MM-DD HH:MM:SS`
+    #[param(required = true)]
     to_date: Option<String>,
     /// Customer number on outbound calls
     destination: Option<String>,
