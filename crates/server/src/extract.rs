@@ -28,6 +28,13 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> 
         if escapes_nul(&bytes) {
             return Err(ApiError::bad_request(NUL_TEXT));
         }
+        // Every body this API takes is an object; serde would read a struct from an array too
+        // (`[null]` as a body whose first field is null).
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ApiError::bad_request(
+                "the body must be a JSON object, not an array",
+            ));
+        }
         let axum::Json(v) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Json(v))
     }

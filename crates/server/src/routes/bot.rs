@@ -206,7 +206,7 @@ async fn find(st: &AppState, client_id: i64, id: &str) -> ApiResult<Call> {
     summary = "Log a call (the bot's key); the same callId again updates it",
     security(("apiKey" = []), ("bearerAuth" = [])),
     request_body = CallBody,
-    responses((status = 201, description = "Logged", body = Object), (status = 200, description = "Already logged: updated", body = Object), crate::docs::AuthErrors)
+    responses((status = 201, description = "Logged", body = Object), (status = 200, description = "Already logged: updated", body = Object), (status = 409, description = "The customer number's lead is already in a live call", body = crate::docs::ErrorBody), crate::docs::AuthErrors)
 )]
 pub async fn create(
     State(st): State<AppState>,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::both;
 use crate::harness::TestApp;
 
-both!(every_documented_value_is_accepted);
+both!(every_documented_value_is_accepted, bodies_are_objects);
 
 /// The values `components.schemas[schema].properties[field].enum` lists.
 fn body_enum(doc: &Value, schema: &str, field: &str) -> Vec<Value> {
@@ -243,4 +243,43 @@ fn param_free_actions(doc: &Value, schema: &str) -> Vec<String> {
         .into_iter()
         .map(|v| v.as_str().unwrap().to_string())
         .collect()
+}
+
+/// The document describes every JSON body as an object: an array is refused and changes
+/// nothing (serde alone would read `[null]` as an object whose first field is null).
+async fn bodies_are_objects(app: TestApp) {
+    let root = app.admin().await;
+    let (s, v) = app.post("/api/lists", &root, json!({"name": "Kept"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let list = v["list"]["id"].as_i64().unwrap();
+    for body in ["[null]", " [\"Renamed\"]", "[]"] {
+        let (s, v) = app
+            .send_bytes(
+                Method::PATCH,
+                &format!("/api/lists/{list}"),
+                Some(&root),
+                "application/json",
+                body.as_bytes().to_vec(),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("JSON object"),
+            "{v}"
+        );
+    }
+    let (s, v) = app
+        .send_bytes(
+            Method::POST,
+            "/api/leads",
+            Some(&root),
+            "application/json",
+            b"[\"+14155550999\"]".to_vec(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (_, v) = app.get(&format!("/api/lists/{list}"), &root).await;
+    assert_eq!(v["list"]["name"], "Kept", "{v}");
+    let (_, v) = app.get("/api/leads", &root).await;
+    assert_eq!(v["pagination"]["total"], 0, "{v}");
 }
