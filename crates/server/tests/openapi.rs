@@ -454,6 +454,12 @@ fn closed_sets_list_the_cores_values() {
             assert!(t.is_string(), "{name}.{f} is typed {t}, not one type");
         }
     }
+    // A bot may leave out `metadata` (it was documented as required).
+    assert!(
+        schema("CallBody").get("required").is_none(),
+        "{}",
+        schema("CallBody")
+    );
     // The call log's status filter: the bot's four words, then every other core status.
     let log = doc["paths"]["/api/calls"]["get"]["parameters"]
         .as_array()

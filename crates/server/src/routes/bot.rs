@@ -119,7 +119,7 @@ pub struct CallBody {
     satisfaction: Option<String>,
     notes: Option<String>,
     recording_url: Option<String>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
 }
 
