@@ -160,27 +160,36 @@ fn ids_are_positive(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::RefOr;
     use utoipa::openapi::path::ParameterIn;
     use utoipa::openapi::schema::{Schema, SchemaType, Type};
-    for item in doc.paths.paths.values_mut() {
-        let ops = [
+    for (_, op) in operations(doc) {
+        for p in op.parameters.iter_mut().flatten() {
+            if p.parameter_in != ParameterIn::Path {
+                continue;
+            }
+            if let Some(RefOr::T(Schema::Object(o))) = &mut p.schema
+                && o.schema_type == SchemaType::Type(Type::Integer)
+            {
+                o.minimum = Some(1.into());
+            }
+        }
+    }
+}
+
+/// Every operation of the document, with its path.
+fn operations(
+    doc: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = (&str, &mut utoipa::openapi::path::Operation)> {
+    doc.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [
             &mut item.get,
             &mut item.put,
             &mut item.post,
             &mut item.delete,
             &mut item.patch,
-        ];
-        for op in ops.into_iter().flatten() {
-            for p in op.parameters.iter_mut().flatten() {
-                if p.parameter_in != ParameterIn::Path {
-                    continue;
-                }
-                if let Some(RefOr::T(Schema::Object(o))) = &mut p.schema
-                    && o.schema_type == SchemaType::Type(Type::Integer)
-                {
-                    o.minimum = Some(1.into());
-                }
-            }
-        }
-    }
+        ]
+        .into_iter()
+        .flatten()
+        .map(move |op| (path.as_str(), op))
+    })
 }
 
 /// Seed 003's error shape (routes under `/plivo` and `/health`).
@@ -218,86 +227,76 @@ pub struct SuccessFalseErrorBody {
 /// annotation documents is kept as it is.
 pub fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-    for (path, item) in doc.paths.paths.iter_mut() {
+    for (path, op) in operations(doc) {
         let schema = match crate::routes::shape_of(path) {
             crate::routes::Shape::Native => "ErrorBody",
             crate::routes::Shape::Seed003 => "Seed003ErrorBody",
             crate::routes::Shape::SuccessFalse => "SuccessFalseErrorBody",
         };
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for op in ops.into_iter().flatten() {
-            // Annotations name the native shape; a seed's surface answers in its own.
-            if schema != "ErrorBody" {
-                for r in op.responses.responses.values_mut() {
-                    let RefOr::T(r) = r else { continue };
-                    for c in r.content.values_mut() {
-                        if let Some(RefOr::Ref(to)) = &mut c.schema
-                            && to.ref_location == "#/components/schemas/ErrorBody"
-                        {
-                            *to = Ref::from_schema_name(schema);
-                        }
+        // Annotations name the native shape; a seed's surface answers in its own.
+        if schema != "ErrorBody" {
+            for r in op.responses.responses.values_mut() {
+                let RefOr::T(r) = r else { continue };
+                for c in r.content.values_mut() {
+                    if let Some(RefOr::Ref(to)) = &mut c.schema
+                        && to.ref_location == "#/components/schemas/ErrorBody"
+                    {
+                        *to = Ref::from_schema_name(schema);
                     }
                 }
             }
-            let body = op.request_body.as_ref();
-            let json_body = body.is_some_and(|b| b.content.contains_key("application/json"));
-            let takes_input =
-                body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
-            // A requirement that names a scheme (`{}` alone makes credentials optional).
-            let secured = op.security.as_ref().is_some_and(|reqs| {
-                reqs.iter().any(|r| {
-                    serde_json::to_value(r)
-                        .ok()
-                        .and_then(|v| v.as_object().map(|o| !o.is_empty()))
-                        .unwrap_or(false)
-                })
-            });
-            let mut add = |code: &str, description: &str| {
-                op.responses
-                    .responses
-                    .entry(code.to_string())
-                    .or_insert_with(|| {
-                        RefOr::T(
-                            ResponseBuilder::new()
-                                .description(description)
-                                .content(
-                                    "application/json",
-                                    ContentBuilder::new()
-                                        .schema(Some(Ref::from_schema_name(schema)))
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                    });
-            };
-            if takes_input {
-                add(
-                    "400",
-                    "Invalid input: a malformed or wrongly typed body, query or path value, or text holding the NUL character",
-                );
-            }
-            if path.contains('{') {
-                add("404", "No such record (or it belongs to another client)");
-            }
-            if secured {
-                add("401", "Missing, invalid or expired credentials");
-                add("429", "Rate limit exceeded; see the Retry-After header");
-            }
-            if body.is_some() {
-                add("413", "The body is over the size limit");
-            }
-            if json_body {
-                add(
-                    "415",
-                    "The body is not JSON (Content-Type: application/json)",
-                );
-            }
+        }
+        let body = op.request_body.as_ref();
+        let json_body = body.is_some_and(|b| b.content.contains_key("application/json"));
+        let takes_input = body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+        // A requirement that names a scheme (`{}` alone makes credentials optional).
+        let secured = op.security.as_ref().is_some_and(|reqs| {
+            reqs.iter().any(|r| {
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_object().map(|o| !o.is_empty()))
+                    .unwrap_or(false)
+            })
+        });
+        let mut add = |code: &str, description: &str| {
+            op.responses
+                .responses
+                .entry(code.to_string())
+                .or_insert_with(|| {
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content(
+                                "application/json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name(schema)))
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                });
+        };
+        if takes_input {
+            add(
+                "400",
+                "Invalid input: a malformed or wrongly typed body, query or path value, or text holding the NUL character",
+            );
+        }
+        if path.contains('{') {
+            add("404", "No such record (or it belongs to another client)");
+        }
+        if secured {
+            add("401", "Missing, invalid or expired credentials");
+            add("429", "Rate limit exceeded; see the Retry-After header");
+        }
+        if body.is_some() {
+            add("413", "The body is over the size limit");
+        }
+        if json_body {
+            add(
+                "415",
+                "The body is not JSON (Content-Type: application/json)",
+            );
         }
     }
 }

@@ -29,12 +29,7 @@ impl KeyKind {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "api" => Some(Self::Api),
-            "dialer" => Some(Self::Dialer),
-            "bot" => Some(Self::Bot),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
     fn prefix(self) -> &'static str {

@@ -433,11 +433,11 @@ fn log_kinds() -> utoipa::openapi::schema::Object {
     )
 }
 
+/// The export's file formats; the first is the default.
+const FORMATS: [&str; 2] = ["csv", "xlsx"];
+
 fn export_formats() -> utoipa::openapi::schema::Object {
-    crate::docs::field::one_of(
-        ["csv", "xlsx"],
-        "Export: the file's format (default `csv`).",
-    )
+    crate::docs::field::one_of(FORMATS, "Export: the file's format (default `csv`).")
 }
 
 /// The core statuses a bot word covers.
@@ -703,7 +703,7 @@ pub async fn export(
         .clone()
         .unwrap_or_else(|| "csv".into())
         .to_ascii_lowercase();
-    if format != "csv" && format != "xlsx" {
+    if !FORMATS.contains(&format.as_str()) {
         return Err(ApiError::bad_request("format must be csv or xlsx"));
     }
     let mut conn = st.db.read().await?;

@@ -212,10 +212,13 @@ async fn dashboard_reads_filters_and_exports(app: TestApp) {
     // `period` filters the log as it does the stats (these calls are weeks old).
     assert_eq!(count("period=24h").await, 0);
     assert_eq!(count("period=all").await, 3);
-    assert_eq!(
-        app.get("/api/calls?period=2w", &admin).await.0,
-        StatusCode::BAD_REQUEST
-    );
+    for path in ["/api/calls?period=2w", "/api/calls/export?period=2w"] {
+        assert_eq!(
+            app.get(path, &admin).await.0,
+            StatusCode::BAD_REQUEST,
+            "{path}"
+        );
+    }
     assert_eq!(
         count("search=415555060").await,
         3,
