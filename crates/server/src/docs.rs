@@ -44,6 +44,20 @@ pub enum AuthErrors {
     TooManyRequests(ErrorBody),
 }
 
+/// Errors of routes that place a call, after the caller's own (they replace its 403 and 429).
+#[derive(IntoResponses)]
+pub enum CallErrors {
+    /// The caller's role may not do this, or the number is on the do-not-call list
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Rate limit exceeded (see the Retry-After header), or the global or client concurrency cap is reached
+    #[response(status = 429)]
+    TooManyRequests(ErrorBody),
+    /// The telephony provider refused the call or could not be reached
+    #[response(status = 502)]
+    BadGateway(ErrorBody),
+}
+
 /// Errors of routes that need a particular role.
 #[derive(IntoResponses)]
 pub enum AdminErrors {
@@ -149,9 +163,16 @@ pub fn base() -> utoipa::openapi::OpenApi {
 /// The complete OpenAPI document, collected from every route of the router.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = crate::routes::documented().into_openapi();
-    add_common_errors(&mut doc);
-    ids_are_positive(&mut doc);
+    finish(&mut doc);
     doc
+}
+
+/// What the document says once for all routes, added after the routes' own annotations: the
+/// errors common to each kind of route, and ids in paths starting at 1. The router serves the
+/// document through this too, so what it serves is what [`openapi`] returns.
+pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
+    add_common_errors(doc);
+    ids_are_positive(doc);
 }
 
 /// Every integer in a path is a record's id, and ids start at 1: the document says so once
@@ -225,7 +246,7 @@ pub struct SuccessFalseErrorBody {
 /// a query or path parameter), 404 where its path names a record, 401 and 429 where it needs
 /// credentials, 413 where it takes a body and 415 where that body is JSON. A response the
 /// annotation documents is kept as it is.
-pub fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     for (path, op) in operations(doc) {
         let schema = match crate::routes::shape_of(path) {

@@ -690,7 +690,10 @@ pub async fn analytics(
     summary = "Export the filtered log as CSV (default) or XLSX",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(LogQuery),
-    responses((status = 200, description = "A CSV or XLSX file", content_type = "text/csv"), crate::docs::AuthErrors)
+    responses((status = 200, description = "A CSV file (`format=csv`, the default) or an XLSX workbook (`format=xlsx`)", content(
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    )), crate::docs::AuthErrors)
 )]
 pub async fn export(
     State(st): State<AppState>,

@@ -110,7 +110,7 @@ pub struct CreateBody {
     summary = "Create and start a campaign over a list; its calls stream to a voice bot",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = CreateBody, description = "`campaignName`, `listId`, `fromNumber`, `wssUrl`, `clientId` (optional), `maxConcurrentCalls` (optional)"),
-    responses((status = 200, description = "`success`, `message`, `campaignId`, `data`", body = Object), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 404, description = "No such list", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "`success`, `message`, `campaignId`, `data`", body = Object), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 404, description = "No such list", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn create(
     State(st): State<AppState>,
@@ -242,7 +242,7 @@ async fn transition(
     summary = "Pause a running campaign: no new calls; live calls finish",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = PauseBody, description = "`campaignId`, `pausedBy` (optional)"),
-    responses((status = 200, description = "Paused", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not running", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "Paused", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not running", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn pause(
     State(st): State<AppState>,
@@ -290,7 +290,7 @@ pub struct ResumeBody {
     summary = "Resume a paused campaign from its currentIndex",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = ResumeBody, description = "`campaignId`"),
-    responses((status = 200, description = "Resumed, with `resumedFrom`", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not paused", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "Resumed, with `resumedFrom`", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not paused", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn resume(
     State(st): State<AppState>,
@@ -330,7 +330,7 @@ pub async fn resume(
     summary = "A campaign's progress, call statistics, timing (with an estimated completion) and owner",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(("campaignId" = String, Path, description = "The campaign")),
-    responses((status = 200, description = "`progress`, `statistics`, `timing`, `container`", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "`progress`, `statistics`, `timing`, `container`", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn progress(
     State(st): State<AppState>,
@@ -443,7 +443,7 @@ fn bulk_actions() -> utoipa::openapi::schema::Object {
     summary = "Campaigns with progress and statistics, paginated, with a summary",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(DashboardQuery),
-    responses((status = 200, description = "`campaigns`, `pagination`, `summary`", body = Object), (status = 400, description = "Bad filter or sort", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "`campaigns`, `pagination`, `summary`", body = Object), (status = 400, description = "Bad filter or sort", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn dashboard(
     State(st): State<AppState>,
@@ -547,7 +547,7 @@ pub struct BulkBody {
     summary = "Pause, resume or cancel several campaigns; each is reported on its own",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = BulkBody, description = "`action` (pause | resume | cancel), `campaignIds`, `reason` (optional)"),
-    responses((status = 200, description = "`results`, `summary`", body = Object), (status = 400, description = "Bad action or ids", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "`results`, `summary`", body = Object), (status = 400, description = "Bad action or ids", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn bulk(
     State(st): State<AppState>,
@@ -633,7 +633,7 @@ pub struct SingleCallBody {
     summary = "Place one call whose audio streams to a voice bot",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = SingleCallBody, description = "`from`, `to`, `wssUrl`, `clientId`, `assistantId`, `customPrompt` (≤ 1000 characters)"),
-    responses((status = 200, description = "`data.callUUID`", body = Object), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 403, description = "Do-not-call number", body = crate::docs::ErrorBody), (status = 429, description = "Concurrency cap reached", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "`data.callUUID`", body = Object), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), crate::docs::AdminErrors, crate::docs::CallErrors)
 )]
 pub async fn single_call(
     State(st): State<AppState>,
@@ -773,7 +773,7 @@ pub struct ChannelsQuery {
     summary = "Concurrency in use globally and for the client, with the live calls",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(ChannelsQuery),
-    responses((status = 200, description = "`data.global`, `data.client`, `data.calls`", body = Object))
+    responses((status = 200, description = "`data.global`, `data.client`, `data.calls`", body = Object), crate::docs::AdminErrors)
 )]
 pub async fn active_channels(
     State(st): State<AppState>,
@@ -831,7 +831,7 @@ pub struct ActiveCallsQuery {
     summary = "Live calls with utilization and limits",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(ActiveCallsQuery),
-    responses((status = 200, description = "`monitoring.summary`, `monitoring.limits`, `monitoring.calls`", body = Object))
+    responses((status = 200, description = "`monitoring.summary`, `monitoring.limits`, `monitoring.calls`", body = Object), crate::docs::AdminErrors)
 )]
 pub async fn active_calls(
     State(st): State<AppState>,

@@ -276,7 +276,7 @@ fn in_shape_of(uri: &axum::http::Uri, e: ApiError) -> axum::response::Response {
 
 pub fn router(state: AppState) -> Router {
     let (app, mut doc) = Groups::new().layered(&state).merged().split_for_parts();
-    crate::docs::add_common_errors(&mut doc);
+    crate::docs::finish(&mut doc);
 
     app.route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(crate::docs::serve(&doc))

@@ -176,7 +176,7 @@ pub async fn claim(
     summary = "Call a lead the operator has claimed (or an available one, claimed on the way)",
     security(("bearerAuth" = [])),
     request_body = LeadIdBody,
-    responses((status = 200, description = "The call", body = Object), (status = 404, description = "No such lead", body = crate::docs::ErrorBody), (status = 409, description = "Lead busy, locked or someone else's", body = crate::docs::ErrorBody), crate::docs::AuthErrors)
+    responses((status = 200, description = "The call", body = Object), (status = 404, description = "No such lead", body = crate::docs::ErrorBody), (status = 409, description = "Lead busy, locked or someone else's", body = crate::docs::ErrorBody), crate::docs::AuthErrors, crate::docs::CallErrors)
 )]
 pub async fn start_call(
     State(st): State<AppState>,

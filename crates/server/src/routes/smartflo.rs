@@ -65,7 +65,7 @@ fn customer(c: &Call) -> Option<String> {
     summary = "Call a lead from the agent's dashboard (bridged to the agent's phone)",
     security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "Lead id")),
-    responses((status = 200, description = "`data.poll_url` to poll", body = Object), (status = 409, description = "Lead busy or locked", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "`data.poll_url` to poll", body = Object), (status = 409, description = "Lead busy or locked", body = crate::docs::ErrorBody), crate::docs::AdminErrors, crate::docs::CallErrors)
 )]
 pub async fn call_lead(
     State(st): State<AppState>,

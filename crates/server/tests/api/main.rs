@@ -1,5 +1,6 @@
 //! API tests: every test runs on SQLite and on PostgreSQL.
 
+mod conformance;
 mod harness;
 
 mod auth;
@@ -19,4 +20,5 @@ mod nul;
 mod panels;
 mod queue;
 mod reports;
+mod sweep;
 mod users;

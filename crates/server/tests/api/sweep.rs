@@ -1,0 +1,143 @@
+//! Every documented operation, called by every kind of caller with the least it could send: no
+//! credentials, an operator, an admin, an API key, a dialer token and a bot key; path ids of
+//! records that exist and of records that do not; an empty JSON object as the body. Whatever
+//! each answers must be a status (and a body) the document gives that operation: the harness
+//! holds every answer to the document (`conformance`). None may be a 5xx.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::json;
+
+use crate::both;
+use crate::conformance;
+use crate::harness::TestApp;
+
+both!(every_operation_answers_only_what_it_documents);
+
+/// Who calls: a name for the report, and the credentials.
+#[derive(Clone, Copy)]
+enum Caller<'a> {
+    Nobody,
+    Bearer(&'static str, &'a str),
+    Key(&'static str, &'a str),
+}
+
+impl Caller<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Caller::Nobody => "nobody",
+            Caller::Bearer(n, _) | Caller::Key(n, _) => n,
+        }
+    }
+}
+
+async fn key(app: &TestApp, admin: &str, kind: &str) -> String {
+    let (s, v) = app
+        .post(
+            "/api/api-keys",
+            admin,
+            json!({"name": format!("sweep {kind}"), "kind": kind}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["key"].as_str().unwrap().to_string()
+}
+
+async fn every_operation_answers_only_what_it_documents(app: TestApp) {
+    let admin = app.admin().await;
+    let (_, operator) = app.user(&admin, "sweeper", "operator", None).await;
+    let api = key(&app, &admin, "api").await;
+    let dialer = key(&app, &admin, "dialer").await;
+    let bot = key(&app, &admin, "bot").await;
+    // Records for the ids in paths to name: a lead (id 1), a list, a call.
+    let lead = app.lead(&admin, "+14155550123").await;
+    let (s, v) = app
+        .post("/api/lists", &admin, json!({"name": "sweep"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = app
+        .post(
+            "/api/calls",
+            &bot,
+            json!({"callId": "sweep-1", "phoneNumber": "+14155550123", "status": "completed"}),
+        )
+        .await;
+    assert!(s.is_success(), "{s} {v}");
+
+    let doc = serde_json::to_value(switchboard_server::docs::openapi()).unwrap();
+    let callers = [
+        Caller::Nobody,
+        Caller::Bearer("an operator", &operator),
+        Caller::Bearer("an admin", &admin),
+        Caller::Key("an API key", &api),
+        Caller::Bearer("a dialer token", &dialer),
+        Caller::Key("a bot key", &bot),
+    ];
+    let mut calls = 0;
+    let mut problems = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("responses").is_none() {
+                continue;
+            }
+            // An id that names a record, then one that names none.
+            for id in [lead.to_string(), "999999".to_string()] {
+                let uri = path
+                    .split('/')
+                    .map(|s| if s.starts_with('{') { id.as_str() } else { s })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let json_body = op["requestBody"]["content"]
+                    .get("application/json")
+                    .is_some();
+                for caller in callers {
+                    let mut b = Request::builder()
+                        .method(method.to_ascii_uppercase().as_str())
+                        .uri(&uri);
+                    match caller {
+                        Caller::Nobody => {}
+                        Caller::Bearer(_, t) => {
+                            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"))
+                        }
+                        Caller::Key(_, k) => b = b.header("x-api-key", k),
+                    }
+                    let req = if json_body {
+                        b.header(header::CONTENT_TYPE, "application/json")
+                            .body(Body::from("{}"))
+                    } else {
+                        b.body(Body::empty())
+                    }
+                    .unwrap();
+                    let m = req.method().clone();
+                    let (status, headers, body) = app.unchecked(req).await;
+                    if status.is_server_error() {
+                        problems.push(format!(
+                            "{method} {uri} as {}: {status} {}",
+                            caller.name(),
+                            String::from_utf8_lossy(&body)
+                        ));
+                    }
+                    if let Some(p) = conformance::problem(&m, &uri, status, &headers, &body) {
+                        problems.push(format!("as {}: {p}", caller.name()));
+                    }
+                    calls += 1;
+                }
+                if !path.contains('{') {
+                    break;
+                }
+            }
+        }
+    }
+    assert!(
+        calls > 500,
+        "only {calls} calls: the document lost its paths?"
+    );
+    problems.sort();
+    problems.dedup();
+    assert!(
+        problems.is_empty(),
+        "{} answers the document does not describe:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
