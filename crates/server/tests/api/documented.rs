@@ -8,7 +8,27 @@ use serde_json::{Value, json};
 use crate::both;
 use crate::harness::TestApp;
 
-both!(every_documented_value_is_accepted, bodies_are_objects);
+both!(
+    every_documented_value_is_accepted,
+    bodies_are_objects,
+    the_served_document_is_the_whole_one
+);
+
+/// What `/api-docs/openapi.json` serves is the document the tests read
+/// (`switchboard_server::docs::openapi()`), with everything added after the routes' annotations.
+/// It once lacked the ids' minimum of 1.
+async fn the_served_document_is_the_whole_one(app: TestApp) {
+    let (s, served) = app
+        .call(Method::GET, "/api-docs/openapi.json", None, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let whole = serde_json::to_value(switchboard_server::docs::openapi()).unwrap();
+    assert!(served == whole, "the served document differs from docs::openapi()");
+    assert_eq!(
+        served["paths"]["/api/leads/{id}"]["get"]["parameters"][0]["schema"]["minimum"],
+        1
+    );
+}
 
 /// The values `components.schemas[schema].properties[field].enum` lists.
 fn body_enum(doc: &Value, schema: &str, field: &str) -> Vec<Value> {
