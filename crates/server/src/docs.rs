@@ -213,6 +213,24 @@ fn operations(
     })
 }
 
+/// A success that carries only a message (a deletion, a revocation).
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Done {
+    /// Always true.
+    pub success: bool,
+    /// What was done, for people.
+    pub message: String,
+}
+
+impl Done {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            success: true,
+            message: message.into(),
+        }
+    }
+}
+
 /// Seed 003's error shape (routes under `/plivo` and `/health`).
 #[derive(ToSchema)]
 #[schema(example = json!({"success": false, "message": "campaignId is required", "error": "Bad Request", "code": "BAD_REQUEST", "timestamp": "2026-12-06T10:00:00.000Z"}))]
@@ -457,6 +475,16 @@ pub mod field {
             settable,
             "The outcome of the last attempt as people may set it; `IN_QUEUE` or null clears \
              it. The other dispositions are the dialer's (403).",
+        )
+    }
+
+    /// A lead's disposition as the routes show it: `IN_QUEUE` when it has none.
+    pub fn disposition_shown() -> Object {
+        one_of(
+            ["IN_QUEUE"]
+                .into_iter()
+                .chain(Disposition::ALL.map(Disposition::as_str)),
+            "The outcome of the last attempt (seed 002's dispositions); `IN_QUEUE` when none.",
         )
     }
 

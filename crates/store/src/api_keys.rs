@@ -41,10 +41,11 @@ impl KeyKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: i64,
     pub client_id: i64,
+    /// `api`, `dialer` or `bot`.
     pub kind: String,
     pub name: String,
     /// The first characters of the key, to tell keys apart in a list; not a secret.

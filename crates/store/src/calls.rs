@@ -10,7 +10,7 @@ use switchboard_core::CallStatus;
 
 use crate::{AsExec, Backend, Result, Sql, StoreError, Tx, now, sql};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Call {
     pub id: i64,
     pub client_id: i64,
@@ -33,6 +33,7 @@ pub struct Call {
     pub notes: Option<String>,
     pub language: Option<String>,
     pub satisfaction: Option<String>,
+    #[schema(value_type = Object)]
     pub metadata: Json<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -756,7 +757,7 @@ pub async fn soft_delete(ex: &mut impl AsExec, client_id: i64, id: i64) -> Resul
 }
 
 /// A call's events in order (the lead's timeline).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CallEvent {
     pub event: String,
     pub status: String,

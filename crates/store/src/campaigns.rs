@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{AsExec, Backend, Result, Tx, now, sql};
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Campaign {
     pub id: i64,
     pub client_id: i64,

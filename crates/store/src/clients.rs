@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::{AsExec, Db, Result, now, sql};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Client {
     pub id: i64,
     pub name: String,

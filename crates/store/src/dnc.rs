@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::{AsExec, Result, now, sql};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = DncEntry)]
 pub struct Entry {
     pub id: i64,
     pub client_id: Option<i64>,

@@ -2,15 +2,15 @@
 
 use axum::extract::State;
 use axum::http::request::Parts;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use switchboard_core::Role;
 use switchboard_store::users;
+use utoipa::ToSchema;
 
 use crate::auth::{Session, client_ip, verify_password};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
-use crate::routes::views::user_view;
+use crate::routes::views::{UserAnswer, UserView, user_view};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -29,7 +29,7 @@ pub struct LoginBody {
     description = "Returns a JWT (`token`, valid until `expiresAt`) to send as `Authorization: Bearer`.",
     request_body = LoginBody,
     responses(
-        (status = 200, description = "Signed in: `token`, `expiresAt` and `user`", body = Object),
+        (status = 200, description = "Signed in", body = LoginAnswer),
         (status = 400, description = "Missing or too long fields", body = crate::docs::ErrorBody),
         (status = 401, description = "Invalid email or password", body = crate::docs::ErrorBody),
         (status = 429, description = "Too many attempts; see the Retry-After header", body = crate::docs::ErrorBody),
@@ -39,7 +39,7 @@ pub async fn login(
     State(state): State<AppState>,
     parts: Parts,
     Json(body): Json<LoginBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LoginAnswer>> {
     let login = body
         .email
         .or(body.username)
@@ -73,13 +73,30 @@ pub async fn login(
     let role = Role::parse(&user.role).ok_or_else(ApiError::internal)?;
     let (token, exp) = state.jwt.issue(&user, role)?;
     users::touch_login(&state.db, user.id).await?;
-    Ok(Json(json!({
-        "success": true,
-        "message": "Login successful",
-        "token": token,
-        "expiresAt": crate::extract::ts(&chrono::DateTime::from_timestamp(exp, 0).unwrap_or_default()),
-        "user": user_view(&user),
-    })))
+    Ok(Json(LoginAnswer {
+        success: true,
+        message: "Login successful",
+        token,
+        expires_at: crate::extract::ts(
+            &chrono::DateTime::from_timestamp(exp, 0).unwrap_or_default(),
+        ),
+        user: user_view(&user),
+    }))
+}
+
+/// A signed-in user's token.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginAnswer {
+    /// Always true.
+    pub success: bool,
+    pub message: &'static str,
+    /// The JWT to send as `Authorization: Bearer`.
+    pub token: String,
+    /// When the token stops being accepted.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    pub user: UserView,
 }
 
 #[utoipa::path(
@@ -89,10 +106,10 @@ pub async fn login(
     summary = "The signed-in user",
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "`user`", body = Object),
+        (status = 200, description = "The signed-in user", body = UserAnswer),
         crate::docs::AuthErrors,
     )
 )]
-pub async fn me(session: Session) -> Json<Value> {
-    Json(json!({ "success": true, "user": user_view(&session.user) }))
+pub async fn me(session: Session) -> Json<UserAnswer> {
+    Json(UserAnswer::new(None, &session.user))
 }

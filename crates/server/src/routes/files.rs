@@ -3,11 +3,12 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use switchboard_store::import::{ImportOptions, import_csv};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use switchboard_store::import::{ImportOptions, RowError, import_csv};
 use switchboard_store::leads::{self, ExportRow};
 use switchboard_store::lists;
+use utoipa::ToSchema;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -24,7 +25,7 @@ use crate::state::AppState;
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = crate::docs::UploadForm, content_type = "multipart/form-data"),
     responses(
-        (status = 200, description = "`summary` counts and row `errors`", body = Object),
+        (status = 200, description = "What was imported, and the rows refused", body = UploadAnswer),
         (status = 400, description = "No file, not CSV, or no such list", body = crate::docs::ErrorBody),
         (status = 413, description = "File too large", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
@@ -34,7 +35,7 @@ pub async fn upload_csv(
     State(st): State<AppState>,
     p: Principal,
     Multipart(mut form): Multipart,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UploadAnswer>> {
     if !p.is_admin() {
         return Err(ApiError::forbidden("this needs an admin"));
     }
@@ -81,16 +82,38 @@ pub async fn upload_csv(
         |_| {},
     )
     .await?;
-    Ok(Json(json!({
-        "message": "CSV upload completed",
-        "summary": {
-            "totalProcessed": report.total_processed,
-            "successCount": report.success_count,
-            "duplicateCount": report.duplicate_count,
-            "errorCount": report.error_count,
+    Ok(Json(UploadAnswer {
+        message: "CSV upload completed",
+        summary: UploadSummary {
+            total_processed: report.total_processed,
+            success_count: report.success_count,
+            duplicate_count: report.duplicate_count,
+            error_count: report.error_count,
         },
-        "errors": report.errors,
-    })))
+        errors: report.errors,
+    }))
+}
+
+/// Seed 001's upload answer, with the refused rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadAnswer {
+    pub message: &'static str,
+    pub summary: UploadSummary,
+    /// The refused rows by line (the first 1,000; `summary.errorCount` counts all).
+    pub errors: Vec<RowError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadSummary {
+    /// Data rows read.
+    pub total_processed: u64,
+    /// Leads created.
+    pub success_count: u64,
+    /// Rows whose phone was already a lead of the client (or earlier in the file).
+    pub duplicate_count: u64,
+    /// Rows refused (see `errors`).
+    pub error_count: u64,
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]

@@ -2,12 +2,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
-use switchboard_store::api_keys::{self, KeyKind};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use switchboard_store::api_keys::{self, ApiKey, KeyKind};
 use switchboard_store::audit::{self, AuditEntry};
+use utoipa::ToSchema;
 
 use crate::auth::AdminSession;
+use crate::docs::Done;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::state::AppState;
@@ -19,14 +21,37 @@ use crate::state::AppState;
     operation_id = "list_api_keys",
     summary = "List the client's API keys (never their secrets)",
     security(("bearerAuth" = [])),
-    responses((status = 200, description = "`keys`", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "The keys, revoked ones included", body = KeyList), crate::docs::AdminErrors)
 )]
 pub async fn list(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<KeyList>> {
     let keys = api_keys::list(&st.db, s.client_id()).await?;
-    Ok(Json(json!({ "success": true, "keys": keys })))
+    Ok(Json(KeyList {
+        success: true,
+        keys,
+    }))
+}
+
+/// `GET /api/api-keys`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    /// Always true.
+    pub success: bool,
+    pub keys: Vec<ApiKey>,
+}
+
+/// A new key: the only time its secret is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyCreated {
+    /// Always true.
+    pub success: bool,
+    pub message: &'static str,
+    /// The secret, shown only this once (only its hash is kept).
+    pub key: String,
+    #[serde(rename = "apiKey")]
+    pub api_key: ApiKey,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -47,7 +72,7 @@ pub struct CreateKey {
     security(("bearerAuth" = [])),
     request_body = CreateKey,
     responses(
-        (status = 201, description = "`key` (the secret) and `apiKey`", body = Object),
+        (status = 201, description = "The key and its secret", body = KeyCreated),
         (status = 400, description = "Invalid name or kind", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
     )
@@ -56,7 +81,7 @@ pub async fn create(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Json(b): Json<CreateKey>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<KeyCreated>)> {
     let name = b.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request("name must be 1-100 characters"));
@@ -81,12 +106,12 @@ pub async fn create(
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "success": true,
-            "message": "Store this key now: it is shown only once",
-            "key": secret,
-            "apiKey": key,
-        })),
+        Json(KeyCreated {
+            success: true,
+            message: "Store this key now: it is shown only once",
+            key: secret,
+            api_key: key,
+        }),
     ))
 }
 
@@ -99,7 +124,7 @@ pub async fn create(
     security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "API key id")),
     responses(
-        (status = 200, description = "Revoked", body = Object),
+        (status = 200, description = "Revoked", body = Done),
         (status = 404, description = "No such key", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
     )
@@ -108,7 +133,7 @@ pub async fn revoke(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     let mut tx = st.db.begin().await?;
     if !api_keys::revoke(&mut tx, s.client_id(), id).await? {
         return Err(ApiError::not_found("API key"));
@@ -126,7 +151,5 @@ pub async fn revoke(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(
-        json!({ "success": true, "message": "API key revoked" }),
-    ))
+    Ok(Json(Done::new("API key revoked")))
 }

@@ -2,18 +2,21 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_core::lead::{DispositionInput, normalize_tag, people_may_edit};
 use switchboard_core::{Disposition, LeadStatus, PageRequest, Priority};
 use switchboard_store::audit::{self, AuditEntry};
 use switchboard_store::leads::{self, LeadFilter, LeadPatch, LeadSort, NewLead};
+use switchboard_store::lists::List;
 use switchboard_store::{AsExec, lists, users};
+use utoipa::ToSchema;
 
 use crate::auth::Principal;
+use crate::docs::Done;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query, nullable, parse_id};
-use crate::routes::views::lead_view;
+use crate::routes::views::{LeadAnswer, LeadView, Pagination, lead_view};
 use crate::state::AppState;
 
 // ---- lists ----
@@ -24,12 +27,38 @@ use crate::state::AppState;
     tag = "lists",
     summary = "List the client's lead lists",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    responses((status = 200, description = "`lists`", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "The lists", body = ListList), crate::docs::AuthErrors)
 )]
-pub async fn list_lists(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "success": true, "lists": lists::list(&st.db, p.client_id()).await? }),
-    ))
+pub async fn list_lists(State(st): State<AppState>, p: Principal) -> ApiResult<Json<ListList>> {
+    Ok(Json(ListList {
+        success: true,
+        lists: lists::list(&st.db, p.client_id()).await?,
+    }))
+}
+
+/// `GET /api/lists`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListList {
+    /// Always true.
+    pub success: bool,
+    pub lists: Vec<List>,
+}
+
+/// One list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListAnswer {
+    /// Always true.
+    pub success: bool,
+    pub list: List,
+}
+
+impl ListAnswer {
+    fn new(list: List) -> Json<Self> {
+        Json(Self {
+            success: true,
+            list,
+        })
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -64,7 +93,7 @@ fn require_admin(p: &Principal) -> ApiResult<()> {
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body = ListBody,
     responses(
-        (status = 201, description = "`list`", body = Object),
+        (status = 201, description = "The new list", body = ListAnswer),
         (status = 400, description = "Missing or invalid name", body = crate::docs::ErrorBody),
         (status = 409, description = "Name taken", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
@@ -74,7 +103,7 @@ pub async fn create_list(
     State(st): State<AppState>,
     p: Principal,
     Json(b): Json<ListBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ListAnswer>)> {
     require_admin(&p)?;
     let name = list_name(
         b.name
@@ -90,10 +119,7 @@ pub async fn create_list(
     )
     .await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "success": true, "list": l })),
-    ))
+    Ok((StatusCode::CREATED, ListAnswer::new(l)))
 }
 
 #[utoipa::path(
@@ -104,7 +130,7 @@ pub async fn create_list(
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(("id" = i64, Path, description = "List id")),
     responses(
-        (status = 200, description = "`list`", body = Object),
+        (status = 200, description = "The list", body = ListAnswer),
         (status = 404, description = "No such list", body = crate::docs::ErrorBody),
         crate::docs::AuthErrors,
     )
@@ -113,11 +139,11 @@ pub async fn get_list(
     State(st): State<AppState>,
     p: Principal,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListAnswer>> {
     let l = lists::get(&st.db, p.client_id(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("list"))?;
-    Ok(Json(json!({ "success": true, "list": l })))
+    Ok(ListAnswer::new(l))
 }
 
 #[utoipa::path(
@@ -129,7 +155,7 @@ pub async fn get_list(
     params(("id" = i64, Path, description = "List id")),
     request_body = ListBody,
     responses(
-        (status = 200, description = "`list`", body = Object),
+        (status = 200, description = "The list as changed", body = ListAnswer),
         (status = 400, description = "Invalid name", body = crate::docs::ErrorBody),
         (status = 404, description = "No such list", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
@@ -140,7 +166,7 @@ pub async fn update_list(
     p: Principal,
     Path(id): Path<i64>,
     Json(b): Json<ListBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListAnswer>> {
     require_admin(&p)?;
     let name = b.name.as_deref().map(list_name).transpose()?;
     let mut tx = st.db.begin().await?;
@@ -154,7 +180,7 @@ pub async fn update_list(
     .await?
     .ok_or_else(|| ApiError::not_found("list"))?;
     tx.commit().await?;
-    Ok(Json(json!({ "success": true, "list": l })))
+    Ok(ListAnswer::new(l))
 }
 
 #[utoipa::path(
@@ -165,7 +191,7 @@ pub async fn update_list(
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(("id" = i64, Path, description = "List id")),
     responses(
-        (status = 200, description = "Deleted", body = Object),
+        (status = 200, description = "Deleted", body = Done),
         (status = 404, description = "No such list", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
     )
@@ -174,16 +200,14 @@ pub async fn delete_list(
     State(st): State<AppState>,
     p: Principal,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     require_admin(&p)?;
     let mut tx = st.db.begin().await?;
     if !lists::delete(&mut tx, p.client_id(), id).await? {
         return Err(ApiError::not_found("list"));
     }
     tx.commit().await?;
-    Ok(Json(
-        json!({ "success": true, "message": "List deleted; its leads were kept" }),
-    ))
+    Ok(Json(Done::new("List deleted; its leads were kept")))
 }
 
 // ---- leads ----
@@ -347,7 +371,7 @@ pub fn build_filter(
         dates are `YYYY-MM-DD` or ISO 8601. camelCase aliases (`startDate`, `listId`, `sortBy`, ...) work too.",
     security(("bearerAuth" = []), ("apiKey" = [])),
     responses(
-        (status = 200, description = "`leads` and `pagination`", body = Object),
+        (status = 200, description = "One page of leads", body = LeadPage),
         (status = 400, description = "Invalid filter", body = crate::docs::ErrorBody),
         crate::docs::AuthErrors,
     )
@@ -356,7 +380,7 @@ pub async fn list_leads(
     State(st): State<AppState>,
     p: Principal,
     Query(q): Query<LeadQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LeadPage>> {
     let page = PageRequest::new(q.page, q.limit);
     let tags = q.tags.clone().or(q.tag.clone());
     let sel = build_filter(
@@ -381,10 +405,17 @@ pub async fn list_leads(
         page.offset(),
     )
     .await?;
-    Ok(Json(json!({
-        "leads": rows.iter().map(lead_view).collect::<Vec<_>>(),
-        "pagination": { "page": page.page, "limit": page.limit, "total": total, "pages": page.pages(total) },
-    })))
+    Ok(Json(LeadPage {
+        leads: rows.iter().map(lead_view).collect(),
+        pagination: Pagination::new(&page, total),
+    }))
+}
+
+/// One page of leads (seed 001's shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadPage {
+    pub leads: Vec<LeadView>,
+    pub pagination: Pagination,
 }
 
 #[utoipa::path(
@@ -395,7 +426,7 @@ pub async fn list_leads(
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(("id" = i64, Path, description = "Lead id")),
     responses(
-        (status = 200, description = "`lead`", body = Object),
+        (status = 200, description = "The lead", body = LeadAnswer),
         (status = 404, description = "No such lead", body = crate::docs::ErrorBody),
         crate::docs::AuthErrors,
     )
@@ -404,11 +435,11 @@ pub async fn get_lead(
     State(st): State<AppState>,
     p: Principal,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LeadAnswer>> {
     let l = leads::get(&mut st.db.read().await?, p.client_id(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("lead"))?;
-    Ok(Json(json!({ "success": true, "lead": lead_view(&l) })))
+    Ok(Json(LeadAnswer::new(None, &l)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -574,7 +605,7 @@ async fn lead_patch(
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body = LeadBody,
     responses(
-        (status = 201, description = "`lead`", body = Object),
+        (status = 201, description = "The new lead", body = LeadAnswer),
         (status = 400, description = "Invalid field", body = crate::docs::ErrorBody),
         (status = 409, description = "Phone already in use", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
@@ -584,7 +615,7 @@ pub async fn create_lead(
     State(st): State<AppState>,
     p: Principal,
     Json(b): Json<LeadBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<LeadAnswer>)> {
     require_admin(&p)?;
     if b.phone.is_none() {
         return Err(ApiError::bad_request("phone is required"));
@@ -609,10 +640,7 @@ pub async fn create_lead(
     };
     let lead = leads::create(&mut tx, p.client_id(), &new).await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "success": true, "lead": lead_view(&lead) })),
-    ))
+    Ok((StatusCode::CREATED, Json(LeadAnswer::new(None, &lead))))
 }
 
 #[utoipa::path(
@@ -625,7 +653,7 @@ pub async fn create_lead(
     params(("id" = i64, Path, description = "Lead id")),
     request_body = LeadBody,
     responses(
-        (status = 200, description = "`lead`", body = Object),
+        (status = 200, description = "The lead as changed", body = LeadAnswer),
         (status = 400, description = "Invalid field or nothing to change", body = crate::docs::ErrorBody),
         (status = 404, description = "No such lead", body = crate::docs::ErrorBody),
         (status = 409, description = "The lead's disposition is final", body = crate::docs::ErrorBody),
@@ -637,7 +665,7 @@ pub async fn update_lead(
     p: Principal,
     Path(id): Path<i64>,
     Json(b): Json<LeadBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LeadAnswer>> {
     let mut tx = st.db.begin().await?;
     let lead = leads::get(&mut tx, p.client_id(), id)
         .await?
@@ -661,7 +689,7 @@ pub async fn update_lead(
         .await?
         .ok_or_else(|| ApiError::not_found("lead"))?;
     tx.commit().await?;
-    Ok(Json(json!({ "success": true, "lead": lead_view(&lead) })))
+    Ok(Json(LeadAnswer::new(None, &lead)))
 }
 
 #[utoipa::path(
@@ -672,7 +700,7 @@ pub async fn update_lead(
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(("id" = i64, Path, description = "Lead id")),
     responses(
-        (status = 200, description = "Deleted", body = Object),
+        (status = 200, description = "Deleted", body = Done),
         (status = 404, description = "No such lead", body = crate::docs::ErrorBody),
         (status = 409, description = "The lead's disposition is final", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
@@ -682,7 +710,7 @@ pub async fn delete_lead(
     State(st): State<AppState>,
     p: Principal,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     require_admin(&p)?;
     let mut tx = st.db.begin().await?;
     let lead = leads::get(&mut tx, p.client_id(), id)
@@ -704,7 +732,7 @@ pub async fn delete_lead(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(json!({ "success": true, "message": "Lead deleted" })))
+    Ok(Json(Done::new("Lead deleted")))
 }
 
 // ---- seed 001: bulk actions ----
@@ -751,7 +779,7 @@ fn bulk_actions() -> utoipa::openapi::schema::Object {
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body = BulkBody,
     responses(
-        (status = 200, description = "Summary of the leads changed", body = Object),
+        (status = 200, description = "What was done to each lead", body = BulkResult),
         (status = 400, description = "Invalid action, data or ids", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
     )
@@ -760,7 +788,7 @@ pub async fn bulk_action(
     State(st): State<AppState>,
     p: Principal,
     Json(b): Json<BulkBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BulkResult>> {
     require_admin(&p)?;
     let action_name = b
         .action
@@ -846,12 +874,18 @@ pub async fn bulk_action(
     let mut refused = Vec::new();
     for id in ids {
         let Some(lead) = leads::get(&mut tx, p.client_id(), id).await? else {
-            refused.push(json!({ "leadId": id, "reason": "not found" }));
+            refused.push(Refusal {
+                lead_id: id,
+                reason: "not found".into(),
+            });
             continue;
         };
         if let Err(why) = people_may_edit(lead.disposition.as_deref().and_then(Disposition::parse))
         {
-            refused.push(json!({ "leadId": id, "reason": why }));
+            refused.push(Refusal {
+                lead_id: id,
+                reason: why,
+            });
             continue;
         }
         let patch = match &action {
@@ -907,11 +941,59 @@ pub async fn bulk_action(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(json!({
-        "success": true,
-        "message": format!("{} of {} leads updated", updated.len(), updated.len() + refused.len()),
-        "action": action_name,
-        "results": { "updated": updated, "refused": refused },
-        "summary": { "requested": raw_ids.len(), "updated": updated.len(), "refused": refused.len() },
-    })))
+    Ok(Json(BulkResult {
+        success: true,
+        message: format!(
+            "{} of {} leads updated",
+            updated.len(),
+            updated.len() + refused.len()
+        ),
+        action: action_name.to_string(),
+        summary: BulkSummary {
+            requested: raw_ids.len(),
+            updated: updated.len(),
+            refused: refused.len(),
+        },
+        results: BulkResults { updated, refused },
+    }))
+}
+
+/// What a bulk action did, lead by lead.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResult {
+    /// Always true (leads refused one by one do not fail the request).
+    pub success: bool,
+    pub message: String,
+    #[schema(schema_with = bulk_action_field)]
+    pub action: String,
+    pub results: BulkResults,
+    pub summary: BulkSummary,
+}
+
+fn bulk_action_field() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(BULK_ACTIONS, "The action taken.")
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResults {
+    /// The leads changed.
+    pub updated: Vec<i64>,
+    /// The leads left as they were, each with the reason.
+    pub refused: Vec<Refusal>,
+}
+
+/// A lead a bulk action left alone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Refusal {
+    #[serde(rename = "leadId")]
+    pub lead_id: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkSummary {
+    /// Ids sent.
+    pub requested: usize,
+    pub updated: usize,
+    pub refused: usize,
 }

@@ -2,17 +2,20 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use switchboard_core::Role;
 use switchboard_store::audit::{self, AuditEntry};
+use switchboard_store::clients::Client;
 use switchboard_store::users::{self, NewUser, User, UserPatch};
 use switchboard_store::{Db, clients};
+use utoipa::ToSchema;
 
 use crate::auth::{AdminSession, Session, SuperAdminSession, hash_password, validate_password};
+use crate::docs::Done;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query, nullable};
-use crate::routes::views::{roster_view, user_view};
+use crate::routes::views::{RosterEntry, UserAnswer, UserView, roster_view, user_view};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -33,7 +36,7 @@ pub struct ListQuery {
     description = "The caller's client; a super admin may name another with `client_id`.",
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "`users` and `count`", body = Object),
+        (status = 200, description = "The users", body = UserList),
         (status = 400, description = "Invalid role", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
     )
@@ -42,7 +45,7 @@ pub async fn list(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserList>> {
     let client = s.scope_client(q.client_id)?;
     let role = q
         .role
@@ -52,15 +55,27 @@ pub async fn list(
                 .ok_or_else(|| ApiError::bad_request("role must be super_admin, admin or operator"))
         })
         .transpose()?;
-    let users: Vec<Value> = users::list(&st.db, Some(client))
+    let users: Vec<UserView> = users::list(&st.db, Some(client))
         .await?
         .iter()
         .filter(|u| role.is_none_or(|r| u.role == r.as_str()))
         .map(user_view)
         .collect();
-    Ok(Json(
-        json!({ "success": true, "users": users, "count": users.len() }),
-    ))
+    Ok(Json(UserList {
+        success: true,
+        count: users.len(),
+        users,
+    }))
+}
+
+/// `GET /api/users`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    /// Always true.
+    pub success: bool,
+    pub users: Vec<UserView>,
+    /// How many `users` holds.
+    pub count: usize,
 }
 
 /// Seed 002: every user and agent of the caller's client, roster fields only.
@@ -71,14 +86,14 @@ pub async fn list(
     summary = "Roster of the caller's client",
     description = "Every user and agent of the caller's client, roster fields only, as an array.",
     security(("bearerAuth" = [])),
-    responses((status = 200, description = "Array of roster entries", body = [Object]), crate::docs::AdminErrors)
+    responses((status = 200, description = "Array of roster entries", body = [RosterEntry]), crate::docs::AdminErrors)
 )]
 pub async fn roster(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<RosterEntry>>> {
     let users = users::list(&st.db, Some(s.client_id())).await?;
-    Ok(Json(Value::Array(users.iter().map(roster_view).collect())))
+    Ok(Json(users.iter().map(roster_view).collect()))
 }
 
 fn validate_username(u: &str) -> Result<String, ApiError> {
@@ -150,7 +165,7 @@ pub struct CreateUser {
     security(("bearerAuth" = [])),
     request_body = CreateUser,
     responses(
-        (status = 201, description = "`user`", body = Object),
+        (status = 201, description = "The new user", body = UserAnswer),
         (status = 400, description = "Invalid field", body = crate::docs::ErrorBody),
         (status = 404, description = "No such client", body = crate::docs::ErrorBody),
         (status = 409, description = "Username or email taken", body = crate::docs::ErrorBody),
@@ -161,7 +176,7 @@ pub async fn create(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Json(b): Json<CreateUser>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<UserAnswer>)> {
     let client_id = s.scope_client(b.client_id)?;
     let role = parse_role(b.role.as_deref().unwrap_or("operator"))?;
     if !s.role.may_manage(role) {
@@ -210,7 +225,7 @@ pub async fn create(
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "success": true, "message": "User created", "user": user_view(&user) })),
+        Json(UserAnswer::new(Some("User created"), &user)),
     ))
 }
 
@@ -231,7 +246,7 @@ async fn visible_user(db: &Db, s: &Session, id: i64) -> ApiResult<User> {
     security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "User id")),
     responses(
-        (status = 200, description = "`user`", body = Object),
+        (status = 200, description = "The user", body = UserAnswer),
         (status = 404, description = "No such user", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
     )
@@ -240,9 +255,9 @@ pub async fn get(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserAnswer>> {
     let u = visible_user(&st.db, &s, id).await?;
-    Ok(Json(json!({ "success": true, "user": user_view(&u) })))
+    Ok(Json(UserAnswer::new(None, &u)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -287,7 +302,7 @@ pub async fn update(
     AdminSession(s): AdminSession,
     Path(id): Path<i64>,
     Json(b): Json<UpdateUser>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserAnswer>> {
     let target = visible_user(&st.db, &s, id).await?;
     let target_role = parse_role(&target.role)?;
     if !s.role.may_manage(target_role) {
@@ -346,9 +361,7 @@ pub async fn update(
         .ok_or_else(|| ApiError::not_found("user"))?;
     audit::record(&mut tx, AuditEntry { client_id: Some(u.client_id), user_id: Some(s.user.id), action: "update", entity: "user", entity_id: Some(id), detail: json!({"password_changed": p.password_hash.is_some(), "role": p.role, "is_active": p.is_active}) }).await?;
     tx.commit().await?;
-    Ok(Json(
-        json!({ "success": true, "message": "User updated", "user": user_view(&u) }),
-    ))
+    Ok(Json(UserAnswer::new(Some("User updated"), &u)))
 }
 
 /// Users are deactivated, not erased: their calls and leads keep pointing at them.
@@ -362,7 +375,7 @@ pub async fn update(
     security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "User id")),
     responses(
-        (status = 200, description = "Deactivated", body = Object),
+        (status = 200, description = "Deactivated", body = crate::docs::Done),
         (status = 400, description = "Cannot remove yourself", body = crate::docs::ErrorBody),
         (status = 404, description = "No such user", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
@@ -372,7 +385,7 @@ pub async fn delete(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     let target = visible_user(&st.db, &s, id).await?;
     if !s.role.may_manage(parse_role(&target.role)?) {
         return Err(ApiError::forbidden(format!(
@@ -406,9 +419,7 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(
-        json!({ "success": true, "message": "User deactivated" }),
-    ))
+    Ok(Json(Done::new("User deactivated")))
 }
 
 #[utoipa::path(
@@ -417,14 +428,33 @@ pub async fn delete(
     tag = "clients",
     summary = "List clients (super admins)",
     security(("bearerAuth" = [])),
-    responses((status = 200, description = "`clients`", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "The clients", body = ClientList), crate::docs::AdminErrors)
 )]
 pub async fn list_clients(
     State(st): State<AppState>,
     _: SuperAdminSession,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ClientList>> {
     let list = clients::list(&st.db).await?;
-    Ok(Json(json!({ "success": true, "clients": list })))
+    Ok(Json(ClientList {
+        success: true,
+        clients: list,
+    }))
+}
+
+/// `GET /api/clients`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientList {
+    /// Always true.
+    pub success: bool,
+    pub clients: Vec<Client>,
+}
+
+/// `POST /api/clients`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientAnswer {
+    /// Always true.
+    pub success: bool,
+    pub client: Client,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -444,7 +474,7 @@ pub struct CreateClient {
     security(("bearerAuth" = [])),
     request_body = CreateClient,
     responses(
-        (status = 201, description = "`client`", body = Object),
+        (status = 201, description = "The new client", body = ClientAnswer),
         (status = 400, description = "Invalid field", body = crate::docs::ErrorBody),
         (status = 409, description = "Name taken", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
@@ -454,7 +484,7 @@ pub async fn create_client(
     State(st): State<AppState>,
     SuperAdminSession(s): SuperAdminSession,
     Json(b): Json<CreateClient>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ClientAnswer>)> {
     let name = b.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request("name must be 1-100 characters"));
@@ -496,6 +526,9 @@ pub async fn create_client(
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "success": true, "client": c })),
+        Json(ClientAnswer {
+            success: true,
+            client: c,
+        }),
     ))
 }

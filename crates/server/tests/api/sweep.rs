@@ -6,7 +6,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::both;
 use crate::conformance;
@@ -139,5 +139,52 @@ async fn every_operation_answers_only_what_it_documents(app: TestApp) {
         "{} answers the document does not describe:\n{}",
         problems.len(),
         problems.join("\n")
+    );
+}
+
+/// The check has teeth: answers that break the document are caught.
+#[test]
+fn the_check_refuses_what_the_document_does_not_say() {
+    use axum::http::{HeaderMap, HeaderValue, Method};
+    let mut json = HeaderMap::new();
+    json.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let lead = json!({"success": true, "lead": {
+        "id": 1, "client_id": 1, "list_id": null, "phone": "+14155550123",
+        "phone_number": "+14155550123", "name": null, "email": null, "priority": "medium",
+        "status": "pending", "disposition": "IN_QUEUE", "tags": [], "timezone": null,
+        "assigned_user_id": null, "attempts": 0, "last_attempt_at": null,
+        "next_attempt_at": null, "notes": null, "created_at": "2026-12-06T10:00:00.000+00:00",
+        "updated_at": "2026-12-06T10:00:00.000+00:00"}});
+    let check = |status: u16, body: &Value| {
+        conformance::problem(
+            &Method::GET,
+            "/api/leads/7",
+            StatusCode::from_u16(status).unwrap(),
+            &json,
+            body.to_string().as_bytes(),
+        )
+    };
+    assert_eq!(check(200, &lead), None);
+    let mut wrong = lead.clone();
+    wrong["lead"]["attempts"] = json!("0");
+    assert!(check(200, &wrong).is_some(), "a number as a string");
+    let mut wrong = lead.clone();
+    wrong["lead"]["status"] = json!("sleeping");
+    assert!(check(200, &wrong).is_some(), "a status outside the set");
+    let mut wrong = lead.clone();
+    wrong["lead"].as_object_mut().unwrap().remove("phone");
+    assert!(check(200, &wrong).is_some(), "a required field missing");
+    let mut wrong = lead.clone();
+    wrong["lead"]["created_at"] = json!("yesterday");
+    assert!(check(200, &wrong).is_some(), "a timestamp that is not one");
+    assert!(check(418, &lead).is_some(), "an undocumented status");
+    let error = json!({"error": "Not Found", "message": "no such lead"});
+    assert_eq!(check(404, &error), None);
+    assert!(
+        check(404, &json!({"success": false})).is_some(),
+        "the wrong error shape"
     );
 }

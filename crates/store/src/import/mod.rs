@@ -57,8 +57,10 @@ impl ImportOptions {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// A row the import refused.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RowError {
+    /// The row's line in the file (the header is line 1).
     pub line: u64,
     pub reason: String,
 }
