@@ -27,6 +27,13 @@ pub enum Closed {
 }
 
 impl Closed {
+    pub const ALL: [Closed; 4] = [
+        Closed::Disabled,
+        Closed::Holiday,
+        Closed::NoWindow,
+        Closed::OutsideAllowedTimeWindow,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Closed::Disabled => "disabled",

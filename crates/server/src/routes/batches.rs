@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_core::Disposition;
 use switchboard_core::dialer::{LeadFacts, RetryRules, day_bounds, verdict};
@@ -11,6 +11,7 @@ use switchboard_core::lead::LeadStatus;
 use switchboard_core::schedule::Schedule;
 use switchboard_store::audit::{self, AuditEntry};
 use switchboard_store::{dialer, leads, now};
+use utoipa::ToSchema;
 
 use crate::auth::{AdminSession, DialerPrincipal};
 use crate::error::{ApiError, ApiResult};
@@ -31,7 +32,7 @@ fn zone_of(s: &Schedule) -> String {
 }
 
 /// Active agents of the client (seed 002's `active_agents`).
-async fn active_agents(st: &AppState, client_id: i64) -> ApiResult<Vec<Value>> {
+async fn active_agents(st: &AppState, client_id: i64) -> ApiResult<Vec<ActiveAgent>> {
     let rows: Vec<(i64, String, String, String, Option<String>)> = switchboard_store::sql(
         "SELECT id, username, first_name, last_name, phone_number FROM users \
          WHERE client_id = $1 AND is_active = $2 AND is_available = $2 AND role = 'operator' ORDER BY id",
@@ -44,11 +45,11 @@ async fn active_agents(st: &AppState, client_id: i64) -> ApiResult<Vec<Value>> {
         .into_iter()
         .map(|(id, username, first, last, phone)| {
             let full = format!("{first} {last}").trim().to_string();
-            json!({
-                "id": id,
-                "full_name": if full.is_empty() { username } else { full },
-                "phone_number": phone,
-            })
+            ActiveAgent {
+                id,
+                full_name: if full.is_empty() { username } else { full },
+                phone_number: phone,
+            }
         })
         .collect())
 }
@@ -61,7 +62,7 @@ async fn active_agents(st: &AppState, client_id: i64) -> ApiResult<Vec<Value>> {
     security(("dialerToken" = [])),
     params(BatchQuery),
     responses(
-        (status = 200, description = "`call_allowed: true` with `batch`, or `call_allowed: false` with `reason` and `retry_after_seconds`", body = Object),
+        (status = 200, description = "`call_allowed: true` with `batch` and `active_agents`, or `call_allowed: false` with `reason` and `retry_after_seconds`", body = NextBatch),
         (status = 400, description = "`size` is not a whole number", body = crate::docs::ErrorBody),
         (status = 401, description = "Missing or invalid dialer token", body = crate::docs::ErrorBody)
     )
@@ -70,7 +71,7 @@ pub async fn next_batch(
     State(st): State<AppState>,
     p: DialerPrincipal,
     Query(q): Query<BatchQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<NextBatch>> {
     let cfg = &st.config.dialer;
     let requested: i64 = match q.size.as_deref().map(str::trim) {
         None | Some("") => cfg.batch_size,
@@ -83,21 +84,24 @@ pub async fn next_batch(
     let stored = current(&st, p.client_id).await?;
     let schedule = Schedule::from_doc(&stored.doc).map_err(|_| ApiError::internal())?;
     let t = now();
-    let base = json!({
-        "timezone": zone_of(&schedule),
-        "server_time": ts(&t),
-        "schedule_version": stored.version,
-    });
+    let mut body = NextBatch {
+        call_allowed: false,
+        timezone: zone_of(&schedule),
+        server_time: ts(&t),
+        schedule_version: stored.version,
+        reason: None,
+        retry_after_seconds: None,
+        active_agents: None,
+        batch: None,
+    };
     if let Err(closed) = schedule.check(t, None) {
         let retry = match schedule.next_open(t, None) {
             Some(at) => (at - t).num_seconds().max(1),
             // Switched off or never open: ask again in ten minutes.
             None => 600,
         };
-        let mut body = base;
-        body["call_allowed"] = json!(false);
-        body["reason"] = json!(closed.as_str());
-        body["retry_after_seconds"] = json!(retry);
+        body.reason = Some(closed.as_str());
+        body.retry_after_seconds = Some(retry);
         return Ok(Json(body));
     }
     let size = requested.min(cfg.max_batch_size);
@@ -127,19 +131,79 @@ pub async fn next_batch(
         metrics::counter!(crate::metrics::NUMBERS_HANDED_OUT).increment(ids.len() as u64);
         numbers = picked
             .iter()
-            .map(|c| json!({ "id": c.id, "phone_number": c.phone }))
+            .map(|c| BatchNumber {
+                id: c.id,
+                phone_number: c.phone.clone(),
+            })
             .collect();
     }
-    let mut body = base;
-    body["call_allowed"] = json!(true);
-    body["active_agents"] = json!(active_agents(&st, p.client_id).await?);
-    body["batch"] = json!({
-        "batch_id": batch_id,
-        "size_requested": requested,
-        "size_returned": numbers.len(),
-        "numbers": numbers,
+    body.call_allowed = true;
+    body.active_agents = Some(active_agents(&st, p.client_id).await?);
+    body.batch = Some(Batch {
+        batch_id,
+        size_requested: requested,
+        size_returned: numbers.len(),
+        numbers,
     });
     Ok(Json(body))
+}
+
+/// Seed 002's answer to `next-batch`: numbers to dial, or why not now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextBatch {
+    /// Whether the caller may dial now. When false, ask again after `retry_after_seconds`.
+    pub call_allowed: bool,
+    /// The schedule's IANA time zone.
+    pub timezone: String,
+    #[schema(format = DateTime)]
+    pub server_time: String,
+    /// Changes whenever the schedule does.
+    pub schedule_version: i64,
+    /// Why not now (`call_allowed: false` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = closed_reason)]
+    pub reason: Option<&'static str>,
+    /// When to ask again (`call_allowed: false` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<i64>,
+    /// Operators signed in and available (`call_allowed: true` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_agents: Option<Vec<ActiveAgent>>,
+    /// The numbers leased to the caller (`call_allowed: true` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Batch>,
+}
+
+fn closed_reason() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(
+        switchboard_core::schedule::Closed::ALL.map(|c| c.as_str()),
+        "Why not now (`call_allowed: false` only).",
+    )
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActiveAgent {
+    pub id: i64,
+    pub full_name: String,
+    pub phone_number: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Batch {
+    /// Names the lease; the numbers go back to the queue if not reported before it ends.
+    pub batch_id: String,
+    pub size_requested: i64,
+    /// At most the server's largest batch; fewer when fewer numbers are due.
+    pub size_returned: usize,
+    pub numbers: Vec<BatchNumber>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchNumber {
+    /// The number's id (its lead's), for `report-result`.
+    pub id: i64,
+    /// E.164.
+    pub phone_number: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -164,7 +228,7 @@ pub struct ReportBody {
     security(("dialerToken" = [])),
     request_body(content = ReportBody, description = "`number_id` (optional), `phone_number`, `status`, `reason`, `attempted_at`, `call_allowed`, `agent_id`, `agent_phone`, `user_message`"),
     responses(
-        (status = 200, description = "The number as it is now", body = Object),
+        (status = 200, description = "The number as it is now", body = ReportAnswer),
         (status = 400, description = "Missing or invalid field", body = crate::docs::ErrorBody),
         (status = 401, description = "Missing or invalid dialer token", body = crate::docs::ErrorBody),
         (status = 404, description = "No such number", body = crate::docs::ErrorBody)
@@ -174,7 +238,7 @@ pub async fn report_result(
     State(st): State<AppState>,
     p: DialerPrincipal,
     Json(b): Json<ReportBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReportAnswer>> {
     let status_text = b
         .status
         .as_deref()
@@ -274,22 +338,54 @@ pub async fn report_result(
         _ => ApiError::not_found("number"),
     })?;
     let lead = done.lead;
-    Ok(Json(json!({
-        "success": true,
-        "duplicate": done.duplicate,
-        "number": {
-            "id": lead.id,
-            "phone_number": lead.phone,
-            "status": lead.disposition.clone().unwrap_or_else(|| "IN_QUEUE".into()),
-            "lead_status": lead.status,
-            "attempts": lead.attempts,
-            "next_attempt_at": ts_opt(&lead.next_attempt_at),
-            "assigned_user_id": lead.assigned_user_id,
-            "last_user_message": lead.notes,
+    Ok(Json(ReportAnswer {
+        success: true,
+        duplicate: done.duplicate,
+        number: ReportedNumberView {
+            id: lead.id,
+            phone_number: lead.phone,
+            status: lead.disposition.unwrap_or_else(|| "IN_QUEUE".into()),
+            lead_status: lead.status,
+            attempts: lead.attempts,
+            next_attempt_at: lead.next_attempt_at.as_ref().map(ts),
+            assigned_user_id: lead.assigned_user_id,
+            last_user_message: lead.notes,
         },
-        "call_allowed": done.call_allowed,
-        "schedule_version": done.schedule_version,
-    })))
+        call_allowed: done.call_allowed,
+        schedule_version: done.schedule_version,
+    }))
+}
+
+/// Seed 002's answer to `report-result`: the number as it is now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportAnswer {
+    /// Always true.
+    pub success: bool,
+    /// The same report was already taken (same number, status and time): nothing changed.
+    pub duplicate: bool,
+    pub number: ReportedNumberView,
+    /// Whether the dialer is enabled (a report may switch it).
+    pub call_allowed: bool,
+    pub schedule_version: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportedNumberView {
+    pub id: i64,
+    /// E.164.
+    pub phone_number: String,
+    /// The number's disposition (`IN_QUEUE` when it has none).
+    #[schema(schema_with = crate::docs::field::disposition_shown)]
+    pub status: String,
+    /// Where its lead is in its life.
+    #[schema(schema_with = crate::docs::field::lead_status)]
+    pub lead_status: String,
+    pub attempts: i64,
+    /// When it is due again, if it will be.
+    #[schema(format = DateTime)]
+    pub next_attempt_at: Option<String>,
+    pub assigned_user_id: Option<i64>,
+    pub last_user_message: Option<String>,
 }
 
 /// The agent a report names: by id, else by phone; a 400 when it is no user of the client.
