@@ -15,8 +15,9 @@ use switchboard_store::calls::{self, Call, CallFilter, CallPatch, NewCall};
 use switchboard_store::leads::LeadFilter;
 
 use crate::auth::{BotPrincipal, Principal};
+use crate::docs::Done;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Path, Query, ts, ts_opt};
+use crate::extract::{Json, Path, Query, ts};
 use crate::state::AppState;
 use crate::telephony::{hang_up, report_status};
 
@@ -53,29 +54,96 @@ fn bot_status(c: &Call) -> String {
     }
 }
 
-pub fn view(c: &Call) -> Value {
-    json!({
-        "_id": c.id.to_string(),
-        "id": c.id,
-        "callId": c.provider_call_id.clone().unwrap_or_else(|| c.id.to_string()),
-        "type": c.direction,
-        "caller": c.from_number,
-        "receiver": c.to_number,
-        "startTime": ts(&c.started_at),
-        "endTime": ts_opt(&c.ended_at),
-        "duration": c.duration_secs.unwrap_or_else(|| c.talk_seconds(c.ended_at.unwrap_or_else(Utc::now))),
-        "status": bot_status(c),
-        "transcript": c.transcript,
-        "language": c.language,
-        "satisfaction": c.satisfaction,
-        "notes": c.notes,
-        "recordingUrl": c.recording_url,
-        "leadId": c.lead_id,
-        "provider": c.provider,
-        "metadata": c.metadata.0,
-        "createdAt": ts(&c.created_at),
-        "updatedAt": ts(&c.updated_at),
-    })
+/// A call as the bot call log shows it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BotCall {
+    /// Our id, as a string.
+    #[serde(rename = "_id")]
+    pub mongo_id: String,
+    pub id: i64,
+    /// The bot's call id (the provider's), or our id as a string when there is none.
+    pub call_id: String,
+    /// `inbound` or `outbound`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub caller: Option<String>,
+    pub receiver: Option<String>,
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    #[schema(format = DateTime)]
+    pub end_time: Option<String>,
+    /// Seconds: as the bot reported, else talked so far (live) or in all (ended).
+    pub duration: i64,
+    /// The status as the bot wrote it (`in-progress`, `success`, `missed`, `failed`, or another
+    /// word the bot uses, as written) while it still fits the call, else the bot's word for the
+    /// call's status.
+    pub status: String,
+    pub transcript: String,
+    pub language: Option<String>,
+    pub satisfaction: Option<String>,
+    pub notes: Option<String>,
+    pub recording_url: Option<String>,
+    pub lead_id: Option<i64>,
+    /// The provider that carried the call (`bot` for calls the bot logged).
+    pub provider: String,
+    /// What the bot attached to the call.
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+pub fn view(c: &Call) -> BotCall {
+    BotCall {
+        mongo_id: c.id.to_string(),
+        id: c.id,
+        call_id: c
+            .provider_call_id
+            .clone()
+            .unwrap_or_else(|| c.id.to_string()),
+        kind: c.direction.clone(),
+        caller: c.from_number.clone(),
+        receiver: c.to_number.clone(),
+        start_time: ts(&c.started_at),
+        end_time: c.ended_at.as_ref().map(ts),
+        duration: c
+            .duration_secs
+            .unwrap_or_else(|| c.talk_seconds(c.ended_at.unwrap_or_else(Utc::now))),
+        status: bot_status(c),
+        transcript: c.transcript.clone(),
+        language: c.language.clone(),
+        satisfaction: c.satisfaction.clone(),
+        notes: c.notes.clone(),
+        recording_url: c.recording_url.clone(),
+        lead_id: c.lead_id,
+        provider: c.provider.clone(),
+        metadata: c.metadata.0.clone(),
+        created_at: ts(&c.created_at),
+        updated_at: ts(&c.updated_at),
+    }
+}
+
+/// One call, with what was done to it (logging, updating, terminating).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotCallAnswer {
+    /// Always true.
+    pub success: bool,
+    /// What was done, for people.
+    pub message: &'static str,
+    pub data: BotCall,
+}
+
+impl BotCallAnswer {
+    fn new(message: &'static str, c: &Call) -> Self {
+        Self {
+            success: true,
+            message,
+            data: view(c),
+        }
+    }
 }
 
 fn time(field: &str, v: &str) -> ApiResult<DateTime<Utc>> {
@@ -206,13 +274,13 @@ async fn find(st: &AppState, client_id: i64, id: &str) -> ApiResult<Call> {
     summary = "Log a call (the bot's key); the same callId again updates it",
     security(("apiKey" = []), ("bearerAuth" = [])),
     request_body = CallBody,
-    responses((status = 201, description = "Logged", body = Object), (status = 200, description = "Already logged: updated", body = Object), (status = 409, description = "The customer number's lead is already in a live call", body = crate::docs::ErrorBody), crate::docs::AuthErrors)
+    responses((status = 201, description = "Logged", body = BotCallAnswer), (status = 200, description = "Already logged: updated", body = BotCallAnswer), (status = 409, description = "The customer number's lead is already in a live call", body = crate::docs::ErrorBody), crate::docs::AuthErrors)
 )]
 pub async fn create(
     State(st): State<AppState>,
     w: Writer,
     Json(b): Json<CallBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<BotCallAnswer>)> {
     b.check()?;
     let call_id = b
         .call_id
@@ -234,7 +302,7 @@ pub async fn create(
         let call = write(&st, &existing, &b).await?;
         return Ok((
             StatusCode::OK,
-            Json(json!({ "success": true, "message": "Call updated", "data": view(&call) })),
+            Json(BotCallAnswer::new("Call updated", &call)),
         ));
     }
     let started = b
@@ -302,7 +370,7 @@ pub async fn create(
     let call = write(&st, &call, &b).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "success": true, "message": "Call logged", "data": view(&call) })),
+        Json(BotCallAnswer::new("Call logged", &call)),
     ))
 }
 
@@ -314,20 +382,18 @@ pub async fn create(
     security(("apiKey" = []), ("bearerAuth" = [])),
     params(("id" = String, Path, description = "callId or id")),
     request_body = CallBody,
-    responses((status = 200, description = "Updated", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "Updated", body = BotCallAnswer), crate::docs::AuthErrors)
 )]
 pub async fn update(
     State(st): State<AppState>,
     w: Writer,
     Path(id): Path<String>,
     Json(b): Json<CallBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BotCallAnswer>> {
     b.check()?;
     let call = find(&st, w.client_id, &id).await?;
     let call = write(&st, &call, &b).await?;
-    Ok(Json(
-        json!({ "success": true, "message": "Call updated", "data": view(&call) }),
-    ))
+    Ok(Json(BotCallAnswer::new("Call updated", &call)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -345,14 +411,14 @@ pub struct TranscriptBody {
     security(("apiKey" = []), ("bearerAuth" = [])),
     params(("id" = String, Path, description = "callId or id")),
     request_body = TranscriptBody,
-    responses((status = 200, description = "Updated", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "Updated", body = BotTranscript), crate::docs::AuthErrors)
 )]
 pub async fn transcript(
     State(st): State<AppState>,
     w: Writer,
     Path(id): Path<String>,
     Json(b): Json<TranscriptBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BotTranscript>> {
     let text = match b.transcript {
         Some(Value::String(s)) => s,
         _ => return Err(ApiError::bad_request("transcript (a string) is required")),
@@ -375,9 +441,33 @@ pub async fn transcript(
     let call = calls::get(&mut st.db.read().await?, w.client_id, call.id)
         .await?
         .ok_or_else(|| ApiError::not_found("call"))?;
-    Ok(Json(
-        json!({ "success": true, "message": "Transcript updated", "data": { "callId": view(&call)["callId"], "transcript": call.transcript } }),
-    ))
+    Ok(Json(BotTranscript {
+        success: true,
+        message: "Transcript updated",
+        data: BotTranscriptData {
+            call_id: view(&call).call_id,
+            transcript: call.transcript,
+        },
+    }))
+}
+
+/// `PATCH /api/calls/{id}/transcript`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotTranscript {
+    /// Always true.
+    pub success: bool,
+    pub message: &'static str,
+    pub data: BotTranscriptData,
+}
+
+/// A call's transcript after the update.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BotTranscriptData {
+    /// The bot's call id (the provider's), or our id as a string when there is none.
+    pub call_id: String,
+    /// The whole transcript, with the new text appended.
+    pub transcript: String,
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -505,13 +595,13 @@ const COUNT_CAP: u64 = 10_000;
     summary = "The call log: filter by status, type and date, search by phone, paginate",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(LogQuery),
-    responses((status = 200, description = "`data`, `pagination`", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "A page of the log", body = BotCallPage), crate::docs::AuthErrors)
 )]
 pub async fn list(
     State(st): State<AppState>,
     p: Principal,
     Query(q): Query<LogQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BotCallPage>> {
     let f = period_filter(&st, &q)?;
     let page = PageRequest::new(q.page, q.limit);
     let (rows, total) = calls::list_counted(
@@ -523,17 +613,40 @@ pub async fn list(
         Some(COUNT_CAP),
     )
     .await?;
-    Ok(Json(json!({
-        "success": true,
-        "data": rows.iter().map(|r| view(&r.call)).collect::<Vec<_>>(),
-        "pagination": {
-            "page": page.page,
-            "limit": page.limit,
-            "total": total.n,
-            "pages": page.pages(total.n),
-            "totalIsLowerBound": total.at_least,
+    Ok(Json(BotCallPage {
+        success: true,
+        data: rows.iter().map(|r| view(&r.call)).collect(),
+        pagination: BotCallPagination {
+            page: page.page,
+            limit: page.limit,
+            total: total.n,
+            pages: page.pages(total.n),
+            total_is_lower_bound: total.at_least,
         },
-    })))
+    }))
+}
+
+/// `GET /api/calls`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotCallPage {
+    /// Always true.
+    pub success: bool,
+    /// The page's calls, newest first.
+    pub data: Vec<BotCall>,
+    pub pagination: BotCallPagination,
+}
+
+/// Where a page of the call log sits.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BotCallPagination {
+    pub page: u32,
+    pub limit: u32,
+    /// Calls matching; a lower bound when `totalIsLowerBound`.
+    pub total: u64,
+    pub pages: u64,
+    /// `total` is the count cap (10000), and more calls may match.
+    pub total_is_lower_bound: bool,
 }
 
 /// The listing filter, starting no earlier than `period` ago (stats and analytics).
@@ -571,13 +684,13 @@ use switchboard_core::percent as pct;
     summary = "Totals: calls, active, successful, failed, missed, success rate, durations",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(LogQuery),
-    responses((status = 200, description = "`data`", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "The totals", body = BotStats), crate::docs::AuthErrors)
 )]
 pub async fn stats(
     State(st): State<AppState>,
     p: Principal,
     Query(q): Query<LogQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BotStats>> {
     let f = period_filter(&st, &q)?;
     let mut conn = st.db.read().await?;
     let c = calls::status_counts(&mut conn, p.client_id(), &f).await?;
@@ -598,20 +711,55 @@ pub async fn stats(
     use CallStatus::*;
     let successful = c.count(&[Completed]);
     let ended = c.count(&[Completed, Busy, NoAnswer, Failed, Canceled]);
-    Ok(Json(json!({
-        "success": true,
-        "data": {
-            "totalCalls": c.total,
-            "activeCalls": c.count(&[Initiated, Ringing, Answered]),
-            "successfulCalls": successful,
-            "failedCalls": c.count(&[Failed, Canceled]),
-            "missedCalls": c.count(&[Busy, NoAnswer]),
-            "successRate": pct(successful, ended),
-            "totalDuration": c.total_duration,
-            "averageDuration": if successful > 0 { c.total_duration / successful } else { 0 },
-            "todayCalls": t.total,
-        }
-    })))
+    Ok(Json(BotStats {
+        success: true,
+        data: BotStatsData {
+            total_calls: c.total,
+            active_calls: c.count(&[Initiated, Ringing, Answered]),
+            successful_calls: successful,
+            failed_calls: c.count(&[Failed, Canceled]),
+            missed_calls: c.count(&[Busy, NoAnswer]),
+            success_rate: pct(successful, ended),
+            total_duration: c.total_duration,
+            average_duration: if successful > 0 {
+                c.total_duration / successful
+            } else {
+                0
+            },
+            today_calls: t.total,
+        },
+    }))
+}
+
+/// `GET /api/calls/stats`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotStats {
+    /// Always true.
+    pub success: bool,
+    pub data: BotStatsData,
+}
+
+/// Totals over the calls the filter (and period) covers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BotStatsData {
+    pub total_calls: i64,
+    /// Initiated, ringing or answered.
+    pub active_calls: i64,
+    /// Completed.
+    pub successful_calls: i64,
+    /// Failed or canceled.
+    pub failed_calls: i64,
+    /// Busy or not answered.
+    pub missed_calls: i64,
+    /// Successful calls as a percentage of ended ones, to two decimals.
+    pub success_rate: f64,
+    /// Seconds, summed over the calls with a duration.
+    pub total_duration: i64,
+    /// Seconds per successful call (whole seconds; 0 with none).
+    pub average_duration: i64,
+    /// Calls started today (UTC).
+    pub today_calls: i64,
 }
 
 #[utoipa::path(
@@ -620,17 +768,30 @@ pub async fn stats(
     tag = "seed 004: bot call log",
     summary = "Calls live now",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    responses((status = 200, description = "`data`", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "The live calls", body = BotActiveCalls), crate::docs::AuthErrors)
 )]
-pub async fn active(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+pub async fn active(State(st): State<AppState>, p: Principal) -> ApiResult<Json<BotActiveCalls>> {
     let f = CallFilter {
         live_only: true,
         ..Default::default()
     };
     let (rows, total) = calls::list(&mut st.db.read().await?, p.client_id(), &f, 500, 0).await?;
-    Ok(Json(
-        json!({ "success": true, "count": total, "data": rows.iter().map(|r| view(&r.call)).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(BotActiveCalls {
+        success: true,
+        count: total,
+        data: rows.iter().map(|r| view(&r.call)).collect(),
+    }))
+}
+
+/// `GET /api/calls/active`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotActiveCalls {
+    /// Always true.
+    pub success: bool,
+    /// How many calls are live (`data` holds at most 500 of them).
+    pub count: u64,
+    /// The live calls, newest first.
+    pub data: Vec<BotCall>,
 }
 
 #[utoipa::path(
@@ -640,13 +801,13 @@ pub async fn active(State(st): State<AppState>, p: Principal) -> ApiResult<Json<
     summary = "Success and failure rates, average duration, hourly, language and daily distributions",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(LogQuery),
-    responses((status = 200, description = "`data`", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "The analytics", body = BotAnalytics), crate::docs::AuthErrors)
 )]
 pub async fn analytics(
     State(st): State<AppState>,
     p: Principal,
     Query(q): Query<LogQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BotAnalytics>> {
     let f = period_filter(&st, &q)?;
     let backend = st.db.backend();
     let mut conn = st.db.read().await?;
@@ -665,22 +826,106 @@ pub async fn analytics(
             hours[h as usize] = n;
         }
     }
-    Ok(Json(json!({
-        "success": true,
-        "data": {
-            "period": q.period.clone().unwrap_or_else(|| "all".into()),
-            "totalCalls": c.total,
-            "successfulCalls": successful,
-            "failedCalls": failed,
-            "missedCalls": missed,
-            "successRate": pct(successful, ended),
-            "failureRate": pct(failed + missed, ended),
-            "averageDuration": if successful > 0 { c.total_duration / successful } else { 0 },
-            "hourlyDistribution": hours.iter().enumerate().map(|(h, n)| json!({ "hour": h, "count": n })).collect::<Vec<_>>(),
-            "languageDistribution": languages.iter().map(|(l, n)| json!({ "language": l.clone().unwrap_or_else(|| "unknown".into()), "count": n })).collect::<Vec<_>>(),
-            "dailyTrends": daily.iter().map(|(d, n, a)| json!({ "date": d, "total": n, "successful": a })).collect::<Vec<_>>(),
-        }
-    })))
+    Ok(Json(BotAnalytics {
+        success: true,
+        data: BotAnalyticsData {
+            period: q.period.clone().unwrap_or_else(|| "all".into()),
+            total_calls: c.total,
+            successful_calls: successful,
+            failed_calls: failed,
+            missed_calls: missed,
+            success_rate: pct(successful, ended),
+            failure_rate: pct(failed + missed, ended),
+            average_duration: if successful > 0 {
+                c.total_duration / successful
+            } else {
+                0
+            },
+            hourly_distribution: hours
+                .iter()
+                .enumerate()
+                .map(|(hour, &count)| BotHourCount { hour, count })
+                .collect(),
+            language_distribution: languages
+                .iter()
+                .map(|(l, n)| BotLanguageCount {
+                    language: l.clone().unwrap_or_else(|| "unknown".into()),
+                    count: *n,
+                })
+                .collect(),
+            daily_trends: daily
+                .iter()
+                .map(|(d, n, a)| BotDayCount {
+                    date: d.clone(),
+                    total: *n,
+                    successful: *a,
+                })
+                .collect(),
+        },
+    }))
+}
+
+/// `GET /api/calls/analytics`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotAnalytics {
+    /// Always true.
+    pub success: bool,
+    pub data: BotAnalyticsData,
+}
+
+/// Rates and distributions over the calls the filter (and period) covers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BotAnalyticsData {
+    /// The `period` asked for, as given (`all` when none).
+    pub period: String,
+    pub total_calls: i64,
+    /// Completed.
+    pub successful_calls: i64,
+    /// Failed or canceled.
+    pub failed_calls: i64,
+    /// Busy or not answered.
+    pub missed_calls: i64,
+    /// Successful calls as a percentage of ended ones, to two decimals.
+    pub success_rate: f64,
+    /// Failed and missed calls as a percentage of ended ones, to two decimals.
+    pub failure_rate: f64,
+    /// Seconds per successful call (whole seconds; 0 with none).
+    pub average_duration: i64,
+    /// Calls started in each hour of the day (UTC): always 24 entries, hours 0 to 23.
+    pub hourly_distribution: Vec<BotHourCount>,
+    /// Calls per language, most first.
+    pub language_distribution: Vec<BotLanguageCount>,
+    /// Calls per day (UTC), oldest first.
+    pub daily_trends: Vec<BotDayCount>,
+}
+
+/// Calls started in one hour of the day.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotHourCount {
+    /// 0 to 23 (UTC).
+    #[schema(maximum = 23)]
+    pub hour: usize,
+    pub count: i64,
+}
+
+/// Calls in one language.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotLanguageCount {
+    /// The call's language, `unknown` when none was given.
+    pub language: String,
+    pub count: i64,
+}
+
+/// Calls started on one day.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotDayCount {
+    /// The day (UTC), `YYYY-MM-DD`.
+    #[schema(format = Date)]
+    pub date: String,
+    pub total: i64,
+    /// Answered or completed.
+    pub successful: i64,
 }
 
 #[utoipa::path(
@@ -738,24 +983,20 @@ pub async fn export(
         .iter()
         .map(|c| {
             let v = view(c);
-            let s = |k: &str| match &v[k] {
-                Value::String(s) => s.clone(),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            };
+            let s = |o: Option<String>| o.unwrap_or_default();
             [
-                s("callId"),
-                s("type"),
-                s("caller"),
-                s("receiver"),
-                s("startTime"),
-                s("endTime"),
-                s("duration"),
-                s("status"),
-                s("language"),
-                s("satisfaction"),
-                s("notes"),
-                s("transcript"),
+                v.call_id,
+                v.kind,
+                s(v.caller),
+                s(v.receiver),
+                v.start_time,
+                s(v.end_time),
+                v.duration.to_string(),
+                v.status,
+                s(v.language),
+                s(v.satisfaction),
+                s(v.notes),
+                v.transcript,
             ]
         })
         .collect();
@@ -769,23 +1010,58 @@ pub async fn export(
     summary = "One call by callId or id, with its event timeline",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(("id" = String, Path, description = "callId or id")),
-    responses((status = 200, description = "`data`", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "The call and its events", body = BotCallFound), crate::docs::AuthErrors)
 )]
 pub async fn get(
     State(st): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BotCallFound>> {
     let call = find(&st, p.client_id(), &id).await?;
     let events = calls::events(&mut st.db.read().await?, call.id).await?;
-    let mut v = view(&call);
-    v["events"] = json!(
-        events
-            .iter()
-            .map(|e| json!({ "event": e.event, "status": e.status, "at": ts(&e.occurred_at) }))
-            .collect::<Vec<_>>()
-    );
-    Ok(Json(json!({ "success": true, "data": v })))
+    Ok(Json(BotCallFound {
+        success: true,
+        data: BotCallDetail {
+            call: view(&call),
+            events: events
+                .iter()
+                .map(|e| BotCallEvent {
+                    event: e.event.clone(),
+                    status: e.status.clone(),
+                    at: ts(&e.occurred_at),
+                })
+                .collect(),
+        },
+    }))
+}
+
+/// `GET /api/calls/{id}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotCallFound {
+    /// Always true.
+    pub success: bool,
+    pub data: BotCallDetail,
+}
+
+/// A call of the log with its event timeline.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotCallDetail {
+    #[serde(flatten)]
+    pub call: BotCall,
+    /// What the providers (and the bot) reported, oldest first.
+    pub events: Vec<BotCallEvent>,
+}
+
+/// One event of a call's timeline.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BotCallEvent {
+    /// The event's name, as its reporter gave it.
+    pub event: String,
+    /// The call's status the event reported.
+    #[schema(schema_with = crate::docs::field::call_status)]
+    pub status: String,
+    #[schema(format = DateTime)]
+    pub at: String,
 }
 
 #[utoipa::path(
@@ -795,13 +1071,13 @@ pub async fn get(
     summary = "Remove a finished call from the log (admins)",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(("id" = String, Path, description = "callId or id")),
-    responses((status = 200, description = "Deleted", body = Object), (status = 409, description = "Still live", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "Deleted", body = Done), (status = 409, description = "Still live", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn delete(
     State(st): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     if !p.is_admin() {
         return Err(ApiError::forbidden("this needs an admin"));
     }
@@ -814,7 +1090,7 @@ pub async fn delete(
     let mut tx = st.db.begin().await?;
     calls::soft_delete(&mut tx, p.client_id(), call.id).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "success": true, "message": "Call deleted" })))
+    Ok(Json(Done::new("Call deleted")))
 }
 
 #[utoipa::path(
@@ -824,21 +1100,19 @@ pub async fn delete(
     summary = "End a live call: through the provider when we placed it, else in the log",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(("id" = String, Path, description = "callId or id")),
-    responses((status = 200, description = "Terminated", body = Object), (status = 409, description = "The provider has not taken the call yet, or it went through another provider", body = crate::docs::ErrorBody), (status = 502, description = "The provider refused to hang up", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "Terminated (or already ended)", body = BotCallAnswer), (status = 409, description = "The provider has not taken the call yet, or it went through another provider", body = crate::docs::ErrorBody), (status = 502, description = "The provider refused to hang up", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn terminate(
     State(st): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BotCallAnswer>> {
     if !p.is_admin() {
         return Err(ApiError::forbidden("this needs an admin"));
     }
     let call = find(&st, p.client_id(), &id).await?;
     if call.status().is_final() {
-        return Ok(Json(
-            json!({ "success": true, "message": "Call already ended", "data": view(&call) }),
-        ));
+        return Ok(Json(BotCallAnswer::new("Call already ended", &call)));
     }
     let through_provider = call.provider == st.telephony.kind.as_str();
     if through_provider {
@@ -850,9 +1124,12 @@ pub async fn terminate(
     let call = calls::get(&mut st.db.read().await?, p.client_id(), call.id)
         .await?
         .ok_or_else(|| ApiError::not_found("call"))?;
-    Ok(Json(json!({
-        "success": true,
-        "message": if through_provider { "Hang-up sent to the provider" } else { "Call marked as terminated" },
-        "data": view(&call),
-    })))
+    Ok(Json(BotCallAnswer::new(
+        if through_provider {
+            "Hang-up sent to the provider"
+        } else {
+            "Call marked as terminated"
+        },
+        &call,
+    )))
 }

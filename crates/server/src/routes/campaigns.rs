@@ -12,7 +12,7 @@ use switchboard_telephony::Bridge;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Path, Query, ts, ts_opt};
+use crate::extract::{Json, Path, Query, ts};
 use crate::state::AppState;
 
 /// Seed 003 answers errors as `{"success": false, "message", "error", "code", "timestamp"}`.
@@ -103,6 +103,40 @@ pub struct CreateBody {
     max_concurrent_calls: Option<i64>,
 }
 
+/// A campaign just created (`POST /plivo/create-campaign`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignCreated {
+    /// Always true.
+    pub success: bool,
+    pub message: String,
+    /// The new campaign's id, as a string.
+    pub campaign_id: String,
+    pub data: CampaignCreatedData,
+}
+
+/// The new campaign.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignCreatedData {
+    /// The campaign's id, as a string.
+    pub campaign_id: String,
+    pub campaign_name: String,
+    /// The campaign's status (`running` once created).
+    pub status: String,
+    /// Leads of the list to call.
+    pub total_contacts: i64,
+    /// Contacts dialed so far.
+    pub current_index: i64,
+    /// The owner instance's last heartbeat.
+    #[schema(format = DateTime)]
+    pub heartbeat: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// The campaign's own cap on live calls.
+    pub max_concurrent_calls: i64,
+}
+
 #[utoipa::path(
     post,
     path = "/plivo/create-campaign",
@@ -110,13 +144,13 @@ pub struct CreateBody {
     summary = "Create and start a campaign over a list; its calls stream to a voice bot",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = CreateBody, description = "`campaignName`, `listId`, `fromNumber`, `wssUrl`, `clientId` (optional), `maxConcurrentCalls` (optional)"),
-    responses((status = 200, description = "`success`, `message`, `campaignId`, `data`", body = Object), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 404, description = "No such list", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "Created and started", body = CampaignCreated), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 404, description = "No such list", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn create(
     State(st): State<AppState>,
     p: Principal,
     Json(b): Json<CreateBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CampaignCreated>> {
     admin(&p)?;
     let name = b
         .campaign_name
@@ -188,21 +222,21 @@ pub async fn create(
     tx.commit().await?;
     st.wake_dialer();
     let id = camp.id.to_string();
-    Ok(Json(json!({
-        "success": true,
-        "message": "Campaign created successfully",
-        "campaignId": id,
-        "data": {
-            "campaignId": id,
-            "campaignName": camp.name,
-            "status": camp.status,
-            "totalContacts": camp.total_contacts,
-            "currentIndex": camp.current_index,
-            "heartbeat": ts_opt(&camp.heartbeat_at),
-            "createdAt": ts(&camp.created_at),
-            "maxConcurrentCalls": camp.max_concurrent,
-        }
-    })))
+    Ok(Json(CampaignCreated {
+        success: true,
+        message: "Campaign created successfully".into(),
+        campaign_id: id.clone(),
+        data: CampaignCreatedData {
+            campaign_id: id,
+            campaign_name: camp.name,
+            status: camp.status,
+            total_contacts: camp.total_contacts,
+            current_index: camp.current_index,
+            heartbeat: camp.heartbeat_at.as_ref().map(ts),
+            created_at: ts(&camp.created_at),
+            max_concurrent_calls: camp.max_concurrent,
+        },
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -235,6 +269,17 @@ async fn transition(
     Ok(camp)
 }
 
+/// A campaign paused (`POST /plivo/pause-campaign`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignPaused {
+    /// Always true.
+    pub success: bool,
+    pub message: String,
+    /// The campaign's id, as a string.
+    pub campaign_id: String,
+}
+
 #[utoipa::path(
     post,
     path = "/plivo/pause-campaign",
@@ -242,13 +287,13 @@ async fn transition(
     summary = "Pause a running campaign: no new calls; live calls finish",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = PauseBody, description = "`campaignId`, `pausedBy` (optional)"),
-    responses((status = 200, description = "Paused", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not running", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "Paused", body = CampaignPaused), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not running", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn pause(
     State(st): State<AppState>,
     p: Principal,
     Json(b): Json<PauseBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CampaignPaused>> {
     admin(&p)?;
     let id = id_of(&b.campaign_id, "campaignId")?;
     if b.paused_by
@@ -269,11 +314,11 @@ pub async fn pause(
         "Campaign not found or already paused",
     )
     .await?;
-    Ok(Json(json!({
-        "success": true,
-        "message": "Campaign paused successfully",
-        "campaignId": id.to_string(),
-    })))
+    Ok(Json(CampaignPaused {
+        success: true,
+        message: "Campaign paused successfully".into(),
+        campaign_id: id.to_string(),
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -283,6 +328,27 @@ pub struct ResumeBody {
     campaign_id: Option<Value>,
 }
 
+/// A campaign resumed (`POST /plivo/resume-campaign`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignResumed {
+    /// Always true.
+    pub success: bool,
+    pub message: String,
+    /// The campaign's id, as a string.
+    pub campaign_id: String,
+    pub resumed_from: CampaignResumedFrom,
+}
+
+/// Where a resumed campaign picks up.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignResumedFrom {
+    /// Contacts dialed so far; dialing goes on from here.
+    pub current_index: i64,
+    pub remaining_contacts: i64,
+}
+
 #[utoipa::path(
     post,
     path = "/plivo/resume-campaign",
@@ -290,13 +356,13 @@ pub struct ResumeBody {
     summary = "Resume a paused campaign from its currentIndex",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = ResumeBody, description = "`campaignId`"),
-    responses((status = 200, description = "Resumed, with `resumedFrom`", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not paused", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "Resumed, with `resumedFrom`", body = CampaignResumed), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), (status = 400, description = "Not paused", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn resume(
     State(st): State<AppState>,
     p: Principal,
     Json(b): Json<ResumeBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CampaignResumed>> {
     admin(&p)?;
     let id = id_of(&b.campaign_id, "campaignId")?;
     transition(
@@ -312,15 +378,89 @@ pub async fn resume(
     let c = campaigns::get(&mut st.db.read().await?, p.client_id(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("campaign"))?;
-    Ok(Json(json!({
-        "success": true,
-        "message": "Campaign resumed successfully",
-        "campaignId": id.to_string(),
-        "resumedFrom": {
-            "currentIndex": c.current_index,
-            "remainingContacts": (c.total_contacts - c.current_index).max(0),
-        }
-    })))
+    Ok(Json(CampaignResumed {
+        success: true,
+        message: "Campaign resumed successfully".into(),
+        campaign_id: id.to_string(),
+        resumed_from: CampaignResumedFrom {
+            current_index: c.current_index,
+            remaining_contacts: (c.total_contacts - c.current_index).max(0),
+        },
+    }))
+}
+
+/// A campaign's progress (`GET /plivo/campaign-progress/{campaignId}`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignProgress {
+    /// Always true.
+    pub success: bool,
+    /// The campaign's id, as a string.
+    pub campaign_id: String,
+    pub progress: CampaignProgressCounts,
+    pub statistics: CampaignProgressStatistics,
+    pub timing: CampaignProgressTiming,
+    pub container: CampaignProgressContainer,
+}
+
+/// How far a campaign has got through its list.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignProgressCounts {
+    /// running | paused | completed | cancelled | failed
+    pub status: String,
+    pub current_index: i64,
+    pub total_contacts: i64,
+    /// Contacts dialed so far (the same as `currentIndex`).
+    pub processed_contacts: i64,
+    /// `processedContacts` over `totalContacts`, in percent (two decimals).
+    pub progress_percentage: f64,
+    pub remaining_contacts: i64,
+}
+
+/// A campaign's calls.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignProgressStatistics {
+    /// Calls answered.
+    pub connected_calls: i64,
+    /// Calls that ended without a conversation.
+    pub failed_calls: i64,
+    pub total_calls_attempted: i64,
+    /// Calls in progress.
+    pub active_calls: i64,
+    /// Mean talk time of answered calls, in seconds (one decimal).
+    pub avg_call_duration: f64,
+}
+
+/// When a campaign started, paused, resumed, last did something, and should complete.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignProgressTiming {
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    #[schema(format = DateTime)]
+    pub paused_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub resumed_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub last_activity: String,
+    /// From the pace so far while running; the completion time once completed; null otherwise.
+    #[schema(format = DateTime)]
+    pub estimated_completion: Option<String>,
+}
+
+/// The instance that dials a campaign.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignProgressContainer {
+    /// The owner instance's id.
+    pub container_id: Option<String>,
+    /// The owner's last heartbeat.
+    #[schema(format = DateTime)]
+    pub heartbeat: Option<String>,
+    /// `active` when the campaign runs and its heartbeat is fresh, `stale` otherwise.
+    pub heartbeat_status: String,
 }
 
 #[utoipa::path(
@@ -330,13 +470,13 @@ pub async fn resume(
     summary = "A campaign's progress, call statistics, timing (with an estimated completion) and owner",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(("campaignId" = String, Path, description = "The campaign")),
-    responses((status = 200, description = "`progress`, `statistics`, `timing`, `container`", body = Object), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "The campaign's progress", body = CampaignProgress), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn progress(
     State(st): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CampaignProgress>> {
     admin(&p)?;
     let id = crate::extract::parse_id(&json!(id), "campaignId")?;
     let mut rd = st.db.read().await?;
@@ -358,37 +498,38 @@ pub async fn progress(
     } else {
         None
     };
-    Ok(Json(json!({
-        "success": true,
-        "campaignId": id.to_string(),
-        "progress": {
-            "status": c.status,
-            "currentIndex": c.current_index,
-            "totalContacts": c.total_contacts,
-            "processedContacts": processed,
-            "progressPercentage": pct(processed, c.total_contacts),
-            "remainingContacts": remaining,
+    let hb = heartbeat_status(&st, &c).to_string();
+    Ok(Json(CampaignProgress {
+        success: true,
+        campaign_id: id.to_string(),
+        progress: CampaignProgressCounts {
+            current_index: c.current_index,
+            total_contacts: c.total_contacts,
+            processed_contacts: processed,
+            progress_percentage: pct(processed, c.total_contacts),
+            remaining_contacts: remaining,
+            status: c.status,
         },
-        "statistics": {
-            "connectedCalls": s.connected,
-            "failedCalls": s.failed,
-            "totalCallsAttempted": s.total,
-            "activeCalls": s.live,
-            "avgCallDuration": (s.avg_duration * 10.0).round() / 10.0,
+        statistics: CampaignProgressStatistics {
+            connected_calls: s.connected,
+            failed_calls: s.failed,
+            total_calls_attempted: s.total,
+            active_calls: s.live,
+            avg_call_duration: (s.avg_duration * 10.0).round() / 10.0,
         },
-        "timing": {
-            "startTime": ts(&c.started_at),
-            "pausedAt": ts_opt(&c.paused_at),
-            "resumedAt": ts_opt(&c.resumed_at),
-            "lastActivity": ts(&c.last_activity_at),
-            "estimatedCompletion": ts_opt(&estimated),
+        timing: CampaignProgressTiming {
+            start_time: ts(&c.started_at),
+            paused_at: c.paused_at.as_ref().map(ts),
+            resumed_at: c.resumed_at.as_ref().map(ts),
+            last_activity: ts(&c.last_activity_at),
+            estimated_completion: estimated.as_ref().map(ts),
         },
-        "container": {
-            "containerId": c.owner_instance,
-            "heartbeat": ts_opt(&c.heartbeat_at),
-            "heartbeatStatus": heartbeat_status(&st, &c),
-        }
-    })))
+        container: CampaignProgressContainer {
+            container_id: c.owner_instance,
+            heartbeat: c.heartbeat_at.as_ref().map(ts),
+            heartbeat_status: hb,
+        },
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -436,6 +577,82 @@ fn bulk_actions() -> utoipa::openapi::schema::Object {
     crate::docs::field::one_of(BULK_ACTIONS, "What to do with each campaign.")
 }
 
+/// A page of the client's campaigns (`GET /plivo/dashboard/campaigns`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignDashboard {
+    /// Always true.
+    pub success: bool,
+    pub campaigns: Vec<CampaignDashboardEntry>,
+    pub pagination: CampaignDashboardPagination,
+    pub summary: CampaignDashboardSummary,
+}
+
+/// A campaign on the dashboard.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignDashboardEntry {
+    /// The campaign's id, as a string.
+    pub campaign_id: String,
+    pub campaign_name: String,
+    /// running | paused | completed | cancelled | failed
+    pub status: String,
+    pub progress: CampaignDashboardProgress,
+    pub statistics: CampaignDashboardStatistics,
+    pub timing: CampaignDashboardTiming,
+    /// `active` when the campaign runs and its heartbeat is fresh, `stale` otherwise.
+    pub heartbeat: String,
+}
+
+/// How far a campaign has got through its list.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignDashboardProgress {
+    /// `processed` over `total`, in percent (two decimals).
+    pub percentage: f64,
+    /// Contacts dialed so far.
+    pub processed: i64,
+    pub total: i64,
+}
+
+/// A campaign's calls answered and failed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignDashboardStatistics {
+    pub connected: i64,
+    pub failed: i64,
+}
+
+/// When a campaign was created and last did something.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignDashboardTiming {
+    #[schema(format = DateTime)]
+    pub created: String,
+    #[schema(format = DateTime)]
+    pub last_activity: String,
+}
+
+/// Where the page is.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignDashboardPagination {
+    pub current_page: u32,
+    pub total_pages: u64,
+    /// Campaigns that match the filter.
+    pub total_campaigns: i64,
+    pub has_next: bool,
+    pub has_previous: bool,
+}
+
+/// The client's campaigns per status (whatever the filter).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignDashboardSummary {
+    /// Running campaigns.
+    pub total_active: i64,
+    pub total_paused: i64,
+    pub total_completed: i64,
+}
+
 #[utoipa::path(
     get,
     path = "/plivo/dashboard/campaigns",
@@ -443,13 +660,13 @@ fn bulk_actions() -> utoipa::openapi::schema::Object {
     summary = "Campaigns with progress and statistics, paginated, with a summary",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(DashboardQuery),
-    responses((status = 200, description = "`campaigns`, `pagination`, `summary`", body = Object), (status = 400, description = "Bad filter or sort", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "A page of campaigns, with a summary", body = CampaignDashboard), (status = 400, description = "Bad filter or sort", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn dashboard(
     State(st): State<AppState>,
     p: Principal,
     Query(q): Query<DashboardQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CampaignDashboard>> {
     admin(&p)?;
     let page = switchboard_core::PageRequest::new(q.page, q.limit);
     if let Some(s) = &q.status
@@ -487,19 +704,25 @@ pub async fn dashboard(
     let mut out = Vec::with_capacity(rows.len());
     for c in &rows {
         let s = campaigns::call_stats(&mut rd, c.id).await?;
-        out.push(json!({
-            "campaignId": c.id.to_string(),
-            "campaignName": c.name,
-            "status": c.status,
-            "progress": {
-                "percentage": pct(c.current_index, c.total_contacts),
-                "processed": c.current_index,
-                "total": c.total_contacts,
+        out.push(CampaignDashboardEntry {
+            campaign_id: c.id.to_string(),
+            campaign_name: c.name.clone(),
+            status: c.status.clone(),
+            progress: CampaignDashboardProgress {
+                percentage: pct(c.current_index, c.total_contacts),
+                processed: c.current_index,
+                total: c.total_contacts,
             },
-            "statistics": { "connected": s.connected, "failed": s.failed },
-            "timing": { "created": ts(&c.created_at), "lastActivity": ts(&c.last_activity_at) },
-            "heartbeat": heartbeat_status(&st, c),
-        }));
+            statistics: CampaignDashboardStatistics {
+                connected: s.connected,
+                failed: s.failed,
+            },
+            timing: CampaignDashboardTiming {
+                created: ts(&c.created_at),
+                last_activity: ts(&c.last_activity_at),
+            },
+            heartbeat: heartbeat_status(&st, c).to_string(),
+        });
     }
     let counts = campaigns::status_counts(&mut rd, client).await?;
     let count = |s: &str| {
@@ -510,22 +733,22 @@ pub async fn dashboard(
             .unwrap_or(0)
     };
     let pages = page.pages(total as u64);
-    Ok(Json(json!({
-        "success": true,
-        "campaigns": out,
-        "pagination": {
-            "currentPage": page.page,
-            "totalPages": pages,
-            "totalCampaigns": total,
-            "hasNext": u64::from(page.page) < pages,
-            "hasPrevious": page.page > 1,
+    Ok(Json(CampaignDashboard {
+        success: true,
+        campaigns: out,
+        pagination: CampaignDashboardPagination {
+            current_page: page.page,
+            total_pages: pages,
+            total_campaigns: total,
+            has_next: u64::from(page.page) < pages,
+            has_previous: page.page > 1,
         },
-        "summary": {
-            "totalActive": count("running"),
-            "totalPaused": count("paused"),
-            "totalCompleted": count("completed"),
-        }
-    })))
+        summary: CampaignDashboardSummary {
+            total_active: count("running"),
+            total_paused: count("paused"),
+            total_completed: count("completed"),
+        },
+    }))
 }
 
 /// Named apart from the leads' bulk body: the document's schemas share one namespace.
@@ -540,6 +763,41 @@ pub struct BulkBody {
     reason: Option<String>,
 }
 
+/// What a bulk operation did (`POST /plivo/dashboard/bulk-operations`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignBulkResult {
+    /// Always true, even when every campaign failed.
+    pub success: bool,
+    pub results: CampaignBulkResults,
+    pub summary: CampaignBulkSummary,
+}
+
+/// The campaigns done and those refused.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignBulkResults {
+    /// The ids done, as sent (as strings).
+    pub successful: Vec<String>,
+    pub failed: Vec<CampaignBulkFailure>,
+}
+
+/// A campaign a bulk operation could not act on.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignBulkFailure {
+    /// The id as sent (as a string).
+    pub campaign_id: String,
+    /// Why: not a campaign id, not found, or the campaign's status.
+    pub error: String,
+}
+
+/// How many campaigns were sent, done and refused.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignBulkSummary {
+    pub total: usize,
+    pub successful: usize,
+    pub failed: usize,
+}
+
 #[utoipa::path(
     post,
     path = "/plivo/dashboard/bulk-operations",
@@ -547,13 +805,13 @@ pub struct BulkBody {
     summary = "Pause, resume or cancel several campaigns; each is reported on its own",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = BulkBody, description = "`action` (pause | resume | cancel), `campaignIds`, `reason` (optional)"),
-    responses((status = 200, description = "`results`, `summary`", body = Object), (status = 400, description = "Bad action or ids", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "What happened to each campaign", body = CampaignBulkResult), (status = 400, description = "Bad action or ids", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn bulk(
     State(st): State<AppState>,
     p: Principal,
     Json(b): Json<BulkBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CampaignBulkResult>> {
     admin(&p)?;
     let (from, to): (&[&str], &str) = match b.action.as_deref() {
         Some("pause") => (&["running"], "paused"),
@@ -586,30 +844,47 @@ pub async fn bulk(
             other => other.to_string(),
         };
         let Ok(id) = crate::extract::parse_id(raw, "campaignId") else {
-            failed.push(json!({ "campaignId": shown, "error": "not a campaign id" }));
+            failed.push(CampaignBulkFailure {
+                campaign_id: shown,
+                error: "not a campaign id".into(),
+            });
             continue;
         };
         let mut tx = st.db.begin().await?;
         match campaigns::get(&mut tx, p.client_id(), id).await? {
-            None => failed.push(json!({ "campaignId": shown, "error": "Campaign not found" })),
+            None => failed.push(CampaignBulkFailure {
+                campaign_id: shown,
+                error: "Campaign not found".into(),
+            }),
             Some(c) => {
                 if campaigns::transition(&mut tx, p.client_id(), id, from, to, b.reason.as_deref())
                     .await?
                 {
-                    ok.push(json!(shown));
+                    ok.push(shown);
                 } else {
-                    failed.push(json!({ "campaignId": shown, "error": format!("campaign is {}", c.status) }));
+                    failed.push(CampaignBulkFailure {
+                        campaign_id: shown,
+                        error: format!("campaign is {}", c.status),
+                    });
                 }
             }
         }
         tx.commit().await?;
     }
     st.wake_dialer();
-    Ok(Json(json!({
-        "success": true,
-        "results": { "successful": ok, "failed": failed },
-        "summary": { "total": ids.len(), "successful": ok.len(), "failed": failed.len() },
-    })))
+    let summary = CampaignBulkSummary {
+        total: ids.len(),
+        successful: ok.len(),
+        failed: failed.len(),
+    };
+    Ok(Json(CampaignBulkResult {
+        success: true,
+        results: CampaignBulkResults {
+            successful: ok,
+            failed,
+        },
+        summary,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -626,6 +901,34 @@ pub struct SingleCallBody {
     custom_prompt: Option<String>,
 }
 
+/// A call placed (`POST /plivo/single-call`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignSingleCall {
+    /// Always true.
+    pub success: bool,
+    pub message: String,
+    pub data: CampaignSingleCallData,
+}
+
+/// The call placed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignSingleCallData {
+    /// The provider's id for the call (our id, as a string, until the provider gives one).
+    #[serde(rename = "callUUID")]
+    pub call_uuid: String,
+    /// Our id for the call.
+    pub call_id: i64,
+    /// The caller id, E.164.
+    pub from: String,
+    /// The number called, E.164.
+    pub to: String,
+    /// Always `active`.
+    pub status: String,
+    #[schema(format = DateTime)]
+    pub start_time: String,
+}
+
 #[utoipa::path(
     post,
     path = "/plivo/single-call",
@@ -633,13 +936,13 @@ pub struct SingleCallBody {
     summary = "Place one call whose audio streams to a voice bot",
     security(("bearerAuth" = []), ("apiKey" = [])),
     request_body(content = SingleCallBody, description = "`from`, `to`, `wssUrl`, `clientId`, `assistantId`, `customPrompt` (≤ 1000 characters)"),
-    responses((status = 200, description = "`data.callUUID`", body = Object), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), crate::docs::AdminErrors, crate::docs::CallErrors)
+    responses((status = 200, description = "The call was placed", body = CampaignSingleCall), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), crate::docs::AdminErrors, crate::docs::CallErrors)
 )]
 pub async fn single_call(
     State(st): State<AppState>,
     p: Principal,
     Json(b): Json<SingleCallBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CampaignSingleCall>> {
     admin(&p)?;
     let norm = |v: &Option<String>, field: &str| -> ApiResult<String> {
         let raw = v
@@ -694,18 +997,21 @@ pub async fn single_call(
         },
     )
     .await?;
-    Ok(Json(json!({
-        "success": true,
-        "message": "Call initiated successfully",
-        "data": {
-            "callUUID": call.provider_call_id.clone().unwrap_or_else(|| call.id.to_string()),
-            "callId": call.id,
-            "from": from,
-            "to": to,
-            "status": "active",
-            "startTime": ts(&call.started_at),
-        }
-    })))
+    Ok(Json(CampaignSingleCall {
+        success: true,
+        message: "Call initiated successfully".into(),
+        data: CampaignSingleCallData {
+            call_uuid: call
+                .provider_call_id
+                .clone()
+                .unwrap_or_else(|| call.id.to_string()),
+            call_id: call.id,
+            from,
+            to,
+            status: "active".into(),
+            start_time: ts(&call.started_at),
+        },
+    }))
 }
 
 /// Live calls we placed for a client (or every client), newest first.
@@ -721,22 +1027,51 @@ async fn live_calls(st: &AppState, client: Option<i64>) -> ApiResult<Vec<calls::
     Ok(q.fetch_all(&mut st.db.read().await?).await?)
 }
 
-fn call_view(c: &calls::Call, details: bool) -> Value {
+/// A live call (`GET /plivo/get-active-channels`, `GET /plivo/monitoring/active-calls`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignLiveCall {
+    /// The provider's id for the call (our id, as a string, until the provider gives one).
+    #[serde(rename = "callUUID")]
+    pub call_uuid: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    /// Seconds since the call started.
+    pub duration: i64,
+    /// The campaign that placed it, as a string; null for other calls.
+    pub campaign_id: Option<String>,
+    /// With `includeDetails` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::docs::field::call_status)]
+    pub status: Option<String>,
+    /// Our id for the call; with `includeDetails` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub call_id: Option<i64>,
+    /// The lead called, or null; with `includeDetails` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
+    pub lead_id: Option<Option<i64>>,
+}
+
+fn call_view(c: &calls::Call, details: bool) -> CampaignLiveCall {
     let t = now();
-    let mut v = json!({
-        "callUUID": c.provider_call_id.clone().unwrap_or_else(|| c.id.to_string()),
-        "from": c.from_number,
-        "to": c.to_number,
-        "startTime": ts(&c.started_at),
-        "duration": (t - c.started_at).num_seconds().max(0),
-        "campaignId": c.campaign_id.map(|i| i.to_string()),
-    });
-    if details {
-        v["status"] = json!(c.status);
-        v["callId"] = json!(c.id);
-        v["leadId"] = json!(c.lead_id);
+    CampaignLiveCall {
+        call_uuid: c
+            .provider_call_id
+            .clone()
+            .unwrap_or_else(|| c.id.to_string()),
+        from: c.from_number.clone(),
+        to: c.to_number.clone(),
+        start_time: ts(&c.started_at),
+        duration: (t - c.started_at).num_seconds().max(0),
+        campaign_id: c.campaign_id.map(|i| i.to_string()),
+        status: details.then(|| c.status.clone()),
+        call_id: details.then_some(c.id),
+        lead_id: details.then_some(c.lead_id),
     }
-    v
 }
 
 /// Slots in use and caps, globally and for a client.
@@ -766,6 +1101,51 @@ pub struct ChannelsQuery {
     client_id: Option<String>,
 }
 
+/// Concurrency in use and the live calls (`GET /plivo/get-active-channels`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignActiveChannels {
+    /// Always true.
+    pub success: bool,
+    pub data: CampaignActiveChannelsData,
+}
+
+/// Slots in use globally and for the client, and the client's live calls.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignActiveChannelsData {
+    /// The whole installation.
+    pub global: CampaignChannelUsage,
+    /// The client.
+    pub client: CampaignChannelUsage,
+    /// The client's live calls, newest first; empty unless `includeCalls`.
+    pub calls: Vec<CampaignLiveCall>,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+}
+
+/// Concurrency slots in use against a cap.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignChannelUsage {
+    /// Slots in use (live calls).
+    pub active: i64,
+    /// The cap.
+    pub max: i64,
+    /// Slots free.
+    pub available: i64,
+    /// `active` over `max`, in percent (two decimals).
+    pub utilization: f64,
+}
+
+impl CampaignChannelUsage {
+    fn of(active: i64, max: i64) -> Self {
+        Self {
+            active,
+            max,
+            available: (max - active).max(0),
+            utilization: pct(active, max),
+        }
+    }
+}
+
 #[utoipa::path(
     get,
     path = "/plivo/get-active-channels",
@@ -773,13 +1153,13 @@ pub struct ChannelsQuery {
     summary = "Concurrency in use globally and for the client, with the live calls",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(ChannelsQuery),
-    responses((status = 200, description = "`data.global`, `data.client`, `data.calls`", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "Concurrency in use and the live calls", body = CampaignActiveChannels), crate::docs::AdminErrors)
 )]
 pub async fn active_channels(
     State(st): State<AppState>,
     p: Principal,
     Query(q): Query<ChannelsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CampaignActiveChannels>> {
     admin(&p)?;
     let requested = match q.client_id.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -796,25 +1176,15 @@ pub async fn active_channels(
     } else {
         Vec::new()
     };
-    Ok(Json(json!({
-        "success": true,
-        "data": {
-            "global": {
-                "active": u.global_active,
-                "max": u.global_max,
-                "available": (u.global_max - u.global_active).max(0),
-                "utilization": pct(u.global_active, u.global_max),
-            },
-            "client": {
-                "active": u.client_active,
-                "max": u.client_max,
-                "available": (u.client_max - u.client_active).max(0),
-                "utilization": pct(u.client_active, u.client_max),
-            },
-            "calls": calls,
-            "timestamp": ts(&now()),
-        }
-    })))
+    Ok(Json(CampaignActiveChannels {
+        success: true,
+        data: CampaignActiveChannelsData {
+            global: CampaignChannelUsage::of(u.global_active, u.global_max),
+            client: CampaignChannelUsage::of(u.client_active, u.client_max),
+            calls,
+            timestamp: ts(&now()),
+        },
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -824,6 +1194,49 @@ pub struct ActiveCallsQuery {
     include_details: Option<bool>,
 }
 
+/// Live calls with utilization and limits (`GET /plivo/monitoring/active-calls`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignActiveCalls {
+    /// Always true.
+    pub success: bool,
+    pub monitoring: CampaignActiveCallsMonitoring,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+}
+
+/// Utilization, limits and the client's live calls.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignActiveCallsMonitoring {
+    pub summary: CampaignActiveCallsSummary,
+    pub limits: CampaignActiveCallsLimits,
+    /// The client's live calls, newest first.
+    pub calls: Vec<CampaignLiveCall>,
+}
+
+/// Slots in use, globally and for the client.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignActiveCallsSummary {
+    /// Slots in use in the whole installation.
+    pub total_active: i64,
+    /// Slots the client uses.
+    pub client_active: i64,
+    /// In percent of the global cap (two decimals).
+    pub global_utilization: f64,
+    /// In percent of the client's cap (two decimals).
+    pub client_utilization: f64,
+}
+
+/// The caps and the slots still free under them.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignActiveCallsLimits {
+    pub client_max: i64,
+    pub global_max: i64,
+    pub client_available: i64,
+    pub global_available: i64,
+}
+
 #[utoipa::path(
     get,
     path = "/plivo/monitoring/active-calls",
@@ -831,39 +1244,39 @@ pub struct ActiveCallsQuery {
     summary = "Live calls with utilization and limits",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(ActiveCallsQuery),
-    responses((status = 200, description = "`monitoring.summary`, `monitoring.limits`, `monitoring.calls`", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "Live calls with utilization and limits", body = CampaignActiveCalls), crate::docs::AdminErrors)
 )]
 pub async fn active_calls(
     State(st): State<AppState>,
     p: Principal,
     Query(q): Query<ActiveCallsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CampaignActiveCalls>> {
     admin(&p)?;
     let client = p.client_id();
     let u = usage(&st, client).await?;
     let details = q.include_details.unwrap_or(false);
-    let calls: Vec<Value> = live_calls(&st, Some(client))
+    let calls: Vec<CampaignLiveCall> = live_calls(&st, Some(client))
         .await?
         .iter()
         .map(|c| call_view(c, details))
         .collect();
-    Ok(Json(json!({
-        "success": true,
-        "monitoring": {
-            "summary": {
-                "totalActive": u.global_active,
-                "clientActive": u.client_active,
-                "globalUtilization": pct(u.global_active, u.global_max),
-                "clientUtilization": pct(u.client_active, u.client_max),
+    Ok(Json(CampaignActiveCalls {
+        success: true,
+        monitoring: CampaignActiveCallsMonitoring {
+            summary: CampaignActiveCallsSummary {
+                total_active: u.global_active,
+                client_active: u.client_active,
+                global_utilization: pct(u.global_active, u.global_max),
+                client_utilization: pct(u.client_active, u.client_max),
             },
-            "limits": {
-                "clientMax": u.client_max,
-                "globalMax": u.global_max,
-                "clientAvailable": (u.client_max - u.client_active).max(0),
-                "globalAvailable": (u.global_max - u.global_active).max(0),
+            limits: CampaignActiveCallsLimits {
+                client_max: u.client_max,
+                global_max: u.global_max,
+                client_available: (u.client_max - u.client_active).max(0),
+                global_available: (u.global_max - u.global_active).max(0),
             },
-            "calls": calls,
+            calls,
         },
-        "timestamp": ts(&now()),
-    })))
+        timestamp: ts(&now()),
+    }))
 }

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use switchboard_store::calls::{self, CallFilter};
 use switchboard_store::{AsExec, Backend, Sql, StoreError, dialer, now, sql};
 use switchboard_telephony::ProviderKind;
@@ -212,10 +212,26 @@ async fn snapshot(st: &AppState, client: Option<i64>) -> ApiResult<Utilization> 
     })
 }
 
+/// Something to do about the load (`/plivo/monitoring/utilization`, `/health/comprehensive`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringRecommendation {
+    /// capacity | stale_heartbeat | client_capacity | idle_campaigns | campaign_caps
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What is wrong and what to do, for people.
+    pub message: String,
+    /// high | medium | low
+    pub priority: String,
+}
+
 /// What to do about the numbers in `u`, most urgent first.
-fn recommendations(st: &AppState, u: &Utilization) -> Vec<Value> {
+fn recommendations(st: &AppState, u: &Utilization) -> Vec<MonitoringRecommendation> {
     let mut out = Vec::new();
-    let rec = |t: &str, priority: &str, message: String| json!({ "type": t, "message": message, "priority": priority });
+    let rec = |t: &str, priority: &str, message: String| MonitoringRecommendation {
+        kind: t.to_string(),
+        message,
+        priority: priority.to_string(),
+    };
     let g = u.concurrency_pct();
     if g >= 70.0 {
         out.push(rec(
@@ -337,15 +353,81 @@ fn mean_hours(rows: &[Span]) -> f64 {
     }
 }
 
+/// The client's dashboard figures (`GET /plivo/dashboard/stats`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringStats {
+    /// Always true.
+    pub success: bool,
+    pub statistics: MonitoringStatistics,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+}
+
+/// Campaigns, calls, concurrency and health.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringStatistics {
+    pub campaigns: MonitoringCampaignCounts,
+    pub calls: MonitoringCallCounts,
+    pub concurrency: MonitoringConcurrency,
+    pub performance: MonitoringPerformance,
+}
+
+/// The client's campaigns per status.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringCampaignCounts {
+    pub total: i64,
+    pub running: i64,
+    pub paused: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+}
+
+/// The client's calls started today, this week (from Monday) and this month (UTC).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringCallCounts {
+    pub total_today: i64,
+    pub total_this_week: i64,
+    pub total_this_month: i64,
+    /// This month's completed calls over those that ended, in percent (two decimals).
+    pub success_rate: f64,
+}
+
+/// Concurrency slots in use, globally and for the client.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringConcurrency {
+    pub current_active: i64,
+    /// The global cap.
+    pub max_allowed: i64,
+    /// `currentActive` over `maxAllowed`, in percent (two decimals).
+    pub utilization_percentage: f64,
+    pub client_active: i64,
+    pub client_max: i64,
+}
+
+/// How fast campaigns complete and calls start, and overall health.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringPerformance {
+    /// Mean hours from start to completion of the completed campaigns.
+    pub avg_campaign_duration: f64,
+    /// Calls started per minute over the last hour.
+    pub avg_calls_per_minute: f64,
+    /// healthy | warning | critical
+    pub system_health: String,
+}
+
 #[utoipa::path(
     get,
     path = "/plivo/dashboard/stats",
     tag = "monitoring",
     summary = "The client's campaigns per status, calls today, this week and this month, concurrency and health",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    responses((status = 200, description = "`statistics.campaigns`, `statistics.calls`, `statistics.concurrency`, `statistics.performance`, `timestamp`", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "The client's campaigns, calls, concurrency and health", body = MonitoringStats), crate::docs::AdminErrors)
 )]
-pub async fn stats(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+pub async fn stats(State(st): State<AppState>, p: Principal) -> ApiResult<Json<MonitoringStats>> {
     admin(&p)?;
     let client = p.client_id();
     let t = now();
@@ -393,38 +475,38 @@ pub async fn stats(State(st): State<AppState>, p: Principal) -> ApiResult<Json<V
     if hb.stale() > 0 {
         health = health.max(Level::Warning);
     }
-    Ok(Json(json!({
-        "success": true,
-        "statistics": {
-            "campaigns": {
-                "total": campaign_counts.iter().map(|(_, n)| n).sum::<i64>(),
-                "running": of("running"),
-                "paused": of("paused"),
-                "completed": of("completed"),
-                "failed": of("failed"),
-                "cancelled": of("cancelled"),
+    Ok(Json(MonitoringStats {
+        success: true,
+        statistics: MonitoringStatistics {
+            campaigns: MonitoringCampaignCounts {
+                total: campaign_counts.iter().map(|(_, n)| n).sum::<i64>(),
+                running: of("running"),
+                paused: of("paused"),
+                completed: of("completed"),
+                failed: of("failed"),
+                cancelled: of("cancelled"),
             },
-            "calls": {
-                "totalToday": total_of(&day),
-                "totalThisWeek": total_of(&week),
-                "totalThisMonth": total_of(&month),
-                "successRate": pct(completed, ended),
+            calls: MonitoringCallCounts {
+                total_today: total_of(&day),
+                total_this_week: total_of(&week),
+                total_this_month: total_of(&month),
+                success_rate: pct(completed, ended),
             },
-            "concurrency": {
-                "currentActive": u.global_active,
-                "maxAllowed": u.global_max,
-                "utilizationPercentage": util,
-                "clientActive": u.client_active,
-                "clientMax": u.client_max,
+            concurrency: MonitoringConcurrency {
+                current_active: u.global_active,
+                max_allowed: u.global_max,
+                utilization_percentage: util,
+                client_active: u.client_active,
+                client_max: u.client_max,
             },
-            "performance": {
-                "avgCampaignDuration": mean_hours(&finished),
-                "avgCallsPerMinute": round2(total_of(&last_hour) as f64 / 60.0),
-                "systemHealth": health.as_str(),
-            }
+            performance: MonitoringPerformance {
+                avg_campaign_duration: mean_hours(&finished),
+                avg_calls_per_minute: round2(total_of(&last_hour) as f64 / 60.0),
+                system_health: health.as_str().to_string(),
+            },
         },
-        "timestamp": ts(&t),
-    })))
+        timestamp: ts(&t),
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -437,10 +519,30 @@ pub struct FailedQuery {
     campaign_id: Option<String>,
 }
 
+/// Something to try about failed calls (`/plivo/dashboard/failed-calls`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringFailureRecommendation {
+    /// high_failure_rate | provider_errors | retry_busy | retry_no_answer | canceled_calls
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What is wrong and what to do, for people.
+    pub description: String,
+    /// high | medium | low
+    pub priority: String,
+}
+
 /// What to try about the failures, from their share of the calls.
-fn failure_recommendations(ended: i64, failed: i64, by_status: &[(String, i64)]) -> Vec<Value> {
+fn failure_recommendations(
+    ended: i64,
+    failed: i64,
+    by_status: &[(String, i64)],
+) -> Vec<MonitoringFailureRecommendation> {
     let mut out = Vec::new();
-    let rec = |t: &str, priority: &str, description: String| json!({ "type": t, "description": description, "priority": priority });
+    let rec = |t: &str, priority: &str, description: String| MonitoringFailureRecommendation {
+        kind: t.to_string(),
+        description,
+        priority: priority.to_string(),
+    };
     let rate = pct(failed, ended);
     if ended > 0 && rate >= 25.0 {
         out.push(rec(
@@ -493,6 +595,68 @@ fn failure_recommendations(ended: i64, failed: i64, by_status: &[(String, i64)])
     out
 }
 
+/// Failed calls analyzed (`GET /plivo/dashboard/failed-calls`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringFailedCalls {
+    /// Always true.
+    pub success: bool,
+    pub analysis: MonitoringFailureAnalysis,
+}
+
+/// Calls that ended without a conversation (busy, no-answer, failed, canceled) over the period.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringFailureAnalysis {
+    pub total_failed: i64,
+    /// Most frequent first.
+    pub failure_reasons: Vec<MonitoringFailureReason>,
+    pub recommendations: Vec<MonitoringFailureRecommendation>,
+    pub trends: MonitoringFailureTrends,
+    /// Calls started in the period, whatever their status.
+    pub total_calls: i64,
+    /// Failed calls over those that ended, in percent (two decimals).
+    pub failure_rate: f64,
+    pub period: MonitoringFailurePeriod,
+}
+
+/// A reason calls failed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringFailureReason {
+    /// The provider's hangup cause, or the call's status when it gave none.
+    pub reason: String,
+    pub count: i64,
+    /// Of the failed calls, in percent (two decimals).
+    pub percentage: f64,
+}
+
+/// Failures over time.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringFailureTrends {
+    /// One entry per day of the period, oldest first.
+    pub daily_failures: Vec<MonitoringDailyFailures>,
+}
+
+/// Failed calls started on a day (UTC).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringDailyFailures {
+    #[schema(format = Date)]
+    pub date: String,
+    pub count: i64,
+}
+
+/// The period analyzed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringFailurePeriod {
+    pub days: i64,
+    /// Midnight (UTC) of the first day.
+    #[schema(format = DateTime)]
+    pub from: String,
+    /// The campaign analyzed, as a string; null for all calls.
+    pub campaign_id: Option<String>,
+}
+
 #[utoipa::path(
     get,
     path = "/plivo/dashboard/failed-calls",
@@ -500,13 +664,13 @@ fn failure_recommendations(ended: i64, failed: i64, by_status: &[(String, i64)])
     summary = "Calls that ended without a conversation: reasons, recommendations and failures per day",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(FailedQuery),
-    responses((status = 200, description = "`analysis.totalFailed`, `analysis.failureReasons`, `analysis.recommendations`, `analysis.trends.dailyFailures`", body = Object), (status = 400, description = "Bad days or campaignId", body = crate::docs::ErrorBody), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "The failures, their reasons and what to try", body = MonitoringFailedCalls), (status = 400, description = "Bad days or campaignId", body = crate::docs::ErrorBody), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn failed_calls(
     State(st): State<AppState>,
     p: Principal,
     Query(q): Query<FailedQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MonitoringFailedCalls>> {
     admin(&p)?;
     let days = match q.days.as_deref().map(str::trim) {
         None | Some("") => 7,
@@ -572,13 +736,16 @@ pub async fn failed_calls(
         .into_iter()
         .collect();
     drop(rd);
-    let daily: Vec<Value> = first
+    let daily: Vec<MonitoringDailyFailures> = first
         .iter_days()
         .take_while(|d| *d <= today)
         .map(|d| {
             let key = d.format("%Y-%m-%d").to_string();
             let n = per_day.get(&key).copied().unwrap_or(0);
-            json!({ "date": key, "count": n })
+            MonitoringDailyFailures {
+                date: key,
+                count: n,
+            }
         })
         .collect();
     let by_status: Vec<(String, i64)> = rows
@@ -586,26 +753,103 @@ pub async fn failed_calls(
         .filter(|(s, _)| FAILED.contains(&s.as_str()))
         .cloned()
         .collect();
-    Ok(Json(json!({
-        "success": true,
-        "analysis": {
-            "totalFailed": failed,
-            "failureReasons": reasons.iter().map(|(r, n)| json!({
-                "reason": r,
-                "count": n,
-                "percentage": pct(*n, failed),
-            })).collect::<Vec<_>>(),
-            "recommendations": failure_recommendations(ended, failed, &by_status),
-            "trends": { "dailyFailures": daily },
-            "totalCalls": total_of(&rows),
-            "failureRate": pct(failed, ended),
-            "period": {
-                "days": days,
-                "from": ts(&midnight(first)),
-                "campaignId": match campaign { Campaigns::One(id) => json!(id.to_string()), _ => Value::Null },
+    Ok(Json(MonitoringFailedCalls {
+        success: true,
+        analysis: MonitoringFailureAnalysis {
+            total_failed: failed,
+            failure_reasons: reasons
+                .iter()
+                .map(|(r, n)| MonitoringFailureReason {
+                    reason: r.clone(),
+                    count: *n,
+                    percentage: pct(*n, failed),
+                })
+                .collect(),
+            recommendations: failure_recommendations(ended, failed, &by_status),
+            trends: MonitoringFailureTrends {
+                daily_failures: daily,
             },
-        }
-    })))
+            total_calls: total_of(&rows),
+            failure_rate: pct(failed, ended),
+            period: MonitoringFailurePeriod {
+                days,
+                from: ts(&midnight(first)),
+                campaign_id: match campaign {
+                    Campaigns::One(id) => Some(id.to_string()),
+                    _ => None,
+                },
+            },
+        },
+    }))
+}
+
+/// Utilization and what to do about it (`GET /plivo/monitoring/utilization`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringUtilization {
+    /// Always true.
+    pub success: bool,
+    pub utilization: MonitoringUtilizationData,
+    /// Most urgent first.
+    pub recommendations: Vec<MonitoringRecommendation>,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+}
+
+/// Concurrency, the client's running campaigns and its call rate.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringUtilizationData {
+    pub concurrency: MonitoringUtilizationConcurrency,
+    pub campaigns: MonitoringUtilizationCampaigns,
+    pub call_rate: MonitoringCallRate,
+    /// healthy | warning | critical
+    pub system_status: String,
+}
+
+/// Global concurrency slots in use against the global cap.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringUtilizationConcurrency {
+    /// `active` over `max`, in percent (two decimals).
+    pub percentage: f64,
+    pub active: i64,
+    pub available: i64,
+    pub max: i64,
+    pub client: MonitoringClientConcurrency,
+}
+
+/// The client's concurrency slots in use against its cap.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringClientConcurrency {
+    /// `active` over `max`, in percent (two decimals).
+    pub percentage: f64,
+    pub active: i64,
+    pub available: i64,
+    pub max: i64,
+}
+
+/// The client's campaigns and their load.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringUtilizationCampaigns {
+    pub running: i64,
+    pub paused: i64,
+    /// Slots the running campaigns hold over their summed caps, in percent (two decimals).
+    pub load: f64,
+    /// Slots the running campaigns hold.
+    pub active_calls: i64,
+    /// The running campaigns' summed caps.
+    pub capacity: i64,
+    /// Running campaigns whose owner's heartbeat is stale.
+    pub stale_heartbeats: i64,
+}
+
+/// Calls the client started in the last five minutes.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringCallRate {
+    #[serde(rename = "last5Minutes")]
+    pub last5_minutes: i64,
+    pub rate_per_minute: f64,
 }
 
 #[utoipa::path(
@@ -614,45 +858,48 @@ pub async fn failed_calls(
     tag = "monitoring",
     summary = "Concurrency against the caps, the client's campaigns' load, the call rate and what to do",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    responses((status = 200, description = "`utilization.concurrency`, `utilization.campaigns`, `utilization.callRate`, `utilization.systemStatus`, `recommendations`", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "Utilization and what to do about it", body = MonitoringUtilization), crate::docs::AdminErrors)
 )]
-pub async fn utilization(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+pub async fn utilization(
+    State(st): State<AppState>,
+    p: Principal,
+) -> ApiResult<Json<MonitoringUtilization>> {
     admin(&p)?;
     let u = snapshot(&st, Some(p.client_id())).await?;
     let last5 = u.last5.unwrap_or(0);
     let (ca, cm) = u.client.unwrap_or((0, 0));
-    Ok(Json(json!({
-        "success": true,
-        "utilization": {
-            "concurrency": {
-                "percentage": u.concurrency_pct(),
-                "active": u.global_active,
-                "available": (u.global_max - u.global_active).max(0),
-                "max": u.global_max,
-                "client": {
-                    "percentage": pct(ca, cm),
-                    "active": ca,
-                    "available": (cm - ca).max(0),
-                    "max": cm,
+    Ok(Json(MonitoringUtilization {
+        success: true,
+        utilization: MonitoringUtilizationData {
+            concurrency: MonitoringUtilizationConcurrency {
+                percentage: u.concurrency_pct(),
+                active: u.global_active,
+                available: (u.global_max - u.global_active).max(0),
+                max: u.global_max,
+                client: MonitoringClientConcurrency {
+                    percentage: pct(ca, cm),
+                    active: ca,
+                    available: (cm - ca).max(0),
+                    max: cm,
                 },
             },
-            "campaigns": {
-                "running": u.running,
-                "paused": u.paused,
-                "load": u.load_pct(),
-                "activeCalls": u.campaign_active,
-                "capacity": u.campaign_caps,
-                "staleHeartbeats": u.heartbeats.stale(),
+            campaigns: MonitoringUtilizationCampaigns {
+                running: u.running,
+                paused: u.paused,
+                load: u.load_pct(),
+                active_calls: u.campaign_active,
+                capacity: u.campaign_caps,
+                stale_heartbeats: u.heartbeats.stale(),
             },
-            "callRate": {
-                "last5Minutes": last5,
-                "ratePerMinute": round2(last5 as f64 / 5.0),
+            call_rate: MonitoringCallRate {
+                last5_minutes: last5,
+                rate_per_minute: round2(last5 as f64 / 5.0),
             },
-            "systemStatus": u.level().as_str(),
+            system_status: u.level().as_str().to_string(),
         },
-        "recommendations": recommendations(&st, &u),
-        "timestamp": ts(&now()),
-    })))
+        recommendations: recommendations(&st, &u),
+        timestamp: ts(&now()),
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -662,6 +909,95 @@ pub struct AnalyticsQuery {
     period: Option<String>,
 }
 
+/// Call and campaign analytics over a period (`GET /plivo/monitoring/analytics`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringAnalytics {
+    /// Always true.
+    pub success: bool,
+    pub analytics: MonitoringAnalyticsData,
+    /// 1h | 6h | 24h | 7d | 30d
+    pub period: String,
+    #[schema(format = DateTime)]
+    pub generated_at: String,
+}
+
+/// The client's calls and campaigns over the period.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringAnalyticsData {
+    pub calls: MonitoringAnalyticsCalls,
+    pub campaigns: MonitoringAnalyticsCampaigns,
+    pub distribution: MonitoringAnalyticsDistribution,
+    pub performance: MonitoringAnalyticsPerformance,
+}
+
+/// Calls started in the period.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringAnalyticsCalls {
+    pub total: i64,
+    /// Completed.
+    pub successful: i64,
+    /// Ended without a conversation (busy, no-answer, failed, canceled).
+    pub failed: i64,
+    /// Still in progress.
+    pub live: i64,
+    /// Mean duration of completed calls, in seconds (two decimals).
+    pub avg_duration: f64,
+    /// The busiest hour of the day (UTC) as `HH:00`; null when there were no calls.
+    pub peak_hour: Option<String>,
+}
+
+/// Campaigns completed in the period and their calls.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringAnalyticsCampaigns {
+    pub completed: usize,
+    /// Mean hours from start to completion.
+    pub avg_completion_time: f64,
+    /// Campaigns' completed calls over those that ended, in percent (two decimals).
+    pub success_rate: f64,
+}
+
+/// Calls per hour of the day and per outcome.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringAnalyticsDistribution {
+    /// One entry per hour of the day (UTC), 0 to 23.
+    pub hourly_volume: Vec<MonitoringHourlyVolume>,
+    /// Most frequent first.
+    pub call_outcomes: Vec<MonitoringCallOutcome>,
+}
+
+/// Calls started in an hour of the day (UTC).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringHourlyVolume {
+    pub hour: i64,
+    pub calls: i64,
+}
+
+/// Calls that are in a status.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringCallOutcome {
+    #[schema(schema_with = crate::docs::field::call_status)]
+    pub outcome: String,
+    pub count: i64,
+    /// Of the period's calls, in percent (two decimals).
+    pub percentage: f64,
+}
+
+/// How fast calls were answered, how many failed, how many started.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringAnalyticsPerformance {
+    /// Mean milliseconds from start to answer of answered calls.
+    pub response_time: f64,
+    /// Calls that failed (status `failed`) over all, in percent (two decimals).
+    pub error_rate: f64,
+    /// Calls started per minute.
+    pub throughput: f64,
+}
+
 #[utoipa::path(
     get,
     path = "/plivo/monitoring/analytics",
@@ -669,13 +1005,13 @@ pub struct AnalyticsQuery {
     summary = "Calls, campaigns, hourly volume, outcomes and performance over a period",
     security(("bearerAuth" = []), ("apiKey" = [])),
     params(AnalyticsQuery),
-    responses((status = 200, description = "`analytics.calls`, `analytics.campaigns`, `analytics.distribution`, `analytics.performance`, `period`, `generatedAt`", body = Object), (status = 400, description = "Bad period", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "The period's analytics", body = MonitoringAnalytics), (status = 400, description = "Bad period", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn analytics(
     State(st): State<AppState>,
     p: Principal,
     Query(q): Query<AnalyticsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MonitoringAnalytics>> {
     admin(&p)?;
     let period = match q.period.as_deref().map(str::trim) {
         None | Some("") => "24h",
@@ -745,8 +1081,11 @@ pub async fn analytics(
     .await?;
     drop(rd);
 
-    let hourly_volume: Vec<Value> = (0..24)
-        .map(|h| json!({ "hour": h, "calls": hourly.get(&h).copied().unwrap_or(0) }))
+    let hourly_volume: Vec<MonitoringHourlyVolume> = (0..24)
+        .map(|h| MonitoringHourlyVolume {
+            hour: h,
+            calls: hourly.get(&h).copied().unwrap_or(0),
+        })
         .collect();
     // The busiest hour; the earliest of equals.
     let peak = hourly
@@ -758,39 +1097,42 @@ pub async fn analytics(
     outcomes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let camp_ok = sum_of(&campaign_calls, &["completed"]);
     let camp_ended = camp_ok + sum_of(&campaign_calls, &FAILED);
-    Ok(Json(json!({
-        "success": true,
-        "analytics": {
-            "calls": {
-                "total": total,
-                "successful": successful,
-                "failed": failed,
-                "live": sum_of(&rows, &LIVE),
-                "avgDuration": round2(avg_duration.unwrap_or(0.0)),
-                "peakHour": peak,
+    Ok(Json(MonitoringAnalytics {
+        success: true,
+        analytics: MonitoringAnalyticsData {
+            calls: MonitoringAnalyticsCalls {
+                total,
+                successful,
+                failed,
+                live: sum_of(&rows, &LIVE),
+                avg_duration: round2(avg_duration.unwrap_or(0.0)),
+                peak_hour: peak,
             },
-            "campaigns": {
-                "completed": finished.iter().filter(|(s, _, _)| s == "completed").count(),
-                "avgCompletionTime": mean_hours(&finished),
-                "successRate": pct(camp_ok, camp_ended),
+            campaigns: MonitoringAnalyticsCampaigns {
+                completed: finished.iter().filter(|(s, _, _)| s == "completed").count(),
+                avg_completion_time: mean_hours(&finished),
+                success_rate: pct(camp_ok, camp_ended),
             },
-            "distribution": {
-                "hourlyVolume": hourly_volume,
-                "callOutcomes": outcomes.iter().map(|(o, n)| json!({
-                    "outcome": o,
-                    "count": n,
-                    "percentage": pct(*n, total),
-                })).collect::<Vec<_>>(),
+            distribution: MonitoringAnalyticsDistribution {
+                hourly_volume,
+                call_outcomes: outcomes
+                    .iter()
+                    .map(|(o, n)| MonitoringCallOutcome {
+                        outcome: o.clone(),
+                        count: *n,
+                        percentage: pct(*n, total),
+                    })
+                    .collect(),
             },
-            "performance": {
-                "responseTime": answer_ms.unwrap_or(0.0).max(0.0).round(),
-                "errorRate": pct(sum_of(&rows, &["failed"]), total),
-                "throughput": round2(total as f64 / (hours * 60) as f64),
-            }
+            performance: MonitoringAnalyticsPerformance {
+                response_time: answer_ms.unwrap_or(0.0).max(0.0).round(),
+                error_rate: pct(sum_of(&rows, &["failed"]), total),
+                throughput: round2(total as f64 / (hours * 60) as f64),
+            },
         },
-        "period": period,
-        "generatedAt": ts(&t),
-    })))
+        period: period.to_string(),
+        generated_at: ts(&t),
+    }))
 }
 
 // ---- public health routes ----
@@ -808,12 +1150,37 @@ fn proc_status_bytes(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn memory() -> Value {
-    json!({
-        "rss": crate::routes::health::rss_bytes(),
-        "heapTotal": proc_status_bytes("VmData"),
-        "heapUsed": proc_status_bytes("RssAnon"),
-    })
+/// This process's memory, in bytes (Linux; 0 elsewhere).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthMemoryUsage {
+    /// Resident memory.
+    pub rss: u64,
+    /// The data segment (`VmData`).
+    pub heap_total: u64,
+    /// Resident anonymous memory (`RssAnon`).
+    pub heap_used: u64,
+}
+
+fn memory() -> HealthMemoryUsage {
+    HealthMemoryUsage {
+        rss: crate::routes::health::rss_bytes(),
+        heap_total: proc_status_bytes("VmData"),
+        heap_used: proc_status_bytes("RssAnon"),
+    }
+}
+
+/// A health route's answer when the database does not answer (503).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthUnavailable {
+    /// Always `unhealthy`.
+    pub status: String,
+    pub error: String,
+    /// This instance's id.
+    pub container_id: String,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
 }
 
 /// The health routes answer 503 when the database does not answer at all.
@@ -821,12 +1188,12 @@ fn unavailable(st: &AppState, e: impl std::fmt::Display) -> Response {
     tracing::warn!(error = %e, "health check: the database does not answer");
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        axum::Json(json!({
-            "status": "unhealthy",
-            "error": "the database does not answer",
-            "containerId": st.instance_id,
-            "timestamp": ts(&now()),
-        })),
+        axum::Json(HealthUnavailable {
+            status: "unhealthy".into(),
+            error: "the database does not answer".into(),
+            container_id: st.instance_id.to_string(),
+            timestamp: ts(&now()),
+        }),
     )
         .into_response()
 }
@@ -967,13 +1334,67 @@ fn warnings(st: &AppState, u: &Utilization, c: &Container) -> Vec<String> {
     w
 }
 
+/// This container's health (`GET /health/cloud-run`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthCloudRun {
+    /// healthy | warning | critical: the worst of the load and this container.
+    pub status: String,
+    /// What is wrong, for people.
+    pub warnings: Vec<String>,
+    pub container: HealthCloudRunContainer,
+    pub campaigns: HealthHeartbeats,
+    pub concurrency: HealthCloudRunConcurrency,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+}
+
+/// This instance.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCloudRunContainer {
+    /// healthy | warning (it failed to renew some of its campaign leases)
+    pub status: String,
+    /// This instance's id.
+    pub container_id: String,
+    /// Seconds since this process started.
+    pub uptime: u64,
+    /// Running campaigns this instance owns.
+    pub managed_campaigns: i64,
+    /// Whether this instance runs the dialer engine.
+    pub dialer_engine: bool,
+    pub memory_usage: HealthMemoryUsage,
+}
+
+/// Running campaigns whose owner's heartbeat is fresh, and those whose is stale.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthHeartbeats {
+    pub active_heartbeats: i64,
+    pub stale_heartbeats: i64,
+}
+
+/// Concurrency in the whole installation.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthCloudRunConcurrency {
+    pub global: HealthGlobalConcurrency,
+}
+
+/// Global concurrency slots in use against the global cap.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthGlobalConcurrency {
+    pub active: i64,
+    pub max: i64,
+    /// `active` over `max`, in percent (two decimals).
+    pub utilization: f64,
+}
+
 #[utoipa::path(
     get,
     path = "/health/cloud-run",
     tag = "health",
     summary = "This container: uptime, memory, the campaigns it runs, heartbeats and global concurrency",
     description = "Public. 503 when the database does not answer.",
-    responses((status = 200, description = "`status`, `warnings`, `container`, `campaigns`, `concurrency`", body = Object), (status = 503, description = "The database does not answer", body = Object))
+    responses((status = 200, description = "This container's health", body = HealthCloudRun), (status = 503, description = "The database does not answer", body = HealthUnavailable))
 )]
 pub async fn cloud_run(State(st): State<AppState>) -> Response {
     let u = match snapshot(&st, None).await {
@@ -985,31 +1406,88 @@ pub async fn cloud_run(State(st): State<AppState>) -> Response {
         Err(e) => return unavailable(&st, e),
     };
     let status = u.level().max(c.level());
-    axum::Json(json!({
-        "status": status.as_str(),
-        "warnings": warnings(&st, &u, &c),
-        "container": {
-            "status": c.level().as_str(),
-            "containerId": st.instance_id,
-            "uptime": st.started.elapsed().as_secs(),
-            "managedCampaigns": c.managed.running,
-            "dialerEngine": st.engine.get().is_some(),
-            "memoryUsage": memory(),
+    axum::Json(HealthCloudRun {
+        status: status.as_str().to_string(),
+        warnings: warnings(&st, &u, &c),
+        container: HealthCloudRunContainer {
+            status: c.level().as_str().to_string(),
+            container_id: st.instance_id.to_string(),
+            uptime: st.started.elapsed().as_secs(),
+            managed_campaigns: c.managed.running,
+            dialer_engine: st.engine.get().is_some(),
+            memory_usage: memory(),
         },
-        "campaigns": {
-            "activeHeartbeats": u.heartbeats.active,
-            "staleHeartbeats": u.heartbeats.stale(),
+        campaigns: HealthHeartbeats {
+            active_heartbeats: u.heartbeats.active,
+            stale_heartbeats: u.heartbeats.stale(),
         },
-        "concurrency": {
-            "global": {
-                "active": u.global_active,
-                "max": u.global_max,
-                "utilization": u.concurrency_pct(),
-            }
+        concurrency: HealthCloudRunConcurrency {
+            global: HealthGlobalConcurrency {
+                active: u.global_active,
+                max: u.global_max,
+                utilization: u.concurrency_pct(),
+            },
         },
-        "timestamp": ts(&now()),
-    }))
+        timestamp: ts(&now()),
+    })
     .into_response()
+}
+
+/// The database's name for the health routes.
+fn backend_name(st: &AppState) -> &'static str {
+    match st.db.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgresql",
+    }
+}
+
+/// The database's health (`GET /health/database`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthDatabase {
+    /// healthy | warning | critical, from the round trip's time.
+    pub status: String,
+    pub health: HealthDatabaseHealth,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+}
+
+/// The database's score, figures and main row counts.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthDatabaseHealth {
+    /// healthy | warning | critical
+    pub status: String,
+    /// 100 when a round trip takes under 50 ms, 80 under 200 ms, 60 under 1 s, 40 beyond.
+    pub score: i64,
+    /// A round trip, in milliseconds (two decimals).
+    pub response_time: f64,
+    pub database: HealthDatabaseInfo,
+    pub collections: HealthDatabaseCollections,
+}
+
+/// The database's kind and size.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthDatabaseInfo {
+    /// sqlite | postgresql
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// In bytes.
+    pub size: i64,
+    /// Tables.
+    pub collections: i64,
+    pub indexes: i64,
+}
+
+/// Row counts of the main tables (every client's).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthDatabaseCollections {
+    /// Campaigns.
+    pub plivo_campaign: i64,
+    /// Calls in progress.
+    pub active_calls: i64,
+    /// Clients.
+    pub client: i64,
 }
 
 #[utoipa::path(
@@ -1018,7 +1496,7 @@ pub async fn cloud_run(State(st): State<AppState>) -> Response {
     tag = "health",
     summary = "The database: round-trip score, size, tables, indexes and main row counts",
     description = "Public. 503 when the database does not answer.",
-    responses((status = 200, description = "`status`, `health.score`, `health.database`, `health.collections`", body = Object), (status = 503, description = "The database does not answer", body = Object))
+    responses((status = 200, description = "The database's health", body = HealthDatabase), (status = 503, description = "The database does not answer", body = HealthUnavailable))
 )]
 pub async fn database(State(st): State<AppState>) -> Response {
     let d = match db_health(&st).await {
@@ -1026,27 +1504,143 @@ pub async fn database(State(st): State<AppState>) -> Response {
         Err(e) => return unavailable(&st, e),
     };
     let level = d.level().as_str();
-    axum::Json(json!({
-        "status": level,
-        "health": {
-            "status": level,
-            "score": d.score(),
-            "responseTime": round2(d.latency_ms),
-            "database": {
-                "type": match st.db.backend() { Backend::Sqlite => "sqlite", Backend::Postgres => "postgresql" },
-                "size": d.size,
-                "collections": d.tables,
-                "indexes": d.indexes,
+    axum::Json(HealthDatabase {
+        status: level.to_string(),
+        health: HealthDatabaseHealth {
+            status: level.to_string(),
+            score: d.score(),
+            response_time: round2(d.latency_ms),
+            database: HealthDatabaseInfo {
+                kind: backend_name(&st).to_string(),
+                size: d.size,
+                collections: d.tables,
+                indexes: d.indexes,
             },
-            "collections": {
-                "plivoCampaign": d.campaigns,
-                "activeCalls": d.live_calls,
-                "client": d.clients,
-            }
+            collections: HealthDatabaseCollections {
+                plivo_campaign: d.campaigns,
+                active_calls: d.live_calls,
+                client: d.clients,
+            },
         },
-        "timestamp": ts(&now()),
-    }))
+        timestamp: ts(&now()),
+    })
     .into_response()
+}
+
+/// Every component's health (`GET /health/comprehensive`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthComprehensive {
+    /// healthy | warning | critical: the worst of the components.
+    pub status: String,
+    /// The database's score less 10 per component in warning and 30 per critical one (0 at least).
+    pub score: i64,
+    pub components: HealthComponents,
+    pub database: HealthDatabaseScore,
+    pub performance: HealthPerformance,
+    /// Most urgent first.
+    pub recommendations: Vec<MonitoringRecommendation>,
+    /// What is wrong, for people.
+    pub warnings: Vec<String>,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+}
+
+/// Each component's health.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthComponents {
+    /// The database (SQLite or PostgreSQL; named as seed 003 named its database).
+    pub mongodb: HealthDatabaseComponent,
+    pub container: HealthContainerComponent,
+    pub campaigns: HealthCampaignsComponent,
+    pub system: HealthSystemComponent,
+}
+
+/// The database as a component.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthDatabaseComponent {
+    /// healthy | warning | critical
+    pub status: String,
+    /// sqlite | postgresql
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A round trip, in milliseconds (two decimals).
+    pub response_time: f64,
+}
+
+/// This instance as a component.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthContainerComponent {
+    /// healthy | warning (it failed to renew some of its campaign leases)
+    pub status: String,
+    /// This instance's id.
+    pub container_id: String,
+    /// Running campaigns this instance owns.
+    pub managed_campaigns: i64,
+    /// Whether this instance runs the dialer engine.
+    pub dialer_engine: bool,
+}
+
+/// Running campaigns and their heartbeats.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCampaignsComponent {
+    /// healthy | warning (some heartbeats are stale)
+    pub status: String,
+    pub running: i64,
+    pub active_heartbeats: i64,
+    pub stale_heartbeats: i64,
+}
+
+/// The load and this process.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthSystemComponent {
+    /// healthy | warning | critical, from global concurrency in use
+    pub status: String,
+    /// Seconds since this process started.
+    pub uptime: u64,
+    pub memory_usage: HealthMemoryUsage,
+}
+
+/// The database's status and score.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthDatabaseScore {
+    /// healthy | warning | critical
+    pub status: String,
+    /// 100 when a round trip takes under 50 ms, 80 under 200 ms, 60 under 1 s, 40 beyond.
+    pub score: i64,
+}
+
+/// Utilization of the whole installation.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthPerformance {
+    pub utilization: HealthUtilization,
+}
+
+/// Concurrency in use, the running campaigns' load and the overall status.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthUtilization {
+    pub concurrency: HealthConcurrencyPercentage,
+    pub campaigns: HealthCampaignLoad,
+    /// healthy | warning | critical
+    pub system_status: String,
+}
+
+/// Global concurrency in use.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthConcurrencyPercentage {
+    /// Of the global cap, in percent (two decimals).
+    pub percentage: f64,
+}
+
+/// The running campaigns' load.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthCampaignLoad {
+    /// Slots held over their summed caps, in percent (two decimals).
+    pub load: f64,
 }
 
 #[utoipa::path(
@@ -1055,7 +1649,7 @@ pub async fn database(State(st): State<AppState>) -> Response {
     tag = "health",
     summary = "Every component's status, an overall score, utilization, recommendations and warnings",
     description = "Public. `components.mongodb` reports this installation's database (SQLite or PostgreSQL). 503 when the database does not answer.",
-    responses((status = 200, description = "`status`, `score`, `components`, `database`, `performance`, `recommendations`, `warnings`", body = Object), (status = 503, description = "The database does not answer", body = Object))
+    responses((status = 200, description = "Every component's health", body = HealthComprehensive), (status = 503, description = "The database does not answer", body = HealthUnavailable))
 )]
 pub async fn comprehensive(State(st): State<AppState>) -> Response {
     let d = match db_health(&st).await {
@@ -1086,48 +1680,50 @@ pub async fn comprehensive(State(st): State<AppState>) -> Response {
             Level::Critical => 30,
         })
         .sum();
-    axum::Json(json!({
-        "status": status.as_str(),
-        "score": (d.score() - penalty).max(0),
-        "components": {
-            "mongodb": {
-                "status": d.level().as_str(),
-                "type": match st.db.backend() { Backend::Sqlite => "sqlite", Backend::Postgres => "postgresql" },
-                "responseTime": round2(d.latency_ms),
+    axum::Json(HealthComprehensive {
+        status: status.as_str().to_string(),
+        score: (d.score() - penalty).max(0),
+        components: HealthComponents {
+            mongodb: HealthDatabaseComponent {
+                status: d.level().as_str().to_string(),
+                kind: backend_name(&st).to_string(),
+                response_time: round2(d.latency_ms),
             },
-            "container": {
-                "status": c.level().as_str(),
-                "containerId": st.instance_id,
-                "managedCampaigns": c.managed.running,
-                "dialerEngine": st.engine.get().is_some(),
+            container: HealthContainerComponent {
+                status: c.level().as_str().to_string(),
+                container_id: st.instance_id.to_string(),
+                managed_campaigns: c.managed.running,
+                dialer_engine: st.engine.get().is_some(),
             },
-            "campaigns": {
-                "status": campaigns.as_str(),
-                "running": u.running,
-                "activeHeartbeats": u.heartbeats.active,
-                "staleHeartbeats": u.heartbeats.stale(),
+            campaigns: HealthCampaignsComponent {
+                status: campaigns.as_str().to_string(),
+                running: u.running,
+                active_heartbeats: u.heartbeats.active,
+                stale_heartbeats: u.heartbeats.stale(),
             },
-            "system": {
-                "status": system.as_str(),
-                "uptime": st.started.elapsed().as_secs(),
-                "memoryUsage": memory(),
-            }
+            system: HealthSystemComponent {
+                status: system.as_str().to_string(),
+                uptime: st.started.elapsed().as_secs(),
+                memory_usage: memory(),
+            },
         },
-        "database": {
-            "status": d.level().as_str(),
-            "score": d.score(),
+        database: HealthDatabaseScore {
+            status: d.level().as_str().to_string(),
+            score: d.score(),
         },
-        "performance": {
-            "utilization": {
-                "concurrency": { "percentage": u.concurrency_pct() },
-                "campaigns": { "load": u.load_pct() },
-                "systemStatus": u.level().as_str(),
-            }
+        performance: HealthPerformance {
+            utilization: HealthUtilization {
+                concurrency: HealthConcurrencyPercentage {
+                    percentage: u.concurrency_pct(),
+                },
+                campaigns: HealthCampaignLoad { load: u.load_pct() },
+                system_status: u.level().as_str().to_string(),
+            },
         },
-        "recommendations": recommendations(&st, &u),
-        "warnings": warnings(&st, &u, &c),
-        "timestamp": ts(&now()),
-    }))
+        recommendations: recommendations(&st, &u),
+        warnings: warnings(&st, &u, &c),
+        timestamp: ts(&now()),
+    })
     .into_response()
 }
 
@@ -1191,8 +1787,19 @@ fn provider_check(st: &AppState) -> Result<(), String> {
     }
 }
 
+/// A check's result.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthTestResult {
+    pub name: String,
+    pub passed: bool,
+    /// Why it failed; null when it passed.
+    pub error: Option<String>,
+    /// In milliseconds (three decimals).
+    pub duration: f64,
+}
+
 struct Suite {
-    tests: Vec<Value>,
+    tests: Vec<HealthTestResult>,
 }
 
 impl Suite {
@@ -1204,12 +1811,12 @@ impl Suite {
         let start = Instant::now();
         let r = check.await;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
-        self.tests.push(json!({
-            "name": name,
-            "passed": r.is_ok(),
-            "error": r.err(),
-            "duration": (ms * 1000.0).round() / 1000.0,
-        }));
+        self.tests.push(HealthTestResult {
+            name: name.to_string(),
+            passed: r.is_ok(),
+            error: r.err(),
+            duration: (ms * 1000.0).round() / 1000.0,
+        });
     }
 }
 
@@ -1232,6 +1839,29 @@ async fn within(st: &AppState, q: Sql, limit_ms: f64) -> Result<(), String> {
     }
 }
 
+/// The checks run against the live system (`GET /health/integration-test`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthIntegrationTest {
+    /// passed | failed: `passed` when every check passed.
+    pub status: String,
+    /// basic | full | performance
+    pub suite: String,
+    pub tests: Vec<HealthTestResult>,
+    pub summary: HealthTestSummary,
+    /// The whole suite, in milliseconds (two decimals).
+    pub duration: f64,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+}
+
+/// How many checks ran, passed and failed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HealthTestSummary {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+}
+
 #[utoipa::path(
     get,
     path = "/health/integration-test",
@@ -1239,12 +1869,12 @@ async fn within(st: &AppState, q: Sql, limit_ms: f64) -> Result<(), String> {
     summary = "Run checks against the live system: database, tables, provider, dialer engine, timings",
     description = "Public. `basic`: database round trip, provider configured, dialer engine running. `full`: also a read of each main table and the concurrency counters against the live calls. `performance`: basic plus timed round trips and aggregate queries. Each test reports `duration` in ms.",
     params(SuiteQuery),
-    responses((status = 200, description = "`status` (passed | failed), `suite`, `tests`, `summary`", body = Object), (status = 400, description = "Unknown suite", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "The checks run and their results", body = HealthIntegrationTest), (status = 400, description = "Unknown suite", body = crate::docs::ErrorBody))
 )]
 pub async fn integration_test(
     State(st): State<AppState>,
     Query(q): Query<SuiteQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HealthIntegrationTest>> {
     let suite = match q.suite.as_deref().map(str::trim) {
         None | Some("") => "basic",
         Some(s) => s,
@@ -1356,14 +1986,18 @@ pub async fn integration_test(
         })
         .await;
     }
-    let passed = s.tests.iter().filter(|t| t["passed"] == true).count();
+    let passed = s.tests.iter().filter(|t| t.passed).count();
     let total = s.tests.len();
-    Ok(Json(json!({
-        "status": if passed == total { "passed" } else { "failed" },
-        "suite": suite,
-        "tests": s.tests,
-        "summary": { "total": total, "passed": passed, "failed": total - passed },
-        "duration": round2(started.elapsed().as_secs_f64() * 1000.0),
-        "timestamp": ts(&now()),
-    })))
+    Ok(Json(HealthIntegrationTest {
+        status: if passed == total { "passed" } else { "failed" }.to_string(),
+        suite: suite.to_string(),
+        tests: s.tests,
+        summary: HealthTestSummary {
+            total,
+            passed,
+            failed: total - passed,
+        },
+        duration: round2(started.elapsed().as_secs_f64() * 1000.0),
+        timestamp: ts(&now()),
+    }))
 }

@@ -2,18 +2,20 @@
 //! history, availability.
 
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use switchboard_core::lead::people_may_edit;
-use switchboard_core::{CallStatus, Disposition, PageRequest, Priority};
+use switchboard_core::{CallStatus, Disposition, LeadStatus, PageRequest, Priority};
 use switchboard_store::calls::{self, CallFilter, CallPatch};
 use switchboard_store::leads::{self, LeadFilter};
 use switchboard_store::users::{self, UserPatch};
 use switchboard_store::{now, sql};
+use utoipa::ToSchema;
 
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query, parse_id, ts};
+use crate::routes::views::Pagination;
 use crate::state::AppState;
 use crate::telephony::{agent_calls_lead, report_status};
 
@@ -35,13 +37,13 @@ pub struct AvailableQuery {
     summary = "Leads waiting to be claimed, most urgent first",
     security(("bearerAuth" = [])),
     params(AvailableQuery),
-    responses((status = 200, description = "`leads`, `pagination`", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "One page of leads the operator may claim", body = AvailableLeads), crate::docs::AuthErrors)
 )]
 pub async fn available(
     State(st): State<AppState>,
     s: Session,
     Query(q): Query<AvailableQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AvailableLeads>> {
     let page = PageRequest::new(q.page, q.limit);
     let mut f = LeadFilter::default();
     for p in q
@@ -60,12 +62,42 @@ pub async fn available(
         );
     }
     let (rows, total) = available_leads(&st, &s, &f, page).await?;
-    Ok(Json(json!({
-        "leads": rows.iter().map(|l| json!({
-            "id": l.id, "phone": l.phone, "name": l.name, "email": l.email, "priority": l.priority, "tags": l.tags.0, "status": l.status,
-        })).collect::<Vec<_>>(),
-        "pagination": { "page": page.page, "limit": page.limit, "total": total, "pages": page.pages(total) },
-    })))
+    Ok(Json(AvailableLeads {
+        leads: rows
+            .iter()
+            .map(|l| AvailableLead {
+                id: l.id,
+                phone: l.phone.clone(),
+                name: l.name.clone(),
+                email: l.email.clone(),
+                priority: l.priority.clone(),
+                tags: l.tags.0.clone(),
+                status: l.status.clone(),
+            })
+            .collect(),
+        pagination: Pagination::new(&page, total),
+    }))
+}
+
+/// Seed 001's available leads.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailableLeads {
+    pub leads: Vec<AvailableLead>,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailableLead {
+    pub id: i64,
+    /// E.164.
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    #[schema(schema_with = crate::docs::field::priority)]
+    pub priority: String,
+    pub tags: Vec<String>,
+    #[schema(schema_with = crate::docs::field::lead_status)]
+    pub status: String,
 }
 
 /// A page of the leads `s` may claim that `f` matches (pending, and not assigned to someone
@@ -132,13 +164,13 @@ fn lead_id(b: &LeadIdBody) -> ApiResult<i64> {
     summary = "Claim a pending lead (first come, first served)",
     security(("bearerAuth" = [])),
     request_body = LeadIdBody,
-    responses((status = 200, description = "The claimed lead", body = Object), (status = 404, description = "No such lead", body = crate::docs::ErrorBody), (status = 409, description = "Already taken", body = crate::docs::ErrorBody), crate::docs::AuthErrors)
+    responses((status = 200, description = "The claimed lead", body = ClaimAnswer), (status = 404, description = "No such lead", body = crate::docs::ErrorBody), (status = 409, description = "Already taken", body = crate::docs::ErrorBody), crate::docs::AuthErrors)
 )]
 pub async fn claim(
     State(st): State<AppState>,
     s: Session,
     Json(b): Json<LeadIdBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ClaimAnswer>> {
     let id = lead_id(&b)?;
     let mut tx = st.db.begin().await?;
     let lead = leads::get(&mut tx, s.client_id(), id)
@@ -163,10 +195,35 @@ pub async fn claim(
         )));
     }
     tx.commit().await?;
-    Ok(Json(json!({
-        "message": "Lead claimed successfully",
-        "lead": { "id": lead.id, "phone": lead.phone, "name": lead.name, "priority": lead.priority, "status": "claimed" },
-    })))
+    Ok(Json(ClaimAnswer {
+        message: "Lead claimed successfully",
+        lead: ClaimedLead {
+            id: lead.id,
+            phone: lead.phone,
+            name: lead.name,
+            priority: lead.priority,
+            status: LeadStatus::Claimed.as_str(),
+        },
+    }))
+}
+
+/// Seed 001's answer to a claim.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimAnswer {
+    pub message: &'static str,
+    pub lead: ClaimedLead,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimedLead {
+    pub id: i64,
+    /// E.164.
+    pub phone: String,
+    pub name: Option<String>,
+    #[schema(schema_with = crate::docs::field::priority)]
+    pub priority: String,
+    /// Always `claimed`.
+    pub status: &'static str,
 }
 
 #[utoipa::path(
@@ -176,13 +233,13 @@ pub async fn claim(
     summary = "Call a lead the operator has claimed (or an available one, claimed on the way)",
     security(("bearerAuth" = [])),
     request_body = LeadIdBody,
-    responses((status = 200, description = "The call", body = Object), (status = 404, description = "No such lead", body = crate::docs::ErrorBody), (status = 409, description = "Lead busy, locked or someone else's", body = crate::docs::ErrorBody), crate::docs::AuthErrors, crate::docs::CallErrors)
+    responses((status = 200, description = "The call", body = StartCallAnswer), (status = 404, description = "No such lead", body = crate::docs::ErrorBody), (status = 409, description = "Lead busy, locked or someone else's", body = crate::docs::ErrorBody), crate::docs::AuthErrors, crate::docs::CallErrors)
 )]
 pub async fn start_call(
     State(st): State<AppState>,
     s: Session,
     Json(b): Json<LeadIdBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StartCallAnswer>> {
     let id = lead_id(&b)?;
     let lead = leads::get(&mut st.db.read().await?, s.client_id(), id)
         .await?
@@ -201,16 +258,37 @@ pub async fn start_call(
         )));
     }
     let call = agent_calls_lead(&st, &s, &lead, "operator").await?;
-    Ok(Json(json!({
-        "message": "Call started successfully",
-        "call": {
-            "id": call.id,
-            "lead": lead.phone,
-            "status": seed001_status(&call.status),
-            "twilioCallSid": call.provider_call_id,
-            "provider": call.provider,
-        }
-    })))
+    Ok(Json(StartCallAnswer {
+        message: "Call started successfully",
+        call: StartedCall {
+            id: call.id,
+            lead: lead.phone,
+            status: seed001_status(&call.status).to_string(),
+            twilio_call_sid: call.provider_call_id,
+            provider: call.provider,
+        },
+    }))
+}
+
+/// Seed 001's answer to start-call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartCallAnswer {
+    pub message: &'static str,
+    pub call: StartedCall,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartedCall {
+    pub id: i64,
+    /// The number called (E.164).
+    pub lead: String,
+    #[schema(schema_with = crate::docs::field::call_status)]
+    pub status: String,
+    /// The provider's id of the call (any provider's, under seed 001's name for it).
+    pub twilio_call_sid: Option<String>,
+    /// `twilio`, `plivo`, `smartflo` or `simulator`.
+    pub provider: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -229,14 +307,14 @@ pub struct UpdateCallBody {
     security(("bearerAuth" = [])),
     params(("id" = String, Path, description = "Call id (ours or the provider's)")),
     request_body = UpdateCallBody,
-    responses((status = 200, description = "The call", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "The call", body = UpdateCallAnswer), crate::docs::AdminErrors)
 )]
 pub async fn update_call(
     State(st): State<AppState>,
     s: Session,
     Path(id): Path<String>,
     Json(b): Json<UpdateCallBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UpdateCallAnswer>> {
     let call = crate::routes::smartflo::find_call(&st, s.client_id(), &id).await?;
     if !s.role.is_admin() && call.user_id != Some(s.user.id) {
         return Err(ApiError::forbidden(
@@ -281,10 +359,36 @@ pub async fn update_call(
     let c = calls::get(&mut st.db.read().await?, s.client_id(), call.id)
         .await?
         .ok_or_else(|| ApiError::not_found("call"))?;
-    Ok(Json(json!({
-        "message": "Call updated successfully",
-        "call": { "id": c.id, "status": seed001_status(&c.status), "notes": c.notes, "duration": c.duration_secs, "twilioCallSid": c.provider_call_id },
-    })))
+    Ok(Json(UpdateCallAnswer {
+        message: "Call updated successfully",
+        call: UpdatedCall {
+            id: c.id,
+            status: seed001_status(&c.status).to_string(),
+            notes: c.notes,
+            duration: c.duration_secs,
+            twilio_call_sid: c.provider_call_id,
+        },
+    }))
+}
+
+/// Seed 001's answer to a call update.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpdateCallAnswer {
+    pub message: &'static str,
+    pub call: UpdatedCall,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatedCall {
+    pub id: i64,
+    #[schema(schema_with = crate::docs::field::call_status)]
+    pub status: String,
+    pub notes: Option<String>,
+    /// Seconds talked, when known.
+    pub duration: Option<i64>,
+    /// The provider's id of the call.
+    pub twilio_call_sid: Option<String>,
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -305,13 +409,13 @@ pub struct HistoryQuery {
     summary = "The operator's own calls, newest first",
     security(("bearerAuth" = [])),
     params(HistoryQuery),
-    responses((status = 200, description = "`calls`, `pagination`", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "One page of the operator's calls, newest first", body = CallHistory), crate::docs::AuthErrors)
 )]
 pub async fn history(
     State(st): State<AppState>,
     s: Session,
     Query(q): Query<HistoryQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CallHistory>> {
     let page = PageRequest::new(q.page, q.limit);
     let mut f = CallFilter {
         user_id: Some(s.user.id),
@@ -339,17 +443,56 @@ pub async fn history(
         page.offset(),
     )
     .await?;
-    Ok(Json(json!({
-        "calls": rows.iter().map(|r| json!({
-            "id": r.call.id,
-            "lead": { "id": r.call.lead_id, "phone": r.lead_phone.clone().or(r.call.to_number.clone()), "name": r.lead_name, "priority": r.lead_priority },
-            "status": seed001_status(&r.call.status),
-            "duration": r.call.duration_secs.unwrap_or(0),
-            "notes": r.call.notes,
-            "createdAt": ts(&r.call.started_at),
-        })).collect::<Vec<_>>(),
-        "pagination": { "page": page.page, "limit": page.limit, "total": total, "pages": page.pages(total) },
-    })))
+    Ok(Json(CallHistory {
+        calls: rows
+            .iter()
+            .map(|r| HistoryCall {
+                id: r.call.id,
+                lead: HistoryLead {
+                    id: r.call.lead_id,
+                    phone: r.lead_phone.clone().or(r.call.to_number.clone()),
+                    name: r.lead_name.clone(),
+                    priority: r.lead_priority.clone(),
+                },
+                status: seed001_status(&r.call.status).to_string(),
+                duration: r.call.duration_secs.unwrap_or(0),
+                notes: r.call.notes.clone(),
+                created_at: ts(&r.call.started_at),
+            })
+            .collect(),
+        pagination: Pagination::new(&page, total),
+    }))
+}
+
+/// Seed 001's call history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallHistory {
+    pub calls: Vec<HistoryCall>,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryCall {
+    pub id: i64,
+    pub lead: HistoryLead,
+    #[schema(schema_with = crate::docs::field::call_status)]
+    pub status: String,
+    /// Seconds talked (0 when unknown).
+    pub duration: i64,
+    pub notes: Option<String>,
+    /// When the call started.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// The lead called (its fields are null for a call to a number that is no lead).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryLead {
+    pub id: Option<i64>,
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub priority: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -366,13 +509,13 @@ pub struct AvailabilityBody {
     summary = "Set whether the operator takes calls",
     security(("bearerAuth" = [])),
     request_body = AvailabilityBody,
-    responses((status = 200, description = "`isAvailable`", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "The availability now", body = AvailabilityAnswer), crate::docs::AuthErrors)
 )]
 pub async fn availability(
     State(st): State<AppState>,
     s: Session,
     Json(b): Json<AvailabilityBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AvailabilityAnswer>> {
     let v = b
         .is_available
         .ok_or_else(|| ApiError::bad_request("isAvailable (true or false) is required"))?;
@@ -387,7 +530,16 @@ pub async fn availability(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(
-        json!({ "message": "Availability updated successfully", "isAvailable": v }),
-    ))
+    Ok(Json(AvailabilityAnswer {
+        message: "Availability updated successfully",
+        is_available: v,
+    }))
+}
+
+/// Seed 001's answer to an availability change.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AvailabilityAnswer {
+    pub message: &'static str,
+    pub is_available: bool,
 }

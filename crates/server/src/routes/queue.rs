@@ -2,17 +2,18 @@
 //! priority order, each bridged to a free agent, while the queue runs.
 
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use switchboard_store::audit::{self, AuditEntry};
 use switchboard_store::{dialer, now};
+use utoipa::ToSchema;
 
 use crate::auth::AdminSession;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::state::AppState;
 
-async fn queue_status(st: &AppState, client: i64) -> ApiResult<Value> {
+async fn queue_status(st: &AppState, client: i64) -> ApiResult<QueueState> {
     let mut rd = st.db.read().await?;
     let s = dialer::settings(&mut rd, client).await?;
     let c = dialer::queue_counts(&mut rd, client, now()).await?;
@@ -21,15 +22,33 @@ async fn queue_status(st: &AppState, client: i64) -> ApiResult<Value> {
             .arg(client)
             .fetch_one(&mut rd)
             .await?;
-    Ok(json!({
-        "isRunning": s.queue_running,
-        "activeCalls": active,
-        "maxConcurrentCalls": s.queue_max_concurrent,
-        "pendingLeads": c.pending,
-        "dueLeads": c.due,
-        "callingLeads": c.calling,
-        "leasedLeads": c.leased,
-    }))
+    Ok(QueueState {
+        is_running: s.queue_running,
+        active_calls: active,
+        max_concurrent_calls: s.queue_max_concurrent,
+        pending_leads: c.pending,
+        due_leads: c.due,
+        calling_leads: c.calling,
+        leased_leads: c.leased,
+    })
+}
+
+/// The client's call queue.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueState {
+    /// Whether the queue dials.
+    pub is_running: bool,
+    /// The client's live calls.
+    pub active_calls: i64,
+    /// The queue's cap on live calls.
+    pub max_concurrent_calls: i64,
+    pub pending_leads: i64,
+    /// Pending leads that may be dialed now.
+    pub due_leads: i64,
+    pub calling_leads: i64,
+    /// Leads handed out to a dialer and not yet back.
+    pub leased_leads: i64,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -61,13 +80,13 @@ fn control_actions() -> utoipa::openapi::schema::Object {
     summary = "Queue control: pause_queue, resume_queue, reset_stuck_leads, get_queue_status",
     security(("bearerAuth" = [])),
     request_body(content = ControlBody, description = "`{\"action\": \"pause_queue\"}`; `resume_queue` also takes `maxConcurrentCalls`"),
-    responses((status = 200, description = "`success`, `message`, `queueStatus`", body = Object), (status = 400, description = "Unknown action", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "`success`, `message`, `queueStatus`", body = QueueControlAnswer), (status = 400, description = "Unknown action", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn control(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Json(b): Json<ControlBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<QueueControlAnswer>> {
     let client = s.client_id();
     let action = b.action.as_deref().unwrap_or_default();
     if let Some(m) = b.max_concurrent_calls
@@ -77,7 +96,7 @@ pub async fn control(
             "maxConcurrentCalls must be between 0 and 100000",
         ));
     }
-    let (message, extra) = match action {
+    let (message, reset_count) = match action {
         "pause_queue" | "resume_queue" => {
             let running = action == "resume_queue";
             let mut tx = st.db.begin().await?;
@@ -102,7 +121,7 @@ pub async fn control(
                 } else {
                     "Call queue paused"
                 },
-                json!({}),
+                None,
             )
         }
         "reset_stuck_leads" => {
@@ -122,9 +141,9 @@ pub async fn control(
             .await?;
             tx.commit().await?;
             st.wake_dialer();
-            ("Stuck leads reset", json!({ "resetCount": n }))
+            ("Stuck leads reset", Some(n))
         }
-        "get_queue_status" => ("Queue status", json!({})),
+        "get_queue_status" => ("Queue status", None),
         _ => {
             return Err(ApiError::bad_request(format!(
                 "action must be one of {}",
@@ -132,18 +151,30 @@ pub async fn control(
             )));
         }
     };
-    let mut body = json!({
-        "success": true,
-        "message": message,
-        "action": action,
-        "queueStatus": queue_status(&st, client).await?,
-    });
-    if let (Some(o), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-        for (k, v) in e {
-            o.insert(k.clone(), v.clone());
-        }
-    }
-    Ok(Json(body))
+    Ok(Json(QueueControlAnswer {
+        success: true,
+        message,
+        action: action.to_string(),
+        queue_status: queue_status(&st, client).await?,
+        reset_count,
+    }))
+}
+
+/// `POST /api/admin/system/control`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueControlAnswer {
+    /// Always true.
+    pub success: bool,
+    pub message: &'static str,
+    /// The action done.
+    #[schema(schema_with = control_actions)]
+    pub action: String,
+    /// The queue after the action.
+    pub queue_status: QueueState,
+    /// With `reset_stuck_leads` only: how many leads went back to pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_count: Option<u64>,
 }
 
 #[utoipa::path(
@@ -152,27 +183,81 @@ pub async fn control(
     tag = "admin",
     summary = "Database, call queue, uptime and memory (seed 001)",
     security(("bearerAuth" = [])),
-    responses((status = 200, description = "`systemStatus`", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "`systemStatus`", body = SystemStatusAnswer), crate::docs::AdminErrors)
 )]
 pub async fn system_status(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SystemStatusAnswer>> {
     let q = queue_status(&st, s.client_id()).await?;
     let rss = crate::routes::health::rss_bytes();
-    Ok(Json(json!({
-        "systemStatus": {
-            "database": if st.db.ping().await { "connected" } else { "disconnected" },
-            "callQueue": {
-                "isRunning": q["isRunning"],
-                "activeCalls": q["activeCalls"],
-                "maxConcurrentCalls": q["maxConcurrentCalls"],
+    Ok(Json(SystemStatusAnswer {
+        system_status: SystemStatus {
+            database: if st.db.ping().await {
+                "connected"
+            } else {
+                "disconnected"
             },
-            "activeConnections": 0,
-            "uptime": st.started.elapsed().as_secs(),
-            "memory": { "rss": rss, "heapTotal": rss, "heapUsed": rss },
-            "environment": crate::routes::health::environment(),
-            "instanceId": st.instance_id,
-        }
-    })))
+            call_queue: SystemCallQueue {
+                is_running: q.is_running,
+                active_calls: q.active_calls,
+                max_concurrent_calls: q.max_concurrent_calls,
+            },
+            active_connections: 0,
+            uptime: st.started.elapsed().as_secs(),
+            memory: SystemMemory {
+                rss,
+                heap_total: rss,
+                heap_used: rss,
+            },
+            environment: crate::routes::health::environment(),
+            instance_id: st.instance_id.to_string(),
+        },
+    }))
+}
+
+/// `GET /api/admin/system-status`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemStatusAnswer {
+    pub system_status: SystemStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemStatus {
+    /// `connected` when the database answers, `disconnected` otherwise.
+    pub database: &'static str,
+    pub call_queue: SystemCallQueue,
+    /// Always 0 (seed 001's socket connections; this server has none).
+    pub active_connections: i64,
+    /// Seconds since this process started.
+    pub uptime: u64,
+    pub memory: SystemMemory,
+    /// `SWITCHBOARD_ENV`, default `production`.
+    pub environment: String,
+    /// This server instance's id.
+    pub instance_id: String,
+}
+
+/// The client's call queue.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemCallQueue {
+    /// Whether the queue dials.
+    pub is_running: bool,
+    /// The client's live calls.
+    pub active_calls: i64,
+    /// The queue's cap on live calls.
+    pub max_concurrent_calls: i64,
+}
+
+/// The process's memory, in bytes (seed 001's Node.js fields; all three are the resident set
+/// size).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemMemory {
+    pub rss: u64,
+    pub heap_total: u64,
+    pub heap_used: u64,
 }

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchboard_core::call::{hms, to_smartflo_cdr, to_smartflo_live};
 use switchboard_core::lead::people_may_edit;
 use switchboard_core::{Disposition, PageRequest, Role};
@@ -12,6 +12,7 @@ use switchboard_store::calls::{self, Call, CallFilter, CallRow};
 use switchboard_store::leads;
 
 use crate::auth::{AdminSession, Session};
+use crate::docs::Done;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
@@ -65,13 +66,13 @@ fn customer(c: &Call) -> Option<String> {
     summary = "Call a lead from the agent's dashboard (bridged to the agent's phone)",
     security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "Lead id")),
-    responses((status = 200, description = "`data.poll_url` to poll", body = Object), (status = 409, description = "Lead busy or locked", body = crate::docs::ErrorBody), crate::docs::AdminErrors, crate::docs::CallErrors)
+    responses((status = 200, description = "`data.poll_url` to poll", body = SmartfloClickToCall), (status = 409, description = "Lead busy or locked", body = crate::docs::ErrorBody), crate::docs::AdminErrors, crate::docs::CallErrors)
 )]
 pub async fn call_lead(
     State(st): State<AppState>,
     s: Session,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SmartfloClickToCall>> {
     let mut conn = st.db.read().await?;
     let lead = leads::get(&mut conn, s.client_id(), id)
         .await?
@@ -85,16 +86,38 @@ pub async fn call_lead(
     people_may_edit(lead.disposition.as_deref().and_then(Disposition::parse))
         .map_err(ApiError::conflict)?;
     let call = agent_calls_lead(&st, &s, &lead, "click-to-call").await?;
-    Ok(Json(json!({
-        "success": true,
-        "message": "Call initiated. Poll the active call for its progress.",
-        "data": {
-            "action": "poll_active_call",
-            "poll_url": format!("/api/v1/smartflo/active-call/{}", lead.id),
-            "lead_id": lead.id,
-            "call_id": public_call_id(&call),
-        }
-    })))
+    Ok(Json(SmartfloClickToCall {
+        success: true,
+        message: "Call initiated. Poll the active call for its progress.",
+        data: SmartfloClickToCallData {
+            action: "poll_active_call",
+            poll_url: format!("/api/v1/smartflo/active-call/{}", lead.id),
+            lead_id: lead.id,
+            call_id: public_call_id(&call),
+        },
+    }))
+}
+
+/// `POST /api/v1/leads/{id}/call`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SmartfloClickToCall {
+    /// Always true.
+    pub success: bool,
+    pub message: &'static str,
+    pub data: SmartfloClickToCallData,
+}
+
+/// Where to follow the call just placed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SmartfloClickToCallData {
+    /// Always `poll_active_call`.
+    pub action: &'static str,
+    /// The lead's active-call route, to poll.
+    pub poll_url: String,
+    pub lead_id: i64,
+    /// The id to hang up with: the provider's call id, or ours while the provider has not
+    /// given one.
+    pub call_id: String,
 }
 
 #[utoipa::path(
@@ -104,13 +127,13 @@ pub async fn call_lead(
     summary = "Poll a lead's call: `data.active` turns true once the call is live",
     security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "Lead id")),
-    responses((status = 200, description = "Active call or `active: false`", body = Object), crate::docs::AuthErrors)
+    responses((status = 200, description = "Active call or `active: false`", body = SmartfloActiveCall), crate::docs::AuthErrors)
 )]
 pub async fn active_call(
     State(st): State<AppState>,
     s: Session,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SmartfloActiveCall>> {
     let mut conn = st.db.read().await?;
     leads::get(&mut conn, s.client_id(), id)
         .await?
@@ -125,26 +148,88 @@ pub async fn active_call(
     let data = match rows.first() {
         Some(r) if r.call.status().is_live() => {
             let c = &r.call;
-            json!({
-                "active": true,
-                "call_id": public_call_id(c),
-                "status": to_smartflo_live(c.status()),
-                "duration": hms(c.talk_seconds(now)),
-                "direction": 2,
-                "agent_name": r.agent_name,
-                "customer_number": customer(c),
-                "created_at": local(&st, &c.started_at),
+            SmartfloActiveCallState::Live(SmartfloActiveCallLive {
+                active: true,
+                call_id: public_call_id(c),
+                status: to_smartflo_live(c.status()),
+                duration: hms(c.talk_seconds(now)),
+                direction: 2,
+                agent_name: r.agent_name.clone(),
+                customer_number: customer(c),
+                created_at: local(&st, &c.started_at),
             })
         }
-        Some(r) => json!({
-            "active": false,
-            "call_id": public_call_id(&r.call),
-            "last_status": r.call.status,
-            "ended_at": r.call.ended_at.as_ref().map(|t| local(&st, t)),
+        Some(r) => SmartfloActiveCallState::Ended(SmartfloActiveCallEnded {
+            active: false,
+            call_id: public_call_id(&r.call),
+            last_status: r.call.status.clone(),
+            ended_at: r.call.ended_at.as_ref().map(|t| local(&st, t)),
         }),
-        None => json!({ "active": false }),
+        None => SmartfloActiveCallState::None(SmartfloActiveCallNone { active: false }),
     };
-    Ok(Json(json!({ "success": true, "data": data })))
+    Ok(Json(SmartfloActiveCall {
+        success: true,
+        data,
+    }))
+}
+
+/// `GET /api/v1/smartflo/active-call/{id}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SmartfloActiveCall {
+    /// Always true.
+    pub success: bool,
+    pub data: SmartfloActiveCallState,
+}
+
+/// The lead's latest call (the caller's own, for operators): live, ended, or none.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum SmartfloActiveCallState {
+    Live(SmartfloActiveCallLive),
+    Ended(SmartfloActiveCallEnded),
+    None(SmartfloActiveCallNone),
+}
+
+/// The lead's call is live.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmartfloActiveCallLive {
+    /// Always true.
+    pub active: bool,
+    /// The id to hang up with: the provider's call id, or ours.
+    pub call_id: String,
+    /// `Ringing` or `Answered`.
+    pub status: &'static str,
+    /// Talked so far, `HH:MM:SS`.
+    pub duration: String,
+    /// Always 2 (outbound).
+    pub direction: i64,
+    pub agent_name: Option<String>,
+    pub customer_number: Option<String>,
+    /// When the call started, local time `YYYY-MM-DD HH:MM:SS`.
+    pub created_at: String,
+}
+
+/// The lead's latest call has ended.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmartfloActiveCallEnded {
+    /// Always false.
+    pub active: bool,
+    /// The provider's call id, or ours.
+    pub call_id: String,
+    #[schema(schema_with = crate::docs::field::call_status)]
+    pub last_status: String,
+    /// Local time `YYYY-MM-DD HH:MM:SS`.
+    pub ended_at: Option<String>,
+}
+
+/// The lead has no call.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmartfloActiveCallNone {
+    /// Always false.
+    pub active: bool,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -174,13 +259,13 @@ pub async fn find_call(st: &AppState, client_id: i64, id: &str) -> ApiResult<Cal
     summary = "Hang up a call (operators: their own calls only)",
     security(("bearerAuth" = [])),
     request_body = HangupBody,
-    responses((status = 200, description = "Ended", body = Object), (status = 404, description = "No such call", body = crate::docs::ErrorBody), (status = 409, description = "The provider has not taken the call yet, or it went through another provider", body = crate::docs::ErrorBody), (status = 502, description = "The provider refused to hang up", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "Ended", body = Done), (status = 404, description = "No such call", body = crate::docs::ErrorBody), (status = 409, description = "The provider has not taken the call yet, or it went through another provider", body = crate::docs::ErrorBody), (status = 502, description = "The provider refused to hang up", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn hangup(
     State(st): State<AppState>,
     s: Session,
     Json(b): Json<HangupBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     let id = match b.call_id {
         Some(Value::String(v)) if !v.trim().is_empty() => v.trim().to_string(),
         Some(Value::Number(n)) => n.to_string(),
@@ -193,31 +278,54 @@ pub async fn hangup(
         ));
     }
     if call.status().is_final() {
-        return Ok(Json(
-            json!({ "success": true, "message": "Call already ended" }),
-        ));
+        return Ok(Json(Done::new("Call already ended")));
     }
     hang_up(&st, &call).await?;
-    Ok(Json(json!({ "success": true, "message": "Call ended" })))
+    Ok(Json(Done::new("Call ended")))
 }
 
-fn live_view(st: &AppState, r: &CallRow, now: DateTime<Utc>) -> Value {
+/// A live call as Smartflo lists them.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SmartfloLiveCall {
+    pub id: i64,
+    /// The provider's call id, or ours.
+    pub call_id: String,
+    /// 1 inbound, 2 outbound.
+    pub direction: i64,
+    pub source: Option<String>,
+    /// Always `click-to-call`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub destination: Option<String>,
+    /// `Ringing` or `Answered`.
+    pub state: &'static str,
+    /// When the call started, local time `YYYY-MM-DD HH:MM:SS`.
+    pub created_at: String,
+    /// Talked so far, `HH:MM:SS`.
+    pub call_time: String,
+    pub agent_name: Option<String>,
+    pub customer_number: Option<String>,
+    pub lead_id: Option<i64>,
+    pub provider: String,
+}
+
+fn live_view(st: &AppState, r: &CallRow, now: DateTime<Utc>) -> SmartfloLiveCall {
     let c = &r.call;
-    json!({
-        "id": c.id,
-        "call_id": public_call_id(c),
-        "direction": if c.direction == "inbound" { 1 } else { 2 },
-        "source": c.from_number,
-        "type": "click-to-call",
-        "destination": c.to_number,
-        "state": to_smartflo_live(c.status()),
-        "created_at": local(st, &c.started_at),
-        "call_time": hms(c.talk_seconds(now)),
-        "agent_name": r.agent_name,
-        "customer_number": customer(c),
-        "lead_id": c.lead_id,
-        "provider": c.provider,
-    })
+    SmartfloLiveCall {
+        id: c.id,
+        call_id: public_call_id(c),
+        direction: if c.direction == "inbound" { 1 } else { 2 },
+        source: c.from_number.clone(),
+        kind: "click-to-call",
+        destination: c.to_number.clone(),
+        state: to_smartflo_live(c.status()),
+        created_at: local(st, &c.started_at),
+        call_time: hms(c.talk_seconds(now)),
+        agent_name: r.agent_name.clone(),
+        customer_number: customer(c),
+        lead_id: c.lead_id,
+        provider: c.provider.clone(),
+    }
 }
 
 #[utoipa::path(
@@ -226,21 +334,19 @@ fn live_view(st: &AppState, r: &CallRow, now: DateTime<Utc>) -> Value {
     tag = "seed 000: click-to-call",
     summary = "Every live call of the client, as Smartflo lists them (admins)",
     security(("bearerAuth" = [])),
-    responses((status = 200, description = "A bare array of live calls", body = [Object]), crate::docs::AdminErrors)
+    responses((status = 200, description = "A bare array of live calls", body = [SmartfloLiveCall]), crate::docs::AdminErrors)
 )]
 pub async fn live_calls(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<SmartfloLiveCall>>> {
     let f = CallFilter {
         live_only: true,
         ..Default::default()
     };
     let (rows, _) = calls::list(&mut st.db.read().await?, s.client_id(), &f, 1000, 0).await?;
     let now = Utc::now();
-    Ok(Json(Value::Array(
-        rows.iter().map(|r| live_view(&st, r, now)).collect(),
-    )))
+    Ok(Json(rows.iter().map(|r| live_view(&st, r, now)).collect()))
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -273,13 +379,13 @@ pub struct RecordsQuery {
     summary = "Call detail records of finished calls (admins)",
     security(("bearerAuth" = [])),
     params(RecordsQuery),
-    responses((status = 200, description = "`count, limit, results`", body = Object), (status = 400, description = "Missing dates", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "A page of call detail records", body = SmartfloCallRecords), (status = 400, description = "Missing dates", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn call_records(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Query(q): Query<RecordsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SmartfloCallRecords>> {
     let (Some(from), Some(to)) = (
         q.from_date.as_deref().filter(|v| !v.is_empty()),
         q.to_date.as_deref().filter(|v| !v.is_empty()),
@@ -336,32 +442,78 @@ pub async fn call_records(
         page.offset(),
     )
     .await?;
-    let results: Vec<Value> = rows
+    let results = rows
         .iter()
         .map(|r| {
             let c = &r.call;
             let started = local(&st, &c.started_at);
-            json!({
-                "id": c.id,
-                "call_id": public_call_id(c),
-                "uuid": c.provider_call_id,
-                "direction": c.direction,
-                "status": to_smartflo_cdr(c.status()),
-                "description": format!("Call {}", c.status),
-                "recording_url": c.recording_url,
-                "call_duration": c.duration_secs.unwrap_or(0),
-                "answered_seconds": c.talk_seconds(c.ended_at.unwrap_or(c.started_at)),
-                "agent_name": r.agent_name,
-                "customer_number": customer(c),
-                "date": &started[..10],
-                "time": &started[11..],
-                "end_stamp": c.ended_at.as_ref().map(|t| local(&st, t)),
-                "hangup_cause": c.hangup_cause,
-                "lead_id": c.lead_id,
-            })
+            SmartfloCallRecord {
+                id: c.id,
+                call_id: public_call_id(c),
+                uuid: c.provider_call_id.clone(),
+                direction: c.direction.clone(),
+                status: to_smartflo_cdr(c.status()),
+                description: format!("Call {}", c.status),
+                recording_url: c.recording_url.clone(),
+                call_duration: c.duration_secs.unwrap_or(0),
+                answered_seconds: c.talk_seconds(c.ended_at.unwrap_or(c.started_at)),
+                agent_name: r.agent_name.clone(),
+                customer_number: customer(c),
+                date: started[..10].to_string(),
+                time: started[11..].to_string(),
+                end_stamp: c.ended_at.as_ref().map(|t| local(&st, t)),
+                hangup_cause: c.hangup_cause.clone(),
+                lead_id: c.lead_id,
+            }
         })
         .collect();
-    Ok(Json(
-        json!({ "count": total, "limit": page.limit, "page": page.page, "results": results }),
-    ))
+    Ok(Json(SmartfloCallRecords {
+        count: total,
+        limit: page.limit,
+        page: page.page,
+        results,
+    }))
+}
+
+/// `GET /api/v1/smartflo/call/records`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SmartfloCallRecords {
+    /// Finished calls matching, in all pages.
+    pub count: u64,
+    pub limit: u32,
+    pub page: u32,
+    /// This page's records, newest first.
+    pub results: Vec<SmartfloCallRecord>,
+}
+
+/// A finished call's detail record, in Smartflo's shape.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SmartfloCallRecord {
+    pub id: i64,
+    /// The provider's call id, or ours.
+    pub call_id: String,
+    /// The provider's call id.
+    pub uuid: Option<String>,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// `answered`, `missed` or `failed`.
+    pub status: &'static str,
+    /// `Call <status>`, with the call's status.
+    pub description: String,
+    pub recording_url: Option<String>,
+    /// Seconds, as the provider reported (0 when it did not).
+    pub call_duration: i64,
+    /// Seconds talked.
+    pub answered_seconds: i64,
+    pub agent_name: Option<String>,
+    pub customer_number: Option<String>,
+    /// The day the call started, local `YYYY-MM-DD`.
+    #[schema(format = Date)]
+    pub date: String,
+    /// The time the call started, local `HH:MM:SS`.
+    pub time: String,
+    /// When the call ended, local time `YYYY-MM-DD HH:MM:SS`.
+    pub end_stamp: Option<String>,
+    pub hangup_cause: Option<String>,
+    pub lead_id: Option<i64>,
 }

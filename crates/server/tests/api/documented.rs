@@ -23,7 +23,10 @@ async fn the_served_document_is_the_whole_one(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::OK);
     let whole = serde_json::to_value(switchboard_server::docs::openapi()).unwrap();
-    assert!(served == whole, "the served document differs from docs::openapi()");
+    assert!(
+        served == whole,
+        "the served document differs from docs::openapi()"
+    );
     assert_eq!(
         served["paths"]["/api/leads/{id}"]["get"]["parameters"][0]["schema"]["minimum"],
         1
