@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_core::Disposition;
-use switchboard_core::dialer::{LeadFacts, RetryRules, day_bounds, verdict};
+use switchboard_core::dialer::{LeadFacts, Outcome, RetryRules, day_bounds, verdict};
 use switchboard_core::lead::LeadStatus;
 use switchboard_core::schedule::Schedule;
 use switchboard_store::audit::{self, AuditEntry};
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{AdminSession, DialerPrincipal};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Path, Query, ts, ts_opt};
+use crate::extract::{Json, Path, Query, ts};
 use crate::reports::{Number, Report};
 use crate::routes::dialer::current;
 use crate::state::AppState;
@@ -429,11 +429,52 @@ async fn agent_of(st: &AppState, client_id: i64, b: &ReportBody) -> ApiResult<Op
     }
 }
 
-fn rules_view(r: &RetryRules) -> Value {
-    json!({
-        "retry": r.retry,
-        "max_attempts_per_day": r.max_attempts_per_day,
-    })
+fn rules_view(r: &RetryRules) -> RulesView {
+    let rule = |o: Outcome| {
+        r.retry.get(&o).map(|x| RetryRuleView {
+            delay_seconds: x.delay_seconds,
+            max_attempts: x.max_attempts,
+        })
+    };
+    RulesView {
+        retry: RetryView {
+            busy: rule(Outcome::Busy),
+            no_answer: rule(Outcome::NoAnswer),
+            power_off: rule(Outcome::PowerOff),
+            failed: rule(Outcome::Failed),
+        },
+        max_attempts_per_day: r.max_attempts_per_day,
+    }
+}
+
+/// When a lead is dialed again after each outcome, and how often a day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RulesView {
+    pub retry: RetryView,
+    /// Attempts per lead per day (in the lead's time zone), whatever the outcomes.
+    pub max_attempts_per_day: i64,
+}
+
+/// The rule for each outcome that may be retried.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct RetryView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy: Option<RetryRuleView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_answer: Option<RetryRuleView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power_off: Option<RetryRuleView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<RetryRuleView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetryRuleView {
+    /// Seconds to wait before the next attempt.
+    pub delay_seconds: i64,
+    /// Attempts after which the outcome is final.
+    pub max_attempts: i64,
 }
 
 #[utoipa::path(
@@ -442,12 +483,12 @@ fn rules_view(r: &RetryRules) -> Value {
     tag = "dialer",
     summary = "Retry rules per outcome (delay and max attempts) and the daily cap per lead",
     security(("bearerAuth" = [])),
-    responses((status = 200, description = "`retry`, `max_attempts_per_day`", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "The rules", body = RulesView), crate::docs::AdminErrors)
 )]
 pub async fn get_rules(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RulesView>> {
     let r = dialer::rules(&mut st.db.read().await?, s.client_id()).await?;
     Ok(Json(rules_view(&r)))
 }
@@ -459,13 +500,13 @@ pub async fn get_rules(
     summary = "Set retry rules; outcomes left out keep their defaults",
     security(("bearerAuth" = [])),
     request_body(content = Object, description = "`{\"retry\": {\"busy\": {\"delay_seconds\": 300, \"max_attempts\": 3}, \"no-answer\": …, \"power-off\": …, \"failed\": …}, \"max_attempts_per_day\": 3}`"),
-    responses((status = 200, description = "The rules now in force", body = Object), (status = 400, description = "Unknown outcome or value out of range", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "The rules now in force", body = RulesView), (status = 400, description = "Unknown outcome or value out of range", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn put_rules(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Json(body): Json<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RulesView>> {
     if !body.is_object() {
         return Err(ApiError::bad_request("the rules must be a JSON object"));
     }
@@ -483,7 +524,7 @@ pub async fn put_rules(
             action: "update",
             entity: "dialer_rules",
             entity_id: None,
-            detail: rules_view(&r),
+            detail: json!(rules_view(&r)),
         },
     )
     .await?;
@@ -498,13 +539,13 @@ pub async fn put_rules(
     summary = "Why this lead is or isn't next: window, holiday, do-not-call, cap, retry delay, paused, claimed — and when it will be dialable",
     security(("bearerAuth" = [])),
     params(("lead_id" = i64, Path, description = "The lead")),
-    responses((status = 200, description = "`dialable`, `reasons`, `dialable_at`", body = Object), (status = 404, description = "No such lead in your client", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "`dialable`, `reasons`, `dialable_at`", body = Explanation), (status = 404, description = "No such lead in your client", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn explain(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Explanation>> {
     let id = crate::extract::parse_id(&json!(id), "lead_id")?;
     let client = s.client_id();
     let mut rd = st.db.read().await?;
@@ -558,25 +599,77 @@ pub async fn explain(
         queue_running: settings.queue_running,
     };
     let v = verdict(&facts, &schedule, &settings.rules, t);
-    Ok(Json(json!({
-        "lead_id": lead.id,
-        "phone": lead.phone,
-        "status": lead.status,
-        "disposition": lead.disposition,
-        "priority": lead.priority,
-        "attempts": lead.attempts,
-        "attempts_today": today,
-        "timezone": tz.map(|z| z.name()).unwrap_or(schedule.timezone.name()),
-        "dialable": v.dialable,
-        "dialable_at": ts_opt(&v.dialable_at),
-        "reasons": v.blockers.iter().map(|b| json!({
-            "code": b.code,
-            "message": b.message,
-            "until": ts_opt(&b.until),
-        })).collect::<Vec<_>>(),
-        "batch_id": extra.1,
-        "live_call_id": live.map(|l| l.0),
-        "schedule_version": stored.version,
-        "checked_at": ts(&t),
-    })))
+    Ok(Json(Explanation {
+        lead_id: lead.id,
+        phone: lead.phone,
+        status: lead.status,
+        disposition: lead.disposition,
+        priority: lead.priority,
+        attempts: lead.attempts,
+        attempts_today: today,
+        timezone: tz
+            .map(|z| z.name())
+            .unwrap_or(schedule.timezone.name())
+            .to_string(),
+        dialable: v.dialable,
+        dialable_at: v.dialable_at.as_ref().map(ts),
+        reasons: v
+            .blockers
+            .iter()
+            .map(|b| Blocked {
+                code: b.code,
+                message: b.message.clone(),
+                until: b.until.as_ref().map(ts),
+            })
+            .collect(),
+        batch_id: extra.1,
+        live_call_id: live.map(|l| l.0),
+        schedule_version: stored.version,
+        checked_at: ts(&t),
+    }))
+}
+
+/// Whether the dialer would hand a lead out now, and every reason it would not.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Explanation {
+    pub lead_id: i64,
+    /// E.164.
+    pub phone: String,
+    #[schema(schema_with = crate::docs::field::lead_status)]
+    pub status: String,
+    /// Null when it has none (in the queue).
+    pub disposition: Option<String>,
+    #[schema(schema_with = crate::docs::field::priority)]
+    pub priority: String,
+    /// In all.
+    pub attempts: i64,
+    /// Since midnight in `timezone`.
+    pub attempts_today: i64,
+    /// The lead's zone, else the schedule's.
+    pub timezone: String,
+    pub dialable: bool,
+    /// When every reason has lifted, if they all lift by themselves.
+    #[schema(format = DateTime)]
+    pub dialable_at: Option<String>,
+    /// Every reason it is not dialable now (empty when it is).
+    pub reasons: Vec<Blocked>,
+    /// The batch it is leased to, if any.
+    pub batch_id: Option<String>,
+    /// Its call in progress, if any.
+    pub live_call_id: Option<i64>,
+    pub schedule_version: i64,
+    #[schema(format = DateTime)]
+    pub checked_at: String,
+}
+
+/// One reason a lead is not dialable.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Blocked {
+    /// A stable code for programs.
+    pub code: &'static str,
+    /// The reason, for people.
+    pub message: String,
+    /// When it lifts by itself, if it does.
+    #[schema(format = DateTime)]
+    pub until: Option<String>,
 }

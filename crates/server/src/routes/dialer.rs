@@ -1,14 +1,19 @@
 //! The dialer's settings (issue: the dialer). So far: each client's calling schedule.
 
 use axum::extract::State;
+use serde::Serialize;
 use serde_json::{Value, json};
 use switchboard_core::schedule::{Schedule, ScheduleDoc};
 use switchboard_store::audit::{self, AuditEntry};
+use switchboard_store::import::RowError;
 use switchboard_store::schedules::{self, Stored};
+use utoipa::ToSchema;
 
 use crate::auth::AdminSession;
+use crate::docs::Done;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Multipart, check_upload_size, multipart_error, ts_opt};
+use crate::extract::{Json, Multipart, check_upload_size, multipart_error, ts};
+use crate::routes::views::Pagination;
 use crate::state::AppState;
 
 /// The client's schedule, or a fresh install's: 09:00–20:00 every day in the server's zone
@@ -48,15 +53,53 @@ pub fn default_schedule(timezone: &str) -> Stored {
     }
 }
 
-fn view(s: &Stored) -> Value {
-    json!({
-        "timezone": s.doc.timezone,
-        "windows": s.doc.windows,
-        "holidays": s.doc.holidays,
-        "enabled": s.doc.enabled,
-        "version": s.version,
-        "updated_at": ts_opt(&s.updated_at),
-    })
+fn view(s: &Stored) -> ScheduleView {
+    ScheduleView {
+        timezone: s.doc.timezone.clone(),
+        windows: s
+            .doc
+            .windows
+            .iter()
+            .map(|w| ScheduleWindow {
+                weekday: w.weekday,
+                start: w.start.clone(),
+                end: w.end.clone(),
+            })
+            .collect(),
+        holidays: s.doc.holidays.clone(),
+        enabled: s.doc.enabled,
+        version: s.version,
+        updated_at: s.updated_at.as_ref().map(ts),
+    }
+}
+
+/// A client's calling schedule.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleView {
+    /// IANA time zone the windows and holidays are in.
+    pub timezone: String,
+    /// When calls may be placed; a day without a window is closed.
+    pub windows: Vec<ScheduleWindow>,
+    /// Closed days, `YYYY-MM-DD`.
+    pub holidays: Vec<String>,
+    /// False: no calls at all.
+    pub enabled: bool,
+    /// Goes up by one with each change (seed 002's `schedule_version`).
+    pub version: i64,
+    /// Null for the schedule a fresh install starts with.
+    #[schema(format = DateTime)]
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleWindow {
+    /// 0 = Monday … 6 = Sunday.
+    #[schema(minimum = 0, maximum = 6)]
+    pub weekday: u8,
+    /// `HH:MM`.
+    pub start: String,
+    /// `HH:MM` (`24:00` for midnight).
+    pub end: String,
 }
 
 #[utoipa::path(
@@ -65,12 +108,12 @@ fn view(s: &Stored) -> Value {
     tag = "dialer",
     summary = "The client's calling schedule (weekday 0 = Monday) and its version",
     security(("bearerAuth" = [])),
-    responses((status = 200, description = "`timezone, windows, holidays, enabled, version`", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "The schedule", body = ScheduleView), crate::docs::AdminErrors)
 )]
 pub async fn get_schedule(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ScheduleView>> {
     Ok(Json(view(&current(&st, s.client_id()).await?)))
 }
 
@@ -81,13 +124,13 @@ pub async fn get_schedule(
     summary = "Replace the calling schedule; the version goes up by one",
     security(("bearerAuth" = [])),
     request_body(content = Object, description = "`{\"timezone\": \"Asia/Tehran\", \"windows\": [{\"weekday\": 0, \"start\": \"09:00\", \"end\": \"20:00\"}], \"holidays\": [\"2026-03-21\"], \"enabled\": true}`"),
-    responses((status = 200, description = "The stored schedule", body = Object), (status = 400, description = "Unknown zone, bad time, a window ending before it starts", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "The stored schedule", body = ScheduleView), (status = 400, description = "Unknown zone, bad time, a window ending before it starts", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn put_schedule(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Json(body): Json<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ScheduleView>> {
     let doc: ScheduleDoc = serde_json::from_value(body)
         .map_err(|e| ApiError::bad_request(format!("invalid schedule: {e}")))?;
     let checked = Schedule::from_doc(&doc).map_err(ApiError::bad_request)?;
@@ -131,13 +174,13 @@ pub struct DncQuery {
     summary = "The do-not-call list (the client's and the global one)",
     security(("bearerAuth" = [])),
     params(DncQuery),
-    responses((status = 200, description = "`entries`, `pagination`", body = Object), crate::docs::AdminErrors)
+    responses((status = 200, description = "One page of entries", body = DncPage), crate::docs::AdminErrors)
 )]
 pub async fn list_dnc(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     crate::extract::Query(q): crate::extract::Query<DncQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DncPage>> {
     let page = switchboard_core::PageRequest::new(q.page, q.limit);
     let search: Option<String> = q
         .search
@@ -150,10 +193,63 @@ pub async fn list_dnc(
         page.offset(),
     )
     .await?;
-    Ok(Json(json!({
-        "entries": rows.iter().map(|e| json!({ "id": e.id, "phone": e.phone, "reason": e.reason, "global": e.client_id.is_none(), "created_at": crate::extract::ts(&e.created_at) })).collect::<Vec<_>>(),
-        "pagination": { "page": page.page, "limit": page.limit, "total": total, "pages": page.pages(total) },
-    })))
+    Ok(Json(DncPage {
+        entries: rows
+            .iter()
+            .map(|e| DncView {
+                id: e.id,
+                phone: e.phone.clone(),
+                reason: e.reason.clone(),
+                global: e.client_id.is_none(),
+                created_at: ts(&e.created_at),
+            })
+            .collect(),
+        pagination: Pagination::new(&page, total),
+    }))
+}
+
+/// A page of the do-not-call list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DncPage {
+    pub entries: Vec<DncView>,
+    pub pagination: Pagination,
+}
+
+/// A number no call may reach.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DncView {
+    pub id: i64,
+    /// E.164.
+    pub phone: String,
+    pub reason: Option<String>,
+    /// On every client's list (super admins' entries), not only this client's.
+    pub global: bool,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// A number put on the list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DncAdded {
+    /// Always true.
+    pub success: bool,
+    /// E.164.
+    pub phone: String,
+    /// False when it was listed already (200 instead of 201).
+    pub added: bool,
+}
+
+/// What a do-not-call upload did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DncUploaded {
+    /// Always true.
+    pub success: bool,
+    pub added: u64,
+    /// Rows whose number was listed already.
+    pub duplicates: u64,
+    pub error_count: usize,
+    pub errors: Vec<RowError>,
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -172,13 +268,13 @@ pub struct DncBody {
     summary = "Add a number to the do-not-call list",
     security(("bearerAuth" = [])),
     request_body = DncBody,
-    responses((status = 201, description = "Added", body = Object), (status = 200, description = "Already listed", body = Object), crate::docs::AdminErrors)
+    responses((status = 201, description = "Added", body = DncAdded), (status = 200, description = "Already listed", body = DncAdded), crate::docs::AdminErrors)
 )]
 pub async fn add_dnc(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Json(b): Json<DncBody>,
-) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+) -> ApiResult<(axum::http::StatusCode, Json<DncAdded>)> {
     if b.global && s.role != switchboard_core::Role::SuperAdmin {
         return Err(ApiError::forbidden(
             "only a super admin may block a number for every client",
@@ -222,7 +318,11 @@ pub async fn add_dnc(
     };
     Ok((
         status,
-        Json(json!({ "success": true, "phone": phone, "added": new })),
+        Json(DncAdded {
+            success: true,
+            phone,
+            added: new,
+        }),
     ))
 }
 
@@ -233,13 +333,13 @@ pub async fn add_dnc(
     summary = "Remove an entry (global entries: super admins)",
     security(("bearerAuth" = [])),
     params(("id" = i64, Path, description = "Entry id")),
-    responses((status = 200, description = "Removed", body = Object), (status = 404, description = "No such entry", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "Removed", body = Done), (status = 404, description = "No such entry", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn remove_dnc(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     crate::extract::Path(id): crate::extract::Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     let mut tx = st.db.begin().await?;
     let mut removed = switchboard_store::dnc::remove(&mut tx, Some(s.client_id()), id).await?;
     if !removed && s.role == switchboard_core::Role::SuperAdmin {
@@ -261,9 +361,7 @@ pub async fn remove_dnc(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(
-        json!({ "success": true, "message": "Removed from the do-not-call list" }),
-    ))
+    Ok(Json(Done::new("Removed from the do-not-call list")))
 }
 
 #[utoipa::path(
@@ -273,13 +371,13 @@ pub async fn remove_dnc(
     summary = "Add numbers from a CSV file (multipart field csvFile; a phone column and optional reason)",
     security(("bearerAuth" = [])),
     request_body(content = crate::docs::UploadForm, content_type = "multipart/form-data"),
-    responses((status = 200, description = "`added`, `duplicates`, `errors`", body = Object), (status = 400, description = "Not a CSV with a phone column", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
+    responses((status = 200, description = "What was added, and the rows refused", body = DncUploaded), (status = 400, description = "Not a CSV with a phone column", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn upload_dnc(
     State(st): State<AppState>,
     AdminSession(s): AdminSession,
     Multipart(mut form): Multipart,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DncUploaded>> {
     let mut file = None;
     while let Some(field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
         if matches!(field.name(), Some("csvFile") | Some("file")) {
@@ -322,12 +420,18 @@ pub async fn upload_dnc(
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                errors.push(json!({ "line": line, "reason": format!("malformed CSV: {e}") }));
+                errors.push(RowError {
+                    line,
+                    reason: format!("malformed CSV: {e}"),
+                });
                 continue;
             }
         };
         if rec.iter().any(|f| f.contains('\0')) {
-            errors.push(json!({ "line": line, "reason": "the row holds the NUL character" }));
+            errors.push(RowError {
+                line,
+                reason: "the row holds the NUL character".into(),
+            });
             continue;
         }
         match st.phones.normalize(rec.get(phone_col).unwrap_or("")) {
@@ -350,11 +454,18 @@ pub async fn upload_dnc(
                     duplicates += 1;
                 }
             }
-            Err(e) => errors.push(json!({ "line": line, "reason": e.to_string() })),
+            Err(e) => errors.push(RowError {
+                line,
+                reason: e.to_string(),
+            }),
         }
     }
     tx.commit().await?;
-    Ok(Json(
-        json!({ "success": true, "added": added, "duplicates": duplicates, "errorCount": errors.len(), "errors": errors }),
-    ))
+    Ok(Json(DncUploaded {
+        success: true,
+        added,
+        duplicates,
+        error_count: errors.len(),
+        errors,
+    }))
 }

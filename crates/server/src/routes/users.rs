@@ -290,7 +290,7 @@ pub struct UpdateUser {
     params(("id" = i64, Path, description = "User id")),
     request_body = UpdateUser,
     responses(
-        (status = 200, description = "`user`", body = Object),
+        (status = 200, description = "The user as changed", body = UserAnswer),
         (status = 400, description = "Invalid field", body = crate::docs::ErrorBody),
         (status = 404, description = "No such user", body = crate::docs::ErrorBody),
         (status = 409, description = "Username or email taken", body = crate::docs::ErrorBody),

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchboard_store::calls::{self, Applied, Call};
 use switchboard_telephony::{Bridge, ProviderEvent, ProviderKind, plivo, smartflo, twilio};
 
@@ -116,9 +116,30 @@ async fn apply(
     };
     Ok((
         StatusCode::OK,
-        axum::Json(json!({ "received": true, "outcome": outcome })),
+        axum::Json(WebhookReceipt {
+            received: true,
+            outcome,
+        }),
     )
         .into_response())
+}
+
+/// What a provider's callback did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct WebhookReceipt {
+    /// Always true.
+    pub received: bool,
+    /// `applied` (the call changed), `duplicate` (seen before: nothing changed) or `unknown
+    /// call` (no call of ours has this id; kept for nothing).
+    #[schema(schema_with = webhook_outcome)]
+    pub outcome: &'static str,
+}
+
+fn webhook_outcome() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(
+        ["applied", "duplicate", "unknown call"],
+        "What the callback changed.",
+    )
 }
 
 /// The call a voice request is about: by our id in the URL, else by the provider's id.
@@ -165,7 +186,7 @@ fn caller_id(state: &AppState, call: &Call) -> String {
     summary = "Twilio status callback (signed with X-Twilio-Signature)",
     params(("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider")),
     request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Accepted (or XML for answer URLs)"), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "Taken; `outcome` says what it changed", body = WebhookReceipt), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
 )]
 pub async fn twilio_status(
     State(st): State<AppState>,
@@ -187,7 +208,7 @@ pub async fn twilio_status(
     summary = "Twilio voice URL: answers TwiML that bridges the call (signed)",
     params(("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider")),
     request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Accepted (or XML for answer URLs)"), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "The provider's XML (TwiML or Plivo XML) that bridges the call; a call we do not know is hung up", content_type = "text/xml", body = String), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
 )]
 pub async fn twilio_answer(
     State(st): State<AppState>,
@@ -220,7 +241,7 @@ pub async fn twilio_answer(
     summary = "Plivo ring and hang-up callbacks (signed with X-Plivo-Signature-V3)",
     params(("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider")),
     request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Accepted (or XML for answer URLs)"), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "Taken; `outcome` says what it changed", body = WebhookReceipt), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
 )]
 pub async fn plivo_hangup(
     State(st): State<AppState>,
@@ -242,7 +263,7 @@ pub async fn plivo_hangup(
     summary = "Plivo answer URL: answers Plivo XML that bridges the call (signed)",
     params(("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider")),
     request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Accepted (or XML for answer URLs)"), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "The provider's XML (TwiML or Plivo XML) that bridges the call; a call we do not know is hung up", content_type = "text/xml", body = String), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
 )]
 pub async fn plivo_answer(
     State(st): State<AppState>,
@@ -279,7 +300,7 @@ pub async fn plivo_answer(
     summary = "Smartflo call events (shared secret as ?secret= or X-Webhook-Secret)",
     params(("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider")),
     request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Accepted (or XML for answer URLs)"), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
+    responses((status = 200, description = "Taken; `outcome` says what it changed", body = WebhookReceipt), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
 )]
 pub async fn smartflo_webhook(
     State(st): State<AppState>,
