@@ -173,6 +173,91 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
     add_common_errors(doc);
     ids_are_positive(doc);
+    sent_fields_are_required(doc);
+}
+
+/// Fields of answers that are sent only in some answers and may be null when sent. Every
+/// other nullable field of an answer is always sent (see [`sent_fields_are_required`]).
+const SOMETIMES_SENT_NULLABLE: &[(&str, &str)] = &[("CampaignLiveCall", "leadId")];
+
+/// In the schemas of answers, a nullable field is one the server always sends, null or not, so
+/// it is required: a client may count on the key. (The generator leaves every `Option` out of
+/// `required`, which suits request bodies, where they may be left out.) A field left out when
+/// it has no value (`skip_serializing_if`) is marked `nullable = false` where it is declared,
+/// and stays optional. Schemas that request bodies or parameters use are left as they are.
+fn sent_fields_are_required(doc: &mut utoipa::openapi::OpenApi) {
+    use std::collections::BTreeSet;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+
+    let json = serde_json::to_value(&*doc).expect("the OpenAPI document serializes");
+    // The component schemas `roots` name, and those they name in turn.
+    let reachable = |roots: Vec<&serde_json::Value>| {
+        fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(o) => {
+                    if let Some(r) = o.get("$ref").and_then(|r| r.as_str())
+                        && let Some(name) = r.strip_prefix("#/components/schemas/")
+                    {
+                        out.push(name.to_string());
+                    }
+                    o.values().for_each(|v| refs(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let mut seen = BTreeSet::new();
+        let mut todo = Vec::new();
+        roots.into_iter().for_each(|r| refs(r, &mut todo));
+        while let Some(name) = todo.pop() {
+            if seen.insert(name.clone()) {
+                refs(&json["components"]["schemas"][&name], &mut todo);
+            }
+        }
+        seen
+    };
+    let ops: Vec<&serde_json::Value> = json["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .flat_map(|item| item.as_object().into_iter().flat_map(|o| o.values()))
+        .collect();
+    let answers = reachable(ops.iter().map(|op| &op["responses"]).collect());
+    let requests = reachable(
+        ops.iter()
+            .flat_map(|op| [&op["requestBody"], &op["parameters"]])
+            .collect(),
+    );
+    let nullable = |p: &serde_json::Value| {
+        let null = serde_json::Value::from("null");
+        p["type"] == null
+            || p["type"].as_array().is_some_and(|t| t.contains(&null))
+            || p["oneOf"]
+                .as_array()
+                .is_some_and(|alts| alts.iter().any(|a| a["type"] == null))
+    };
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for (name, schema) in components.schemas.iter_mut() {
+        if !answers.contains(name) || requests.contains(name) {
+            continue;
+        }
+        let RefOr::T(Schema::Object(o)) = schema else {
+            continue;
+        };
+        for (field, p) in &o.properties {
+            if o.required.contains(field)
+                || SOMETIMES_SENT_NULLABLE.contains(&(name.as_str(), field.as_str()))
+            {
+                continue;
+            }
+            if serde_json::to_value(p).is_ok_and(|p| nullable(&p)) {
+                o.required.push(field.clone());
+            }
+        }
+    }
 }
 
 /// Every integer in a path is a record's id, and ids start at 1: the document says so once

@@ -165,12 +165,15 @@ pub struct NextBatch {
     pub reason: Option<&'static str>,
     /// When to ask again (`call_allowed: false` only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub retry_after_seconds: Option<i64>,
     /// Operators signed in and available (`call_allowed: true` only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub active_agents: Option<Vec<ActiveAgent>>,
     /// The numbers leased to the caller (`call_allowed: true` only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub batch: Option<Batch>,
 }
 
@@ -460,12 +463,16 @@ pub struct RulesView {
 #[serde(rename_all = "kebab-case")]
 pub struct RetryView {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub busy: Option<RetryRuleView>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub no_answer: Option<RetryRuleView>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub power_off: Option<RetryRuleView>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub failed: Option<RetryRuleView>,
 }
 

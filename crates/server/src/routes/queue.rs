@@ -174,6 +174,7 @@ pub struct QueueControlAnswer {
     pub queue_status: QueueState,
     /// With `reset_stuck_leads` only: how many leads went back to pending.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub reset_count: Option<u64>,
 }
 

@@ -147,6 +147,7 @@ pub struct UserAnswer {
     /// Always true.
     pub success: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub message: Option<&'static str>,
     pub user: UserView,
 }
@@ -167,6 +168,7 @@ pub struct LeadAnswer {
     /// Always true.
     pub success: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub message: Option<&'static str>,
     pub lead: LeadView,
 }

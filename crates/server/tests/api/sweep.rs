@@ -178,6 +178,12 @@ fn the_check_refuses_what_the_document_does_not_say() {
     wrong["lead"].as_object_mut().unwrap().remove("phone");
     assert!(check(200, &wrong).is_some(), "a required field missing");
     let mut wrong = lead.clone();
+    wrong["lead"].as_object_mut().unwrap().remove("email");
+    assert!(
+        check(200, &wrong).is_some(),
+        "a field always sent (null or not) missing"
+    );
+    let mut wrong = lead.clone();
     wrong["lead"]["created_at"] = json!("yesterday");
     assert!(check(200, &wrong).is_some(), "a timestamp that is not one");
     assert!(check(418, &lead).is_some(), "an undocumented status");
