@@ -11,8 +11,134 @@ use crate::harness::TestApp;
 both!(
     every_documented_value_is_accepted,
     bodies_are_objects,
-    the_served_document_is_the_whole_one
+    the_served_document_is_the_whole_one,
+    documented_limits_are_the_servers
 );
+
+/// The lengths, patterns and ranges the document gives request fields are the ones the
+/// handlers check: for values on both sides of each limit, the server takes exactly the values
+/// the field's documented schema allows (2xx) and refuses the others (400).
+async fn documented_limits_are_the_servers(app: TestApp) {
+    let root = app.admin().await;
+    let doc = serde_json::to_value(switchboard_server::docs::openapi()).unwrap();
+    let long = |c: &str, n: usize| c.repeat(n);
+    // (route, body schema, field, the rest of a good body, values to try)
+    let cases: Vec<(&str, &str, &str, Value, Vec<Value>)> = vec![
+        (
+            "/api/users",
+            "CreateUser",
+            "username",
+            json!({"password": "password-123", "role": "operator"}),
+            vec![
+                json!("a"),
+                json!("ab"),
+                json!(long("u", 64)),
+                json!(long("v", 65)),
+                json!("Ab.c_d-9"),
+                json!("a b"),
+                json!("ab!"),
+                json!("émile"),
+            ],
+        ),
+        (
+            "/api/users",
+            "CreateUser",
+            "password",
+            json!({"role": "operator"}),
+            vec![
+                json!(long("p", 7)),
+                json!(long("p", 8)),
+                json!(long("p", 128)),
+                json!(long("p", 129)),
+                json!(long("é", 8)),
+            ],
+        ),
+        (
+            "/api/lists",
+            "ListBody",
+            "name",
+            json!({}),
+            vec![
+                json!(""),
+                json!("   "),
+                json!("x"),
+                json!(long("l", 100)),
+                json!(long("m", 101)),
+                json!(long("é", 100)),
+            ],
+        ),
+        (
+            "/api/clients",
+            "CreateClient",
+            "name",
+            json!({}),
+            vec![
+                json!(""),
+                json!("c"),
+                json!(long("c", 100)),
+                json!(long("d", 101)),
+            ],
+        ),
+        (
+            "/api/clients",
+            "CreateClient",
+            "max_concurrent_calls",
+            json!({}),
+            vec![json!(-1), json!(0), json!(100_000), json!(100_001)],
+        ),
+        (
+            "/api/api-keys",
+            "CreateKey",
+            "name",
+            json!({"kind": "api"}),
+            vec![
+                json!(""),
+                json!("k"),
+                json!(long("k", 100)),
+                json!(long("j", 101)),
+            ],
+        ),
+    ];
+    let mut n = 0;
+    for (route, schema, field, base, values) in cases {
+        let property = &doc["components"]["schemas"][schema]["properties"][field];
+        assert!(
+            property.is_object(),
+            "{schema}.{field} is not in the document"
+        );
+        let documented = jsonschema::validator_for(property).unwrap();
+        for v in values {
+            n += 1;
+            let mut body = base.clone();
+            body[field] = v.clone();
+            // Fields the case does not try get values of their own, so no two bodies collide.
+            if route == "/api/users" && field != "username" {
+                body["username"] = json!(format!("limits{n}"));
+            }
+            if route == "/api/users" && field != "password" {
+                body["password"] = json!("password-123");
+            }
+            if route == "/api/clients" && field != "name" {
+                body["name"] = json!(format!("limits client {n}"));
+            }
+            let (s, answer) = app.post(route, &root, body).await;
+            let allowed = documented.is_valid(&v);
+            assert_eq!(
+                s.is_success(),
+                allowed,
+                "{route} {field} = {v}: the document {} it, the server answered {s} {answer}",
+                if allowed { "allows" } else { "forbids" }
+            );
+            if !allowed {
+                assert_eq!(
+                    s,
+                    StatusCode::BAD_REQUEST,
+                    "{route} {field} = {v}: {answer}"
+                );
+            }
+        }
+    }
+}
 
 /// What `/api-docs/openapi.json` serves is the document the tests read
 /// (`switchboard_server::docs::openapi()`), with everything added after the routes' annotations.
