@@ -63,6 +63,11 @@ impl TestApp {
         })
     }
 
+    /// The app's router, to serve on a real socket.
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
     /// Send `req` and check the answer against the OpenAPI document (see `conformance`).
     pub async fn raw(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         let (method, path) = (req.method().clone(), req.uri().path().to_string());

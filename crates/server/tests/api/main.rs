@@ -10,6 +10,7 @@ mod calls;
 mod campaigns;
 mod cli;
 mod dialer;
+mod docs_page;
 mod documented;
 mod files;
 mod instances;
