@@ -123,6 +123,7 @@ pub struct CampaignCreatedData {
     pub campaign_id: String,
     pub campaign_name: String,
     /// The campaign's status (`running` once created).
+    #[schema(schema_with = campaign_status)]
     pub status: String,
     /// Leads of the list to call.
     pub total_contacts: i64,
@@ -408,6 +409,7 @@ pub struct CampaignProgress {
 #[serde(rename_all = "camelCase")]
 pub struct CampaignProgressCounts {
     /// running | paused | completed | cancelled | failed
+    #[schema(schema_with = campaign_status)]
     pub status: String,
     pub current_index: i64,
     pub total_contacts: i64,
@@ -566,6 +568,11 @@ fn dashboard_sorts() -> utoipa::openapi::schema::Object {
     )
 }
 
+/// A campaign's status.
+fn campaign_status() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(STATUSES, "The campaign's status.")
+}
+
 fn dashboard_statuses() -> utoipa::openapi::schema::Object {
     crate::docs::field::one_of(STATUSES, "Only campaigns in this status.")
 }
@@ -596,6 +603,7 @@ pub struct CampaignDashboardEntry {
     pub campaign_id: String,
     pub campaign_name: String,
     /// running | paused | completed | cancelled | failed
+    #[schema(schema_with = campaign_status)]
     pub status: String,
     pub progress: CampaignDashboardProgress,
     pub statistics: CampaignDashboardStatistics,

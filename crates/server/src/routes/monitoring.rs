@@ -50,6 +50,8 @@ enum Level {
 }
 
 impl Level {
+    const ALL: [Level; 3] = [Level::Healthy, Level::Warning, Level::Critical];
+
     fn as_str(self) -> &'static str {
         match self {
             Level::Healthy => "healthy",
@@ -68,6 +70,11 @@ impl Level {
             Level::Healthy
         }
     }
+}
+
+/// A health level's schema: `healthy`, `warning` or `critical`.
+fn level_schema() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(Level::ALL.map(Level::as_str), "How well it goes.")
 }
 
 /// A running campaign's heartbeat is stale once it is older than 1.5 × the heartbeat period.
@@ -416,6 +423,7 @@ pub struct MonitoringPerformance {
     /// Calls started per minute over the last hour.
     pub avg_calls_per_minute: f64,
     /// healthy | warning | critical
+    #[schema(schema_with = level_schema)]
     pub system_health: String,
 }
 
@@ -803,6 +811,7 @@ pub struct MonitoringUtilizationData {
     pub campaigns: MonitoringUtilizationCampaigns,
     pub call_rate: MonitoringCallRate,
     /// healthy | warning | critical
+    #[schema(schema_with = level_schema)]
     pub system_status: String,
 }
 
@@ -1338,6 +1347,7 @@ fn warnings(st: &AppState, u: &Utilization, c: &Container) -> Vec<String> {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct HealthCloudRun {
     /// healthy | warning | critical: the worst of the load and this container.
+    #[schema(schema_with = level_schema)]
     pub status: String,
     /// What is wrong, for people.
     pub warnings: Vec<String>,
@@ -1353,6 +1363,7 @@ pub struct HealthCloudRun {
 #[serde(rename_all = "camelCase")]
 pub struct HealthCloudRunContainer {
     /// healthy | warning (it failed to renew some of its campaign leases)
+    #[schema(schema_with = level_schema)]
     pub status: String,
     /// This instance's id.
     pub container_id: String,
@@ -1445,6 +1456,7 @@ fn backend_name(st: &AppState) -> &'static str {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct HealthDatabase {
     /// healthy | warning | critical, from the round trip's time.
+    #[schema(schema_with = level_schema)]
     pub status: String,
     pub health: HealthDatabaseHealth,
     #[schema(format = DateTime)]
@@ -1456,6 +1468,7 @@ pub struct HealthDatabase {
 #[serde(rename_all = "camelCase")]
 pub struct HealthDatabaseHealth {
     /// healthy | warning | critical
+    #[schema(schema_with = level_schema)]
     pub status: String,
     /// 100 when a round trip takes under 50 ms, 80 under 200 ms, 60 under 1 s, 40 beyond.
     pub score: i64,
@@ -1531,6 +1544,7 @@ pub async fn database(State(st): State<AppState>) -> Response {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct HealthComprehensive {
     /// healthy | warning | critical: the worst of the components.
+    #[schema(schema_with = level_schema)]
     pub status: String,
     /// The database's score less 10 per component in warning and 30 per critical one (0 at least).
     pub score: i64,
@@ -1560,6 +1574,7 @@ pub struct HealthComponents {
 #[serde(rename_all = "camelCase")]
 pub struct HealthDatabaseComponent {
     /// healthy | warning | critical
+    #[schema(schema_with = level_schema)]
     pub status: String,
     /// sqlite | postgresql
     #[serde(rename = "type")]
@@ -1573,6 +1588,7 @@ pub struct HealthDatabaseComponent {
 #[serde(rename_all = "camelCase")]
 pub struct HealthContainerComponent {
     /// healthy | warning (it failed to renew some of its campaign leases)
+    #[schema(schema_with = level_schema)]
     pub status: String,
     /// This instance's id.
     pub container_id: String,
@@ -1587,6 +1603,7 @@ pub struct HealthContainerComponent {
 #[serde(rename_all = "camelCase")]
 pub struct HealthCampaignsComponent {
     /// healthy | warning (some heartbeats are stale)
+    #[schema(schema_with = level_schema)]
     pub status: String,
     pub running: i64,
     pub active_heartbeats: i64,
@@ -1598,6 +1615,7 @@ pub struct HealthCampaignsComponent {
 #[serde(rename_all = "camelCase")]
 pub struct HealthSystemComponent {
     /// healthy | warning | critical, from global concurrency in use
+    #[schema(schema_with = level_schema)]
     pub status: String,
     /// Seconds since this process started.
     pub uptime: u64,
@@ -1608,6 +1626,7 @@ pub struct HealthSystemComponent {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct HealthDatabaseScore {
     /// healthy | warning | critical
+    #[schema(schema_with = level_schema)]
     pub status: String,
     /// 100 when a round trip takes under 50 ms, 80 under 200 ms, 60 under 1 s, 40 beyond.
     pub score: i64,
@@ -1626,6 +1645,7 @@ pub struct HealthUtilization {
     pub concurrency: HealthConcurrencyPercentage,
     pub campaigns: HealthCampaignLoad,
     /// healthy | warning | critical
+    #[schema(schema_with = level_schema)]
     pub system_status: String,
 }
 
