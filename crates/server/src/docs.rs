@@ -139,7 +139,14 @@ impl Modify for Security {
             Errors answer `{\"error\": \"...\", \"message\": \"...\"}` (schema `ErrorBody`); under `/plivo` and `/health` in seed 003's shape \
             (`Seed003ErrorBody`), under `/api/v1` and `/api/calls` in seeds 000/004's (`SuccessFalseErrorBody`)."
     ),
-    components(schemas(ErrorBody, Seed003ErrorBody, SuccessFalseErrorBody)),
+    components(schemas(
+        ErrorBody,
+        Seed003ErrorBody,
+        SuccessFalseErrorBody,
+        // Named by `RulesBody` through an `Option` the generator does not follow.
+        crate::routes::batches::RetryBody,
+        crate::routes::batches::RetryRuleBody,
+    )),
     modifiers(&Security),
     tags(
         (name = "auth", description = "Sign-in and the signed-in user"),

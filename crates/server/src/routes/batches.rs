@@ -450,6 +450,49 @@ fn rules_view(r: &RetryRules) -> RulesView {
     }
 }
 
+/// New retry rules. What is left out keeps its default (`{}` restores all the defaults).
+///
+/// The document's description of what the core reads (`RetryRules::from_json`); the API test
+/// `documented_limits_are_the_servers` holds the two to the same limits.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RulesBody {
+    #[serde(default)]
+    #[schema(nullable = false)]
+    retry: Option<RetryBody>,
+    /// Attempts per lead per day (null: keep the default).
+    #[schema(minimum = 1, maximum = 1000)]
+    max_attempts_per_day: Option<i64>,
+}
+
+/// The rule for each outcome to change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RetryBody {
+    #[schema(nullable = false)]
+    busy: Option<RetryRuleBody>,
+    #[schema(nullable = false)]
+    no_answer: Option<RetryRuleBody>,
+    #[schema(nullable = false)]
+    power_off: Option<RetryRuleBody>,
+    #[schema(nullable = false)]
+    failed: Option<RetryRuleBody>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RetryRuleBody {
+    /// Seconds to wait before the next attempt (up to 30 days).
+    #[schema(minimum = 0, maximum = 2_592_000)]
+    delay_seconds: i64,
+    /// Attempts after which the outcome is final.
+    #[schema(minimum = 1, maximum = 100)]
+    max_attempts: i64,
+}
+
 /// When a lead is dialed again after each outcome, and how often a day.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RulesView {
@@ -506,7 +549,7 @@ pub async fn get_rules(
     tag = "dialer",
     summary = "Set retry rules; outcomes left out keep their defaults",
     security(("bearerAuth" = [])),
-    request_body(content = Object, description = "`{\"retry\": {\"busy\": {\"delay_seconds\": 300, \"max_attempts\": 3}, \"no-answer\": …, \"power-off\": …, \"failed\": …}, \"max_attempts_per_day\": 3}`"),
+    request_body(content = RulesBody, description = "`{\"retry\": {\"busy\": {\"delay_seconds\": 300, \"max_attempts\": 3}, \"no-answer\": …, \"power-off\": …, \"failed\": …}, \"max_attempts_per_day\": 3}`"),
     responses((status = 200, description = "The rules now in force", body = RulesView), (status = 400, description = "Unknown outcome or value out of range", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn put_rules(

@@ -22,8 +22,37 @@ async fn documented_limits_are_the_servers(app: TestApp) {
     let root = app.admin().await;
     let doc = serde_json::to_value(switchboard_server::docs::openapi()).unwrap();
     let long = |c: &str, n: usize| c.repeat(n);
-    // (route, body schema, field, the rest of a good body, values to try)
+    let rule = |delay: i64, attempts: i64| json!({"busy": {"delay_seconds": delay, "max_attempts": attempts}});
+    // (route, body schema, field, the rest of a good body, values to try); POST unless the
+    // route is the rules' (PUT).
     let cases: Vec<(&str, &str, &str, Value, Vec<Value>)> = vec![
+        (
+            "/api/dialer/rules",
+            "RulesBody",
+            "retry",
+            json!({}),
+            vec![
+                rule(-1, 3),
+                rule(0, 3),
+                rule(2_592_000, 3),
+                rule(2_592_001, 3),
+                rule(300, 0),
+                rule(300, 1),
+                rule(300, 100),
+                rule(300, 101),
+                json!({"no-answer": {"delay_seconds": 60, "max_attempts": 2}}),
+                json!({"voicemail": {"delay_seconds": 60, "max_attempts": 2}}),
+                json!({"busy": {"delay_seconds": 60}}),
+                json!(null),
+            ],
+        ),
+        (
+            "/api/dialer/rules",
+            "RulesBody",
+            "max_attempts_per_day",
+            json!({}),
+            vec![json!(0), json!(1), json!(1000), json!(1001), json!(null)],
+        ),
         (
             "/api/users",
             "CreateUser",
@@ -106,7 +135,12 @@ async fn documented_limits_are_the_servers(app: TestApp) {
             property.is_object(),
             "{schema}.{field} is not in the document"
         );
-        let documented = jsonschema::validator_for(property).unwrap();
+        // The field's schema with the document's components beside it, for its `$ref`s.
+        let documented = jsonschema::validator_for(&json!({
+            "allOf": [property],
+            "components": doc["components"],
+        }))
+        .unwrap();
         for v in values {
             n += 1;
             let mut body = base.clone();
@@ -121,7 +155,12 @@ async fn documented_limits_are_the_servers(app: TestApp) {
             if route == "/api/clients" && field != "name" {
                 body["name"] = json!(format!("limits client {n}"));
             }
-            let (s, answer) = app.post(route, &root, body).await;
+            let method = if route == "/api/dialer/rules" {
+                Method::PUT
+            } else {
+                Method::POST
+            };
+            let (s, answer) = app.call(method, route, Some(&root), Some(body)).await;
             let allowed = documented.is_valid(&v);
             assert_eq!(
                 s.is_success(),
