@@ -157,6 +157,7 @@ pub async fn get_list(
     responses(
         (status = 200, description = "The list as changed", body = ListAnswer),
         (status = 400, description = "Invalid name", body = crate::docs::ErrorBody),
+        (status = 409, description = "Another list has this name", body = crate::docs::ErrorBody),
         (status = 404, description = "No such list", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
     )

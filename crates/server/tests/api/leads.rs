@@ -363,6 +363,22 @@ async fn lists_hold_leads(app: TestApp) {
         app.post("/api/lists", &admin, json!({"name": ""})).await.0,
         StatusCode::BAD_REQUEST
     );
+    // Renaming a list to another's name is the same conflict (and changes nothing).
+    let (s, v) = app
+        .post("/api/lists", &admin, json!({"name": "Autumn"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let autumn = v["list"]["id"].as_i64().unwrap();
+    let (s, v) = app
+        .patch(
+            &format!("/api/lists/{autumn}"),
+            &admin,
+            json!({"name": "Spring"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (_, v) = app.get(&format!("/api/lists/{autumn}"), &admin).await;
+    assert_eq!(v["list"]["name"], "Autumn");
     let (s, _) = app
         .post(
             "/api/leads",
