@@ -107,12 +107,12 @@ async fn apply(
         ev.reference = Some(c);
     }
     let outcome = match ingest(state, &ev).await? {
-        Applied::Duplicate => "duplicate",
+        Applied::Duplicate => DUPLICATE,
         Applied::UnknownCall => {
             tracing::warn!(provider = ev.provider.as_str(), call = %ev.provider_call_id, "webhook for a call we do not know");
-            "unknown call"
+            UNKNOWN_CALL
         }
-        Applied::Updated { .. } => "applied",
+        Applied::Updated { .. } => APPLIED,
     };
     Ok((
         StatusCode::OK,
@@ -123,6 +123,12 @@ async fn apply(
     )
         .into_response())
 }
+
+/// What a callback did: the call changed, it was seen before (nothing changed), or no call of
+/// ours has its id.
+const APPLIED: &str = "applied";
+const DUPLICATE: &str = "duplicate";
+const UNKNOWN_CALL: &str = "unknown call";
 
 /// What a provider's callback did.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -137,7 +143,7 @@ pub struct WebhookReceipt {
 
 fn webhook_outcome() -> utoipa::openapi::schema::Object {
     crate::docs::field::one_of(
-        ["applied", "duplicate", "unknown call"],
+        [APPLIED, DUPLICATE, UNKNOWN_CALL],
         "What the callback changed.",
     )
 }
