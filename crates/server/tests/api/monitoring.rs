@@ -61,7 +61,10 @@ both_with!(
 
 both_with!(half_twilio_app; integration_test_names_missing_provider_settings);
 
-crate::both!(health_routes_answer_without_auth);
+crate::both!(
+    health_routes_answer_without_auth,
+    health_routes_answer_503_without_a_database
+);
 
 /// A call of the default client with a known outcome. `slots` > 0 takes real slots (global,
 /// client and the campaign's) in the same transaction, as the dialer does.
@@ -817,6 +820,22 @@ fn penalty(status: &Value) -> i64 {
         "warning" => 10,
         "critical" => 30,
         _ => 0,
+    }
+}
+
+/// With the database gone, the health routes that check it say so with a 503 (in the shape
+/// the document gives it), and the basic liveness route still answers.
+async fn health_routes_answer_503_without_a_database(app: TestApp) {
+    app.state.db.close().await;
+    for path in [
+        "/health/cloud-run",
+        "/health/database",
+        "/health/comprehensive",
+    ] {
+        let (s, v) = public_get(&app, path).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{path}: {v}");
+        assert_eq!(v["status"], "unhealthy", "{path}: {v}");
+        assert_eq!(v["containerId"], &*app.state.instance_id, "{path}: {v}");
     }
 }
 
