@@ -51,10 +51,14 @@ impl Outcome {
 }
 
 /// How one outcome is retried: wait `delay_seconds`, and stop after `max_attempts` in all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryRule {
+    /// Seconds to wait before the next attempt (up to 30 days).
+    #[schema(minimum = 0, maximum = 2_592_000)]
     pub delay_seconds: i64,
+    /// Attempts after which the outcome is final.
+    #[schema(minimum = 1, maximum = 100)]
     pub max_attempts: i64,
 }
 

@@ -52,20 +52,28 @@ pub struct Schedule {
     pub enabled: bool,
 }
 
-/// The wire form (`GET`/`PUT /api/dialer/schedule`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The wire form (`GET`/`PUT /api/dialer/schedule`): a calling schedule, replaced whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScheduleDoc {
+    /// IANA time zone the windows and holidays are in.
     pub timezone: String,
+    /// When calls may be placed; a day without a window is closed.
     pub windows: Vec<WindowDoc>,
+    /// Closed days, `YYYY-MM-DD`.
     #[serde(default)]
     pub holidays: Vec<String>,
+    /// False: no calls at all.
     pub enabled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WindowDoc {
+    /// 0 = Monday … 6 = Sunday.
+    #[schema(minimum = 0, maximum = 6)]
     pub weekday: u8,
+    /// `HH:MM`.
     pub start: String,
+    /// `HH:MM` (`24:00` for midnight).
     pub end: String,
 }
 

@@ -144,8 +144,8 @@ impl Modify for Security {
         Seed003ErrorBody,
         SuccessFalseErrorBody,
         // Named by `RulesBody` through an `Option` the generator does not follow.
-        crate::routes::batches::RetryBody,
-        crate::routes::batches::RetryRuleBody,
+        crate::routes::batches::RetrySet,
+        switchboard_core::dialer::RetryRule,
     )),
     modifiers(&Security),
     tags(

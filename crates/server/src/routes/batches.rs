@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_core::Disposition;
-use switchboard_core::dialer::{LeadFacts, Outcome, RetryRules, day_bounds, verdict};
+use switchboard_core::dialer::{LeadFacts, Outcome, RetryRule, RetryRules, day_bounds, verdict};
 use switchboard_core::lead::LeadStatus;
 use switchboard_core::schedule::Schedule;
 use switchboard_store::audit::{self, AuditEntry};
@@ -433,14 +433,9 @@ async fn agent_of(st: &AppState, client_id: i64, b: &ReportBody) -> ApiResult<Op
 }
 
 fn rules_view(r: &RetryRules) -> RulesView {
-    let rule = |o: Outcome| {
-        r.retry.get(&o).map(|x| RetryRuleView {
-            delay_seconds: x.delay_seconds,
-            max_attempts: x.max_attempts,
-        })
-    };
+    let rule = |o: Outcome| r.retry.get(&o).copied();
     RulesView {
-        retry: RetryView {
+        retry: RetrySet {
             busy: rule(Outcome::Busy),
             no_answer: rule(Outcome::NoAnswer),
             power_off: rule(Outcome::PowerOff),
@@ -460,71 +455,36 @@ fn rules_view(r: &RetryRules) -> RulesView {
 pub struct RulesBody {
     #[serde(default)]
     #[schema(nullable = false)]
-    retry: Option<RetryBody>,
+    retry: Option<RetrySet>,
     /// Attempts per lead per day (null: keep the default).
     #[schema(minimum = 1, maximum = 1000)]
     max_attempts_per_day: Option<i64>,
 }
 
-/// The rule for each outcome to change.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct RetryBody {
-    #[schema(nullable = false)]
-    busy: Option<RetryRuleBody>,
-    #[schema(nullable = false)]
-    no_answer: Option<RetryRuleBody>,
-    #[schema(nullable = false)]
-    power_off: Option<RetryRuleBody>,
-    #[schema(nullable = false)]
-    failed: Option<RetryRuleBody>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct RetryRuleBody {
-    /// Seconds to wait before the next attempt (up to 30 days).
-    #[schema(minimum = 0, maximum = 2_592_000)]
-    delay_seconds: i64,
-    /// Attempts after which the outcome is final.
-    #[schema(minimum = 1, maximum = 100)]
-    max_attempts: i64,
-}
-
 /// When a lead is dialed again after each outcome, and how often a day.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RulesView {
-    pub retry: RetryView,
+    pub retry: RetrySet,
     /// Attempts per lead per day (in the lead's time zone), whatever the outcomes.
     pub max_attempts_per_day: i64,
 }
 
-/// The rule for each outcome that may be retried.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub struct RetryView {
+/// The rule for each outcome that may be retried (answered: all four; sent: those to change).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RetrySet {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub busy: Option<RetryRuleView>,
+    pub busy: Option<RetryRule>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub no_answer: Option<RetryRuleView>,
+    pub no_answer: Option<RetryRule>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub power_off: Option<RetryRuleView>,
+    pub power_off: Option<RetryRule>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub failed: Option<RetryRuleView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RetryRuleView {
-    /// Seconds to wait before the next attempt.
-    pub delay_seconds: i64,
-    /// Attempts after which the outcome is final.
-    pub max_attempts: i64,
+    pub failed: Option<RetryRule>,
 }
 
 #[utoipa::path(

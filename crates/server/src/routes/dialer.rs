@@ -1,7 +1,7 @@
 //! The dialer's settings (issue: the dialer). So far: each client's calling schedule.
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use switchboard_core::schedule::{Schedule, ScheduleDoc, WindowDoc};
 use switchboard_store::audit::{self, AuditEntry};
@@ -56,16 +56,7 @@ pub fn default_schedule(timezone: &str) -> Stored {
 fn view(s: &Stored) -> ScheduleView {
     ScheduleView {
         timezone: s.doc.timezone.clone(),
-        windows: s
-            .doc
-            .windows
-            .iter()
-            .map(|w| ScheduleWindow {
-                weekday: w.weekday,
-                start: w.start.clone(),
-                end: w.end.clone(),
-            })
-            .collect(),
+        windows: s.doc.windows.clone(),
         holidays: s.doc.holidays.clone(),
         enabled: s.doc.enabled,
         version: s.version,
@@ -79,7 +70,7 @@ pub struct ScheduleView {
     /// IANA time zone the windows and holidays are in.
     pub timezone: String,
     /// When calls may be placed; a day without a window is closed.
-    pub windows: Vec<ScheduleWindow>,
+    pub windows: Vec<WindowDoc>,
     /// Closed days, `YYYY-MM-DD`.
     pub holidays: Vec<String>,
     /// False: no calls at all.
@@ -89,31 +80,6 @@ pub struct ScheduleView {
     /// Null for the schedule a fresh install starts with.
     #[schema(format = DateTime)]
     pub updated_at: Option<String>,
-}
-
-/// A new calling schedule (it replaces the old one whole).
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ScheduleBody {
-    /// IANA time zone the windows and holidays are in.
-    pub timezone: String,
-    /// When calls may be placed; a day without a window is closed.
-    pub windows: Vec<ScheduleWindow>,
-    /// Closed days, `YYYY-MM-DD`.
-    #[serde(default)]
-    pub holidays: Vec<String>,
-    /// False: no calls at all.
-    pub enabled: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ScheduleWindow {
-    /// 0 = Monday … 6 = Sunday.
-    #[schema(minimum = 0, maximum = 6)]
-    pub weekday: u8,
-    /// `HH:MM`.
-    pub start: String,
-    /// `HH:MM` (`24:00` for midnight).
-    pub end: String,
 }
 
 #[utoipa::path(
@@ -137,7 +103,7 @@ pub async fn get_schedule(
     tag = "dialer",
     summary = "Replace the calling schedule; the version goes up by one",
     security(("bearerAuth" = [])),
-    request_body(content = ScheduleBody, description = "`{\"timezone\": \"Asia/Tehran\", \"windows\": [{\"weekday\": 0, \"start\": \"09:00\", \"end\": \"20:00\"}], \"holidays\": [\"2026-03-21\"], \"enabled\": true}`"),
+    request_body(content = ScheduleDoc, description = "`{\"timezone\": \"Asia/Tehran\", \"windows\": [{\"weekday\": 0, \"start\": \"09:00\", \"end\": \"20:00\"}], \"holidays\": [\"2026-03-21\"], \"enabled\": true}`"),
     responses((status = 200, description = "The stored schedule", body = ScheduleView), (status = 400, description = "Unknown zone, bad time, a window ending before it starts", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn put_schedule(
@@ -145,22 +111,8 @@ pub async fn put_schedule(
     AdminSession(s): AdminSession,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<ScheduleView>> {
-    let b: ScheduleBody = serde_json::from_value(body)
+    let doc: ScheduleDoc = serde_json::from_value(body)
         .map_err(|e| ApiError::bad_request(format!("invalid schedule: {e}")))?;
-    let doc = ScheduleDoc {
-        timezone: b.timezone,
-        windows: b
-            .windows
-            .into_iter()
-            .map(|w| WindowDoc {
-                weekday: w.weekday,
-                start: w.start,
-                end: w.end,
-            })
-            .collect(),
-        holidays: b.holidays,
-        enabled: b.enabled,
-    };
     let checked = Schedule::from_doc(&doc).map_err(ApiError::bad_request)?;
     let doc = checked.to_doc();
     let previous = current(&st, s.client_id()).await?.version;
