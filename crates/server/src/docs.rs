@@ -496,7 +496,10 @@ pub async fn page_slash() -> Html<&'static str> {
 pub mod field {
     use switchboard_core::lead::DispositionInput;
     use switchboard_core::{CallStatus, Disposition, LeadStatus, Priority, Role};
-    use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{
+        Array, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+    };
 
     /// A string that is one of `values`.
     pub fn one_of<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
@@ -675,6 +678,97 @@ pub mod field {
                 switchboard_core::PageRequest::MAX_LIMIT
             )))
             .build()
+    }
+
+    /// The digits of an id sent as a string, as `extract::parse_id` takes them: spaces around,
+    /// an optional `+`, and a value of at least 1.
+    const ID_DIGITS: &str = "^\\s*\\+?0*[1-9][0-9]{0,18}\\s*$";
+
+    fn id_alternatives(description: &str, or_blank: bool, or_null: bool) -> Schema {
+        let digits = if or_blank {
+            "^\\s*(\\+?0*[1-9][0-9]{0,18})?\\s*$"
+        } else {
+            ID_DIGITS
+        };
+        let mut b = OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(digits)),
+            );
+        if or_null {
+            b = b.item(ObjectBuilder::new().schema_type(Type::Null));
+        }
+        Schema::OneOf(b.description(Some(description)).build())
+    }
+
+    /// An id in a body: a positive integer, or its digits as a string (the seeds' clients,
+    /// written for MongoDB, send ids as strings).
+    pub fn loose_id() -> Schema {
+        id_alternatives(
+            "An id: a positive integer, or its digits as a string.",
+            false,
+            false,
+        )
+    }
+
+    /// [`loose_id`], or `null` for none.
+    pub fn loose_id_or_null() -> Schema {
+        id_alternatives(
+            "An id: a positive integer, or its digits as a string; null for none.",
+            false,
+            true,
+        )
+    }
+
+    /// The client a super admin acts for: [`loose_id`], or null or a blank string for their own.
+    pub fn client_id() -> Schema {
+        id_alternatives(
+            "The client (super admins only): a positive integer, or its digits as a string; \
+             null or blank for the caller's own.",
+            true,
+            true,
+        )
+    }
+
+    fn loose_ids(max: Option<usize>, description: &str) -> Array {
+        ArrayBuilder::new()
+            .items(RefOr::T(loose_id()))
+            .min_items(max.map(|_| 1))
+            .max_items(max)
+            .description(Some(description))
+            .build()
+    }
+
+    /// `campaignIds` of the campaigns' bulk operations: 1 to 100 values, each answered on its
+    /// own, so a value that is no id is refused in the answer, not by a 400.
+    pub fn campaign_ids() -> Array {
+        ArrayBuilder::new()
+            .items(RefOr::T(Schema::Object(
+                ObjectBuilder::new().schema_type(SchemaType::AnyValue).build(),
+            )))
+            .min_items(Some(1))
+            .max_items(Some(100))
+            .description(Some(
+                "The campaigns, 1 to 100: ids as positive integers or their digits as strings. \
+                 Each is answered on its own; a value that is no id is refused in `results.failed`.",
+            ))
+            .build()
+    }
+
+    /// `leadIds` of the leads' bulk action.
+    pub fn lead_ids() -> Array {
+        loose_ids(Some(10_000), "The leads, 1 to 10,000 ids.")
+    }
+
+    /// A list of ids with no bounds (an export's selection).
+    pub fn ids() -> Array {
+        loose_ids(None, "Ids: positive integers, or their digits as strings.")
     }
 
     pub fn key_kind() -> Object {

@@ -450,8 +450,18 @@ fn closed_sets_list_the_cores_values() {
         let s = schema(name);
         assert_eq!(s["required"], serde_json::json!(fields), "{name}");
         for f in fields {
-            let t = &s["properties"][*f]["type"];
-            assert!(t.is_string(), "{name}.{f} is typed {t}, not one type");
+            // One type, or alternatives none of which is null (an id as a number or digits).
+            let p = &s["properties"][*f];
+            let types: Vec<&serde_json::Value> = match p["oneOf"].as_array() {
+                Some(alts) => alts.iter().map(|a| &a["type"]).collect(),
+                None => vec![&p["type"]],
+            };
+            for t in types {
+                assert!(
+                    t.is_string() && t != "null",
+                    "{name}.{f} is typed {t}, not one type"
+                );
+            }
         }
     }
     // A bot may leave out `metadata` (it was documented as required).

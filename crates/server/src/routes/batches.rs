@@ -211,6 +211,7 @@ pub struct BatchNumber {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReportBody {
+    #[schema(schema_with = crate::docs::field::loose_id_or_null)]
     number_id: Option<Value>,
     phone_number: Option<String>,
     #[schema(schema_with = crate::docs::field::disposition, required = true)]
@@ -218,6 +219,7 @@ pub struct ReportBody {
     reason: Option<String>,
     attempted_at: Option<String>,
     call_allowed: Option<bool>,
+    #[schema(schema_with = crate::docs::field::loose_id_or_null)]
     agent_id: Option<Value>,
     agent_phone: Option<String>,
     user_message: Option<String>,

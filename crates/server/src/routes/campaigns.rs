@@ -92,12 +92,13 @@ use switchboard_core::percent as pct;
 pub struct CreateBody {
     #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "\\S")]
     campaign_name: Option<String>,
-    #[schema(required = true, value_type = i64, minimum = 1)]
+    #[schema(required = true, schema_with = crate::docs::field::loose_id)]
     list_id: Option<Value>,
     #[schema(required = true, value_type = String)]
     from_number: Option<String>,
     #[schema(required = true, value_type = String, pattern = "^wss?://")]
     wss_url: Option<String>,
+    #[schema(schema_with = crate::docs::field::client_id)]
     client_id: Option<Value>,
     /// The campaign's own cap on live calls (default: the client's cap)
     max_concurrent_calls: Option<i64>,
@@ -243,7 +244,7 @@ pub async fn create(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PauseBody {
-    #[schema(required = true, value_type = i64, minimum = 1)]
+    #[schema(required = true, schema_with = crate::docs::field::loose_id)]
     campaign_id: Option<Value>,
     paused_by: Option<String>,
 }
@@ -325,7 +326,7 @@ pub async fn pause(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResumeBody {
-    #[schema(required = true, value_type = i64, minimum = 1)]
+    #[schema(required = true, schema_with = crate::docs::field::loose_id)]
     campaign_id: Option<Value>,
 }
 
@@ -766,7 +767,7 @@ pub async fn dashboard(
 pub struct BulkBody {
     #[schema(schema_with = bulk_actions, required = true)]
     action: Option<String>,
-    #[schema(required = true, value_type = Vec<i64>, min_items = 1, max_items = 100)]
+    #[schema(required = true, schema_with = crate::docs::field::campaign_ids)]
     campaign_ids: Option<Vec<Value>>,
     reason: Option<String>,
 }
@@ -904,6 +905,7 @@ pub struct SingleCallBody {
     to: Option<String>,
     #[schema(required = true, value_type = String, pattern = "^wss?://")]
     wss_url: Option<String>,
+    #[schema(schema_with = crate::docs::field::client_id)]
     client_id: Option<Value>,
     assistant_id: Option<String>,
     custom_prompt: Option<String>,

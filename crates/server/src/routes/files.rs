@@ -119,6 +119,7 @@ pub struct UploadSummary {
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct ExportBody {
     #[serde(default)]
+    #[schema(schema_with = crate::docs::field::ids)]
     ids: Option<Vec<Value>>,
     #[serde(default)]
     select_all: bool,
@@ -127,15 +128,16 @@ pub struct ExportBody {
     search: Option<String>,
     start_date: Option<String>,
     end_date: Option<String>,
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = crate::docs::field::loose_id_or_null)]
     agent_id: Option<Value>,
     #[serde(default)]
+    #[schema(schema_with = crate::docs::field::ids)]
     excluded_ids: Vec<Value>,
     #[schema(schema_with = crate::docs::field::lead_sort)]
     sort_by: Option<String>,
     #[schema(schema_with = crate::docs::field::sort_order)]
     sort_order: Option<String>,
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = crate::docs::field::loose_id_or_null)]
     list_id: Option<Value>,
     #[schema(schema_with = crate::docs::field::priorities)]
     priority: Option<String>,

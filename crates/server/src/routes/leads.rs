@@ -743,7 +743,7 @@ pub struct BulkBody {
     #[schema(schema_with = bulk_actions, required = true)]
     action: Option<String>,
     #[serde(rename = "leadIds", alias = "lead_ids", alias = "ids")]
-    #[schema(required = true, value_type = Vec<i64>, min_items = 1, max_items = 10_000)]
+    #[schema(required = true, schema_with = crate::docs::field::lead_ids)]
     lead_ids: Option<Vec<Value>>,
     #[serde(default)]
     data: Value,

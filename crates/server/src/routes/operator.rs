@@ -144,7 +144,7 @@ pub fn seed001_status(status: &str) -> &str {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LeadIdBody {
     #[serde(rename = "leadId", alias = "lead_id")]
-    #[schema(required = true, value_type = i64, minimum = 1)]
+    #[schema(required = true, schema_with = crate::docs::field::loose_id)]
     lead_id: Option<Value>,
 }
 

@@ -304,8 +304,18 @@ pub async fn plivo_answer(
     path = "/api/v1/smartflo/webhook",
     tag = "provider webhooks",
     summary = "Smartflo call events (shared secret as ?secret= or X-Webhook-Secret)",
-    params(("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider")),
-    request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
+    params(
+        ("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider"),
+        ("secret" = Option<String>, Query, description = "The shared secret (`SWITCHBOARD_SMARTFLO_WEBHOOK_SECRET`), unless sent as `X-Webhook-Secret`"),
+        ("X-Webhook-Secret" = Option<String>, Header, description = "The shared secret, unless sent as `?secret=`")
+    ),
+    request_body(
+        description = "The provider's callback, as a form or as JSON (`call_id`, `call_status`, `duration`, …)",
+        content(
+            (String = "application/x-www-form-urlencoded"),
+            (serde_json::Value = "application/json")
+        )
+    ),
     responses((status = 200, description = "Taken; `outcome` says what it changed", body = WebhookReceipt), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody), (status = 400, description = "Not a callback", body = crate::docs::ErrorBody))
 )]
 pub async fn smartflo_webhook(

@@ -68,11 +68,31 @@ impl TestApp {
         self.router.clone()
     }
 
-    /// Send `req` and check the answer against the OpenAPI document (see `conformance`).
+    /// Send `req` and check the answer, and a request answered with success, against the
+    /// OpenAPI document (see `conformance`).
     pub async fn raw(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-        let (method, path) = (req.method().clone(), req.uri().path().to_string());
+        let (parts, body) = req.into_parts();
+        let sent = body.collect().await.expect("request body").to_bytes();
+        let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
+        let query = parts.uri.query().map(str::to_string);
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let req = Request::from_parts(parts, Body::from(sent.clone()));
         let (status, headers, body) = self.unchecked(req).await;
         crate::conformance::check(&method, &path, status, &headers, &body);
+        crate::conformance::check_request(
+            &method,
+            &path,
+            status,
+            &crate::conformance::Sent {
+                query: query.as_deref(),
+                content_type: content_type.as_deref(),
+                body: &sent,
+            },
+        );
         (status, headers, body)
     }
 

@@ -194,3 +194,98 @@ fn the_check_refuses_what_the_document_does_not_say() {
         "the wrong error shape"
     );
 }
+
+/// The request half of the check: what a request the server took must fit in the document.
+#[test]
+fn the_request_check_refuses_what_the_document_does_not_take() {
+    use axum::http::Method;
+    use conformance::{Sent, request_problem};
+    let get = |path: &str, query: &str| {
+        request_problem(
+            &Method::GET,
+            path,
+            StatusCode::OK,
+            &Sent {
+                query: Some(query),
+                content_type: None,
+                body: b"",
+            },
+        )
+    };
+    let post = |path: &str, body: &Value| {
+        let bytes = body.to_string();
+        request_problem(
+            &Method::POST,
+            path,
+            StatusCode::OK,
+            &Sent {
+                query: None,
+                content_type: Some("application/json"),
+                body: bytes.as_bytes(),
+            },
+        )
+    };
+    assert_eq!(get("/api/leads", "page=2&limit=5&sort_by=priority"), None);
+    assert!(
+        get("/api/leads", "page=two").is_some(),
+        "a number that is not one"
+    );
+    assert!(
+        get("/api/leads", "nonsense=1").is_some(),
+        "an undocumented parameter"
+    );
+    // camelCase aliases pass only where the operation says it takes them.
+    assert_eq!(get("/api/leads", "sortBy=priority&listId=3"), None);
+    let records = "/api/v1/smartflo/call/records";
+    assert_eq!(
+        get(records, "from_date=2026-12-01&to_date=2026-12-02"),
+        None
+    );
+    assert!(
+        get(records, "fromDate=2026-12-01&to_date=2026-12-02").is_some(),
+        "an alias the operation does not state"
+    );
+    assert!(
+        get(records, "to_date=2026-12-02").is_some(),
+        "a required parameter missing"
+    );
+    // Ids as numbers or as their digits; nothing else.
+    let claim = "/api/operator/leads/claim";
+    assert_eq!(post(claim, &json!({"leadId": 7})), None);
+    assert_eq!(post(claim, &json!({"leadId": " 7"})), None);
+    assert!(
+        post(claim, &json!({"leadId": "x"})).is_some(),
+        "an id that is no id"
+    );
+    assert!(
+        post(claim, &json!({"leadId": 0})).is_some(),
+        "an id below 1"
+    );
+    assert!(
+        post(claim, &json!({})).is_some(),
+        "a required field missing"
+    );
+    // A closed set's value in another case is taken (docs/compat.md); another word is not.
+    let report = "/api/dialer/report-result";
+    assert_eq!(
+        post(report, &json!({"number_id": 3, "status": "busy"})),
+        None
+    );
+    assert!(post(report, &json!({"number_id": 3, "status": "sleeping"})).is_some());
+    // A body where the document gives none; a body answered with an error is not checked.
+    assert!(post("/api/calls/7/terminate", &json!({"force": true})).is_some());
+    assert_eq!(post("/api/calls/7/terminate", &json!({})), None);
+    assert_eq!(
+        request_problem(
+            &Method::POST,
+            claim,
+            StatusCode::BAD_REQUEST,
+            &Sent {
+                query: None,
+                content_type: Some("application/json"),
+                body: b"{\"leadId\":\"x\"}"
+            },
+        ),
+        None
+    );
+}
