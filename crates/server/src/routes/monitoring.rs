@@ -222,28 +222,51 @@ async fn snapshot(st: &AppState, client: Option<i64>) -> ApiResult<Utilization> 
 /// Something to do about the load (`/plivo/monitoring/utilization`, `/health/comprehensive`).
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct MonitoringRecommendation {
-    /// capacity | stale_heartbeat | client_capacity | idle_campaigns | campaign_caps
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: RecommendationKind,
     /// What is wrong and what to do, for people.
     pub message: String,
-    /// high | medium | low
-    pub priority: String,
+    pub priority: Urgency,
+}
+
+/// What a recommendation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecommendationKind {
+    /// Live calls near the global cap.
+    Capacity,
+    /// A running campaign with no owner heartbeat.
+    StaleHeartbeat,
+    /// The client near its own cap.
+    ClientCapacity,
+    /// Campaigns running with no call started lately.
+    IdleCampaigns,
+    /// Running campaigns near their own caps.
+    CampaignCaps,
+}
+
+/// How soon to act on a recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Urgency {
+    High,
+    Medium,
+    Low,
 }
 
 /// What to do about the numbers in `u`, most urgent first.
 fn recommendations(st: &AppState, u: &Utilization) -> Vec<MonitoringRecommendation> {
     let mut out = Vec::new();
-    let rec = |t: &str, priority: &str, message: String| MonitoringRecommendation {
-        kind: t.to_string(),
+    let rec = |kind, priority, message: String| MonitoringRecommendation {
+        kind,
         message,
-        priority: priority.to_string(),
+        priority,
     };
     let g = u.concurrency_pct();
     if g >= 70.0 {
         out.push(rec(
-            "capacity",
-            if g >= 90.0 { "high" } else { "medium" },
+            RecommendationKind::Capacity,
+            if g >= 90.0 { Urgency::High } else { Urgency::Medium },
             format!(
                 "Live calls use {g}% of the global cap ({} of {}): raise max_concurrent_calls or pause campaigns",
                 u.global_active, u.global_max
@@ -253,8 +276,8 @@ fn recommendations(st: &AppState, u: &Utilization) -> Vec<MonitoringRecommendati
     let stale = u.heartbeats.stale();
     if stale > 0 {
         out.push(rec(
-            "stale_heartbeat",
-            "high",
+            RecommendationKind::StaleHeartbeat,
+            Urgency::High,
             format!(
                 "{stale} running campaign(s) have no owner heartbeat in the last {} s: check that an instance runs the dialer engine",
                 st.config.dialer.heartbeat_secs * 3 / 2
@@ -265,8 +288,8 @@ fn recommendations(st: &AppState, u: &Utilization) -> Vec<MonitoringRecommendati
         let c = pct(a, m);
         if c >= 90.0 {
             out.push(rec(
-                "client_capacity",
-                "medium",
+                RecommendationKind::ClientCapacity,
+                Urgency::Medium,
                 format!(
                     "This client uses {c}% of its own cap ({a} of {m}): its calls wait for free slots; raise the client's max_concurrent_calls"
                 ),
@@ -275,8 +298,8 @@ fn recommendations(st: &AppState, u: &Utilization) -> Vec<MonitoringRecommendati
     }
     if u.running > 0 && u.last5 == Some(0) {
         out.push(rec(
-            "idle_campaigns",
-            "medium",
+            RecommendationKind::IdleCampaigns,
+            Urgency::Medium,
             format!(
                 "{} campaign(s) are running but no call started in the last 5 minutes: check the calling schedule, the do-not-call list and the contacts left",
                 u.running
@@ -286,8 +309,8 @@ fn recommendations(st: &AppState, u: &Utilization) -> Vec<MonitoringRecommendati
     let l = u.load_pct();
     if u.running > 0 && l >= 90.0 {
         out.push(rec(
-            "campaign_caps",
-            "low",
+            RecommendationKind::CampaignCaps,
+            Urgency::Low,
             format!(
                 "Running campaigns hold {l}% of their own caps ({} of {}): raise maxConcurrentCalls to dial faster",
                 u.campaign_active, u.campaign_caps
@@ -530,13 +553,27 @@ pub struct FailedQuery {
 /// Something to try about failed calls (`/plivo/dashboard/failed-calls`).
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct MonitoringFailureRecommendation {
-    /// high_failure_rate | provider_errors | retry_busy | retry_no_answer | canceled_calls
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: FailureAdvice,
     /// What is wrong and what to do, for people.
     pub description: String,
-    /// high | medium | low
-    pub priority: String,
+    pub priority: Urgency,
+}
+
+/// What a failure recommendation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureAdvice {
+    /// A large share of the ended calls failed.
+    HighFailureRate,
+    /// Calls failed at the provider or the network.
+    ProviderErrors,
+    /// Many busy lines.
+    RetryBusy,
+    /// Many calls not answered.
+    RetryNoAnswer,
+    /// Many calls canceled before an answer.
+    CanceledCalls,
 }
 
 /// What to try about the failures, from their share of the calls.
@@ -546,16 +583,16 @@ fn failure_recommendations(
     by_status: &[(String, i64)],
 ) -> Vec<MonitoringFailureRecommendation> {
     let mut out = Vec::new();
-    let rec = |t: &str, priority: &str, description: String| MonitoringFailureRecommendation {
-        kind: t.to_string(),
+    let rec = |kind, priority, description: String| MonitoringFailureRecommendation {
+        kind,
         description,
-        priority: priority.to_string(),
+        priority,
     };
     let rate = pct(failed, ended);
     if ended > 0 && rate >= 25.0 {
         out.push(rec(
-            "high_failure_rate",
-            if rate >= 50.0 { "high" } else { "medium" },
+            FailureAdvice::HighFailureRate,
+            if rate >= 50.0 { Urgency::High } else { Urgency::Medium },
             format!(
                 "{rate}% of the calls that ended in this period failed ({failed} of {ended}): check the lists' numbers and the calling schedule"
             ),
@@ -564,26 +601,26 @@ fn failure_recommendations(
     for (status, t, priority, advice) in [
         (
             "failed",
-            "provider_errors",
-            "high",
+            FailureAdvice::ProviderErrors,
+            Urgency::High,
             "failed at the provider or the network: check the from number, the numbers' format and the provider account",
         ),
         (
             "busy",
-            "retry_busy",
-            "medium",
+            FailureAdvice::RetryBusy,
+            Urgency::Medium,
             "met a busy line: add a retry rule for busy with a delay (PUT /api/dialer/rules)",
         ),
         (
             "no-answer",
-            "retry_no_answer",
-            "medium",
+            FailureAdvice::RetryNoAnswer,
+            Urgency::Medium,
             "were not answered: retry them later and dial in the hours the leads answer (the calling schedule)",
         ),
         (
             "canceled",
-            "canceled_calls",
-            "low",
+            FailureAdvice::CanceledCalls,
+            Urgency::Low,
             "were canceled before anyone answered: check the ring timeout (SWITCHBOARD_RING_TIMEOUT_SECONDS)",
         ),
     ] {

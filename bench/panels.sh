@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# How long the people's panels (seed 001's dashboards and reports) and the bot log's stats take
+# over a history of calls: each route's median wall time over RUNS requests, per database.
+# No target: these routes count the client's calls at each request, so the figures grow with
+# the history (BENCHMARKS.md).
+#
+# Usage: bash bench/panels.sh
+# Environment (all optional):
+#   CALLS=1000000      calls in the history (a month, `switchboard-bench seed-calls --kind history`)
+#   RUNS=5             requests per route
+#   BACKENDS="sqlite postgres"
+#   PG_URL_BASE=postgres://postgres@127.0.0.1:5432   (it drops and recreates switchboard_panels)
+#   SKIP_BUILD=1       reuse the release binaries as they are
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CALLS=${CALLS:-1000000}
+RUNS=${RUNS:-5}
+BACKENDS=${BACKENDS:-"sqlite postgres"}
+PG_URL_BASE=${PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}
+PORT=${PORT:-18182}
+PUBLIC=http://127.0.0.1:$PORT
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+  cargo build --release -q -p switchboard-server -p switchboard-bench
+fi
+SB=target/release/switchboard
+BENCH=target/release/switchboard-bench
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+start_server() { # $1 = database URL
+  SWITCHBOARD_DATABASE_URL="$1" SWITCHBOARD_LISTEN=127.0.0.1:$PORT SWITCHBOARD_PUBLIC_URL=$PUBLIC \
+  SWITCHBOARD_RATE_LIMITS=off SWITCHBOARD_ADMIN_PASSWORD=bench-password-1 SWITCHBOARD_LOG=warn \
+    "$SB" serve > "$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -sf "$PUBLIC/health" >/dev/null && return 0; sleep 0.1; done
+  echo "server did not start"; cat "$WORK/server.log"; exit 1
+}
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+token() { # $1 = login, $2 = password
+  curl -sf "$PUBLIC/api/auth/login" -H 'content-type: application/json' \
+    -d "{\"username\":\"$1\",\"password\":\"$2\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+median_of() { # $1 = path, $2 = token: RUNS requests, prints the median seconds
+  for _ in $(seq 1 "$RUNS"); do
+    curl -sf -o /dev/null -w '%{time_total}\n' "$PUBLIC$1" -H "authorization: Bearer $2" || echo FAILED
+  done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+echo "== machine: $(nproc) cores; $(date -u '+%F %H:%M') UTC; $CALLS calls, $RUNS requests per route"
+for backend in $BACKENDS; do
+  if [[ $backend == sqlite ]]; then
+    URL="sqlite://$WORK/panels.db"
+    run_sql() { sqlite3 "$WORK/panels.db" "$1"; }
+  else
+    psql "$PG_URL_BASE/postgres" -qc "DROP DATABASE IF EXISTS switchboard_panels" -c "CREATE DATABASE switchboard_panels" 2>/dev/null
+    URL="$PG_URL_BASE/switchboard_panels"
+    run_sql() { psql "$URL" -qc "$1"; }
+  fi
+  "$BENCH" seed-calls --database-url "$URL" --calls "$CALLS" --kind history
+  start_server "$URL"
+  ADMIN=$(token admin bench-password-1)
+  for i in $(seq 1 10); do
+    curl -sf -o /dev/null "$PUBLIC/api/users" -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' \
+      -d "{\"username\":\"op$i\",\"email\":\"op$i@example.com\",\"password\":\"operator-pass-$i\",\"role\":\"operator\"}"
+  done
+  # Four calls in five made by one of the ten operators, the fifth by nobody (a dialer's).
+  run_sql "UPDATE calls SET user_id = CASE WHEN id % 5 = 0 THEN NULL ELSE (SELECT MIN(id) FROM users WHERE role = 'operator') + (id % 10) END"
+  [[ $backend == postgres ]] && run_sql "VACUUM ANALYZE calls"
+  OPERATOR=$(token op3 operator-pass-3)
+  for path in /api/admin/dashboard /api/admin/reports/performance /api/calls/stats /api/calls/analytics; do
+    echo "$backend GET $path: median $(median_of "$path" "$ADMIN") s"
+  done
+  for path in /api/operator/dashboard /api/operator/profile/performance; do
+    echo "$backend GET $path (an operator): median $(median_of "$path" "$OPERATOR") s"
+  done
+  echo "$backend GET /api/calls?page=1&limit=20 (a page of the log, for scale): median $(median_of '/api/calls?page=1&limit=20' "$ADMIN") s"
+  stop_server
+done
