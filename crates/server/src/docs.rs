@@ -772,11 +772,11 @@ pub mod field {
     }
 
     pub fn key_kind() -> Object {
-        one_of(
+        one_of_or_null(
             switchboard_store::api_keys::KeyKind::ALL
                 .map(switchboard_store::api_keys::KeyKind::as_str),
-            "`api` (default): the `x-api-key` of seed 003; `dialer`: a dialer token (seed 002); \
-             `bot`: a bot key (seed 004).",
+            "`api` (the default, also for null): the `x-api-key` of seed 003; `dialer`: a dialer \
+             token (seed 002); `bot`: a bot key (seed 004).",
         )
     }
 }

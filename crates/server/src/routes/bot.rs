@@ -21,7 +21,9 @@ use crate::extract::{Json, Path, Query, ts};
 use crate::state::AppState;
 use crate::telephony::{hang_up, report_status};
 
-/// The bot with its key, or a signed-in admin (who may correct the log by hand).
+/// The bot with its key, or a signed-in admin (who may correct the log by hand). A wrong
+/// `x-api-key` is refused even beside an admin's token, as on every other route: a request
+/// presenting a bad secret is not let through on another one.
 pub struct Writer {
     pub client_id: i64,
 }
@@ -34,6 +36,7 @@ impl FromRequestParts<AppState> for Writer {
             Ok(b) => Ok(Writer {
                 client_id: b.client_id,
             }),
+            Err(bot_err) if parts.headers.contains_key("x-api-key") => Err(bot_err),
             Err(bot_err) => match crate::auth::AdminSession::from_request_parts(parts, state).await
             {
                 Ok(s) => Ok(Writer {

@@ -343,6 +343,24 @@ async fn bad_bot_input_changes_nothing(app: TestApp) {
         .body(Body::from(start("X1", "+1").to_string()))
         .unwrap();
     assert_eq!(app.raw(req).await.0, StatusCode::UNAUTHORIZED);
+    // A wrong key beside an admin's valid token is refused too, not let through on the token
+    // (an admin's token alone may write the log).
+    let wrong_key_and_admin = |body: Value| {
+        Request::post("/api/calls")
+            .header("x-api-key", "wrong")
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    assert_eq!(
+        app.raw(wrong_key_and_admin(start("X1", "+14155550700")))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, v) = app.get("/api/calls/X1", &admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "nothing was logged: {v}");
     // An operator's session is not the bot.
     let (_, op) = app.user(&admin, "op", "operator", None).await;
     assert_eq!(
