@@ -511,7 +511,10 @@ pub mod field {
     }
 
     /// A string that is one of `values`, or `null`.
-    fn one_of_or_null<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
+    pub fn one_of_or_null<'a>(
+        values: impl IntoIterator<Item = &'a str>,
+        description: &str,
+    ) -> Object {
         ObjectBuilder::new()
             .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
             .enum_values(Some(
@@ -694,7 +697,8 @@ pub mod field {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
-                    .minimum(Some(1)),
+                    .minimum(Some(1))
+                    .maximum(Some(i64::MAX)),
             )
             .item(
                 ObjectBuilder::new()

@@ -94,7 +94,7 @@ pub struct CreateBody {
     campaign_name: Option<String>,
     #[schema(required = true, schema_with = crate::docs::field::loose_id)]
     list_id: Option<Value>,
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, pattern = "\\S")]
     from_number: Option<String>,
     #[schema(required = true, value_type = String, pattern = "^wss?://")]
     wss_url: Option<String>,
@@ -899,9 +899,9 @@ pub async fn bulk(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SingleCallBody {
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, pattern = "\\S")]
     from: Option<String>,
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, pattern = "\\S")]
     to: Option<String>,
     #[schema(required = true, value_type = String, pattern = "^wss?://")]
     wss_url: Option<String>,

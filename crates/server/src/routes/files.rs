@@ -141,13 +141,32 @@ pub struct ExportBody {
     list_id: Option<Value>,
     #[schema(schema_with = crate::docs::field::priorities)]
     priority: Option<String>,
+    #[schema(schema_with = export_format_or_null)]
     format: Option<String>,
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
+    #[param(schema_with = export_format)]
     format: Option<String>,
+}
+
+/// `format`: what the export is written as.
+fn export_format() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(
+        ["xlsx", "csv"],
+        "The file's format (any letter case); default `xlsx`.",
+    )
+}
+
+/// `format` in the body, which wins over the query's; null for the query's or the default.
+fn export_format_or_null() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of_or_null(
+        ["xlsx", "csv"],
+        "The file's format (any letter case), over the query's; null or absent for the query's, \
+         else `xlsx`.",
+    )
 }
 
 const EXPORT_MAX_ROWS: i64 = 1_000_000;

@@ -69,6 +69,15 @@ pub struct ListBody {
     description: Option<Option<String>>,
 }
 
+/// A new list: `ListBody` with its name required.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewListBody {
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "\\S")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+}
+
 fn list_name(n: &str) -> ApiResult<&str> {
     let n = n.trim();
     if n.is_empty() || n.chars().count() > 100 {
@@ -91,7 +100,7 @@ fn require_admin(p: &Principal) -> ApiResult<()> {
     tag = "lists",
     summary = "Create a list",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body = ListBody,
+    request_body = NewListBody,
     responses(
         (status = 201, description = "The new list", body = ListAnswer),
         (status = 400, description = "Missing or invalid name", body = crate::docs::ErrorBody),
@@ -102,7 +111,7 @@ fn require_admin(p: &Principal) -> ApiResult<()> {
 pub async fn create_list(
     State(st): State<AppState>,
     p: Principal,
-    Json(b): Json<ListBody>,
+    Json(b): Json<NewListBody>,
 ) -> ApiResult<(StatusCode, Json<ListAnswer>)> {
     require_admin(&p)?;
     let name = list_name(

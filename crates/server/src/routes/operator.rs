@@ -398,7 +398,7 @@ pub struct HistoryQuery {
     page: Option<u32>,
     #[param(schema_with = crate::docs::field::limit)]
     limit: Option<u32>,
-    #[param(schema_with = crate::docs::field::call_status)]
+    #[param(schema_with = crate::docs::field::call_status_settable)]
     status: Option<String>,
 }
 
