@@ -711,6 +711,15 @@ pub mod field {
         Schema::OneOf(b.description(Some(description)).build())
     }
 
+    /// An id in a query string: its digits, or blank for none.
+    pub fn id_query() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^\\s*(\\+?0*[1-9][0-9]{0,18})?\\s*$"))
+            .description(Some("An id (its digits); blank for none."))
+            .build()
+    }
+
     /// An id in a body: a positive integer, or its digits as a string (the seeds' clients,
     /// written for MongoDB, send ids as strings).
     pub fn loose_id() -> Schema {

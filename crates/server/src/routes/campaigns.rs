@@ -472,7 +472,7 @@ pub struct CampaignProgressContainer {
     tag = "campaigns",
     summary = "A campaign's progress, call statistics, timing (with an estimated completion) and owner",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    params(("campaignId" = String, Path, description = "The campaign")),
+    params(("campaignId" = i64, Path, description = "The campaign")),
     responses((status = 200, description = "The campaign's progress", body = CampaignProgress), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn progress(
@@ -1108,6 +1108,7 @@ pub async fn usage(st: &AppState, client: i64) -> ApiResult<Usage> {
 #[serde(rename_all = "camelCase")]
 pub struct ChannelsQuery {
     include_calls: Option<bool>,
+    #[param(schema_with = crate::docs::field::id_query)]
     client_id: Option<String>,
 }
 

@@ -546,7 +546,7 @@ pub async fn stats(State(st): State<AppState>, p: Principal) -> ApiResult<Json<M
 pub struct FailedQuery {
     /// Days to analyze, today included (1–365, default 7)
     days: Option<String>,
-    /// Only this campaign's calls
+    #[param(schema_with = crate::docs::field::id_query)]
     campaign_id: Option<String>,
 }
 
@@ -951,8 +951,15 @@ pub async fn utilization(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AnalyticsQuery {
-    /// 1h | 6h | 24h (default) | 7d | 30d
+    #[param(schema_with = period)]
     period: Option<String>,
+}
+
+fn period() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(
+        ["1h", "6h", "24h", "7d", "30d", ""],
+        "The period analyzed, ending now; blank or absent for `24h`.",
+    )
 }
 
 /// Call and campaign analytics over a period (`GET /plivo/monitoring/analytics`).
@@ -1787,8 +1794,15 @@ pub async fn comprehensive(State(st): State<AppState>) -> Response {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SuiteQuery {
-    /// basic (default) | full | performance
+    #[param(schema_with = suite)]
     suite: Option<String>,
+}
+
+fn suite() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(
+        ["basic", "full", "performance", ""],
+        "The checks to run; blank or absent for `basic`.",
+    )
 }
 
 /// The configured provider has what it needs to place calls (what start-up checks, in case
