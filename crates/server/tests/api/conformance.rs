@@ -166,17 +166,11 @@ pub fn problem(
     };
     // No body documented: nothing more to hold it to.
     let content = response.get("content").and_then(Value::as_object)?;
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let media = media_type(
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
     if body.is_empty() && media.is_empty() {
         return Some(format!(
             "{what} with no body; the document gives it one ({:?})",
@@ -356,16 +350,7 @@ pub fn request_problem(
     }
 
     // The body.
-    let media = sent
-        .content_type
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let media = media_type(sent.content_type);
     match &op.request_body {
         None => {
             let empty = sent.body.is_empty()
@@ -421,4 +406,12 @@ fn camel_to_snake(name: &str) -> String {
         }
     }
     out
+}
+
+/// A `Content-Type`'s media type, without its parameters, in lower case ("" for none).
+fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
 }
