@@ -306,8 +306,9 @@ pub async fn plivo_answer(
     summary = "Smartflo call events (shared secret as ?secret= or X-Webhook-Secret)",
     params(
         ("call" = Option<i64>, Query, description = "Our call id, set in the URLs we give the provider"),
-        ("secret" = Option<String>, Query, description = "The shared secret (`SWITCHBOARD_SMARTFLO_WEBHOOK_SECRET`), unless sent as `X-Webhook-Secret`"),
-        ("X-Webhook-Secret" = Option<String>, Header, description = "The shared secret, unless sent as `?secret=`")
+        ("secret" = Option<String>, Query, description = "The shared secret (`SWITCHBOARD_SMARTFLO_WEBHOOK_SECRET`); else the `X-Webhook-Secret` header, else `X-API-Key`"),
+        ("X-Webhook-Secret" = Option<String>, Header, description = "The shared secret, when `?secret=` is not given"),
+        ("X-API-Key" = Option<String>, Header, description = "The shared secret, when neither `?secret=` nor `X-Webhook-Secret` is given")
     ),
     request_body(
         description = "The provider's callback, as a form or as JSON (`call_id`, `call_status`, `duration`, …)",
