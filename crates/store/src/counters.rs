@@ -1,7 +1,7 @@
-//! Counts the database keeps as rows change (migrations 0009, 0010 and 0014), for totals that
-//! an aggregate would compute too slowly while a campaign changes the rows every second:
-//! a campaign's calls per outcome, and on PostgreSQL a client's live leads per status and its
-//! calls.
+//! Counts the database keeps as rows change (migrations 0009, 0010, 0014 and 0017), for totals
+//! that an aggregate would compute too slowly while a campaign changes the rows every second,
+//! or that grow with the history: a campaign's calls per outcome, a client's calls per person
+//! and status, and on PostgreSQL a client's live leads per status and its calls.
 //!
 //! On PostgreSQL, triggers record each statement's changes as rows in a deltas table (writers
 //! only insert, so they never wait on one another for a shared counts row); a reader adds the
@@ -53,8 +53,18 @@ pub async fn fold(db: &Db) -> Result<u64> {
     )
     .execute(&mut tx)
     .await?;
+    let per_user = sql(
+        "WITH moved AS (DELETE FROM call_user_deltas RETURNING client_id, user_id, status, n, talk) \
+         INSERT INTO call_user_counts AS c (client_id, user_id, status, n, talk) \
+         SELECT client_id, user_id, status, SUM(n), SUM(talk) FROM moved \
+         GROUP BY client_id, user_id, status \
+         ON CONFLICT (client_id, user_id, status) DO UPDATE SET n = c.n + EXCLUDED.n, \
+             talk = c.talk + EXCLUDED.talk",
+    )
+    .execute(&mut tx)
+    .await?;
     tx.commit().await?;
-    Ok(calls + leads + totals)
+    Ok(calls + leads + totals + per_user)
 }
 
 /// A client's live leads with one of `statuses` (all of them when empty), from the counters;
@@ -107,4 +117,38 @@ pub async fn live_calls(
     .fetch_one(ex)
     .await?;
     Ok(Some(n.max(0) as u64))
+}
+
+/// A client's calls that are not deleted (perhaps only one person's), all time: per person
+/// (0 for calls of nobody) and status, how many and their summed talk time, from the counts
+/// kept as calls change (migration 0017). Groups that are empty now are left out.
+pub async fn calls_by_user_status(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    user_id: Option<i64>,
+) -> Result<Vec<(i64, String, i64, i64)>> {
+    if user_id == Some(0) {
+        // 0 stands for nobody in the counts; no person has it.
+        return Ok(Vec::new());
+    }
+    let tables: &[&str] = match ex.backend() {
+        Backend::Postgres => &["call_user_counts", "call_user_deltas"],
+        Backend::Sqlite => &["call_user_counts"],
+    };
+    let mut q =
+        sql("SELECT user_id, status, CAST(SUM(n) AS BIGINT), CAST(SUM(talk) AS BIGINT) FROM (");
+    for (i, table) in tables.iter().enumerate() {
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push("SELECT user_id, status, n, talk FROM ")
+            .push(table)
+            .push(" WHERE client_id = ")
+            .push_arg(client_id);
+        if let Some(u) = user_id {
+            q.push(" AND user_id = ").push_arg(u);
+        }
+    }
+    q.push(") AS x GROUP BY user_id, status HAVING SUM(n) <> 0 OR SUM(talk) <> 0");
+    q.fetch_all(ex).await
 }

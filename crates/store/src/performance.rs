@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{AsExec, Result, Sql, sql};
+use crate::{AsExec, Result, Sql, counters, sql};
 
 /// Calls counted together.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -91,16 +91,62 @@ fn counts((total, answered, completed, duration): CountsRow) -> CallCounts {
     }
 }
 
-/// The calls `which` names, counted.
+/// Calls counted from the kept counts' rows (status, how many, talk time).
+pub fn counts_of_statuses<'a>(rows: impl IntoIterator<Item = (&'a str, i64, i64)>) -> CallCounts {
+    let mut c = CallCounts::default();
+    for (status, n, talk) in rows {
+        c.total += n;
+        c.duration += talk;
+        if status == "answered" || status == "completed" {
+            c.answered += n;
+        }
+        if status == "completed" {
+            c.completed += n;
+        }
+    }
+    c
+}
+
+impl Calls {
+    fn all_time(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+}
+
+/// The calls `which` names, counted. All-time counts are read from the counts kept as calls
+/// change ([`counters::calls_by_user_status`]), not counted.
 pub async fn call_counts(ex: &mut impl AsExec, which: &Calls) -> Result<CallCounts> {
+    if which.all_time() {
+        let rows = counters::calls_by_user_status(ex, which.client_id, which.user_id).await?;
+        return Ok(counts_of_statuses(
+            rows.iter().map(|(_, s, n, t)| (s.as_str(), *n, *t)),
+        ));
+    }
     let mut q = sql(&format!("SELECT {COUNTS} FROM calls c"));
     which.push_where(&mut q);
     Ok(counts(q.fetch_one::<CountsRow>(ex).await?))
 }
 
 /// The calls `which` names, counted per person who made them (calls of nobody left out), most
-/// calls first.
+/// calls first. All time, from the kept counts.
 pub async fn per_person(ex: &mut impl AsExec, which: &Calls) -> Result<Vec<(i64, CallCounts)>> {
+    if which.all_time() {
+        let rows = counters::calls_by_user_status(ex, which.client_id, which.user_id).await?;
+        let mut by_user: std::collections::BTreeMap<i64, Vec<(&str, i64, i64)>> =
+            std::collections::BTreeMap::new();
+        for (u, s, n, t) in &rows {
+            if *u != 0 {
+                by_user.entry(*u).or_default().push((s.as_str(), *n, *t));
+            }
+        }
+        let mut out: Vec<(i64, CallCounts)> = by_user
+            .into_iter()
+            .map(|(u, r)| (u, counts_of_statuses(r)))
+            .filter(|(_, c)| c.total != 0)
+            .collect();
+        out.sort_by(|a, b| b.1.total.cmp(&a.1.total).then(a.0.cmp(&b.0)));
+        return Ok(out);
+    }
     let mut q = sql(&format!("SELECT c.user_id, {COUNTS} FROM calls c"));
     which.push_where(&mut q);
     q.push(" AND c.user_id IS NOT NULL GROUP BY c.user_id ORDER BY COUNT(c.id) DESC, c.user_id");

@@ -1521,6 +1521,198 @@ mod call_totals {
     }
 }
 
+mod call_user_counts {
+    use std::collections::BTreeMap;
+
+    use switchboard_core::CallStatus;
+    use switchboard_store::calls::{self, CallFilter, NewCall};
+    use switchboard_store::performance::{self, CallCounts, Calls};
+    use switchboard_store::users::{self, NewUser};
+    use switchboard_store::{Db, clients, sql};
+
+    both!(kept_counts_follow_every_change);
+
+    /// (person or 0, status) → (calls, talk time), counted from the rows.
+    async fn recount(db: &Db, client: i64) -> BTreeMap<(i64, String), (i64, i64)> {
+        let rows: Vec<(i64, String, i64, i64)> = db
+            .fetch_all(
+                sql("SELECT COALESCE(user_id, 0), status, COUNT(*), \
+                     CAST(COALESCE(SUM(duration_secs), 0) AS BIGINT) FROM calls \
+                     WHERE client_id = $1 AND deleted_at IS NULL GROUP BY 1, 2")
+                .arg(client),
+            )
+            .await
+            .unwrap();
+        rows.into_iter()
+            .map(|(u, s, n, t)| ((u, s), (n, t)))
+            .collect()
+    }
+
+    fn counts<'a>(rows: impl Iterator<Item = (&'a (i64, String), &'a (i64, i64))>) -> CallCounts {
+        performance::counts_of_statuses(rows.map(|((_, s), (n, t))| (s.as_str(), *n, *t)))
+    }
+
+    /// What the panels read from the kept counts equals what counting the rows gives.
+    async fn check(db: &Db, clients: &[i64], people: &[i64], step: &str) {
+        let mut rd = db.read().await.unwrap();
+        for &client in clients {
+            let want = recount(db, client).await;
+            let all = Calls::of_client(client);
+            assert_eq!(
+                performance::call_counts(&mut rd, &all).await.unwrap(),
+                counts(want.iter()),
+                "client {client}'s calls, after {step}"
+            );
+            let mut per: BTreeMap<i64, CallCounts> = BTreeMap::new();
+            for &u in people {
+                // Calls of nobody (0) are nobody's: no person's count, no place in the ranking.
+                let c = if u == 0 {
+                    CallCounts::default()
+                } else {
+                    counts(want.iter().filter(|((p, _), _)| *p == u))
+                };
+                if c.total != 0 {
+                    per.insert(u, c);
+                }
+                let mine = Calls {
+                    user_id: Some(u),
+                    ..all
+                };
+                assert_eq!(
+                    performance::call_counts(&mut rd, &mine).await.unwrap(),
+                    c,
+                    "person {u}'s calls, after {step}"
+                );
+            }
+            let mut ranked: Vec<(i64, CallCounts)> = per.into_iter().collect();
+            ranked.sort_by(|a, b| b.1.total.cmp(&a.1.total).then(a.0.cmp(&b.0)));
+            assert_eq!(
+                performance::per_person(&mut rd, &all).await.unwrap(),
+                ranked,
+                "per person, after {step}"
+            );
+            let s = calls::status_counts(&mut rd, client, &CallFilter::default())
+                .await
+                .unwrap();
+            let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
+            for ((_, st), (n, _)) in &want {
+                *by_status.entry(st.clone()).or_default() += n;
+            }
+            by_status.retain(|_, n| *n != 0);
+            assert_eq!(
+                s.by_status.iter().cloned().collect::<BTreeMap<_, _>>(),
+                by_status,
+                "per status, after {step}"
+            );
+            let c = counts(want.iter());
+            assert_eq!((s.total, s.total_duration), (c.total, c.duration), "{step}");
+        }
+    }
+
+    /// The counts kept per person and status (migration 0017) follow inserts of several
+    /// clients' calls in one statement, status changes, talk times set, calls given to another
+    /// person or to nobody, soft deletes and restores, a call moved between clients, changes
+    /// while deleted, hard deletes, folds and a rolled-back transaction.
+    pub(super) async fn kept_counts_follow_every_change(db: Db, client: i64) {
+        let mut tx = db.begin().await.unwrap();
+        let other = clients::create(&mut tx, "Other", 10, None)
+            .await
+            .unwrap()
+            .id;
+        let mut people = Vec::new();
+        for (i, c) in [client, client, other].into_iter().enumerate() {
+            let u = users::create(
+                &mut tx,
+                &NewUser {
+                    client_id: c,
+                    username: format!("op{i}"),
+                    password_hash: "h".into(),
+                    role: "operator".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            people.push(u.id);
+        }
+        let both = [client, other];
+        let statuses = [
+            CallStatus::Initiated,
+            CallStatus::Ringing,
+            CallStatus::Answered,
+            CallStatus::Completed,
+        ];
+        let new: Vec<(NewCall, Option<String>)> = (0..60)
+            .map(|i| {
+                let c = both[i % 2];
+                let mut n = NewCall::outbound(c, "test", &format!("+1415555{i:04}"));
+                n.provider_call_id = Some(format!("per-user-{i}"));
+                n.status = statuses[i % 4];
+                n.user_id = match (c == client, i % 3) {
+                    (_, 0) => None,
+                    (true, 1) => Some(people[0]),
+                    (true, _) => Some(people[1]),
+                    (false, _) => Some(people[2]),
+                };
+                (n, None)
+            })
+            .collect();
+        calls::create_many_once(&mut tx, &new).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut everyone = people.clone();
+        everyone.push(0);
+        check(&db, &both, &everyone, "inserts").await;
+        let steps: [(&str, &str); 9] = [
+            (
+                "ended",
+                "UPDATE calls SET status = 'completed', duration_secs = id * 7 WHERE status = 'answered'",
+            ),
+            (
+                "status",
+                "UPDATE calls SET status = 'no-answer' WHERE status IN ('initiated', 'ringing') AND id % 2 = 0",
+            ),
+            (
+                "talk time changed",
+                "UPDATE calls SET duration_secs = duration_secs + 1 WHERE duration_secs IS NOT NULL AND id % 3 = 0",
+            ),
+            (
+                "given to nobody",
+                "UPDATE calls SET user_id = NULL WHERE id % 5 = 0",
+            ),
+            (
+                "given to a person",
+                "UPDATE calls SET user_id = (SELECT MIN(id) FROM users WHERE username = 'op0') \
+                 WHERE user_id IS NULL AND client_id = (SELECT MIN(id) FROM clients WHERE name = 'Test') AND id % 2 = 1",
+            ),
+            (
+                "soft delete",
+                "UPDATE calls SET deleted_at = updated_at WHERE id % 4 = 0",
+            ),
+            (
+                "changed while deleted, one restored",
+                "UPDATE calls SET status = 'busy', deleted_at = CASE WHEN id % 8 = 0 THEN NULL ELSE deleted_at END \
+                 WHERE deleted_at IS NOT NULL",
+            ),
+            (
+                "moved",
+                "UPDATE calls SET client_id = (SELECT MIN(id) FROM clients) WHERE id % 7 = 0",
+            ),
+            ("hard delete", "DELETE FROM calls WHERE id % 6 = 0"),
+        ];
+        let steps = steps.into_iter().chain([(
+            "a rollback",
+            "UPDATE calls SET status = 'failed', duration_secs = 1",
+        )]);
+        let (d, b, p) = (&db, &both, &everyone);
+        crate::counted_steps(
+            &db,
+            steps,
+            |step| async move { check(d, b, p, &step).await },
+        )
+        .await;
+    }
+}
+
 mod campaign_contacts {
     use switchboard_store::campaigns;
     use switchboard_store::{Db, lists, sql};
