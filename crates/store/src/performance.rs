@@ -6,6 +6,7 @@
 //! answer); talk time is the calls' `duration_secs`.
 
 use chrono::{DateTime, Utc};
+use switchboard_core::CallStatus;
 
 use crate::{AsExec, Result, Sql, counters, sql};
 
@@ -97,10 +98,11 @@ pub fn counts_of_statuses<'a>(rows: impl IntoIterator<Item = (&'a str, i64, i64)
     for (status, n, talk) in rows {
         c.total += n;
         c.duration += talk;
-        if status == "answered" || status == "completed" {
+        let status = CallStatus::parse(status);
+        if status.is_some_and(CallStatus::was_answered) {
             c.answered += n;
         }
-        if status == "completed" {
+        if status == Some(CallStatus::Completed) {
             c.completed += n;
         }
     }
