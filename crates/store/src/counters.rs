@@ -38,10 +38,10 @@ pub async fn fold(db: &Db) -> Result<u64> {
     .execute(&mut tx)
     .await?;
     let leads = sql(
-        "WITH moved AS (DELETE FROM lead_status_deltas RETURNING client_id, status, n) \
-         INSERT INTO lead_status_counts AS c (client_id, status, n) \
-         SELECT client_id, status, SUM(n) FROM moved GROUP BY client_id, status \
-         ON CONFLICT (client_id, status) DO UPDATE SET n = c.n + EXCLUDED.n",
+        "WITH moved AS (DELETE FROM lead_status_deltas RETURNING client_id, status, priority, n) \
+         INSERT INTO lead_status_counts AS c (client_id, status, priority, n) \
+         SELECT client_id, status, priority, SUM(n) FROM moved GROUP BY client_id, status, priority \
+         ON CONFLICT (client_id, status, priority) DO UPDATE SET n = c.n + EXCLUDED.n",
     )
     .execute(&mut tx)
     .await?;
@@ -67,18 +67,52 @@ pub async fn fold(db: &Db) -> Result<u64> {
     Ok(calls + leads + totals + per_user)
 }
 
-/// A client's live leads with one of `statuses` (all of them when empty), from the counters;
-/// `None` where none are kept (SQLite), for the caller to count the rows.
+/// A client's live leads with one of `statuses` and one of `priorities` (all of them where
+/// empty), from the counters; `None` where none are kept (SQLite), for the caller to count the
+/// rows.
 pub async fn live_leads(
     ex: &mut impl AsExec,
     backend: Backend,
     client_id: i64,
     statuses: &[String],
+    priorities: &[String],
 ) -> Result<Option<u64>> {
     if backend != Backend::Postgres {
         return Ok(None);
     }
     let mut q = sql("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM (");
+    lead_counts_union(&mut q, client_id);
+    q.push(") AS x WHERE TRUE");
+    if !statuses.is_empty() {
+        q.push(" AND status IN ")
+            .push_list(statuses.iter().cloned());
+    }
+    if !priorities.is_empty() {
+        q.push(" AND priority IN ")
+            .push_list(priorities.iter().cloned());
+    }
+    let (n,): (i64,) = q.fetch_one(ex).await?;
+    Ok(Some(n.max(0) as u64))
+}
+
+/// A client's live leads per status and priority (pairs without leads left out), from the
+/// counters; `None` where none are kept (SQLite).
+pub async fn live_leads_by_status_and_priority(
+    ex: &mut impl AsExec,
+    client_id: i64,
+) -> Result<Option<Vec<(String, String, i64)>>> {
+    if ex.backend() != Backend::Postgres {
+        return Ok(None);
+    }
+    let mut q = sql("SELECT status, priority, CAST(SUM(n) AS BIGINT) FROM (");
+    lead_counts_union(&mut q, client_id);
+    q.push(") AS x GROUP BY status, priority HAVING SUM(n) > 0");
+    Ok(Some(q.fetch_all(ex).await?))
+}
+
+/// The kept lead counts of a client and the changes not folded in yet, as rows of
+/// `(status, priority, n)`.
+fn lead_counts_union(q: &mut crate::Sql, client_id: i64) {
     for (i, table) in ["lead_status_counts", "lead_status_deltas"]
         .iter()
         .enumerate()
@@ -86,18 +120,11 @@ pub async fn live_leads(
         if i > 0 {
             q.push(" UNION ALL ");
         }
-        q.push("SELECT n FROM ")
+        q.push("SELECT status, priority, n FROM ")
             .push(table)
             .push(" WHERE client_id = ")
             .push_arg(client_id);
-        if !statuses.is_empty() {
-            q.push(" AND status IN ");
-            q.push_list(statuses.iter().cloned());
-        }
     }
-    q.push(") AS x");
-    let (n,): (i64,) = q.fetch_one(ex).await?;
-    Ok(Some(n.max(0) as u64))
 }
 
 /// A client's calls that are not deleted, from the counters; `None` where none are kept

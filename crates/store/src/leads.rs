@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
+use switchboard_core::Priority;
 
 use crate::{AsExec, Backend, Db, Result, Sql, now, sql};
 
@@ -54,14 +55,15 @@ pub struct LeadFilter {
 }
 
 impl LeadFilter {
-    /// Filters on status alone (or on nothing): the total can come from the kept counts.
-    fn statuses_only(&self) -> bool {
+    /// Filters on status and priority alone (or on nothing): the total can come from the kept
+    /// counts.
+    fn counted(&self) -> bool {
         let Self {
             ids,
             excluded_ids,
             statuses: _,
             dispositions,
-            priorities,
+            priorities: _,
             tags,
             search,
             created_from,
@@ -72,7 +74,6 @@ impl LeadFilter {
         ids.is_none()
             && excluded_ids.is_empty()
             && dispositions.is_empty()
-            && priorities.is_empty()
             && tags.is_empty()
             && search.is_none()
             && created_from.is_none()
@@ -281,8 +282,15 @@ pub async fn list(
     offset: u64,
 ) -> Result<(Vec<Lead>, u64)> {
     let mut conn = db.read().await?;
-    let kept = if filter.statuses_only() {
-        crate::counters::live_leads(&mut conn, db.backend(), client_id, &filter.statuses).await?
+    let kept = if filter.counted() {
+        crate::counters::live_leads(
+            &mut conn,
+            db.backend(),
+            client_id,
+            &filter.statuses,
+            &filter.priorities,
+        )
+        .await?
     } else {
         None
     };
@@ -302,6 +310,110 @@ pub async fn list(
         .push(" OFFSET ")
         .push_arg(offset as i64);
     Ok((q.fetch_all(&mut conn).await?, total as u64))
+}
+
+/// Which leads seed 001 calls available to a person: live `pending` leads of their client that
+/// nobody else holds (unassigned, or assigned to them), of the given priorities (all when none).
+#[derive(Debug, Clone)]
+pub struct Available {
+    pub client_id: i64,
+    pub user_id: i64,
+    pub priorities: Vec<Priority>,
+}
+
+impl Available {
+    /// The priorities asked for, most urgent first.
+    fn priorities(&self) -> Vec<Priority> {
+        Priority::ALL
+            .into_iter()
+            .filter(|p| self.priorities.is_empty() || self.priorities.contains(p))
+            .collect()
+    }
+
+    fn push_where(&self, q: &mut Sql) {
+        q.push(" WHERE leads.client_id = ")
+            .push_arg(self.client_id)
+            .push(" AND leads.status = 'pending' AND leads.deleted_at IS NULL");
+        if !self.priorities.is_empty() {
+            q.push(" AND leads.priority IN ")
+                .push_list(self.priorities().into_iter().map(Priority::as_str));
+        }
+    }
+
+    /// One page, most urgent first, then in the order the leads were added (id).
+    ///
+    /// Each priority is read in two parts, each from its own index in id order: fresh leads
+    /// from the queue's index, leads waiting for a retry from the due index (few, sorted).
+    /// One sort of every pending lead by rank took 0.4 s at 1,000,000 leads; and a walk of
+    /// the primary key, which PostgreSQL chose for `ORDER BY id` over the status index, passes
+    /// every lead already called before it finds a pending one, when calling went in id order.
+    pub async fn page(&self, ex: &mut impl AsExec, limit: u32, offset: u64) -> Result<Vec<Lead>> {
+        // Each part needs at most the page's end; written out, not bound, so that PostgreSQL
+        // plans each part for its limit (see `dialer::candidates`).
+        let end = (offset.saturating_add(u64::from(limit))).min(i64::MAX as u64);
+        let mut q = sql("SELECT * FROM (");
+        let mut first = true;
+        for p in self.priorities() {
+            for waiting in [false, true] {
+                if !std::mem::take(&mut first) {
+                    q.push(" UNION ALL ");
+                }
+                q.push(&format!(
+                    "SELECT * FROM (SELECT {COLUMNS}, {} AS queue_rank FROM leads",
+                    p.rank()
+                ))
+                .push(" WHERE leads.client_id = ")
+                .push_arg(self.client_id)
+                .push(" AND leads.priority = ")
+                .push_arg(p.as_str())
+                .push(" AND leads.status = 'pending' AND leads.deleted_at IS NULL")
+                .push(if waiting {
+                    " AND leads.next_attempt_at IS NOT NULL"
+                } else {
+                    " AND leads.next_attempt_at IS NULL"
+                })
+                .push(" AND (leads.assigned_user_id IS NULL OR leads.assigned_user_id = ")
+                .push_arg(self.user_id)
+                .push(") ORDER BY leads.id LIMIT ")
+                .push(&end.to_string())
+                .push(") AS part");
+            }
+        }
+        q.push(") AS available ORDER BY queue_rank, id LIMIT ")
+            .push_arg(i64::from(limit))
+            .push(" OFFSET ")
+            .push_arg(offset.min(i64::MAX as u64) as i64);
+        q.fetch_all(ex).await
+    }
+
+    /// How many there are: the pending leads (from the kept counts where there are some)
+    /// less the few that someone else holds (from the index of assigned leads).
+    pub async fn total(&self, ex: &mut impl AsExec) -> Result<u64> {
+        let backend = ex.backend();
+        let priorities: Vec<String> = self.priorities.iter().map(|p| p.as_str().into()).collect();
+        let kept = crate::counters::live_leads(
+            &mut *ex,
+            backend,
+            self.client_id,
+            &["pending".into()],
+            &priorities,
+        )
+        .await?;
+        let pending = match kept {
+            Some(n) => n,
+            None => {
+                let mut q = sql("SELECT COUNT(*) FROM leads");
+                self.push_where(&mut q);
+                q.fetch_one::<(i64,)>(&mut *ex).await?.0.max(0) as u64
+            }
+        };
+        let mut q = sql("SELECT COUNT(*) FROM leads");
+        self.push_where(&mut q);
+        q.push(" AND leads.assigned_user_id IS NOT NULL AND leads.assigned_user_id <> ")
+            .push_arg(self.user_id);
+        let held = q.fetch_one::<(i64,)>(ex).await?.0.max(0) as u64;
+        Ok(pending.saturating_sub(held))
+    }
 }
 
 /// A live lead of `client_id` (a lead of another client is simply not found).

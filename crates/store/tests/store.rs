@@ -1311,20 +1311,37 @@ mod campaign_counts {
 mod lead_counts {
     use switchboard_store::import::ImportOptions;
     use switchboard_store::leads::{self, LeadFilter, LeadSort};
+    use switchboard_store::performance::{self, LeadCounts};
     use switchboard_store::{Db, clients, sql};
 
     both!(totals_follow_every_change);
 
     async fn check(db: &Db, clients: &[i64], step: &str) {
         for &client in clients {
-            for statuses in [
-                vec![],
-                vec!["pending".to_string()],
-                vec!["calling".to_string(), "answered".to_string()],
-                vec!["transferred".to_string()],
+            let want: Vec<(String, String, i64)> = db
+                .fetch_all(
+                    sql("SELECT status, priority, COUNT(*) FROM leads \
+                         WHERE client_id = $1 AND deleted_at IS NULL GROUP BY status, priority")
+                    .arg(client),
+                )
+                .await
+                .unwrap();
+            let mut got = performance::live_lead_counts(&mut db.read().await.unwrap(), client)
+                .await
+                .unwrap();
+            got.0.sort();
+            assert_eq!(got, LeadCounts(want), "client {client}, after {step}");
+            for (statuses, priorities) in [
+                (vec![], vec![]),
+                (vec!["pending".to_string()], vec![]),
+                (vec!["calling".to_string(), "answered".to_string()], vec![]),
+                (vec!["transferred".to_string()], vec![]),
+                (vec![], vec!["urgent".to_string()]),
+                (vec!["pending".to_string()], vec!["low".to_string(), "high".to_string()]),
             ] {
                 let f = LeadFilter {
                     statuses: statuses.clone(),
+                    priorities: priorities.clone(),
                     ..Default::default()
                 };
                 let (_, total) = leads::list(db, client, &f, &LeadSort::default(), 5, 0)
@@ -1336,17 +1353,21 @@ mod lead_counts {
                 if !statuses.is_empty() {
                     q.push(" AND status IN ").push_list(statuses.iter());
                 }
+                if !priorities.is_empty() {
+                    q.push(" AND priority IN ").push_list(priorities.iter());
+                }
                 let (want,): (i64,) = db.fetch_one(q).await.unwrap();
                 assert_eq!(
                     total, want as u64,
-                    "client {client}, {statuses:?}, after {step}"
+                    "client {client}, {statuses:?}, {priorities:?}, after {step}"
                 );
             }
         }
     }
 
-    /// A listing's total filtered on status alone (kept counts on PostgreSQL) agrees with a
-    /// count of the rows after imports, status changes across clients in one statement, soft
+    /// A listing's total filtered on status and priority alone (kept counts on PostgreSQL),
+    /// and the counts per status and priority the panels read, agree with a count of the rows
+    /// after imports, status and priority changes across clients in one statement, soft
     /// deletes and restores, hard deletes, a rolled-back transaction, and folds.
     pub(super) async fn totals_follow_every_change(db: Db, client: i64) {
         let mut tx = db.begin().await.unwrap();
@@ -1357,20 +1378,29 @@ mod lead_counts {
         tx.commit().await.unwrap();
         let both = [client, other];
         for (k, &c) in both.iter().enumerate() {
-            let mut csv = String::from("phone\n");
+            let mut csv = String::from("phone,priority\n");
             for i in 0..300 {
-                csv.push_str(&format!("+1415{:07}\n", 3_000_000 + i + k * 1000));
+                let p = ["urgent", "high", "medium", "low"][(i + k) % 4];
+                csv.push_str(&format!("+1415{:07},{p}\n", 3_000_000 + i + k * 1000));
             }
-            csv.push_str("+14153000000\n"); // a duplicate in the first client's file
+            csv.push_str("+14153000000,low\n"); // a duplicate in the first client's file
             crate::import(&db, csv.into_bytes(), ImportOptions::new(c))
                 .await
                 .unwrap();
         }
         check(&db, &both, "imports").await;
-        let steps: [(&str, &str); 7] = [
+        let steps: [(&str, &str); 9] = [
             (
                 "calling",
                 "UPDATE leads SET status = 'calling' WHERE id % 3 = 0",
+            ),
+            (
+                "reprioritized",
+                "UPDATE leads SET priority = 'urgent' WHERE id % 4 = 1",
+            ),
+            (
+                "status and priority at once",
+                "UPDATE leads SET priority = 'low', status = 'pending' WHERE id % 6 = 3",
             ),
             (
                 "answered",
@@ -1520,6 +1550,9 @@ mod call_totals {
         assert_eq!(total, cut);
     }
 }
+
+#[path = "store/available.rs"]
+mod available;
 
 mod call_user_counts {
     use std::collections::BTreeMap;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use switchboard_core::lead::people_may_edit;
 use switchboard_core::{CallStatus, Disposition, LeadStatus, PageRequest, Priority};
 use switchboard_store::calls::{self, CallFilter, CallPatch};
-use switchboard_store::leads::{self, LeadFilter};
+use switchboard_store::leads;
 use switchboard_store::users::{self, UserPatch};
 use switchboard_store::{now, sql};
 use utoipa::ToSchema;
@@ -45,7 +45,7 @@ pub async fn available(
     Query(q): Query<AvailableQuery>,
 ) -> ApiResult<Json<AvailableLeads>> {
     let page = PageRequest::new(q.page, q.limit);
-    let mut f = LeadFilter::default();
+    let mut priorities = Vec::new();
     for p in q
         .priority
         .as_deref()
@@ -54,14 +54,15 @@ pub async fn available(
         .map(str::trim)
         .filter(|p| !p.is_empty())
     {
-        f.priorities.push(
+        priorities.push(
             Priority::parse(p)
-                .ok_or_else(|| ApiError::bad_request(format!("unknown priority '{p}'")))?
-                .as_str()
-                .into(),
+                .ok_or_else(|| ApiError::bad_request(format!("unknown priority '{p}'")))?,
         );
     }
-    let (rows, total) = available_leads(&st, &s, &f, page).await?;
+    let available = available_to(&s, priorities);
+    let mut rd = st.db.read().await?;
+    let rows = available.page(&mut rd, page.limit, page.offset()).await?;
+    let total = available.total(&mut rd).await?;
     Ok(Json(AvailableLeads {
         leads: rows
             .iter()
@@ -100,37 +101,13 @@ pub struct AvailableLead {
     pub status: String,
 }
 
-/// A page of the leads `s` may claim that `f` matches (pending, and not assigned to someone
-/// else), most urgent first, and how many there are.
-pub async fn available_leads(
-    st: &AppState,
-    s: &Session,
-    f: &LeadFilter,
-    page: PageRequest,
-) -> ApiResult<(Vec<leads::Lead>, u64)> {
-    let f = LeadFilter {
-        statuses: vec!["pending".into()],
-        ..f.clone()
-    };
-    let mut q2 = sql("SELECT COUNT(*) FROM leads");
-    f.push_where(&mut q2, st.db.backend(), s.client_id());
-    q2.push(" AND (leads.assigned_user_id IS NULL OR leads.assigned_user_id = ")
-        .push_arg(s.user.id)
-        .push(")");
-    let mut conn = st.db.read().await?;
-    let (total,) = q2.fetch_one::<(i64,)>(&mut conn).await?;
-    let mut q3 = sql(&format!("SELECT {} FROM leads", leads::COLUMNS));
-    f.push_where(&mut q3, st.db.backend(), s.client_id());
-    q3.push(" AND (leads.assigned_user_id IS NULL OR leads.assigned_user_id = ")
-        .push_arg(s.user.id)
-        .push(")");
-    q3.push(" ORDER BY CASE leads.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, leads.created_at, leads.id");
-    q3.push(" LIMIT ")
-        .push_arg(i64::from(page.limit))
-        .push(" OFFSET ")
-        .push_arg(page.offset() as i64);
-    let rows: Vec<leads::Lead> = q3.fetch_all(&mut conn).await?;
-    Ok((rows, total as u64))
+/// The leads seed 001 calls available to the caller.
+pub fn available_to(s: &Session, priorities: Vec<Priority>) -> leads::Available {
+    leads::Available {
+        client_id: s.client_id(),
+        user_id: s.user.id,
+        priorities,
+    }
 }
 
 /// A call status as seed 001 names it: its list has no `canceled`, which it calls `failed`.

@@ -13,7 +13,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use switchboard_core::days::{self, Day};
-use switchboard_core::{CallStatus, PageRequest, Priority};
+use switchboard_core::{CallStatus, Priority};
 use switchboard_store::calls::{self, CallFilter, CallRow};
 use switchboard_store::leads::{self, LeadFilter};
 use switchboard_store::performance::{self, CallCounts, Calls, LeadsBy};
@@ -24,7 +24,7 @@ use crate::auth::{AdminSession, Session};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Query, ts};
 use crate::routes::dialer::stored_or_default;
-use crate::routes::operator::{available_leads, seed001_status};
+use crate::routes::operator::{available_to, seed001_status};
 use crate::state::AppState;
 
 /// Most days one report covers.
@@ -354,11 +354,8 @@ pub async fn admin_dashboard(
     };
 
     let mut rd = st.db.read().await?;
-    let by_status: HashMap<String, i64> =
-        performance::leads_by(&mut rd, client, LeadsBy::Status, None)
-            .await?
-            .into_iter()
-            .collect();
+    let leads = performance::live_lead_counts(&mut rd, client).await?;
+    let by_status: HashMap<String, i64> = leads.by(LeadsBy::Status).into_iter().collect();
     let status = |s: &str| by_status.get(s).copied().unwrap_or(0);
     let lead_stats = AdminLeadStats {
         total_leads: by_status.values().sum::<i64>(),
@@ -369,11 +366,7 @@ pub async fn admin_dashboard(
         transferred_leads: status("transferred"),
         failed_leads: status("failed"),
     };
-    let by_priority: HashMap<String, i64> =
-        performance::leads_by(&mut rd, client, LeadsBy::Priority, None)
-            .await?
-            .into_iter()
-            .collect();
+    let by_priority: HashMap<String, i64> = leads.by(LeadsBy::Priority).into_iter().collect();
     let priority_breakdown: Vec<AdminPriorityCount> = Priority::ALL
         .iter()
         .map(|p| AdminPriorityCount {
@@ -517,7 +510,7 @@ pub async fn admin_performance(
         })
         .collect();
     let conversion: Vec<AdminLeadStatusCount> =
-        performance::leads_by(&mut rd, client, LeadsBy::Status, Some((r.from, r.to)))
+        performance::leads_created_by(&mut rd, client, LeadsBy::Status, (r.from, r.to))
             .await?
             .into_iter()
             .map(|(status, count)| AdminLeadStatusCount { status, count })
@@ -666,13 +659,9 @@ pub async fn operator_dashboard(
             created_at: ts(&r.call.started_at),
         })
         .collect();
-    let (available, _) = available_leads(
-        &st,
-        &s,
-        &LeadFilter::default(),
-        PageRequest::new(Some(1), Some(10)),
-    )
-    .await?;
+    let available = available_to(&s, Vec::new())
+        .page(&mut st.db.read().await?, 10, 0)
+        .await?;
     let people = people(&st, client).await?;
     let ranked: Vec<(&User, CallCounts)> =
         performance::per_person(&mut st.db.read().await?, &Calls::of_client(client))
