@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # How long the people's panels (seed 001's dashboards and reports) and the bot log's stats take
-# over a history of calls: each route's median wall time over RUNS requests, per database.
-# No target: these routes count the client's calls at each request, so the figures grow with
+# over a history of calls, and seed 001's lead lists over many leads: each route's median wall
+# time over RUNS requests, per database. No target: the figures show which routes grow with
 # the history (BENCHMARKS.md).
 #
 # Usage: bash bench/panels.sh
 # Environment (all optional):
-#   CALLS=1000000      calls in the history (a month, `switchboard-bench seed-calls --kind history`)
+#   CALLS=1000000      calls in the history (a month, `switchboard-bench seed-calls --kind history`; 0: none)
+#   LEADS=0            leads imported first (`bench/gen-leads.py`, `switchboard import`); with
+#                      leads, the lead lists are timed too
 #   RUNS=5             requests per route
 #   BACKENDS="sqlite postgres"
 #   PG_URL_BASE=postgres://postgres@127.0.0.1:5432   (it drops and recreates switchboard_panels)
 #   SKIP_BUILD=1       reuse the release binaries as they are
+#   SB=path            the server binary to time (default: this checkout's release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CALLS=${CALLS:-1000000}
+LEADS=${LEADS:-0}
 RUNS=${RUNS:-5}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 PG_URL_BASE=${PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}
@@ -22,7 +26,7 @@ PUBLIC=http://127.0.0.1:$PORT
 if [[ -z "${SKIP_BUILD:-}" ]]; then
   cargo build --release -q -p switchboard-server -p switchboard-bench
 fi
-SB=target/release/switchboard
+SB=${SB:-target/release/switchboard}
 BENCH=target/release/switchboard-bench
 WORK=$(mktemp -d)
 SERVER_PID=
@@ -48,7 +52,10 @@ median_of() { # $1 = path, $2 = token: RUNS requests, prints the median seconds
   done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
-echo "== machine: $(nproc) cores; $(date -u '+%F %H:%M') UTC; $CALLS calls, $RUNS requests per route"
+echo "== machine: $(nproc) cores; $(date -u '+%F %H:%M') UTC; $CALLS calls, $LEADS leads, $RUNS requests per route; $SB"
+if [[ $LEADS -gt 0 ]]; then
+  python3 bench/gen-leads.py "$LEADS" "$WORK/leads.csv" >/dev/null
+fi
 for backend in $BACKENDS; do
   if [[ $backend == sqlite ]]; then
     URL="sqlite://$WORK/panels.db"
@@ -58,7 +65,13 @@ for backend in $BACKENDS; do
     URL="$PG_URL_BASE/switchboard_panels"
     run_sql() { psql "$URL" -qc "$1"; }
   fi
-  "$BENCH" seed-calls --database-url "$URL" --calls "$CALLS" --kind history
+  if [[ $LEADS -gt 0 ]]; then
+    SWITCHBOARD_DATABASE_URL="$URL" SWITCHBOARD_ADMIN_PASSWORD=bench-password-1 SWITCHBOARD_LOG=warn \
+      SWITCHBOARD_PHONE_REGION=US "$SB" import "$WORK/leads.csv" > /dev/null
+  fi
+  if [[ $CALLS -gt 0 ]]; then
+    "$BENCH" seed-calls --database-url "$URL" --calls "$CALLS" --kind history
+  fi
   start_server "$URL"
   ADMIN=$(token admin bench-password-1)
   for i in $(seq 1 10); do
@@ -76,5 +89,14 @@ for backend in $BACKENDS; do
     echo "$backend GET $path (an operator): median $(median_of "$path" "$OPERATOR") s"
   done
   echo "$backend GET /api/calls?page=1&limit=20 (a page of the log, for scale): median $(median_of '/api/calls?page=1&limit=20' "$ADMIN") s"
+  if [[ $LEADS -gt 0 ]]; then
+    for path in '/api/operator/leads/available?page=1&limit=20' '/api/operator/leads/available?page=1&limit=20&priority=high' \
+        '/api/operator/leads/available?page=500&limit=20'; do
+      echo "$backend GET $path (an operator): median $(median_of "$path" "$OPERATOR") s"
+    done
+    for path in '/api/leads?page=1&limit=20' '/api/leads?priority=high' '/api/leads?status=pending&priority=urgent,high'; do
+      echo "$backend GET $path: median $(median_of "$path" "$ADMIN") s"
+    done
+  fi
   stop_server
 done

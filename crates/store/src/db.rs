@@ -497,12 +497,16 @@ impl Db {
                 .before_acquire(|c, meta| Box::pin(ping_if_idle(c, meta)))
                 .connect_with(o.clone())
                 .await?;
+            // Opened on first use, so after `migrate` has refreshed the planner's statistics: a
+            // connection reads them once, with the schema, and an ANALYZE on another connection
+            // does not reach it. A read connection opened here, before them, planned without
+            // statistics for its whole life (30 minutes), and one request in three took 0.3 s
+            // where the others took 3 ms (BENCHMARKS.md).
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .test_before_acquire(false)
                 .before_acquire(|c, meta| Box::pin(ping_if_idle(c, meta)))
-                .connect_with(o.read_only(true))
-                .await?;
+                .connect_lazy_with(o.read_only(true));
             Ok(Self {
                 pools: Arc::new(Pools::Sqlite { read, write, path }),
             })

@@ -351,6 +351,7 @@ impl Available {
         // Each part needs at most the page's end; written out, not bound, so that PostgreSQL
         // plans each part for its limit (see `dialer::candidates`).
         let end = (offset.saturating_add(u64::from(limit))).min(i64::MAX as u64);
+        let backend = ex.backend();
         let mut q = sql("SELECT * FROM (");
         let mut first = true;
         for p in self.priorities() {
@@ -358,9 +359,15 @@ impl Available {
                 if !std::mem::take(&mut first) {
                     q.push(" UNION ALL ");
                 }
+                let index = if waiting {
+                    "leads_due_idx"
+                } else {
+                    "leads_queue_idx"
+                };
                 q.push(&format!(
-                    "SELECT * FROM (SELECT {COLUMNS}, {} AS queue_rank FROM leads",
-                    p.rank()
+                    "SELECT * FROM (SELECT {COLUMNS}, {} AS queue_rank FROM {}",
+                    p.rank(),
+                    from_leads(backend, index)
                 ))
                 .push(" WHERE leads.client_id = ")
                 .push_arg(self.client_id)
@@ -407,12 +414,26 @@ impl Available {
                 q.fetch_one::<(i64,)>(&mut *ex).await?.0.max(0) as u64
             }
         };
-        let mut q = sql("SELECT COUNT(*) FROM leads");
+        let mut q = sql(&format!(
+            "SELECT COUNT(*) FROM {}",
+            from_leads(backend, "leads_assigned_idx")
+        ));
         self.push_where(&mut q);
         q.push(" AND leads.assigned_user_id IS NOT NULL AND leads.assigned_user_id <> ")
             .push_arg(self.user_id);
         let held = q.fetch_one::<(i64,)>(ex).await?.0.max(0) as u64;
         Ok(pending.saturating_sub(held))
+    }
+}
+
+/// `leads`, read through `index` on SQLite. Where its statistics are missing or stale (a
+/// connection reads them once; a table that grew by an upload since), SQLite reads a whole
+/// priority's pending leads from the status index for the few waiting for a retry (0.35 s at
+/// 1,000,000 leads, against 1 ms). PostgreSQL keeps its own statistics and is left to choose.
+fn from_leads(backend: Backend, index: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("leads INDEXED BY {index}"),
+        Backend::Postgres => "leads".into(),
     }
 }
 

@@ -1337,7 +1337,10 @@ mod lead_counts {
                 (vec!["calling".to_string(), "answered".to_string()], vec![]),
                 (vec!["transferred".to_string()], vec![]),
                 (vec![], vec!["urgent".to_string()]),
-                (vec!["pending".to_string()], vec!["low".to_string(), "high".to_string()]),
+                (
+                    vec!["pending".to_string()],
+                    vec!["low".to_string(), "high".to_string()],
+                ),
             ] {
                 let f = LeadFilter {
                     statuses: statuses.clone(),
