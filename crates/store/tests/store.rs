@@ -71,6 +71,7 @@ both!(
     import_refuses_non_csv,
     import_ignores_nothing_but_duplicates,
     import_in_sessions_keeps_the_file_order,
+    large_imports_refresh_the_planner_statistics,
     checks_accept_every_value_and_refuse_others,
     tag_and_text_filters,
     text_with_nul_is_refused_alike
@@ -259,6 +260,44 @@ async fn import(
     o: ImportOptions,
 ) -> Result<switchboard_store::import::ImportReport, ImportError> {
     import_csv(db, std::io::Cursor::new(csv.into()), phones(), o, |_| {}).await
+}
+
+/// After 10,000 leads or more, the planner's statistics describe the grown table at once
+/// (not at the next hourly refresh or autovacuum visit).
+async fn large_imports_refresh_the_planner_statistics(db: Db, client: i64) {
+    let stats = |db: Db| async move {
+        let q = if db.backend() == switchboard_store::Backend::Sqlite {
+            "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'leads' AND stat NOT LIKE '0%'"
+        } else {
+            "SELECT COUNT(*) FROM pg_stat_user_tables \
+             WHERE relid = 'leads'::regclass AND last_analyze IS NOT NULL"
+        };
+        db.fetch_one::<(i64,)>(sql(q)).await.unwrap().0
+    };
+    let mut csv = String::from("phone\n");
+    for i in 0..9_999 {
+        csv.push_str(&format!("+1415{:07}\n", 5_000_000 + i));
+    }
+    import(&db, csv.into_bytes(), ImportOptions::new(client))
+        .await
+        .unwrap();
+    if db.backend() == switchboard_store::Backend::Sqlite {
+        // (PostgreSQL's autovacuum, where it runs, may have come by.)
+        assert_eq!(
+            stats(db.clone()).await,
+            0,
+            "9,999 leads leave the statistics alone"
+        );
+    }
+    let mut csv = String::from("phone\n");
+    for i in 0..10_000 {
+        csv.push_str(&format!("+1415{:07}\n", 6_000_000 + i));
+    }
+    import(&db, csv.into_bytes(), ImportOptions::new(client))
+        .await
+        .unwrap();
+    let after = stats(db.clone()).await;
+    assert!(after > 0, "statistics of the 19,999 leads: {after}");
 }
 
 async fn import_counts_duplicates_and_errors(db: Db, client: i64) {

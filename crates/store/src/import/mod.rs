@@ -119,9 +119,12 @@ pub async fn import_csv<R: Read + Send + 'static>(
         None => import_pg(db, rx, recycle, opts, progress, parser).await?,
     };
     // A large import leaves the planner's picture of `leads` stale until autovacuum comes by
-    // (PostgreSQL): a lookup by id was planned as a walk of the client's leads.
+    // (PostgreSQL): a lookup by id was planned as a walk of the client's leads. SQLite's is
+    // refreshed hourly; an upload into a running server would wait for it, and connections
+    // opened meanwhile would plan as for the table before the upload.
     if report.success_count >= 10_000 {
         db.refresh_stats(&["leads"]).await?;
+        db.optimize().await?;
     }
     report.errors.sort_by_key(|e| e.line);
     Ok(report)
