@@ -303,6 +303,55 @@ async fn operators_claim_call_and_report(app: TestApp) {
         .get("/api/operator/leads/available?priority=low", &op1)
         .await;
     assert_eq!(v["pagination"]["total"], 1);
+    let (_, v) = app
+        .get("/api/operator/leads/available?priority=URGENT,high", &op1)
+        .await;
+    assert_eq!(
+        (
+            v["pagination"]["total"].as_i64(),
+            v["leads"][0]["id"].as_i64()
+        ),
+        (Some(1), Some(urgent))
+    );
+    // Page two of one-lead pages holds the second lead.
+    let (_, v) = app
+        .get("/api/operator/leads/available?page=2&limit=1", &op1)
+        .await;
+    assert_eq!(
+        (
+            v["leads"][0]["id"].as_i64(),
+            v["pagination"]["pages"].as_i64()
+        ),
+        (Some(low), Some(2))
+    );
+    for bad in ["priority=bogus", "page=abc", "limit=-1", "priority=high,"] {
+        let (s, v) = app
+            .get(&format!("/api/operator/leads/available?{bad}"), &op1)
+            .await;
+        if bad == "priority=high," {
+            // A trailing comma names nothing more.
+            assert_eq!(s, StatusCode::OK, "{bad}: {v}");
+            continue;
+        }
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        assert_eq!(v["error"], "Bad Request", "seed 001 error shape: {v}");
+    }
+    // Another client's operator sees none of these leads.
+    let (_, c) = app
+        .post("/api/clients", &admin, json!({"name": "Elsewhere"}))
+        .await;
+    let (_, stranger) = app
+        .user(&admin, "stranger", "operator", c["client"]["id"].as_i64())
+        .await;
+    let (s, v) = app.get("/api/operator/leads/available", &stranger).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (
+            v["leads"].as_array().map(Vec::len),
+            v["pagination"]["total"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
 
     let (s, v) = app
         .post(
