@@ -7,7 +7,8 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
@@ -417,8 +418,41 @@ enum Pools {
         write: SqlitePool,
         /// The database file, for the bulk importer's own connection.
         path: std::path::PathBuf,
+        /// When [`Db::optimize`] last refreshed the planner's statistics.
+        stats: Arc<StatsRefreshed>,
     },
     Pg(PgPool),
+}
+
+/// When this process last refreshed SQLite's planner statistics. A SQLite connection reads
+/// them once, with the schema, and keeps its prepared statements' plans: an `ANALYZE` on
+/// another connection does not reach it. So the read pool closes a connection opened before
+/// the last refresh instead of handing it out, and opens a new one that plans with them.
+#[derive(Debug)]
+struct StatsRefreshed {
+    since: Instant,
+    /// Nanoseconds from `since` to the last refresh.
+    at: AtomicU64,
+}
+
+impl StatsRefreshed {
+    fn new() -> Self {
+        Self {
+            since: Instant::now(),
+            at: AtomicU64::new(0),
+        }
+    }
+
+    fn mark(&self) {
+        let at = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.at.store(at, Ordering::Release);
+    }
+
+    /// Whether a connection `age` old was opened before the last refresh ended.
+    fn predates(&self, age: Duration) -> bool {
+        let refreshed = Duration::from_nanos(self.at.load(Ordering::Acquire));
+        age > self.since.elapsed().saturating_sub(refreshed)
+    }
 }
 
 /// One connection pool's figures (for `GET /metrics`).
@@ -497,18 +531,31 @@ impl Db {
                 .before_acquire(|c, meta| Box::pin(ping_if_idle(c, meta)))
                 .connect_with(o.clone())
                 .await?;
-            // Opened on first use, so after `migrate` has refreshed the planner's statistics: a
-            // connection reads them once, with the schema, and an ANALYZE on another connection
-            // does not reach it. A read connection opened here, before them, planned without
-            // statistics for its whole life (30 minutes), and one request in three took 0.3 s
-            // where the others took 3 ms (BENCHMARKS.md).
+            // Opened on first use, and never handed out once older than the planner's
+            // statistics (see `StatsRefreshed`). A read connection that planned without them
+            // took 0.3 s for a request the others answered in 3 ms (BENCHMARKS.md).
+            let stats = Arc::new(StatsRefreshed::new());
+            let refreshed = stats.clone();
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .test_before_acquire(false)
-                .before_acquire(|c, meta| Box::pin(ping_if_idle(c, meta)))
+                .before_acquire(move |c, meta| {
+                    let stale = refreshed.predates(meta.age);
+                    Box::pin(async move {
+                        if stale {
+                            return Ok(false);
+                        }
+                        ping_if_idle(c, meta).await
+                    })
+                })
                 .connect_lazy_with(o.read_only(true));
             Ok(Self {
-                pools: Arc::new(Pools::Sqlite { read, write, path }),
+                pools: Arc::new(Pools::Sqlite {
+                    read,
+                    write,
+                    path,
+                    stats,
+                }),
             })
         } else {
             Err(StoreError::Invalid(format!(
@@ -543,7 +590,7 @@ impl Db {
     /// index lookups answer (0.4 s against 2 ms over a million calls). PostgreSQL's autovacuum
     /// does this by itself.
     pub async fn optimize(&self) -> Result<(), StoreError> {
-        if let Pools::Sqlite { write, .. } = &*self.pools {
+        if let Pools::Sqlite { write, stats, .. } = &*self.pools {
             let mut c = write.acquire().await?;
             sqlx::query("PRAGMA analysis_limit = 1000")
                 .execute(&mut *c)
@@ -551,6 +598,7 @@ impl Db {
             sqlx::query("PRAGMA optimize = 0x10002")
                 .execute(&mut *c)
                 .await?;
+            stats.mark();
         }
         Ok(())
     }

@@ -281,7 +281,28 @@ async fn large_imports_refresh_the_planner_statistics(db: Db, client: i64) {
     import(&db, csv.into_bytes(), ImportOptions::new(client))
         .await
         .unwrap();
+    // SQLite: a read connection that has planned a query before the refresh. A connection reads
+    // the statistics once, with the schema (so `sqlite_stat1` must exist already: creating it
+    // would make every connection read the schema again).
+    let held_plan = "EXPLAIN QUERY PLAN SELECT id FROM leads WHERE client_id = $1 \
+         AND status IN ('pending', 'claimed', 'calling') AND assigned_user_id = $2 \
+         AND deleted_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 20";
+    let plan = |db: Db| async move {
+        let rows: Vec<(i64, i64, i64, String)> = sql(held_plan)
+            .arg(client)
+            .arg(1i64)
+            .fetch_all(&mut db.read().await.unwrap())
+            .await
+            .unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+    };
     if db.backend() == switchboard_store::Backend::Sqlite {
+        sql("ANALYZE clients")
+            .execute(&mut db.write().await.unwrap())
+            .await
+            .unwrap();
+        let before = plan(db.clone()).await;
+        assert!(before.contains("leads_client_status_idx"), "{before}");
         // (PostgreSQL's autovacuum, where it runs, may have come by.)
         assert_eq!(
             stats(db.clone()).await,
@@ -298,6 +319,12 @@ async fn large_imports_refresh_the_planner_statistics(db: Db, client: i64) {
         .unwrap();
     let after = stats(db.clone()).await;
     assert!(after > 0, "statistics of the 19,999 leads: {after}");
+    if db.backend() == switchboard_store::Backend::Sqlite {
+        // The connection that planned before is not handed out again: the held leads are read
+        // through the index of assigned leads, not through all 19,999 pending ones.
+        let now = plan(db.clone()).await;
+        assert!(now.contains("leads_assigned_idx"), "{now}");
+    }
 }
 
 async fn import_counts_duplicates_and_errors(db: Db, client: i64) {
