@@ -426,6 +426,28 @@ impl Available {
     }
 }
 
+/// The open leads (pending, claimed or calling) a person holds, most recently changed first:
+/// a handful, read through the index of assigned leads whatever the client holds in all.
+pub async fn held_by(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    user_id: i64,
+    limit: u32,
+) -> Result<Vec<Lead>> {
+    let backend = ex.backend();
+    sql(&format!(
+        "SELECT {COLUMNS} FROM {} WHERE leads.assigned_user_id = $1 AND leads.client_id = $2 \
+         AND leads.status IN ('pending', 'claimed', 'calling') AND leads.deleted_at IS NULL \
+         ORDER BY leads.updated_at DESC, leads.id DESC LIMIT $3",
+        from_leads(backend, "leads_assigned_idx")
+    ))
+    .arg(user_id)
+    .arg(client_id)
+    .arg(i64::from(limit))
+    .fetch_all(ex)
+    .await
+}
+
 /// `leads`, read through `index` on SQLite. Where its statistics are missing or stale (a
 /// connection reads them once; a table that grew by an upload since), SQLite reads a whole
 /// priority's pending leads from the status index for the few waiting for a retry (0.35 s at

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::days::{self, Day};
 use switchboard_core::{CallStatus, Priority};
 use switchboard_store::calls::{self, CallFilter, CallRow};
-use switchboard_store::leads::{self, LeadFilter};
+use switchboard_store::leads;
 use switchboard_store::performance::{self, CallCounts, Calls, LeadsBy};
 use switchboard_store::users::{self, User};
 use utoipa::ToSchema;
@@ -630,20 +630,7 @@ pub async fn operator_dashboard(
     };
     let (c, calls_today) = totals(&st, mine, tz, now).await?;
     let personal = PanelCallStats::new(&c, calls_today);
-    let assigned_filter = LeadFilter {
-        statuses: vec!["pending".into(), "claimed".into(), "calling".into()],
-        assigned_user_id: Some(s.user.id),
-        ..Default::default()
-    };
-    let (assigned, _) = leads::list(
-        &st.db,
-        client,
-        &assigned_filter,
-        &leads::LeadSort::parse(Some("updated_at"), Some("desc")).map_err(ApiError::bad_request)?,
-        20,
-        0,
-    )
-    .await?;
+    let assigned = leads::held_by(&mut st.db.read().await?, client, s.user.id, 20).await?;
     let mine_filter = CallFilter {
         user_id: Some(s.user.id),
         ..Default::default()

@@ -1,13 +1,14 @@
 //! Seed 001's available leads: the page read per priority and part, and the total from the
-//! kept counts less the leads others hold, against a plain query of the rows.
+//! kept counts less the leads others hold, against a plain query of the rows; and the leads a
+//! person holds (the operator dashboard's `assignedLeads`).
 
 use switchboard_core::Priority;
 use switchboard_store::import::ImportOptions;
-use switchboard_store::leads::Available;
+use switchboard_store::leads::{self, Available};
 use switchboard_store::users::{self, NewUser};
 use switchboard_store::{Db, clients, sql};
 
-both!(pages_and_totals_match_a_plain_query);
+both!(available_and_held_leads_match_a_plain_query);
 
 /// Ids of the leads `a` covers, most urgent first and then by id, counted from the rows.
 async fn want(db: &Db, a: &Available) -> Vec<i64> {
@@ -30,9 +31,41 @@ async fn want(db: &Db, a: &Available) -> Vec<i64> {
     rows.into_iter().map(|(_, id)| id).collect()
 }
 
+/// Ids of the open leads `user` holds in `client`, newest change first, from the rows.
+async fn held(db: &Db, client: i64, user: i64) -> Vec<i64> {
+    let rows: Vec<(i64,)> = db
+        .fetch_all(
+            sql(
+                "SELECT id FROM leads WHERE client_id = $1 AND assigned_user_id = $2 \
+                 AND status IN ('pending', 'claimed', 'calling') AND deleted_at IS NULL \
+                 ORDER BY updated_at DESC, id DESC",
+            )
+            .arg(client)
+            .arg(user),
+        )
+        .await
+        .unwrap();
+    rows.into_iter().map(|(id,)| id).collect()
+}
+
 async fn check(db: &Db, asks: &[Available], step: &str) {
     let mut rd = db.read().await.unwrap();
     for a in asks {
+        let all_held = held(db, a.client_id, a.user_id).await;
+        for limit in [5u32, 100] {
+            let got: Vec<i64> = leads::held_by(&mut rd, a.client_id, a.user_id, limit)
+                .await
+                .unwrap()
+                .iter()
+                .map(|l| l.id)
+                .collect();
+            let n = all_held.len().min(limit as usize);
+            assert_eq!(
+                got,
+                all_held[..n],
+                "held by {a:?}, limit {limit}, after {step}"
+            );
+        }
         let all = want(db, a).await;
         let total = a.total(&mut rd).await.unwrap();
         assert_eq!(total, all.len() as u64, "{a:?} after {step}");
@@ -59,7 +92,7 @@ async fn check(db: &Db, asks: &[Available], step: &str) {
 /// Leads of every priority, fresh and waiting for a retry, held by nobody, by the caller and
 /// by someone else, of two clients, through status changes, holds, releases, deletes and a
 /// rolled-back transaction, with the kept counts folded every other step.
-pub(super) async fn pages_and_totals_match_a_plain_query(db: Db, client: i64) {
+pub(super) async fn available_and_held_leads_match_a_plain_query(db: Db, client: i64) {
     let mut tx = db.begin().await.unwrap();
     let other = clients::create(&mut tx, "Other", 10, None)
         .await
@@ -100,6 +133,8 @@ pub(super) async fn pages_and_totals_match_a_plain_query(db: Db, client: i64) {
         (client, me, vec![Priority::High]),
         (client, colleague, vec![Priority::Low, Priority::Urgent]),
         (other, stranger, vec![]),
+        // Someone of another client: holds nothing there.
+        (other, me, vec![]),
     ]
     .into_iter()
     .map(|(client_id, user_id, priorities)| Available {
@@ -108,6 +143,14 @@ pub(super) async fn pages_and_totals_match_a_plain_query(db: Db, client: i64) {
         priorities,
     })
     .collect();
+    // Some leads changed later than the rest: held leads come newest change first.
+    let mut tx = db.begin().await.unwrap();
+    sql("UPDATE leads SET updated_at = $1 WHERE id % 11 = 1")
+        .arg(switchboard_store::now() + std::time::Duration::from_secs(3600))
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
     check(&db, &asks, "imports").await;
     let steps = [
         (
