@@ -4,6 +4,7 @@
 //! same transaction.
 
 use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
 use serde::Serialize;
 use sqlx::types::Json;
 use switchboard_core::CallStatus;
@@ -829,6 +830,25 @@ impl CallFilter {
         self.push_where_for(q, client_id, false)
     }
 
+    /// The filter a listing runs: a phone search that matches many calls reads them in the
+    /// listing's order rather than collecting them from the number indexes.
+    async fn for_listing(
+        &self,
+        ex: &mut impl AsExec,
+        client_id: i64,
+    ) -> Result<std::borrow::Cow<'_, CallFilter>> {
+        if self.phone_prefixes.is_empty()
+            || self.phone_scan
+            || self.phone_sparse(ex, client_id).await?
+        {
+            return Ok(std::borrow::Cow::Borrowed(self));
+        }
+        Ok(std::borrow::Cow::Owned(CallFilter {
+            phone_scan: true,
+            ..self.clone()
+        }))
+    }
+
     /// Whether the phone search matches few enough calls to collect them from the number
     /// indexes (an index-only count that stops past [`PHONE_SPARSE`]).
     async fn phone_sparse(&self, ex: &mut impl AsExec, client_id: i64) -> Result<bool> {
@@ -973,6 +993,20 @@ pub async fn list(
     Ok((rows, total.n))
 }
 
+/// Every call `f` covers, newest first as [`list`] pages them: one query whose rows stream as
+/// the database sends them, whatever their number (exports).
+pub async fn export<'e>(
+    ex: &'e mut impl AsExec,
+    client_id: i64,
+    f: &CallFilter,
+) -> Result<BoxStream<'e, Result<CallRow>>> {
+    let f = f.for_listing(&mut *ex, client_id).await?;
+    let mut q = sql(&JOINED.replace("{COLUMNS}", COLUMNS));
+    f.push_where(&mut q, client_id);
+    q.push(" ORDER BY calls.started_at DESC, calls.id DESC");
+    Ok(q.fetch(ex))
+}
+
 /// How many calls a listing matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Total {
@@ -992,16 +1026,7 @@ pub async fn list_counted(
     offset: u64,
     count_cap: Option<u64>,
 ) -> Result<(Vec<CallRow>, Total)> {
-    let scan;
-    let f = if f.phone_prefixes.is_empty() || f.phone_scan || f.phone_sparse(ex, client_id).await? {
-        f
-    } else {
-        scan = CallFilter {
-            phone_scan: true,
-            ..f.clone()
-        };
-        &scan
-    };
+    let f = &f.for_listing(&mut *ex, client_id).await?;
     let kept = match f.is_empty() {
         true => {
             let backend = ex.backend();

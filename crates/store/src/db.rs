@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures_util::stream::{self, BoxStream, StreamExt};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
@@ -292,6 +293,29 @@ impl Sql {
                     .await?
             }
         })
+    }
+
+    /// The rows one by one as the database sends them, for results too large to hold at once
+    /// (exports). The connection is busy until the stream ends or is dropped.
+    pub fn fetch<'e, T: Record>(
+        self,
+        ex: &'e mut impl AsExec,
+    ) -> BoxStream<'e, Result<T, StoreError>> {
+        let rows = match ex.exec() {
+            Exec::Sqlite(c) => match self.sqlite_form() {
+                Ok((text, args)) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), args)
+                    .persistent(!self.one_shot)
+                    .fetch(c),
+                Err(e) => return stream::once(async move { Err(e) }).boxed(),
+            },
+            Exec::Pg(c) => match self.pg_args() {
+                Ok(args) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(self.text), args)
+                    .persistent(!self.one_shot)
+                    .fetch(c),
+                Err(e) => return stream::once(async move { Err(e) }).boxed(),
+            },
+        };
+        rows.map(|r| r.map_err(StoreError::from)).boxed()
     }
 
     pub async fn fetch_one<T: Record>(self, ex: &mut impl AsExec) -> Result<T, StoreError> {

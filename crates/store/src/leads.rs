@@ -1,6 +1,7 @@
 //! Leads: the numbers Switchboard calls.
 
 use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
 use serde::Serialize;
 use sqlx::types::Json;
 use switchboard_core::Priority;
@@ -610,16 +611,15 @@ pub struct ExportRow {
     pub agent_name: Option<String>,
 }
 
-/// Leads for an export, `chunk` rows from `offset`, joined with their agent's name.
-pub async fn export_chunk(
-    ex: &mut impl AsExec,
-    backend: Backend,
+/// Every lead an export selects, in its order, joined with its agent's name: one query whose
+/// rows stream as the database sends them, whatever their number.
+pub fn export<'e>(
+    ex: &'e mut impl AsExec,
     client_id: i64,
     filter: &LeadFilter,
     sort: &LeadSort,
-    chunk: i64,
-    offset: i64,
-) -> Result<Vec<ExportRow>> {
+) -> BoxStream<'e, Result<ExportRow>> {
+    let backend = ex.backend();
     let mut q = sql(&format!(
         "SELECT {COLUMNS}, CASE WHEN u.id IS NULL THEN NULL \
          WHEN u.first_name = '' AND u.last_name = '' THEN u.username \
@@ -628,9 +628,5 @@ pub async fn export_chunk(
     ));
     filter.push_where(&mut q, backend, client_id);
     sort.push(&mut q);
-    q.push(" LIMIT ")
-        .push_arg(chunk)
-        .push(" OFFSET ")
-        .push_arg(offset);
-    q.fetch_all(ex).await
+    q.fetch(ex)
 }

@@ -18,6 +18,7 @@ use crate::auth::{BotPrincipal, Principal};
 use crate::docs::Done;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query, ts};
+use crate::routes::export;
 use crate::state::AppState;
 use crate::telephony::{hang_up, report_status};
 
@@ -957,17 +958,6 @@ pub async fn export(
     if !FORMATS.contains(&format.as_str()) {
         return Err(ApiError::bad_request("format must be csv or xlsx"));
     }
-    let mut conn = st.db.read().await?;
-    let mut rows = Vec::new();
-    loop {
-        let (part, _) = calls::list(&mut conn, p.client_id(), &f, 5000, rows.len() as u64).await?;
-        let n = part.len();
-        rows.extend(part.into_iter().map(|r| r.call));
-        if n < 5000 || rows.len() >= 1_000_000 {
-            break;
-        }
-    }
-    drop(conn);
     const COLUMNS: [&str; 12] = [
         "callId",
         "type",
@@ -982,28 +972,36 @@ pub async fn export(
         "notes",
         "transcript",
     ];
-    let cells: Vec<[String; 12]> = rows
-        .iter()
-        .map(|c| {
-            let v = view(c);
-            let s = |o: Option<String>| o.unwrap_or_default();
-            [
-                v.call_id,
-                v.kind,
-                s(v.caller),
-                s(v.receiver),
-                v.start_time,
-                s(v.end_time),
-                v.duration.to_string(),
-                v.status,
-                s(v.language),
-                s(v.satisfaction),
-                s(v.notes),
-                v.transcript,
-            ]
-        })
-        .collect();
-    crate::routes::files::table_file(&format, "calls", &COLUMNS, cells).await
+    let cells = |r: &calls::CallRow| {
+        let v = view(&r.call);
+        let s = |o: Option<String>| o.unwrap_or_default();
+        [
+            v.call_id,
+            v.kind,
+            s(v.caller),
+            s(v.receiver),
+            v.start_time,
+            s(v.end_time),
+            v.duration.to_string(),
+            v.status,
+            s(v.language),
+            s(v.satisfaction),
+            s(v.notes),
+            v.transcript,
+        ]
+    };
+    let mut conn = st.db.read().await?;
+    let client = p.client_id();
+    let (tx, rows) = export::rows();
+    tokio::spawn(async move {
+        match calls::export(&mut conn, client, &f).await {
+            Ok(found) => export::feed(found, cells, tx).await,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+            }
+        }
+    });
+    export::table_file(&format, "calls", &COLUMNS, rows).await
 }
 
 #[utoipa::path(

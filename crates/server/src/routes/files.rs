@@ -1,8 +1,7 @@
 //! CSV upload (seed 001) and XLSX / CSV export (seed 002).
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_store::import::{ImportOptions, RowError, import_csv};
@@ -13,6 +12,7 @@ use utoipa::ToSchema;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Multipart, Query, check_upload_size, multipart_error, ts, ts_opt};
+use crate::routes::export;
 use crate::routes::leads::build_filter;
 use crate::state::AppState;
 
@@ -169,7 +169,6 @@ fn export_format_or_null() -> utoipa::openapi::schema::Object {
     )
 }
 
-const EXPORT_MAX_ROWS: i64 = 1_000_000;
 /// Most ids one selection may name (`ids` or `excluded_ids`); as many as a bulk action takes.
 const EXPORT_MAX_IDS: usize = 10_000;
 const COLUMNS: [&str; 13] = [
@@ -284,110 +283,11 @@ pub async fn export(
     sel.filter.excluded_ids = parse_ids(&b.excluded_ids, "excluded_ids")?;
 
     let mut conn = st.db.read().await?;
-    let mut rows: Vec<ExportRow> = Vec::new();
-    let chunk = 5000;
-    loop {
-        let part = leads::export_chunk(
-            &mut conn,
-            st.db.backend(),
-            p.client_id(),
-            &sel.filter,
-            &sel.sort,
-            chunk,
-            rows.len() as i64,
-        )
-        .await?;
-        let n = part.len() as i64;
-        rows.extend(part);
-        if n < chunk || rows.len() as i64 >= EXPORT_MAX_ROWS {
-            break;
-        }
-    }
-    drop(conn);
-    let cells: Vec<[String; 13]> = rows.iter().map(row_cells).collect();
-    table_file(&format, "numbers", &COLUMNS, cells).await
-}
-
-/// A table as a downloadable CSV or XLSX file (`name-<time>.<format>`). Cells that are whole
-/// numbers are written as numbers in XLSX.
-pub async fn table_file<const N: usize>(
-    format: &str,
-    name: &'static str,
-    columns: &'static [&'static str; N],
-    rows: Vec<[String; N]>,
-) -> ApiResult<Response> {
-    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-    let csv = format == "csv";
-    let body = tokio::task::spawn_blocking(move || {
-        if csv {
-            csv_bytes(columns, &rows)
-        } else {
-            xlsx(name, columns, &rows)
-        }
-    })
-    .await
-    .map_err(|_| ApiError::internal())?
-    .map_err(|e| {
-        tracing::error!(error = %e, "export failed");
-        ApiError::internal()
-    })?;
-    let content_type = if csv {
-        "text/csv; charset=utf-8"
-    } else {
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}-{stamp}.{format}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
-}
-
-fn csv_bytes<const N: usize>(columns: &[&str; N], rows: &[[String; N]]) -> Result<Vec<u8>, String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(columns).map_err(|e| e.to_string())?;
-    for r in rows {
-        w.write_record(r).map_err(|e| e.to_string())?;
-    }
-    w.into_inner().map_err(|e| e.to_string())
-}
-
-fn xlsx<const N: usize>(
-    name: &str,
-    columns: &[&str; N],
-    rows: &[[String; N]],
-) -> Result<Vec<u8>, String> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let run = || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-        let mut wb = Workbook::new();
-        let bold = Format::new().set_bold();
-        let sheet = wb.add_worksheet_with_constant_memory();
-        let mut title = name.to_string();
-        title[..1].make_ascii_uppercase();
-        sheet.set_name(&title)?;
-        for (c, col) in columns.iter().enumerate() {
-            sheet.write_with_format(0, c as u16, *col, &bold)?;
-        }
-        for (i, r) in rows.iter().enumerate() {
-            let row = (i + 1) as u32;
-            for (c, cell) in r.iter().enumerate() {
-                match cell.parse::<i64>() {
-                    Ok(n) if !cell.starts_with('+') && !cell.starts_with('0') || cell == "0" => {
-                        sheet.write_number(row, c as u16, n as f64)?;
-                    }
-                    _ => {
-                        sheet.write_string(row, c as u16, cell)?;
-                    }
-                }
-            }
-        }
-        wb.save_to_buffer()
-    };
-    run().map_err(|e| e.to_string())
+    let client = p.client_id();
+    let (tx, rows) = export::rows();
+    tokio::spawn(async move {
+        let found = leads::export(&mut conn, client, &sel.filter, &sel.sort);
+        export::feed(found, row_cells, tx).await
+    });
+    export::table_file(&format, "numbers", &COLUMNS, rows).await
 }

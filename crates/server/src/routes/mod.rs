@@ -5,6 +5,7 @@ pub mod batches;
 pub mod bot;
 pub mod campaigns;
 pub mod dialer;
+pub mod export;
 pub mod files;
 pub mod health;
 pub mod keys;

@@ -7,7 +7,8 @@ use crate::harness::{TestApp, multipart};
 both!(
     csv_upload_imports_good_rows_and_reports_bad_ones,
     csv_upload_refuses_what_is_not_csv,
-    export_xlsx_and_csv_follow_the_selection
+    export_xlsx_and_csv_follow_the_selection,
+    large_exports_hold_every_row_in_order
 );
 
 pub(crate) async fn upload(
@@ -169,6 +170,90 @@ async fn set_state(app: &TestApp, lead: i64, status: &str, disposition: Option<&
         .execute(&mut app.state.db.write().await.unwrap())
         .await
         .unwrap();
+}
+
+/// The text of each sheet of an XLSX file, in order.
+fn xlsx_sheets(bytes: Vec<u8>) -> Vec<String> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut names: Vec<String> = zip
+        .file_names()
+        .filter(|n| n.starts_with("xl/worksheets/sheet"))
+        .map(String::from)
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|n| {
+            let mut s = String::new();
+            zip.by_name(n).unwrap().read_to_string(&mut s).unwrap();
+            s
+        })
+        .collect()
+}
+
+/// More leads than the export once read per query (5,000), in CSV and in XLSX: every one, once,
+/// in the order asked, another client's none.
+async fn large_exports_hold_every_row_in_order(app: TestApp) {
+    let admin = app.admin().await;
+    let n = 12_345;
+    let mut csv = String::from("phone,name\n");
+    for i in 0..n {
+        csv.push_str(&format!("+1415{:07},Lead {i}\n", 7_000_000 + i));
+    }
+    let (s, v) = upload(&app, &admin, csv.as_bytes(), &[]).await;
+    assert_eq!(
+        (s, &v["summary"]["successCount"]),
+        (StatusCode::OK, &json!(n))
+    );
+    let rows = csv_rows(
+        &app,
+        &admin,
+        json!({"select_all": true, "sort_by": "phone", "sort_order": "desc", "format": "csv"}),
+    )
+    .await;
+    assert_eq!(rows.len(), n);
+    for (k, r) in rows.iter().enumerate() {
+        let phone = format!(",+1415{:07},", 7_000_000 + n - 1 - k);
+        assert!(r.contains(&phone), "row {k}: {r}, wanted {phone}");
+    }
+
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/numbers/export")
+        .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(
+            json!({"select_all": true, "excluded_ids": [], "sort_by": "phone", "sort_order": "asc"})
+                .to_string(),
+        ))
+        .unwrap();
+    let (s, h, bytes) = app.raw(req).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        h[header::CONTENT_LENGTH].to_str().unwrap(),
+        bytes.len().to_string()
+    );
+    let sheets = xlsx_sheets(bytes);
+    assert_eq!(sheets.len(), 1);
+    let sheet = &sheets[0];
+    assert!(sheet.contains(">last_user_message<"));
+    let mut at = 0;
+    for i in 0..n {
+        let phone = format!(">+1415{:07}<", 7_000_000 + i);
+        let found = sheet[at..].find(&phone).map(|k| at + k);
+        at = found.unwrap_or_else(|| panic!("{phone} missing or out of order"));
+    }
+
+    // Another client's admin exports none of them.
+    let (_, c) = app
+        .post("/api/clients", &admin, json!({"name": "Elsewhere"}))
+        .await;
+    let (_, other) = app
+        .user(&admin, "elsewhere", "admin", c["client"]["id"].as_i64())
+        .await;
+    let rows = csv_rows(&app, &other, json!({"select_all": true, "format": "csv"})).await;
+    assert_eq!(rows.len(), 0);
 }
 
 /// The data rows of a CSV export of `body`'s selection.

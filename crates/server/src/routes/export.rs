@@ -1,0 +1,363 @@
+//! Tables as downloadable files (CSV or XLSX), of any number of rows in flat memory: rows come
+//! from one query through a channel; CSV goes out as the rows arrive, XLSX is written to a
+//! temporary file (a zip archive is only whole at its end) and then sent from it.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use axum::body::{Body, Bytes};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use switchboard_store::StoreError;
+use tokio::sync::mpsc;
+
+use crate::error::{ApiError, ApiResult};
+
+/// One table row per message, in order, then `None`; or an error. A channel closed before
+/// `None` is a table cut short.
+pub type Rows<const N: usize> = mpsc::Receiver<Row<N>>;
+pub type Row<const N: usize> = Result<Option<[String; N]>, StoreError>;
+
+/// The next row, `None` at the end of the table, or why there is none.
+fn next_row<const N: usize>(got: Option<Row<N>>) -> Result<Option<[String; N]>, String> {
+    match got {
+        Some(r) => r.map_err(|e| e.to_string()),
+        None => Err("the table's query stopped before its end".into()),
+    }
+}
+
+/// Rows queued between the query and the file.
+const AHEAD: usize = 1024;
+/// A CSV answer is sent in pieces of about this many bytes.
+const CSV_PIECE: usize = 64 * 1024;
+/// Data rows per XLSX sheet: the format's 1,048,576 rows, less the header. More rows go on to
+/// another sheet.
+const XLSX_SHEET_ROWS: u32 = 1_048_575;
+
+/// A channel for a table's rows: `feed` them from a task that owns the query's connection,
+/// answer with [`table_file`] on the other end.
+pub fn rows<const N: usize>() -> (mpsc::Sender<Row<N>>, Rows<N>) {
+    mpsc::channel(AHEAD)
+}
+
+/// Send each of `found`'s records as a table row, until it ends, fails, or nobody reads: the
+/// client went away, or has taken nothing for [`STALLED`] (the query holds a connection and,
+/// on SQLite, a read snapshot, which a stalled download must not keep forever).
+pub async fn feed<T, const N: usize>(
+    mut found: BoxStream<'_, Result<T, StoreError>>,
+    cells: impl Fn(&T) -> [String; N],
+    to: mpsc::Sender<Row<N>>,
+) {
+    while let Some(r) = found.next().await {
+        let failed = r.is_err();
+        if to
+            .send_timeout(r.map(|t| Some(cells(&t))), STALLED)
+            .await
+            .is_err()
+            || failed
+        {
+            return;
+        }
+    }
+    let _ = to.send_timeout(Ok(None), STALLED).await;
+}
+
+/// How long a download may take no rows before its query is stopped.
+const STALLED: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A table as a downloadable CSV or XLSX file (`name-<time>.<format>`). Cells that are whole
+/// numbers are written as numbers in XLSX. A query that fails before its first row is an
+/// error answer; one that fails later cuts the CSV answer off (the client sees an incomplete
+/// transfer, never a short file that looks whole).
+pub async fn table_file<const N: usize>(
+    format: &str,
+    name: &'static str,
+    columns: &'static [&'static str; N],
+    mut rows: Rows<N>,
+) -> ApiResult<Response> {
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let failed = |e: String| {
+        tracing::error!(error = %e, "export failed");
+        ApiError::internal()
+    };
+    let (content_type, body, length) = if format == "csv" {
+        let first = next_row(rows.recv().await).map_err(failed)?;
+        (
+            "text/csv; charset=utf-8",
+            Body::from_stream(csv_pieces(columns, first, rows)),
+            None,
+        )
+    } else {
+        let file = tokio::task::spawn_blocking(move || xlsx(name, columns, rows, XLSX_SHEET_ROWS))
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .map_err(failed)?;
+        let length = file.metadata().map(|m| m.len()).ok();
+        (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Body::from_stream(file_pieces(file)),
+            length,
+        )
+    };
+    let mut answer = (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}-{stamp}.{format}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response();
+    if let Some(n) = length {
+        answer
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, n.into());
+    }
+    Ok(answer)
+}
+
+/// The CSV text: the header, `first` (none: there are no rows), then every row as it comes,
+/// in pieces of [`CSV_PIECE`] bytes or so.
+fn csv_pieces<const N: usize>(
+    columns: &'static [&'static str; N],
+    first: Option<[String; N]>,
+    rows: Rows<N>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    // (rows, the lines to write first, whether rows may still come)
+    let open = first.is_some();
+    let lead: Vec<[String; N]> = std::iter::once(columns.map(String::from))
+        .chain(first)
+        .collect();
+    stream::unfold(Some((rows, lead, open)), |state| async move {
+        let (mut rows, lead, mut more) = state?;
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::with_capacity(CSV_PIECE + 4096));
+        for r in &lead {
+            if let Err(e) = w.write_record(r) {
+                return Some((Err(std::io::Error::other(e)), None));
+            }
+        }
+        while more && w.get_ref().len() < CSV_PIECE {
+            let r = match next_row(rows.recv().await) {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    more = false;
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "export failed after its first rows");
+                    return Some((Err(std::io::Error::other(e)), None));
+                }
+            };
+            if let Err(e) = w.write_record(&r) {
+                return Some((Err(std::io::Error::other(e)), None));
+            }
+        }
+        let piece = match w.into_inner() {
+            Ok(b) => Bytes::from(b),
+            Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
+        };
+        Some((Ok(piece), more.then_some((rows, Vec::new(), true))))
+    })
+}
+
+/// An XLSX workbook of the rows in a temporary file (gone once closed), read from its start:
+/// a sheet named after the table, and more (`Name 2`, …) past `per_sheet` rows each.
+fn xlsx<const N: usize>(
+    name: &str,
+    columns: &[&str; N],
+    mut rows: Rows<N>,
+    per_sheet: u32,
+) -> Result<std::fs::File, String> {
+    use rust_xlsxwriter::{Format, Workbook, XlsxError};
+    let mut title = name.to_string();
+    title[..1].make_ascii_uppercase();
+    let bold = Format::new().set_bold();
+    let mut wb = Workbook::new();
+    let new_sheet = |wb: &mut Workbook, k: usize| -> Result<(), XlsxError> {
+        let sheet = wb.add_worksheet_with_constant_memory();
+        sheet.set_name(match k {
+            0 => title.clone(),
+            _ => format!("{title} {}", k + 1),
+        })?;
+        for (c, col) in columns.iter().enumerate() {
+            sheet.write_with_format(0, c as u16, *col, &bold)?;
+        }
+        Ok(())
+    };
+    let mut run = |wb: &mut Workbook| -> Result<(), String> {
+        new_sheet(wb, 0).map_err(|e| e.to_string())?;
+        let (mut sheet, mut row) = (0usize, 0u32);
+        while let Some(r) = next_row(rows.blocking_recv())? {
+            if row == per_sheet {
+                sheet += 1;
+                row = 0;
+                new_sheet(wb, sheet).map_err(|e| e.to_string())?;
+            }
+            row += 1;
+            let ws = wb.worksheet_from_index(sheet).map_err(|e| e.to_string())?;
+            for (c, cell) in r.iter().enumerate() {
+                let written = match cell.parse::<i64>() {
+                    Ok(n) if !cell.starts_with('+') && !cell.starts_with('0') || cell == "0" => {
+                        ws.write_number(row, c as u16, n as f64)
+                    }
+                    _ => ws.write_string(row, c as u16, cell),
+                };
+                written.map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    };
+    run(&mut wb)?;
+    let mut file = tempfile::tempfile().map_err(|e| e.to_string())?;
+    wb.save_to_writer(&mut file).map_err(|e| e.to_string())?;
+    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    Ok(file)
+}
+
+/// A file's bytes from where it stands, in pieces, read off the async threads.
+fn file_pieces(
+    file: std::fs::File,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; 256 * 1024];
+            let n = file.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((buf, file))
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        match read {
+            Ok((buf, _)) if buf.is_empty() => None,
+            Ok((buf, file)) => Some((Ok(Bytes::from(buf)), Some(file))),
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sheets(file: std::fs::File) -> Vec<String> {
+        let mut zip = zip::ZipArchive::new(file).unwrap();
+        let mut names: Vec<String> = zip
+            .file_names()
+            .filter(|n| n.starts_with("xl/worksheets/sheet"))
+            .map(String::from)
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|n| {
+                let mut s = String::new();
+                zip.by_name(n).unwrap().read_to_string(&mut s).unwrap();
+                s
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn xlsx_goes_on_to_another_sheet_past_the_rows_a_sheet_holds() {
+        let (tx, rx) = rows::<2>();
+        let fed = tokio::spawn(async move {
+            for i in 0..5 {
+                tx.send(Ok(Some([i.to_string(), format!("+1415555{i:04}")])))
+                    .await
+                    .unwrap();
+            }
+            tx.send(Ok(None)).await.unwrap();
+        });
+        let file = tokio::task::spawn_blocking(move || xlsx("numbers", &["id", "phone"], rx, 2))
+            .await
+            .unwrap()
+            .unwrap();
+        fed.await.unwrap();
+        let sheets = sheets(file);
+        assert_eq!(sheets.len(), 3, "2 + 2 + 1 rows");
+        for (k, xml) in sheets.iter().enumerate() {
+            assert!(xml.contains(">id<") && xml.contains(">phone<"), "{xml}");
+            for i in 0..5 {
+                let here = i / 2 == k;
+                assert_eq!(xml.contains(&format!("+1415555{i:04}")), here, "{k}: {xml}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn xlsx_of_a_table_cut_short_is_an_error() {
+        for last in [Some(Err(StoreError::NotFound)), None] {
+            let (tx, rx) = rows::<2>();
+            tx.send(Ok(Some(["1".into(), "x".into()]))).await.unwrap();
+            if let Some(r) = last {
+                tx.send(r).await.unwrap();
+            }
+            drop(tx);
+            let made = tokio::task::spawn_blocking(move || xlsx("numbers", &["id", "x"], rx, 9))
+                .await
+                .unwrap();
+            assert!(made.is_err());
+        }
+    }
+
+    #[tokio::test]
+    async fn csv_sends_every_row_in_order_and_cuts_off_at_an_error() {
+        let (tx, rx) = rows::<2>();
+        let fed = tokio::spawn(async move {
+            for i in 0..20_000 {
+                tx.send(Ok(Some([i.to_string(), "a,b".into()])))
+                    .await
+                    .unwrap();
+            }
+            tx.send(Ok(None)).await.unwrap();
+        });
+        let pieces = all_pieces(rx).await;
+        fed.await.unwrap();
+        assert!(pieces.len() > 2, "sent in pieces");
+        let text: Vec<u8> = pieces
+            .into_iter()
+            .flat_map(|p| p.unwrap().to_vec())
+            .collect();
+        let text = String::from_utf8(text).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 20_001);
+        assert_eq!(lines[0], "id,text");
+        assert_eq!(lines[1], "0,\"a,b\"");
+        assert_eq!(lines[20_000], "19999,\"a,b\"");
+
+        let (tx, rx) = rows::<2>();
+        tx.send(Ok(Some(["1".into(), "x".into()]))).await.unwrap();
+        tx.send(Err(StoreError::NotFound)).await.unwrap();
+        drop(tx);
+        let pieces = all_pieces(rx).await;
+        assert!(pieces.last().unwrap().is_err(), "the answer is cut off");
+
+        // The query stopped (its task ended) before the end of the table.
+        let (tx, rx) = rows::<2>();
+        tx.send(Ok(Some(["1".into(), "x".into()]))).await.unwrap();
+        drop(tx);
+        let pieces = all_pieces(rx).await;
+        assert!(pieces.last().unwrap().is_err(), "the answer is cut off");
+
+        let (tx, rx) = rows::<2>();
+        tx.send(Ok(None)).await.unwrap();
+        let pieces = all_pieces(rx).await;
+        assert_eq!(pieces.len(), 1);
+        assert_eq!(
+            pieces[0].as_ref().unwrap(),
+            "id,text\n",
+            "no rows: the header alone"
+        );
+    }
+
+    /// The pieces of a CSV answer, its first row taken as `table_file` takes it.
+    async fn all_pieces(mut rx: Rows<2>) -> Vec<Result<Bytes, std::io::Error>> {
+        let first = next_row(rx.recv().await).unwrap();
+        csv_pieces(&["id", "text"], first, rx).collect().await
+    }
+}
