@@ -29,23 +29,9 @@ fi
 SB=${SB:-target/release/switchboard}
 BENCH=target/release/switchboard-bench
 WORK=$(mktemp -d)
-SERVER_PID=
+source bench/lib.sh
 cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
-
-start_server() { # $1 = database URL
-  SWITCHBOARD_DATABASE_URL="$1" SWITCHBOARD_LISTEN=127.0.0.1:$PORT SWITCHBOARD_PUBLIC_URL=$PUBLIC \
-  SWITCHBOARD_RATE_LIMITS=off SWITCHBOARD_ADMIN_PASSWORD=bench-password-1 SWITCHBOARD_LOG=warn \
-    "$SB" serve > "$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 100); do curl -sf "$PUBLIC/health" >/dev/null && return 0; sleep 0.1; done
-  echo "server did not start"; cat "$WORK/server.log"; exit 1
-}
-stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
-token() { # $1 = login, $2 = password
-  curl -sf "$PUBLIC/api/auth/login" -H 'content-type: application/json' \
-    -d "{\"username\":\"$1\",\"password\":\"$2\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
-}
 median_of() { # $1 = path, $2 = token: RUNS requests, prints the median seconds
   for _ in $(seq 1 "$RUNS"); do
     curl -sf -o /dev/null -w '%{time_total}\n' "$PUBLIC$1" -H "authorization: Bearer $2" || echo FAILED

@@ -1,0 +1,17 @@
+# Shared by the bench scripts that time a running server: source it after setting SB (the
+# server binary), PORT, PUBLIC (http://127.0.0.1:$PORT) and WORK (a scratch folder).
+
+SERVER_PID=
+start_server() { # $1 = database URL
+  SWITCHBOARD_DATABASE_URL="$1" SWITCHBOARD_LISTEN=127.0.0.1:$PORT SWITCHBOARD_PUBLIC_URL=$PUBLIC \
+  SWITCHBOARD_RATE_LIMITS=off SWITCHBOARD_ADMIN_PASSWORD=bench-password-1 SWITCHBOARD_LOG=warn \
+    "$SB" serve > "$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -sf "$PUBLIC/health" >/dev/null && return 0; sleep 0.1; done
+  echo "server did not start"; cat "$WORK/server.log"; exit 1
+}
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+token() { # $1 = login, $2 = password
+  curl -sf "$PUBLIC/api/auth/login" -H 'content-type: application/json' \
+    -d "{\"username\":\"$1\",\"password\":\"$2\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
