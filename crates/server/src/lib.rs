@@ -49,14 +49,20 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
             settings::get_or_insert(&db, "jwt_secret", &hex::encode(b)).await?
         }
     };
-    // Keep SQLite's planner statistics fresh as data grows (hourly, as SQLite recommends).
+    // Keep SQLite's planner statistics fresh as data grows (hourly, as SQLite recommends), and
+    // follow those another process writes (an import) within a minute.
     let db_for_stats = db.clone();
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
         every.tick().await;
-        loop {
+        for minute in 1u64.. {
             every.tick().await;
-            if let Err(e) = db_for_stats.optimize().await {
+            let done = if minute % 60 == 0 {
+                db_for_stats.optimize().await
+            } else {
+                db_for_stats.follow_stats().await
+            };
+            if let Err(e) = done {
                 tracing::warn!(error = %e, "could not refresh planner statistics");
             }
         }

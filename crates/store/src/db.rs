@@ -368,6 +368,24 @@ async fn ping_if_idle<C: sqlx::Connection>(
     Ok(true)
 }
 
+/// A hash of SQLite's planner statistics as the file holds them now.
+async fn stats_fingerprint(c: &mut SqliteConnection) -> Result<u64, StoreError> {
+    let (kept,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'")
+            .fetch_one(&mut *c)
+            .await?;
+    let rows: Vec<(String, Option<String>, String)> = if kept == 0 {
+        Vec::new()
+    } else {
+        sqlx::query_as("SELECT tbl, idx, stat FROM sqlite_stat1 ORDER BY tbl, idx")
+            .fetch_all(&mut *c)
+            .await?
+    };
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&rows, &mut h);
+    Ok(std::hash::Hasher::finish(&h))
+}
+
 /// A borrowed connection of either backend.
 pub enum Exec<'a> {
     Sqlite(&'a mut SqliteConnection),
@@ -457,6 +475,8 @@ struct StatsRefreshed {
     since: Instant,
     /// Nanoseconds from `since` to the last refresh.
     at: AtomicU64,
+    /// A hash of the statistics in the file when [`Db::follow_stats`] last read them.
+    seen: std::sync::Mutex<Option<u64>>,
 }
 
 impl StatsRefreshed {
@@ -464,7 +484,17 @@ impl StatsRefreshed {
         Self {
             since: Instant::now(),
             at: AtomicU64::new(0),
+            seen: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The file's statistics now hash to `fingerprint`: a refresh if they hashed otherwise.
+    fn follow(&self, fingerprint: u64) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.is_some_and(|s| s != fingerprint) {
+            self.mark();
+        }
+        *seen = Some(fingerprint);
     }
 
     fn mark(&self) {
@@ -623,7 +653,22 @@ impl Db {
                 .execute(&mut *c)
                 .await?;
             stats.mark();
+            let now = stats_fingerprint(&mut c).await?;
+            *stats.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
         }
+        Ok(())
+    }
+
+    /// SQLite: notice statistics another process wrote to the file (`switchboard import`
+    /// refreshes them after a large import) and replace the read connections opened before
+    /// them, as after [`Db::optimize`]. Cheap (`sqlite_stat1` has a row per index); the
+    /// server calls it every minute. PostgreSQL: nothing (its statistics are the server's).
+    pub async fn follow_stats(&self) -> Result<(), StoreError> {
+        let Pools::Sqlite { read, stats, .. } = &*self.pools else {
+            return Ok(());
+        };
+        let now = stats_fingerprint(&mut *read.acquire().await?).await?;
+        stats.follow(now);
         Ok(())
     }
 

@@ -284,24 +284,12 @@ async fn large_imports_refresh_the_planner_statistics(db: Db, client: i64) {
     // SQLite: a read connection that has planned a query before the refresh. A connection reads
     // the statistics once, with the schema (so `sqlite_stat1` must exist already: creating it
     // would make every connection read the schema again).
-    let held_plan = "EXPLAIN QUERY PLAN SELECT id FROM leads WHERE client_id = $1 \
-         AND status IN ('pending', 'claimed', 'calling') AND assigned_user_id = $2 \
-         AND deleted_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 20";
-    let plan = |db: Db| async move {
-        let rows: Vec<(i64, i64, i64, String)> = sql(held_plan)
-            .arg(client)
-            .arg(1i64)
-            .fetch_all(&mut db.read().await.unwrap())
-            .await
-            .unwrap();
-        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
-    };
     if db.backend() == switchboard_store::Backend::Sqlite {
         sql("ANALYZE clients")
             .execute(&mut db.write().await.unwrap())
             .await
             .unwrap();
-        let before = plan(db.clone()).await;
+        let before = held_leads_plan(&db, client).await;
         assert!(before.contains("leads_client_status_idx"), "{before}");
         // (PostgreSQL's autovacuum, where it runs, may have come by.)
         assert_eq!(
@@ -322,9 +310,66 @@ async fn large_imports_refresh_the_planner_statistics(db: Db, client: i64) {
     if db.backend() == switchboard_store::Backend::Sqlite {
         // The connection that planned before is not handed out again: the held leads are read
         // through the index of assigned leads, not through all 19,999 pending ones.
-        let now = plan(db.clone()).await;
+        let now = held_leads_plan(&db, client).await;
         assert!(now.contains("leads_assigned_idx"), "{now}");
     }
+}
+
+/// SQLite's plan, through the read pool, for the open leads a person holds: through the status
+/// index without statistics, through the index of assigned leads with them.
+async fn held_leads_plan(db: &Db, client: i64) -> String {
+    let rows: Vec<(i64, i64, i64, String)> = sql(
+        "EXPLAIN QUERY PLAN SELECT id FROM leads WHERE client_id = $1 \
+         AND status IN ('pending', 'claimed', 'calling') AND assigned_user_id = $2 \
+         AND deleted_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 20",
+    )
+    .arg(client)
+    .arg(1i64)
+    .fetch_all(&mut db.read().await.unwrap())
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+}
+
+/// Statistics another process writes to a SQLite file (`switchboard import` into a running
+/// server's file) reach this process's read connections once it follows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_read_connections_follow_statistics_another_process_writes() {
+    let t = fresh_db(TestBackend::Sqlite).await.unwrap();
+    let server = t.db.clone();
+    let mut tx = server.begin().await.unwrap();
+    let client = clients::create(&mut tx, "Test", 10, None).await.unwrap().id;
+    tx.commit().await.unwrap();
+    sql("ANALYZE clients")
+        .execute(&mut server.write().await.unwrap())
+        .await
+        .unwrap();
+    server.follow_stats().await.unwrap();
+    let before = held_leads_plan(&server, client).await;
+    assert!(before.contains("leads_client_status_idx"), "{before}");
+
+    // The other process: its own connections to the same file.
+    let importer = Db::connect(&t.url).await.unwrap();
+    let mut csv = String::from("phone\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("+1415{:07}\n", 6_000_000 + i));
+    }
+    import(&importer, csv.into_bytes(), ImportOptions::new(client))
+        .await
+        .unwrap();
+    importer.close().await;
+
+    assert_eq!(
+        held_leads_plan(&server, client).await,
+        before,
+        "not followed yet: the connection keeps what it read"
+    );
+    server.follow_stats().await.unwrap();
+    let now = held_leads_plan(&server, client).await;
+    assert!(now.contains("leads_assigned_idx"), "{now}");
+    // Nothing new: the connections stay.
+    server.follow_stats().await.unwrap();
+    assert_eq!(held_leads_plan(&server, client).await, now);
 }
 
 async fn import_counts_duplicates_and_errors(db: Db, client: i64) {
