@@ -336,7 +336,13 @@ async fn held_leads_plan(db: &Db, client: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_read_connections_follow_statistics_another_process_writes() {
     let t = fresh_db(TestBackend::Sqlite).await.unwrap();
-    let server = t.db.clone();
+    // One read connection, so that each read below is on the same one (the pool gives a
+    // connection back on a task of its own, and may open another meanwhile).
+    let one = switchboard_store::db::ConnectOptions {
+        max_connections: Some(1),
+        ..Default::default()
+    };
+    let server = Db::connect_with(&t.url, one).await.unwrap();
     let mut tx = server.begin().await.unwrap();
     let client = clients::create(&mut tx, "Test", 10, None).await.unwrap().id;
     tx.commit().await.unwrap();
