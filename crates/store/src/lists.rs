@@ -17,7 +17,8 @@ pub struct List {
 }
 
 const SELECT: &str = "SELECT l.id, l.client_id, l.name, l.description, \
-    (SELECT COUNT(*) FROM leads WHERE leads.list_id = l.id AND leads.deleted_at IS NULL) AS lead_count, \
+    (SELECT COUNT(*) FROM leads WHERE leads.list_id = l.id AND leads.client_id = l.client_id \
+     AND leads.deleted_at IS NULL) AS lead_count, \
     l.created_at, l.updated_at FROM lists l";
 
 pub async fn create(

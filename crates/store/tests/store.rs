@@ -72,6 +72,7 @@ both!(
     import_ignores_nothing_but_duplicates,
     import_in_sessions_keeps_the_file_order,
     large_imports_refresh_the_planner_statistics,
+    lists_count_page_and_delete_their_live_and_deleted_leads,
     checks_accept_every_value_and_refuse_others,
     tag_and_text_filters,
     text_with_nul_is_refused_alike
@@ -313,6 +314,134 @@ async fn large_imports_refresh_the_planner_statistics(db: Db, client: i64) {
         let now = held_leads_plan(&db, client).await;
         assert!(now.contains("leads_assigned_idx"), "{now}");
     }
+}
+
+/// A list's count and its leads' pages (both read from the list's index) against a plain query,
+/// with some of its leads soft-deleted and another client's list beside it; deleting the list
+/// clears every lead's list, the deleted ones' too (its foreign key would refuse otherwise).
+async fn lists_count_page_and_delete_their_live_and_deleted_leads(db: Db, client: i64) {
+    let mut tx = db.begin().await.unwrap();
+    let other = clients::create(&mut tx, "Other", 10, None)
+        .await
+        .unwrap()
+        .id;
+    let list = switchboard_store::lists::create(&mut tx, client, "Big", None)
+        .await
+        .unwrap()
+        .id;
+    let theirs = switchboard_store::lists::create(&mut tx, other, "Big", None)
+        .await
+        .unwrap()
+        .id;
+    tx.commit().await.unwrap();
+    for (c, l, from) in [
+        (client, Some(list), 0),
+        (client, None, 100),
+        (other, Some(theirs), 200),
+    ] {
+        let mut csv = String::from("phone,name\n");
+        for i in 0..40 {
+            csv.push_str(&format!("+1415{:07},n{}\n", 8_000_000 + from + i, 39 - i));
+        }
+        let mut o = ImportOptions::new(c);
+        o.list_id = l;
+        import(&db, csv.into_bytes(), o).await.unwrap();
+    }
+    // Leads changed at different times, and some soft-deleted.
+    let mut tx = db.begin().await.unwrap();
+    sql("UPDATE leads SET created_at = $1 WHERE id % 3 = 0")
+        .arg(switchboard_store::now() + std::time::Duration::from_secs(60))
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    sql("UPDATE leads SET deleted_at = created_at WHERE id % 5 = 0")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let want = |order: &'static str| {
+        let db = db.clone();
+        async move {
+            let rows: Vec<(i64,)> = db
+                .fetch_all(
+                    sql(&format!(
+                        "SELECT id FROM leads WHERE client_id = $1 AND list_id = $2 \
+                         AND deleted_at IS NULL ORDER BY {order}"
+                    ))
+                    .arg(client)
+                    .arg(list),
+                )
+                .await
+                .unwrap();
+            rows.into_iter().map(|(id,)| id).collect::<Vec<i64>>()
+        }
+    };
+    let live = want("created_at DESC, id DESC").await;
+    assert_eq!(live.len(), 32, "40 less the 8 deleted");
+    let got = switchboard_store::lists::get(&db, client, list)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.lead_count, 32);
+    let f = LeadFilter {
+        list_id: Some(list),
+        ..Default::default()
+    };
+    for (sort, order) in [
+        (LeadSort::default(), "created_at DESC, id DESC"),
+        (
+            LeadSort::parse(Some("created_at"), Some("asc")).unwrap(),
+            "created_at ASC, id ASC",
+        ),
+        (
+            LeadSort::parse(Some("name"), Some("asc")).unwrap(),
+            "name ASC, id ASC",
+        ),
+    ] {
+        let all = want(order).await;
+        for offset in [0u64, 7, 30] {
+            let (rows, total) = leads::list(&db, client, &f, &sort, 7, offset)
+                .await
+                .unwrap();
+            assert_eq!(total, 32);
+            let ids: Vec<i64> = rows.iter().map(|l| l.id).collect();
+            let end = (offset as usize + 7).min(all.len());
+            assert_eq!(ids, all[offset as usize..end], "{order}, offset {offset}");
+        }
+    }
+    // Another client's list of the same name is not this one.
+    assert!(
+        switchboard_store::lists::get(&db, client, theirs)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let mut tx = db.begin().await.unwrap();
+    assert!(
+        switchboard_store::lists::delete(&mut tx, client, list)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let (left,): (i64,) = db
+        .fetch_one(sql("SELECT COUNT(*) FROM leads WHERE list_id = $1").arg(list))
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "no lead, live or deleted, keeps the list");
+    let (kept,): (i64,) = db
+        .fetch_one(
+            sql("SELECT COUNT(*) FROM leads WHERE client_id = $1 AND list_id IS NULL").arg(client),
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept, 80, "the leads stay");
+    let theirs_now = switchboard_store::lists::get(&db, other, theirs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(theirs_now.lead_count, 32);
 }
 
 /// SQLite's plan, through the read pool, for the open leads a person holds: through the status
