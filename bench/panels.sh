@@ -9,6 +9,7 @@
 #   CALLS=1000000      calls in the history (a month, `switchboard-bench seed-calls --kind history`; 0: none)
 #   LEADS=0            leads imported first (`bench/gen-leads.py`, `switchboard import`); with
 #                      leads, the lead lists are timed too
+#   LIST=              with LEADS: import them into this list and time the list routes too
 #   RUNS=5             requests per route
 #   BACKENDS="sqlite postgres"
 #   PG_URL_BASE=postgres://postgres@127.0.0.1:5432   (it drops and recreates switchboard_panels)
@@ -18,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CALLS=${CALLS:-1000000}
 LEADS=${LEADS:-0}
+LIST=${LIST:-}
 RUNS=${RUNS:-5}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 PG_URL_BASE=${PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}
@@ -53,7 +55,7 @@ for backend in $BACKENDS; do
   fi
   if [[ $LEADS -gt 0 ]]; then
     SWITCHBOARD_DATABASE_URL="$URL" SWITCHBOARD_ADMIN_PASSWORD=bench-password-1 SWITCHBOARD_LOG=warn \
-      SWITCHBOARD_PHONE_REGION=US "$SB" import "$WORK/leads.csv" > /dev/null
+      SWITCHBOARD_PHONE_REGION=US "$SB" import ${LIST:+--list "$LIST"} "$WORK/leads.csv" > /dev/null
   fi
   if [[ $CALLS -gt 0 ]]; then
     "$BENCH" seed-calls --database-url "$URL" --calls "$CALLS" --kind history
@@ -83,6 +85,11 @@ for backend in $BACKENDS; do
     for path in '/api/leads?page=1&limit=20' '/api/leads?priority=high' '/api/leads?status=pending&priority=urgent,high'; do
       echo "$backend GET $path: median $(median_of "$path" "$ADMIN") s"
     done
+    if [[ -n $LIST ]]; then
+      for path in '/api/lists' '/api/lists/1' '/api/leads?listId=1&page=1&limit=20' '/api/leads?listId=1&page=1&limit=20&sortBy=created_at&sortOrder=asc'; do
+        echo "$backend GET $path: median $(median_of "$path" "$ADMIN") s"
+      done
+    fi
   fi
   stop_server
 done
