@@ -30,6 +30,8 @@ pub struct AppState {
     pub instance_id: Arc<str>,
     /// The dialer engine, once started.
     pub engine: Arc<std::sync::OnceLock<switchboard_dialer::EngineHandle>>,
+    /// Exports running at once (see [`crate::routes::export::slot`]).
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
         Ok(Self {
             instance_id: instance_id.into(),
             engine: Arc::new(std::sync::OnceLock::new()),
+            exports: Arc::new(tokio::sync::Semaphore::new(crate::routes::export::AT_ONCE)),
             ingestor,
             reporter,
             jwt: Arc::new(JwtKeys::new(

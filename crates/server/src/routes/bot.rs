@@ -990,10 +990,12 @@ pub async fn export(
             v.transcript,
         ]
     };
+    let turn = export::slot(&st.exports).await?;
     let mut conn = st.db.read().await?;
     let client = p.client_id();
     let (tx, rows) = export::rows();
     tokio::spawn(async move {
+        let _turn = turn;
         match calls::export(&mut conn, client, &f).await {
             Ok(found) => export::feed(found, cells, tx).await,
             Err(e) => {

@@ -8,8 +8,10 @@ use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, BoxStream, StreamExt};
+use std::sync::Arc;
 use switchboard_store::StoreError;
-use tokio::sync::mpsc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -33,6 +35,21 @@ const CSV_PIECE: usize = 64 * 1024;
 /// Data rows per XLSX sheet: the format's 1,048,576 rows, less the header. More rows go on to
 /// another sheet.
 const XLSX_SHEET_ROWS: u32 = 1_048_575;
+
+/// Exports one process runs at once; more wait their turn. Each holds a database connection
+/// for as long as its query runs (seconds for a million leads, as long as a slow download
+/// takes for CSV), and SQLite's read pool has 8: two leave the rest to everyone else.
+pub const AT_ONCE: usize = 2;
+
+/// Wait for an export's turn; it lasts as long as the permit is held (by the task that runs
+/// the query).
+pub async fn slot(exports: &Arc<Semaphore>) -> ApiResult<OwnedSemaphorePermit> {
+    exports
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal())
+}
 
 /// A channel for a table's rows: `feed` them from a task that owns the query's connection,
 /// answer with [`table_file`] on the other end.

@@ -282,10 +282,12 @@ pub async fn export(
     }
     sel.filter.excluded_ids = parse_ids(&b.excluded_ids, "excluded_ids")?;
 
+    let turn = export::slot(&st.exports).await?;
     let mut conn = st.db.read().await?;
     let client = p.client_id();
     let (tx, rows) = export::rows();
     tokio::spawn(async move {
+        let _turn = turn;
         let found = leads::export(&mut conn, client, &sel.filter, &sel.sort);
         export::feed(found, row_cells, tx).await
     });

@@ -8,7 +8,8 @@ both!(
     csv_upload_imports_good_rows_and_reports_bad_ones,
     csv_upload_refuses_what_is_not_csv,
     export_xlsx_and_csv_follow_the_selection,
-    large_exports_hold_every_row_in_order
+    large_exports_hold_every_row_in_order,
+    exports_take_turns
 );
 
 pub(crate) async fn upload(
@@ -254,6 +255,53 @@ async fn large_exports_hold_every_row_in_order(app: TestApp) {
         .await;
     let rows = csv_rows(&app, &other, json!({"select_all": true, "format": "csv"})).await;
     assert_eq!(rows.len(), 0);
+}
+
+/// Two exports run at once; a third waits until one ends (here: its client goes away without
+/// reading), and the rest of the API answers meanwhile.
+async fn exports_take_turns(app: TestApp) {
+    use tower::ServiceExt;
+    let admin = app.admin().await;
+    let mut csv = String::from("phone\n");
+    for i in 0..5_000 {
+        csv.push_str(&format!("+1415{:07}\n", 7_100_000 + i));
+    }
+    assert_eq!(
+        upload(&app, &admin, csv.as_bytes(), &[]).await.0,
+        StatusCode::OK
+    );
+    let export = || {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/numbers/export")
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(
+                json!({"select_all": true, "format": "csv"}).to_string(),
+            ))
+            .unwrap()
+    };
+    // Two downloads that read nothing: each query waits with its rows queued.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let res = app.router().oneshot(export()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        held.push(res);
+    }
+    let third =
+        tokio::time::timeout(std::time::Duration::from_millis(700), app.raw(export())).await;
+    assert!(third.is_err(), "a third export waits its turn");
+    let (s, v) = app.get("/api/leads?limit=1", &admin).await;
+    assert_eq!(
+        (s, &v["pagination"]["total"]),
+        (StatusCode::OK, &json!(5_000))
+    );
+    drop(held.pop()); // that client went away
+    let (s, _, bytes) = tokio::time::timeout(std::time::Duration::from_secs(20), app.raw(export()))
+        .await
+        .expect("its turn came");
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(String::from_utf8(bytes).unwrap().lines().count(), 5_001);
 }
 
 /// The data rows of a CSV export of `body`'s selection.
