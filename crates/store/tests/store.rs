@@ -49,6 +49,23 @@ pub(crate) async fn counted_steps<'a, F, Fut>(
     }
 }
 
+/// A new operator of `client` named `name`; their id.
+pub(crate) async fn operator(tx: &mut switchboard_store::Tx, client: i64, name: &str) -> i64 {
+    users::create(
+        tx,
+        &NewUser {
+            client_id: client,
+            username: name.into(),
+            password_hash: "h".into(),
+            role: "operator".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
 pub(crate) async fn run<F, Fut>(backend: TestBackend, f: F)
 where
     F: FnOnce(Db, i64) -> Fut,
@@ -1003,7 +1020,6 @@ mod calls_and_events {
     /// key, and the agent and caller-number indexes, which no longer hold calls without an agent
     /// or a caller number, still serve the queries that compare those columns.
     pub(super) async fn lookups_use_the_narrowed_indexes(db: Db, client: i64) {
-        use switchboard_store::users::{self, NewUser};
         let backend = db.backend();
         let other = {
             let mut tx = db.begin().await.unwrap();
@@ -1014,22 +1030,7 @@ mod calls_and_events {
             c.id
         };
         let mut tx = db.begin().await.unwrap();
-        let agent = users::create(
-            &mut tx,
-            &NewUser {
-                client_id: client,
-                username: "agent-16".into(),
-                email: None,
-                password_hash: "x".into(),
-                role: "operator".into(),
-                first_name: String::new(),
-                last_name: String::new(),
-                phone_number: None,
-                agent_id: None,
-            },
-        )
-        .await
-        .unwrap();
+        let agent = crate::operator(&mut tx, client, "agent-16").await;
         // 3,000 dialer reports (no agent, no caller number), a few calls with both.
         for chunk in 0..6 {
             let batch: Vec<NewCall> = (0..500)
@@ -1048,7 +1049,7 @@ mod calls_and_events {
             let mut c = NewCall::outbound(client, "twilio", &format!("+1415555{n:04}"));
             c.provider_call_id = Some(format!("CA{n}"));
             c.from_number = Some(format!("+1312555000{n}"));
-            c.user_id = Some(agent.id);
+            c.user_id = Some(agent);
             c.status = CallStatus::Completed;
             calls::create(&mut tx, &c).await.unwrap();
         }
@@ -1101,7 +1102,7 @@ mod calls_and_events {
         assert!(p.contains("calls_provider_call_key"), "{p}");
         let mut q = sql("SELECT calls.id FROM calls");
         calls::CallFilter {
-            user_id: Some(agent.id),
+            user_id: Some(agent),
             ..Default::default()
         }
         .push_where_aggregate(&mut q, client);
@@ -1809,7 +1810,6 @@ mod call_user_counts {
     use switchboard_core::CallStatus;
     use switchboard_store::calls::{self, CallFilter, NewCall};
     use switchboard_store::performance::{self, CallCounts, Calls};
-    use switchboard_store::users::{self, NewUser};
     use switchboard_store::{Db, clients, sql};
 
     both!(kept_counts_follow_every_change);
@@ -1903,19 +1903,7 @@ mod call_user_counts {
             .id;
         let mut people = Vec::new();
         for (i, c) in [client, client, other].into_iter().enumerate() {
-            let u = users::create(
-                &mut tx,
-                &NewUser {
-                    client_id: c,
-                    username: format!("op{i}"),
-                    password_hash: "h".into(),
-                    role: "operator".into(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-            people.push(u.id);
+            people.push(crate::operator(&mut tx, c, &format!("op{i}")).await);
         }
         let both = [client, other];
         let statuses = [

@@ -5,7 +5,6 @@
 use switchboard_core::Priority;
 use switchboard_store::import::ImportOptions;
 use switchboard_store::leads::{self, Available};
-use switchboard_store::users::{self, NewUser};
 use switchboard_store::{Db, clients, sql};
 
 both!(available_and_held_leads_match_a_plain_query);
@@ -100,20 +99,7 @@ pub(super) async fn available_and_held_leads_match_a_plain_query(db: Db, client:
         .id;
     let mut people = Vec::new();
     for (c, name) in [(client, "me"), (client, "colleague"), (other, "stranger")] {
-        let u = users::create(
-            &mut tx,
-            &NewUser {
-                client_id: c,
-                username: name.into(),
-                email: Some(format!("{name}@x.io")),
-                password_hash: "h".into(),
-                role: "operator".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        people.push(u.id);
+        people.push(crate::operator(&mut tx, c, name).await);
     }
     tx.commit().await.unwrap();
     let (me, colleague, stranger) = (people[0], people[1], people[2]);
