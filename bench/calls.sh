@@ -22,21 +22,12 @@ fi
 SB=target/release/switchboard
 BENCH=target/release/switchboard-bench
 WORK=$(mktemp -d)
-SERVER_PID=
+source bench/lib.sh
 cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
-
-start_server() { # $1 = database file
-  SWITCHBOARD_DATABASE_URL="sqlite://$1" SWITCHBOARD_LISTEN=127.0.0.1:$PORT SWITCHBOARD_PUBLIC_URL=$PUBLIC \
-  SWITCHBOARD_PROVIDER=twilio SWITCHBOARD_TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 \
-  SWITCHBOARD_TWILIO_AUTH_TOKEN=$TOKEN SWITCHBOARD_CALLER_ID=+14150000000 SWITCHBOARD_RATE_LIMITS=off \
-  SWITCHBOARD_ADMIN_PASSWORD=bench-password-1 SWITCHBOARD_LOG=warn \
-    "$SB" serve > "$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 100); do curl -sf "$PUBLIC/health" >/dev/null && return 0; sleep 0.1; done
-  echo "server did not start"; cat "$WORK/server.log"; exit 1
-}
-stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+# The server (bench/lib.sh's start_server) signs and checks as a Twilio account.
+export SWITCHBOARD_PROVIDER=twilio SWITCHBOARD_TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 \
+  SWITCHBOARD_TWILIO_AUTH_TOKEN=$TOKEN SWITCHBOARD_CALLER_ID=+14150000000
 rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
 
 echo "== machine: $(nproc) cores; $(date -u +%F)"
@@ -45,7 +36,7 @@ echo "== 1. signed Twilio status callbacks, $CALLS calls x 4 events, $CONCURRENC
 for run in $(seq 1 "$RUNS"); do
   DB="$WORK/hooks-$run.db"
   "$BENCH" seed-calls --database-url "sqlite://$DB" --calls "$CALLS" --kind fresh >/dev/null
-  start_server "$DB"
+  start_server "sqlite://$DB"
   "$BENCH" webhooks --target "$PUBLIC" --public-url "$PUBLIC" --auth-token "$TOKEN" --calls "$CALLS" --concurrency "$CONCURRENCY" | sed "s/^/run $run /"
   echo "run $run server peak RSS: $(rss_kb) kB"
   stop_server
@@ -60,7 +51,7 @@ fi
 echo "== 2. GET /api/calls over $HISTORY stored calls (SQLite)"
 DB="$WORK/history.db"
 "$BENCH" seed-calls --database-url "sqlite://$DB" --calls "$HISTORY" --kind history
-start_server "$DB"
+start_server "sqlite://$DB"
 JWT=$(curl -sf "$PUBLIC/api/auth/login" -H 'content-type: application/json' -d '{"username":"admin","password":"bench-password-1"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 PATHS=(
   "/api/calls?page=1&limit=20"

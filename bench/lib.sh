@@ -1,5 +1,6 @@
 # Shared by the bench scripts that time a running server: source it after setting SB (the
-# server binary), PORT, PUBLIC (http://127.0.0.1:$PORT) and WORK (a scratch folder).
+# server binary), PORT, PUBLIC (http://127.0.0.1:$PORT) and WORK (a scratch folder). Other
+# settings the server needs (a provider's) the caller exports as SWITCHBOARD_* variables first.
 
 SERVER_PID=
 start_server() { # $1 = database URL

@@ -96,6 +96,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::not_found("record"),
             StoreError::Conflict(what) => ApiError::conflict(format!("{what} already exists")),
             StoreError::Invalid(m) => ApiError::bad_request(m),
+            StoreError::Busy(m) => ApiError::conflict(m),
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal()

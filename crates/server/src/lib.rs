@@ -49,24 +49,7 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
             settings::get_or_insert(&db, "jwt_secret", &hex::encode(b)).await?
         }
     };
-    // Keep SQLite's planner statistics fresh as data grows (hourly, as SQLite recommends), and
-    // follow those another process writes (an import) within a minute.
-    let db_for_stats = db.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-        every.tick().await;
-        for minute in 1u64.. {
-            every.tick().await;
-            let done = if minute % 60 == 0 {
-                db_for_stats.optimize().await
-            } else {
-                db_for_stats.follow_stats().await
-            };
-            if let Err(e) = done {
-                tracing::warn!(error = %e, "could not refresh planner statistics");
-            }
-        }
-    });
+    tokio::spawn(upkeep(db.clone()));
     let (telephony, events) = telephony::build(&config)?;
     let state = AppState::new(db, config, secret.as_bytes(), default_client_id, telephony)?;
     tokio::spawn(telephony::ingest_loop(state.clone(), events));
@@ -74,6 +57,33 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
         start_engine(&state);
     }
     Ok(state)
+}
+
+/// The database's minute chores: keep SQLite's planner statistics fresh as data grows (hourly,
+/// as SQLite recommends) and follow those another process writes (an import); finish the
+/// deletions of lists a stopped server or request left marked (at start, then every minute;
+/// only those marked a minute ago or more, so as not to race a request still at work).
+async fn upkeep(db: Db) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    for minute in 0u64.. {
+        every.tick().await;
+        if minute > 0 {
+            let done = if minute % 60 == 0 {
+                db.optimize().await
+            } else {
+                db.follow_stats().await
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "could not refresh planner statistics");
+            }
+        }
+        let after = std::time::Duration::from_secs(if minute == 0 { 0 } else { 60 });
+        match switchboard_store::lists::finish_deletions(&db, after).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(lists = n, "finished the deletion of lists"),
+            Err(e) => tracing::warn!(error = %e, "could not finish deleting lists"),
+        }
+    }
 }
 
 /// Start this instance's dialer engine (campaigns, the call queue, leases, reconciliation).

@@ -31,6 +31,10 @@ pub enum StoreError {
     /// A unique constraint refused the write; the string names what clashed.
     #[error("{0} already exists")]
     Conflict(String),
+    /// The row is in the middle of a change that refuses this one for now (a list being
+    /// deleted); the string says what and when to retry.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]

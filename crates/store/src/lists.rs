@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::{AsExec, Db, Result, now, sql};
+use crate::{AsExec, Backend, Db, Result, StoreError, now, sql};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct List {
@@ -19,7 +19,10 @@ pub struct List {
 const SELECT: &str = "SELECT l.id, l.client_id, l.name, l.description, \
     (SELECT COUNT(*) FROM leads WHERE leads.list_id = l.id AND leads.client_id = l.client_id \
      AND leads.deleted_at IS NULL) AS lead_count, \
-    l.created_at, l.updated_at FROM lists l";
+    l.created_at, l.updated_at FROM lists l WHERE l.deleted_at IS NULL";
+
+/// Leads cleared of a deleted list per transaction: about 25 ms of SQLite's write lock.
+const CLEAR_BATCH: i64 = 10_000;
 
 pub async fn create(
     ex: &mut impl AsExec,
@@ -27,6 +30,7 @@ pub async fn create(
     name: &str,
     description: Option<&str>,
 ) -> Result<List> {
+    name_not_being_deleted(ex, client_id, name.trim()).await?;
     let (id,) = sql(
         "INSERT INTO lists (client_id, name, description, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $4) RETURNING id",
@@ -54,18 +58,40 @@ pub async fn ensure(ex: &mut impl AsExec, client_id: i64, name: &str) -> Result<
     .arg(now())
     .execute(ex)
     .await?;
-    Ok(
-        sql("SELECT id FROM lists WHERE client_id = $1 AND name = $2")
+    let (id, deleting) =
+        sql("SELECT id, deleted_at IS NOT NULL FROM lists WHERE client_id = $1 AND name = $2")
             .arg(client_id)
             .arg(name)
-            .fetch_one::<(i64,)>(ex)
-            .await?
-            .0,
-    )
+            .fetch_one::<(i64, bool)>(ex)
+            .await?;
+    if deleting {
+        return Err(being_deleted(name));
+    }
+    Ok(id)
+}
+
+pub(crate) fn being_deleted(name: &str) -> StoreError {
+    StoreError::Busy(format!(
+        "the list '{name}' is being deleted; try again when it is gone"
+    ))
+}
+
+/// A list being deleted keeps its name until it is gone: say so rather than "already exists".
+async fn name_not_being_deleted(ex: &mut impl AsExec, client_id: i64, name: &str) -> Result<()> {
+    let deleting =
+        sql("SELECT 1 FROM lists WHERE client_id = $1 AND name = $2 AND deleted_at IS NOT NULL")
+            .arg(client_id)
+            .arg(name)
+            .fetch_optional::<(i32,)>(ex)
+            .await?;
+    match deleting {
+        Some(_) => Err(being_deleted(name)),
+        None => Ok(()),
+    }
 }
 
 async fn get_in(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<Option<List>> {
-    sql(&format!("{SELECT} WHERE l.client_id = $1 AND l.id = $2"))
+    sql(&format!("{SELECT} AND l.client_id = $1 AND l.id = $2"))
         .arg(client_id)
         .arg(id)
         .fetch_optional(ex)
@@ -77,7 +103,7 @@ pub async fn get(db: &Db, client_id: i64, id: i64) -> Result<Option<List>> {
 }
 
 pub async fn list(db: &Db, client_id: i64) -> Result<Vec<List>> {
-    db.fetch_all(sql(&format!("{SELECT} WHERE l.client_id = $1 ORDER BY l.id")).arg(client_id))
+    db.fetch_all(sql(&format!("{SELECT} AND l.client_id = $1 ORDER BY l.id")).arg(client_id))
         .await
 }
 
@@ -98,24 +124,94 @@ pub async fn update(
     q.push(" WHERE client_id = ")
         .push_arg(client_id)
         .push(" AND id = ")
-        .push_arg(id);
+        .push_arg(id)
+        .push(" AND deleted_at IS NULL");
+    if let Some(n) = name {
+        name_not_being_deleted(ex, client_id, n.trim()).await?;
+    }
     if q.execute(ex).await? == 0 {
         return Ok(None);
     }
     get_in(ex, client_id, id).await
 }
 
-/// Delete a list; its leads stay, without a list.
-pub async fn delete(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<bool> {
-    sql("UPDATE leads SET list_id = NULL WHERE client_id = $1 AND list_id = $2")
+/// Delete a list; its leads stay, without a list. `false` when the client has no such list.
+///
+/// In steps, so no transaction holds every lead of a large list (on SQLite, the write lock;
+/// on PostgreSQL, the leads' rows): the list is marked first, which hides it from every reader
+/// and refuses new leads for it; then its leads are cleared of it a batch per transaction;
+/// then the campaigns made from it forget it (they keep their contacts) and the row goes.
+/// A server stopped on the way finishes with [`finish_deletions`].
+pub async fn delete(db: &Db, client_id: i64, id: i64) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    let marked = sql(
+        "UPDATE lists SET deleted_at = $1 WHERE client_id = $2 AND id = $3 AND deleted_at IS NULL",
+    )
+    .arg(now())
+    .arg(client_id)
+    .arg(id)
+    .execute(&mut tx)
+    .await?;
+    if marked == 0 {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    finish(db, client_id, id).await?;
+    Ok(true)
+}
+
+/// Clear a marked list's leads of it, a batch per transaction, then remove it.
+async fn finish(db: &Db, client_id: i64, id: i64) -> Result<()> {
+    // Each statement its own transaction. `list_id` again outside the batch: on PostgreSQL a
+    // lead moved to another list while the statement waited for its row is checked again, and
+    // keeps its new list. PostgreSQL joined `IN (SELECT …)` by reading every lead (0.45 s a
+    // batch over a list of 1,000,000); `= ANY(ARRAY(…))` finds the batch by primary key (0.22 s).
+    let batch = match db.backend() {
+        Backend::Sqlite => {
+            "UPDATE leads SET list_id = NULL WHERE list_id = $1 AND client_id = $2 AND id IN \
+             (SELECT id FROM leads WHERE list_id = $1 AND client_id = $2 LIMIT $3)"
+        }
+        Backend::Postgres => {
+            "UPDATE leads SET list_id = NULL WHERE list_id = $1 AND client_id = $2 AND id = ANY(\
+             ARRAY(SELECT id FROM leads WHERE list_id = $1 AND client_id = $2 LIMIT $3))"
+        }
+    };
+    loop {
+        let cleared = sql(batch).arg(id).arg(client_id).arg(CLEAR_BATCH);
+        if db.execute(cleared).await? == 0 {
+            break;
+        }
+    }
+    // Campaigns made from the list forget it (one made while it was being marked too, which
+    // would otherwise refuse the deletion for ever). Leads added to it by an import that
+    // began before the mark lose it here (`ON DELETE SET NULL`).
+    let mut tx = db.begin().await?;
+    sql("UPDATE campaigns SET list_id = NULL WHERE client_id = $1 AND list_id = $2")
         .arg(client_id)
         .arg(id)
-        .execute(ex)
+        .execute(&mut tx)
         .await?;
-    Ok(sql("DELETE FROM lists WHERE client_id = $1 AND id = $2")
+    sql("DELETE FROM lists WHERE client_id = $1 AND id = $2 AND deleted_at IS NOT NULL")
         .arg(client_id)
         .arg(id)
-        .execute(ex)
-        .await?
-        == 1)
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Finish the deletions of lists marked more than `after` ago: a server or a request stopped
+/// between the steps of [`delete`]. The server calls it every minute.
+pub async fn finish_deletions(db: &Db, after: std::time::Duration) -> Result<usize> {
+    let before = now() - chrono::Duration::from_std(after).unwrap_or_default();
+    let marked: Vec<(i64, i64)> = db
+        .fetch_all(
+            sql("SELECT client_id, id FROM lists WHERE deleted_at IS NOT NULL AND deleted_at < $1")
+                .arg(before),
+        )
+        .await?;
+    for (client_id, id) in &marked {
+        finish(db, *client_id, *id).await?;
+    }
+    Ok(marked.len())
 }

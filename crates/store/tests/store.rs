@@ -90,6 +90,7 @@ both!(
     import_in_sessions_keeps_the_file_order,
     large_imports_refresh_the_planner_statistics,
     lists_count_page_and_delete_their_live_and_deleted_leads,
+    list_deletions_clear_many_leads_and_finish_after_a_stop,
     checks_accept_every_value_and_refuse_others,
     tag_and_text_filters,
     text_with_nul_is_refused_alike
@@ -435,13 +436,11 @@ async fn lists_count_page_and_delete_their_live_and_deleted_leads(db: Db, client
             .is_none()
     );
 
-    let mut tx = db.begin().await.unwrap();
     assert!(
-        switchboard_store::lists::delete(&mut tx, client, list)
+        switchboard_store::lists::delete(&db, client, list)
             .await
             .unwrap()
     );
-    tx.commit().await.unwrap();
     let (left,): (i64,) = db
         .fetch_one(sql("SELECT COUNT(*) FROM leads WHERE list_id = $1").arg(list))
         .await
@@ -459,6 +458,152 @@ async fn lists_count_page_and_delete_their_live_and_deleted_leads(db: Db, client
         .unwrap()
         .unwrap();
     assert_eq!(theirs_now.lead_count, 32);
+}
+
+/// A list of more leads than one batch clears loses every one of them, and the campaign made
+/// from it keeps its contacts; a list left marked by a server stopped mid-deletion is hidden,
+/// refuses new leads and keeps its name until `finish_deletions` ends what was begun.
+async fn list_deletions_clear_many_leads_and_finish_after_a_stop(db: Db, client: i64) {
+    use switchboard_store::lists;
+    let mut tx = db.begin().await.unwrap();
+    let big = lists::create(&mut tx, client, "Big", None)
+        .await
+        .unwrap()
+        .id;
+    let left = lists::create(&mut tx, client, "Left", None)
+        .await
+        .unwrap()
+        .id;
+    let kept = lists::create(&mut tx, client, "Kept", None)
+        .await
+        .unwrap()
+        .id;
+    tx.commit().await.unwrap();
+    for (l, from, n) in [(big, 0, 23_456), (left, 100_000, 50), (kept, 200_000, 30)] {
+        let mut csv = String::from("phone\n");
+        for i in 0..n {
+            csv.push_str(&format!("+1415{:07}\n", 1_000_000 + from + i));
+        }
+        let mut o = ImportOptions::new(client);
+        o.list_id = Some(l);
+        import(&db, csv.into_bytes(), o).await.unwrap();
+    }
+    let listed = |l: i64| {
+        let db = db.clone();
+        async move {
+            db.fetch_one::<(i64,)>(sql("SELECT COUNT(*) FROM leads WHERE list_id = $1").arg(l))
+                .await
+                .unwrap()
+                .0
+        }
+    };
+    let mut tx = db.begin().await.unwrap();
+    let camp = campaign(&mut tx, client, "From Big", big).await;
+    tx.commit().await.unwrap();
+
+    assert!(lists::delete(&db, client, big).await.unwrap());
+    assert_eq!(
+        listed(big).await,
+        0,
+        "every lead, past the first batch, loses the list"
+    );
+    assert_eq!(listed(kept).await, 30);
+    let (leads_now,): (i64,) = db
+        .fetch_one(sql("SELECT COUNT(*) FROM leads WHERE client_id = $1").arg(client))
+        .await
+        .unwrap();
+    assert_eq!(leads_now, 23_456 + 80, "the leads stay");
+    let (camp_list, contacts): (Option<i64>, i64) = db
+        .fetch_one(
+            sql(
+                "SELECT list_id, (SELECT COUNT(*) FROM campaign_leads WHERE campaign_id = $1) \
+                 FROM campaigns WHERE id = $1",
+            )
+            .arg(camp),
+        )
+        .await
+        .unwrap();
+    assert_eq!((camp_list, contacts), (None, 23_456));
+    assert!(!lists::delete(&db, client, big).await.unwrap(), "gone");
+    assert!(lists::get(&db, client, big).await.unwrap().is_none());
+
+    // A deletion stopped after its mark and a first batch.
+    let mut tx = db.begin().await.unwrap();
+    sql("UPDATE lists SET deleted_at = $1 WHERE id = $2")
+        .arg(switchboard_store::now())
+        .arg(left)
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    sql("UPDATE leads SET list_id = NULL WHERE id IN (SELECT id FROM leads WHERE list_id = $1 LIMIT 20)")
+        .arg(left)
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(lists::get(&db, client, left).await.unwrap().is_none());
+    let names: Vec<String> = lists::list(&db, client)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(names, ["Kept"]);
+    let mut o = ImportOptions::new(client);
+    o.list_id = Some(left);
+    match import(&db, b"phone\n+14155550999\n".to_vec(), o).await {
+        Err(ImportError::Store(StoreError::Invalid(m))) => {
+            assert!(m.contains("does not exist"), "{m}")
+        }
+        other => panic!("an import into a list being deleted: {other:?}"),
+    }
+    match import(
+        &db,
+        b"phone,list\n+14155550999,Left\n".to_vec(),
+        ImportOptions::new(client),
+    )
+    .await
+    {
+        Err(ImportError::Store(StoreError::Busy(m))) => assert!(m.contains("being deleted"), "{m}"),
+        other => panic!("an import naming a list being deleted: {other:?}"),
+    }
+    let mut tx = db.begin().await.unwrap();
+    match lists::create(&mut tx, client, " Left ", None).await {
+        Err(StoreError::Busy(m)) => assert!(m.contains("'Left' is being deleted"), "{m}"),
+        other => panic!("a list named as one being deleted: {other:?}"),
+    }
+    assert!(
+        lists::update(&mut tx, client, left, Some("Renamed"), None)
+            .await
+            .unwrap()
+            .is_none(),
+        "a list being deleted cannot be changed"
+    );
+    drop(tx);
+    assert_eq!(listed(left).await, 30, "nothing imported");
+
+    let recent = std::time::Duration::from_secs(3600);
+    assert_eq!(
+        lists::finish_deletions(&db, recent).await.unwrap(),
+        0,
+        "marked too recently"
+    );
+    assert_eq!(
+        lists::finish_deletions(&db, std::time::Duration::ZERO)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(listed(left).await, 0);
+    let (rows,): (i64,) = db
+        .fetch_one(sql("SELECT COUNT(*) FROM lists WHERE client_id = $1").arg(client))
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "only Kept");
+    let mut tx = db.begin().await.unwrap();
+    let again = lists::create(&mut tx, client, "Left", None).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(again.lead_count, 0);
 }
 
 /// SQLite's plan, through the read pool, for the open leads a person holds: through the status

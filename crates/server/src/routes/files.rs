@@ -27,6 +27,7 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "What was imported, and the rows refused", body = UploadAnswer),
         (status = 400, description = "No file, not CSV, or no such list", body = crate::docs::ErrorBody),
+        (status = 409, description = "A `list` column names a list being deleted; nothing was imported", body = crate::docs::ErrorBody),
         (status = 413, description = "File too large", body = crate::docs::ErrorBody),
         crate::docs::AdminErrors,
     )

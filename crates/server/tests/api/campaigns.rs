@@ -48,6 +48,7 @@ macro_rules! both_dial {
 both_dial!(
     campaign_calls_each_lead_once_under_its_caps,
     campaign_pauses_and_resumes_from_its_index,
+    campaign_outlives_its_list,
     campaign_routes_validate_in_seed_003_shape,
     queue_dials_by_priority_through_free_agents,
 );
@@ -233,6 +234,42 @@ async fn campaign_calls_each_lead_once_under_its_caps(app: TestApp) {
     assert_eq!(d["summary"]["totalCompleted"], 1);
     assert_eq!(d["pagination"]["totalCampaigns"], 1);
     assert_eq!(d["pagination"]["hasNext"], false);
+}
+
+/// A list a running campaign was made from can be deleted (the foreign key refused it with a
+/// 400 before): the campaign goes on and calls each of its contacts once; the leads stay.
+async fn campaign_outlives_its_list(app: TestApp) {
+    let admin = app.admin().await;
+    always_open(&app, &admin).await;
+    let (list, leads) = list_with(&app, &admin, "short-lived", 12).await;
+    let (s, v) = app
+        .post(
+            "/plivo/create-campaign",
+            &admin,
+            json!({"campaignName": "Outliving", "listId": list, "fromNumber": "+14155550100", "wssUrl": "ws://bot.local/s", "maxConcurrentCalls": 2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let id = v["campaignId"].as_str().unwrap().to_string();
+    let (s, v) = app.delete(&format!("/api/lists/{list}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let p = wait_status(&app, &admin, &id, "completed", Duration::from_secs(60)).await;
+    assert_eq!(p["progress"]["totalContacts"], 12, "{p}");
+    let calls = scalar(
+        &app,
+        &format!("SELECT COUNT(DISTINCT lead_id) FROM calls WHERE campaign_id = {id}"),
+    )
+    .await;
+    assert_eq!(calls, 12);
+    for lead in leads {
+        let (s, v) = app.get(&format!("/api/leads/{lead}"), &admin).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(v["lead"]["list_id"], Value::Null, "{v}");
+    }
+    assert_eq!(
+        app.get(&format!("/api/lists/{list}"), &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn campaign_pauses_and_resumes_from_its_index(app: TestApp) {

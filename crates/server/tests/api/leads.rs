@@ -10,7 +10,8 @@ both!(
     listing_filters_sorts_and_pages,
     final_dispositions_are_locked_for_people,
     bulk_actions_report_each_lead,
-    lists_hold_leads
+    lists_hold_leads,
+    a_list_being_deleted_is_gone_for_every_route
 );
 
 async fn lead_crud_and_validation(app: TestApp) {
@@ -416,4 +417,91 @@ async fn lists_hold_leads(app: TestApp) {
         app.get(&format!("/api/lists/{list}"), &admin).await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// A list marked for deletion (a server stopped between the steps of a deletion) is gone for
+/// every route at once: no page, no listing, no new leads, no second deletion; its name is
+/// refused with a reason until the deletion is finished.
+async fn a_list_being_deleted_is_gone_for_every_route(app: TestApp) {
+    let admin = app.admin().await;
+    let (_, v) = app
+        .post("/api/lists", &admin, json!({"name": "Winter"}))
+        .await;
+    let list = v["list"]["id"].as_i64().unwrap();
+    let (_, v) = app
+        .post("/api/lists", &admin, json!({"name": "Kept"}))
+        .await;
+    let kept = v["list"]["id"].as_i64().unwrap();
+    let lead = app.lead(&admin, "+14155550180").await;
+    let (s, _) = app
+        .patch(
+            &format!("/api/leads/{lead}"),
+            &admin,
+            json!({"listId": list}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    switchboard_store::sql("UPDATE lists SET deleted_at = $1 WHERE id = $2")
+        .arg(switchboard_store::now())
+        .arg(list)
+        .execute(&mut app.state.db.write().await.unwrap())
+        .await
+        .unwrap();
+
+    let path = format!("/api/lists/{list}");
+    assert_eq!(app.get(&path, &admin).await.0, StatusCode::NOT_FOUND);
+    let (_, v) = app.get("/api/lists", &admin).await;
+    assert_eq!(v["lists"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["lists"][0]["id"], kept);
+    let (s, _) = app.patch(&path, &admin, json!({"name": "Spring"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(app.delete(&path, &admin).await.0, StatusCode::NOT_FOUND);
+    let (s, v) = app
+        .post("/api/lists", &admin, json!({"name": "Winter"}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("being deleted"),
+        "{v}"
+    );
+    let (s, v) = app
+        .patch(
+            &format!("/api/lists/{kept}"),
+            &admin,
+            json!({"name": "Winter"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, v) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550181", "listId": list}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) = crate::files::upload(
+        &app,
+        &admin,
+        b"phone\n+14155550182\n",
+        &[("listId", &list.to_string())],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) =
+        crate::files::upload(&app, &admin, b"phone,list\n+14155550183,Winter\n", &[]).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (_, v) = app.get("/api/leads", &admin).await;
+    assert_eq!(v["pagination"]["total"], 1, "nothing was added: {v}");
+
+    // What a restarted server does first.
+    switchboard_store::lists::finish_deletions(&app.state.db, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    let (_, v) = app.get(&format!("/api/leads/{lead}"), &admin).await;
+    assert_eq!(v["lead"]["list_id"], serde_json::Value::Null, "{v}");
+    let (s, v) = app
+        .post("/api/lists", &admin, json!({"name": "Winter"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
 }

@@ -398,12 +398,14 @@ async fn check_default_list(t: &mut Tx, opts: &ImportOptions) -> Result<(), Stor
     let Some(list) = opts.list_id else {
         return Ok(());
     };
-    let found: Option<(i64,)> =
-        sql("SELECT id FROM lists WHERE id = $1 AND client_id = $2 FOR KEY SHARE")
-            .arg(list)
-            .arg(opts.client_id)
-            .fetch_optional(t)
-            .await?;
+    let found: Option<(i64,)> = sql(
+        "SELECT id FROM lists WHERE id = $1 AND client_id = $2 AND deleted_at IS NULL \
+             FOR KEY SHARE",
+    )
+    .arg(list)
+    .arg(opts.client_id)
+    .fetch_optional(t)
+    .await?;
     match found {
         Some(_) => Ok(()),
         None => Err(StoreError::Invalid(format!("list {list} does not exist"))),

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use super::borrowing::{BorrowingInsert, Cell};
 use super::parse::{Msg, Recycle, Rows};
 use super::{ImportError, ImportOptions, ImportReport, Parser, verdict};
-use crate::{Db, StoreError, now};
+use crate::{Db, StoreError, lists, now};
 
 /// SQLite: 50-row `INSERT OR IGNORE` statements (see [`insert_sql`]) on a connection of the
 /// importer's own, on a blocking thread, while the store's writer connection is held so no
@@ -183,7 +183,7 @@ impl SqliteBulk {
             let found: Option<i64> = self
                 .conn
                 .query_row(
-                    "SELECT id FROM lists WHERE id = ?1 AND client_id = ?2",
+                    "SELECT id FROM lists WHERE id = ?1 AND client_id = ?2 AND deleted_at IS NULL",
                     [list, client],
                     |r| r.get(0),
                 )
@@ -272,10 +272,15 @@ fn ensure_list(
         rusqlite::params![client_id, name, stamp],
     )
     .map_err(bulk_err)?;
-    conn.query_row(
-        "SELECT id FROM lists WHERE client_id = ?1 AND name = ?2",
-        rusqlite::params![client_id, name],
-        |r| r.get(0),
-    )
-    .map_err(bulk_err)
+    let (id, deleting): (i64, bool) = conn
+        .query_row(
+            "SELECT id, deleted_at IS NOT NULL FROM lists WHERE client_id = ?1 AND name = ?2",
+            rusqlite::params![client_id, name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(bulk_err)?;
+    if deleting {
+        return Err(lists::being_deleted(name));
+    }
+    Ok(id)
 }
