@@ -258,26 +258,14 @@ fn file_pieces(
 }
 
 #[cfg(test)]
+#[path = "../../tests/support/xlsx_sheets.rs"]
+mod xlsx;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sheets(file: std::fs::File) -> Vec<String> {
-        let mut zip = zip::ZipArchive::new(file).unwrap();
-        let mut names: Vec<String> = zip
-            .file_names()
-            .filter(|n| n.starts_with("xl/worksheets/sheet"))
-            .map(String::from)
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|n| {
-                let mut s = String::new();
-                zip.by_name(n).unwrap().read_to_string(&mut s).unwrap();
-                s
-            })
-            .collect()
-    }
+    use super::xlsx::xlsx_sheets as sheets;
 
     #[tokio::test]
     async fn xlsx_goes_on_to_another_sheet_past_the_rows_a_sheet_holds() {

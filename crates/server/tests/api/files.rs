@@ -173,25 +173,9 @@ async fn set_state(app: &TestApp, lead: i64, status: &str, disposition: Option<&
         .unwrap();
 }
 
-/// The text of each sheet of an XLSX file, in order.
-fn xlsx_sheets(bytes: Vec<u8>) -> Vec<String> {
-    use std::io::Read;
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    let mut names: Vec<String> = zip
-        .file_names()
-        .filter(|n| n.starts_with("xl/worksheets/sheet"))
-        .map(String::from)
-        .collect();
-    names.sort();
-    names
-        .iter()
-        .map(|n| {
-            let mut s = String::new();
-            zip.by_name(n).unwrap().read_to_string(&mut s).unwrap();
-            s
-        })
-        .collect()
-}
+#[path = "../support/xlsx_sheets.rs"]
+mod xlsx;
+use xlsx::xlsx_sheets;
 
 /// More leads than the export once read per query (5,000), in CSV and in XLSX: every one, once,
 /// in the order asked, another client's none.
@@ -235,7 +219,7 @@ async fn large_exports_hold_every_row_in_order(app: TestApp) {
         h[header::CONTENT_LENGTH].to_str().unwrap(),
         bytes.len().to_string()
     );
-    let sheets = xlsx_sheets(bytes);
+    let sheets = xlsx_sheets(std::io::Cursor::new(bytes));
     assert_eq!(sheets.len(), 1);
     let sheet = &sheets[0];
     assert!(sheet.contains(">last_user_message<"));
