@@ -23,8 +23,6 @@ SB=target/release/switchboard
 BENCH=target/release/switchboard-bench
 WORK=$(mktemp -d)
 source bench/lib.sh
-cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
 # The server (bench/lib.sh's start_server) signs and checks as a Twilio account.
 export SWITCHBOARD_PROVIDER=twilio SWITCHBOARD_TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 \
   SWITCHBOARD_TWILIO_AUTH_TOKEN=$TOKEN SWITCHBOARD_CALLER_ID=+14150000000

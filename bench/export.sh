@@ -9,14 +9,18 @@
 #   LEADS=1000000      leads imported first (`bench/gen-leads.py`, `switchboard import`)
 #   RUNS=3             exports per build and format
 #   BACKENDS="sqlite postgres"
+#   FORMATS="csv xlsx"
 #   PG_URL_BASE=postgres://postgres@127.0.0.1:5432   (it drops and recreates switchboard_export)
 #   BUILDS="target/release/switchboard"   server binaries to time, in turn
 #   SKIP_BUILD=1       reuse the release binary as it is
+#   SLOW_RATE=5M       also: with two CSV downloads read at this rate (curl --limit-rate), the
+#                      time a third export takes (exports take turns), per build; empty: skip
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LEADS=${LEADS:-1000000}
 RUNS=${RUNS:-3}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
+FORMATS=${FORMATS:-"csv xlsx"}
 PG_URL_BASE=${PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}
 BUILDS=${BUILDS:-target/release/switchboard}
 PORT=${PORT:-18183}
@@ -26,8 +30,6 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
 fi
 WORK=$(mktemp -d)
 source bench/lib.sh
-cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
 
 echo "== machine: $(nproc) cores; $(date -u '+%F %H:%M') UTC; $LEADS leads, $RUNS exports per build and format"
 python3 bench/gen-leads.py "$LEADS" "$WORK/leads.csv" >/dev/null
@@ -45,7 +47,7 @@ for backend in $BACKENDS; do
     SWITCHBOARD_PHONE_REGION=US "$SB" import "$WORK/leads.csv" > /dev/null
   for run in $(seq 1 "$RUNS"); do
     for SB in $BUILDS; do
-      for format in csv xlsx; do
+      for format in $FORMATS; do
         start_server "$URL"
         ADMIN=$(token admin bench-password-1)
         echo 5 > "/proc/$SERVER_PID/clear_refs" # the peak RSS from here on
@@ -69,6 +71,31 @@ print(sum(len(re.findall(rb"<row ", z.read(n))) - 1 for n in z.namelist() if n.s
     done
   done
 done
+if [[ -n "${SLOW_RATE:-}" ]]; then
+  echo "== a CSV export while two CSV downloads are read at $SLOW_RATE/s"
+  for run in $(seq 1 "$RUNS"); do
+    for backend in $BACKENDS; do
+      if [[ $backend == sqlite ]]; then URL="sqlite://$WORK/export.db"; else URL="$PG_URL_BASE/switchboard_export"; fi
+      for SB in $BUILDS; do
+        start_server "$URL"
+        ADMIN=$(token admin bench-password-1)
+        slow=()
+        for _ in 1 2; do
+          curl -sf -o /dev/null --limit-rate "$SLOW_RATE" "$PUBLIC/api/numbers/export" -H "authorization: Bearer $ADMIN" \
+            -H 'content-type: application/json' -d '{"select_all": true, "format": "csv"}' &
+          slow+=($!)
+        done
+        sleep 1
+        third=$(curl -sf -o /dev/null -w '%{time_total}' "$PUBLIC/api/numbers/export" -H "authorization: Bearer $ADMIN" \
+          -H 'content-type: application/json' -d '{"select_all": true, "format": "csv"}') || third=FAILED
+        kill "${slow[@]}" 2>/dev/null || true
+        wait "${slow[@]}" 2>/dev/null || true
+        stop_server
+        printf '%-8s run %d  %-32s the third export: %s s\n' "$backend" "$run" "$SB" "$third"
+      done
+    done
+  done
+fi
 echo "== medians"
 python3 - "$RESULTS" <<'PY'
 import sys, statistics, collections

@@ -1,8 +1,11 @@
 # Shared by the bench scripts that time a running server: source it after setting SB (the
 # server binary), PORT, PUBLIC (http://127.0.0.1:$PORT) and WORK (a scratch folder). Other
 # settings the server needs (a provider's) the caller exports as SWITCHBOARD_* variables first.
+# On exit the server is stopped and WORK removed.
 
 SERVER_PID=
+cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
 start_server() { # $1 = database URL
   SWITCHBOARD_DATABASE_URL="$1" SWITCHBOARD_LISTEN=127.0.0.1:$PORT SWITCHBOARD_PUBLIC_URL=$PUBLIC \
   SWITCHBOARD_RATE_LIMITS=off SWITCHBOARD_ADMIN_PASSWORD=bench-password-1 SWITCHBOARD_LOG=warn \

@@ -27,8 +27,6 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
 fi
 WORK=$(mktemp -d)
 source bench/lib.sh
-cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
 
 echo "== machine: $(nproc) cores; $(date -u '+%F %H:%M') UTC; $LEADS leads in the list, $RUNS deletions per build"
 python3 bench/gen-leads.py "$LEADS" "$WORK/leads.csv" >/dev/null

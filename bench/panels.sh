@@ -32,8 +32,6 @@ SB=${SB:-target/release/switchboard}
 BENCH=target/release/switchboard-bench
 WORK=$(mktemp -d)
 source bench/lib.sh
-cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
 median_of() { # $1 = path, $2 = token: RUNS requests, prints the median seconds
   for _ in $(seq 1 "$RUNS"); do
     curl -sf -o /dev/null -w '%{time_total}\n' "$PUBLIC$1" -H "authorization: Bearer $2" || echo FAILED

@@ -265,13 +265,32 @@ async fn exports_take_turns(app: TestApp) {
             ))
             .unwrap()
     };
-    // Two downloads that read nothing: each query waits with its rows queued.
+    let turns = app.state.exports.clone();
+    let at_once = switchboard_server::routes::export::AT_ONCE;
+    // Two downloads that read nothing: their queries end all the same (the rows go to a file),
+    // and give their turns back.
     let mut held = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..at_once {
         let res = app.router().oneshot(export()).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         held.push(res);
     }
+    let start = std::time::Instant::now();
+    while turns.available_permits() < at_once {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "unread downloads kept their turns"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (s, _, bytes) = tokio::time::timeout(std::time::Duration::from_secs(20), app.raw(export()))
+        .await
+        .expect("a third export while two are unread");
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(String::from_utf8(bytes).unwrap().lines().count(), 5_001);
+
+    // While two queries run, a third export waits; the rest of the API answers.
+    let running = turns.clone().acquire_many_owned(at_once as u32).await.unwrap();
     let third =
         tokio::time::timeout(std::time::Duration::from_millis(700), app.raw(export())).await;
     assert!(third.is_err(), "a third export waits its turn");
@@ -280,12 +299,20 @@ async fn exports_take_turns(app: TestApp) {
         (s, &v["pagination"]["total"]),
         (StatusCode::OK, &json!(5_000))
     );
-    drop(held.pop()); // that client went away
-    let (s, _, bytes) = tokio::time::timeout(std::time::Duration::from_secs(20), app.raw(export()))
+    let waiting = tokio::spawn(app.router().oneshot(export()));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(running);
+    let res = tokio::time::timeout(std::time::Duration::from_secs(20), waiting)
         .await
-        .expect("its turn came");
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(String::from_utf8(bytes).unwrap().lines().count(), 5_001);
+        .expect("its turn came")
+        .unwrap()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The unread ones are still whole when read at last.
+    for res in held {
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(String::from_utf8(bytes.to_vec()).unwrap().lines().count(), 5_001);
+    }
 }
 
 /// The data rows of a CSV export of `body`'s selection.
