@@ -102,11 +102,7 @@ pub async fn table_file<const N: usize>(
     let (content_type, body, length) = if format == "csv" {
         let first = next_row(rows.recv().await).map_err(failed)?;
         let spooled = csv_spooled(columns, first, rows).map_err(|e| failed(e.to_string()))?;
-        (
-            "text/csv; charset=utf-8",
-            Body::from_stream(spooled),
-            None,
-        )
+        ("text/csv; charset=utf-8", Body::from_stream(spooled), None)
     } else {
         let file = tokio::task::spawn_blocking(move || xlsx(name, columns, rows, XLSX_SHEET_ROWS))
             .await
@@ -260,11 +256,7 @@ fn csv_spooled<const N: usize>(
 }
 
 /// Write `piece` at `at` (the file's end) in the spool file; the bytes written.
-fn append(
-    file: &std::sync::Mutex<std::fs::File>,
-    at: u64,
-    piece: &[u8],
-) -> std::io::Result<u64> {
+fn append(file: &std::sync::Mutex<std::fs::File>, at: u64, piece: &[u8]) -> std::io::Result<u64> {
     use std::io::Write;
     let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
     f.seek(SeekFrom::Start(at))?;
@@ -493,10 +485,7 @@ mod tests {
             .await
             .expect("the query ended with no one reading")
             .unwrap();
-        let text: Vec<u8> = answer
-            .map(|p| p.unwrap().to_vec())
-            .concat()
-            .await;
+        let text: Vec<u8> = answer.map(|p| p.unwrap().to_vec()).concat().await;
         let text = String::from_utf8(text).unwrap();
         let ids: Vec<usize> = text
             .lines()

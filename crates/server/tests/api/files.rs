@@ -290,7 +290,11 @@ async fn exports_take_turns(app: TestApp) {
     assert_eq!(String::from_utf8(bytes).unwrap().lines().count(), 5_001);
 
     // While two queries run, a third export waits; the rest of the API answers.
-    let running = turns.clone().acquire_many_owned(at_once as u32).await.unwrap();
+    let running = turns
+        .clone()
+        .acquire_many_owned(at_once as u32)
+        .await
+        .unwrap();
     let third =
         tokio::time::timeout(std::time::Duration::from_millis(700), app.raw(export())).await;
     assert!(third.is_err(), "a third export waits its turn");
@@ -310,8 +314,13 @@ async fn exports_take_turns(app: TestApp) {
     assert_eq!(res.status(), StatusCode::OK);
     // The unread ones are still whole when read at last.
     for res in held {
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
-        assert_eq!(String::from_utf8(bytes.to_vec()).unwrap().lines().count(), 5_001);
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(bytes.to_vec()).unwrap().lines().count(),
+            5_001
+        );
     }
 }
 
