@@ -30,8 +30,10 @@ pub struct AppState {
     pub instance_id: Arc<str>,
     /// The dialer engine, once started.
     pub engine: Arc<std::sync::OnceLock<switchboard_dialer::EngineHandle>>,
-    /// Exports running at once (see [`crate::routes::export::slot`]).
+    /// Export queries running at once (see [`crate::routes::export::turn`]).
     pub exports: Arc<tokio::sync::Semaphore>,
+    /// Export downloads served at once, each with its temporary file.
+    pub downloads: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -65,6 +67,9 @@ impl AppState {
             instance_id: instance_id.into(),
             engine: Arc::new(std::sync::OnceLock::new()),
             exports: Arc::new(tokio::sync::Semaphore::new(crate::routes::export::AT_ONCE)),
+            downloads: Arc::new(tokio::sync::Semaphore::new(
+                crate::routes::export::DOWNLOADS_AT_ONCE,
+            )),
             ingestor,
             reporter,
             jwt: Arc::new(JwtKeys::new(

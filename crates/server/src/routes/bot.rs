@@ -990,12 +990,12 @@ pub async fn export(
             v.transcript,
         ]
     };
-    let turn = export::slot(&st.exports).await?;
+    let turn = export::turn(&st).await?;
     let mut conn = st.db.read().await?;
     let client = p.client_id();
     let (tx, rows) = export::rows();
     tokio::spawn(async move {
-        let _turn = turn;
+        let _query = turn.query;
         match calls::export(&mut conn, client, &f).await {
             Ok(found) => export::feed(found, cells, tx).await,
             Err(e) => {
@@ -1003,7 +1003,7 @@ pub async fn export(
             }
         }
     });
-    export::table_file(&format, "calls", &COLUMNS, rows).await
+    export::table_file(&format, "calls", &COLUMNS, rows, turn.download).await
 }
 
 #[utoipa::path(

@@ -42,14 +42,26 @@ const XLSX_SHEET_ROWS: u32 = 1_048_575;
 /// temporary file), and SQLite's read pool has 8: two leave the rest to everyone else.
 pub const AT_ONCE: usize = 2;
 
-/// Wait for an export's turn; it lasts as long as the permit is held (by the task that runs
-/// the query).
-pub async fn slot(exports: &Arc<Semaphore>) -> ApiResult<OwnedSemaphorePermit> {
-    exports
-        .clone()
-        .acquire_owned()
+/// Downloads one process serves at once; more wait before their query. Each holds a temporary
+/// file of its export's size until the client has it all (or goes away), so this bounds the
+/// disk that slow or stalled downloads can take.
+pub const DOWNLOADS_AT_ONCE: usize = 16;
+
+/// An export's turn: `query` for the task that runs the query, `download` for the answer
+/// ([`table_file`] keeps it until the download ends).
+pub struct Turn {
+    pub query: OwnedSemaphorePermit,
+    pub download: OwnedSemaphorePermit,
+}
+
+/// Wait for an export's turn: a download's place, then a query's.
+pub async fn turn(st: &crate::state::AppState) -> ApiResult<Turn> {
+    let take = |s: &Arc<Semaphore>| s.clone().acquire_owned();
+    let download = take(&st.downloads)
         .await
-        .map_err(|_| ApiError::internal())
+        .map_err(|_| ApiError::internal())?;
+    let query = take(&st.exports).await.map_err(|_| ApiError::internal())?;
+    Ok(Turn { query, download })
 }
 
 /// A channel for a table's rows: `feed` them from a task that owns the query's connection,
@@ -93,6 +105,7 @@ pub async fn table_file<const N: usize>(
     name: &'static str,
     columns: &'static [&'static str; N],
     mut rows: Rows<N>,
+    download: OwnedSemaphorePermit,
 ) -> ApiResult<Response> {
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
     let failed = |e: String| {
@@ -102,7 +115,11 @@ pub async fn table_file<const N: usize>(
     let (content_type, body, length) = if format == "csv" {
         let first = next_row(rows.recv().await).map_err(failed)?;
         let spooled = csv_spooled(columns, first, rows).map_err(|e| failed(e.to_string()))?;
-        ("text/csv; charset=utf-8", Body::from_stream(spooled), None)
+        (
+            "text/csv; charset=utf-8",
+            Body::from_stream(holding(spooled, download)),
+            None,
+        )
     } else {
         let file = tokio::task::spawn_blocking(move || xlsx(name, columns, rows, XLSX_SHEET_ROWS))
             .await
@@ -111,7 +128,7 @@ pub async fn table_file<const N: usize>(
         let length = file.metadata().map(|m| m.len()).ok();
         (
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            Body::from_stream(file_pieces(file)),
+            Body::from_stream(holding(file_pieces(file), download)),
             length,
         )
     };
@@ -140,6 +157,17 @@ enum Spooled {
     Growing(u64),
     Whole(u64),
     Failed(u64, String),
+}
+
+/// `pieces`, holding `permit` for as long as they are sent (or until the client goes away).
+fn holding<S: futures_util::Stream + Send + 'static>(
+    pieces: S,
+    permit: OwnedSemaphorePermit,
+) -> impl futures_util::Stream<Item = S::Item> + Send + 'static {
+    pieces.map(move |piece| {
+        let _held = &permit;
+        piece
+    })
 }
 
 /// The CSV text: the header, `first` (none: there are no rows), then every row. A task writes

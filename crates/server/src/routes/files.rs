@@ -283,14 +283,14 @@ pub async fn export(
     }
     sel.filter.excluded_ids = parse_ids(&b.excluded_ids, "excluded_ids")?;
 
-    let turn = export::slot(&st.exports).await?;
+    let turn = export::turn(&st).await?;
     let mut conn = st.db.read().await?;
     let client = p.client_id();
     let (tx, rows) = export::rows();
     tokio::spawn(async move {
-        let _turn = turn;
+        let _query = turn.query;
         let found = leads::export(&mut conn, client, &sel.filter, &sel.sort);
         export::feed(found, row_cells, tx).await
     });
-    export::table_file(&format, "numbers", &COLUMNS, rows).await
+    export::table_file(&format, "numbers", &COLUMNS, rows, turn.download).await
 }

@@ -288,6 +288,9 @@ async fn exports_take_turns(app: TestApp) {
         .expect("a third export while two are unread");
     assert_eq!(s, StatusCode::OK);
     assert_eq!(String::from_utf8(bytes).unwrap().lines().count(), 5_001);
+    // Each unread download keeps its place among those served at once (its temporary file).
+    let places = switchboard_server::routes::export::DOWNLOADS_AT_ONCE;
+    assert_eq!(app.state.downloads.available_permits(), places - at_once);
 
     // While two queries run, a third export waits; the rest of the API answers.
     let running = turns
@@ -312,7 +315,23 @@ async fn exports_take_turns(app: TestApp) {
         .unwrap()
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    // The unread ones are still whole when read at last.
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(bytes.iter().filter(|b| **b == b'\n').count(), 5_001);
+    // Downloads in their places to the last: an export waits for one.
+    let served = app
+        .state
+        .downloads
+        .clone()
+        .acquire_many_owned((places - at_once) as u32)
+        .await
+        .unwrap();
+    let waits =
+        tokio::time::timeout(std::time::Duration::from_millis(700), app.raw(export())).await;
+    assert!(waits.is_err(), "an export waits for a download's place");
+    drop(served);
+    // The unread ones are still whole when read at last, and give their places back.
     for res in held {
         let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
             .await
@@ -322,6 +341,7 @@ async fn exports_take_turns(app: TestApp) {
             5_001
         );
     }
+    assert_eq!(app.state.downloads.available_permits(), places);
 }
 
 /// The data rows of a CSV export of `body`'s selection.
