@@ -975,12 +975,8 @@ async fn report_result_refuses_bad_input(app: TestApp) {
     let lead = app.lead(&admin, "+14155550170").await;
     let key = dialer_key(&app, &admin).await;
     // Another client's lead is not a number this key may report.
-    let (s, c) = app
-        .post("/api/clients", &admin, json!({"name": "Other"}))
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{c}");
-    let (_, other_admin) = app
-        .user(&admin, "otheradmin", "admin", c["client"]["id"].as_i64())
+    let other_admin = app
+        .in_another_client(&admin, "Other", "otheradmin", "admin")
         .await;
     let theirs = app.lead(&other_admin, "+14155550171").await;
     let neighbour = app.lead(&admin, "+14155550172").await;
@@ -1404,11 +1400,8 @@ async fn retry_rules_defaults_updates_and_validation(app: TestApp) {
         put(json!({"max_attempts_per_day": 9})).await.0,
         StatusCode::OK
     );
-    let (_, c) = app
-        .post("/api/clients", &admin, json!({"name": "Other"}))
-        .await;
-    let (_, other) = app
-        .user(&admin, "otheradmin", "admin", c["client"]["id"].as_i64())
+    let other = app
+        .in_another_client(&admin, "Other", "otheradmin", "admin")
         .await;
     assert_eq!(
         app.get("/api/dialer/rules", &other).await.1,
@@ -1619,11 +1612,8 @@ async fn explain_says_why_a_lead_is_not_next(app: TestApp) {
         app.get("/api/dialer/explain/abc", &admin).await.0,
         StatusCode::BAD_REQUEST
     );
-    let (_, c) = app
-        .post("/api/clients", &admin, json!({"name": "Other"}))
-        .await;
-    let (_, other_admin) = app
-        .user(&admin, "otheradmin", "admin", c["client"]["id"].as_i64())
+    let other_admin = app
+        .in_another_client(&admin, "Other", "otheradmin", "admin")
         .await;
     let theirs = app.lead(&other_admin, "+14155550203").await;
     let (s, v) = app

@@ -305,11 +305,8 @@ async fn dashboard_reads_filters_and_exports(app: TestApp) {
         StatusCode::BAD_REQUEST
     );
     // Another client sees none of it.
-    let (_, c) = app
-        .post("/api/clients", &admin, json!({"name": "Elsewhere"}))
-        .await;
-    let (_, other) = app
-        .user(&admin, "elsewhere", "admin", c["client"]["id"].as_i64())
+    let other = app
+        .in_another_client(&admin, "Elsewhere", "elsewhere", "admin")
         .await;
     assert_eq!(
         app.get("/api/calls", &other).await.1["pagination"]["total"],

@@ -248,11 +248,8 @@ async fn click_to_call_polls_and_hangs_up(app: TestApp) {
         StatusCode::BAD_REQUEST
     );
     // Another client's lead cannot be called.
-    let (_, c) = app
-        .post("/api/clients", &admin, json!({"name": "Other"}))
-        .await;
-    let (_, outsider) = app
-        .user(&admin, "outsider", "admin", c["client"]["id"].as_i64())
+    let outsider = app
+        .in_another_client(&admin, "Other", "outsider", "admin")
         .await;
     assert_eq!(
         app.post(&format!("/api/v1/leads/{lead}/call"), &outsider, json!({}))

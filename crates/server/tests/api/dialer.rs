@@ -89,11 +89,8 @@ async fn schedules_validate_and_version(app: TestApp) {
         StatusCode::FORBIDDEN
     );
     // Each client has its own.
-    let (_, c) = app
-        .post("/api/clients", &admin, json!({"name": "Other"}))
-        .await;
-    let (_, other) = app
-        .user(&admin, "otheradmin", "admin", c["client"]["id"].as_i64())
+    let other = app
+        .in_another_client(&admin, "Other", "otheradmin", "admin")
         .await;
     assert_eq!(
         app.get("/api/dialer/schedule", &other).await.1["version"],
@@ -193,11 +190,8 @@ async fn no_call_reaches_a_dnc_number(app: TestApp) {
         StatusCode::OK
     );
     // A global entry (super admins only) blocks every client.
-    let (_, c) = app
-        .post("/api/clients", &admin, json!({"name": "Other"}))
-        .await;
-    let (_, other) = app
-        .user(&admin, "otheradmin", "admin", c["client"]["id"].as_i64())
+    let other = app
+        .in_another_client(&admin, "Other", "otheradmin", "admin")
         .await;
     assert_eq!(
         app.post(

@@ -231,11 +231,8 @@ async fn large_exports_hold_every_row_in_order(app: TestApp) {
     }
 
     // Another client's admin exports none of them.
-    let (_, c) = app
-        .post("/api/clients", &admin, json!({"name": "Elsewhere"}))
-        .await;
-    let (_, other) = app
-        .user(&admin, "elsewhere", "admin", c["client"]["id"].as_i64())
+    let other = app
+        .in_another_client(&admin, "Elsewhere", "elsewhere", "admin")
         .await;
     let rows = csv_rows(&app, &other, json!({"select_all": true, "format": "csv"})).await;
     assert_eq!(rows.len(), 0);

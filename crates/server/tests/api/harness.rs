@@ -217,6 +217,24 @@ impl TestApp {
         )
     }
 
+    /// A new client named `client`, made by the super admin `by`, and a user of it signed in:
+    /// someone who must see none of the first client's rows.
+    pub async fn in_another_client(
+        &self,
+        by: &str,
+        client: &str,
+        username: &str,
+        role: &str,
+    ) -> String {
+        let (s, c) = self
+            .post("/api/clients", by, serde_json::json!({"name": client}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "create client: {c}");
+        self.user(by, username, role, c["client"]["id"].as_i64())
+            .await
+            .1
+    }
+
     pub async fn lead(&self, token: &str, phone: &str) -> i64 {
         let (s, v) = self
             .post("/api/leads", token, serde_json::json!({"phone": phone}))

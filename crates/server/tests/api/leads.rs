@@ -403,10 +403,29 @@ async fn lists_hold_leads(app: TestApp) {
         (s, v["list"]["name"].as_str()),
         (StatusCode::OK, Some("Spring 2026"))
     );
+    // Deleting: only an admin of its own client, only a list that exists; a refusal keeps it.
+    let path = format!("/api/lists/{list}");
+    let (_, operator) = app.user(&admin, "listop", "operator", None).await;
+    let outsider = app
+        .in_another_client(&admin, "Listless", "listoutsider", "admin")
+        .await;
+    for (who, want) in [
+        (&operator, StatusCode::FORBIDDEN),
+        (&outsider, StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(app.delete(&path, who).await.0, want);
+    }
     assert_eq!(
-        app.delete(&format!("/api/lists/{list}"), &admin).await.0,
-        StatusCode::OK
+        app.delete("/api/lists/999999", &admin).await.0,
+        StatusCode::NOT_FOUND
     );
+    assert_eq!(
+        app.delete("/api/lists/spring", &admin).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (_, v) = app.get(&path, &admin).await;
+    assert_eq!(v["list"]["lead_count"], 1, "{v}");
+    assert_eq!(app.delete(&path, &admin).await.0, StatusCode::OK);
     let (_, v) = app.get("/api/leads", &admin).await;
     assert_eq!(
         v["leads"][0]["list_id"],
