@@ -43,9 +43,13 @@ const XLSX_SHEET_ROWS: u32 = 1_048_575;
 pub const AT_ONCE: usize = 2;
 
 /// Downloads one process serves at once; more wait before their query. Each holds a temporary
-/// file of its export's size until the client has it all (or goes away), so this bounds the
-/// disk that slow or stalled downloads can take.
+/// file of its export's size until the client has it all, goes away, or takes nothing for
+/// [`DOWNLOAD_IDLE`], so this bounds the disk that slow or stalled downloads can take.
 pub const DOWNLOADS_AT_ONCE: usize = 16;
+
+/// How long a download may take no data before it is stopped: its place among
+/// [`DOWNLOADS_AT_ONCE`] and its temporary file are let go, and its answer is cut off.
+const DOWNLOAD_IDLE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// An export's turn: `query` for the task that runs the query, `download` for the answer
 /// ([`table_file`] keeps it until the download ends).
@@ -117,7 +121,7 @@ pub async fn table_file<const N: usize>(
         let spooled = csv_spooled(columns, first, rows).map_err(|e| failed(e.to_string()))?;
         (
             "text/csv; charset=utf-8",
-            Body::from_stream(holding(spooled, download)),
+            Body::from_stream(held_while_read(spooled, download, DOWNLOAD_IDLE)),
             None,
         )
     } else {
@@ -128,7 +132,7 @@ pub async fn table_file<const N: usize>(
         let length = file.metadata().map(|m| m.len()).ok();
         (
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            Body::from_stream(holding(file_pieces(file), download)),
+            Body::from_stream(held_while_read(file_pieces(file), download, DOWNLOAD_IDLE)),
             length,
         )
     };
@@ -159,14 +163,56 @@ enum Spooled {
     Failed(u64, String),
 }
 
-/// `pieces`, holding `permit` for as long as they are sent (or until the client goes away).
-fn holding<S: futures_util::Stream + Send + 'static>(
+type Piece = Result<Bytes, std::io::Error>;
+
+/// `pieces` as a download's answer, which keeps `place` (a download's place) until the client
+/// has every piece or goes away. A client that takes nothing for `idle` (it stopped reading
+/// but keeps its connection) is let go: its place, and with `pieces` the temporary file behind
+/// them, are given back, and its answer ends in an error, so it sees an incomplete transfer.
+/// Waiting for the next piece (a query still running) is not counted: only the client's time.
+fn held_while_read<S>(
     pieces: S,
-    permit: OwnedSemaphorePermit,
-) -> impl futures_util::Stream<Item = S::Item> + Send + 'static {
-    pieces.map(move |piece| {
-        let _held = &permit;
-        piece
+    place: OwnedSemaphorePermit,
+    idle: std::time::Duration,
+) -> impl futures_util::Stream<Item = Piece> + Send + 'static
+where
+    S: futures_util::Stream<Item = Piece> + Send + 'static,
+{
+    use tokio::sync::mpsc::error::SendTimeoutError;
+    // `None` ends the answer; a channel closed before it is a download let go.
+    let (tx, rx) = mpsc::channel::<Option<Piece>>(1);
+    tokio::spawn(async move {
+        let _place = place;
+        let mut pieces = std::pin::pin!(pieces);
+        loop {
+            let next = pieces.next().await;
+            let end = next.is_none();
+            match tx.send_timeout(next, idle).await {
+                Ok(()) if !end => {}
+                Ok(()) | Err(SendTimeoutError::Closed(_)) => return,
+                Err(SendTimeoutError::Timeout(_)) => {
+                    tracing::warn!(
+                        idle_secs = idle.as_secs(),
+                        "a download took nothing for too long: stopped"
+                    );
+                    return;
+                }
+            }
+        }
+    });
+    stream::unfold(Some(rx), |rx| async move {
+        let mut rx = rx?;
+        match rx.recv().await {
+            Some(Some(piece)) => Some((piece, Some(rx))),
+            Some(None) => None,
+            None => {
+                let e = "the download took nothing for too long";
+                Some((
+                    Err(std::io::Error::new(std::io::ErrorKind::TimedOut, e)),
+                    None,
+                ))
+            }
+        }
     })
 }
 
@@ -490,6 +536,62 @@ mod tests {
             .unwrap()
             .collect()
             .await
+    }
+
+    /// A download keeps its place while its client reads, however slowly, and gives it back
+    /// at its end; a client that takes nothing for the idle time loses its place and its
+    /// answer is cut off; one that goes away gives it back at once.
+    #[tokio::test(start_paused = true)]
+    async fn downloads_keep_their_place_while_read_and_lose_it_when_idle() {
+        use std::time::Duration;
+        let places = Arc::new(Semaphore::new(1));
+        let pieces = || stream::iter((0..6).map(|i| Ok(Bytes::from(format!("piece {i}\n")))));
+        let idle = Duration::from_secs(120);
+        let take = || places.clone().try_acquire_owned().expect("a free place");
+
+        // Read slowly, but within the idle time: every piece, then the end.
+        let mut answer = Box::pin(held_while_read(pieces(), take(), idle));
+        let mut got = vec![];
+        while let Some(p) = answer.next().await {
+            got.push(p.unwrap());
+            assert_eq!(places.available_permits(), 0, "kept while read");
+            tokio::time::sleep(idle - Duration::from_secs(1)).await;
+        }
+        assert_eq!(got.len(), 6);
+        tokio::task::yield_now().await;
+        assert_eq!(places.available_permits(), 1, "given back at the end");
+
+        // Two pieces read, then nothing for longer than the idle time.
+        let mut answer = Box::pin(held_while_read(pieces(), take(), idle));
+        for i in 0..2 {
+            assert_eq!(
+                answer.next().await.unwrap().unwrap(),
+                format!("piece {i}\n")
+            );
+        }
+        tokio::time::sleep(idle - Duration::from_secs(1)).await;
+        assert_eq!(places.available_permits(), 0, "not idle long enough yet");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            places.available_permits(),
+            1,
+            "a stalled download lost its place"
+        );
+        let rest: Vec<_> = answer.collect().await;
+        assert!(rest.len() < 4, "not every piece: {rest:?}");
+        let last = rest.last().unwrap().as_ref().unwrap_err();
+        assert_eq!(last.kind(), std::io::ErrorKind::TimedOut, "cut off: {last}");
+
+        // A client that goes away gives its place back.
+        let mut answer = Box::pin(held_while_read(pieces(), take(), idle));
+        answer.next().await.unwrap().unwrap();
+        drop(answer);
+        tokio::task::yield_now().await;
+        assert_eq!(
+            places.available_permits(),
+            1,
+            "given back when the client went away"
+        );
     }
 
     /// A CSV answer nobody reads yet takes every row of its query (which then ends, with its
