@@ -268,7 +268,11 @@ impl LeadFilter {
             q.push(" AND leads.assigned_user_id = ").push_arg(u);
         }
         if let Some(l) = self.list_id {
+            // A list being deleted has no leads, even those it has not let go of yet.
             q.push(" AND leads.list_id = ").push_arg(l);
+            q.push(" AND NOT EXISTS (SELECT 1 FROM lists WHERE lists.id = ")
+                .push_arg(l)
+                .push(" AND lists.deleted_at IS NOT NULL)");
         }
     }
 }
