@@ -125,6 +125,9 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Trust `X-Forwarded-For` for the client address (only behind a proxy you run).
     pub trust_proxy: bool,
+    /// How long a client may take to send a request's head, or between two pieces of its
+    /// body, and how long a kept-alive connection waits for its next request.
+    pub client_timeout_secs: u64,
     pub telephony: TelephonyConfig,
     pub dialer: DialerConfig,
 }
@@ -279,6 +282,7 @@ impl Default for Config {
             upload_limit_bytes: 10 * 1024 * 1024,
             rate_limits: RateLimits::default(),
             trust_proxy: false,
+            client_timeout_secs: 30,
             telephony: TelephonyConfig::default(),
             dialer: DialerConfig::default(),
         }
@@ -302,6 +306,7 @@ const KEYS: &[&str] = &[
     "upload_limit_mb",
     "rate_limits",
     "trust_proxy",
+    "client_timeout_seconds",
     "provider",
     "caller_id",
     "ring_timeout_seconds",
@@ -479,6 +484,16 @@ impl Config {
                         "0" | "false" | "no" | "off" => false,
                         _ => return Err(bad(format!("'{v}' is not true or false"))),
                     }
+                }
+                "client_timeout_seconds" => {
+                    c.client_timeout_secs = v
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|s| (1..=3600).contains(s))
+                        .ok_or_else(|| {
+                            bad(format!("'{v}' is not a whole number from 1 to 3600"))
+                        })?;
                 }
                 _ => {
                     if !c.dialer.set(&key, &v).map_err(bad)? {

@@ -12,8 +12,6 @@ pub mod routes;
 pub mod state;
 pub mod telephony;
 
-use std::net::SocketAddr;
-
 use anyhow::Context;
 use rand::RngCore;
 use switchboard_core::Role;
@@ -171,13 +169,47 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
     let app = routes::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    // axum::serve with a timer: a client that takes longer than this to send a request's head,
+    // or a kept-alive connection with no new request for as long, is closed, so slow or idle
+    // clients cannot hold connections (and file descriptors) open for good.
+    let head_timeout = std::time::Duration::from_secs(state.config.client_timeout_secs);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(head_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, addr) = tokio::select! {
+            got = listener.accept() => match got {
+                Ok(got) => got,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait for some to be freed.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = io.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(addr));
+            app.clone().oneshot(req)
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     if let Some(e) = state.engine.get() {
         e.stop();
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -278,6 +278,7 @@ fn in_shape_of(uri: &axum::http::Uri, e: ApiError) -> axum::response::Response {
 pub fn router(state: AppState) -> Router {
     let (app, mut doc) = Groups::new().layered(&state).merged().split_for_parts();
     crate::docs::finish(&mut doc);
+    let body_idle = std::time::Duration::from_secs(state.config.client_timeout_secs);
 
     app.route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(crate::docs::serve(&doc))
@@ -296,5 +297,14 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal())
         }))
+        // A body that stops coming (a client that sends part of it and waits) fails its read
+        // after `client_timeout_secs`: the request gets its 400, and its connection closes.
+        .layer(axum::middleware::map_request(
+            move |req: axum::extract::Request| async move {
+                req.map(|b| {
+                    axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_idle, b))
+                })
+            },
+        ))
         .with_state(state)
 }

@@ -514,7 +514,10 @@ async fn a_list_being_deleted_is_gone_for_every_route(app: TestApp) {
     assert_eq!(v["pagination"]["total"], 1, "nothing was added: {v}");
     let (s, v) = app.get(&format!("/api/leads?list_id={list}"), &admin).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["pagination"]["total"], 0, "the list has no leads now: {v}");
+    assert_eq!(
+        v["pagination"]["total"], 0,
+        "the list has no leads now: {v}"
+    );
     assert_eq!(v["leads"].as_array().unwrap().len(), 0, "{v}");
 
     // What a restarted server does first.

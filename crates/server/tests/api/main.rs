@@ -9,6 +9,7 @@ mod bot;
 mod calls;
 mod campaigns;
 mod cli;
+mod connections;
 mod dialer;
 mod docs_page;
 mod documented;
