@@ -177,9 +177,16 @@ impl From<MultipartRejection> for ApiError {
     }
 }
 
-/// A multipart body that breaks off or is malformed midway.
+/// A multipart body that breaks off or is malformed midway. A body that could not be read (it
+/// stopped coming, see `client_timeout_secs`) is the client's doing: axum calls it a 500.
 pub fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::new(e.status(), format!("bad upload: {}", e.body_text()))
+    match e.status() {
+        s if s.is_server_error() => ApiError::bad_request(format!(
+            "bad upload: the body stopped before its end ({})",
+            e.body_text()
+        )),
+        s => ApiError::new(s, format!("bad upload: {}", e.body_text())),
+    }
 }
 
 /// An uploaded file of `len` bytes must fit the configured limit exactly (the body's own limit

@@ -87,6 +87,29 @@ async fn slow_and_idle_clients_are_let_go(app: TestApp) {
     let closed = closed.expect("a stalled body's connection is let go");
     assert!(closed >= Duration::from_millis(900), "{closed:?}");
 
+    // An upload that stops coming: a 400 too (axum calls an unreadable multipart body a 500),
+    // and nothing imported.
+    let admin = app.admin().await;
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    let t = Instant::now();
+    c.write_all(
+        format!(
+            "POST /api/leads/upload-csv HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\
+             Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: 1000\r\n\r\n\
+             --XX\r\nContent-Disposition: form-data; name=\"csvFile\"; filename=\"a.csv\"\r\n\r\n\
+             phone\n+14155550100\n+1415"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (got, closed) = until_closed(&mut c, t).await;
+    assert!(got.starts_with("HTTP/1.1 400"), "{got}");
+    assert!(got.contains("stopped before its end"), "{got}");
+    assert!(closed.is_some(), "a stalled upload's connection is let go");
+    let (_, v) = app.get("/api/leads", &admin).await;
+    assert_eq!(v["pagination"]["total"], 0, "nothing imported: {v}");
+
     // A body that keeps coming, more slowly in all than the timeout: served.
     let body = format!(r#"{{"email": "admin@example.com", "password": "{ADMIN_PASSWORD}"}}"#);
     let mut c = TcpStream::connect(addr).await.unwrap();
