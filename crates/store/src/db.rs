@@ -488,13 +488,16 @@ impl StatsRefreshed {
         }
     }
 
-    /// The file's statistics now hash to `fingerprint`: a refresh if they hashed otherwise.
-    fn follow(&self, fingerprint: u64) {
+    /// The file's statistics now hash to `fingerprint`: a refresh if they hashed otherwise
+    /// (then `true`).
+    fn follow(&self, fingerprint: u64) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.is_some_and(|s| s != fingerprint) {
+        let changed = seen.is_some_and(|s| s != fingerprint);
+        if changed {
             self.mark();
         }
         *seen = Some(fingerprint);
+        changed
     }
 
     fn mark(&self) {
@@ -661,14 +664,24 @@ impl Db {
 
     /// SQLite: notice statistics another process wrote to the file (`switchboard import`
     /// refreshes them after a large import) and replace the read connections opened before
-    /// them, as after [`Db::optimize`]. Cheap (`sqlite_stat1` has a row per index); the
-    /// server calls it every minute. PostgreSQL: nothing (its statistics are the server's).
+    /// them, as after [`Db::optimize`]; the write connection, which lives as long as the
+    /// process, reads them again in place (`ANALYZE sqlite_schema`, which SQLite documents for
+    /// this; it takes the write lock for a moment). Cheap (`sqlite_stat1` has a row per
+    /// index); the server calls it every minute. PostgreSQL: nothing (its statistics are the
+    /// server's).
     pub async fn follow_stats(&self) -> Result<(), StoreError> {
-        let Pools::Sqlite { read, stats, .. } = &*self.pools else {
+        let Pools::Sqlite {
+            read, write, stats, ..
+        } = &*self.pools
+        else {
             return Ok(());
         };
         let now = stats_fingerprint(&mut *read.acquire().await?).await?;
-        stats.follow(now);
+        if stats.follow(now) {
+            sqlx::query("ANALYZE sqlite_schema")
+                .execute(&mut *write.acquire().await?)
+                .await?;
+        }
         Ok(())
     }
 

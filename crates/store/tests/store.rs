@@ -609,6 +609,10 @@ async fn list_deletions_clear_many_leads_and_finish_after_a_stop(db: Db, client:
 /// SQLite's plan, through the read pool, for the open leads a person holds: through the status
 /// index without statistics, through the index of assigned leads with them.
 async fn held_leads_plan(db: &Db, client: i64) -> String {
+    held_leads_plan_on(&mut db.read().await.unwrap(), client).await
+}
+
+async fn held_leads_plan_on(c: &mut switchboard_store::db::Conn, client: i64) -> String {
     let rows: Vec<(i64, i64, i64, String)> = sql(
         "EXPLAIN QUERY PLAN SELECT id FROM leads WHERE client_id = $1 \
          AND status IN ('pending', 'claimed', 'calling') AND assigned_user_id = $2 \
@@ -616,14 +620,15 @@ async fn held_leads_plan(db: &Db, client: i64) -> String {
     )
     .arg(client)
     .arg(1i64)
-    .fetch_all(&mut db.read().await.unwrap())
+    .fetch_all(c)
     .await
     .unwrap();
     rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
 }
 
 /// Statistics another process writes to a SQLite file (`switchboard import` into a running
-/// server's file) reach this process's read connections once it follows them.
+/// server's file) reach this process's read connections, and its write connection, once it
+/// follows them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_read_connections_follow_statistics_another_process_writes() {
     let t = fresh_db(TestBackend::Sqlite).await.unwrap();
@@ -644,6 +649,11 @@ async fn sqlite_read_connections_follow_statistics_another_process_writes() {
     server.follow_stats().await.unwrap();
     let before = held_leads_plan(&server, client).await;
     assert!(before.contains("leads_client_status_idx"), "{before}");
+    let writes = |server: &Db| {
+        let server = server.clone();
+        async move { held_leads_plan_on(&mut server.write().await.unwrap(), client).await }
+    };
+    assert_eq!(writes(&server).await, before);
 
     // The other process: its own connections to the same file.
     let importer = Db::connect(&t.url).await.unwrap();
@@ -661,9 +671,15 @@ async fn sqlite_read_connections_follow_statistics_another_process_writes() {
         before,
         "not followed yet: the connection keeps what it read"
     );
+    assert_eq!(writes(&server).await, before, "nor the write connection");
     server.follow_stats().await.unwrap();
     let now = held_leads_plan(&server, client).await;
     assert!(now.contains("leads_assigned_idx"), "{now}");
+    assert_eq!(
+        writes(&server).await,
+        now,
+        "the write connection follows too"
+    );
     // Nothing new: the connections stay.
     server.follow_stats().await.unwrap();
     assert_eq!(held_leads_plan(&server, client).await, now);
