@@ -80,6 +80,10 @@ pub struct Claims {
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
+    /// The user's session generation when the token was issued (see
+    /// `users::User::token_generation`); tokens from before it was kept have none (0).
+    #[serde(default)]
+    pub generation: i64,
 }
 
 #[derive(Clone)]
@@ -107,6 +111,7 @@ impl JwtKeys {
             role,
             iat: now,
             exp,
+            generation: user.token_generation,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|_| ApiError::internal())?;
@@ -186,6 +191,11 @@ impl FromRequestParts<AppState> for Session {
             .await?
             .filter(|u| u.is_active)
             .ok_or_else(|| ApiError::unauthorized("this account is not active"))?;
+        if claims.generation != user.token_generation {
+            return Err(ApiError::unauthorized(
+                "this session has ended (signed out, or the password changed); sign in again",
+            ));
+        }
         // The role is read from the database, so a demotion takes effect at once.
         let role = Role::parse(&user.role).ok_or_else(ApiError::internal)?;
         Ok(Session { user, role })

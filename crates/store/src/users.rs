@@ -22,6 +22,9 @@ pub struct User {
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The generation of sessions now valid: tokens carry the one they were issued in. A new
+    /// password (or signing out) starts the next one.
+    pub token_generation: i64,
 }
 
 impl User {
@@ -37,7 +40,8 @@ impl User {
 }
 
 const COLUMNS: &str = "id, client_id, username, email, password_hash, role, first_name, last_name, \
-    phone_number, agent_id, is_active, is_available, last_login_at, created_at, updated_at";
+    phone_number, agent_id, is_active, is_available, last_login_at, created_at, updated_at, \
+    token_generation";
 
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
@@ -134,6 +138,8 @@ pub async fn update(ex: &mut impl AsExec, id: i64, p: &UserPatch) -> Result<Opti
     }
     if let Some(v) = &p.password_hash {
         set(&mut q, "password_hash", v.into());
+        // Every session signed before the new password ends.
+        q.push(", token_generation = token_generation + 1");
     }
     if let Some(v) = &p.role {
         set(&mut q, "role", v.into());
@@ -161,6 +167,19 @@ pub async fn update(ex: &mut impl AsExec, id: i64, p: &UserPatch) -> Result<Opti
         .push(" RETURNING ")
         .push(COLUMNS);
     q.fetch_optional(ex).await
+}
+
+/// End every session of user `id` (their tokens are refused from now on); the user as it is
+/// now, `None` if there is no such user.
+pub async fn end_sessions(ex: &mut impl AsExec, id: i64) -> Result<Option<User>> {
+    sql(&format!(
+        "UPDATE users SET token_generation = token_generation + 1, updated_at = $1 \
+         WHERE id = $2 RETURNING {COLUMNS}"
+    ))
+    .arg(now())
+    .arg(id)
+    .fetch_optional(ex)
+    .await
 }
 
 pub async fn touch_login(db: &Db, id: i64) -> Result<()> {

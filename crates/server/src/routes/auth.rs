@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use switchboard_core::Role;
+use switchboard_store::audit::{self, AuditEntry};
 use switchboard_store::users;
 use utoipa::ToSchema;
 
@@ -112,4 +113,145 @@ pub struct LoginAnswer {
 )]
 pub async fn me(session: Session) -> Json<UserAnswer> {
     Json(UserAnswer::new(None, &session.user))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePasswordBody {
+    /// The password the user signs in with now.
+    #[schema(required = true, value_type = String)]
+    current_password: Option<String>,
+    /// 8 to 128 characters, not the current one.
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 128)]
+    new_password: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/auth/change-password",
+    tag = "auth",
+    summary = "Change the signed-in user's own password",
+    description = "Every session of the user signed before the change ends (their tokens are refused); \
+        the answer carries a new token for this one. Wrong current passwords are throttled like sign-ins.",
+    security(("bearerAuth" = [])),
+    request_body = ChangePasswordBody,
+    responses(
+        (status = 200, description = "Password changed; a new token", body = LoginAnswer),
+        (status = 400, description = "A field missing, the new password too short or too long or the same, or the current password wrong", body = crate::docs::ErrorBody),
+        crate::docs::AuthErrors,
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    session: Session,
+    parts: Parts,
+    Json(body): Json<ChangePasswordBody>,
+) -> ApiResult<Json<LoginAnswer>> {
+    let current = body
+        .current_password
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::bad_request("currentPassword is required"))?;
+    let new = body
+        .new_password
+        .ok_or_else(|| ApiError::bad_request("newPassword is required"))?;
+    if current.len() > 1024 {
+        return Err(ApiError::bad_request("currentPassword is too long"));
+    }
+    crate::auth::validate_password(&new)?;
+    if new == current {
+        return Err(ApiError::bad_request(
+            "the new password is the same as the current one",
+        ));
+    }
+    let user = &session.user;
+    let ip = client_ip(&parts, state.config.trust_proxy);
+    if let Some(wait) = state.login_throttle.blocked_for(ip, &user.username) {
+        return Err(ApiError::too_many(
+            wait,
+            "too many wrong passwords; try again later",
+        ));
+    }
+    if !verify_password(current, Some(user.password_hash.clone())).await {
+        state.login_throttle.record_failure(ip, &user.username);
+        return Err(ApiError::bad_request("the current password is not right"));
+    }
+    state.login_throttle.record_success(ip, &user.username);
+    let patch = users::UserPatch {
+        password_hash: Some(crate::auth::hash_password(new).await?),
+        ..Default::default()
+    };
+    let mut tx = state.db.begin().await?;
+    let user = users::update(&mut tx, user.id, &patch)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("this account is not active"))?;
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(user.client_id),
+            user_id: Some(user.id),
+            action: "change_password",
+            entity: "user",
+            entity_id: Some(user.id),
+            detail: serde_json::json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let (token, exp) = state.jwt.issue(&user, session.role)?;
+    Ok(Json(LoginAnswer {
+        success: true,
+        message: "Password changed",
+        token,
+        expires_at: crate::extract::ts(
+            &chrono::DateTime::from_timestamp(exp, 0).unwrap_or_default(),
+        ),
+        user: user_view(&user),
+    }))
+}
+
+/// A signed-out user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogoutAnswer {
+    /// Always true.
+    pub success: bool,
+    pub message: &'static str,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    summary = "Sign out everywhere",
+    description = "Ends every session of the signed-in user: this token and every other one issued to them is refused from now on.",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Signed out", body = LogoutAnswer),
+        crate::docs::AuthErrors,
+    )
+)]
+pub async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+) -> ApiResult<Json<LogoutAnswer>> {
+    let mut tx = state.db.begin().await?;
+    users::end_sessions(&mut tx, session.user.id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("this account is not active"))?;
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(session.user.client_id),
+            user_id: Some(session.user.id),
+            action: "logout",
+            entity: "user",
+            entity_id: Some(session.user.id),
+            detail: serde_json::json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(LogoutAnswer {
+        success: true,
+        message: "Signed out",
+    }))
 }

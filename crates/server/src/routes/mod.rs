@@ -54,7 +54,9 @@ struct Groups {
 
 impl Groups {
     fn new() -> Self {
-        let login = OpenApiRouter::default().routes(routes!(auth::login));
+        let login = OpenApiRouter::default()
+            .routes(routes!(auth::login))
+            .routes(routes!(auth::change_password));
 
         let upload = OpenApiRouter::default()
             .routes(routes!(files::upload_csv))
@@ -62,6 +64,7 @@ impl Groups {
 
         let api = OpenApiRouter::default()
             .routes(routes!(auth::me))
+            .routes(routes!(auth::logout))
             .routes(routes!(users::list, users::create))
             .routes(routes!(users::get, users::update, users::delete))
             .routes(routes!(users::roster))

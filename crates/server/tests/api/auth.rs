@@ -10,6 +10,7 @@ both!(
     wrong_password_and_unknown_user_answer_alike,
     login_rejects_bad_input,
     tokens_are_checked,
+    sessions_end_when_the_password_changes_or_the_user_signs_out,
     api_keys_are_shown_once_and_revocable,
     unknown_routes_answer_json,
     health_is_public,
@@ -513,4 +514,172 @@ async fn first_start_on_a_new_sqlite_file_by_several_at_once() {
         assert_eq!((n_clients, n_users), (1, 1), "round {round}");
         db.close().await;
     }
+}
+
+/// A user changes their own password; every session signed before it ends (and so does every
+/// one when an admin sets a new password, or when the user signs out), while other users'
+/// sessions go on. Bad input changes nothing; wrong current passwords are throttled.
+async fn sessions_end_when_the_password_changes_or_the_user_signs_out(app: TestApp) {
+    let admin = app.admin().await;
+    let (op_id, op1) = app.user(&admin, "agent7", "operator", None).await;
+    let op2 = app.login("agent7", "password-123").await;
+    let change = |token: String, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                "/api/auth/change-password",
+                Some(&token),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let me = |token: String| {
+        let app = &app;
+        async move { app.get("/api/auth/me", &token).await.0 }
+    };
+
+    // Bad input: refused, nothing changed.
+    for (body, why) in [
+        (
+            json!({"newPassword": "password-456"}),
+            "currentPassword is required",
+        ),
+        (
+            json!({"currentPassword": "password-123"}),
+            "newPassword is required",
+        ),
+        (
+            json!({"currentPassword": "password-123", "newPassword": "short"}),
+            "8 to 128",
+        ),
+        (
+            json!({"currentPassword": "password-123", "newPassword": "password-123"}),
+            "the same",
+        ),
+        (
+            json!({"currentPassword": "password-999", "newPassword": "password-456"}),
+            "not right",
+        ),
+        (
+            json!({"currentPassword": 123, "newPassword": "password-456"}),
+            "",
+        ),
+    ] {
+        let (s, v) = change(op1.clone(), body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert!(v["error"].is_string(), "seed 001's shape: {v}");
+        assert!(v["message"].as_str().unwrap().contains(why), "{body}: {v}");
+    }
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/auth/change-password",
+            None,
+            Some(json!({"currentPassword": "password-123", "newPassword": "password-456"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "signed in only");
+    assert_eq!(me(op1.clone()).await, StatusCode::OK);
+    assert_eq!(me(op2.clone()).await, StatusCode::OK);
+
+    // The change: a new token for this session; the user's other tokens end, the admin's not.
+    let (s, v) = change(
+        op1.clone(),
+        json!({"currentPassword": "password-123", "newPassword": "password-456"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["message"], "Password changed");
+    assert_eq!(v["user"]["username"], "agent7");
+    let op3 = v["token"].as_str().unwrap().to_string();
+    for old in [&op1, &op2] {
+        let (s, v) = app.get("/api/auth/me", old).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("sign in again"),
+            "{v}"
+        );
+    }
+    assert_eq!(me(op3.clone()).await, StatusCode::OK);
+    assert_eq!(me(admin.clone()).await, StatusCode::OK);
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "agent7", "password": "password-123"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the old password is gone");
+    let op4 = app.login("agent7", "password-456").await;
+
+    // An admin sets a new password: the user's sessions end.
+    let (s, v) = app
+        .patch(
+            &format!("/api/users/{op_id}"),
+            &admin,
+            json!({"password": "password-789"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(me(op3).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(op4).await, StatusCode::UNAUTHORIZED);
+    // Other changes to the user leave them signed in.
+    let op5 = app.login("agent7", "password-789").await;
+    let (s, _) = app
+        .patch(
+            &format!("/api/users/{op_id}"),
+            &admin,
+            json!({"first_name": "Ann"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me(op5.clone()).await, StatusCode::OK);
+
+    // Signing out ends every session of the user, none of anyone else's.
+    let admin2 = app.admin().await;
+    let (s, v) = app
+        .call(Method::POST, "/api/auth/logout", Some(&admin), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["success"], true);
+    assert_eq!(me(admin.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(admin2).await, StatusCode::UNAUTHORIZED);
+    let (s, _) = app
+        .call(Method::POST, "/api/auth/logout", Some(&admin), None)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "once signed out, the token is refused"
+    );
+    assert_eq!(me(op5.clone()).await, StatusCode::OK);
+    let admin = app.admin().await;
+    assert_eq!(me(admin).await, StatusCode::OK);
+
+    // Wrong current passwords are throttled like sign-ins; the right one waits too.
+    let mut statuses = vec![];
+    for _ in 0..6 {
+        let (s, _) = change(
+            op5.clone(),
+            json!({"currentPassword": "wrong-password", "newPassword": "password-000"}),
+        )
+        .await;
+        statuses.push(s);
+    }
+    assert_eq!(statuses[0], StatusCode::BAD_REQUEST);
+    assert_eq!(
+        *statuses.last().unwrap(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "{statuses:?}"
+    );
+    let (s, _) = change(
+        op5.clone(),
+        json!({"currentPassword": "password-789", "newPassword": "password-000"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(me(op5).await, StatusCode::OK, "nothing changed");
 }
