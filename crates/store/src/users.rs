@@ -158,6 +158,10 @@ pub async fn update(ex: &mut impl AsExec, id: i64, p: &UserPatch) -> Result<Opti
     }
     if let Some(v) = p.is_active {
         set(&mut q, "is_active", v.into());
+        if !v {
+            // Sessions do not come back with the account if it is made active again.
+            q.push(", token_generation = token_generation + 1");
+        }
     }
     if let Some(v) = p.is_available {
         set(&mut q, "is_available", v.into());

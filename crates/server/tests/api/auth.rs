@@ -638,6 +638,31 @@ async fn sessions_end_when_the_password_changes_or_the_user_signs_out(app: TestA
     assert_eq!(s, StatusCode::OK);
     assert_eq!(me(op5.clone()).await, StatusCode::OK);
 
+    // A deactivated user's sessions do not come back with the account.
+    let (s, _) = app
+        .patch(
+            &format!("/api/users/{op_id}"),
+            &admin,
+            json!({"is_active": false}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me(op5.clone()).await, StatusCode::UNAUTHORIZED);
+    let (s, _) = app
+        .patch(
+            &format!("/api/users/{op_id}"),
+            &admin,
+            json!({"is_active": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        me(op5.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "still ended"
+    );
+    let op5 = app.login("agent7", "password-789").await;
+
     // Signing out ends every session of the user, none of anyone else's.
     let admin2 = app.admin().await;
     let (s, v) = app
