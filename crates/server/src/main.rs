@@ -75,6 +75,27 @@ enum UserCommand {
         #[arg(long)]
         client: Option<i64>,
     },
+    /// Set a user's password (a lost one), ending every session of theirs; the password comes
+    /// from SWITCHBOARD_NEW_USER_PASSWORD or is generated and printed.
+    Password {
+        /// The user's username or email.
+        login: String,
+    },
+}
+
+/// A new user's password, from SWITCHBOARD_NEW_USER_PASSWORD or generated (then `true`), and
+/// its hash.
+async fn new_password() -> anyhow::Result<(String, bool, String)> {
+    let (password, generated) = match std::env::var("SWITCHBOARD_NEW_USER_PASSWORD") {
+        Ok(p) => (p, false),
+        Err(_) => (random_password(), true),
+    };
+    auth::validate_password(&password)
+        .map_err(|e| anyhow::anyhow!("SWITCHBOARD_NEW_USER_PASSWORD: {}", e.message))?;
+    let hash = auth::hash_password(password.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    Ok((password, generated, hash))
 }
 
 /// glibc gives every thread that allocates its own malloc arena; with the database's worker
@@ -162,15 +183,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let state = switchboard_server::prepare(one_shot(config)).await?;
             let role = switchboard_core::Role::parse(&role)
                 .context("role must be super_admin, admin or operator")?;
-            let (password, generated) = match std::env::var("SWITCHBOARD_NEW_USER_PASSWORD") {
-                Ok(p) => (p, false),
-                Err(_) => (random_password(), true),
-            };
-            auth::validate_password(&password)
-                .map_err(|e| anyhow::anyhow!("SWITCHBOARD_NEW_USER_PASSWORD: {}", e.message))?;
-            let hash = auth::hash_password(password.clone())
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+            let (password, generated, hash) = new_password().await?;
             let mut tx = state.db.begin().await?;
             let u = users::create(
                 &mut tx,
@@ -188,6 +201,42 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             .await?;
             tx.commit().await?;
             eprintln!("created user {} (id {}, {})", u.username, u.id, u.role);
+            if generated {
+                eprintln!("password: {password}");
+            }
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Password { login },
+        } => {
+            let state = switchboard_server::prepare(one_shot(config)).await?;
+            let user = users::find_login(&state.db, &login)
+                .await?
+                .with_context(|| format!("no user '{login}'"))?;
+            let (password, generated, hash) = new_password().await?;
+            let patch = users::UserPatch {
+                password_hash: Some(hash),
+                ..Default::default()
+            };
+            let mut tx = state.db.begin().await?;
+            users::update(&mut tx, user.id, &patch).await?;
+            switchboard_store::audit::record(
+                &mut tx,
+                switchboard_store::audit::AuditEntry {
+                    client_id: Some(user.client_id),
+                    user_id: None,
+                    action: "set_password",
+                    entity: "user",
+                    entity_id: Some(user.id),
+                    detail: serde_json::json!({"by": "command line"}),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            eprintln!(
+                "new password set for {} (id {}); their sessions have ended",
+                user.username, user.id
+            );
             if generated {
                 eprintln!("password: {password}");
             }

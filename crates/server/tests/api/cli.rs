@@ -1,4 +1,5 @@
-//! The `switchboard` binary itself: configuration errors, `import`, `user add`, `serve`.
+//! The `switchboard` binary itself: configuration errors, `import`, `user add`,
+//! `user password`, `serve`.
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -108,6 +109,102 @@ async fn import_streams_a_file_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_streams_a_file_postgres() {
     import_into(Backend::Postgres).await
+}
+
+/// A lost password is set again from the command line: generated and printed, or given; the
+/// user's sessions end; an unknown user is an error that changes nothing.
+async fn password_reset_from_the_command_line(backend: Backend) {
+    let Some(t) = fresh_db(backend).await else {
+        return;
+    };
+    let (db, url) = (&t.db, &t.url);
+    let run = |args: &[&str], password: Option<&str>| {
+        let mut c = bin();
+        c.args(args).env("SWITCHBOARD_DATABASE_URL", url);
+        if let Some(p) = password {
+            c.env("SWITCHBOARD_NEW_USER_PASSWORD", p);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, err) = run(
+        &["user", "add", "agent9", "--email", "a9@example.com"],
+        Some("first-password-1"),
+    );
+    assert!(ok, "{err}");
+    let user = |login: &'static str| async move {
+        switchboard_store::users::find_login(db, login)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let before = user("agent9").await;
+    assert_eq!(before.token_generation, 0);
+
+    let (ok, err) = run(&["user", "password", "A9@example.com"], None);
+    assert!(ok, "{err}");
+    assert!(err.contains("their sessions have ended"), "{err}");
+    let printed = err
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("the generated password is printed");
+    assert!(printed.len() >= 16, "{printed}");
+    let after = user("agent9").await;
+    assert_eq!(after.token_generation, 1, "the sessions ended");
+    assert!(
+        switchboard_server::auth::verify_password(
+            printed.into(),
+            Some(after.password_hash.clone())
+        )
+        .await
+    );
+    assert!(
+        !switchboard_server::auth::verify_password(
+            "first-password-1".into(),
+            Some(after.password_hash.clone())
+        )
+        .await
+    );
+
+    let (ok, err) = run(&["user", "password", "agent9"], Some("chosen-password-2"));
+    assert!(ok, "{err}");
+    assert!(
+        !err.contains("password: "),
+        "a given password is not printed: {err}"
+    );
+    let chosen = user("agent9").await;
+    assert!(
+        switchboard_server::auth::verify_password(
+            "chosen-password-2".into(),
+            Some(chosen.password_hash.clone())
+        )
+        .await
+    );
+
+    let (ok, err) = run(&["user", "password", "agent9"], Some("short"));
+    assert!(!ok);
+    assert!(err.contains("SWITCHBOARD_NEW_USER_PASSWORD"), "{err}");
+    let (ok, err) = run(&["user", "password", "nobody"], Some("chosen-password-3"));
+    assert!(!ok);
+    assert!(err.contains("no user 'nobody'"), "{err}");
+    assert_eq!(
+        user("agent9").await.password_hash,
+        chosen.password_hash,
+        "nothing changed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_reset_from_the_command_line_sqlite() {
+    password_reset_from_the_command_line(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_reset_from_the_command_line_postgres() {
+    password_reset_from_the_command_line(Backend::Postgres).await
 }
 
 #[test]
