@@ -527,6 +527,26 @@ pub struct LeadPatch {
 }
 
 impl LeadPatch {
+    /// The names of the fields it changes.
+    pub fn fields(&self) -> Vec<&'static str> {
+        [
+            ("phone", self.phone.is_some()),
+            ("name", self.name.is_some()),
+            ("email", self.email.is_some()),
+            ("priority", self.priority.is_some()),
+            ("status", self.status.is_some()),
+            ("disposition", self.disposition.is_some()),
+            ("tags", self.tags.is_some()),
+            ("timezone", self.timezone.is_some()),
+            ("list_id", self.list_id.is_some()),
+            ("assigned_user_id", self.assigned_user_id.is_some()),
+            ("notes", self.notes.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, set)| set.then_some(f))
+        .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.phone.is_none()
             && self.name.is_none()

@@ -127,6 +127,7 @@ pub async fn create_list(
         b.description.flatten().as_deref(),
     )
     .await?;
+    list_audit(&mut tx, &p, "create", l.id, json!({"name": l.name})).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, ListAnswer::new(l)))
 }
@@ -189,6 +190,8 @@ pub async fn update_list(
     )
     .await?
     .ok_or_else(|| ApiError::not_found("list"))?;
+    let changed = json!({"name": name, "description_changed": b.description.is_some()});
+    list_audit(&mut tx, &p, "update", l.id, changed).await?;
     tx.commit().await?;
     Ok(ListAnswer::new(l))
 }
@@ -227,7 +230,35 @@ pub async fn delete_list(
     if !deleted {
         return Err(ApiError::not_found("list"));
     }
+    list_audit(&mut st.db.write().await?, &p, "delete", id, json!({})).await?;
     Ok(Json(Done::new("List deleted; its leads were kept")))
+}
+
+/// `detail`, with the API key that acted when no person did.
+fn with_key(p: &Principal, mut detail: serde_json::Value) -> serde_json::Value {
+    if let Principal::Key { id, .. } = p {
+        detail["api_key_id"] = json!(id);
+    }
+    detail
+}
+
+async fn list_audit(
+    ex: &mut impl switchboard_store::AsExec,
+    p: &Principal,
+    action: &'static str,
+    id: i64,
+    detail: serde_json::Value,
+) -> ApiResult<()> {
+    let entry = AuditEntry {
+        client_id: Some(p.client_id()),
+        user_id: p.user_id(),
+        action,
+        entity: "list",
+        entity_id: Some(id),
+        detail: with_key(p, detail),
+    };
+    audit::record(ex, entry).await?;
+    Ok(())
 }
 
 // ---- leads ----
@@ -705,9 +736,44 @@ pub async fn update_lead(
     if !p.is_admin() && patch.assigned_user_id.is_some() {
         return Err(ApiError::forbidden("only admins assign leads"));
     }
+    let before = lead;
     let lead = leads::update(&mut tx, p.client_id(), id, &patch)
         .await?
         .ok_or_else(|| ApiError::not_found("lead"))?;
+    // The fields changed, and where the lead's state went from and to.
+    let mut detail = json!({"fields": patch.fields()});
+    let moved = [
+        ("status", json!(before.status), json!(lead.status)),
+        (
+            "disposition",
+            json!(before.disposition),
+            json!(lead.disposition),
+        ),
+        ("priority", json!(before.priority), json!(lead.priority)),
+        (
+            "assigned_user_id",
+            json!(before.assigned_user_id),
+            json!(lead.assigned_user_id),
+        ),
+        ("list_id", json!(before.list_id), json!(lead.list_id)),
+    ];
+    for (field, from, to) in moved {
+        if from != to {
+            detail[field] = json!({"from": from, "to": to});
+        }
+    }
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(p.client_id()),
+            user_id: p.user_id(),
+            action: "update",
+            entity: "lead",
+            entity_id: Some(id),
+            detail: with_key(&p, detail),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(LeadAnswer::new(None, &lead)))
 }
@@ -747,7 +813,7 @@ pub async fn delete_lead(
             action: "delete",
             entity: "lead",
             entity_id: Some(id),
-            detail: json!({"phone": lead.phone}),
+            detail: with_key(&p, json!({"phone": lead.phone})),
         },
     )
     .await?;
@@ -956,7 +1022,7 @@ pub async fn bulk_action(
             action: action_name,
             entity: "lead",
             entity_id: None,
-            detail: json!({"updated": updated, "refused": refused.len()}),
+            detail: with_key(&p, json!({"updated": updated, "refused": refused.len()})),
         },
     )
     .await?;

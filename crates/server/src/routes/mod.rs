@@ -1,5 +1,6 @@
 //! The HTTP surfaces, one module per resource.
 
+pub mod audit;
 pub mod auth;
 pub mod batches;
 pub mod bot;
@@ -68,6 +69,7 @@ impl Groups {
             .routes(routes!(users::list, users::create))
             .routes(routes!(users::get, users::update, users::delete))
             .routes(routes!(users::roster))
+            .routes(routes!(audit::list))
             .routes(routes!(users::list_clients, users::create_client))
             .routes(routes!(keys::list, keys::create))
             .routes(routes!(keys::revoke))

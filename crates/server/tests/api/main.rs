@@ -3,6 +3,7 @@
 mod conformance;
 mod harness;
 
+mod audit;
 mod auth;
 mod batches;
 mod bot;
