@@ -20,8 +20,21 @@ use switchboard_store::users::{self, User};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Passwords hashed or checked at once: half the cores (at least one). Each takes tens of
+/// milliseconds of a core and argon2id's 19 MiB; a burst of sign-ins would otherwise take a
+/// blocking thread and its memory each, and every core from the dialer and the API. More wait
+/// their turn.
+fn hashing() -> &'static tokio::sync::Semaphore {
+    static AT_ONCE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    AT_ONCE.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new((cores / 2).max(1))
+    })
+}
+
 /// Hash a password with argon2id (off the async threads: it takes tens of milliseconds).
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    let _turn = hashing().acquire().await.map_err(|_| ApiError::internal())?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -37,6 +50,9 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
 /// answers take the same time.
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let Ok(_turn) = hashing().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| {
@@ -456,5 +472,28 @@ impl FromRequestParts<AppState> for BotPrincipal {
             .await?
             .ok_or_else(|| ApiError::unauthorized("invalid bot key"))?;
         Ok(Self { key_id, client_id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Password checks take turns: while every turn is held, a check waits (and takes no
+    /// blocking thread or argon2's memory); it runs once a turn is free.
+    #[tokio::test]
+    async fn password_checks_wait_for_a_turn() {
+        let hash = hash_password("a-password-1".into()).await.unwrap();
+        let turns = hashing();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let all = turns.acquire_many((cores / 2).max(1) as u32).await.unwrap();
+        assert_eq!(turns.available_permits(), 0, "half the cores, at least one");
+        let check = verify_password("a-password-1".into(), Some(hash.clone()));
+        tokio::pin!(check);
+        let waited = tokio::time::timeout(Duration::from_millis(300), &mut check).await;
+        assert!(waited.is_err(), "a check waits while every turn is held");
+        drop(all);
+        assert!(check.await, "and runs once one is free");
+        assert!(!verify_password("wrong".into(), Some(hash)).await);
     }
 }
