@@ -34,7 +34,10 @@ fn hashing() -> &'static tokio::sync::Semaphore {
 
 /// Hash a password with argon2id (off the async threads: it takes tens of milliseconds).
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    let _turn = hashing().acquire().await.map_err(|_| ApiError::internal())?;
+    let _turn = hashing()
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal())?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()

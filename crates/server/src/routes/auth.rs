@@ -72,16 +72,26 @@ pub async fn login(
     };
     state.login_throttle.record_success(ip, &login);
     let role = Role::parse(&user.role).ok_or_else(ApiError::internal)?;
-    let (token, exp) = state.jwt.issue(&user, role)?;
     users::touch_login(&state.db, user.id).await?;
+    signed_in(&state, &user, role, "Login successful")
+}
+
+/// A new session of `user`: its token, and the user.
+fn signed_in(
+    state: &AppState,
+    user: &users::User,
+    role: Role,
+    message: &'static str,
+) -> ApiResult<Json<LoginAnswer>> {
+    let (token, exp) = state.jwt.issue(user, role)?;
     Ok(Json(LoginAnswer {
         success: true,
-        message: "Login successful",
+        message,
         token,
         expires_at: crate::extract::ts(
             &chrono::DateTime::from_timestamp(exp, 0).unwrap_or_default(),
         ),
-        user: user_view(&user),
+        user: user_view(user),
     }))
 }
 
@@ -197,16 +207,7 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
-    let (token, exp) = state.jwt.issue(&user, session.role)?;
-    Ok(Json(LoginAnswer {
-        success: true,
-        message: "Password changed",
-        token,
-        expires_at: crate::extract::ts(
-            &chrono::DateTime::from_timestamp(exp, 0).unwrap_or_default(),
-        ),
-        user: user_view(&user),
-    }))
+    signed_in(&state, &user, session.role, "Password changed")
 }
 
 /// A signed-out user.
