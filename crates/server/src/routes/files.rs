@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Multipart, Query, check_upload_size, multipart_error, ts, ts_opt};
+use crate::extract::{Json, Multipart, Query, multipart_error, ts, ts_opt};
 use crate::routes::export;
 use crate::routes::leads::build_filter;
 use crate::state::AppState;
@@ -40,18 +40,12 @@ pub async fn upload_csv(
     if !p.is_admin() {
         return Err(ApiError::forbidden("this needs an admin"));
     }
-    let mut file: Option<Vec<u8>> = None;
+    let mut file: Option<std::fs::File> = None;
     let mut list_field: Option<String> = None;
     while let Some(field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
         match field.name() {
             Some("csvFile") | Some("file") => {
-                file = Some(
-                    field
-                        .bytes()
-                        .await
-                        .map_err(|e| multipart_error(&e))?
-                        .to_vec(),
-                );
+                file = Some(spool(field, st.config.upload_limit_bytes).await?);
             }
             Some("listId") | Some("list_id") => {
                 list_field = Some(field.text().await.map_err(|e| multipart_error(&e))?);
@@ -59,9 +53,8 @@ pub async fn upload_csv(
             _ => {}
         }
     }
-    let bytes = file
+    let file = file
         .ok_or_else(|| ApiError::bad_request("no file: send it as the multipart field csvFile"))?;
-    check_upload_size(bytes.len(), st.config.upload_limit_bytes)?;
     let mut opts = ImportOptions::new(p.client_id());
     if let Some(l) = list_field
         .map(|s| s.trim().to_string())
@@ -75,14 +68,7 @@ pub async fn upload_csv(
             .ok_or_else(|| ApiError::bad_request(format!("list {id} does not exist")))?;
         opts.list_id = Some(id);
     }
-    let report = import_csv(
-        &st.db,
-        std::io::Cursor::new(bytes),
-        st.phones.clone(),
-        opts,
-        |_| {},
-    )
-    .await?;
+    let report = import_csv(&st.db, file, st.phones.clone(), opts, |_| {}).await?;
     Ok(Json(UploadAnswer {
         message: "CSV upload completed",
         summary: UploadSummary {
@@ -93,6 +79,45 @@ pub async fn upload_csv(
         },
         errors: report.errors,
     }))
+}
+
+/// An uploaded file, written to an unnamed temporary file as it comes (so an upload takes the
+/// same memory whatever its size, up to `limit` bytes, past which it is a 413), read from its
+/// start. The `listId` field may come after the file: the import starts once the form is read.
+async fn spool(
+    mut field: axum::extract::multipart::Field<'_>,
+    limit: usize,
+) -> ApiResult<std::fs::File> {
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+    let io = |e: std::io::Error| {
+        tracing::error!(error = %e, "could not keep an upload in a temporary file");
+        ApiError::internal()
+    };
+    let std_file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(io)?;
+    // Pieces come a few KiB at a time; written a MiB at a time, each write is one trip to a
+    // blocking thread.
+    let mut f = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(std_file));
+    let mut len = 0usize;
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+        len += chunk.len();
+        if len > limit {
+            return Err(ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the file is over {limit} bytes ({} MB), the limit of uploads",
+                    limit / (1024 * 1024)
+                ),
+            ));
+        }
+        f.write_all(&chunk).await.map_err(io)?;
+    }
+    f.flush().await.map_err(io)?;
+    let mut f = f.into_inner();
+    f.rewind().await.map_err(io)?;
+    Ok(f.into_std().await)
 }
 
 /// Seed 001's upload answer, with the refused rows.

@@ -83,6 +83,31 @@ async fn csv_upload_imports_good_rows_and_reports_bad_ones(app: TestApp) {
         .get(&format!("/api/leads?list_id={inbox}"), &admin)
         .await;
     assert_eq!(v["pagination"]["total"], 1);
+    // The listId field after the file: the same (the file waits on disk for the whole form).
+    let (ct, mut body) = multipart("csvFile", "x.csv", b"phone\n4155550312\n", &[]);
+    let end = format!("--{}--\r\n", ct.rsplit('=').next().unwrap());
+    body.truncate(body.len() - end.len());
+    body.extend_from_slice(
+        format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"listId\"\r\n\r\n{inbox}\r\n{end}",
+            b = ct.rsplit('=').next().unwrap()
+        )
+        .as_bytes(),
+    );
+    let (s, v) = app
+        .send_bytes(
+            Method::POST,
+            "/api/leads/upload-csv",
+            Some(&admin),
+            &ct,
+            body,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) = app
+        .get(&format!("/api/leads?list_id={inbox}"), &admin)
+        .await;
+    assert_eq!(v["pagination"]["total"], 2, "{v}");
     let (s, _) = upload(&app, &admin, b"phone\n4155550311\n", &[("listId", "999")]).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
