@@ -80,7 +80,10 @@ for backend in $BACKENDS; do
         '/api/operator/leads/available?page=500&limit=20'; do
       echo "$backend GET $path (an operator): median $(median_of "$path" "$OPERATOR") s"
     done
-    for path in '/api/leads?page=1&limit=20' '/api/leads?priority=high' '/api/leads?status=pending&priority=urgent,high'; do
+    # The searches: a whole number as people write it (the first generated lead's), part of
+    # one, and a name.
+    for path in '/api/leads?page=1&limit=20' '/api/leads?priority=high' '/api/leads?status=pending&priority=urgent,high' \
+        '/api/leads?search=(212)%20736-3900' '/api/leads?search=7363900' '/api/leads?search=melissa'; do
       echo "$backend GET $path: median $(median_of "$path" "$ADMIN") s"
     done
     if [[ -n $LIST ]]; then

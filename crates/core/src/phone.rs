@@ -67,6 +67,14 @@ pub fn looks_e164(s: &str) -> bool {
 }
 
 impl PhoneNormalizer {
+    /// `typed` as a whole phone number that its country gives out, in E.164; `None` for a
+    /// part of a number (`5550123`), or digits no numbering plan has.
+    pub fn whole_number(&self, typed: &str) -> Option<String> {
+        let e164 = self.normalize(typed).ok()?;
+        let number = phonenumber::parse(None, &e164).ok()?;
+        phonenumber::is_valid(&number).then_some(e164)
+    }
+
     /// What a person's partial number can start with in E.164: the digits as typed (`+` and
     /// the digits), and, when typed without `+`/`00`, the default region's country code with
     /// the digits (a national trunk `0` dropped). Empty when fewer than 3 digits are given.
@@ -101,6 +109,30 @@ impl PhoneNormalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_and_parts_of_numbers() {
+        let us = PhoneNormalizer::new(Some("US")).unwrap();
+        for (typed, whole) in [
+            ("4155550170", Some("+14155550170")),
+            ("(415) 555-0170", Some("+14155550170")),
+            ("+1 415 555 0170", Some("+14155550170")),
+            ("+44 20 7946 0958", Some("+442079460958")),
+            ("5550170", None),
+            ("415555017", None),
+            ("+1415", None),
+            ("Ann", None),
+        ] {
+            assert_eq!(us.whole_number(typed).as_deref(), whole, "{typed}");
+        }
+        // Without a default region, only numbers with their country code.
+        let none = PhoneNormalizer::new(None).unwrap();
+        assert_eq!(none.whole_number("4155550170"), None);
+        assert_eq!(
+            none.whole_number("+14155550170").as_deref(),
+            Some("+14155550170")
+        );
+    }
 
     #[test]
     fn the_shape_of_e164() {

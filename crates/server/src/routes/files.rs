@@ -275,6 +275,7 @@ pub async fn export(
         Some(v) => crate::extract::parse_id(v, f).map(Some),
     };
     let mut sel = build_filter(
+        &st.phones,
         &b.status,
         &None,
         &b.priority,

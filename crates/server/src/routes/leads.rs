@@ -338,6 +338,7 @@ pub struct Selection {
 /// Build a filter from named parts, checking every value.
 #[allow(clippy::too_many_arguments)]
 pub fn build_filter(
+    phones: &switchboard_core::PhoneNormalizer,
     status: &Option<String>,
     disposition: &Option<String>,
     priority: &Option<String>,
@@ -396,6 +397,17 @@ pub fn build_filter(
             "search must be at most 200 characters",
         ));
     }
+    // A whole phone number, as people type one (digits, `+`, spaces, dashes, brackets, dots):
+    // found exactly. Seven digits or more, so that a part of a number stays a substring search.
+    f.search_phone = f.search.as_deref().map(str::trim).and_then(|s| {
+        let phone_like = s
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        let digits = s.chars().filter(char::is_ascii_digit).count();
+        (phone_like && digits >= 7)
+            .then(|| phones.whole_number(s))
+            .flatten()
+    });
     f.created_from = start
         .as_deref()
         .filter(|s| !s.is_empty())
@@ -435,6 +447,7 @@ pub async fn list_leads(
     let page = PageRequest::new(q.page, q.limit);
     let tags = q.tags.clone().or(q.tag.clone());
     let sel = build_filter(
+        &st.phones,
         &q.status,
         &q.disposition,
         &q.priority,

@@ -108,6 +108,35 @@ async fn listing_filters_sorts_and_pages(app: TestApp) {
     assert_eq!(v["pagination"]["total"], 1);
     let (_, v) = app.get("/api/leads?search=5551024", &admin).await;
     assert_eq!(v["pagination"]["total"], 1, "search by phone digits");
+    let (_, v) = app.get("/api/leads?search=415555102", &admin).await;
+    assert_eq!(
+        v["pagination"]["total"], 5,
+        "part of a number: 1020 to 1024"
+    );
+    // A whole number, however it is written, is that lead's phone (found from the phone
+    // index), not text in other fields.
+    let (s, _) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155559999", "name": "was 4155551024"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    for typed in ["4155551024", "(415)%20555-1024", "%2B1%20415%20555%201024"] {
+        let (_, v) = app.get(&format!("/api/leads?search={typed}"), &admin).await;
+        assert_eq!(v["pagination"]["total"], 1, "{typed}: {v}");
+        assert_eq!(v["leads"][0]["phone"], "+14155551024", "{typed}");
+    }
+    let (_, v) = app.get("/api/leads?search=was", &admin).await;
+    assert_eq!(
+        v["pagination"]["total"], 1,
+        "text is still searched as text"
+    );
+    let (s, _) = app
+        .delete(&format!("/api/leads/{}", v["leads"][0]["id"]), &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK);
     let (_, v) = app.get("/api/leads?search=lead%25", &admin).await;
     assert_eq!(v["pagination"]["total"], 0, "LIKE wildcards are literal");
     let (_, v) = app
