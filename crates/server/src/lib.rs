@@ -172,9 +172,10 @@ pub async fn serve(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
     let app = routes::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
-    // axum::serve with a timer: a client that takes longer than this to send a request's head,
-    // or a kept-alive connection with no new request for as long, is closed, so slow or idle
-    // clients cannot hold connections (and file descriptors) open for good.
+    // What axum::serve does, with a timer (axum sets none): a client that takes longer than
+    // this to send a request's head, or a kept-alive connection with no new request for as
+    // long, is closed, so slow or idle clients cannot hold connections (and file descriptors)
+    // open for good.
     let head_timeout = std::time::Duration::from_secs(state.config.client_timeout_secs);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
