@@ -34,6 +34,10 @@ pub struct AppState {
     pub exports: Arc<tokio::sync::Semaphore>,
     /// Export downloads served at once, each with its temporary file.
     pub downloads: Arc<tokio::sync::Semaphore>,
+    /// `/health/integration-test` suites run one at a time: the route is public (seed 003)
+    /// and a suite reads the call log (about 0.1 s over 1,000,000 calls), so a flood of them
+    /// takes turns instead of the database.
+    pub health_suites: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -70,6 +74,7 @@ impl AppState {
             downloads: Arc::new(tokio::sync::Semaphore::new(
                 crate::routes::export::DOWNLOADS_AT_ONCE,
             )),
+            health_suites: Arc::new(tokio::sync::Semaphore::new(1)),
             ingestor,
             reporter,
             jwt: Arc::new(JwtKeys::new(

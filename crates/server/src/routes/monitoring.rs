@@ -1955,6 +1955,12 @@ pub async fn integration_test(
             "suite must be basic, full or performance, not '{suite}'"
         )));
     }
+    let _turn = st
+        .health_suites
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal())?;
     let started = Instant::now();
     let mut s = Suite { tests: Vec::new() };
     s.run("database round trip", async {

@@ -63,8 +63,47 @@ both_with!(half_twilio_app; integration_test_names_missing_provider_settings);
 
 crate::both!(
     health_routes_answer_without_auth,
-    health_routes_answer_503_without_a_database
+    health_routes_answer_503_without_a_database,
+    public_check_suites_take_turns
 );
+
+/// `/health/integration-test` is public and reads the call log: suites run one at a time,
+/// while the other health routes answer at once.
+async fn public_check_suites_take_turns(app: TestApp) {
+    let suite = || {
+        Request::get("/health/integration-test?suite=full")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let held = app
+        .state
+        .health_suites
+        .clone()
+        .acquire_owned()
+        .await
+        .unwrap();
+    let waiting =
+        tokio::time::timeout(std::time::Duration::from_millis(500), app.raw(suite())).await;
+    assert!(waiting.is_err(), "a suite waits while another runs");
+    let (s, _) = app.get("/health/comprehensive", "").await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "the other health routes answer meanwhile"
+    );
+    drop(held);
+    let (s, _, body) = tokio::time::timeout(std::time::Duration::from_secs(10), app.raw(suite()))
+        .await
+        .expect("its turn comes");
+    assert_eq!(s, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["summary"]["failed"], 0, "{v}");
+    assert_eq!(
+        app.state.health_suites.available_permits(),
+        1,
+        "the turn is given back"
+    );
+}
 
 /// A call of the default client with a known outcome. `slots` > 0 takes real slots (global,
 /// client and the campaign's) in the same transaction, as the dialer does.
