@@ -68,8 +68,16 @@ pub fn looks_e164(s: &str) -> bool {
 
 impl PhoneNormalizer {
     /// `typed` as a whole phone number that its country gives out, in E.164; `None` for a
-    /// part of a number (`5550123`), or digits no numbering plan has.
+    /// part of a number (`5550123`), digits no numbering plan has, or text that is not written
+    /// as people write numbers (digits, `+`, spaces, dashes, brackets, dots).
     pub fn whole_number(&self, typed: &str) -> Option<String> {
+        let typed = typed.trim();
+        let written_as_number = typed
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        if !written_as_number || typed.chars().filter(char::is_ascii_digit).count() < 7 {
+            return None;
+        }
         let e164 = self.normalize(typed).ok()?;
         let number = phonenumber::parse(None, &e164).ok()?;
         phonenumber::is_valid(&number).then_some(e164)
@@ -122,6 +130,8 @@ mod tests {
             ("415555017", None),
             ("+1415", None),
             ("Ann", None),
+            ("tel 4155550170", None),
+            ("4155550170x", None),
         ] {
             assert_eq!(us.whole_number(typed).as_deref(), whole, "{typed}");
         }

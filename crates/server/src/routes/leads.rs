@@ -397,17 +397,8 @@ pub fn build_filter(
             "search must be at most 200 characters",
         ));
     }
-    // A whole phone number, as people type one (digits, `+`, spaces, dashes, brackets, dots):
-    // found exactly. Seven digits or more, so that a part of a number stays a substring search.
-    f.search_phone = f.search.as_deref().map(str::trim).and_then(|s| {
-        let phone_like = s
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-        let digits = s.chars().filter(char::is_ascii_digit).count();
-        (phone_like && digits >= 7)
-            .then(|| phones.whole_number(s))
-            .flatten()
-    });
+    // A whole phone number is found exactly; a part of one stays a substring search.
+    f.search_phone = f.search.as_deref().and_then(|s| phones.whole_number(s));
     f.created_from = start
         .as_deref()
         .filter(|s| !s.is_empty())
