@@ -26,8 +26,7 @@ source bench/lib.sh
 echo "== machine: $(nproc) cores; $(date -u +%FT%TZ); $CALLS calls, $CLIENTS clients for ${SECONDS_EACH}s"
 for run in $(seq 1 "$RUNS"); do
   for build in $BUILDS; do
-    var="SB_$build"
-    SB=${!var:-target/release/switchboard}
+    SB=$(binary_of "$build")
     cp "$WORK/seed.db" "$WORK/run.db"
     rm -f "$WORK/run.db-wal" "$WORK/run.db-shm"
     start_server "sqlite://$WORK/run.db"

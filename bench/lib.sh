@@ -14,6 +14,10 @@ start_server() { # $1 = database URL
   for _ in $(seq 1 100); do curl -sf "$PUBLIC/health" >/dev/null && return 0; sleep 0.1; done
   echo "server did not start"; cat "$WORK/server.log"; exit 1
 }
+binary_of() { # $1 = a name in BUILDS: the binary SB_<name> names, else this checkout's build
+  local var="SB_$1"
+  echo "${!var:-target/release/switchboard}"
+}
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
 token() { # $1 = login, $2 = password
   curl -sf "$PUBLIC/api/auth/login" -H 'content-type: application/json' \

@@ -23,8 +23,7 @@ source bench/lib.sh
 echo "== machine: $(nproc) cores; $(date -u +%FT%TZ); $THREADS clients signing in for ${SECONDS_EACH}s"
 for run in $(seq 1 "$RUNS"); do
   for build in $BUILDS; do
-    var="SB_$build"
-    SB=${!var:-target/release/switchboard}
+    SB=$(binary_of "$build")
     start_server "sqlite://$WORK/$build-$run.db"
     out=$(timeout $((SECONDS_EACH + 120)) python3 bench/sign-ins.py "$PUBLIC" "$THREADS" "$SECONDS_EACH")
     rss=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")

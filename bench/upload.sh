@@ -25,8 +25,7 @@ export SWITCHBOARD_UPLOAD_LIMIT_MB=$(( SIZE / 1024 / 1024 + 2 ))
 echo "== machine: $(nproc) cores; $(date -u +%FT%TZ); $ROWS rows, $SIZE bytes"
 for run in $(seq 1 "$RUNS"); do
   for build in $BUILDS; do
-    var="SB_$build"
-    SB=${!var:-target/release/switchboard}
+    SB=$(binary_of "$build")
     start_server "sqlite://$WORK/$build-$run.db"
     jwt=$(token admin bench-password-1)
     out=$(curl -sS -o "$WORK/answer.json" -w '%{http_code} %{time_total}' \
