@@ -572,6 +572,17 @@ async fn sessions_end_when_the_password_changes_or_the_user_signs_out(app: TestA
         assert!(v["error"].is_string(), "seed 001's shape: {v}");
         assert!(v["message"].as_str().unwrap().contains(why), "{body}: {v}");
     }
+    let (s, v) = app
+        .send_bytes(
+            Method::POST,
+            "/api/auth/change-password",
+            Some(&op1),
+            "application/json",
+            b"{\"currentPassword\": ".to_vec(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "malformed JSON: {v}");
+    assert!(v["error"].is_string(), "{v}");
     let (s, _) = app
         .call(
             Method::POST,
