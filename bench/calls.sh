@@ -5,7 +5,9 @@
 #  2. GET /api/calls (one filtered page) over 1,000,000 stored calls.
 #
 # Usage: bash bench/calls.sh        Environment: CALLS=20000 (webhook calls), HISTORY=1000000,
-#        RUNS=3, CONCURRENCY=64, SKIP_BUILD=1 (reuse release binaries)
+#        RUNS=3, CONCURRENCY=64, SKIP_BUILD=1 (reuse release binaries), SB (the server binary),
+#        LISTENERS=N (N admins read every event as SSE during the callbacks; each must see every
+#        call end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CALLS=${CALLS:-20000}
@@ -19,7 +21,7 @@ PUBLIC=http://127.0.0.1:$PORT
 if [[ -z "${SKIP_BUILD:-}" ]]; then
   cargo build --release -q -p switchboard-server -p switchboard-bench
 fi
-SB=target/release/switchboard
+SB=${SB:-target/release/switchboard}
 BENCH=target/release/switchboard-bench
 WORK=$(mktemp -d)
 source bench/lib.sh
@@ -35,9 +37,21 @@ for run in $(seq 1 "$RUNS"); do
   DB="$WORK/hooks-$run.db"
   "$BENCH" seed-calls --database-url "sqlite://$DB" --calls "$CALLS" --kind fresh >/dev/null
   start_server "sqlite://$DB"
+  if (( ${LISTENERS:-0} > 0 )); then
+    ADMIN_JWT=$(token admin bench-password-1)
+    for i in $(seq 1 "$LISTENERS"); do
+      curl -sN "$PUBLIC/api/events" -H "authorization: Bearer $ADMIN_JWT" > "$WORK/sse-$i.out" &
+    done
+    sleep 0.5
+  fi
   "$BENCH" webhooks --target "$PUBLIC" --public-url "$PUBLIC" --auth-token "$TOKEN" --calls "$CALLS" --concurrency "$CONCURRENCY" | sed "s/^/run $run /"
   echo "run $run server peak RSS: $(rss_kb) kB"
   stop_server
+  for i in $(seq 1 "${LISTENERS:-0}"); do
+    heard=$(grep -c '^event: callTerminated' "$WORK/sse-$i.out" || true)
+    echo "run $run listener $i heard $heard call ends of $CALLS ($(grep -c '^event: ' "$WORK/sse-$i.out") events)"
+    [[ "$heard" == "$CALLS" ]] || { echo "FAILED: a listener missed events"; exit 1; }
+  done
   done_calls=$(sqlite3 "$DB" "select count(*) from calls where status='completed' and duration_secs=42")
   events=$(sqlite3 "$DB" "select count(*) from call_events")
   echo "run $run check: completed calls $done_calls / $CALLS, events $events / $((CALLS * 4))"

@@ -202,6 +202,13 @@ impl FromRequestParts<AppState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+        Session::from_token(state, token).await
+    }
+}
+
+impl Session {
+    /// The person a sign-in token names, if it is valid and their session still holds.
+    pub async fn from_token(state: &AppState, token: &str) -> Result<Self, ApiError> {
         let claims = state
             .jwt
             .verify(token)

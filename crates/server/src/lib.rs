@@ -4,9 +4,11 @@ pub mod auth;
 pub mod config;
 pub mod docs;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod metrics;
 pub mod ratelimit;
+pub mod realtime;
 pub mod reports;
 pub mod routes;
 pub mod state;
@@ -50,6 +52,11 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
     tokio::spawn(upkeep(db.clone()));
     let (telephony, events) = telephony::build(&config)?;
     let state = AppState::new(db, config, secret.as_bytes(), default_client_id, telephony)?;
+    state
+        .events
+        .bridge(&state.db)
+        .await
+        .context("cannot listen for real-time events (PostgreSQL LISTEN)")?;
     tokio::spawn(telephony::ingest_loop(state.clone(), events));
     if state.config.dialer.engine {
         start_engine(&state);
@@ -180,7 +187,11 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(head_timeout);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Graceful shutdown (hyper-util's helper takes no connection that may be upgraded): each
+    // connection's task holds a sender; at the stop each finishes its request in flight and
+    // closes, and the last one to go closes the channel.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (io, addr) = tokio::select! {
@@ -202,15 +213,36 @@ pub async fn serve(
                 .insert(axum::extract::ConnectInfo(addr));
             app.clone().oneshot(req)
         });
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+        // Upgrades: Socket.io's WebSocket transport (an upgraded connection leaves hyper; the
+        // Socket.io layer closes it at the stop).
+        let conn = http
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        let (open, mut stopping) = (open.clone(), stopping.clone());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let _open = open;
+            let mut conn = std::pin::pin!(conn);
+            let stop = async {
+                let _ = stopping.wait_for(|s| *s).await;
+            };
+            let ended = tokio::select! {
+                ended = conn.as_mut() => ended,
+                _ = stop => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Event streams and sockets never end by themselves: end them, so the connections close.
+    state.events.close();
+    let _ = stop.send(true);
+    drop(open);
+    let _ = all_closed.recv().await;
     if let Some(e) = state.engine.get() {
         e.stop();
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

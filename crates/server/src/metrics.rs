@@ -42,6 +42,12 @@ pub const NUMBERS_HANDED_OUT: &str = "switchboard_dialer_numbers_handed_out_tota
 pub const REPORTS: &str = "switchboard_dialer_reports_total";
 /// Reports written together, in one transaction (the group commit's batch size).
 pub const REPORTS_PER_STATEMENT: &str = "switchboard_dialer_reports_per_statement";
+/// Real-time events published, per event name.
+pub const EVENTS: &str = "switchboard_events_published_total";
+/// Real-time events dropped because the queue to PostgreSQL was full.
+pub const EVENTS_DROPPED: &str = "switchboard_events_dropped_total";
+/// Real-time connections open now, per transport (`socketio`, `sse`).
+pub const REALTIME_CONNECTIONS: &str = "switchboard_realtime_connections";
 
 /// Seconds: from a millisecond to ten seconds.
 const SECONDS_BUCKETS: &[f64] = &[
@@ -99,6 +105,15 @@ fn describe() {
     );
     describe_counter!(CALLS_ENDED, "Calls that reached a final status, per status");
     describe_counter!(CALL_EVENTS, "Provider call events applied, per outcome");
+    describe_counter!(EVENTS, "Real-time events published, per event");
+    describe_counter!(
+        EVENTS_DROPPED,
+        "Real-time events dropped because the queue to PostgreSQL was full"
+    );
+    metrics::describe_gauge!(
+        REALTIME_CONNECTIONS,
+        "Real-time connections open, per transport (socketio, sse)"
+    );
     describe_counter!(
         NUMBERS_HANDED_OUT,
         "Numbers handed to external dialers by next-batch"

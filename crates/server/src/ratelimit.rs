@@ -92,6 +92,15 @@ pub async fn api(State(s): State<AppState>, req: Request, next: Next) -> Respons
 pub async fn poll(State(s): State<AppState>, req: Request, next: Next) -> Response {
     limit(&s, Group::Poll, req, next).await
 }
+/// Socket.io's requests (`/socket.io/…`: handshakes, long-polling, upgrades) count in the
+/// polling group; every other request passes untouched (its route group limits it).
+pub async fn socketio(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with(crate::realtime::PATH) {
+        limit(&s, Group::Poll, req, next).await
+    } else {
+        next.run(req).await
+    }
+}
 pub async fn upload(State(s): State<AppState>, req: Request, next: Next) -> Response {
     limit(&s, Group::Upload, req, next).await
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     /// and a suite reads the call log (about 0.1 s over 1,000,000 calls), so a flood of them
     /// takes turns instead of the database.
     pub health_suites: Arc<tokio::sync::Semaphore>,
+    /// Real-time events (Socket.io and SSE deliver them).
+    pub events: crate::events::Events,
 }
 
 impl AppState {
@@ -75,6 +77,7 @@ impl AppState {
                 crate::routes::export::DOWNLOADS_AT_ONCE,
             )),
             health_suites: Arc::new(tokio::sync::Semaphore::new(1)),
+            events: crate::events::Events::new(),
             ingestor,
             reporter,
             jwt: Arc::new(JwtKeys::new(

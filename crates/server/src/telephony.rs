@@ -227,7 +227,15 @@ pub async fn ingest(state: &AppState, ev: &ProviderEvent) -> ApiResult<Applied> 
     };
     metrics::counter!(crate::metrics::CALL_EVENTS, "outcome" => outcome).increment(1);
     ended(state, &applied);
+    changed(state, &applied);
     Ok(applied)
+}
+
+/// Tell the people concerned how a call changed.
+fn changed(state: &AppState, applied: &Applied) {
+    if let Applied::Updated { call, previous } = applied {
+        crate::events::call_changed(&state.events, call, *previous);
+    }
 }
 
 /// A call ended and gave its slots back: the dialer may start the next one now.
@@ -350,6 +358,7 @@ pub async fn hand_to_provider(
     agent_id: Option<String>,
 ) -> ApiResult<Call> {
     let kind = state.telephony.kind;
+    crate::events::call_started(&state.events, &call);
     let (answer_url, status_url) = webhook_urls(&state.config, kind, call.id);
     let dial = Dial {
         reference: call.id.to_string(),
@@ -396,6 +405,11 @@ pub async fn hand_to_provider(
             let mut tx = state.db.begin().await?;
             calls::fail_unplaced(&mut tx, call.id, &format!("provider error: {e}")).await?;
             tx.commit().await?;
+            if let Ok(Some(failed)) =
+                calls::get(&mut state.db.read().await?, call.client_id, call.id).await
+            {
+                crate::events::call_changed(&state.events, &failed, call.status());
+            }
             metrics::counter!(crate::metrics::CALLS_ENDED, "status" => CallStatus::Failed.as_str())
                 .increment(1);
             state.wake_dialer();
@@ -501,6 +515,7 @@ pub async fn report_status(
     let mut tx = state.db.begin().await?;
     let applied = calls::apply_event(&mut tx, &ev, Some(call.id)).await?;
     tx.commit().await?;
+    changed(state, &applied);
     Ok(applied)
 }
 
@@ -551,8 +566,12 @@ pub async fn agent_calls_lead(
             assigned_user_id: Some(Some(s.user.id)),
             ..Default::default()
         };
-        switchboard_store::leads::update(&mut tx, s.client_id(), lead.id, &assign).await?;
+        let assigned =
+            switchboard_store::leads::update(&mut tx, s.client_id(), lead.id, &assign).await?;
         tx.commit().await?;
+        if let Some(assigned) = assigned {
+            crate::events::lead_assigned(&state.events, &assigned, Some(s.user.id));
+        }
     }
     Ok(call)
 }

@@ -9,6 +9,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("post", "/api/leads/upload-csv"),
     ("get", "/api/auth/me"),
+    ("get", "/api/events"),
     ("post", "/api/auth/change-password"),
     ("post", "/api/auth/logout"),
     ("get", "/api/audit"),

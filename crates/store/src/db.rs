@@ -452,7 +452,7 @@ impl AsExec for Tx {
 }
 
 #[derive(Debug)]
-enum Pools {
+pub(crate) enum Pools {
     /// SQLite allows one writer at a time: writes go through a one-connection pool so they
     /// queue in-process instead of spinning on `SQLITE_BUSY`; reads use the other pool (WAL).
     Sqlite {
@@ -471,7 +471,7 @@ enum Pools {
 /// another connection does not reach it. So the read pool closes a connection opened before
 /// the last refresh instead of handing it out, and opens a new one that plans with them.
 #[derive(Debug)]
-struct StatsRefreshed {
+pub(crate) struct StatsRefreshed {
     since: Instant,
     /// Nanoseconds from `since` to the last refresh.
     at: AtomicU64,
@@ -524,7 +524,7 @@ pub struct PoolStats {
 /// The database: cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pools: Arc<Pools>,
+    pub(crate) pools: Arc<Pools>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -12,6 +12,7 @@ pub mod dnc;
 pub mod import;
 pub mod leads;
 pub mod lists;
+pub mod notify;
 pub mod performance;
 pub mod reports;
 pub mod schedules;

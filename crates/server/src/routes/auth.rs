@@ -207,6 +207,12 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
+    crate::events::session_ended(
+        &state.events,
+        user.client_id,
+        user.id,
+        "the password changed; sign in again",
+    );
     signed_in(&state, &user, session.role, "Password changed")
 }
 
@@ -251,6 +257,12 @@ pub async fn logout(
     )
     .await?;
     tx.commit().await?;
+    crate::events::session_ended(
+        &state.events,
+        session.user.client_id,
+        session.user.id,
+        "signed out",
+    );
     Ok(Json(LogoutAnswer {
         success: true,
         message: "Signed out",

@@ -250,20 +250,28 @@ async fn write(st: &AppState, call: &Call, b: &CallBody) -> ApiResult<Call> {
     let mut tx = st.db.begin().await?;
     calls::update_fields(&mut tx, call.id, &b.patch()?).await?;
     tx.commit().await?;
-    if let Some(s) = status {
-        report_status(
-            st,
-            call,
-            "bot",
-            s,
-            b.duration,
-            if s.is_final() { end } else { None },
-        )
-        .await?;
-    }
-    calls::get(&mut st.db.read().await?, call.client_id, call.id)
+    let applied = match status {
+        Some(s) => Some(
+            report_status(
+                st,
+                call,
+                "bot",
+                s,
+                b.duration,
+                if s.is_final() { end } else { None },
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let now = calls::get(&mut st.db.read().await?, call.client_id, call.id)
         .await?
-        .ok_or_else(|| ApiError::not_found("call"))
+        .ok_or_else(|| ApiError::not_found("call"))?;
+    // A status that changed the call was told by `report_status`; fields alone are told here.
+    if !matches!(applied, Some(calls::Applied::Updated { .. })) {
+        crate::events::call_changed(&st.events, &now, now.status());
+    }
+    Ok(now)
 }
 
 /// A call by the bot's `callId` (the provider's id) or by our id.
@@ -363,6 +371,7 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     };
     tx.commit().await?;
+    crate::events::call_started(&st.events, &call);
     let b = CallBody {
         status: Some(
             b.status
@@ -445,6 +454,7 @@ pub async fn transcript(
     let call = calls::get(&mut st.db.read().await?, w.client_id, call.id)
         .await?
         .ok_or_else(|| ApiError::not_found("call"))?;
+    crate::events::transcript_updated(&st.events, &call, &text);
     Ok(Json(BotTranscript {
         success: true,
         message: "Transcript updated",

@@ -695,6 +695,7 @@ pub async fn create_lead(
     };
     let lead = leads::create(&mut tx, p.client_id(), &new).await?;
     tx.commit().await?;
+    crate::events::lead_assigned(&st.events, &lead, p.user_id());
     Ok((StatusCode::CREATED, Json(LeadAnswer::new(None, &lead))))
 }
 
@@ -779,6 +780,9 @@ pub async fn update_lead(
     )
     .await?;
     tx.commit().await?;
+    if lead.assigned_user_id != before.assigned_user_id {
+        crate::events::lead_assigned(&st.events, &lead, p.user_id());
+    }
     Ok(Json(LeadAnswer::new(None, &lead)))
 }
 

@@ -16,6 +16,7 @@ pub mod operator;
 pub mod panels;
 pub mod queue;
 pub mod smartflo;
+pub mod stream;
 pub mod users;
 pub mod views;
 pub mod webhooks;
@@ -66,6 +67,7 @@ impl Groups {
         let api = OpenApiRouter::default()
             .routes(routes!(auth::me))
             .routes(routes!(auth::logout))
+            .routes(routes!(stream::events))
             .routes(routes!(users::list, users::create))
             .routes(routes!(users::get, users::update, users::delete))
             .routes(routes!(users::roster))
@@ -299,6 +301,13 @@ pub fn router(state: AppState) -> Router {
                 ),
             )
         })
+        // Socket.io answers its own path before the routes; its requests count in the
+        // polling rate group.
+        .layer(crate::realtime::layer(&state))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::socketio,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal())
         }))

@@ -172,6 +172,12 @@ pub async fn claim(
         )));
     }
     tx.commit().await?;
+    if lead.assigned_user_id != Some(s.user.id) {
+        let mut claimed = lead.clone();
+        claimed.assigned_user_id = Some(s.user.id);
+        claimed.status = LeadStatus::Claimed.as_str().into();
+        crate::events::lead_assigned(&st.events, &claimed, Some(s.user.id));
+    }
     Ok(Json(ClaimAnswer {
         message: "Lead claimed successfully",
         lead: ClaimedLead {

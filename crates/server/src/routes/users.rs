@@ -361,6 +361,20 @@ pub async fn update(
         .ok_or_else(|| ApiError::not_found("user"))?;
     audit::record(&mut tx, AuditEntry { client_id: Some(u.client_id), user_id: Some(s.user.id), action: "update", entity: "user", entity_id: Some(id), detail: json!({"password_changed": p.password_hash.is_some(), "role": p.role, "is_active": p.is_active}) }).await?;
     tx.commit().await?;
+    // Open real-time connections were signed in with the old password or role: they end (a
+    // role change keeps the token, and a new connection hears what the new role may).
+    let why = if p.is_active == Some(false) {
+        Some("this account was deactivated")
+    } else if p.password_hash.is_some() {
+        Some("the password changed; sign in again")
+    } else if u.role != target.role {
+        Some("your role changed; connect again")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        crate::events::session_ended(&st.events, u.client_id, u.id, why);
+    }
     Ok(Json(UserAnswer::new(Some("User updated"), &u)))
 }
 
@@ -419,6 +433,12 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    crate::events::session_ended(
+        &st.events,
+        target.client_id,
+        id,
+        "this account was deactivated",
+    );
     Ok(Json(Done::new("User deactivated")))
 }
 

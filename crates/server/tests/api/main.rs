@@ -22,6 +22,7 @@ mod monitoring;
 mod nul;
 mod panels;
 mod queue;
+mod realtime;
 mod reports;
 mod sweep;
 mod users;

@@ -1,0 +1,492 @@
+//! Real-time events: what just happened, and who may know it.
+//!
+//! Handlers publish an [`Event`] after their change is committed; Socket.io
+//! ([`crate::realtime`]) and SSE (`GET /api/events`) deliver it to the people it is for. On
+//! PostgreSQL every event goes through `NOTIFY`, so the people connected to any instance sharing
+//! the database see it; on SQLite (one process) it goes straight to this process's listeners.
+//! Publishing never waits: an event that cannot be queued is counted and dropped, never allowed
+//! to slow the webhook or request that caused it.
+
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
+use chrono::SecondsFormat;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use switchboard_core::CallStatus;
+use switchboard_store::calls::Call;
+use switchboard_store::leads::Lead;
+use switchboard_store::{Db, notify};
+use tokio::sync::{broadcast, mpsc};
+
+/// One thing that happened, for the people of one client it concerns.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    /// The client (tenant) whose people may see it; nobody else does.
+    #[serde(rename = "c")]
+    pub client_id: i64,
+    /// Whether the client's admins (and super admins) receive it.
+    #[serde(rename = "a")]
+    pub admins: bool,
+    /// These people receive it whatever their role.
+    #[serde(rename = "u", default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<i64>,
+    /// The event's name, as the contracts spell it (`call_initiated`, `callStarted`, …).
+    #[serde(rename = "n")]
+    pub name: Cow<'static, str>,
+    #[serde(rename = "d")]
+    pub data: Value,
+}
+
+/// The name of the event that ends a person's connections (signed out, password changed,
+/// deactivated): delivered to them, then their sockets and streams are closed.
+pub const SESSION_ENDED: &str = "session_ended";
+
+impl Event {
+    /// Whether a person of `client_id` with this role and id receives it.
+    pub fn is_for(&self, client_id: i64, user_id: i64, admin: bool) -> bool {
+        self.client_id == client_id && ((self.admins && admin) || self.users.contains(&user_id))
+    }
+}
+
+/// Most events waiting for this process's slowest listener before it misses some.
+const BACKLOG: usize = 4096;
+/// Most events waiting to be sent through PostgreSQL.
+const OUTBOX: usize = 8192;
+/// Most notifications in one round trip.
+const NOTIFY_BATCH: usize = 64;
+
+/// Where events are published and heard. Cheap to clone.
+#[derive(Clone)]
+pub struct Events {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    local: broadcast::Sender<Arc<Event>>,
+    /// Set once the PostgreSQL bridge runs: events go out through `NOTIFY` and come back to
+    /// every instance, this one included, through `LISTEN`.
+    outbox: OnceLock<mpsc::Sender<Arc<Event>>>,
+    /// Set when the server stops: open streams and sockets end.
+    closing: tokio::sync::watch::Sender<bool>,
+    /// This instance's mark on the events it shortened (and delivered whole itself).
+    origin: Arc<str>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Events {
+    /// Events heard by this process only (until [`Events::bridge`]).
+    pub fn new() -> Self {
+        let (local, _) = broadcast::channel(BACKLOG);
+        Self {
+            inner: Arc::new(Inner {
+                local,
+                outbox: OnceLock::new(),
+                closing: tokio::sync::watch::Sender::new(false),
+                origin: format!("{:016x}", rand::random::<u64>()).into(),
+            }),
+        }
+    }
+
+    /// On PostgreSQL, share events with every instance on the database: listen first (so
+    /// nothing published after this returns is missed), then send through `NOTIFY`.
+    pub async fn bridge(&self, db: &Db) -> anyhow::Result<()> {
+        let Some(channel) = notify::channel(db).await? else {
+            return Ok(());
+        };
+        let mut heard = Box::pin(notify::subscribe(db, &channel).await?);
+        let local = self.inner.local.clone();
+        let me = self.inner.origin.clone();
+        let mut closing = self.closing();
+        tokio::spawn(async move {
+            loop {
+                // At the stop the listening connection goes back to the pool (which waits
+                // for every connection before it closes).
+                let stop = async {
+                    let _ = closing.wait_for(|c| *c).await;
+                };
+                let got = tokio::select! {
+                    got = heard.next() => got,
+                    _ = stop => None,
+                };
+                let Some(got) = got else { return };
+                match got {
+                    Ok(payload) => match serde_json::from_str::<Heard>(&payload) {
+                        // A shortened event its sender already delivered here whole.
+                        Ok(h) if h.origin.as_deref() == Some(&*me) => {}
+                        Ok(h) => {
+                            let _ = local.send(Arc::new(h.event));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "an unreadable event notification"),
+                    },
+                    // sqlx reconnects at the next read; what was sent meanwhile is lost.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the event channel; reconnecting");
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        tokio::spawn(send_out(
+            db.clone(),
+            channel,
+            rx,
+            self.inner.local.clone(),
+            self.inner.origin.clone(),
+        ));
+        let _ = self.inner.outbox.set(tx);
+        Ok(())
+    }
+
+    /// Publish `ev`. Never waits.
+    pub fn publish(&self, ev: Event) {
+        let ev = Arc::new(ev);
+        metrics::counter!(crate::metrics::EVENTS, "event" => ev.name.clone()).increment(1);
+        match self.inner.outbox.get() {
+            Some(out) => {
+                if out.try_send(ev).is_err() {
+                    metrics::counter!(crate::metrics::EVENTS_DROPPED).increment(1);
+                    tracing::warn!("the event outbox is full; an event was dropped");
+                }
+            }
+            None => {
+                let _ = self.inner.local.send(ev);
+            }
+        }
+    }
+
+    /// The server is stopping: end every stream and socket.
+    pub fn close(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Becomes true when the server stops.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.closing.subscribe()
+    }
+
+    /// Every event heard from now on (each listener filters what is for it).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.inner.local.subscribe()
+    }
+}
+
+/// An event as it travels between instances.
+#[derive(Serialize, Deserialize)]
+struct Heard {
+    #[serde(flatten)]
+    event: Event,
+    /// Set on a shortened event: the process that sent it (and delivered it whole itself).
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    origin: Option<String>,
+}
+
+/// Send queued events through `NOTIFY`, many per round trip. An event too large for a
+/// notification reaches this instance's people whole and the others' without its long texts
+/// (marked `truncated`); one that cannot be sent at all reaches this instance's people only.
+async fn send_out(
+    db: Db,
+    channel: String,
+    mut rx: mpsc::Receiver<Arc<Event>>,
+    local: broadcast::Sender<Arc<Event>>,
+    origin: Arc<str>,
+) {
+    let mut batch = Vec::with_capacity(NOTIFY_BATCH);
+    while rx.recv_many(&mut batch, NOTIFY_BATCH).await > 0 {
+        let mut payloads = Vec::with_capacity(batch.len());
+        for ev in batch.iter() {
+            match serde_json::to_string(&**ev) {
+                Ok(p) if p.len() <= notify::MAX_PAYLOAD => payloads.push(p),
+                Ok(_) => {
+                    let _ = local.send(ev.clone());
+                    let cut = Heard {
+                        event: Event {
+                            data: shortened(&ev.data),
+                            ..(**ev).clone()
+                        },
+                        origin: Some(origin.to_string()),
+                    };
+                    match serde_json::to_string(&cut) {
+                        Ok(p) if p.len() <= notify::MAX_PAYLOAD => payloads.push(p),
+                        _ => tracing::warn!(event = %ev.name, "an event too large to share"),
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "an event that cannot be written"),
+            }
+        }
+        if let Err(e) = notify::publish(&db, &channel, &payloads).await {
+            tracing::warn!(error = %e, events = batch.len(), "could not share events; delivering them here only");
+            for ev in batch.iter() {
+                let _ = local.send(ev.clone());
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// `data` without its long texts (more than 1,000 characters), marked `truncated: true`.
+fn shortened(data: &Value) -> Value {
+    match data {
+        Value::Object(o) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in o {
+                match v {
+                    Value::String(s) if s.chars().count() > 1000 => {}
+                    Value::Object(_) => {
+                        out.insert(k.clone(), shortened(v));
+                    }
+                    _ => {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            out.insert("truncated".into(), Value::Bool(true));
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+fn now() -> String {
+    switchboard_store::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn iso(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    t.map(|t| json!(t.to_rfc3339_opts(SecondsFormat::Millis, true)))
+        .unwrap_or(Value::Null)
+}
+
+/// The call as every call event carries it (seed 001's events).
+fn call_view(c: &Call) -> Value {
+    json!({
+        "id": c.id,
+        "callId": c.provider_call_id.clone().unwrap_or_else(|| c.id.to_string()),
+        "leadId": c.lead_id,
+        "userId": c.user_id,
+        "campaignId": c.campaign_id,
+        "provider": c.provider,
+        "direction": c.direction,
+        "from": c.from_number,
+        "to": c.to_number,
+        "phoneNumber": if c.direction == "inbound" { &c.from_number } else { &c.to_number },
+        "status": c.status,
+        "startedAt": iso(Some(c.started_at)),
+        "answeredAt": iso(c.answered_at),
+        "endedAt": iso(c.ended_at),
+        "duration": c.duration_secs,
+    })
+}
+
+/// The people a call's events are for: the client's admins and the call's own agent.
+fn call_event(c: &Call, name: &'static str, data: Value) -> Event {
+    Event {
+        client_id: c.client_id,
+        admins: true,
+        users: c.user_id.into_iter().collect(),
+        name: Cow::Borrowed(name),
+        data,
+    }
+}
+
+/// A call was created (placed by an agent or the dialer, or logged by a bot).
+pub fn call_started(events: &Events, c: &Call) {
+    let mut v = call_view(c);
+    v["timestamp"] = json!(now());
+    events.publish(call_event(c, "call_initiated", v));
+    events.publish(call_event(
+        c,
+        "callStarted",
+        json!({
+            "callId": crate::routes::bot::view(c).call_id,
+            "id": c.id,
+            "caller": c.from_number,
+            "receiver": c.to_number,
+            "status": crate::routes::bot::view(c).status,
+            "timestamp": now(),
+        }),
+    ));
+}
+
+/// A call changed: its status (from `previous`), or other fields when `previous` is its status.
+pub fn call_changed(events: &Events, c: &Call, previous: CallStatus) {
+    let status = c.status();
+    let ts = now();
+    if status != previous {
+        let mut v = call_view(c);
+        v["previousStatus"] = json!(previous.as_str());
+        v["timestamp"] = json!(ts);
+        if status == CallStatus::Answered {
+            events.publish(call_event(c, "call_answered", v.clone()));
+        }
+        events.publish(call_event(c, "call_status_updated", v));
+    }
+    let bot = crate::routes::bot::view(c);
+    let call_id = bot.call_id.clone();
+    let bot_status = bot.status.clone();
+    events.publish(call_event(
+        c,
+        "callUpdated",
+        json!({ "callId": call_id, "data": bot, "timestamp": ts }),
+    ));
+    if status.is_final() && !previous.is_final() {
+        events.publish(call_event(
+            c,
+            "callTerminated",
+            json!({ "callId": call_id, "status": bot_status, "timestamp": ts }),
+        ));
+    }
+}
+
+/// Text was added to a call's transcript.
+pub fn transcript_updated(events: &Events, c: &Call, appended: &str) {
+    events.publish(call_event(
+        c,
+        "transcriptUpdated",
+        json!({
+            "callId": crate::routes::bot::view(c).call_id,
+            "id": c.id,
+            "transcript": c.transcript,
+            "appended": appended,
+            "timestamp": now(),
+        }),
+    ));
+}
+
+/// A lead was given to `lead.assigned_user_id` by `by` (a person's id; none for the system).
+pub fn lead_assigned(events: &Events, lead: &Lead, by: Option<i64>) {
+    let Some(to) = lead.assigned_user_id else {
+        return;
+    };
+    events.publish(Event {
+        client_id: lead.client_id,
+        admins: false,
+        users: vec![to],
+        name: Cow::Borrowed("lead_assigned"),
+        data: json!({
+            "leadId": lead.id,
+            "id": lead.id,
+            "name": lead.name,
+            "phoneNumber": lead.phone,
+            "status": lead.status,
+            "priority": lead.priority,
+            "assignedTo": to,
+            "assignedBy": by,
+            "timestamp": now(),
+        }),
+    });
+}
+
+/// A person's first connection opened (`online`) or last one closed.
+pub fn presence(events: &Events, client_id: i64, user: &PersonView, online: bool) {
+    events.publish(Event {
+        client_id,
+        admins: true,
+        users: vec![],
+        name: Cow::Borrowed(if online {
+            "user_online"
+        } else {
+            "user_offline"
+        }),
+        data: json!({
+            "userId": user.id,
+            "id": user.id,
+            "name": user.name,
+            "username": user.username,
+            "role": user.role,
+            "timestamp": now(),
+        }),
+    });
+}
+
+/// A person's sessions ended: their connections are told, then closed.
+pub fn session_ended(events: &Events, client_id: i64, user_id: i64, why: &str) {
+    events.publish(Event {
+        client_id,
+        admins: false,
+        users: vec![user_id],
+        name: Cow::Borrowed(SESSION_ENDED),
+        data: json!({ "userId": user_id, "message": why, "timestamp": now() }),
+    });
+}
+
+/// Who a connection belongs to, as events name them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonView {
+    pub id: i64,
+    pub name: String,
+    pub username: String,
+    pub role: &'static str,
+}
+
+impl PersonView {
+    pub fn of(s: &crate::auth::Session) -> Self {
+        let u = &s.user;
+        let name = format!("{} {}", u.first_name, u.last_name)
+            .trim()
+            .to_string();
+        Self {
+            id: u.id,
+            name: if name.is_empty() {
+                u.username.clone()
+            } else {
+                name
+            },
+            username: u.username.clone(),
+            role: s.role.as_str(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(client: i64, admins: bool, users: Vec<i64>) -> Event {
+        Event {
+            client_id: client,
+            admins,
+            users,
+            name: "x".into(),
+            data: json!({}),
+        }
+    }
+
+    #[test]
+    fn events_reach_only_the_people_they_are_for() {
+        let e = ev(1, true, vec![7]);
+        assert!(e.is_for(1, 3, true), "an admin of the client");
+        assert!(e.is_for(1, 7, false), "the person named");
+        assert!(!e.is_for(1, 8, false), "another operator");
+        assert!(!e.is_for(2, 7, true), "the same id in another client");
+        let personal = ev(1, false, vec![7]);
+        assert!(
+            !personal.is_for(1, 3, true),
+            "admins do not see a personal event"
+        );
+    }
+
+    #[test]
+    fn long_texts_are_left_out_of_shared_events() {
+        let long = "x".repeat(5000);
+        let d = shortened(&json!({"callId": "a", "transcript": long, "data": {"t": long, "n": 1}}));
+        assert_eq!(
+            d,
+            json!({"callId": "a", "truncated": true, "data": {"n": 1, "truncated": true}})
+        );
+    }
+
+    #[tokio::test]
+    async fn events_published_here_are_heard_here() {
+        let events = Events::new();
+        let mut rx = events.subscribe();
+        events.publish(ev(1, true, vec![]));
+        assert_eq!(*rx.recv().await.unwrap(), ev(1, true, vec![]));
+    }
+}

@@ -1,0 +1,288 @@
+//! Socket.io (seeds 001 and 004): people connect, sign in with their token, and hear the
+//! events meant for them (see [`crate::events`]).
+//!
+//! A connection signs in either in the handshake (`io(url, { auth: { token } })`) or as seed
+//! 001 shows, by emitting `authenticate` with `{ token }`; it is answered `authenticated` with
+//! who it is, or `unauthorized` and closed. A connection that has not signed in within
+//! [`SIGN_IN_WITHIN`] is closed, and hears nothing meanwhile.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::layer::SocketIoLayer;
+use tokio::sync::broadcast;
+
+use crate::auth::Session;
+use crate::events::{self, Event, PersonView, SESSION_ENDED};
+use crate::state::AppState;
+
+/// Where Socket.io's requests arrive (the client's default).
+pub const PATH: &str = "/socket.io";
+/// How long a connection may stay without signing in.
+pub const SIGN_IN_WITHIN: Duration = Duration::from_secs(30);
+
+/// Who a connection signed in as.
+#[derive(Clone)]
+struct SignedIn {
+    client_id: i64,
+    person: PersonView,
+}
+
+/// Open connections per person on this instance: the first one makes them online, the last
+/// one to close offline.
+#[derive(Default)]
+struct Presence(Mutex<HashMap<i64, usize>>);
+
+impl Presence {
+    /// Count a connection; true when it is the person's first.
+    fn enter(&self, user: i64) -> bool {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(user).or_insert(0);
+        *n += 1;
+        *n == 1
+    }
+    /// Count a connection gone; true when it was the person's last.
+    fn leave(&self, user: i64) -> bool {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get_mut(&user) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                m.remove(&user);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn user_room(user: i64) -> String {
+    format!("u:{user}")
+}
+
+fn admin_room(client: i64) -> String {
+    format!("a:{client}")
+}
+
+/// The Socket.io layer for the router, its handlers, and the task that delivers events.
+pub fn layer(state: &AppState) -> SocketIoLayer {
+    let (layer, io) = SocketIo::builder()
+        // What clients send is a token: no large packets.
+        .max_payload(64 * 1024)
+        .max_buffer_size(1024)
+        .build_layer();
+    let presence = Arc::new(Presence::default());
+    let st = state.clone();
+    io.ns("/", move |s: SocketRef, TryData(auth): TryData<Value>| {
+        let st = st.clone();
+        let presence = presence.clone();
+        async move { connected(st, presence, s, auth.ok()).await }
+    });
+    tokio::spawn(deliver(
+        state.events.subscribe(),
+        state.events.closing(),
+        io,
+    ));
+    layer
+}
+
+/// The token in what a client sent: `{ token }`, `{ auth: { token } }` or the token itself,
+/// with or without `Bearer `.
+fn token_of(v: Option<Value>) -> Option<String> {
+    let t = match v? {
+        Value::String(s) => s,
+        Value::Object(mut o) => match o.remove("token") {
+            Some(Value::String(s)) => s,
+            _ => match o.remove("auth") {
+                Some(inner) => return token_of(Some(inner)),
+                None => return None,
+            },
+        },
+        _ => return None,
+    };
+    let t = t.trim();
+    let t = t
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("bearer "))
+        .map_or(t, |_| t[7..].trim());
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+async fn connected(st: AppState, presence: Arc<Presence>, s: SocketRef, auth: Option<Value>) {
+    metrics::gauge!(crate::metrics::REALTIME_CONNECTIONS, "transport" => "socketio").increment(1.0);
+    {
+        let (st, presence) = (st.clone(), presence.clone());
+        s.on(
+            "authenticate",
+            move |s: SocketRef, TryData(d): TryData<Value>| async move {
+                authenticate(&st, &presence, &s, token_of(d.ok())).await;
+            },
+        );
+    }
+    {
+        let (st, presence) = (st.clone(), presence.clone());
+        s.on_disconnect(move |s: SocketRef| async move {
+            metrics::gauge!(crate::metrics::REALTIME_CONNECTIONS, "transport" => "socketio")
+                .decrement(1.0);
+            if let Some(me) = s.extensions.get::<SignedIn>()
+                && presence.leave(me.person.id)
+            {
+                events::presence(&st.events, me.client_id, &me.person, false);
+            }
+        });
+    }
+    match token_of(auth) {
+        Some(token) => authenticate(&st, &presence, &s, Some(token)).await,
+        None => {
+            tokio::spawn(async move {
+                tokio::time::sleep(SIGN_IN_WITHIN).await;
+                if s.connected() && s.extensions.get::<SignedIn>().is_none() {
+                    refuse(
+                        s,
+                        "not signed in: emit 'authenticate' with { token } after connecting",
+                    );
+                }
+            });
+        }
+    }
+}
+
+fn refuse(s: SocketRef, message: &str) {
+    let _ = s.emit(
+        "unauthorized",
+        &json!({ "success": false, "message": message }),
+    );
+    let _ = s.disconnect();
+}
+
+async fn authenticate(st: &AppState, presence: &Presence, s: &SocketRef, token: Option<String>) {
+    let Some(token) = token else {
+        return refuse(
+            s.clone(),
+            "a token is required: { token: '<JWT from /api/auth/login>' }",
+        );
+    };
+    let session = match Session::from_token(st, &token).await {
+        Ok(session) => session,
+        Err(e) => return refuse(s.clone(), &e.message),
+    };
+    let person = PersonView::of(&session);
+    let answer = json!({
+        "success": true,
+        "id": person.id,
+        "userId": person.id,
+        "name": person.name,
+        "username": person.username,
+        "role": person.role,
+        "clientId": session.client_id(),
+    });
+    if let Some(me) = s.extensions.get::<SignedIn>() {
+        if me.person.id == person.id {
+            let _ = s.emit("authenticated", &answer);
+        } else {
+            let _ = s.emit(
+                "unauthorized",
+                &json!({ "success": false, "message": "this connection is signed in as someone else; open another to sign in again" }),
+            );
+        }
+        return;
+    }
+    s.join(user_room(person.id));
+    if session.role.is_admin() {
+        s.join(admin_room(session.client_id()));
+    }
+    s.extensions.insert(SignedIn {
+        client_id: session.client_id(),
+        person: person.clone(),
+    });
+    let _ = s.emit("authenticated", &answer);
+    if presence.enter(person.id) {
+        events::presence(&st.events, session.client_id(), &person, true);
+    }
+}
+
+/// Send each event to the rooms of the people it is for; close the connections of people
+/// whose sessions ended, and every connection when the server stops.
+async fn deliver(
+    mut rx: broadcast::Receiver<Arc<Event>>,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+    io: SocketIo,
+) {
+    loop {
+        let stop = async {
+            let _ = closing.wait_for(|c| *c).await;
+        };
+        let got = tokio::select! {
+            got = rx.recv() => Some(got),
+            _ = stop => None,
+        };
+        let Some(got) = got else {
+            io.close().await;
+            return;
+        };
+        match got {
+            Ok(ev) => {
+                let mut rooms: Vec<String> = ev.users.iter().map(|u| user_room(*u)).collect();
+                if ev.admins {
+                    rooms.push(admin_room(ev.client_id));
+                }
+                if rooms.is_empty() {
+                    continue;
+                }
+                if let Err(e) = io.to(rooms).emit(&*ev.name, &ev.data).await {
+                    tracing::debug!(error = %e, event = %ev.name, "an event was not delivered to every socket");
+                }
+                if ev.name == SESSION_ENDED {
+                    for u in &ev.users {
+                        let _ = io.to(user_room(*u)).disconnect().await;
+                    }
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "Socket.io delivery fell behind; events were skipped"
+                );
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_found_where_clients_put_them() {
+        assert_eq!(
+            token_of(Some(json!({"token": "abc"}))).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            token_of(Some(json!({"auth": {"token": "abc"}}))).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(token_of(Some(json!("Bearer abc"))).as_deref(), Some("abc"));
+        assert_eq!(token_of(Some(json!({"token": " "}))), None);
+        assert_eq!(token_of(Some(json!({"token": 5}))), None);
+        assert_eq!(token_of(Some(json!(["abc"]))), None);
+        assert_eq!(token_of(None), None);
+    }
+
+    #[test]
+    fn presence_counts_each_persons_connections() {
+        let p = Presence::default();
+        assert!(p.enter(1), "first connection: online");
+        assert!(!p.enter(1));
+        assert!(!p.leave(1));
+        assert!(p.leave(1), "last one closed: offline");
+        assert!(!p.leave(1), "nothing left to close");
+    }
+}

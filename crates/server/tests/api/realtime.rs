@@ -1,0 +1,579 @@
+//! Real-time events: SSE streams (read from the router), the real `socket.io-client` from npm
+//! against a served instance, and on PostgreSQL two instances on one database.
+//!
+//! The Socket.io test needs Node.js and `npm ci` in `crates/server/tests/js`; without them it
+//! prints `SKIPPED: …` and passes, unless `SWITCHBOARD_TEST_REQUIRE_NODE=1` (CI).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tower::ServiceExt;
+
+use crate::both;
+use crate::harness::TestApp;
+
+both!(
+    event_streams_carry_each_person_their_events,
+    socketio_clients_sign_in_and_hear_their_events
+);
+
+/// An open SSE stream, read event by event.
+struct Stream {
+    body: Body,
+    buf: String,
+}
+
+impl Stream {
+    async fn open(app: &TestApp, token: Option<&str>) -> Result<Self, (StatusCode, Value)> {
+        let mut req = Request::get("/api/events");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let res = app
+            .router()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        if res.status() != StatusCode::OK {
+            let status = res.status();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            return Err((status, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+        }
+        assert_eq!(
+            res.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        Ok(Self {
+            body: res.into_body(),
+            buf: String::new(),
+        })
+    }
+
+    /// The next event (`None`: none within `wait`, or the stream ended).
+    async fn next_within(&mut self, wait: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut name = None;
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(n) = line.strip_prefix("event: ") {
+                        name = Some(n.to_string());
+                    } else if let Some(d) = line.strip_prefix("data: ") {
+                        data.push_str(d);
+                    }
+                }
+                match name {
+                    Some(n) => return Some((n, serde_json::from_str(&data).unwrap())),
+                    None => continue, // a keep-alive comment
+                }
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame())
+                .await
+                .ok()??
+                .unwrap();
+            if let Ok(data) = frame.into_data() {
+                self.buf.push_str(std::str::from_utf8(&data).unwrap());
+            }
+        }
+    }
+
+    async fn next(&mut self) -> (String, Value) {
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("an event within 10 s")
+    }
+
+    /// Whether the stream ended (rather than only being quiet).
+    async fn ended(&mut self) -> bool {
+        matches!(
+            tokio::time::timeout(Duration::from_secs(10), self.body.frame()).await,
+            Ok(None)
+        )
+    }
+}
+
+async fn event_streams_carry_each_person_their_events(app: TestApp) {
+    let admin = app.admin().await;
+    let (op1_id, op1) = app.user(&admin, "stream_op1", "operator", None).await;
+    let (op2_id, op2) = app.user(&admin, "stream_op2", "operator", None).await;
+    let other = app
+        .in_another_client(&admin, "Stream Other", "stream_other_admin", "admin")
+        .await;
+
+    // Refused without a valid session, in the native error shape.
+    for token in [None, Some("not-a-token")] {
+        let Err((status, body)) = Stream::open(&app, token).await else {
+            panic!("a stream without a valid token");
+        };
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(body["message"].is_string(), "{body}");
+    }
+
+    let mut s_admin = Stream::open(&app, Some(&admin)).await.unwrap();
+    let mut s_op1 = Stream::open(&app, Some(&op1)).await.unwrap();
+    let mut s_op2 = Stream::open(&app, Some(&op2)).await.unwrap();
+    let mut s_other = Stream::open(&app, Some(&other)).await.unwrap();
+    let (name, who) = s_op1.next().await;
+    assert_eq!(name, "authenticated");
+    assert_eq!(who["userId"], op1_id);
+    assert_eq!(who["role"], "operator");
+    for s in [&mut s_admin, &mut s_op2, &mut s_other] {
+        assert_eq!(s.next().await.0, "authenticated");
+    }
+
+    // A lead given to the first operator: theirs alone.
+    let (st, lead) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550161", "name": "Ada", "assigned_user_id": op1_id}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{lead}");
+    let (name, data) = s_op1.next().await;
+    assert_eq!(name, "lead_assigned");
+    assert_eq!(data["leadId"], lead["lead"]["id"]);
+    assert_eq!(data["assignedTo"], op1_id);
+    assert_eq!(data["phoneNumber"], "+14155550161");
+
+    // A bot's call: the client's admins hear it start, change and end; operators do not.
+    let (st, call) = app
+        .post(
+            "/api/calls",
+            &admin,
+            json!({"callId": "SSE-1", "caller": "+14155550162", "receiver": "+14155550163", "status": "in-progress"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{call}");
+    let mut names = vec![];
+    for _ in 0..5 {
+        names.push(s_admin.next().await);
+    }
+    let got: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        got,
+        [
+            "call_initiated",
+            "callStarted",
+            "call_answered",
+            "call_status_updated",
+            "callUpdated"
+        ]
+    );
+    assert_eq!(names[1].1["callId"], "SSE-1");
+    assert_eq!(names[1].1["caller"], "+14155550162");
+    assert_eq!(names[3].1["previousStatus"], "initiated");
+    assert_eq!(names[3].1["status"], "answered");
+    let (st, _) = app
+        .patch(
+            "/api/calls/SSE-1/transcript",
+            &admin,
+            json!({"transcript": "Bot: hello\n"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (name, data) = s_admin.next().await;
+    assert_eq!(name, "transcriptUpdated");
+    assert_eq!(data["transcript"], "Bot: hello\n");
+    assert_eq!(data["appended"], "Bot: hello\n");
+    let (st, _) = app
+        .patch(
+            "/api/calls/SSE-1",
+            &admin,
+            json!({"status": "success", "duration": 42}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let mut got = vec![];
+    for _ in 0..3 {
+        got.push(s_admin.next().await);
+    }
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["call_status_updated", "callUpdated", "callTerminated"]
+    );
+    assert_eq!(got[1].1["data"]["duration"], 42);
+    assert_eq!(
+        got[2].1,
+        json!({"callId": "SSE-1", "status": "success", "timestamp": got[2].1["timestamp"]})
+    );
+
+    // Nothing of this reached the second operator or the other client: the first event each
+    // hears is their own.
+    let (st, _) = app
+        .post(
+            "/api/calls",
+            &other,
+            json!({"callId": "SSE-OTHER", "caller": "+14155550164"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (name, data) = s_other.next().await;
+    assert_eq!(
+        (name.as_str(), &data["callId"]),
+        ("call_initiated", &json!("SSE-OTHER"))
+    );
+    let (st, _) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550165", "assigned_user_id": op2_id}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (name, data) = s_op2.next().await;
+    assert_eq!(name, "lead_assigned");
+    assert_eq!(data["phoneNumber"], "+14155550165");
+    // Nor anything of the bot's call the first operator.
+    assert!(
+        s_op1
+            .next_within(Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+
+    // Signing out ends the person's streams, after telling them; others go on.
+    let (st, _) = app.post("/api/auth/logout", &op1, json!({})).await;
+    assert_eq!(st, StatusCode::OK);
+    let (name, data) = s_op1.next().await;
+    assert_eq!(name, "session_ended");
+    assert_eq!(data["message"], "signed out");
+    assert!(s_op1.ended().await, "the stream ends after session_ended");
+    assert!(
+        Stream::open(&app, Some(&op1)).await.is_err(),
+        "the old token opens none"
+    );
+
+    // Deactivating a person ends theirs too.
+    let (st, _) = app.delete(&format!("/api/users/{op2_id}"), &admin).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(s_op2.next().await.0, "session_ended");
+    assert!(s_op2.ended().await);
+
+    // The server stopping ends every stream.
+    app.state.events.close();
+    assert!(s_admin.ended().await, "streams end when the server stops");
+}
+
+/// The JavaScript client's directory, when its packages are installed.
+fn js_client() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    let ready = dir.join("node_modules/socket.io-client").is_dir()
+        && std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if ready {
+        return Some(dir);
+    }
+    if std::env::var("SWITCHBOARD_TEST_REQUIRE_NODE").as_deref() == Ok("1") {
+        panic!(
+            "SWITCHBOARD_TEST_REQUIRE_NODE=1 but no socket.io-client: run `npm ci` in crates/server/tests/js"
+        );
+    }
+    println!("SKIPPED: the Socket.io test needs Node.js and `npm ci` in crates/server/tests/js");
+    None
+}
+
+/// A running `client.mjs`: its events, one JSON line each.
+struct Client {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Client {
+    fn start(dir: &PathBuf, url: &str, token: &str, mode: &str, transport: &str) -> Self {
+        let mut child = tokio::process::Command::new("node")
+            .arg(dir.join("client.mjs"))
+            .args([url, token, mode, transport])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start node");
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, lines }
+    }
+
+    async fn next_within(&mut self, wait: Duration) -> Option<(String, Value)> {
+        let line = tokio::time::timeout(wait, self.lines.next_line())
+            .await
+            .ok()?
+            .unwrap()?;
+        let v: Value = serde_json::from_str(&line).unwrap();
+        Some((v["event"].as_str().unwrap().to_string(), v["data"].clone()))
+    }
+
+    async fn next(&mut self) -> (String, Value) {
+        self.next_within(Duration::from_secs(15))
+            .await
+            .expect("an event within 15 s")
+    }
+
+    /// The next event named `name`, skipping presence events (their order against the
+    /// others depends on when each client connected).
+    async fn next_not_presence(&mut self) -> (String, Value) {
+        loop {
+            let got = self.next().await;
+            if got.0 != "user_online" && got.0 != "user_offline" {
+                return got;
+            }
+        }
+    }
+}
+
+async fn socketio_clients_sign_in_and_hear_their_events(app: TestApp) {
+    let Some(dir) = js_client() else {
+        return;
+    };
+    let admin = app.admin().await;
+    let (op_id, op) = app.user(&admin, "sio_op", "operator", None).await;
+    let other = app
+        .in_another_client(&admin, "Socket Other", "sio_other_admin", "admin")
+        .await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(switchboard_server::serve(
+        app.state.clone(),
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    // The admin signs in in the handshake, over WebSocket.
+    let mut c_admin = Client::start(&dir, &url, &admin, "handshake", "websocket");
+    assert_eq!(c_admin.next().await.0, "connect");
+    let (name, who) = c_admin.next().await;
+    assert_eq!(name, "authenticated");
+    assert_eq!(who["role"], "super_admin");
+    assert_eq!(who["name"], "Admin");
+
+    // A bad token: told, then closed.
+    let mut c_bad = Client::start(&dir, &url, "not-a-token", "emit", "websocket");
+    assert_eq!(c_bad.next().await.0, "connect");
+    let (name, data) = c_bad.next().await;
+    assert_eq!(name, "unauthorized");
+    assert_eq!(data["success"], false);
+    assert_eq!(c_bad.next().await.0, "disconnect");
+
+    // Never signed in: connected, hears nothing.
+    let mut c_anon = Client::start(&dir, &url, "", "none", "polling");
+    assert_eq!(c_anon.next().await.0, "connect");
+    // Another client's admin.
+    let mut c_other = Client::start(&dir, &url, &other, "emit", "websocket");
+    assert_eq!(c_other.next().await.0, "connect");
+    assert_eq!(c_other.next().await.0, "authenticated");
+
+    // The operator signs in as seed 001 shows (emit 'authenticate'), over long-polling; the
+    // admin hears them come online.
+    let mut c_op = Client::start(&dir, &url, &op, "emit", "polling");
+    assert_eq!(c_op.next().await.0, "connect");
+    let (name, who) = c_op.next().await;
+    assert_eq!(name, "authenticated");
+    assert_eq!(who["userId"], op_id);
+    loop {
+        let (name, data) = c_admin.next().await;
+        if name == "user_online" && data["userId"] == op_id {
+            assert_eq!(data["username"], "sio_op");
+            break;
+        }
+        assert_eq!(name, "user_online", "only presence so far");
+    }
+
+    // A lead assigned to the operator: theirs.
+    let (st, lead) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550171", "assigned_user_id": op_id}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (name, data) = c_op.next().await;
+    assert_eq!(name, "lead_assigned");
+    assert_eq!(data["leadId"], lead["lead"]["id"]);
+
+    // A bot's call: the admin hears seed 001's and seed 004's events for it.
+    let (st, _) = app
+        .post(
+            "/api/calls",
+            &admin,
+            json!({"callId": "SIO-1", "caller": "+14155550172", "receiver": "+14155550173"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (name, data) = c_admin.next_not_presence().await;
+    assert_eq!(name, "call_initiated");
+    assert_eq!(data["callId"], "SIO-1");
+    let (name, data) = c_admin.next_not_presence().await;
+    assert_eq!(name, "callStarted");
+    assert_eq!(data["receiver"], "+14155550173");
+
+    // The other client's admin heard none of it: their first event is their own.
+    let (st, _) = app
+        .post(
+            "/api/calls",
+            &other,
+            json!({"callId": "SIO-OTHER", "caller": "+14155550174"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (name, data) = c_other.next_not_presence().await;
+    assert_eq!(
+        (name.as_str(), &data["callId"]),
+        ("call_initiated", &json!("SIO-OTHER"))
+    );
+    // Neither did the connection that never signed in.
+    assert!(
+        c_anon
+            .next_within(Duration::from_millis(500))
+            .await
+            .is_none()
+    );
+
+    // Signing out: the operator is told and disconnected; the admin sees them go offline.
+    let (st, _) = app.post("/api/auth/logout", &op, json!({})).await;
+    assert_eq!(st, StatusCode::OK);
+    let (name, data) = c_op.next().await;
+    assert_eq!(name, "session_ended");
+    assert_eq!(data["message"], "signed out");
+    assert_eq!(c_op.next().await.0, "disconnect");
+    loop {
+        let (name, data) = c_admin.next().await;
+        if name == "user_offline" && data["userId"] == op_id {
+            break;
+        }
+        assert!(
+            name.starts_with("call") || name.starts_with("user_"),
+            "{name}"
+        );
+    }
+
+    // Stopping the server closes every connection, and the server ends.
+    let _ = stop.send(());
+    for c in [&mut c_admin, &mut c_anon, &mut c_other] {
+        loop {
+            let (name, _) = c.next().await;
+            if name == "disconnect" {
+                break;
+            }
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stops with sockets open")
+        .unwrap()
+        .unwrap();
+    for c in [c_admin, c_bad, c_anon, c_other, c_op] {
+        let mut child = c.child;
+        let _ = child.kill().await;
+    }
+}
+
+/// The next event `rx` hears (10 s at most).
+async fn heard(
+    rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<switchboard_server::events::Event>>,
+) -> switchboard_server::events::Event {
+    (*tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("an event within 10 s")
+        .unwrap())
+    .clone()
+}
+
+/// Two instances on one PostgreSQL database: what happens on one is heard on both, once; an
+/// event too large for a notification reaches the other without its long texts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_every_instance_on_one_postgres() {
+    let Some(app) = TestApp::new(crate::harness::Backend::Postgres).await else {
+        return;
+    };
+    let second =
+        switchboard_server::prepare_with_db(app.state.db.clone(), crate::harness::test_config())
+            .await
+            .expect("a second instance");
+    let mut here = app.state.events.subscribe();
+    let mut there = second.events.subscribe();
+    let admin = app.admin().await;
+
+    let (st, _) = app
+        .post(
+            "/api/calls",
+            &admin,
+            json!({"callId": "PG-1", "caller": "+14155550181", "receiver": "+14155550182"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    for rx in [&mut here, &mut there] {
+        let ev = heard(rx).await;
+        assert_eq!(ev.name, "call_initiated");
+        assert_eq!(ev.data["callId"], "PG-1");
+        assert!(ev.admins);
+        assert_eq!(heard(rx).await.name, "callStarted");
+        assert_eq!(heard(rx).await.name, "call_answered");
+        assert_eq!(heard(rx).await.name, "call_status_updated");
+        assert_eq!(heard(rx).await.name, "callUpdated");
+    }
+
+    // 10,000 characters: more than a notification carries.
+    let long = "Bot: hello there\n".repeat(600);
+    let (st, _) = app
+        .patch(
+            "/api/calls/PG-1/transcript",
+            &admin,
+            json!({"transcript": long}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let ev = heard(&mut here).await;
+    assert_eq!(ev.name, "transcriptUpdated");
+    assert_eq!(
+        ev.data["transcript"],
+        json!(long),
+        "whole where it happened"
+    );
+    let ev = heard(&mut there).await;
+    assert_eq!(ev.name, "transcriptUpdated");
+    assert_eq!(ev.data["callId"], "PG-1");
+    assert_eq!(ev.data["truncated"], true);
+    assert!(ev.data.get("transcript").is_none(), "{}", ev.data);
+
+    // Each heard it once: the next event on both is the next thing that happened.
+    let lead = app.lead(&admin, "+14155550183").await;
+    let _ = lead;
+    let (st, op) = app
+        .post(
+            "/api/users",
+            &admin,
+            json!({"username": "pg_op", "email": "pg_op@example.com", "password": "password-123", "role": "operator"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let op_id = op["user"]["id"].as_i64().unwrap();
+    let (st, _) = app
+        .patch(
+            &format!("/api/leads/{lead}"),
+            &admin,
+            json!({"assigned_user_id": op_id}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    for rx in [&mut here, &mut there] {
+        let ev = heard(rx).await;
+        assert_eq!(ev.name, "lead_assigned");
+        assert_eq!(ev.users, [op_id]);
+        assert_eq!(ev.data["leadId"], lead);
+    }
+}
