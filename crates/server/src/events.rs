@@ -10,9 +10,9 @@
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
-use chrono::SecondsFormat;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_core::CallStatus;
 use switchboard_store::calls::Call;
@@ -21,7 +21,7 @@ use switchboard_store::{Db, notify};
 use tokio::sync::{broadcast, mpsc};
 
 /// One thing that happened, for the people of one client it concerns.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     /// The client (tenant) whose people may see it; nobody else does.
     #[serde(rename = "c")]
@@ -35,8 +35,13 @@ pub struct Event {
     /// The event's name, as the contracts spell it (`call_initiated`, `callStarted`, …).
     #[serde(rename = "n")]
     pub name: Cow<'static, str>,
+    /// Its JSON, written once however many people hear it.
     #[serde(rename = "d")]
-    pub data: Value,
+    pub data: Box<RawValue>,
+    /// Set on a shortened copy sent to other instances: the instance that sent it (and
+    /// delivered it whole itself).
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    origin: Option<String>,
 }
 
 /// The name of the event that ends a person's connections (signed out, password changed,
@@ -44,6 +49,30 @@ pub struct Event {
 pub const SESSION_ENDED: &str = "session_ended";
 
 impl Event {
+    /// An event of `data` (any value that serializes to JSON).
+    pub fn new(
+        client_id: i64,
+        admins: bool,
+        users: Vec<i64>,
+        name: &'static str,
+        data: &impl Serialize,
+    ) -> Self {
+        Self {
+            client_id,
+            admins,
+            users,
+            name: Cow::Borrowed(name),
+            data: serde_json::value::to_raw_value(data)
+                .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("JSON")),
+            origin: None,
+        }
+    }
+
+    /// Its data as a JSON value.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.data.get()).unwrap_or(Value::Null)
+    }
+
     /// Whether a person of `client_id` with this role and id receives it.
     pub fn is_for(&self, client_id: i64, user_id: i64, admin: bool) -> bool {
         self.client_id == client_id && ((self.admins && admin) || self.users.contains(&user_id))
@@ -72,6 +101,20 @@ struct Inner {
     closing: tokio::sync::watch::Sender<bool>,
     /// This instance's mark on the events it shortened (and delivered whole itself).
     origin: Arc<str>,
+    /// Signed-in sockets and open streams here.
+    listeners: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a signed-in socket or an open stream while it lives.
+pub struct Listener(Events);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.0
+            .inner
+            .listeners
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Default for Events {
@@ -90,6 +133,7 @@ impl Events {
                 outbox: OnceLock::new(),
                 closing: tokio::sync::watch::Sender::new(false),
                 origin: format!("{:016x}", rand::random::<u64>()).into(),
+                listeners: std::sync::atomic::AtomicUsize::new(0),
             }),
         }
     }
@@ -117,11 +161,11 @@ impl Events {
                 };
                 let Some(got) = got else { return };
                 match got {
-                    Ok(payload) => match serde_json::from_str::<Heard>(&payload) {
+                    Ok(payload) => match serde_json::from_str::<Event>(&payload) {
                         // A shortened event its sender already delivered here whole.
-                        Ok(h) if h.origin.as_deref() == Some(&*me) => {}
-                        Ok(h) => {
-                            let _ = local.send(Arc::new(h.event));
+                        Ok(ev) if ev.origin.as_deref() == Some(&*me) => {}
+                        Ok(ev) => {
+                            let _ = local.send(Arc::new(ev));
                         }
                         Err(e) => tracing::warn!(error = %e, "an unreadable event notification"),
                     },
@@ -162,6 +206,26 @@ impl Events {
         }
     }
 
+    /// Count a listener here until the returned guard is dropped.
+    pub fn listener(&self) -> Listener {
+        self.inner
+            .listeners
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Listener(self.clone())
+    }
+
+    /// Whether anyone may hear an event published now: someone listening here, or other
+    /// instances (PostgreSQL). When nobody can, events are not even built: a webhook with no
+    /// dashboard open pays nothing for them.
+    pub fn wanted(&self) -> bool {
+        self.inner.outbox.get().is_some()
+            || self
+                .inner
+                .listeners
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0
+    }
+
     /// The server is stopping: end every stream and socket.
     pub fn close(&self) {
         self.inner.closing.send_replace(true);
@@ -176,16 +240,6 @@ impl Events {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.inner.local.subscribe()
     }
-}
-
-/// An event as it travels between instances.
-#[derive(Serialize, Deserialize)]
-struct Heard {
-    #[serde(flatten)]
-    event: Event,
-    /// Set on a shortened event: the process that sent it (and delivered it whole itself).
-    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
-    origin: Option<String>,
 }
 
 /// Send queued events through `NOTIFY`, many per round trip. An event too large for a
@@ -206,12 +260,11 @@ async fn send_out(
                 Ok(p) if p.len() <= notify::MAX_PAYLOAD => payloads.push(p),
                 Ok(_) => {
                     let _ = local.send(ev.clone());
-                    let cut = Heard {
-                        event: Event {
-                            data: shortened(&ev.data),
-                            ..(**ev).clone()
-                        },
+                    let cut = Event {
+                        data: serde_json::value::to_raw_value(&shortened(&ev.value()))
+                            .unwrap_or_else(|_| ev.data.clone()),
                         origin: Some(origin.to_string()),
+                        ..(**ev).clone()
                     };
                     match serde_json::to_string(&cut) {
                         Ok(p) if p.len() <= notify::MAX_PAYLOAD => payloads.push(p),
@@ -254,103 +307,175 @@ fn shortened(data: &Value) -> Value {
     }
 }
 
-fn now() -> String {
-    switchboard_store::now().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+/// A time as every event writes it: ISO 8601 in UTC, to the millisecond.
+#[derive(Clone, Copy)]
+struct Ms(chrono::DateTime<chrono::Utc>);
 
-fn iso(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
-    t.map(|t| json!(t.to_rfc3339_opts(SecondsFormat::Millis, true)))
-        .unwrap_or(Value::Null)
-}
-
-/// The call as every call event carries it (seed 001's events).
-fn call_view(c: &Call) -> Value {
-    json!({
-        "id": c.id,
-        "callId": c.provider_call_id.clone().unwrap_or_else(|| c.id.to_string()),
-        "leadId": c.lead_id,
-        "userId": c.user_id,
-        "campaignId": c.campaign_id,
-        "provider": c.provider,
-        "direction": c.direction,
-        "from": c.from_number,
-        "to": c.to_number,
-        "phoneNumber": if c.direction == "inbound" { &c.from_number } else { &c.to_number },
-        "status": c.status,
-        "startedAt": iso(Some(c.started_at)),
-        "answeredAt": iso(c.answered_at),
-        "endedAt": iso(c.ended_at),
-        "duration": c.duration_secs,
-    })
-}
-
-/// The people a call's events are for: the client's admins and the call's own agent.
-fn call_event(c: &Call, name: &'static str, data: Value) -> Event {
-    Event {
-        client_id: c.client_id,
-        admins: true,
-        users: c.user_id.into_iter().collect(),
-        name: Cow::Borrowed(name),
-        data,
+impl Serialize for Ms {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
     }
+}
+
+fn now() -> Ms {
+    Ms(switchboard_store::now())
+}
+
+/// The call as seed 001's call events carry it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CallPayload<'a> {
+    id: i64,
+    /// The provider's (or bot's) id, else ours.
+    call_id: &'a str,
+    lead_id: Option<i64>,
+    user_id: Option<i64>,
+    campaign_id: Option<i64>,
+    provider: &'a str,
+    direction: &'a str,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    /// The customer's number: `to` on outbound calls, `from` on inbound ones.
+    phone_number: Option<&'a str>,
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_status: Option<&'a str>,
+    started_at: Ms,
+    answered_at: Option<Ms>,
+    ended_at: Option<Ms>,
+    duration: Option<i64>,
+    timestamp: Ms,
+}
+
+impl<'a> CallPayload<'a> {
+    fn of(c: &'a Call, call_id: &'a str, previous: Option<&'a str>, at: Ms) -> Self {
+        Self {
+            id: c.id,
+            call_id,
+            lead_id: c.lead_id,
+            user_id: c.user_id,
+            campaign_id: c.campaign_id,
+            provider: &c.provider,
+            direction: &c.direction,
+            from: c.from_number.as_deref(),
+            to: c.to_number.as_deref(),
+            phone_number: if c.direction == "inbound" {
+                c.from_number.as_deref()
+            } else {
+                c.to_number.as_deref()
+            },
+            status: &c.status,
+            previous_status: previous,
+            started_at: Ms(c.started_at),
+            answered_at: c.answered_at.map(Ms),
+            ended_at: c.ended_at.map(Ms),
+            duration: c.duration_secs,
+            timestamp: at,
+        }
+    }
+}
+
+/// The id seed 004's events name a call by (the bot's `callId`).
+fn call_id(c: &Call) -> Cow<'_, str> {
+    match &c.provider_call_id {
+        Some(id) => Cow::Borrowed(id),
+        None => Cow::Owned(c.id.to_string()),
+    }
+}
+
+/// An event about a call: for the client's admins and the call's own agent.
+fn call_event(c: &Call, name: &'static str, data: &impl Serialize) -> Event {
+    Event::new(
+        c.client_id,
+        true,
+        c.user_id.into_iter().collect(),
+        name,
+        data,
+    )
 }
 
 /// A call was created (placed by an agent or the dialer, or logged by a bot).
 pub fn call_started(events: &Events, c: &Call) {
-    let mut v = call_view(c);
-    v["timestamp"] = json!(now());
-    events.publish(call_event(c, "call_initiated", v));
+    if !events.wanted() {
+        return;
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Started<'a> {
+        call_id: &'a str,
+        id: i64,
+        caller: Option<&'a str>,
+        receiver: Option<&'a str>,
+        status: &'a str,
+        timestamp: Ms,
+    }
+    let (id, at) = (call_id(c), now());
+    let payload = CallPayload::of(c, &id, None, at);
+    events.publish(call_event(c, "call_initiated", &payload));
     events.publish(call_event(
         c,
         "callStarted",
-        json!({
-            "callId": crate::routes::bot::view(c).call_id,
-            "id": c.id,
-            "caller": c.from_number,
-            "receiver": c.to_number,
-            "status": crate::routes::bot::view(c).status,
-            "timestamp": now(),
-        }),
+        &Started {
+            call_id: &id,
+            id: c.id,
+            caller: c.from_number.as_deref(),
+            receiver: c.to_number.as_deref(),
+            status: crate::routes::bot::status_word_of(c),
+            timestamp: at,
+        },
     ));
 }
 
 /// A call changed: its status (from `previous`), or other fields when `previous` is its status.
 pub fn call_changed(events: &Events, c: &Call, previous: CallStatus) {
-    let status = c.status();
-    let ts = now();
+    if !events.wanted() {
+        return;
+    }
+    let (status, id, at) = (c.status(), call_id(c), now());
     if status != previous {
-        let mut v = call_view(c);
-        v["previousStatus"] = json!(previous.as_str());
-        v["timestamp"] = json!(ts);
+        let payload = CallPayload::of(c, &id, Some(previous.as_str()), at);
         if status == CallStatus::Answered {
-            events.publish(call_event(c, "call_answered", v.clone()));
+            events.publish(call_event(c, "call_answered", &payload));
         }
-        events.publish(call_event(c, "call_status_updated", v));
+        events.publish(call_event(c, "call_status_updated", &payload));
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Updated<'a> {
+        call_id: &'a str,
+        data: crate::routes::bot::BotCall,
+        timestamp: Ms,
     }
     let bot = crate::routes::bot::view(c);
-    let call_id = bot.call_id.clone();
     let bot_status = bot.status.clone();
     events.publish(call_event(
         c,
         "callUpdated",
-        json!({ "callId": call_id, "data": bot, "timestamp": ts }),
+        &Updated {
+            call_id: &id,
+            data: bot,
+            timestamp: at,
+        },
     ));
     if status.is_final() && !previous.is_final() {
         events.publish(call_event(
             c,
             "callTerminated",
-            json!({ "callId": call_id, "status": bot_status, "timestamp": ts }),
+            &json!({ "callId": id, "status": bot_status, "timestamp": at }),
         ));
     }
 }
 
 /// Text was added to a call's transcript.
 pub fn transcript_updated(events: &Events, c: &Call, appended: &str) {
+    if !events.wanted() {
+        return;
+    }
     events.publish(call_event(
         c,
         "transcriptUpdated",
-        json!({
-            "callId": crate::routes::bot::view(c).call_id,
+        &json!({
+            "callId": call_id(c),
             "id": c.id,
             "transcript": c.transcript,
             "appended": appended,
@@ -361,15 +486,18 @@ pub fn transcript_updated(events: &Events, c: &Call, appended: &str) {
 
 /// A lead was given to `lead.assigned_user_id` by `by` (a person's id; none for the system).
 pub fn lead_assigned(events: &Events, lead: &Lead, by: Option<i64>) {
+    if !events.wanted() {
+        return;
+    }
     let Some(to) = lead.assigned_user_id else {
         return;
     };
-    events.publish(Event {
-        client_id: lead.client_id,
-        admins: false,
-        users: vec![to],
-        name: Cow::Borrowed("lead_assigned"),
-        data: json!({
+    events.publish(Event::new(
+        lead.client_id,
+        false,
+        vec![to],
+        "lead_assigned",
+        &json!({
             "leadId": lead.id,
             "id": lead.id,
             "name": lead.name,
@@ -380,21 +508,24 @@ pub fn lead_assigned(events: &Events, lead: &Lead, by: Option<i64>) {
             "assignedBy": by,
             "timestamp": now(),
         }),
-    });
+    ));
 }
 
 /// A person's first connection opened (`online`) or last one closed.
 pub fn presence(events: &Events, client_id: i64, user: &PersonView, online: bool) {
-    events.publish(Event {
+    if !events.wanted() {
+        return;
+    }
+    events.publish(Event::new(
         client_id,
-        admins: true,
-        users: vec![],
-        name: Cow::Borrowed(if online {
+        true,
+        vec![],
+        if online {
             "user_online"
         } else {
             "user_offline"
-        }),
-        data: json!({
+        },
+        &json!({
             "userId": user.id,
             "id": user.id,
             "name": user.name,
@@ -402,18 +533,21 @@ pub fn presence(events: &Events, client_id: i64, user: &PersonView, online: bool
             "role": user.role,
             "timestamp": now(),
         }),
-    });
+    ));
 }
 
 /// A person's sessions ended: their connections are told, then closed.
 pub fn session_ended(events: &Events, client_id: i64, user_id: i64, why: &str) {
-    events.publish(Event {
+    if !events.wanted() {
+        return;
+    }
+    events.publish(Event::new(
         client_id,
-        admins: false,
-        users: vec![user_id],
-        name: Cow::Borrowed(SESSION_ENDED),
-        data: json!({ "userId": user_id, "message": why, "timestamp": now() }),
-    });
+        false,
+        vec![user_id],
+        SESSION_ENDED,
+        &json!({ "userId": user_id, "message": why, "timestamp": now() }),
+    ));
 }
 
 /// Who a connection belongs to, as events name them.
@@ -449,13 +583,7 @@ mod tests {
     use super::*;
 
     fn ev(client: i64, admins: bool, users: Vec<i64>) -> Event {
-        Event {
-            client_id: client,
-            admins,
-            users,
-            name: "x".into(),
-            data: json!({}),
-        }
+        Event::new(client, admins, users, "x", &json!({"n": 1}))
     }
 
     #[test]
@@ -486,7 +614,37 @@ mod tests {
     async fn events_published_here_are_heard_here() {
         let events = Events::new();
         let mut rx = events.subscribe();
-        events.publish(ev(1, true, vec![]));
-        assert_eq!(*rx.recv().await.unwrap(), ev(1, true, vec![]));
+        events.publish(ev(1, true, vec![7]));
+        let got = rx.recv().await.unwrap();
+        assert_eq!(
+            (got.client_id, got.admins, &got.users[..]),
+            (1, true, &[7][..])
+        );
+        assert_eq!((&*got.name, got.value()), ("x", json!({"n": 1})));
+    }
+
+    #[test]
+    fn shared_events_keep_their_json_as_written() {
+        let mut e = ev(3, false, vec![9]);
+        e.origin = Some("abc".into());
+        let wire = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            wire,
+            r#"{"c":3,"a":false,"u":[9],"n":"x","d":{"n":1},"o":"abc"}"#
+        );
+        let back: Event = serde_json::from_str(&wire).unwrap();
+        assert_eq!(
+            (back.value(), back.origin.as_deref()),
+            (json!({"n": 1}), Some("abc"))
+        );
+    }
+
+    #[test]
+    fn times_are_written_to_the_millisecond_in_utc() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-07T08:04:18.081999+02:00").unwrap();
+        assert_eq!(
+            serde_json::to_string(&Ms(t.with_timezone(&chrono::Utc))).unwrap(),
+            r#""2026-12-07T06:04:18.081Z""#
+        );
     }
 }

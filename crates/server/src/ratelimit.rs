@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -72,9 +73,20 @@ impl RateLimiters {
 }
 
 async fn limit(state: &AppState, group: Group, req: Request, next: Next) -> Response {
+    limited(&state.limits, state.config.trust_proxy, group, req, next).await
+}
+
+/// Run `req` unless its address is past `group`'s limit (429 with `Retry-After`).
+async fn limited(
+    limits: &RateLimiters,
+    trust_proxy: bool,
+    group: Group,
+    req: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = req.into_parts();
-    let ip = crate::auth::client_ip(&parts, state.config.trust_proxy);
-    if let Err(wait) = state.limits.check(group, ip) {
+    let ip = crate::auth::client_ip(&parts, trust_proxy);
+    if let Err(wait) = limits.check(group, ip) {
         return axum::response::IntoResponse::into_response(ApiError::too_many(
             wait,
             format!("too many requests; retry in {} s", wait.max(1)),
@@ -92,14 +104,14 @@ pub async fn api(State(s): State<AppState>, req: Request, next: Next) -> Respons
 pub async fn poll(State(s): State<AppState>, req: Request, next: Next) -> Response {
     limit(&s, Group::Poll, req, next).await
 }
-/// Socket.io's requests (`/socket.io/…`: handshakes, long-polling, upgrades) count in the
-/// polling group; every other request passes untouched (its route group limits it).
-pub async fn socketio(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with(crate::realtime::PATH) {
-        limit(&s, Group::Poll, req, next).await
-    } else {
-        next.run(req).await
-    }
+/// Socket.io's requests (`/socket.io/`: handshakes, long-polling, upgrades) count in the
+/// polling group. Its state is the limiters and whether to trust `X-Forwarded-For`.
+pub async fn socketio(
+    State((limits, trust_proxy)): State<(Arc<RateLimiters>, bool)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    limited(&limits, trust_proxy, Group::Poll, req, next).await
 }
 pub async fn upload(State(s): State<AppState>, req: Request, next: Next) -> Response {
     limit(&s, Group::Upload, req, next).await

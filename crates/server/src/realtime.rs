@@ -7,13 +7,15 @@
 //! [`SIGN_IN_WITHIN`] is closed, and hears nothing meanwhile.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use engineioxide::service::NotFoundService;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, TryData};
-use socketioxide::layer::SocketIoLayer;
+use socketioxide::service::SocketIoService;
 use tokio::sync::broadcast;
 
 use crate::auth::Session;
@@ -21,7 +23,7 @@ use crate::events::{self, Event, PersonView, SESSION_ENDED};
 use crate::state::AppState;
 
 /// Where Socket.io's requests arrive (the client's default).
-pub const PATH: &str = "/socket.io";
+pub const PATH: &str = "/socket.io/";
 /// How long a connection may stay without signing in.
 pub const SIGN_IN_WITHIN: Duration = Duration::from_secs(30);
 
@@ -30,6 +32,27 @@ pub const SIGN_IN_WITHIN: Duration = Duration::from_secs(30);
 struct SignedIn {
     client_id: i64,
     person: PersonView,
+    /// Counts the connection among this instance's listeners and signed-in sockets until it
+    /// closes.
+    _counted: Arc<(events::Listener, Counted)>,
+}
+
+/// Counts a signed-in socket while it lives.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+struct Ctx {
+    st: AppState,
+    presence: Arc<Presence>,
+    /// Signed-in sockets on this instance: with none, events are not written out for them.
+    signed: Arc<AtomicUsize>,
 }
 
 /// Open connections per person on this instance: the first one makes them online, the last
@@ -70,26 +93,31 @@ fn admin_room(client: i64) -> String {
     format!("a:{client}")
 }
 
-/// The Socket.io layer for the router, its handlers, and the task that delivers events.
-pub fn layer(state: &AppState) -> SocketIoLayer {
-    let (layer, io) = SocketIo::builder()
+/// The Socket.io service for the router's [`PATH`], its handlers, and the task that delivers
+/// events.
+pub fn service(state: &AppState) -> SocketIoService<NotFoundService> {
+    let (svc, io) = SocketIo::builder()
         // What clients send is a token: no large packets.
         .max_payload(64 * 1024)
         .max_buffer_size(1024)
-        .build_layer();
-    let presence = Arc::new(Presence::default());
-    let st = state.clone();
+        .build_svc();
+    let ctx = Ctx {
+        st: state.clone(),
+        presence: Arc::new(Presence::default()),
+        signed: Arc::new(AtomicUsize::new(0)),
+    };
+    let signed = ctx.signed.clone();
     io.ns("/", move |s: SocketRef, TryData(auth): TryData<Value>| {
-        let st = st.clone();
-        let presence = presence.clone();
-        async move { connected(st, presence, s, auth.ok()).await }
+        let ctx = ctx.clone();
+        async move { connected(ctx, s, auth.ok()).await }
     });
     tokio::spawn(deliver(
         state.events.subscribe(),
         state.events.closing(),
+        signed,
         io,
     ));
-    layer
+    svc
 }
 
 /// The token in what a client sent: `{ token }`, `{ auth: { token } }` or the token itself,
@@ -114,31 +142,31 @@ fn token_of(v: Option<Value>) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-async fn connected(st: AppState, presence: Arc<Presence>, s: SocketRef, auth: Option<Value>) {
+async fn connected(ctx: Ctx, s: SocketRef, auth: Option<Value>) {
     metrics::gauge!(crate::metrics::REALTIME_CONNECTIONS, "transport" => "socketio").increment(1.0);
     {
-        let (st, presence) = (st.clone(), presence.clone());
+        let ctx = ctx.clone();
         s.on(
             "authenticate",
             move |s: SocketRef, TryData(d): TryData<Value>| async move {
-                authenticate(&st, &presence, &s, token_of(d.ok())).await;
+                authenticate(&ctx, &s, token_of(d.ok())).await;
             },
         );
     }
     {
-        let (st, presence) = (st.clone(), presence.clone());
+        let ctx = ctx.clone();
         s.on_disconnect(move |s: SocketRef| async move {
             metrics::gauge!(crate::metrics::REALTIME_CONNECTIONS, "transport" => "socketio")
                 .decrement(1.0);
-            if let Some(me) = s.extensions.get::<SignedIn>()
-                && presence.leave(me.person.id)
+            if let Some(me) = s.extensions.remove::<SignedIn>()
+                && ctx.presence.leave(me.person.id)
             {
-                events::presence(&st.events, me.client_id, &me.person, false);
+                events::presence(&ctx.st.events, me.client_id, &me.person, false);
             }
         });
     }
     match token_of(auth) {
-        Some(token) => authenticate(&st, &presence, &s, Some(token)).await,
+        Some(token) => authenticate(&ctx, &s, Some(token)).await,
         None => {
             tokio::spawn(async move {
                 tokio::time::sleep(SIGN_IN_WITHIN).await;
@@ -161,7 +189,8 @@ fn refuse(s: SocketRef, message: &str) {
     let _ = s.disconnect();
 }
 
-async fn authenticate(st: &AppState, presence: &Presence, s: &SocketRef, token: Option<String>) {
+async fn authenticate(ctx: &Ctx, s: &SocketRef, token: Option<String>) {
+    let st = &ctx.st;
     let Some(token) = token else {
         return refuse(
             s.clone(),
@@ -200,9 +229,13 @@ async fn authenticate(st: &AppState, presence: &Presence, s: &SocketRef, token: 
     s.extensions.insert(SignedIn {
         client_id: session.client_id(),
         person: person.clone(),
+        _counted: Arc::new((st.events.listener(), {
+            ctx.signed.fetch_add(1, Ordering::Relaxed);
+            Counted(ctx.signed.clone())
+        })),
     });
     let _ = s.emit("authenticated", &answer);
-    if presence.enter(person.id) {
+    if ctx.presence.enter(person.id) {
         events::presence(&st.events, session.client_id(), &person, true);
     }
 }
@@ -212,6 +245,7 @@ async fn authenticate(st: &AppState, presence: &Presence, s: &SocketRef, token: 
 async fn deliver(
     mut rx: broadcast::Receiver<Arc<Event>>,
     mut closing: tokio::sync::watch::Receiver<bool>,
+    signed: Arc<AtomicUsize>,
     io: SocketIo,
 ) {
     loop {
@@ -227,6 +261,9 @@ async fn deliver(
             return;
         };
         match got {
+            // Nobody signed in here: nothing to write out (events are still built for SSE
+            // streams and other instances).
+            Ok(_) if signed.load(Ordering::Relaxed) == 0 => {}
             Ok(ev) => {
                 let mut rooms: Vec<String> = ev.users.iter().map(|u| user_room(*u)).collect();
                 if ev.admins {

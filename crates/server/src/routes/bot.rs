@@ -51,10 +51,15 @@ impl FromRequestParts<AppState> for Writer {
 
 /// The status as the bot log shows it: the bot's own word while it still fits the call.
 fn bot_status(c: &Call) -> String {
+    status_word_of(c).to_string()
+}
+
+/// The word the bot call log shows for a call's status: the bot's own while it still fits.
+pub fn status_word_of(c: &Call) -> &str {
     let now = to_bot(c.status());
     match c.surface_status.as_deref() {
-        Some(w) if from_bot(w).map(to_bot) == Some(now) => w.to_string(),
-        _ => now.to_string(),
+        Some(w) if from_bot(w).map(to_bot) == Some(now) => w,
+        _ => now,
     }
 }
 

@@ -301,13 +301,18 @@ pub fn router(state: AppState) -> Router {
                 ),
             )
         })
-        // Socket.io answers its own path before the routes; its requests count in the
+        // Socket.io (handshakes, long-polling, WebSocket upgrades); its requests count in the
         // polling rate group.
-        .layer(crate::realtime::layer(&state))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::ratelimit::socketio,
-        ))
+        .route_service(
+            crate::realtime::PATH,
+            tower::Layer::layer(
+                &axum::middleware::from_fn_with_state(
+                    (state.limits.clone(), state.config.trust_proxy),
+                    crate::ratelimit::socketio,
+                ),
+                crate::realtime::service(&state),
+            ),
+        )
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal())
         }))

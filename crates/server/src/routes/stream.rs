@@ -18,13 +18,13 @@ use crate::state::AppState;
 /// A comment is sent this often on a quiet stream, so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// Counts the stream among open connections while it lives.
-struct Open;
+/// Counts the stream among open connections, and this instance's listeners, while it lives.
+struct Open(#[allow(dead_code)] crate::events::Listener);
 
 impl Open {
-    fn new() -> Self {
+    fn new(st: &AppState) -> Self {
         metrics::gauge!(crate::metrics::REALTIME_CONNECTIONS, "transport" => "sse").increment(1.0);
-        Open
+        Open(st.events.listener())
     }
 }
 
@@ -75,7 +75,7 @@ pub async fn events(
         rx: st.events.subscribe(),
         closing: st.events.closing(),
         ended: false,
-        _open: Open::new(),
+        _open: Open::new(&st),
     };
     let rest = futures_util::stream::unfold(reader, move |mut r| async move {
         if r.ended {
@@ -93,9 +93,7 @@ pub async fn events(
             match got {
                 Ok(ev) if ev.is_for(client, user, admin) => {
                     r.ended = ev.name == SESSION_ENDED;
-                    let e = SseEvent::default()
-                        .event(&*ev.name)
-                        .data(ev.data.to_string());
+                    let e = SseEvent::default().event(&*ev.name).data(ev.data.get());
                     return Some((Ok(e), r));
                 }
                 Ok(_) => continue,

@@ -519,7 +519,7 @@ async fn events_reach_every_instance_on_one_postgres() {
     for rx in [&mut here, &mut there] {
         let ev = heard(rx).await;
         assert_eq!(ev.name, "call_initiated");
-        assert_eq!(ev.data["callId"], "PG-1");
+        assert_eq!(ev.value()["callId"], "PG-1");
         assert!(ev.admins);
         assert_eq!(heard(rx).await.name, "callStarted");
         assert_eq!(heard(rx).await.name, "call_answered");
@@ -540,15 +540,15 @@ async fn events_reach_every_instance_on_one_postgres() {
     let ev = heard(&mut here).await;
     assert_eq!(ev.name, "transcriptUpdated");
     assert_eq!(
-        ev.data["transcript"],
+        ev.value()["transcript"],
         json!(long),
         "whole where it happened"
     );
     let ev = heard(&mut there).await;
     assert_eq!(ev.name, "transcriptUpdated");
-    assert_eq!(ev.data["callId"], "PG-1");
-    assert_eq!(ev.data["truncated"], true);
-    assert!(ev.data.get("transcript").is_none(), "{}", ev.data);
+    assert_eq!(ev.value()["callId"], "PG-1");
+    assert_eq!(ev.value()["truncated"], true);
+    assert!(ev.value().get("transcript").is_none(), "{}", ev.value());
 
     // Each heard it once: the next event on both is the next thing that happened.
     let lead = app.lead(&admin, "+14155550183").await;
@@ -574,6 +574,6 @@ async fn events_reach_every_instance_on_one_postgres() {
         let ev = heard(rx).await;
         assert_eq!(ev.name, "lead_assigned");
         assert_eq!(ev.users, [op_id]);
-        assert_eq!(ev.data["leadId"], lead);
+        assert_eq!(ev.value()["leadId"], lead);
     }
 }
