@@ -560,6 +560,19 @@ pub struct PersonView {
 }
 
 impl PersonView {
+    /// What a connection is told when it signs in (Socket.io's and SSE's `authenticated`).
+    pub fn signed_in(&self, client_id: i64) -> Value {
+        json!({
+            "success": true,
+            "id": self.id,
+            "userId": self.id,
+            "name": self.name,
+            "username": self.username,
+            "role": self.role,
+            "clientId": client_id,
+        })
+    }
+
     pub fn of(s: &crate::auth::Session) -> Self {
         let u = &s.user;
         let name = format!("{} {}", u.first_name, u.last_name)
@@ -621,6 +634,19 @@ mod tests {
             (1, true, &[7][..])
         );
         assert_eq!((&*got.name, got.value()), ("x", json!({"n": 1})));
+    }
+
+    #[test]
+    fn events_are_wanted_only_while_someone_listens() {
+        let events = Events::new();
+        assert!(!events.wanted(), "nobody listening: events are not built");
+        let a = events.listener();
+        let b = events.listener();
+        assert!(events.wanted());
+        drop(a);
+        assert!(events.wanted(), "one listener left");
+        drop(b);
+        assert!(!events.wanted());
     }
 
     #[test]

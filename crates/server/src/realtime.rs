@@ -202,15 +202,7 @@ async fn authenticate(ctx: &Ctx, s: &SocketRef, token: Option<String>) {
         Err(e) => return refuse(s.clone(), &e.message),
     };
     let person = PersonView::of(&session);
-    let answer = json!({
-        "success": true,
-        "id": person.id,
-        "userId": person.id,
-        "name": person.name,
-        "username": person.username,
-        "role": person.role,
-        "clientId": session.client_id(),
-    });
+    let answer = person.signed_in(session.client_id());
     if let Some(me) = s.extensions.get::<SignedIn>() {
         if me.person.id == person.id {
             let _ = s.emit("authenticated", &answer);

@@ -59,18 +59,9 @@ pub async fn events(
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let (client, user, admin) = (s.client_id(), s.user.id, s.role.is_admin());
     let person = PersonView::of(&s);
-    let hello = SseEvent::default().event("authenticated").data(
-        json!({
-            "success": true,
-            "id": person.id,
-            "userId": person.id,
-            "name": person.name,
-            "username": person.username,
-            "role": person.role,
-            "clientId": client,
-        })
-        .to_string(),
-    );
+    let hello = SseEvent::default()
+        .event("authenticated")
+        .data(person.signed_in(client).to_string());
     let reader = Reader {
         rx: st.events.subscribe(),
         closing: st.events.closing(),

@@ -35,16 +35,7 @@ async fn until_closed(c: &mut TcpStream, since: Instant) -> (String, Option<Dura
 }
 
 async fn slow_and_idle_clients_are_let_go(app: TestApp) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(switchboard_server::serve(
-        app.state.clone(),
-        listener,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (addr, stop, server) = app.serve().await;
 
     // Part of a request's head, then nothing: closed, unanswered.
     let mut c = TcpStream::connect(addr).await.unwrap();

@@ -63,6 +63,28 @@ impl TestApp {
         })
     }
 
+    /// Serve the app on a real socket: its address, the sender that stops it, and the
+    /// server's task.
+    pub async fn serve(
+        &self,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(switchboard_server::serve(
+            self.state.clone(),
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        (addr, stop, server)
+    }
+
     /// The app's router, to serve on a real socket.
     pub fn router(&self) -> axum::Router {
         self.router.clone()

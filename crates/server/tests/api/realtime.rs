@@ -341,16 +341,8 @@ async fn socketio_clients_sign_in_and_hear_their_events(app: TestApp) {
         .in_another_client(&admin, "Socket Other", "sio_other_admin", "admin")
         .await;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(switchboard_server::serve(
-        app.state.clone(),
-        listener,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (addr, stop, server) = app.serve().await;
+    let url = format!("http://{addr}");
 
     // The admin signs in in the handshake, over WebSocket.
     let mut c_admin = Client::start(&dir, &url, &admin, "handshake", "websocket");
