@@ -455,6 +455,7 @@ impl switchboard_dialer::Originator for EngineOriginator {
             .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
         ended(&self.0, &applied);
+        changed(&self.0, &applied);
         Ok(())
     }
 
