@@ -291,7 +291,7 @@ struct Client {
 }
 
 impl Client {
-    fn start(dir: &PathBuf, url: &str, token: &str, mode: &str, transport: &str) -> Self {
+    fn start(dir: &std::path::Path, url: &str, token: &str, mode: &str, transport: &str) -> Self {
         let mut child = tokio::process::Command::new("node")
             .arg(dir.join("client.mjs"))
             .args([url, token, mode, transport])
