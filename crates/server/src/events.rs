@@ -48,6 +48,21 @@ pub struct Event {
 /// deactivated): delivered to them, then their sockets and streams are closed.
 pub const SESSION_ENDED: &str = "session_ended";
 
+/// What a connection hears when the token it signed in with expires, before it is closed.
+pub const TOKEN_EXPIRED: &str = "the sign-in token expired; sign in again";
+
+/// When a connection signed in with a token that expires at `exp` (seconds since the epoch)
+/// must end.
+pub fn expires_at(exp: i64) -> tokio::time::Instant {
+    let left = exp.saturating_sub(chrono::Utc::now().timestamp()).max(0);
+    tokio::time::Instant::now() + std::time::Duration::from_secs(left as u64)
+}
+
+/// The `session_ended` payload for `user_id`, told `why`.
+pub fn ended_payload(user_id: i64, why: &str) -> Value {
+    json!({ "userId": user_id, "message": why, "timestamp": now() })
+}
+
 impl Event {
     /// An event of `data` (any value that serializes to JSON).
     pub fn new(
@@ -546,7 +561,7 @@ pub fn session_ended(events: &Events, client_id: i64, user_id: i64, why: &str) {
         false,
         vec![user_id],
         SESSION_ENDED,
-        &json!({ "userId": user_id, "message": why, "timestamp": now() }),
+        &ended_payload(user_id, why),
     ));
 }
 

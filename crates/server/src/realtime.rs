@@ -34,7 +34,15 @@ struct SignedIn {
     person: PersonView,
     /// Counts the connection among this instance's listeners and signed-in sockets until it
     /// closes.
-    _counted: Arc<(events::Listener, Counted)>,
+    _held: Arc<Held>,
+}
+
+/// What a signed-in connection holds until it closes: its places among the listeners and the
+/// signed-in sockets, and the sender whose drop tells its expiry timer it is gone.
+struct Held {
+    _listener: events::Listener,
+    _counted: Counted,
+    _gone: tokio::sync::oneshot::Sender<()>,
 }
 
 /// Counts a signed-in socket while it lives.
@@ -218,15 +226,38 @@ async fn authenticate(ctx: &Ctx, s: &SocketRef, token: Option<String>) {
     if session.role.is_admin() {
         s.join(admin_room(session.client_id()));
     }
+    let (gone_tx, gone) = tokio::sync::oneshot::channel::<()>();
     s.extensions.insert(SignedIn {
         client_id: session.client_id(),
         person: person.clone(),
-        _counted: Arc::new((st.events.listener(), {
-            ctx.signed.fetch_add(1, Ordering::Relaxed);
-            Counted(ctx.signed.clone())
-        })),
+        _held: Arc::new(Held {
+            _listener: st.events.listener(),
+            _counted: {
+                ctx.signed.fetch_add(1, Ordering::Relaxed);
+                Counted(ctx.signed.clone())
+            },
+            _gone: gone_tx,
+        }),
     });
     let _ = s.emit("authenticated", &answer);
+    // The connection ends when its token does (the timer goes with the connection).
+    let exp = st.jwt.verify(&token).map_or(0, |c| c.exp);
+    {
+        let (s, user) = (s.clone(), person.id);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep_until(events::expires_at(exp)) => {}
+                _ = gone => return,
+            }
+            if s.connected() {
+                let _ = s.emit(
+                    SESSION_ENDED,
+                    &events::ended_payload(user, events::TOKEN_EXPIRED),
+                );
+                let _ = s.disconnect();
+            }
+        });
+    }
     if ctx.presence.enter(person.id) {
         events::presence(&st.events, session.client_id(), &person, true);
     }

@@ -38,6 +38,7 @@ struct Reader {
     rx: broadcast::Receiver<Arc<Event>>,
     closing: tokio::sync::watch::Receiver<bool>,
     ended: bool,
+    expires: std::pin::Pin<Box<tokio::time::Sleep>>,
     _open: Open,
 }
 
@@ -46,7 +47,7 @@ struct Reader {
     path = "/api/events",
     tag = "real-time",
     summary = "Real-time events as Server-Sent Events",
-    description = "The events Socket.io delivers, for the signed-in person: each is an SSE `event:` (its name: `call_initiated`, `call_answered`, `call_status_updated`, `lead_assigned`, `user_online`, `user_offline`, `callStarted`, `callUpdated`, `transcriptUpdated`, `callTerminated`, `session_ended`) with its JSON in `data:`. The first is `authenticated` (who the stream belongs to). Admins get their client's call and presence events, operators their own calls and leads. A `lagged` event (`{\"missed\": n}`) says events were skipped because the client read too slowly. The stream ends after `session_ended` (signed out, password or role changed, deactivated) and when the server stops; a comment is sent every 15 s on a quiet stream.",
+    description = "The events Socket.io delivers, for the signed-in person (until the token expires: then `session_ended`, and the stream ends): each is an SSE `event:` (its name: `call_initiated`, `call_answered`, `call_status_updated`, `lead_assigned`, `user_online`, `user_offline`, `callStarted`, `callUpdated`, `transcriptUpdated`, `callTerminated`, `session_ended`) with its JSON in `data:`. The first is `authenticated` (who the stream belongs to). Admins get their client's call and presence events, operators their own calls and leads. A `lagged` event (`{\"missed\": n}`) says events were skipped because the client read too slowly. The stream ends after `session_ended` (signed out, password or role changed, deactivated) and when the server stops; a comment is sent every 15 s on a quiet stream.",
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "An event stream (`text/event-stream`)", content_type = "text/event-stream", body = String),
@@ -56,8 +57,13 @@ struct Reader {
 pub async fn events(
     State(st): State<AppState>,
     s: Session,
+    headers: axum::http::HeaderMap,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let (client, user, admin) = (s.client_id(), s.user.id, s.role.is_admin());
+    // The stream ends when the token it was opened with does.
+    let exp = crate::auth::bearer_in(&headers)
+        .and_then(|t| st.jwt.verify(t))
+        .map_or(0, |c| c.exp);
     let person = PersonView::of(&s);
     let hello = SseEvent::default()
         .event("authenticated")
@@ -66,6 +72,7 @@ pub async fn events(
         rx: st.events.subscribe(),
         closing: st.events.closing(),
         ended: false,
+        expires: Box::pin(tokio::time::sleep_until(crate::events::expires_at(exp))),
         _open: Open::new(&st),
     };
     let rest = futures_util::stream::unfold(reader, move |mut r| async move {
@@ -80,6 +87,14 @@ pub async fn events(
             let got = tokio::select! {
                 got = r.rx.recv() => got,
                 _ = stop => return None,
+                _ = r.expires.as_mut() => {
+                    r.ended = true;
+                    let e = SseEvent::default().event(SESSION_ENDED).data(
+                        crate::events::ended_payload(user, crate::events::TOKEN_EXPIRED)
+                            .to_string(),
+                    );
+                    return Some((Ok(e), r));
+                }
             };
             match got {
                 Ok(ev) if ev.is_for(client, user, admin) => {

@@ -20,7 +20,8 @@ use crate::harness::TestApp;
 
 both!(
     event_streams_carry_each_person_their_events,
-    socketio_clients_sign_in_and_hear_their_events
+    socketio_clients_sign_in_and_hear_their_events,
+    connections_end_when_their_token_expires
 );
 
 /// An open SSE stream, read event by event.
@@ -472,6 +473,68 @@ async fn socketio_clients_sign_in_and_hear_their_events(app: TestApp) {
         let mut child = c.child;
         let _ = child.kill().await;
     }
+}
+
+/// A token for `user_id` that expires `secs` seconds from now, signed with the app's secret.
+async fn short_token(app: &TestApp, user_id: i64, secs: u64) -> String {
+    let secret = switchboard_store::settings::get_or_insert(&app.state.db, "jwt_secret", "unused")
+        .await
+        .unwrap();
+    let user = switchboard_store::users::get(&mut app.state.db.read().await.unwrap(), user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let role = switchboard_core::Role::parse(&user.role).unwrap();
+    switchboard_server::auth::JwtKeys::new(secret.as_bytes(), Duration::from_secs(secs))
+        .issue(&user, role)
+        .unwrap()
+        .0
+}
+
+async fn connections_end_when_their_token_expires(app: TestApp) {
+    let admin = app.admin().await;
+    let (op_id, _) = app.user(&admin, "expiring_op", "operator", None).await;
+    let token = short_token(&app, op_id, 2).await;
+    let started = tokio::time::Instant::now();
+
+    let mut stream = Stream::open(&app, Some(&token)).await.unwrap();
+    assert_eq!(stream.next().await.0, "authenticated");
+    let (name, data) = stream.next().await;
+    assert_eq!(name, "session_ended");
+    assert_eq!(data["message"], "the sign-in token expired; sign in again");
+    assert!(stream.ended().await, "the stream ends with its token");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+
+    let Some(dir) = js_client() else {
+        return;
+    };
+    let (addr, stop, server) = app.serve().await;
+    let token = short_token(&app, op_id, 2).await;
+    let started = tokio::time::Instant::now();
+    let mut c = Client::start(
+        &dir,
+        &format!("http://{addr}"),
+        &token,
+        "handshake",
+        "websocket",
+    );
+    assert_eq!(c.next().await.0, "connect");
+    assert_eq!(c.next().await.0, "authenticated");
+    let (name, data) = c.next_not_presence().await;
+    assert_eq!(name, "session_ended");
+    assert_eq!(data["message"], "the sign-in token expired; sign in again");
+    assert_eq!(c.next().await.0, "disconnect");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }
 
 /// The next event `rx` hears (10 s at most).
