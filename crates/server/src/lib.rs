@@ -213,8 +213,8 @@ pub async fn serve(
                 .insert(axum::extract::ConnectInfo(addr));
             app.clone().oneshot(req)
         });
-        // Upgrades: Socket.io's WebSocket transport (an upgraded connection leaves hyper; the
-        // Socket.io layer closes it at the stop).
+        // Upgrades: Socket.io's WebSocket transport (an upgraded connection leaves hyper;
+        // Socket.io closes its connections at the stop, see `events::Events::close`).
         let conn = http
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
