@@ -21,7 +21,8 @@ use crate::harness::TestApp;
 both!(
     event_streams_carry_each_person_their_events,
     socketio_clients_sign_in_and_hear_their_events,
-    connections_end_when_their_token_expires
+    connections_end_when_their_token_expires,
+    a_call_the_reconciler_ends_is_told
 );
 
 /// An open SSE stream, read event by event.
@@ -535,6 +536,42 @@ async fn connections_end_when_their_token_expires(app: TestApp) {
     );
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+async fn a_call_the_reconciler_ends_is_told(app: TestApp) {
+    use switchboard_dialer::Originator;
+    let admin = app.admin().await;
+    let (st, call) = app
+        .post(
+            "/api/calls",
+            &admin,
+            json!({"callId": "LOST-1", "caller": "+14155550191", "status": "in-progress"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{call}");
+    let mut s = Stream::open(&app, Some(&admin)).await.unwrap();
+    assert_eq!(s.next().await.0, "authenticated");
+    let call = switchboard_store::calls::get(
+        &mut app.state.db.read().await.unwrap(),
+        app.state.default_client_id,
+        call["data"]["id"].as_i64().unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    switchboard_server::telephony::EngineOriginator(app.state.clone())
+        .end_lost(&call, "lost: test")
+        .await
+        .unwrap();
+    let got = [s.next().await, s.next().await, s.next().await];
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["call_status_updated", "callUpdated", "callTerminated"]
+    );
+    assert_eq!(got[0].1["status"], "failed");
+    assert_eq!(got[0].1["previousStatus"], "answered");
+    assert_eq!(got[2].1["callId"], "LOST-1");
 }
 
 /// The next event `rx` hears (10 s at most).
