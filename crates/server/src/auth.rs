@@ -161,7 +161,12 @@ pub fn bearer_in(headers: &axum::http::HeaderMap) -> Option<&str> {
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
-    let (scheme, token) = h.split_once(' ')?;
+    bearer_token(h)
+}
+
+/// The token of a `Bearer …` credential (the scheme in any case).
+pub fn bearer_token(credential: &str) -> Option<&str> {
+    let (scheme, token) = credential.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then_some(token.trim())

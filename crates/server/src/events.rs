@@ -165,8 +165,7 @@ impl Events {
         let mut closing = self.closing();
         tokio::spawn(async move {
             loop {
-                // At the stop the listening connection goes back to the pool (which waits
-                // for every connection before it closes).
+                // At the stop the listener (and its connection of its own) goes.
                 let stop = async {
                     let _ = closing.wait_for(|c| *c).await;
                 };
@@ -270,11 +269,14 @@ async fn send_out(
     let mut batch = Vec::with_capacity(NOTIFY_BATCH);
     while rx.recv_many(&mut batch, NOTIFY_BATCH).await > 0 {
         let mut payloads = Vec::with_capacity(batch.len());
-        for ev in batch.iter() {
+        // Events too large to share whole, delivered here already.
+        let mut here = vec![false; batch.len()];
+        for (i, ev) in batch.iter().enumerate() {
             match serde_json::to_string(&**ev) {
                 Ok(p) if p.len() <= notify::MAX_PAYLOAD => payloads.push(p),
                 Ok(_) => {
                     let _ = local.send(ev.clone());
+                    here[i] = true;
                     let cut = Event {
                         data: serde_json::value::to_raw_value(&shortened(&ev.value()))
                             .unwrap_or_else(|_| ev.data.clone()),
@@ -291,7 +293,7 @@ async fn send_out(
         }
         if let Err(e) = notify::publish(&db, &channel, &payloads).await {
             tracing::warn!(error = %e, events = batch.len(), "could not share events; delivering them here only");
-            for ev in batch.iter() {
+            for (ev, _) in batch.iter().zip(&here).filter(|(_, here)| !**here) {
                 let _ = local.send(ev.clone());
             }
         }
@@ -390,14 +392,6 @@ impl<'a> CallPayload<'a> {
     }
 }
 
-/// The id seed 004's events name a call by (the bot's `callId`).
-fn call_id(c: &Call) -> Cow<'_, str> {
-    match &c.provider_call_id {
-        Some(id) => Cow::Borrowed(id),
-        None => Cow::Owned(c.id.to_string()),
-    }
-}
-
 /// An event about a call: for the client's admins and the call's own agent.
 fn call_event(c: &Call, name: &'static str, data: &impl Serialize) -> Event {
     Event::new(
@@ -424,7 +418,7 @@ pub fn call_started(events: &Events, c: &Call) {
         status: &'a str,
         timestamp: Ms,
     }
-    let (id, at) = (call_id(c), now());
+    let (id, at) = (crate::routes::bot::call_id_of(c), now());
     let payload = CallPayload::of(c, &id, None, at);
     events.publish(call_event(c, "call_initiated", &payload));
     events.publish(call_event(
@@ -446,7 +440,7 @@ pub fn call_changed(events: &Events, c: &Call, previous: CallStatus) {
     if !events.wanted() {
         return;
     }
-    let (status, id, at) = (c.status(), call_id(c), now());
+    let (status, id, at) = (c.status(), crate::routes::bot::call_id_of(c), now());
     if status != previous {
         let payload = CallPayload::of(c, &id, Some(previous.as_str()), at);
         if status == CallStatus::Answered {
@@ -490,7 +484,7 @@ pub fn transcript_updated(events: &Events, c: &Call, appended: &str) {
         c,
         "transcriptUpdated",
         &json!({
-            "callId": call_id(c),
+            "callId": crate::routes::bot::call_id_of(c),
             "id": c.id,
             "transcript": c.transcript,
             "appended": appended,
@@ -590,16 +584,9 @@ impl PersonView {
 
     pub fn of(s: &crate::auth::Session) -> Self {
         let u = &s.user;
-        let name = format!("{} {}", u.first_name, u.last_name)
-            .trim()
-            .to_string();
         Self {
             id: u.id,
-            name: if name.is_empty() {
-                u.username.clone()
-            } else {
-                name
-            },
+            name: u.full_name(),
             username: u.username.clone(),
             role: s.role.as_str(),
         }

@@ -143,10 +143,7 @@ fn token_of(v: Option<Value>) -> Option<String> {
         _ => return None,
     };
     let t = t.trim();
-    let t = t
-        .get(..7)
-        .filter(|p| p.eq_ignore_ascii_case("bearer "))
-        .map_or(t, |_| t[7..].trim());
+    let t = crate::auth::bearer_token(t).unwrap_or(t);
     (!t.is_empty()).then(|| t.to_string())
 }
 

@@ -54,6 +54,14 @@ fn bot_status(c: &Call) -> String {
     status_word_of(c).to_string()
 }
 
+/// The id the bot call log names a call by (`callId`): the provider's or bot's id, else ours.
+pub fn call_id_of(c: &Call) -> std::borrow::Cow<'_, str> {
+    match &c.provider_call_id {
+        Some(id) => std::borrow::Cow::Borrowed(id),
+        None => std::borrow::Cow::Owned(c.id.to_string()),
+    }
+}
+
 /// The word the bot call log shows for a call's status: the bot's own while it still fits.
 pub fn status_word_of(c: &Call) -> &str {
     let now = to_bot(c.status());
@@ -109,10 +117,7 @@ pub fn view(c: &Call) -> BotCall {
     BotCall {
         mongo_id: c.id.to_string(),
         id: c.id,
-        call_id: c
-            .provider_call_id
-            .clone()
-            .unwrap_or_else(|| c.id.to_string()),
+        call_id: call_id_of(c).into_owned(),
         kind: c.direction.clone(),
         caller: c.from_number.clone(),
         receiver: c.to_number.clone(),

@@ -19,12 +19,16 @@ use crate::state::AppState;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Counts the stream among open connections, and this instance's listeners, while it lives.
-struct Open(#[allow(dead_code)] crate::events::Listener);
+struct Open {
+    _listener: crate::events::Listener,
+}
 
 impl Open {
     fn new(st: &AppState) -> Self {
         metrics::gauge!(crate::metrics::REALTIME_CONNECTIONS, "transport" => "sse").increment(1.0);
-        Open(st.events.listener())
+        Open {
+            _listener: st.events.listener(),
+        }
     }
 }
 
