@@ -158,6 +158,7 @@ impl Modify for Security {
         (name = "files", description = "CSV upload and XLSX / CSV export"),
         (name = "health", description = "Liveness"),
         (name = "docs", description = "This documentation"),
+        (name = "dashboard", description = "The web dashboard, served by the same binary"),
     )
 )]
 struct ApiDoc;

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod docs;
 pub mod error;
 pub mod events;

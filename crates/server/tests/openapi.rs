@@ -43,6 +43,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api-docs/openapi.json"),
     ("get", "/api-docs"),
     ("get", "/api-docs/"),
+    ("get", "/"),
+    ("get", "/assets/{file}"),
     ("get", "/api/operator/leads/available"),
     ("post", "/api/operator/leads/claim"),
     ("post", "/api/operator/calls/start"),

@@ -224,6 +224,7 @@ impl Groups {
             .merge(self.poll)
             .merge(self.webhooks)
             .merge(crate::docs::routes())
+            .merge(crate::dashboard::routes())
     }
 }
 

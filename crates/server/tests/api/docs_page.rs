@@ -6,34 +6,12 @@
 //! test prints `SKIPPED: …` and passes, unless `SWITCHBOARD_TEST_REQUIRE_BROWSER=1` (CI).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use crate::harness::{Backend, TestApp};
 
-fn browser() -> Option<PathBuf> {
-    let found = std::env::var_os("SWITCHBOARD_TEST_CHROMIUM")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::split_paths(&std::env::var_os("PATH")?)
-                .map(|dir| dir.join("chromium"))
-                .find(|p| p.is_file())
-        });
-    if found.is_none() {
-        if std::env::var("SWITCHBOARD_TEST_REQUIRE_BROWSER").as_deref() == Ok("1") {
-            panic!(
-                "SWITCHBOARD_TEST_REQUIRE_BROWSER=1 but no Chromium: set SWITCHBOARD_TEST_CHROMIUM or install chromium"
-            );
-        }
-        eprintln!(
-            "SKIPPED: the docs page test needs Chromium (SWITCHBOARD_TEST_CHROMIUM or chromium on the PATH)"
-        );
-    }
-    found
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_docs_page_shows_every_operation_and_schema_offline() {
-    let Some(chromium) = browser() else {
+    let Some(chromium) = crate::harness::chromium("the docs page test") else {
         return;
     };
     let Some(app) = TestApp::new(Backend::Sqlite).await else {

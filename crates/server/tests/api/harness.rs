@@ -329,3 +329,47 @@ macro_rules! both_configured {
         }
     )*};
 }
+
+/// Chromium for the browser tests: `SWITCHBOARD_TEST_CHROMIUM` or `chromium` on the `PATH`.
+/// Without it `test` prints `SKIPPED: …` and passes, unless `SWITCHBOARD_TEST_REQUIRE_BROWSER=1`
+/// (CI), which makes it fail.
+pub fn chromium(test: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("SWITCHBOARD_TEST_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH")?)
+                .map(|dir| dir.join("chromium"))
+                .find(|p| p.is_file())
+        });
+    if found.is_none() {
+        if std::env::var("SWITCHBOARD_TEST_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!(
+                "SWITCHBOARD_TEST_REQUIRE_BROWSER=1 but no Chromium: set SWITCHBOARD_TEST_CHROMIUM or install chromium"
+            );
+        }
+        println!("SKIPPED: {test} needs Chromium (SWITCHBOARD_TEST_CHROMIUM or chromium on the PATH)");
+    }
+    found
+}
+
+/// The directory of the JavaScript the tests drive (`crates/server/tests/js`), when Node.js is
+/// there and `package` is installed. Without them `test` prints `SKIPPED: …` and passes, unless
+/// `SWITCHBOARD_TEST_REQUIRE_NODE=1` (CI), which makes it fail.
+pub fn js_package(package: &str, test: &str) -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    let ready = dir.join("node_modules").join(package).is_dir()
+        && std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if ready {
+        return Some(dir);
+    }
+    if std::env::var("SWITCHBOARD_TEST_REQUIRE_NODE").as_deref() == Ok("1") {
+        panic!(
+            "SWITCHBOARD_TEST_REQUIRE_NODE=1 but no {package}: run `npm ci` in crates/server/tests/js"
+        );
+    }
+    println!("SKIPPED: {test} needs Node.js and `npm ci` in crates/server/tests/js");
+    None
+}

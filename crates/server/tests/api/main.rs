@@ -11,6 +11,7 @@ mod calls;
 mod campaigns;
 mod cli;
 mod connections;
+mod dashboard;
 mod dialer;
 mod docs_page;
 mod documented;

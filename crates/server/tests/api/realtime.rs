@@ -4,7 +4,6 @@
 //! The Socket.io test needs Node.js and `npm ci` in `crates/server/tests/js`; without them it
 //! prints `SKIPPED: …` and passes, unless `SWITCHBOARD_TEST_REQUIRE_NODE=1` (CI).
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -266,26 +265,6 @@ async fn event_streams_carry_each_person_their_events(app: TestApp) {
     assert!(s_admin.ended().await, "streams end when the server stops");
 }
 
-/// The JavaScript client's directory, when its packages are installed.
-fn js_client() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js");
-    let ready = dir.join("node_modules/socket.io-client").is_dir()
-        && std::process::Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if ready {
-        return Some(dir);
-    }
-    if std::env::var("SWITCHBOARD_TEST_REQUIRE_NODE").as_deref() == Ok("1") {
-        panic!(
-            "SWITCHBOARD_TEST_REQUIRE_NODE=1 but no socket.io-client: run `npm ci` in crates/server/tests/js"
-        );
-    }
-    println!("SKIPPED: the Socket.io test needs Node.js and `npm ci` in crates/server/tests/js");
-    None
-}
-
 /// A running `client.mjs`: its events, one JSON line each.
 struct Client {
     child: tokio::process::Child,
@@ -334,7 +313,7 @@ impl Client {
 }
 
 async fn socketio_clients_sign_in_and_hear_their_events(app: TestApp) {
-    let Some(dir) = js_client() else {
+    let Some(dir) = crate::harness::js_package("socket.io-client", "the Socket.io test") else {
         return;
     };
     let admin = app.admin().await;
@@ -510,7 +489,7 @@ async fn connections_end_when_their_token_expires(app: TestApp) {
         "{took:?}"
     );
 
-    let Some(dir) = js_client() else {
+    let Some(dir) = crate::harness::js_package("socket.io-client", "the Socket.io test") else {
         return;
     };
     let (addr, stop, server) = app.serve().await;

@@ -1,0 +1,198 @@
+//! The web dashboard: a page and its scripts and styles, compiled into the binary and served
+//! by it (nothing fetched from elsewhere, no build step). The page talks to the same API as any
+//! other client: it signs in at `/api/auth/login`, keeps the token, and hears events at
+//! `/api/events`.
+//!
+//! Every answer carries a Content-Security-Policy that lets the page load and call nothing but
+//! this server, and run no inline script: text from the database is only ever set as text.
+
+use std::sync::LazyLock;
+
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// One file of the dashboard.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+const PAGE: Asset = Asset {
+    name: "index.html",
+    content_type: "text/html; charset=utf-8",
+    body: include_str!("dashboard/index.html"),
+};
+
+/// The files under `/assets/`.
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "app.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("dashboard/app.css"),
+    },
+    Asset {
+        name: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("dashboard/app.js"),
+    },
+    Asset {
+        name: "api.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("dashboard/api.js"),
+    },
+    Asset {
+        name: "ui.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("dashboard/ui.js"),
+    },
+    Asset {
+        name: "admin.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("dashboard/admin.js"),
+    },
+    Asset {
+        name: "agent.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("dashboard/agent.js"),
+    },
+];
+
+/// Only this server: its scripts, styles and API; no inline script, no frames, no plugins.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+                   img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Each file's entity tag, from its content: a browser asks again at every load (the files
+/// change with the binary) and gets a 304 while its copy is current.
+static TAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    std::iter::once(&PAGE)
+        .chain(ASSETS)
+        .map(|a| {
+            let digest = Sha256::digest(a.body.as_bytes());
+            format!("\"{}\"", hex::encode(&digest[..12]))
+        })
+        .collect()
+});
+
+fn answer(index: usize, asset: &Asset, headers: &HeaderMap) -> Response {
+    let tag = &TAGS[index];
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let mut res = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, asset.content_type)], asset.body).into_response()
+    };
+    let h = res.headers_mut();
+    h.insert(header::ETAG, HeaderValue::from_str(tag).expect("a hex tag"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+/// The dashboard's routes; public (the page signs in through the API), not rate limited.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(page))
+        .routes(routes!(asset))
+}
+
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "dashboard",
+    summary = "The web dashboard",
+    description = "The dashboard's page. It signs in through `/api/auth/login` and hears live \
+                   events through `/api/events`; admins see live calls, leads, campaigns, call \
+                   history and the team, operators their leads, their call and their history.",
+    responses((status = 200, description = "HTML page", content_type = "text/html", body = String),
+              (status = 304, description = "The copy the browser holds is current"))
+)]
+pub async fn page(headers: HeaderMap) -> Response {
+    answer(0, &PAGE, &headers)
+}
+
+#[utoipa::path(
+    get,
+    path = "/assets/{file}",
+    tag = "dashboard",
+    summary = "A script or style sheet of the dashboard",
+    params(("file" = String, Path, description = "The file's name, such as `app.js`")),
+    responses((status = 200, description = "The file", content_type = "text/plain", body = String),
+              (status = 304, description = "The copy the browser holds is current"),
+              (status = 404, description = "No such file", body = crate::docs::ErrorBody))
+)]
+pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    match ASSETS.iter().position(|a| a.name == file) {
+        Some(i) => answer(i + 1, &ASSETS[i], &headers),
+        None => ApiError::new(StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every script the page names is served, and every module a script imports.
+    #[test]
+    fn every_file_the_dashboard_names_is_served() {
+        let served: Vec<&str> = ASSETS.iter().map(|a| a.name).collect();
+        let mut named = Vec::new();
+        for body in std::iter::once(PAGE.body).chain(ASSETS.iter().map(|a| a.body)) {
+            for (i, _) in body.match_indices("/assets/") {
+                let rest = &body[i + "/assets/".len()..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+                    .unwrap_or(rest.len());
+                named.push(&rest[..end]);
+            }
+            for (i, _) in body.match_indices("from \"./") {
+                let rest = &body[i + "from \"./".len()..];
+                named.push(&rest[..rest.find('"').unwrap()]);
+            }
+        }
+        assert!(named.len() >= ASSETS.len(), "{named:?}");
+        for name in named {
+            assert!(served.contains(&name), "{name} is named but not served");
+        }
+    }
+
+    #[test]
+    fn a_current_copy_gets_304_and_every_answer_its_policy() {
+        let mut headers = HeaderMap::new();
+        let first = answer(1, &ASSETS[0], &headers);
+        assert_eq!(first.status(), StatusCode::OK);
+        let tag = first.headers()[header::ETAG].clone();
+        assert!(first.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'"));
+        headers.insert(header::IF_NONE_MATCH, tag);
+        let again = answer(1, &ASSETS[0], &headers);
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert!(again.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+        // Another file's tag does not match.
+        assert_eq!(answer(2, &ASSETS[1], &headers).status(), StatusCode::OK);
+    }
+}

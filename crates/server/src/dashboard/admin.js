@@ -1,0 +1,578 @@
+// The admins' views: live calls, leads, campaigns, call history and the team.
+import * as api from "./api.js";
+import { h, fill, when, duration, number, badge, table, stat, toast, busy, pager } from "./ui.js";
+
+const FINAL = new Set(["completed", "busy", "no-answer", "failed", "canceled"]);
+const LEAD_STATUSES = ["pending", "claimed", "calling", "answered", "transferred", "failed"];
+const PRIORITIES = ["urgent", "high", "medium", "low"];
+
+/** Call `fn` at most once per `ms`, the last call kept. */
+function throttle(fn, ms) {
+  let timer = null;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      fn();
+    }, ms);
+  };
+}
+
+function options(values, selected, blank) {
+  return [
+    blank ? h("option", { value: "" }, blank) : null,
+    ...values.map((v) => {
+      const [value, label] = Array.isArray(v) ? v : [v, v];
+      return h("option", { value, selected: String(value) === String(selected ?? "") }, label);
+    }),
+  ];
+}
+
+async function people() {
+  const { users } = await api.get("/api/users");
+  return new Map(users.map((u) => [u.id, u]));
+}
+
+// --- Live: stats, the calls in progress, what just happened -------------------------------
+
+function showLive(root, { onEvent }) {
+  const stats = h("div", { class: "stats" });
+  const calls = h("div", { id: "live-calls" });
+  const feed = h("ul", { class: "events", id: "feed" });
+  fill(
+    root,
+    stats,
+    h(
+      "div",
+      { class: "grid2" },
+      h("div", { class: "card" }, h("h2", {}, "Calls in progress"), calls),
+      h("div", { class: "card" }, h("h2", {}, "Just now"), feed),
+    ),
+  );
+
+  const live = new Map(); // call id -> row
+  let staff = new Map();
+
+  const hangUp = (row) => (e) =>
+    busy(e.target, async () => {
+      await api.post("/api/v1/smartflo/call/hangup", { call_id: String(row.id) });
+      toast("Hang-up sent.", "ok");
+    });
+
+  function render() {
+    const rows = [...live.values()].sort((a, b) => b.id - a.id);
+    fill(
+      calls,
+      table(
+        [
+          ["Number", (r) => r.number ?? "—"],
+          ["Lead", (r) => (r.leadId ? `#${r.leadId}` : "—")],
+          ["Agent", (r) => r.agent ?? "—"],
+          ["Status", (r) => badge(r.status)],
+          ["Started", (r) => r.started],
+          ["Provider", (r) => r.provider],
+          ["", (r) => h("button", { type: "button", class: "danger", "data-hangup": r.id, onclick: hangUp(r) }, "Hang up")],
+        ],
+        rows,
+        { empty: "No calls right now.", key: (r) => r.id },
+      ),
+    );
+  }
+
+  async function loadStats() {
+    const [{ data }, { dashboard }] = await Promise.all([
+      api.get("/api/calls/stats"),
+      api.get("/api/admin/dashboard"),
+    ]);
+    fill(
+      stats,
+      stat("Calls today", number(data.todayCalls), "today"),
+      stat("In progress", number(live.size), "active"),
+      stat("Success rate", `${data.successRate}%`, "success"),
+      stat("Average call", duration(data.averageDuration), "average"),
+      stat("Leads waiting", number(dashboard.leadStats.pendingLeads), "pending"),
+      stat("Agents available", number(dashboard.userStats.availableSalespeople), "available"),
+    );
+  }
+  const refreshStats = throttle(() => loadStats().catch(() => {}), 3000);
+
+  function note(text) {
+    const time = new Date().toLocaleTimeString();
+    feed.prepend(h("li", {}, h("time", {}, time), text));
+    while (feed.children.length > 50) feed.lastChild.remove();
+  }
+
+  (async () => {
+    try {
+      staff = await people();
+      const rows = await api.get("/api/v1/smartflo/live-calls");
+      for (const c of rows) {
+        live.set(c.id, {
+          id: c.id,
+          number: c.customer_number,
+          leadId: c.lead_id,
+          agent: c.agent_name,
+          status: c.state.toLowerCase(),
+          started: c.created_at.slice(11),
+          provider: c.provider,
+        });
+      }
+      render();
+      await loadStats();
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  })();
+
+  return onEvent((name, d) => {
+    if (name === "call_initiated" || name === "call_status_updated") {
+      const agent = d.userId ? staff.get(d.userId) : null;
+      if (FINAL.has(d.status)) {
+        live.delete(d.id);
+      } else {
+        live.set(d.id, {
+          id: d.id,
+          number: d.phoneNumber,
+          leadId: d.leadId,
+          agent: agent ? agent.name || agent.username : null,
+          status: d.status,
+          started: new Date(d.startedAt).toLocaleTimeString(),
+          provider: d.provider,
+        });
+      }
+      render();
+      refreshStats();
+      note(
+        name === "call_initiated"
+          ? `Call to ${d.phoneNumber ?? "?"} started`
+          : `Call to ${d.phoneNumber ?? "?"}: ${d.previousStatus} → ${d.status}`,
+      );
+    } else if (name === "user_online" || name === "user_offline") {
+      note(`${d.name || d.username} is ${name === "user_online" ? "online" : "offline"}`);
+    }
+  });
+}
+
+// --- Leads: find, page through, upload ---------------------------------------------------
+
+function showLeads(root) {
+  const state = { page: 1, limit: 25, search: "", status: "", priority: "", list: "" };
+  const results = h("div", { id: "leads" });
+  const search = h("input", { type: "search", name: "search", id: "leads-search", placeholder: "Name, phone or email" });
+  const status = h("select", { name: "status" }, options(LEAD_STATUSES, "", "Any status"));
+  const priority = h("select", { name: "priority" }, options(PRIORITIES, "", "Any priority"));
+  const list = h("select", { name: "list" }, options([], "", "Any list"));
+  const uploadList = h("select", { name: "listId" }, options([], "", "No list (or the file's list column)"));
+  const file = h("input", { type: "file", name: "csvFile", accept: ".csv,text/csv", required: true });
+  const report = h("div", { id: "upload-report" });
+
+  async function load() {
+    fill(results, h("p", { class: "muted" }, "Loading…"));
+    try {
+      const answer = await api.get(
+        api.withQuery("/api/leads", {
+          page: state.page,
+          limit: state.limit,
+          search: state.search,
+          status: state.status,
+          priority: state.priority,
+          list_id: state.list,
+        }),
+      );
+      fill(
+        results,
+        table(
+          [
+            ["Name", (l) => l.name ?? "—"],
+            ["Phone", (l) => l.phone],
+            ["Email", (l) => l.email ?? "—"],
+            ["Status", (l) => badge(l.status)],
+            ["Disposition", (l) => l.disposition ?? "—"],
+            ["Priority", (l) => l.priority],
+            ["Attempts", (l) => number(l.attempts)],
+            ["Updated", (l) => when(l.updated_at)],
+          ],
+          answer.leads,
+          { empty: "No leads match.", key: (l) => l.id },
+        ),
+        pager(answer.pagination, (p) => {
+          state.page = p;
+          load();
+        }),
+      );
+    } catch (e) {
+      fill(results, h("p", { class: "error" }, e.message));
+    }
+  }
+
+  let typing;
+  search.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => {
+      state.search = search.value.trim();
+      state.page = 1;
+      load();
+    }, 300);
+  });
+  for (const [el, key] of [[status, "status"], [priority, "priority"], [list, "list"]]) {
+    el.addEventListener("change", () => {
+      state[key] = el.value;
+      state.page = 1;
+      load();
+    });
+  }
+
+  async function upload(e) {
+    e.preventDefault();
+    const form = e.target;
+    if (!file.files.length) return;
+    const body = new FormData();
+    body.append("csvFile", file.files[0]);
+    if (uploadList.value) body.append("listId", uploadList.value);
+    await busy(form.querySelector("button"), async () => {
+      const r = await api.request("POST", "/api/leads/upload-csv", body);
+      const s = r.summary;
+      const bad = r.errors ?? [];
+      fill(
+        report,
+        h(
+          "p",
+          { class: "summary" },
+          `${r.message} ${number(s.successCount)} imported, ${number(s.duplicateCount)} duplicates, ${number(s.errorCount)} with errors, of ${number(s.totalProcessed)} rows.`,
+        ),
+        bad.length
+          ? table(
+              [
+                ["Line", (b) => b.line],
+                ["Why", (b) => b.reason],
+              ],
+              bad.slice(0, 100),
+            )
+          : null,
+      );
+      form.reset();
+      state.page = 1;
+      load();
+    });
+  }
+
+  fill(
+    root,
+    h(
+      "div",
+      { class: "card" },
+      h("h2", {}, "Leads"),
+      h("div", { class: "toolbar" }, search, status, priority, list),
+      results,
+    ),
+    h(
+      "form",
+      { class: "card", id: "upload", onsubmit: upload },
+      h("h2", {}, "Upload leads (CSV)"),
+      h("p", { class: "muted" }, "A header row naming phone (or mobile), name, email, priority, tags and list columns; comma or semicolon separated."),
+      h("div", { class: "inline" }, file, uploadList, h("button", { type: "submit" }, "Upload")),
+      report,
+    ),
+  );
+  api
+    .get("/api/lists")
+    .then(({ lists }) => {
+      const named = lists.map((l) => [l.id, `${l.name} (${number(l.lead_count)})`]);
+      fill(list, options(named, "", "Any list"));
+      fill(uploadList, options(named, "", "No list (or the file's list column)"));
+    })
+    .catch((e) => toast(e.message, "error"));
+  load();
+}
+
+// --- Campaigns ---------------------------------------------------------------------------
+
+function showCampaigns(root, { onEvent }) {
+  const results = h("div", { id: "campaigns" });
+  const listSelect = h("select", { name: "listId", required: true }, options([], "", "Choose a list"));
+
+  const act = (path, c) => (e) =>
+    busy(e.target, async () => {
+      const r = await api.post(path, { campaignId: c.campaignId });
+      toast(r.message ?? "Done.", "ok");
+      load();
+    });
+
+  async function load() {
+    try {
+      const r = await api.get("/plivo/dashboard/campaigns?limit=100");
+      fill(
+        results,
+        table(
+          [
+            ["Campaign", (c) => c.campaignName],
+            ["Status", (c) => badge(c.status)],
+            [
+              "Progress",
+              (c) =>
+                h(
+                  "div",
+                  {},
+                  h("div", { class: "progress" }, h("div", { "data-pct": c.progress.percentage })),
+                  `${number(c.progress.processed)} of ${number(c.progress.total)} (${c.progress.percentage}%)`,
+                ),
+            ],
+            ["Connected", (c) => number(c.statistics.connected)],
+            ["Failed", (c) => number(c.statistics.failed)],
+            ["Dialer", (c) => badge(c.heartbeat)],
+            ["Last activity", (c) => when(c.timing.lastActivity)],
+            [
+              "",
+              (c) =>
+                c.status === "running"
+                  ? h("button", { type: "button", "data-pause": c.campaignId, onclick: act("/plivo/pause-campaign", c) }, "Pause")
+                  : c.status === "paused"
+                    ? h("button", { type: "button", "data-resume": c.campaignId, onclick: act("/plivo/resume-campaign", c) }, "Resume")
+                    : null,
+            ],
+          ],
+          r.campaigns,
+          { empty: "No campaigns yet.", key: (c) => c.campaignId },
+        ),
+      );
+      // Widths are set from script: the page's policy allows no inline style attributes.
+      for (const bar of results.querySelectorAll("[data-pct]")) bar.style.width = `${Math.min(100, Number(bar.dataset.pct))}%`;
+    } catch (e) {
+      fill(results, h("p", { class: "error" }, e.message));
+    }
+  }
+
+  async function create(e) {
+    e.preventDefault();
+    const f = e.target;
+    await busy(f.querySelector("button"), async () => {
+      const body = {
+        campaignName: f.campaignName.value.trim(),
+        listId: Number(f.listId.value),
+        fromNumber: f.fromNumber.value.trim(),
+        wssUrl: f.wssUrl.value.trim(),
+      };
+      if (f.maxConcurrentCalls.value) body.maxConcurrentCalls = Number(f.maxConcurrentCalls.value);
+      const r = await api.post("/plivo/create-campaign", body);
+      toast(r.message ?? "Campaign created.", "ok");
+      f.reset();
+      load();
+    });
+  }
+
+  fill(
+    root,
+    h("div", { class: "card" }, h("h2", {}, "Campaigns"), results),
+    h(
+      "form",
+      { class: "card", id: "new-campaign", onsubmit: create },
+      h("h2", {}, "New campaign"),
+      h(
+        "div",
+        { class: "inline" },
+        h("label", {}, "Name", h("input", { name: "campaignName", required: true, maxlength: 100 })),
+        h("label", {}, "Leads from", listSelect),
+        h("label", {}, "Caller id", h("input", { name: "fromNumber", required: true, placeholder: "+14155550100" })),
+        h("label", {}, "Bot stream (wss://…)", h("input", { name: "wssUrl", required: true, placeholder: "wss://bot.example.com/stream" })),
+        h("label", {}, "Calls at once", h("input", { name: "maxConcurrentCalls", type: "number", min: 1, max: 1000 })),
+        h("button", { type: "submit" }, "Start campaign"),
+      ),
+    ),
+  );
+  api
+    .get("/api/lists")
+    .then(({ lists }) => fill(listSelect, options(lists.map((l) => [l.id, `${l.name} (${number(l.lead_count)})`]), "", "Choose a list")))
+    .catch((e) => toast(e.message, "error"));
+  load();
+  const reload = throttle(load, 5000);
+  const off = onEvent((name, d) => {
+    if (name === "callTerminated" || (name === "call_initiated" && d.campaignId)) reload();
+  });
+  return off;
+}
+
+// --- Call history ------------------------------------------------------------------------
+
+const CALL_STATUSES = ["in-progress", "completed", "failed", "no-answer", "busy", "cancelled"];
+
+function showCalls(root, { onEvent }) {
+  const state = { page: 1, limit: 25, status: "" };
+  const results = h("div", { id: "calls" });
+  const detail = h("div", { id: "call-detail" });
+  const status = h("select", { name: "status" }, options(CALL_STATUSES, "", "Any status"));
+  let open = null;
+
+  async function showCall(id) {
+    try {
+      const { data: c } = await api.get(`/api/calls/${encodeURIComponent(id)}`);
+      open = c.id;
+      fill(
+        detail,
+        h(
+          "div",
+          { class: "card" },
+          h("h2", {}, `Call ${c.callId}`),
+          h("p", {}, `${c.caller ?? "?"} → ${c.receiver ?? "?"} · `, badge(c.status), ` · ${duration(c.duration)} · ${when(c.startTime)}`),
+          c.notes ? h("p", {}, c.notes) : null,
+          h("div", { class: "transcript", id: "transcript" }, c.transcript || "No transcript."),
+        ),
+      );
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  }
+
+  async function load() {
+    try {
+      const r = await api.get(api.withQuery("/api/calls", { page: state.page, limit: state.limit, status: state.status }));
+      fill(
+        results,
+        table(
+          [
+            ["When", (c) => when(c.startTime)],
+            ["From", (c) => c.caller ?? "—"],
+            ["To", (c) => c.receiver ?? "—"],
+            ["Status", (c) => badge(c.status)],
+            ["Length", (c) => duration(c.duration)],
+            ["Provider", (c) => c.provider ?? "—"],
+            ["", (c) => h("button", { type: "button", class: "quiet", onclick: () => showCall(c.id) }, "Details")],
+          ],
+          r.data,
+          { empty: "No calls yet.", key: (c) => c.id },
+        ),
+        pager(r.pagination, (p) => {
+          state.page = p;
+          load();
+        }),
+      );
+    } catch (e) {
+      fill(results, h("p", { class: "error" }, e.message));
+    }
+  }
+  status.addEventListener("change", () => {
+    state.status = status.value;
+    state.page = 1;
+    load();
+  });
+
+  fill(root, h("div", { class: "card" }, h("h2", {}, "Calls"), h("div", { class: "toolbar" }, status), results), detail);
+  load();
+  const reload = throttle(load, 5000);
+  return onEvent((name, d) => {
+    if (name === "transcriptUpdated" && d.id === open && !d.truncated) {
+      const t = detail.querySelector("#transcript");
+      if (t) t.textContent = d.transcript;
+    }
+    if (name === "callTerminated" || name === "callStarted") reload();
+  });
+}
+
+// --- Team --------------------------------------------------------------------------------
+
+function showTeam(root, { user: me, onEvent }) {
+  const results = h("div", { id: "team" });
+  const online = new Set();
+
+  async function load() {
+    try {
+      const { users } = await api.get("/api/users");
+      fill(
+        results,
+        table(
+          [
+            ["Name", (u) => u.name || "—"],
+            ["Username", (u) => u.username],
+            ["Email", (u) => u.email ?? "—"],
+            ["Role", (u) => u.role.replace("_", " ")],
+            ["Account", (u) => badge(u.is_active ? "active" : "inactive")],
+            ["Takes calls", (u) => (u.role === "operator" ? badge(u.is_available ? "available" : "away") : "—")],
+            ["Now", (u) => badge(online.has(u.id) ? "online" : "—")],
+            [
+              "",
+              (u) =>
+                u.is_active && u.id !== me.id
+                  ? h(
+                      "button",
+                      {
+                        type: "button",
+                        class: "quiet",
+                        "data-deactivate": u.id,
+                        onclick: (e) =>
+                          confirm(`Deactivate ${u.username}? Their sessions end at once.`) &&
+                          busy(e.target, async () => {
+                            await api.del(`/api/users/${u.id}`);
+                            toast(`${u.username} deactivated.`, "ok");
+                            load();
+                          }),
+                      },
+                      "Deactivate",
+                    )
+                  : null,
+            ],
+          ],
+          users,
+          { key: (u) => u.id },
+        ),
+      );
+    } catch (e) {
+      fill(results, h("p", { class: "error" }, e.message));
+    }
+  }
+
+  async function create(e) {
+    e.preventDefault();
+    const f = e.target;
+    await busy(f.querySelector("button"), async () => {
+      const body = {
+        username: f.username.value.trim(),
+        password: f.password.value,
+        role: f.role.value,
+        first_name: f.first_name.value.trim() || undefined,
+        last_name: f.last_name.value.trim() || undefined,
+        email: f.email.value.trim() || undefined,
+        phone_number: f.phone_number.value.trim() || undefined,
+      };
+      await api.post("/api/users", body);
+      toast(`${body.username} added.`, "ok");
+      f.reset();
+      load();
+    });
+  }
+
+  fill(
+    root,
+    h("div", { class: "card" }, h("h2", {}, "Team"), results),
+    h(
+      "form",
+      { class: "card", id: "new-user", onsubmit: create },
+      h("h2", {}, "Add a person"),
+      h(
+        "div",
+        { class: "inline" },
+        h("label", {}, "Username", h("input", { name: "username", required: true, pattern: "[A-Za-z0-9._\\-]{2,64}" })),
+        h("label", {}, "Password", h("input", { name: "password", type: "password", required: true, minlength: 8, autocomplete: "new-password" })),
+        h("label", {}, "Role", h("select", { name: "role" }, options([["operator", "operator"], ["admin", "admin"]], "operator"))),
+        h("label", {}, "First name", h("input", { name: "first_name" })),
+        h("label", {}, "Last name", h("input", { name: "last_name" })),
+        h("label", {}, "Email", h("input", { name: "email", type: "email" })),
+        h("label", {}, "Phone", h("input", { name: "phone_number", type: "tel" })),
+        h("button", { type: "submit" }, "Add"),
+      ),
+    ),
+  );
+  load();
+  return onEvent((name, d) => {
+    if (name === "user_online") online.add(d.userId);
+    else if (name === "user_offline") online.delete(d.userId);
+    else return;
+    load();
+  });
+}
+
+export const adminViews = {
+  live: { title: "Live", show: showLive },
+  leads: { title: "Leads", show: showLeads },
+  campaigns: { title: "Campaigns", show: showCampaigns },
+  calls: { title: "Calls", show: showCalls },
+  team: { title: "Team", show: showTeam },
+};

@@ -1,0 +1,220 @@
+// The operators' view: their call, their leads, the leads waiting, their recent calls.
+import * as api from "./api.js";
+import { h, fill, when, duration, number, badge, table, stat, toast, busy, pager } from "./ui.js";
+
+const FINAL = new Set(["completed", "busy", "no-answer", "failed", "canceled"]);
+
+function showWork(root, { user, onEvent }) {
+  const stats = h("div", { class: "stats" });
+  const callBox = h("div", { id: "my-call" });
+  const mine = h("div", { id: "my-leads" });
+  const waiting = h("div", { id: "waiting-leads" });
+  const history = h("div", { id: "my-history" });
+  const available = h("input", { type: "checkbox", id: "available" });
+  let call = null; // {id, callId, number, status, leadId, notesSaved}
+  let waitingPage = 1;
+
+  function renderCall() {
+    if (!call) {
+      fill(callBox, h("p", { class: "muted" }, "No call. Press Call on a lead to start one."));
+      return;
+    }
+    const ended = FINAL.has(call.status);
+    fill(
+      callBox,
+      h(
+        "p",
+        {},
+        h("strong", {}, call.number ?? "?"),
+        call.name ? ` · ${call.name}` : "",
+        " · ",
+        badge(call.status),
+      ),
+      ended
+        ? h(
+            "form",
+            {
+              class: "inline",
+              id: "call-notes",
+              onsubmit: (e) => {
+                e.preventDefault();
+                busy(e.target.querySelector("button"), async () => {
+                  await api.put(`/api/operator/calls/${encodeURIComponent(call.id)}/update`, {
+                    notes: e.target.notes.value,
+                  });
+                  toast("Notes saved.", "ok");
+                  call = null;
+                  renderCall();
+                  loadHistory();
+                });
+              },
+            },
+            h("label", {}, "Notes on this call", h("input", { name: "notes", maxlength: 2000 })),
+            h("button", { type: "submit" }, "Save"),
+            h("button", { type: "button", class: "quiet", onclick: () => ((call = null), renderCall()) }, "Dismiss"),
+          )
+        : h(
+            "button",
+            {
+              type: "button",
+              class: "danger",
+              id: "hang-up",
+              onclick: (e) =>
+                busy(e.target, () => api.post("/api/v1/smartflo/call/hangup", { call_id: String(call.callId) })),
+            },
+            "Hang up",
+          ),
+    );
+  }
+
+  async function dial(lead, button) {
+    if (call && !FINAL.has(call.status)) {
+      toast("Finish the call in progress first.", "error");
+      return;
+    }
+    await busy(button, async () => {
+      const r = await api.post(`/api/v1/leads/${lead.id}/call`);
+      // The call's events may arrive before this answer: keep what they said.
+      if (!call || call.callId !== r.data.call_id) {
+        call = { id: r.data.call_id, callId: r.data.call_id, number: lead.phone, name: lead.name, status: "initiated", leadId: lead.id };
+      }
+      renderCall();
+      loadLeads();
+    });
+  }
+
+  const leadColumns = (actions) => [
+    ["Name", (l) => l.name ?? "—"],
+    ["Phone", (l) => l.phone],
+    ["Priority", (l) => l.priority],
+    ["Status", (l) => badge(l.status)],
+    ["", actions],
+  ];
+
+  async function loadLeads() {
+    try {
+      const [{ dashboard }, avail] = await Promise.all([
+        api.get("/api/operator/dashboard"),
+        api.get(api.withQuery("/api/operator/leads/available", { page: waitingPage, limit: 10 })),
+      ]);
+      const s = dashboard.personalStats;
+      fill(
+        stats,
+        stat("Calls today", number(s.todayCalls), "today"),
+        stat("Answered", number(s.answeredCalls), "answered"),
+        stat("Average call", duration(s.averageDuration), "average"),
+        stat("Your rank", dashboard.operatorRank ? `#${dashboard.operatorRank}` : "—", "rank"),
+      );
+      fill(
+        mine,
+        table(
+          leadColumns((l) => h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call")),
+          dashboard.assignedLeads,
+          { empty: "No leads are yours yet: claim one below.", key: (l) => l.id },
+        ),
+      );
+      fill(
+        waiting,
+        table(
+          leadColumns((l) => [
+            h(
+              "button",
+              {
+                type: "button",
+                class: "quiet",
+                "data-claim": l.id,
+                onclick: (e) =>
+                  busy(e.target, async () => {
+                    await api.post("/api/operator/leads/claim", { leadId: l.id });
+                    toast(`${l.name ?? l.phone} is yours.`, "ok");
+                    loadLeads();
+                  }),
+              },
+              "Claim",
+            ),
+            " ",
+            h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call"),
+          ]),
+          avail.leads,
+          { empty: "No leads are waiting.", key: (l) => l.id },
+        ),
+        pager(avail.pagination, (p) => {
+          waitingPage = p;
+          loadLeads();
+        }),
+      );
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  }
+
+  async function loadHistory() {
+    try {
+      const r = await api.get("/api/operator/calls/history?limit=10");
+      fill(
+        history,
+        table(
+          [
+            ["When", (c) => when(c.createdAt)],
+            ["Lead", (c) => c.lead?.name ?? c.lead?.phone ?? "—"],
+            ["Number", (c) => c.lead?.phone ?? "—"],
+            ["Status", (c) => badge(c.status)],
+            ["Length", (c) => duration(c.duration)],
+            ["Notes", (c) => c.notes ?? ""],
+          ],
+          r.calls,
+          { empty: "No calls yet.", key: (c) => c.id },
+        ),
+      );
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  }
+
+  available.checked = Boolean(user.is_available);
+  available.addEventListener("change", async () => {
+    try {
+      const r = await api.put("/api/operator/profile/availability", { isAvailable: available.checked });
+      available.checked = r.is_available ?? r.isAvailable ?? available.checked;
+      toast(available.checked ? "You take calls." : "You are away.", "ok");
+    } catch (e) {
+      available.checked = !available.checked;
+      toast(e.message, "error");
+    }
+  });
+
+  fill(
+    root,
+    h("div", { class: "toolbar" }, h("label", { class: "inline" }, available, " I take calls")),
+    stats,
+    h("div", { class: "card" }, h("h2", {}, "Your call"), callBox),
+    h("div", { class: "grid2" },
+      h("div", { class: "card" }, h("h2", {}, "Leads waiting"), waiting),
+      h("div", { class: "card" }, h("h2", {}, "Your leads"), mine),
+    ),
+    h("div", { class: "card" }, h("h2", {}, "Your recent calls"), history),
+  );
+  renderCall();
+  loadLeads();
+  loadHistory();
+
+  return onEvent((name, d) => {
+    if ((name === "call_initiated" || name === "call_status_updated") && d.userId === user.id) {
+      if (!call || call.callId === d.callId || call.id === d.id || FINAL.has(call.status)) {
+        call = { ...(call ?? {}), id: d.id, callId: d.callId, number: d.phoneNumber, status: d.status, leadId: d.leadId };
+        renderCall();
+      }
+      if (FINAL.has(d.status)) {
+        loadHistory();
+        loadLeads();
+      }
+    } else if (name === "lead_assigned") {
+      toast(`${d.name ?? d.phoneNumber} was given to you.`, "ok");
+      loadLeads();
+    }
+  });
+}
+
+export const agentViews = {
+  work: { title: "My work", show: showWork },
+};

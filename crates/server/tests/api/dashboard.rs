@@ -1,0 +1,145 @@
+//! The web dashboard in a real browser: headless Chromium driven by puppeteer-core
+//! (`crates/server/tests/js/dashboard.mjs`), an admin and an operator side by side against a
+//! served instance whose simulator answers every call. The script checks what each screen
+//! shows; this test then checks that what they did reached the server.
+//!
+//! Needs Chromium and `npm ci` in `crates/server/tests/js`; without them it prints
+//! `SKIPPED: …` and passes, unless CI's `SWITCHBOARD_TEST_REQUIRE_BROWSER=1` and
+//! `SWITCHBOARD_TEST_REQUIRE_NODE=1` are set.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::calls::both_calls;
+use crate::harness::{ADMIN_PASSWORD, TestApp};
+
+both_calls!(admins_and_operators_work_in_the_dashboard);
+
+async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
+    let Some(chromium) = crate::harness::chromium("the dashboard test") else {
+        return;
+    };
+    let Some(js) = crate::harness::js_package("puppeteer-core", "the dashboard test") else {
+        return;
+    };
+    let admin = app.admin().await;
+    let (op_id, op_token) = app.user(&admin, "opal", "operator", None).await;
+    let lead = |body: Value| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let (s, v) = app.post("/api/leads", admin, body).await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+            v["lead"]["id"].as_i64().unwrap()
+        }
+    };
+    let lead_id = lead(json!({"phone": "+14155550123", "name": "Olive Caller", "priority": "urgent"})).await;
+    let xss = "<img src=x onerror=\"window.__xss=1\">Eve Quill";
+    lead(json!({"phone": "+14155550124", "name": xss, "priority": "low"})).await;
+    let (s, list) = app
+        .post("/api/lists", &admin, json!({"name": "Dashboard list"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{list}");
+    let list_id = list["list"]["id"].as_i64().unwrap();
+    for phone in ["+14155550301", "+14155550302"] {
+        lead(json!({"phone": phone, "list_id": list_id, "priority": "low"})).await;
+    }
+    let (_, dash) = app.get("/api/admin/dashboard", &admin).await;
+    let pending = dash["dashboard"]["leadStats"]["pendingLeads"].as_i64().unwrap();
+    assert_eq!(pending, 4);
+
+    let files = tempfile::tempdir().unwrap();
+    let csv = files.path().join("leads.csv");
+    std::fs::write(
+        &csv,
+        "phone,name\n+14155550401,Uma Upload\nnot a phone,Bad Row\n+14155550402,Ugo Upload\n",
+    )
+    .unwrap();
+
+    let (addr, stop, server) = app.serve().await;
+    let plan = json!({
+        "url": format!("http://{addr}"),
+        "chromium": chromium,
+        "profile": files.path().join("profile"),
+        "admin": {"login": "admin@example.com", "password": ADMIN_PASSWORD},
+        "operator": {"login": "opal", "password": "password-123", "id": op_id},
+        "lead": {"id": lead_id, "phone": "+14155550123"},
+        "xss": {"search": "Eve Quill", "name": xss},
+        "pending": pending,
+        "notes": "Wants a call back on Friday",
+        "csv": csv,
+        "badLine": 3,
+        "list": {"id": list_id},
+        "campaign": "Dashboard campaign",
+        "newUser": "nia",
+    });
+    let run = tokio::process::Command::new("node")
+        .arg(js.join("dashboard.mjs"))
+        .env("SB_PLAN", plan.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the browser run ends within 3 minutes")
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let steps: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| json!({"line": l})))
+        .collect();
+    assert!(
+        out.status.success() && steps.last().is_some_and(|s| s["step"] == "done"),
+        "the browser run failed ({}):\n{}\n{}",
+        out.status,
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // What the people did reached the server.
+    // Signing out in the browser ended every session of the admin, this test's token too.
+    assert_eq!(app.get("/api/auth/me", &admin).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/api/auth/me", &op_token).await.0, StatusCode::UNAUTHORIZED);
+    let admin = app.admin().await;
+
+    let (_, l) = app.get(&format!("/api/leads/{lead_id}"), &admin).await;
+    assert_eq!(l["lead"]["assigned_user_id"], op_id, "claimed: {l}");
+    let (_, calls) = app.get("/api/calls?limit=100", &admin).await;
+    let call = calls["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["leadId"] == lead_id)
+        .unwrap_or_else(|| panic!("the operator's call: {calls}"));
+    assert_eq!(call["notes"], "Wants a call back on Friday");
+    assert_ne!(call["status"], "in-progress", "hung up: {call}");
+    assert!(call["endTime"].is_string(), "hung up: {call}");
+
+    let (_, found) = app.get("/api/leads?search=Upload", &admin).await;
+    let mut names: Vec<&str> = found["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Ugo Upload", "Uma Upload"]);
+
+    let (_, campaigns) = app.get("/plivo/dashboard/campaigns", &admin).await;
+    let c = &campaigns["campaigns"][0];
+    assert_eq!(c["campaignName"], "Dashboard campaign");
+    assert_eq!(c["status"], "paused", "{c}");
+
+    let (_, users) = app.get("/api/users", &admin).await;
+    let users = users["users"].as_array().unwrap();
+    let nia = users.iter().find(|u| u["username"] == "nia").expect("nia");
+    assert_eq!((nia["role"].as_str(), nia["first_name"].as_str()), (Some("operator"), Some("Nia")));
+    let opal = users.iter().find(|u| u["id"] == op_id).unwrap();
+    assert_eq!(opal["is_active"], false);
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

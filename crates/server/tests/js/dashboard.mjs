@@ -1,0 +1,219 @@
+// Drives the web dashboard in headless Chromium (puppeteer-core, no browser download) the way an
+// admin and an operator use it, side by side, against a served test instance. The plan comes as
+// JSON in SB_PLAN (see crates/server/tests/api/dashboard.rs); each step done is printed as one
+// JSON line, and the first failure ends the run with {"error"} and exit code 1.
+import puppeteer from "puppeteer-core";
+
+const plan = JSON.parse(process.env.SB_PLAN);
+const base = plan.url;
+const WAIT = 15000;
+const say = (step, extra = {}) => process.stdout.write(JSON.stringify({ step, ...extra }) + "\n");
+
+const problems = [];
+const foreign = [];
+
+const browser = await puppeteer.launch({
+  executablePath: plan.chromium,
+  headless: true,
+  userDataDir: plan.profile,
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    // No host but this one resolves: anything fetched from the internet fails.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+  ],
+});
+
+/** A page in a browser context of its own (its own storage: one person each). */
+async function person(label) {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  page.on("console", (m) => {
+    // A refused request logs "Failed to load resource" (the wrong password's 401): expected.
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
+      problems.push(`${label} console: ${m.text()}`);
+    }
+  });
+  page.on("pageerror", (e) => problems.push(`${label} page error: ${e.message}`));
+  page.on("request", (r) => {
+    const u = r.url();
+    if (!u.startsWith(base) && !u.startsWith("data:")) foreign.push(u);
+  });
+  page.on("dialog", (d) => d.accept());
+  return page;
+}
+
+const text = (page, sel) => page.$eval(sel, (el) => el.textContent.trim());
+
+/** Wait until the element `sel` exists and its text contains `want`. */
+function waitText(page, sel, want) {
+  return page.waitForFunction(
+    (s, w) => {
+      const el = document.querySelector(s);
+      return el && el.textContent.includes(w);
+    },
+    { timeout: WAIT },
+    sel,
+    want,
+  );
+}
+
+async function signIn(page, login, password) {
+  await page.$eval("#signin-form [name=login]", (el) => (el.value = ""));
+  await page.$eval("#signin-form [name=password]", (el) => (el.value = ""));
+  await page.type("#signin-form [name=login]", login);
+  await page.type("#signin-form [name=password]", password);
+  await page.click("#signin-form button[type=submit]");
+}
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+try {
+  // --- The admin signs in (a wrong password first) ---------------------------------------
+  const admin = await person("admin");
+  const res = await admin.goto(base + "/", { waitUntil: "load" });
+  check(res.headers()["content-security-policy"]?.includes("script-src 'self'"), "the page has its policy");
+  await admin.waitForSelector("#signin-form", { visible: true });
+  check(await admin.$eval("#shell", (el) => el.hidden), "signed out: no shell");
+  await signIn(admin, plan.admin.login, "not-the-password");
+  await admin.waitForSelector("#signin-error", { visible: true });
+  check((await text(admin, "#signin-error")).length > 0, "a wrong password is told");
+  check(await admin.$eval("#shell", (el) => el.hidden), "a wrong password opens nothing");
+  say("wrong password refused", { message: await text(admin, "#signin-error") });
+
+  await signIn(admin, plan.admin.login, plan.admin.password);
+  await admin.waitForSelector("#shell", { visible: true });
+  await admin.waitForSelector("#live.on");
+  const nav = await admin.$$eval("#nav a", (as) => as.map((a) => a.textContent));
+  check(JSON.stringify(nav) === JSON.stringify(["Live", "Leads", "Campaigns", "Calls", "Team"]), `admin nav: ${nav}`);
+  check((await admin.evaluate(() => location.hash)) === "#/live", "admins start on Live");
+  await waitText(admin, '[data-stat="pending"] .value', String(plan.pending));
+  await waitText(admin, "#live-calls", "No calls right now.");
+  say("admin signed in", { nav });
+
+  // --- The operator signs in, claims a lead and calls it ---------------------------------
+  const op = await person("operator");
+  await op.goto(base + "/", { waitUntil: "load" });
+  await op.waitForSelector("#signin-form", { visible: true });
+  await signIn(op, plan.operator.login, plan.operator.password);
+  await op.waitForSelector("#shell", { visible: true });
+  await op.waitForSelector("#live.on");
+  const opNav = await op.$$eval("#nav a", (as) => as.map((a) => a.textContent));
+  check(JSON.stringify(opNav) === JSON.stringify(["My work"]), `operator nav: ${opNav}`);
+  const lead = plan.lead;
+  await op.waitForSelector(`#waiting-leads tr[data-id="${lead.id}"]`);
+  await op.click(`#waiting-leads [data-claim="${lead.id}"]`);
+  await op.waitForSelector(`#my-leads tr[data-id="${lead.id}"]`);
+  say("lead claimed");
+
+  await op.click(`#my-leads [data-call="${lead.id}"]`);
+  await waitText(op, "#my-call", lead.phone);
+  await waitText(op, "#my-call .badge", "answered");
+  say("operator's call answered");
+
+  // The admin's live view hears it without a reload, and hangs it up.
+  const row = `#live-calls tr[data-id]`;
+  await admin.waitForFunction(
+    (sel, phone) => [...document.querySelectorAll(sel)].some((r) => r.textContent.includes(phone) && r.textContent.includes("answered")),
+    { timeout: WAIT },
+    row,
+    lead.phone,
+  );
+  await waitText(admin, '[data-stat="active"] .value', "1");
+  await waitText(admin, "#feed", `Call to ${lead.phone}`);
+  await admin.click("#live-calls [data-hangup]");
+  await waitText(admin, "#live-calls", "No calls right now.");
+  say("admin hung up");
+
+  // The operator's call ends there too; notes on it land in the history.
+  await op.waitForFunction(() => {
+    const b = document.querySelector("#my-call .badge");
+    return b && ["completed", "canceled", "failed"].includes(b.textContent);
+  }, { timeout: WAIT });
+  await op.type("#call-notes [name=notes]", plan.notes);
+  await op.click("#call-notes button[type=submit]");
+  await waitText(op, "#my-history", plan.notes);
+  say("notes saved", { status: await text(op, "#my-history .badge") });
+
+  // --- Leads: text from the database stays text; a CSV upload reports its rows ------------
+  await admin.evaluate(() => (location.hash = "#/leads"));
+  await admin.waitForSelector("#leads table");
+  await admin.type("#leads-search", plan.xss.search);
+  // The search runs once typing stops: until then the table holds every lead.
+  await admin.waitForFunction(
+    (name) => {
+      const rows = document.querySelectorAll("#leads tbody tr");
+      return rows.length === 1 && rows[0].textContent.includes(name);
+    },
+    { timeout: WAIT },
+    plan.xss.name,
+  );
+  check((await admin.$("#leads img")) === null, "a lead's name is not parsed as HTML");
+  check((await admin.evaluate(() => window.__xss)) === undefined, "no script from a lead's name ran");
+  say("search shows text as text");
+
+  const input = await admin.$("#upload input[type=file]");
+  await input.uploadFile(plan.csv);
+  await admin.click("#upload button[type=submit]");
+  await waitText(admin, "#upload-report .summary", "2 imported");
+  const summary = await text(admin, "#upload-report .summary");
+  check(summary.includes("1 with errors"), `upload summary: ${summary}`);
+  const bad = await admin.$$eval("#upload-report tbody tr", (rs) => rs.map((r) => r.firstChild.textContent));
+  check(JSON.stringify(bad) === JSON.stringify([String(plan.badLine)]), `bad lines: ${bad}`);
+  say("csv uploaded", { summary });
+
+  // --- Campaigns: start one over a list, pause it -----------------------------------------
+  await admin.evaluate(() => (location.hash = "#/campaigns"));
+  await admin.waitForSelector(`#new-campaign [name=listId] option[value="${plan.list.id}"]`);
+  await admin.type("#new-campaign [name=campaignName]", plan.campaign);
+  await admin.select("#new-campaign [name=listId]", String(plan.list.id));
+  await admin.type("#new-campaign [name=fromNumber]", "+14155550100");
+  await admin.type("#new-campaign [name=wssUrl]", "wss://bot.example.com/stream");
+  await admin.type("#new-campaign [name=maxConcurrentCalls]", "2");
+  await admin.click("#new-campaign button[type=submit]");
+  await waitText(admin, "#campaigns tbody", plan.campaign);
+  const campaignId = await admin.$eval("#campaigns tbody tr[data-id]", (r) => r.dataset.id);
+  await admin.waitForSelector(`[data-pause="${campaignId}"]`);
+  await admin.click(`[data-pause="${campaignId}"]`);
+  await admin.waitForSelector(`[data-resume="${campaignId}"]`);
+  say("campaign created and paused", { campaignId });
+
+  // --- Team: add a person; deactivating one ends their session on their screen ------------
+  await admin.evaluate(() => (location.hash = "#/team"));
+  await admin.waitForSelector("#team table");
+  await admin.type("#new-user [name=username]", plan.newUser);
+  await admin.type("#new-user [name=password]", "a-new-password-1");
+  await admin.type("#new-user [name=first_name]", "Nia");
+  await admin.click("#new-user button[type=submit]");
+  await waitText(admin, "#team tbody", plan.newUser);
+  say("person added");
+
+  await admin.click(`[data-deactivate="${plan.operator.id}"]`);
+  await op.waitForSelector("#signin-form", { visible: true });
+  await op.waitForSelector("#signin-error", { visible: true });
+  check(await op.$eval("#shell", (el) => el.hidden), "the ended session's screen is closed");
+  check((await op.evaluate(() => localStorage.getItem("switchboard.session"))) === null, "the token is forgotten");
+  say("deactivated operator signed out", { message: await text(op, "#signin-error") });
+
+  // --- Sign-out ---------------------------------------------------------------------------
+  await admin.click("#signout");
+  await admin.waitForSelector("#signin-form", { visible: true });
+  check((await admin.evaluate(() => localStorage.getItem("switchboard.session"))) === null, "sign-out forgets the token");
+  await admin.reload({ waitUntil: "load" });
+  await admin.waitForSelector("#signin-form", { visible: true });
+  say("signed out");
+
+  check(foreign.length === 0, `requests left this server: ${foreign.join(", ")}`);
+  check(problems.length === 0, `errors in the page: ${problems.join(" | ")}`);
+  say("done");
+  await browser.close();
+  process.exit(0);
+} catch (e) {
+  process.stdout.write(JSON.stringify({ error: e.message, problems, foreign }) + "\n");
+  await browser.close().catch(() => {});
+  process.exit(1);
+}
