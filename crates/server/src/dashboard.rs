@@ -184,14 +184,20 @@ mod tests {
         let first = answer(1, &ASSETS[0], &headers);
         assert_eq!(first.status(), StatusCode::OK);
         let tag = first.headers()[header::ETAG].clone();
-        assert!(first.headers()[header::CONTENT_SECURITY_POLICY]
-            .to_str()
-            .unwrap()
-            .contains("script-src 'self'"));
+        assert!(
+            first.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("script-src 'self'")
+        );
         headers.insert(header::IF_NONE_MATCH, tag);
         let again = answer(1, &ASSETS[0], &headers);
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
-        assert!(again.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+        assert!(
+            again
+                .headers()
+                .contains_key(header::CONTENT_SECURITY_POLICY)
+        );
         // Another file's tag does not match.
         assert_eq!(answer(2, &ASSETS[1], &headers).status(), StatusCode::OK);
     }

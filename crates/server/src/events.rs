@@ -118,6 +118,72 @@ struct Inner {
     origin: Arc<str>,
     /// Signed-in sockets and open streams here.
     listeners: std::sync::atomic::AtomicUsize,
+    /// Who has a socket or a stream open here.
+    presence: Presence,
+}
+
+/// Open connections (sockets and streams) per person on this instance: the first one makes
+/// them online, the last one to close offline.
+#[derive(Default)]
+struct Presence(std::sync::Mutex<std::collections::HashMap<i64, Present>>);
+
+struct Present {
+    client_id: i64,
+    person: PersonView,
+    connections: usize,
+}
+
+impl Presence {
+    /// Count a connection; true when it is the person's first.
+    fn enter(&self, client_id: i64, person: &PersonView) -> bool {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let p = m.entry(person.id).or_insert_with(|| Present {
+            client_id,
+            person: person.clone(),
+            connections: 0,
+        });
+        p.connections += 1;
+        p.connections == 1
+    }
+
+    /// Count a connection gone; the person when it was their last.
+    fn leave(&self, user: i64) -> Option<Present> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get_mut(&user) {
+            Some(p) if p.connections > 1 => {
+                p.connections -= 1;
+                None
+            }
+            Some(_) => m.remove(&user),
+            None => None,
+        }
+    }
+}
+
+/// A person's open connection, counted in the presence while it lives.
+pub struct Online {
+    events: Events,
+    user: i64,
+}
+
+impl Drop for Online {
+    fn drop(&mut self) {
+        if let Some(p) = self.events.inner.presence.leave(self.user) {
+            presence(&self.events, p.client_id, &p.person, false);
+        }
+    }
+}
+
+/// Someone with a connection open on this instance.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OnlinePerson {
+    pub user_id: i64,
+    pub name: String,
+    pub username: String,
+    pub role: &'static str,
+    /// Sockets and event streams the person has open.
+    pub connections: usize,
 }
 
 /// Counts a signed-in socket or an open stream while it lives.
@@ -147,6 +213,7 @@ impl Events {
                 local,
                 outbox: OnceLock::new(),
                 closing: tokio::sync::watch::Sender::new(false),
+                presence: Presence::default(),
                 origin: format!("{:016x}", rand::random::<u64>()).into(),
                 listeners: std::sync::atomic::AtomicUsize::new(0),
             }),
@@ -218,6 +285,41 @@ impl Events {
                 let _ = self.inner.local.send(ev);
             }
         }
+    }
+
+    /// Count `person`'s connection in the presence until the guard is dropped: their first one
+    /// here tells the client's admins `user_online`, their last one to close `user_offline`.
+    pub fn online(&self, client_id: i64, person: &PersonView) -> Online {
+        if self.inner.presence.enter(client_id, person) {
+            presence(self, client_id, person, true);
+        }
+        Online {
+            events: self.clone(),
+            user: person.id,
+        }
+    }
+
+    /// The people of `client_id` with a connection open here, by name.
+    pub fn online_in(&self, client_id: i64) -> Vec<OnlinePerson> {
+        let m = self
+            .inner
+            .presence
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<OnlinePerson> = m
+            .values()
+            .filter(|p| p.client_id == client_id)
+            .map(|p| OnlinePerson {
+                user_id: p.person.id,
+                name: p.person.name.clone(),
+                username: p.person.username.clone(),
+                role: p.person.role,
+                connections: p.connections,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.user_id.cmp(&b.user_id)));
+        out
     }
 
     /// Count a listener here until the returned guard is dropped.
@@ -596,6 +698,38 @@ impl PersonView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn presence_counts_each_persons_connections() {
+        let events = Events::new();
+        let _listening = events.listener();
+        let mut rx = events.subscribe();
+        let ann = PersonView {
+            id: 1,
+            name: "Ann Lee".into(),
+            username: "ann".into(),
+            role: "operator",
+        };
+        let first = events.online(7, &ann);
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(
+            (&*ev.name, ev.client_id, ev.admins),
+            ("user_online", 7, true)
+        );
+        let second = events.online(7, &ann);
+        assert!(rx.try_recv().is_err(), "a second connection is not news");
+        let online = events.online_in(7);
+        assert_eq!(
+            (online.len(), online[0].user_id, online[0].connections),
+            (1, 1, 2)
+        );
+        assert!(events.online_in(8).is_empty(), "another client sees nobody");
+        drop(first);
+        assert!(rx.try_recv().is_err(), "one connection is still open");
+        drop(second);
+        assert_eq!(&*rx.try_recv().unwrap().name, "user_offline");
+        assert!(events.online_in(7).is_empty());
+    }
 
     fn ev(client: i64, admins: bool, users: Vec<i64>) -> Event {
         Event::new(client, admins, users, "x", &json!({"n": 1}))

@@ -6,9 +6,8 @@
 //! who it is, or `unauthorized` and closed. A connection that has not signed in within
 //! [`SIGN_IN_WITHIN`] is closed, and hears nothing meanwhile.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use engineioxide::service::NotFoundService;
@@ -30,7 +29,6 @@ pub const SIGN_IN_WITHIN: Duration = Duration::from_secs(30);
 /// Who a connection signed in as.
 #[derive(Clone)]
 struct SignedIn {
-    client_id: i64,
     person: PersonView,
     /// Counts the connection among this instance's listeners and signed-in sockets until it
     /// closes.
@@ -43,6 +41,12 @@ struct Held {
     _listener: events::Listener,
     _counted: Counted,
     _gone: tokio::sync::oneshot::Sender<()>,
+}
+
+/// The connection's place in the presence (see [`events::Events::online`]).
+#[derive(Clone)]
+struct OnlineHere {
+    _online: Arc<events::Online>,
 }
 
 /// Counts a signed-in socket while it lives.
@@ -58,39 +62,8 @@ impl Drop for Counted {
 #[derive(Clone)]
 struct Ctx {
     st: AppState,
-    presence: Arc<Presence>,
     /// Signed-in sockets on this instance: with none, events are not written out for them.
     signed: Arc<AtomicUsize>,
-}
-
-/// Open connections per person on this instance: the first one makes them online, the last
-/// one to close offline.
-#[derive(Default)]
-struct Presence(Mutex<HashMap<i64, usize>>);
-
-impl Presence {
-    /// Count a connection; true when it is the person's first.
-    fn enter(&self, user: i64) -> bool {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = m.entry(user).or_insert(0);
-        *n += 1;
-        *n == 1
-    }
-    /// Count a connection gone; true when it was the person's last.
-    fn leave(&self, user: i64) -> bool {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match m.get_mut(&user) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                false
-            }
-            Some(_) => {
-                m.remove(&user);
-                true
-            }
-            None => false,
-        }
-    }
 }
 
 fn user_room(user: i64) -> String {
@@ -111,7 +84,6 @@ pub fn service(state: &AppState) -> SocketIoService<NotFoundService> {
         .build_svc();
     let ctx = Ctx {
         st: state.clone(),
-        presence: Arc::new(Presence::default()),
         signed: Arc::new(AtomicUsize::new(0)),
     };
     let signed = ctx.signed.clone();
@@ -159,15 +131,12 @@ async fn connected(ctx: Ctx, s: SocketRef, auth: Option<Value>) {
         );
     }
     {
-        let ctx = ctx.clone();
         s.on_disconnect(move |s: SocketRef| async move {
             metrics::gauge!(crate::metrics::REALTIME_CONNECTIONS, "transport" => "socketio")
                 .decrement(1.0);
-            if let Some(me) = s.extensions.remove::<SignedIn>()
-                && ctx.presence.leave(me.person.id)
-            {
-                events::presence(&ctx.st.events, me.client_id, &me.person, false);
-            }
+            s.extensions.remove::<SignedIn>();
+            // The last connection of the person closing tells admins `user_offline`.
+            s.extensions.remove::<OnlineHere>();
         });
     }
     match token_of(auth) {
@@ -225,7 +194,6 @@ async fn authenticate(ctx: &Ctx, s: &SocketRef, token: Option<String>) {
     }
     let (gone_tx, gone) = tokio::sync::oneshot::channel::<()>();
     s.extensions.insert(SignedIn {
-        client_id: session.client_id(),
         person: person.clone(),
         _held: Arc::new(Held {
             _listener: st.events.listener(),
@@ -255,9 +223,10 @@ async fn authenticate(ctx: &Ctx, s: &SocketRef, token: Option<String>) {
             }
         });
     }
-    if ctx.presence.enter(person.id) {
-        events::presence(&st.events, session.client_id(), &person, true);
-    }
+    // Counted after `authenticated`, so a connection hears that first.
+    s.extensions.insert(OnlineHere {
+        _online: Arc::new(st.events.online(session.client_id(), &person)),
+    });
 }
 
 /// Send each event to the rooms of the people it is for; close the connections of people
@@ -331,15 +300,5 @@ mod tests {
         assert_eq!(token_of(Some(json!({"token": 5}))), None);
         assert_eq!(token_of(Some(json!(["abc"]))), None);
         assert_eq!(token_of(None), None);
-    }
-
-    #[test]
-    fn presence_counts_each_persons_connections() {
-        let p = Presence::default();
-        assert!(p.enter(1), "first connection: online");
-        assert!(!p.enter(1));
-        assert!(!p.leave(1));
-        assert!(p.leave(1), "last one closed: offline");
-        assert!(!p.leave(1), "nothing left to close");
     }
 }

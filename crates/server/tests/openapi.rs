@@ -10,6 +10,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/leads/upload-csv"),
     ("get", "/api/auth/me"),
     ("get", "/api/events"),
+    ("get", "/api/presence"),
     ("post", "/api/auth/change-password"),
     ("post", "/api/auth/logout"),
     ("get", "/api/audit"),
@@ -118,6 +119,9 @@ const PUBLIC: &[&str] = &[
     "/api-docs/openapi.json",
     "/api-docs",
     "/api-docs/",
+    // The dashboard's page and files (it signs in through the API).
+    "/",
+    "/assets/{file}",
     // Webhooks carry a provider signature or shared secret, not a bearer token or API key.
     "/api/v1/smartflo/webhook",
     "/webhooks/twilio/status",

@@ -80,10 +80,12 @@ function showLive(root, { onEvent }) {
   }
 
   async function loadStats() {
-    const [{ data }, { dashboard }] = await Promise.all([
+    const [{ data }, { dashboard }, presence] = await Promise.all([
       api.get("/api/calls/stats"),
       api.get("/api/admin/dashboard"),
+      api.get("/api/presence"),
     ]);
+    const agentsOnline = presence.online.filter((p) => p.role === "operator").length;
     fill(
       stats,
       stat("Calls today", number(data.todayCalls), "today"),
@@ -91,6 +93,7 @@ function showLive(root, { onEvent }) {
       stat("Success rate", `${data.successRate}%`, "success"),
       stat("Average call", duration(data.averageDuration), "average"),
       stat("Leads waiting", number(dashboard.leadStats.pendingLeads), "pending"),
+      stat("Agents online", number(agentsOnline), "online"),
       stat("Agents available", number(dashboard.userStats.availableSalespeople), "available"),
     );
   }
@@ -149,6 +152,7 @@ function showLive(root, { onEvent }) {
       );
     } else if (name === "user_online" || name === "user_offline") {
       note(`${d.name || d.username} is ${name === "user_online" ? "online" : "offline"}`);
+      refreshStats();
     }
   });
 }
@@ -475,7 +479,9 @@ function showTeam(root, { user: me, onEvent }) {
 
   async function load() {
     try {
-      const { users } = await api.get("/api/users");
+      const [{ users }, presence] = await Promise.all([api.get("/api/users"), api.get("/api/presence")]);
+      online.clear();
+      for (const p of presence.online) online.add(p.userId);
       fill(
         results,
         table(
@@ -486,7 +492,7 @@ function showTeam(root, { user: me, onEvent }) {
             ["Role", (u) => u.role.replace("_", " ")],
             ["Account", (u) => badge(u.is_active ? "active" : "inactive")],
             ["Takes calls", (u) => (u.role === "operator" ? badge(u.is_available ? "available" : "away") : "—")],
-            ["Now", (u) => badge(online.has(u.id) ? "online" : "—")],
+            ["Now", (u) => (online.has(u.id) ? badge("online") : "—")],
             [
               "",
               (u) =>
@@ -561,11 +567,9 @@ function showTeam(root, { user: me, onEvent }) {
     ),
   );
   load();
-  return onEvent((name, d) => {
-    if (name === "user_online") online.add(d.userId);
-    else if (name === "user_offline") online.delete(d.userId);
-    else return;
-    load();
+  const reload = throttle(load, 1000);
+  return onEvent((name) => {
+    if (name === "user_online" || name === "user_offline") reload();
   });
 }
 

@@ -68,6 +68,7 @@ impl Groups {
             .routes(routes!(auth::me))
             .routes(routes!(auth::logout))
             .routes(routes!(stream::events))
+            .routes(routes!(stream::presence))
             .routes(routes!(users::list, users::create))
             .routes(routes!(users::get, users::update, users::delete))
             .routes(routes!(users::roster))

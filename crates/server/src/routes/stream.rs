@@ -11,7 +11,7 @@ use futures_util::Stream;
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use crate::auth::Session;
+use crate::auth::{AdminSession, Session};
 use crate::events::{Event, PersonView, SESSION_ENDED};
 use crate::state::AppState;
 
@@ -44,6 +44,34 @@ struct Reader {
     ended: bool,
     expires: std::pin::Pin<Box<tokio::time::Sleep>>,
     _open: Open,
+    /// The person counts as online while the stream is open.
+    _online: crate::events::Online,
+}
+
+/// Who is connected now.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PresenceAnswer {
+    /// The client's people with a Socket.io connection or an event stream open on this
+    /// instance, by name.
+    pub online: Vec<crate::events::OnlinePerson>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/presence",
+    tag = "real-time",
+    summary = "Who is online: the client's people with a socket or an event stream open",
+    description = "The list `user_online` and `user_offline` keep up to date. Counted per instance: with several instances behind a load balancer, each knows the connections it holds.",
+    security(("bearerAuth" = [])),
+    responses((status = 200, description = "The people online", body = PresenceAnswer), crate::docs::AdminErrors)
+)]
+pub async fn presence(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+) -> axum::Json<PresenceAnswer> {
+    axum::Json(PresenceAnswer {
+        online: st.events.online_in(s.client_id()),
+    })
 }
 
 #[utoipa::path(
@@ -78,6 +106,7 @@ pub async fn events(
         ended: false,
         expires: Box::pin(tokio::time::sleep_until(crate::events::expires_at(exp))),
         _open: Open::new(&st),
+        _online: st.events.online(client, &person),
     };
     let rest = futures_util::stream::unfold(reader, move |mut r| async move {
         if r.ended {

@@ -35,7 +35,8 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
             v["lead"]["id"].as_i64().unwrap()
         }
     };
-    let lead_id = lead(json!({"phone": "+14155550123", "name": "Olive Caller", "priority": "urgent"})).await;
+    let lead_id =
+        lead(json!({"phone": "+14155550123", "name": "Olive Caller", "priority": "urgent"})).await;
     let xss = "<img src=x onerror=\"window.__xss=1\">Eve Quill";
     lead(json!({"phone": "+14155550124", "name": xss, "priority": "low"})).await;
     let (s, list) = app
@@ -47,7 +48,9 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
         lead(json!({"phone": phone, "list_id": list_id, "priority": "low"})).await;
     }
     let (_, dash) = app.get("/api/admin/dashboard", &admin).await;
-    let pending = dash["dashboard"]["leadStats"]["pendingLeads"].as_i64().unwrap();
+    let pending = dash["dashboard"]["leadStats"]["pendingLeads"]
+        .as_i64()
+        .unwrap();
     assert_eq!(pending, 4);
 
     let files = tempfile::tempdir().unwrap();
@@ -101,8 +104,14 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
 
     // What the people did reached the server.
     // Signing out in the browser ended every session of the admin, this test's token too.
-    assert_eq!(app.get("/api/auth/me", &admin).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.get("/api/auth/me", &op_token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/api/auth/me", &admin).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/api/auth/me", &op_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let admin = app.admin().await;
 
     let (_, l) = app.get(&format!("/api/leads/{lead_id}"), &admin).await;
@@ -136,7 +145,10 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     let (_, users) = app.get("/api/users", &admin).await;
     let users = users["users"].as_array().unwrap();
     let nia = users.iter().find(|u| u["username"] == "nia").expect("nia");
-    assert_eq!((nia["role"].as_str(), nia["first_name"].as_str()), (Some("operator"), Some("Nia")));
+    assert_eq!(
+        (nia["role"].as_str(), nia["first_name"].as_str()),
+        (Some("operator"), Some("Nia"))
+    );
     let opal = users.iter().find(|u| u["id"] == op_id).unwrap();
     assert_eq!(opal["is_active"], false);
 

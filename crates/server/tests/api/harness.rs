@@ -347,7 +347,9 @@ pub fn chromium(test: &str) -> Option<std::path::PathBuf> {
                 "SWITCHBOARD_TEST_REQUIRE_BROWSER=1 but no Chromium: set SWITCHBOARD_TEST_CHROMIUM or install chromium"
             );
         }
-        println!("SKIPPED: {test} needs Chromium (SWITCHBOARD_TEST_CHROMIUM or chromium on the PATH)");
+        println!(
+            "SKIPPED: {test} needs Chromium (SWITCHBOARD_TEST_CHROMIUM or chromium on the PATH)"
+        );
     }
     found
 }

@@ -92,12 +92,17 @@ impl Stream {
             .expect("an event within 10 s")
     }
 
-    /// Whether the stream ended (rather than only being quiet).
+    /// Whether the stream ended within 10 s (rather than only being quiet); events still
+    /// coming before its end are passed over.
     async fn ended(&mut self) -> bool {
-        matches!(
-            tokio::time::timeout(Duration::from_secs(10), self.body.frame()).await,
-            Ok(None)
-        )
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                Ok(None) => return true,
+                Ok(Some(_)) => continue,
+                Err(_) => return false,
+            }
+        }
     }
 }
 
@@ -129,6 +134,36 @@ async fn event_streams_carry_each_person_their_events(app: TestApp) {
     for s in [&mut s_admin, &mut s_op2, &mut s_other] {
         assert_eq!(s.next().await.0, "authenticated");
     }
+    // Admins hear their client's people come online, themselves included; operators do not.
+    let mut online = vec![];
+    for _ in 0..3 {
+        let (name, data) = s_admin.next().await;
+        assert_eq!(name, "user_online");
+        online.push(data["userId"].as_i64().unwrap());
+    }
+    online.sort();
+    let admin_id = app.get("/api/auth/me", &admin).await.1["user"]["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(online, [admin_id, op1_id, op2_id]);
+    let (name, data) = s_other.next().await;
+    assert_eq!(
+        (name.as_str(), &data["username"]),
+        ("user_online", &json!("stream_other_admin"))
+    );
+    let (_, present) = app.get("/api/presence", &admin).await;
+    let mut ids: Vec<i64> = present["online"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["userId"].as_i64().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, [admin_id, op1_id, op2_id], "{present}");
+    assert_eq!(
+        app.get("/api/presence", &op1).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     // A lead given to the first operator: theirs alone.
     let (st, lead) = app
@@ -522,6 +557,7 @@ async fn a_call_the_reconciler_ends_is_told(app: TestApp) {
     let admin = app.admin().await;
     let mut s = Stream::open(&app, Some(&admin)).await.unwrap();
     assert_eq!(s.next().await.0, "authenticated");
+    assert_eq!(s.next().await.0, "user_online", "the admin's own stream");
     let (st, call) = app
         .post(
             "/api/calls",

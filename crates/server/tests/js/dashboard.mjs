@@ -106,6 +106,9 @@ try {
   check(JSON.stringify(opNav) === JSON.stringify(["My work"]), `operator nav: ${opNav}`);
   const lead = plan.lead;
   await op.waitForSelector(`#waiting-leads tr[data-id="${lead.id}"]`);
+  // The admin's Live view hears the operator come online.
+  await waitText(admin, '[data-stat="online"] .value', "1");
+  await waitText(admin, "#feed", `${plan.operator.login} is online`);
   await op.click(`#waiting-leads [data-claim="${lead.id}"]`);
   await op.waitForSelector(`#my-leads tr[data-id="${lead.id}"]`);
   say("lead claimed");
@@ -192,11 +195,24 @@ try {
   await waitText(admin, "#team tbody", plan.newUser);
   say("person added");
 
+  // Who is online: the operator's open page counts.
+  const nowOf = (id) => admin.$eval(`#team tr[data-id="${id}"]`, (r) => r.lastChild.previousSibling.textContent);
+  await admin.waitForFunction((id) => document.querySelector(`#team tr[data-id="${id}"]`)?.textContent.includes("online"), { timeout: WAIT }, plan.operator.id);
+  check((await nowOf(plan.operator.id)) === "online", "the operator is online");
   await admin.click(`[data-deactivate="${plan.operator.id}"]`);
   await op.waitForSelector("#signin-form", { visible: true });
   await op.waitForSelector("#signin-error", { visible: true });
   check(await op.$eval("#shell", (el) => el.hidden), "the ended session's screen is closed");
   check((await op.evaluate(() => localStorage.getItem("switchboard.session"))) === null, "the token is forgotten");
+  // Their page closed its stream: the admin sees them go.
+  await admin.waitForFunction(
+    (id) => {
+      const r = document.querySelector(`#team tr[data-id="${id}"]`);
+      return r && !r.textContent.includes("online") && r.textContent.includes("inactive");
+    },
+    { timeout: WAIT },
+    plan.operator.id,
+  );
   say("deactivated operator signed out", { message: await text(op, "#signin-error") });
 
   // --- Sign-out ---------------------------------------------------------------------------
