@@ -255,6 +255,10 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             seeding.dialer.engine = false;
             let state = switchboard_server::prepare(seeding).await?;
             seed_demo(&state, leads).await?;
+            eprintln!(
+                "  the dashboard: http://{}/ (sign in as admin, or as a demo user above)",
+                config.listen
+            );
             serve(config).await
         }
     }

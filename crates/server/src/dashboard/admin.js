@@ -1,6 +1,6 @@
 // The admins' views: live calls, leads, campaigns, call history and the team.
 import * as api from "./api.js";
-import { h, fill, when, duration, number, badge, table, stat, toast, busy, pager } from "./ui.js";
+import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager } from "./ui.js";
 
 const FINAL = new Set(["completed", "busy", "no-answer", "failed", "canceled"]);
 const LEAD_STATUSES = ["pending", "claimed", "calling", "answered", "transferred", "failed"];
@@ -100,7 +100,7 @@ function showLive(root, { onEvent }) {
   const refreshStats = throttle(() => loadStats().catch(() => {}), 3000);
 
   function note(text) {
-    const time = new Date().toLocaleTimeString();
+    const time = clock(new Date());
     feed.prepend(h("li", {}, h("time", {}, time), text));
     while (feed.children.length > 50) feed.lastChild.remove();
   }
@@ -139,7 +139,7 @@ function showLive(root, { onEvent }) {
           leadId: d.leadId,
           agent: agent ? agent.name || agent.username : null,
           status: d.status,
-          started: new Date(d.startedAt).toLocaleTimeString(),
+          started: clock(new Date(d.startedAt)),
           provider: d.provider,
         });
       }

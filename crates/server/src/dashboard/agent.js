@@ -135,7 +135,8 @@ function showWork(root, { user, onEvent }) {
             " ",
             h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call"),
           ]),
-          avail.leads,
+          // A lead already theirs is listed once, under their leads.
+          avail.leads.filter((l) => !dashboard.assignedLeads.some((m) => m.id === l.id)),
           { empty: "No leads are waiting.", key: (l) => l.id },
         ),
         pager(avail.pagination, (p) => {
@@ -185,7 +186,7 @@ function showWork(root, { user, onEvent }) {
 
   fill(
     root,
-    h("div", { class: "toolbar" }, h("label", { class: "inline" }, available, " I take calls")),
+    h("div", { class: "toolbar" }, h("label", { class: "switch" }, available, "I take calls")),
     stats,
     h("div", { class: "card" }, h("h2", {}, "Your call"), callBox),
     h("div", { class: "grid2" },

@@ -47,6 +47,9 @@ export function duration(seconds) {
   return hh ? `${hh}:${String(mm).padStart(2, "0")}:${ss}` : `${mm}:${ss}`;
 }
 
+/** A time of day, 24-hour, in the browser's zone. */
+export const clock = (d) => d.toLocaleTimeString(undefined, { hour12: false });
+
 export const number = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleString());
 
 /** A status word as a coloured badge. */

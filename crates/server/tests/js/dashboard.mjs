@@ -60,12 +60,30 @@ function waitText(page, sel, want) {
   );
 }
 
+/**
+ * Click `sel` like a person. Tables are drawn again when events arrive, so the button found may
+ * be replaced before the click lands: then find it again.
+ */
+async function press(page, sel) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.waitForSelector(sel, { visible: true });
+      await page.click(sel);
+      return;
+    } catch (e) {
+      const redrawn = /detached|not clickable|no node/i.test(e.message);
+      if (!redrawn || attempt >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 async function signIn(page, login, password) {
   await page.$eval("#signin-form [name=login]", (el) => (el.value = ""));
   await page.$eval("#signin-form [name=password]", (el) => (el.value = ""));
   await page.type("#signin-form [name=login]", login);
   await page.type("#signin-form [name=password]", password);
-  await page.click("#signin-form button[type=submit]");
+  await press(page, "#signin-form button[type=submit]");
 }
 
 function check(cond, message) {
@@ -109,11 +127,11 @@ try {
   // The admin's Live view hears the operator come online.
   await waitText(admin, '[data-stat="online"] .value', "1");
   await waitText(admin, "#feed", `${plan.operator.login} is online`);
-  await op.click(`#waiting-leads [data-claim="${lead.id}"]`);
+  await press(op, `#waiting-leads [data-claim="${lead.id}"]`);
   await op.waitForSelector(`#my-leads tr[data-id="${lead.id}"]`);
   say("lead claimed");
 
-  await op.click(`#my-leads [data-call="${lead.id}"]`);
+  await press(op, `#my-leads [data-call="${lead.id}"]`);
   await waitText(op, "#my-call", lead.phone);
   await waitText(op, "#my-call .badge", "answered");
   say("operator's call answered");
@@ -128,7 +146,7 @@ try {
   );
   await waitText(admin, '[data-stat="active"] .value', "1");
   await waitText(admin, "#feed", `Call to ${lead.phone}`);
-  await admin.click("#live-calls [data-hangup]");
+  await press(admin, "#live-calls [data-hangup]");
   await waitText(admin, "#live-calls", "No calls right now.");
   say("admin hung up");
 
@@ -138,7 +156,7 @@ try {
     return b && ["completed", "canceled", "failed"].includes(b.textContent);
   }, { timeout: WAIT });
   await op.type("#call-notes [name=notes]", plan.notes);
-  await op.click("#call-notes button[type=submit]");
+  await press(op, "#call-notes button[type=submit]");
   await waitText(op, "#my-history", plan.notes);
   say("notes saved", { status: await text(op, "#my-history .badge") });
 
@@ -161,7 +179,7 @@ try {
 
   const input = await admin.$("#upload input[type=file]");
   await input.uploadFile(plan.csv);
-  await admin.click("#upload button[type=submit]");
+  await press(admin, "#upload button[type=submit]");
   await waitText(admin, "#upload-report .summary", "2 imported");
   const summary = await text(admin, "#upload-report .summary");
   check(summary.includes("1 with errors"), `upload summary: ${summary}`);
@@ -177,11 +195,11 @@ try {
   await admin.type("#new-campaign [name=fromNumber]", "+14155550100");
   await admin.type("#new-campaign [name=wssUrl]", "wss://bot.example.com/stream");
   await admin.type("#new-campaign [name=maxConcurrentCalls]", "2");
-  await admin.click("#new-campaign button[type=submit]");
+  await press(admin, "#new-campaign button[type=submit]");
   await waitText(admin, "#campaigns tbody", plan.campaign);
   const campaignId = await admin.$eval("#campaigns tbody tr[data-id]", (r) => r.dataset.id);
   await admin.waitForSelector(`[data-pause="${campaignId}"]`);
-  await admin.click(`[data-pause="${campaignId}"]`);
+  await press(admin, `[data-pause="${campaignId}"]`);
   await admin.waitForSelector(`[data-resume="${campaignId}"]`);
   say("campaign created and paused", { campaignId });
 
@@ -191,7 +209,7 @@ try {
   await admin.type("#new-user [name=username]", plan.newUser);
   await admin.type("#new-user [name=password]", "a-new-password-1");
   await admin.type("#new-user [name=first_name]", "Nia");
-  await admin.click("#new-user button[type=submit]");
+  await press(admin, "#new-user button[type=submit]");
   await waitText(admin, "#team tbody", plan.newUser);
   say("person added");
 
@@ -199,7 +217,7 @@ try {
   const nowOf = (id) => admin.$eval(`#team tr[data-id="${id}"]`, (r) => r.lastChild.previousSibling.textContent);
   await admin.waitForFunction((id) => document.querySelector(`#team tr[data-id="${id}"]`)?.textContent.includes("online"), { timeout: WAIT }, plan.operator.id);
   check((await nowOf(plan.operator.id)) === "online", "the operator is online");
-  await admin.click(`[data-deactivate="${plan.operator.id}"]`);
+  await press(admin, `[data-deactivate="${plan.operator.id}"]`);
   await op.waitForSelector("#signin-form", { visible: true });
   await op.waitForSelector("#signin-error", { visible: true });
   check(await op.$eval("#shell", (el) => el.hidden), "the ended session's screen is closed");
@@ -216,7 +234,7 @@ try {
   say("deactivated operator signed out", { message: await text(op, "#signin-error") });
 
   // --- Sign-out ---------------------------------------------------------------------------
-  await admin.click("#signout");
+  await press(admin, "#signout");
   await admin.waitForSelector("#signin-form", { visible: true });
   check((await admin.evaluate(() => localStorage.getItem("switchboard.session"))) === null, "sign-out forgets the token");
   await admin.reload({ waitUntil: "load" });
