@@ -85,6 +85,40 @@ export const post = (path, body) => request("POST", path, body ?? {});
 export const put = (path, body) => request("PUT", path, body ?? {});
 export const del = (path) => request("DELETE", path);
 
+/**
+ * POST `body` to `path` and save the file the server answers with, under the name its
+ * Content-Disposition gives (exports).
+ */
+export async function download(path, body) {
+  const signed = current();
+  let res;
+  try {
+    res = await fetch(path, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${signed?.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "The server cannot be reached. Check the connection and try again.");
+  }
+  if (!res.ok) {
+    const data = await res.json().catch(() => ({}));
+    const message = data.message || `${res.status} ${res.statusText}`;
+    if (res.status === 401) ended(message);
+    throw new ApiError(res.status, message, data);
+  }
+  const named = /filename="?([^";]+)"?/.exec(res.headers.get("Content-Disposition") ?? "");
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = named ? named[1] : "export";
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return a.download;
+}
+
 /** `path` with the query's set values (null, undefined and "" are left out). */
 export function withQuery(path, query) {
   const q = new URLSearchParams();

@@ -61,6 +61,9 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     )
     .unwrap();
 
+    let downloads = files.path().join("downloads");
+    std::fs::create_dir(&downloads).unwrap();
+
     let (addr, stop, server) = app.serve().await;
     let plan = json!({
         "url": format!("http://{addr}"),
@@ -69,7 +72,9 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
         "admin": {"login": "admin@example.com", "password": ADMIN_PASSWORD},
         "operator": {"login": "opal", "password": "password-123", "id": op_id},
         "lead": {"id": lead_id, "phone": "+14155550123"},
-        "xss": {"search": "Eve Quill", "name": xss},
+        "xss": {"search": "Eve Quill", "name": xss, "phone": "+14155550124"},
+        "downloads": downloads,
+        "dnc": "+14155550999",
         "pending": pending,
         "notes": "Wants a call back on Friday",
         "csv": csv,
@@ -141,6 +146,17 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     let c = &campaigns["campaigns"][0];
     assert_eq!(c["campaignName"], "Dashboard campaign");
     assert_eq!(c["status"], "paused", "{c}");
+
+    let (_, keys) = app.get("/api/api-keys", &admin).await;
+    let key = &keys["keys"][0];
+    assert_eq!(
+        (key["name"].as_str(), key["kind"].as_str()),
+        (Some("Reporting box"), Some("api"))
+    );
+    assert!(key["revoked_at"].is_string(), "revoked: {key}");
+    let (_, dnc) = app.get("/api/dialer/dnc", &admin).await;
+    assert_eq!(dnc["entries"][0]["phone"], "+14155550999", "{dnc}");
+    assert_eq!(dnc["entries"][0]["reason"], "asked not to be called");
 
     let (_, users) = app.get("/api/users", &admin).await;
     let users = users["users"].as_array().unwrap();

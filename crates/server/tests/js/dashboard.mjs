@@ -2,6 +2,8 @@
 // admin and an operator use it, side by side, against a served test instance. The plan comes as
 // JSON in SB_PLAN (see crates/server/tests/api/dashboard.rs); each step done is printed as one
 // JSON line, and the first failure ends the run with {"error"} and exit code 1.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import puppeteer from "puppeteer-core";
 
 const plan = JSON.parse(process.env.SB_PLAN);
@@ -107,7 +109,7 @@ try {
   await admin.waitForSelector("#shell", { visible: true });
   await admin.waitForSelector("#live.on");
   const nav = await admin.$$eval("#nav a", (as) => as.map((a) => a.textContent));
-  check(JSON.stringify(nav) === JSON.stringify(["Live", "Leads", "Campaigns", "Calls", "Team"]), `admin nav: ${nav}`);
+  check(JSON.stringify(nav) === JSON.stringify(["Live", "Leads", "Campaigns", "Calls", "Team", "Settings"]), `admin nav: ${nav}`);
   check((await admin.evaluate(() => location.hash)) === "#/live", "admins start on Live");
   await waitText(admin, '[data-stat="pending"] .value', String(plan.pending));
   await waitText(admin, "#live-calls", "No calls right now.");
@@ -177,6 +179,24 @@ try {
   check((await admin.evaluate(() => window.__xss)) === undefined, "no script from a lead's name ran");
   say("search shows text as text");
 
+  // Export what the search shows: the file lands in the downloads folder.
+  const cdp = await admin.createCDPSession();
+  await cdp.send("Browser.setDownloadBehavior", {
+    behavior: "allow",
+    downloadPath: plan.downloads,
+    browserContextId: admin.browserContext().id,
+  });
+  await press(admin, '[data-export="csv"]');
+  let saved;
+  for (let i = 0; i < 100 && !saved; i++) {
+    saved = readdirSync(plan.downloads).find((f) => f.endsWith(".csv"));
+    if (!saved) await new Promise((r) => setTimeout(r, 100));
+  }
+  check(saved, "the export was saved");
+  const exported = readFileSync(join(plan.downloads, saved), "utf8").trim().split(/\r?\n/);
+  check(exported.length === 2 && exported[1].includes(plan.xss.phone), `the export holds the one lead found: ${exported}`);
+  say("export saved", { file: saved });
+
   const input = await admin.$("#upload input[type=file]");
   await input.uploadFile(plan.csv);
   await press(admin, "#upload button[type=submit]");
@@ -202,6 +222,31 @@ try {
   await press(admin, `[data-pause="${campaignId}"]`);
   await admin.waitForSelector(`[data-resume="${campaignId}"]`);
   say("campaign created and paused", { campaignId });
+
+  // --- Settings: an API key shown once, working, then revoked; a number not to call --------
+  await admin.evaluate(() => (location.hash = "#/settings"));
+  await admin.waitForSelector("#keys table");
+  await admin.type("#new-key-form [name=name]", "Reporting box");
+  await press(admin, "#new-key-form button[type=submit]");
+  await admin.waitForSelector("#new-key code.secret");
+  const key = await text(admin, "#new-key code.secret");
+  const stats = () => fetch(`${base}/plivo/dashboard/stats`, { headers: { "x-api-key": key } }).then((r) => r.status);
+  check((await stats()) === 200, "the new key works");
+  const keyRow = await admin.waitForFunction(
+    () => [...document.querySelectorAll("#keys tbody tr")].find((r) => r.textContent.includes("Reporting box") && r.querySelector("[data-revoke]")),
+    { timeout: WAIT },
+  );
+  const keyId = await keyRow.evaluate((r) => r.dataset.id);
+  await press(admin, `[data-revoke="${keyId}"]`);
+  await admin.waitForFunction((id) => document.querySelector(`#keys tr[data-id="${id}"]`)?.textContent.includes("revoked"), { timeout: WAIT }, keyId);
+  check((await stats()) === 401, "the revoked key is refused");
+  say("api key made and revoked", { keyId });
+
+  await admin.type("#dnc-form [name=phone]", plan.dnc);
+  await admin.type("#dnc-form [name=reason]", "asked not to be called");
+  await press(admin, "#dnc-form button[type=submit]");
+  await waitText(admin, "#dnc tbody", plan.dnc);
+  say("number blocked");
 
   // --- Team: add a person; deactivating one ends their session on their screen ------------
   await admin.evaluate(() => (location.hash = "#/team"));
