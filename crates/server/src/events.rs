@@ -42,6 +42,10 @@ pub struct Event {
     /// delivered it whole itself).
     #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
     origin: Option<String>,
+    /// The event as an SSE frame, written by the first stream that sends it and shared by the
+    /// others (a dashboard each: the same bytes for all).
+    #[serde(skip)]
+    sse: std::sync::OnceLock<bytes::Bytes>,
 }
 
 /// The name of the event that ends a person's connections (signed out, password changed,
@@ -80,7 +84,19 @@ impl Event {
             data: serde_json::value::to_raw_value(data)
                 .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("JSON")),
             origin: None,
+            sse: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The event as a Server-Sent Events frame (`event:`, `data:`, a blank line).
+    pub fn sse_frame(&self) -> bytes::Bytes {
+        self.sse
+            .get_or_init(|| {
+                let mut buf = Vec::with_capacity(self.data.get().len() + self.name.len() + 16);
+                write_sse(&mut buf, &self.name, self.data.get());
+                buf.into()
+            })
+            .clone()
     }
 
     /// Its data as a JSON value.
@@ -92,6 +108,20 @@ impl Event {
     pub fn is_for(&self, client_id: i64, user_id: i64, admin: bool) -> bool {
         self.client_id == client_id && ((self.admins && admin) || self.users.contains(&user_id))
     }
+}
+
+/// Append one Server-Sent Events frame to `buf`: its name, each line of `data` as a `data:`
+/// line (JSON written here has none, but a frame must not break on one), a blank line.
+pub fn write_sse(buf: &mut Vec<u8>, name: &str, data: &str) {
+    buf.extend_from_slice(b"event: ");
+    buf.extend_from_slice(name.as_bytes());
+    buf.push(b'\n');
+    for line in data.split('\n') {
+        buf.extend_from_slice(b"data: ");
+        buf.extend_from_slice(line.strip_suffix('\r').unwrap_or(line).as_bytes());
+        buf.push(b'\n');
+    }
+    buf.push(b'\n');
 }
 
 /// Most events waiting for this process's slowest listener before it misses some.
@@ -383,6 +413,7 @@ async fn send_out(
                         data: serde_json::value::to_raw_value(&shortened(&ev.value()))
                             .unwrap_or_else(|_| ev.data.clone()),
                         origin: Some(origin.to_string()),
+                        sse: std::sync::OnceLock::new(),
                         ..(**ev).clone()
                     };
                     match serde_json::to_string(&cut) {
@@ -729,6 +760,21 @@ mod tests {
         drop(second);
         assert_eq!(&*rx.try_recv().unwrap().name, "user_offline");
         assert!(events.online_in(7).is_empty());
+    }
+
+    #[test]
+    fn an_event_is_one_sse_frame_written_once() {
+        let e = Event::new(1, true, vec![], "callUpdated", &json!({"a": "x"}));
+        let frame = e.sse_frame();
+        assert_eq!(&frame[..], b"event: callUpdated\ndata: {\"a\":\"x\"}\n\n");
+        assert_eq!(
+            frame.as_ptr(),
+            e.sse_frame().as_ptr(),
+            "written once, shared"
+        );
+        let mut buf = Vec::new();
+        write_sse(&mut buf, "note", "one\r\ntwo");
+        assert_eq!(buf, b"event: note\ndata: one\ndata: two\n\n");
     }
 
     fn ev(client: i64, admins: bool, users: Vec<i64>) -> Event {

@@ -5,14 +5,16 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures_util::Stream;
+use axum::http::{HeaderName, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::json;
 use tokio::sync::broadcast;
 
 use crate::auth::{AdminSession, Session};
-use crate::events::{Event, PersonView, SESSION_ENDED};
+use crate::events::{Event, PersonView, SESSION_ENDED, write_sse};
 use crate::state::AppState;
 
 /// A comment is sent this often on a quiet stream, so proxies keep it open.
@@ -41,8 +43,12 @@ impl Drop for Open {
 struct Reader {
     rx: broadcast::Receiver<Arc<Event>>,
     closing: tokio::sync::watch::Receiver<bool>,
+    /// The first frame: who the stream belongs to.
+    hello: Option<Bytes>,
     ended: bool,
     expires: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// Fires after `KEEP_ALIVE` with nothing sent: a comment goes out.
+    quiet: std::pin::Pin<Box<tokio::time::Sleep>>,
     _open: Open,
     /// The person counts as online while the stream is open.
     _online: crate::events::Online,
@@ -90,25 +96,33 @@ pub async fn events(
     State(st): State<AppState>,
     s: Session,
     headers: axum::http::HeaderMap,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+) -> Response {
     let (client, user, admin) = (s.client_id(), s.user.id, s.role.is_admin());
     // The stream ends when the token it was opened with does.
     let exp = crate::auth::bearer_in(&headers)
         .and_then(|t| st.jwt.verify(t))
         .map_or(0, |c| c.exp);
     let person = PersonView::of(&s);
-    let hello = SseEvent::default()
-        .event("authenticated")
-        .data(person.signed_in(client).to_string());
+    let mut hello = Vec::new();
+    write_sse(
+        &mut hello,
+        "authenticated",
+        &person.signed_in(client).to_string(),
+    );
     let reader = Reader {
         rx: st.events.subscribe(),
         closing: st.events.closing(),
+        hello: Some(hello.into()),
         ended: false,
         expires: Box::pin(tokio::time::sleep_until(crate::events::expires_at(exp))),
+        quiet: Box::pin(tokio::time::sleep(KEEP_ALIVE)),
         _open: Open::new(&st),
         _online: st.events.online(client, &person),
     };
-    let rest = futures_util::stream::unfold(reader, move |mut r| async move {
+    let body = futures_util::stream::unfold(reader, move |mut r| async move {
+        if let Some(hello) = r.hello.take() {
+            return Some((Ok::<_, Infallible>(hello), r));
+        }
         if r.ended {
             return None;
         }
@@ -122,31 +136,103 @@ pub async fn events(
                 _ = stop => return None,
                 _ = r.expires.as_mut() => {
                     r.ended = true;
-                    let e = SseEvent::default().event(SESSION_ENDED).data(
-                        crate::events::ended_payload(user, crate::events::TOKEN_EXPIRED)
-                            .to_string(),
+                    let mut buf = Vec::new();
+                    write_sse(
+                        &mut buf,
+                        SESSION_ENDED,
+                        &crate::events::ended_payload(user, crate::events::TOKEN_EXPIRED).to_string(),
                     );
-                    return Some((Ok(e), r));
+                    return Some((Ok(buf.into()), r));
+                }
+                _ = r.quiet.as_mut() => {
+                    r.quiet.as_mut().reset(tokio::time::Instant::now() + KEEP_ALIVE);
+                    return Some((Ok(Bytes::from_static(b":\n\n")), r));
                 }
             };
-            match got {
-                Ok(ev) if ev.is_for(client, user, admin) => {
-                    r.ended = ev.name == SESSION_ENDED;
-                    let e = SseEvent::default().event(&*ev.name).data(ev.data.get());
-                    return Some((Ok(e), r));
+            // What else is waiting goes out with it, in one write.
+            let mut batch = Batch::default();
+            let mut next = got;
+            loop {
+                match next {
+                    Ok(ev) if ev.is_for(client, user, admin) => {
+                        batch.push(ev.sse_frame());
+                        if ev.name == SESSION_ENDED {
+                            r.ended = true;
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        let mut buf = Vec::new();
+                        write_sse(&mut buf, "lagged", &json!({ "missed": n }).to_string());
+                        batch.push(buf.into());
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        r.ended = true;
+                        break;
+                    }
                 }
-                Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    let e = SseEvent::default()
-                        .event("lagged")
-                        .data(json!({ "missed": n }).to_string());
-                    return Some((Ok(e), r));
+                if batch.len >= BATCH_BYTES {
+                    break;
                 }
-                Err(broadcast::error::RecvError::Closed) => return None,
+                next = match r.rx.try_recv() {
+                    Ok(ev) => Ok(ev),
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                        Err(broadcast::error::RecvError::Lagged(n))
+                    }
+                    Err(_) => break,
+                };
+            }
+            if let Some(out) = batch.into_bytes() {
+                r.quiet
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + KEEP_ALIVE);
+                return Some((Ok(out), r));
+            }
+            if r.ended {
+                return None;
             }
         }
     });
-    let all =
-        futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(hello) }), rest);
-    Sse::new(all).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            // A proxy (nginx) that buffers answers would hold events back.
+            (HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// A stream's write stops taking more waiting events past this many bytes.
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// The frames of one write: one shared frame as it is, several copied into one buffer.
+#[derive(Default)]
+struct Batch {
+    frames: Vec<Bytes>,
+    len: usize,
+}
+
+impl Batch {
+    fn push(&mut self, frame: Bytes) {
+        self.len += frame.len();
+        self.frames.push(frame);
+    }
+
+    fn into_bytes(mut self) -> Option<Bytes> {
+        match self.frames.len() {
+            0 => None,
+            1 => self.frames.pop(),
+            _ => {
+                let mut buf = Vec::with_capacity(self.len);
+                for f in &self.frames {
+                    buf.extend_from_slice(f);
+                }
+                Some(buf.into())
+            }
+        }
+    }
 }
