@@ -233,6 +233,19 @@ impl Session {
     }
 }
 
+/// Why the session an open connection (event stream, socket) signed in with no longer holds:
+/// ended (signed out, password set, possibly by another process), deactivated, or its role is
+/// no longer what the connection hears events for. `None` while it holds, and when the database
+/// cannot say (the connection is checked again later).
+pub async fn session_lapsed(state: &AppState, token: &str, admin: bool) -> Option<String> {
+    match Session::from_token(state, token).await {
+        Ok(s) if s.role.is_admin() == admin => None,
+        Ok(_) => Some("your role changed; sign in again".into()),
+        Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => Some(e.message),
+        Err(_) => None,
+    }
+}
+
 /// A signed-in admin or super admin.
 #[derive(Debug, Clone)]
 pub struct AdminSession(pub Session);

@@ -128,6 +128,9 @@ pub struct Config {
     /// How long a client may take to send a request's head, or between two pieces of its
     /// body, and how long a kept-alive connection waits for its next request.
     pub client_timeout_secs: u64,
+    /// How often an open event stream or socket checks that its session still holds (a
+    /// password set from the command line, in another process, ends sessions without events).
+    pub session_check_secs: u64,
     pub telephony: TelephonyConfig,
     pub dialer: DialerConfig,
 }
@@ -283,6 +286,7 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             trust_proxy: false,
             client_timeout_secs: 30,
+            session_check_secs: 60,
             telephony: TelephonyConfig::default(),
             dialer: DialerConfig::default(),
         }
@@ -307,6 +311,7 @@ const KEYS: &[&str] = &[
     "rate_limits",
     "trust_proxy",
     "client_timeout_seconds",
+    "session_check_seconds",
     "provider",
     "caller_id",
     "ring_timeout_seconds",
@@ -487,6 +492,16 @@ impl Config {
                 }
                 "client_timeout_seconds" => {
                     c.client_timeout_secs = v
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|s| (1..=3600).contains(s))
+                        .ok_or_else(|| {
+                            bad(format!("'{v}' is not a whole number from 1 to 3600"))
+                        })?;
+                }
+                "session_check_seconds" => {
+                    c.session_check_secs = v
                         .trim()
                         .parse()
                         .ok()

@@ -206,19 +206,29 @@ async fn authenticate(ctx: &Ctx, s: &SocketRef, token: Option<String>) {
     });
     let _ = s.emit("authenticated", &answer);
     // The connection ends when its token does (the timer goes with the connection).
+    // It also ends when its session does in a way no event told (see `session_lapsed`).
     let exp = st.jwt.verify(&token).map_or(0, |c| c.exp);
     {
-        let (s, user) = (s.clone(), person.id);
+        let (s, user, st) = (s.clone(), person.id, st.clone());
+        let admin = session.role.is_admin();
         tokio::spawn(async move {
-            tokio::select! {
-                _ = tokio::time::sleep_until(events::expires_at(exp)) => {}
-                _ = gone => return,
-            }
+            let every = std::time::Duration::from_secs(st.config.session_check_secs);
+            let mut check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            let expiry = tokio::time::sleep_until(events::expires_at(exp));
+            tokio::pin!(expiry, gone);
+            let why = loop {
+                tokio::select! {
+                    _ = &mut expiry => break events::TOKEN_EXPIRED.to_string(),
+                    _ = &mut gone => return,
+                    _ = check.tick() => {
+                        if let Some(why) = crate::auth::session_lapsed(&st, &token, admin).await {
+                            break why;
+                        }
+                    }
+                }
+            };
             if s.connected() {
-                let _ = s.emit(
-                    SESSION_ENDED,
-                    &events::ended_payload(user, events::TOKEN_EXPIRED),
-                );
+                let _ = s.emit(SESSION_ENDED, &events::ended_payload(user, &why));
                 let _ = s.disconnect();
             }
         });

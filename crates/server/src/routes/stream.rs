@@ -49,6 +49,10 @@ struct Reader {
     expires: std::pin::Pin<Box<tokio::time::Sleep>>,
     /// Fires after `KEEP_ALIVE` with nothing sent: a comment goes out.
     quiet: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// When to check again that the session holds (see `auth::session_lapsed`).
+    check: tokio::time::Interval,
+    token: String,
+    st: AppState,
     _open: Open,
     /// The person counts as online while the stream is open.
     _online: crate::events::Online,
@@ -99,9 +103,11 @@ pub async fn events(
 ) -> Response {
     let (client, user, admin) = (s.client_id(), s.user.id, s.role.is_admin());
     // The stream ends when the token it was opened with does.
-    let exp = crate::auth::bearer_in(&headers)
-        .and_then(|t| st.jwt.verify(t))
-        .map_or(0, |c| c.exp);
+    let token = crate::auth::bearer_in(&headers)
+        .unwrap_or_default()
+        .to_string();
+    let exp = st.jwt.verify(&token).map_or(0, |c| c.exp);
+    let every = Duration::from_secs(st.config.session_check_secs);
     let person = PersonView::of(&s);
     let mut hello = Vec::new();
     write_sse(
@@ -116,8 +122,11 @@ pub async fn events(
         ended: false,
         expires: Box::pin(tokio::time::sleep_until(crate::events::expires_at(exp))),
         quiet: Box::pin(tokio::time::sleep(KEEP_ALIVE)),
+        check: tokio::time::interval_at(tokio::time::Instant::now() + every, every),
+        token,
         _open: Open::new(&st),
         _online: st.events.online(client, &person),
+        st,
     };
     let body = futures_util::stream::unfold(reader, move |mut r| async move {
         if let Some(hello) = r.hello.take() {
@@ -131,18 +140,30 @@ pub async fn events(
             let stop = async move {
                 let _ = closing.wait_for(|c| *c).await;
             };
+            let ended = |why: &str| {
+                let mut buf = Vec::new();
+                write_sse(
+                    &mut buf,
+                    SESSION_ENDED,
+                    &crate::events::ended_payload(user, why).to_string(),
+                );
+                Bytes::from(buf)
+            };
             let got = tokio::select! {
                 got = r.rx.recv() => got,
                 _ = stop => return None,
                 _ = r.expires.as_mut() => {
                     r.ended = true;
-                    let mut buf = Vec::new();
-                    write_sse(
-                        &mut buf,
-                        SESSION_ENDED,
-                        &crate::events::ended_payload(user, crate::events::TOKEN_EXPIRED).to_string(),
-                    );
-                    return Some((Ok(buf.into()), r));
+                    return Some((Ok(ended(crate::events::TOKEN_EXPIRED)), r));
+                }
+                _ = r.check.tick() => {
+                    match crate::auth::session_lapsed(&r.st, &r.token, admin).await {
+                        Some(why) => {
+                            r.ended = true;
+                            return Some((Ok(ended(&why)), r));
+                        }
+                        None => continue,
+                    }
                 }
                 _ = r.quiet.as_mut() => {
                     r.quiet.as_mut().reset(tokio::time::Instant::now() + KEEP_ALIVE);

@@ -688,3 +688,123 @@ async fn events_reach_every_instance_on_one_postgres() {
         assert_eq!(ev.value()["leadId"], lead);
     }
 }
+
+mod sessions_ended_elsewhere_close_connections {
+    use crate::harness::{Backend, TestApp, test_config};
+
+    async fn app(backend: Backend) -> Option<TestApp> {
+        let mut c = test_config();
+        c.session_check_secs = 1;
+        TestApp::with_config(backend, c).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        if let Some(app) = app(Backend::Sqlite).await {
+            super::sessions_ended_elsewhere_close_connections(app).await
+        }
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(app) = app(Backend::Postgres).await {
+            super::sessions_ended_elsewhere_close_connections(app).await
+        }
+    }
+}
+
+/// A session ended where no event is sent (a password set from the command line, another
+/// process; a role or deactivation written to the database by hand): open streams and sockets
+/// find out at their next check (every second here) and close.
+async fn sessions_ended_elsewhere_close_connections(app: TestApp) {
+    use switchboard_store::users::{self, UserPatch};
+    let admin = app.admin().await;
+    let (op_id, op) = app.user(&admin, "elsewhere_op", "operator", None).await;
+    let (admin2_id, admin2) = app.user(&admin, "elsewhere_admin", "admin", None).await;
+    let write = |id: i64, patch: UserPatch| {
+        let app = &app;
+        async move {
+            let mut tx = app.state.db.begin().await.unwrap();
+            users::update(&mut tx, id, &patch).await.unwrap().unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+
+    // A password set as `switchboard user password` sets it.
+    let mut s = Stream::open(&app, Some(&op)).await.unwrap();
+    assert_eq!(s.next().await.0, "authenticated");
+    // Quiet checks while the session holds change nothing.
+    assert!(s.next_within(Duration::from_millis(2500)).await.is_none());
+    let started = tokio::time::Instant::now();
+    let hash = switchboard_server::auth::hash_password("a-new-password-1".into())
+        .await
+        .unwrap();
+    write(
+        op_id,
+        UserPatch {
+            password_hash: Some(hash),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (name, data) = s.next().await;
+    assert_eq!(name, "session_ended");
+    assert!(
+        data["message"]
+            .as_str()
+            .unwrap()
+            .contains("session has ended"),
+        "{data}"
+    );
+    assert!(s.ended().await);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // An admin demoted by hand no longer hears the client's events.
+    let mut s = Stream::open(&app, Some(&admin2)).await.unwrap();
+    assert_eq!(s.next().await.0, "authenticated");
+    assert_eq!(s.next().await.0, "user_online");
+    write(
+        admin2_id,
+        UserPatch {
+            role: Some("operator".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (name, data) = s.next().await;
+    assert_eq!(name, "session_ended");
+    assert_eq!(data["message"], "your role changed; sign in again");
+    assert!(s.ended().await);
+
+    // A socket finds out the same way when the account is deactivated.
+    let Some(dir) = crate::harness::js_package("socket.io-client", "the Socket.io test") else {
+        return;
+    };
+    let (addr, stop, server) = app.serve().await;
+    let token = app.login("elsewhere_admin", "password-123").await;
+    let mut c = Client::start(
+        &dir,
+        &format!("http://{addr}"),
+        &token,
+        "handshake",
+        "websocket",
+    );
+    assert_eq!(c.next().await.0, "connect");
+    assert_eq!(c.next().await.0, "authenticated");
+    write(
+        admin2_id,
+        UserPatch {
+            is_active: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (name, data) = c.next_not_presence().await;
+    assert_eq!(name, "session_ended");
+    assert_eq!(data["message"], "this account is not active");
+    assert_eq!(c.next().await.0, "disconnect");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
