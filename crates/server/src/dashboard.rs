@@ -59,6 +59,16 @@ const ASSETS: &[Asset] = &[
         body: include_str!("dashboard/admin.js"),
     },
     Asset {
+        name: "leads.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("dashboard/leads.js"),
+    },
+    Asset {
+        name: "settings.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("dashboard/settings.js"),
+    },
+    Asset {
         name: "agent.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("dashboard/agent.js"),

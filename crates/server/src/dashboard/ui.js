@@ -1,3 +1,5 @@
+import * as api from "./api.js";
+
 // Small DOM helpers. Text from the server is only ever set as text (textContent), never parsed
 // as HTML, so a lead named "<script>" shows as those characters.
 
@@ -119,4 +121,31 @@ export function pager(pagination, go) {
     h("span", { class: "where" }, `Page ${page} of ${Math.max(pages, 1)} · ${number(total)} in all`),
     h("button", { type: "button", disabled: page >= pages, onclick: () => go(page + 1) }, "Next"),
   );
+}
+
+/** Call `fn` at most once per `ms`, the last call kept. */
+export function throttle(fn, ms) {
+  let timer = null;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      fn();
+    }, ms);
+  };
+}
+
+export function options(values, selected, blank) {
+  return [
+    blank ? h("option", { value: "" }, blank) : null,
+    ...values.map((v) => {
+      const [value, label] = Array.isArray(v) ? v : [v, v];
+      return h("option", { value, selected: String(value) === String(selected ?? "") }, label);
+    }),
+  ];
+}
+
+export async function people() {
+  const { users } = await api.get("/api/users");
+  return new Map(users.map((u) => [u.id, u]));
 }

@@ -132,15 +132,29 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     assert_ne!(call["status"], "in-progress", "hung up: {call}");
     assert!(call["endTime"].is_string(), "hung up: {call}");
 
-    let (_, found) = app.get("/api/leads?search=Upload", &admin).await;
-    let mut names: Vec<&str> = found["leads"]
-        .as_array()
-        .unwrap()
+    // The bulk delete was refused: the call's disposition is final.
+    assert_eq!(l["lead"]["disposition"], "CONNECTED", "{l}");
+    let (_, found) = app
+        .get(
+            "/api/leads?search=Upload&sort_by=name&sort_order=asc",
+            &admin,
+        )
+        .await;
+    let uploaded = found["leads"].as_array().unwrap();
+    let names: Vec<&str> = uploaded
         .iter()
         .map(|l| l["name"].as_str().unwrap())
         .collect();
-    names.sort();
     assert_eq!(names, ["Ugo Upload", "Uma Upload"]);
+    for l in uploaded {
+        assert_eq!(l["tags"], json!(["spring", "vip"]), "{l}");
+    }
+    let uma = &uploaded[1];
+    assert_eq!(
+        (&uma["priority"], &uma["assigned_user_id"], &uma["notes"]),
+        (&json!("urgent"), &json!(op_id), &json!("VIP")),
+        "edited: {uma}"
+    );
 
     let (_, campaigns) = app.get("/plivo/dashboard/campaigns", &admin).await;
     let c = &campaigns["campaigns"][0];

@@ -207,6 +207,49 @@ try {
   check(JSON.stringify(bad) === JSON.stringify([String(plan.badLine)]), `bad lines: ${bad}`);
   say("csv uploaded", { summary });
 
+  // Find leads again: the search box, cleared and typed anew.
+  async function find(term, rows) {
+    await admin.$eval("#leads-search", (el) => (el.value = ""));
+    await admin.type("#leads-search", term);
+    await admin.waitForFunction(
+      (t, n) => {
+        const trs = [...document.querySelectorAll("#leads tbody tr[data-id]")];
+        return trs.length === n && trs.every((r) => r.textContent.includes(t));
+      },
+      { timeout: WAIT },
+      term,
+      rows,
+    );
+  }
+
+  // Edit one: priority, the operator it is given to, a note.
+  await find("Uma Upload", 1);
+  await press(admin, "#leads [data-edit]");
+  await admin.waitForSelector("#lead-form");
+  await admin.select("#lead-form [name=priority]", "urgent");
+  await admin.select("#lead-form [name=assigned]", String(plan.operator.id));
+  await admin.type("#lead-form [name=notes]", "VIP");
+  await press(admin, "#lead-form button[type=submit]");
+  await admin.waitForFunction(() => !document.querySelector("#lead-form"), { timeout: WAIT });
+  await waitText(admin, "#leads tbody", plan.operator.login);
+  say("lead edited");
+
+  // Act on many: tags on both uploaded leads; a delete the rules refuse is reported, not done.
+  await find("Upload", 2);
+  await press(admin, "#select-page");
+  await waitText(admin, "#selected-count", "2 selected");
+  await admin.select("#bulk [name=action]", "add_tags");
+  await admin.type("#bulk [name=tags]", "spring, vip");
+  await press(admin, "#bulk button[type=submit]");
+  await waitText(admin, "#bulk-report .summary", "2 changed, 0 left");
+  await find("Olive Caller", 1);
+  await press(admin, "#leads [data-select]");
+  await admin.select("#bulk [name=action]", "delete");
+  await press(admin, "#bulk button[type=submit]");
+  await waitText(admin, "#bulk-report .summary", "0 changed, 1 left as they were");
+  await waitText(admin, "#bulk-report tbody", "CONNECTED");
+  say("bulk actions", { report: await text(admin, "#bulk-report") });
+
   // --- Campaigns: start one over a list, pause it -----------------------------------------
   await admin.evaluate(() => (location.hash = "#/campaigns"));
   await admin.waitForSelector(`#new-campaign [name=listId] option[value="${plan.list.id}"]`);

@@ -1,0 +1,179 @@
+// The admins' settings: API keys and the do-not-call list.
+import * as api from "./api.js";
+import { h, fill, when, badge, table, toast, busy, pager, options } from "./ui.js";
+
+// --- Settings: API keys and the do-not-call list ---------------------------------------------
+
+export function showSettings(root) {
+  const keys = h("div", { id: "keys" });
+  const shown = h("div", { id: "new-key" });
+  const dnc = h("div", { id: "dnc" });
+  let dncPage = 1;
+
+  async function loadKeys() {
+    try {
+      const r = await api.get("/api/api-keys");
+      fill(
+        keys,
+        table(
+          [
+            ["Name", (k) => k.name ?? "—"],
+            ["For", (k) => k.kind],
+            ["Starts with", (k) => h("code", {}, k.prefix)],
+            ["Created", (k) => when(k.created_at)],
+            ["State", (k) => badge(k.revoked_at ? "revoked" : "active")],
+            [
+              "",
+              (k) =>
+                k.revoked_at
+                  ? null
+                  : h(
+                      "button",
+                      {
+                        type: "button",
+                        class: "quiet",
+                        "data-revoke": k.id,
+                        onclick: (e) =>
+                          confirm(`Revoke ${k.name ?? k.prefix}? Whatever uses it stops working at once.`) &&
+                          busy(e.target, async () => {
+                            await api.del(`/api/api-keys/${k.id}`);
+                            toast("Key revoked.", "ok");
+                            loadKeys();
+                          }),
+                      },
+                      "Revoke",
+                    ),
+            ],
+          ],
+          r.keys,
+          { empty: "No API keys.", key: (k) => k.id },
+        ),
+      );
+    } catch (e) {
+      fill(keys, h("p", { class: "error" }, e.message));
+    }
+  }
+
+  async function loadDnc() {
+    try {
+      const r = await api.get(api.withQuery("/api/dialer/dnc", { page: dncPage, limit: 20 }));
+      fill(
+        dnc,
+        table(
+          [
+            ["Number", (d) => d.phone],
+            ["Why", (d) => d.reason ?? "—"],
+            ["Added", (d) => when(d.created_at)],
+            [
+              "",
+              (d) =>
+                d.global
+                  ? "every client"
+                  : h(
+                      "button",
+                      {
+                        type: "button",
+                        class: "quiet",
+                        "data-unblock": d.id,
+                        onclick: (e) =>
+                          busy(e.target, async () => {
+                            await api.del(`/api/dialer/dnc/${d.id}`);
+                            toast(`${d.phone} may be called again.`, "ok");
+                            loadDnc();
+                          }),
+                      },
+                      "Remove",
+                    ),
+            ],
+          ],
+          r.entries,
+          { empty: "Nobody is on the list.", key: (d) => d.id },
+        ),
+        pager(r.pagination, (p) => {
+          dncPage = p;
+          loadDnc();
+        }),
+      );
+    } catch (e) {
+      fill(dnc, h("p", { class: "error" }, e.message));
+    }
+  }
+
+  const createKey = (e) => {
+    e.preventDefault();
+    const f = e.target;
+    busy(f.querySelector("button"), async () => {
+      const r = await api.post("/api/api-keys", { name: f.name.value.trim(), kind: f.kind.value });
+      fill(
+        shown,
+        h("p", {}, "The new key, shown only this once: store it now."),
+        h("code", { class: "secret" }, r.key),
+      );
+      f.reset();
+      loadKeys();
+    });
+  };
+
+  const block = (e) => {
+    e.preventDefault();
+    const f = e.target;
+    busy(f.querySelector("button"), async () => {
+      const r = await api.post("/api/dialer/dnc", { phone: f.phone.value.trim(), reason: f.reason.value.trim() || undefined });
+      toast(`${r.phone} will not be called.`, "ok");
+      f.reset();
+      dncPage = 1;
+      loadDnc();
+    });
+  };
+
+  fill(
+    root,
+    h(
+      "div",
+      { class: "card" },
+      h("h2", {}, "API keys"),
+      h("p", { class: "muted" }, "For machines: x-api-key callers, external dialers, voice bots. Keys are stored hashed: a key is shown once, when it is made."),
+      keys,
+      h(
+        "form",
+        { class: "inline", id: "new-key-form", onsubmit: createKey },
+        h("label", {}, "Name", h("input", { name: "name", required: true, maxlength: 100, placeholder: "What uses it" })),
+        h(
+          "label",
+          {},
+          "For",
+          h(
+            "select",
+            { name: "kind" },
+            options(
+              [
+                ["api", "the API (x-api-key)"],
+                ["dialer", "an external dialer (bearer token)"],
+                ["bot", "a voice bot's call log"],
+              ],
+              "api",
+            ),
+          ),
+        ),
+        h("button", { type: "submit" }, "Create key"),
+      ),
+      shown,
+    ),
+    h(
+      "div",
+      { class: "card" },
+      h("h2", {}, "Do not call"),
+      h("p", { class: "muted" }, "Numbers the dialer, campaigns and click-to-call never call."),
+      dnc,
+      h(
+        "form",
+        { class: "inline", id: "dnc-form", onsubmit: block },
+        h("label", {}, "Number", h("input", { name: "phone", type: "tel", required: true })),
+        h("label", {}, "Why", h("input", { name: "reason", maxlength: 500 })),
+        h("button", { type: "submit" }, "Add"),
+      ),
+    ),
+  );
+  loadKeys();
+  loadDnc();
+}
