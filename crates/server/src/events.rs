@@ -352,6 +352,13 @@ impl Events {
         out
     }
 
+    /// Signed-in sockets and open event streams on this instance.
+    pub fn connections(&self) -> usize {
+        self.inner
+            .listeners
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Count a listener here until the returned guard is dropped.
     pub fn listener(&self) -> Listener {
         self.inner

@@ -12,9 +12,11 @@ function showLive(root, { onEvent }) {
   const stats = h("div", { class: "stats" });
   const calls = h("div", { id: "live-calls" });
   const feed = h("ul", { class: "events", id: "feed" });
+  const queue = h("div", { id: "queue" });
   fill(
     root,
     stats,
+    h("div", { class: "card" }, h("h2", {}, "Call queue"), queue),
     h(
       "div",
       { class: "grid2" },
@@ -71,6 +73,35 @@ function showLive(root, { onEvent }) {
     );
   }
   const refreshStats = throttle(() => loadStats().catch(() => {}), 3000);
+
+  // Seed 001's call queue: the server calls waiting leads and bridges them to agents.
+  function showQueue(q) {
+    const cap = h("input", { type: "number", name: "cap", min: 1, max: 1000, value: q.maxConcurrentCalls, title: "Calls at once" });
+    const control = (action) => (e) =>
+      busy(e.target, async () => {
+        const body = { action };
+        if (action === "resume_queue" && cap.value) body.maxConcurrentCalls = Number(cap.value);
+        const r = await api.post("/api/admin/system/control", body);
+        toast(r.message, "ok");
+        showQueue(r.queueStatus);
+      });
+    fill(
+      queue,
+      h(
+        "div",
+        { class: "toolbar" },
+        badge(q.isRunning ? "running" : "paused"),
+        h("span", { id: "queue-figures" }, `${number(q.activeCalls)} of ${number(q.maxConcurrentCalls)} calls at once · ${number(q.pendingLeads ?? 0)} leads waiting, ${number(q.dueLeads ?? 0)} due now`),
+        q.isRunning
+          ? h("button", { type: "button", id: "queue-pause", onclick: control("pause_queue") }, "Pause the queue")
+          : [h("label", { class: "switch" }, "Calls at once", cap), h("button", { type: "button", id: "queue-resume", onclick: control("resume_queue") }, "Start the queue")],
+      ),
+    );
+  }
+  api
+    .post("/api/admin/system/control", { action: "get_queue_status" })
+    .then((r) => showQueue(r.queueStatus))
+    .catch((e) => fill(queue, h("p", { class: "error" }, e.message)));
 
   function note(text) {
     const time = clock(new Date());
@@ -414,11 +445,84 @@ function showTeam(root, { user: me, onEvent }) {
   });
 }
 
+// --- Reports -----------------------------------------------------------------------------
+
+function showReports(root) {
+  const day = (d) => d.toISOString().slice(0, 10);
+  const today = new Date();
+  const from = h("input", { type: "date", name: "startDate", value: day(new Date(today.getTime() - 29 * 86400000)) });
+  const to = h("input", { type: "date", name: "endDate", value: day(today) });
+  const out = h("div", { id: "report" });
+
+  async function load() {
+    try {
+      const { performance: p } = await api.get(api.withQuery("/api/admin/reports/performance", { startDate: from.value, endDate: to.value }));
+      fill(
+        out,
+        h(
+          "div",
+          { class: "card" },
+          h("h2", {}, "Agents"),
+          table(
+            [
+              ["Agent", (s) => s.name],
+              ["Calls", (s) => number(s.totalCalls)],
+              ["Answered", (s) => number(s.answeredCalls)],
+              ["Completed", (s) => number(s.completedCalls)],
+              ["Talk time", (s) => duration(s.totalDuration)],
+              ["Success", (s) => `${s.successRate}%`],
+            ],
+            p.salespersonStats,
+            { empty: "No agent made calls in these days.", key: (s) => s.id },
+          ),
+        ),
+        h(
+          "div",
+          { class: "grid2" },
+          h(
+            "div",
+            { class: "card" },
+            h("h2", {}, "Calls by day"),
+            table(
+              [
+                ["Day", (d) => `${d._id.year}-${String(d._id.month).padStart(2, "0")}-${String(d._id.day).padStart(2, "0")}`],
+                ["Calls", (d) => number(d.totalCalls)],
+                ["Answered", (d) => number(d.answeredCalls)],
+              ],
+              p.dailyCalls,
+              { empty: "No calls in these days." },
+            ),
+          ),
+          h(
+            "div",
+            { class: "card" },
+            h("h2", {}, "Leads by status"),
+            table(
+              [
+                ["Status", (c) => badge(c._id)],
+                ["Leads", (c) => number(c.count)],
+              ],
+              p.leadConversion,
+            ),
+          ),
+        ),
+      );
+    } catch (e) {
+      fill(out, h("p", { class: "error" }, e.message));
+    }
+  }
+  from.addEventListener("change", load);
+  to.addEventListener("change", load);
+  fill(root, h("div", { class: "toolbar" }, h("label", { class: "switch" }, "From", from), h("label", { class: "switch" }, "to", to)), out);
+  load();
+}
+
 export const adminViews = {
   live: { title: "Live", show: showLive },
   leads: { title: "Leads", show: showLeads },
   campaigns: { title: "Campaigns", show: showCampaigns },
   calls: { title: "Calls", show: showCalls },
+  reports: { title: "Reports", show: showReports },
   team: { title: "Team", show: showTeam },
   settings: { title: "Settings", show: showSettings },
 };

@@ -204,7 +204,7 @@ pub async fn system_status(
                 active_calls: q.active_calls,
                 max_concurrent_calls: q.max_concurrent_calls,
             },
-            active_connections: 0,
+            active_connections: st.events.connections() as i64,
             uptime: st.started.elapsed().as_secs(),
             memory: SystemMemory {
                 rss,
@@ -230,7 +230,8 @@ pub struct SystemStatus {
     /// `connected` when the database answers, `disconnected` otherwise.
     pub database: &'static str,
     pub call_queue: SystemCallQueue,
-    /// Always 0 (seed 001's socket connections; this server has none).
+    /// Seed 001's socket connections: signed-in Socket.io connections and open event streams
+    /// on this instance.
     pub active_connections: i64,
     /// Seconds since this process started.
     pub uptime: u64,

@@ -64,9 +64,7 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     let downloads = files.path().join("downloads");
     std::fs::create_dir(&downloads).unwrap();
 
-    let (addr, stop, server) = app.serve().await;
     let plan = json!({
-        "url": format!("http://{addr}"),
         "chromium": chromium,
         "profile": files.path().join("profile"),
         "admin": {"login": "admin@example.com", "password": ADMIN_PASSWORD},
@@ -83,29 +81,7 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
         "campaign": "Dashboard campaign",
         "newUser": "nia",
     });
-    let run = tokio::process::Command::new("node")
-        .arg(js.join("dashboard.mjs"))
-        .env("SB_PLAN", plan.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(180), run)
-        .await
-        .expect("the browser run ends within 3 minutes")
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let steps: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| json!({"line": l})))
-        .collect();
-    assert!(
-        out.status.success() && steps.last().is_some_and(|s| s["step"] == "done"),
-        "the browser run failed ({}):\n{}\n{}",
-        out.status,
-        stdout,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, served) = run_browser(&app, &js, plan).await;
 
     // What the people did reached the server.
     // Signing out in the browser ended every session of the admin, this test's token too.
@@ -181,7 +157,89 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     );
     let opal = users.iter().find(|u| u["id"] == op_id).unwrap();
     assert_eq!(opal["is_active"], false);
+    served.stop().await;
+}
 
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+/// A served app, stopped by [`Served::stop`] (stopping closes its database, so the checks after
+/// the browser run come first).
+struct Served {
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Served {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+    }
+}
+
+/// Serve `app`, run `dashboard.mjs` with `plan` (and the server's address) and check that it
+/// went to its end; the steps it printed, and the server, still running.
+async fn run_browser(app: &TestApp, js: &std::path::Path, mut plan: Value) -> (Vec<Value>, Served) {
+    let (addr, stop, server) = app.serve().await;
+    plan["url"] = format!("http://{addr}").into();
+    let run = tokio::process::Command::new("node")
+        .arg(js.join("dashboard.mjs"))
+        .env("SB_PLAN", plan.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the browser run ends within 3 minutes")
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let steps: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| json!({"line": l})))
+        .collect();
+    assert!(
+        out.status.success() && steps.last().is_some_and(|s| s["step"] == "done"),
+        "the browser run failed ({}):\n{}\n{}",
+        out.status,
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (steps, Served { stop, server })
+}
+
+crate::both!(the_call_queue_is_run_from_the_dashboard);
+
+/// Seed 001's call queue, started with a cap and paused again from the Live view, on an
+/// install with no leads (nothing is called).
+async fn the_call_queue_is_run_from_the_dashboard(app: TestApp) {
+    let Some(chromium) = crate::harness::chromium("the dashboard test") else {
+        return;
+    };
+    let Some(js) = crate::harness::js_package("puppeteer-core", "the dashboard test") else {
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let (steps, served) = run_browser(
+        &app,
+        &js,
+        json!({
+            "scenario": "queue",
+            "chromium": chromium,
+            "profile": profile.path(),
+            "admin": {"login": "admin@example.com", "password": ADMIN_PASSWORD},
+        }),
+    )
+    .await;
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["step"] == "queue started" && s["isRunning"] == true)
+    );
+    let admin = app.admin().await;
+    let (_, status) = app.get("/api/admin/system-status", &admin).await;
+    let queue = &status["systemStatus"]["callQueue"];
+    assert_eq!(
+        (&queue["isRunning"], &queue["maxConcurrentCalls"]),
+        (&json!(false), &json!(3)),
+        "{status}"
+    );
+    served.stop().await;
 }

@@ -164,6 +164,9 @@ async fn event_streams_carry_each_person_their_events(app: TestApp) {
         app.get("/api/presence", &op1).await.0,
         StatusCode::FORBIDDEN
     );
+    // Seed 001's count of open connections: the four streams.
+    let (_, status) = app.get("/api/admin/system-status", &admin).await;
+    assert_eq!(status["systemStatus"]["activeConnections"], 4, "{status}");
 
     // A lead given to the first operator: theirs alone.
     let (st, lead) = app

@@ -92,7 +92,45 @@ function check(cond, message) {
   if (!cond) throw new Error(message);
 }
 
+/** The call queue from the Live view, on an install with nothing to call. */
+async function queueScenario() {
+  const admin = await person("admin");
+  await admin.goto(base + "/", { waitUntil: "load" });
+  await admin.waitForSelector("#signin-form", { visible: true });
+  await signIn(admin, plan.admin.login, plan.admin.password);
+  await admin.waitForSelector("#live.on");
+  await admin.waitForSelector("#queue-resume");
+  await admin.$eval("#queue [name=cap]", (el) => (el.value = ""));
+  await admin.type("#queue [name=cap]", "3");
+  await press(admin, "#queue-resume");
+  await admin.waitForSelector("#queue-pause");
+  await waitText(admin, "#queue-figures", "of 3 calls at once");
+  const running = await admin.evaluate(async () => {
+    const { token } = JSON.parse(localStorage.getItem("switchboard.session"));
+    const r = await fetch("/api/admin/system-status", { headers: { Authorization: `Bearer ${token}` } });
+    return (await r.json()).systemStatus.callQueue;
+  });
+  check(running.isRunning && running.maxConcurrentCalls === 3, `the queue runs: ${JSON.stringify(running)}`);
+  say("queue started", running);
+  await press(admin, "#queue-pause");
+  await admin.waitForSelector("#queue-resume");
+  say("queue paused");
+
+  // Reports: the agents' table over the chosen days.
+  await admin.evaluate(() => (location.hash = "#/reports"));
+  await waitText(admin, "#report", "Agents");
+  say("reports shown");
+}
+
 try {
+  if (plan.scenario === "queue") {
+    await queueScenario();
+    check(foreign.length === 0, `requests left this server: ${foreign.join(", ")}`);
+    check(problems.length === 0, `errors in the page: ${problems.join(" | ")}`);
+    say("done");
+    await browser.close();
+    process.exit(0);
+  }
   // --- The admin signs in (a wrong password first) ---------------------------------------
   const admin = await person("admin");
   const res = await admin.goto(base + "/", { waitUntil: "load" });
@@ -109,7 +147,7 @@ try {
   await admin.waitForSelector("#shell", { visible: true });
   await admin.waitForSelector("#live.on");
   const nav = await admin.$$eval("#nav a", (as) => as.map((a) => a.textContent));
-  check(JSON.stringify(nav) === JSON.stringify(["Live", "Leads", "Campaigns", "Calls", "Team", "Settings"]), `admin nav: ${nav}`);
+  check(JSON.stringify(nav) === JSON.stringify(["Live", "Leads", "Campaigns", "Calls", "Reports", "Team", "Settings"]), `admin nav: ${nav}`);
   check((await admin.evaluate(() => location.hash)) === "#/live", "admins start on Live");
   await waitText(admin, '[data-stat="pending"] .value', String(plan.pending));
   await waitText(admin, "#live-calls", "No calls right now.");
@@ -290,6 +328,15 @@ try {
   await press(admin, "#dnc-form button[type=submit]");
   await waitText(admin, "#dnc tbody", plan.dnc);
   say("number blocked");
+
+  // --- Reports: the operator's call is counted --------------------------------------------
+  await admin.evaluate(() => (location.hash = "#/reports"));
+  await admin.waitForFunction(
+    (login) => [...document.querySelectorAll("#report tbody tr")].some((r) => r.textContent.includes(login) && r.children[1].textContent === "1"),
+    { timeout: WAIT },
+    plan.operator.login,
+  );
+  say("report counts the call");
 
   // --- Team: add a person; deactivating one ends their session on their screen ------------
   await admin.evaluate(() => (location.hash = "#/team"));
