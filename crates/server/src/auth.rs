@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -70,16 +70,57 @@ pub async fn verify_password(password: String, hash: Option<String>) -> bool {
                 .clone()
         });
         let ok = PasswordHash::new(&hash)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
+            .map(|h| check_reusing_memory(password.as_bytes(), &h))
             .unwrap_or(false);
         ok && known
     })
     .await
     .unwrap_or(false)
+}
+
+/// Argon2's working memory (19 MiB a check with the default parameters), kept between checks:
+/// at most one set per turn (see [`hashing`]). Allocated afresh for each check, its pages were
+/// faulted in and zeroed every time, and glibc kept the freed blocks in its heap: a burst of
+/// sign-ins left the server at 250 MiB.
+static MEMORY: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
+
+/// What `PasswordVerifier::verify_password` does (the hash's own algorithm, version and
+/// parameters, a constant-time comparison), in memory taken from [`MEMORY`].
+fn check_reusing_memory(password: &[u8], h: &PasswordHash<'_>) -> bool {
+    use argon2::{Algorithm, Params, Version};
+    let (Some(salt), Some(expected)) = (&h.salt, &h.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(h.algorithm), Params::try_from(h))
+    else {
+        return false;
+    };
+    let version = match h.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut blocks = MEMORY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default();
+    if blocks.len() < params.block_count() {
+        blocks.resize(params.block_count(), argon2::Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let computed = Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..])
+        .is_ok();
+    MEMORY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(blocks);
+    computed && bool::from(subtle::ConstantTimeEq::ct_eq(&out[..], expected.as_bytes()))
 }
 
 pub fn validate_password(p: &str) -> Result<(), ApiError> {
@@ -506,6 +547,53 @@ impl FromRequestParts<AppState> for BotPrincipal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reused memory gives the answers the library's own check gives: right and wrong
+    /// passwords, other parameters (a hash made elsewhere), and a malformed hash.
+    #[test]
+    fn checks_in_reused_memory_agree_with_the_library() {
+        use argon2::password_hash::PasswordVerifier;
+        use argon2::{Algorithm, Params, Version};
+        let small = Params::new(256, 2, 1, None).unwrap();
+        for argon in [
+            Argon2::default(),
+            Argon2::new(Algorithm::Argon2i, Version::V0x10, small.clone()),
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, small),
+        ] {
+            let salt = SaltString::generate(&mut OsRng);
+            let hash = argon
+                .hash_password(b"right horse", &salt)
+                .unwrap()
+                .to_string();
+            let h = PasswordHash::new(&hash).unwrap();
+            for (pw, want) in [
+                (&b"right horse"[..], true),
+                (b"wrong horse", false),
+                (b"", false),
+            ] {
+                assert_eq!(check_reusing_memory(pw, &h), want, "{hash}");
+                assert_eq!(Argon2::default().verify_password(pw, &h).is_ok(), want);
+            }
+        }
+        // The memory of the largest check is kept for the next.
+        assert!(
+            MEMORY
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|b| b.len() >= Params::default().block_count())
+        );
+        // Parameters argon2 refuses (m below its minimum), and a hash that is not the password's.
+        for odd in [
+            "$argon2id$v=19$m=1,t=1,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAAAAAAAA",
+            "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            assert!(
+                !check_reusing_memory(b"x", &PasswordHash::new(odd).unwrap()),
+                "{odd}"
+            );
+        }
+    }
 
     /// Password checks take turns: while every turn is held, a check waits (and takes no
     /// blocking thread or argon2's memory); it runs once a turn is free.
