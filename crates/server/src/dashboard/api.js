@@ -161,6 +161,23 @@ export function parseEvents(buffer) {
 }
 
 /**
+ * A watcher of the stream's states ("live", "reconnecting") that calls `back` each time the
+ * stream is live again after having been live and dropped (not when it first opens).
+ */
+export function afterDrops(back) {
+  let wasLive = false;
+  let dropped = false;
+  return (state) => {
+    if (state !== "live" && wasLive) dropped = true;
+    if (state === "live" && dropped) {
+      dropped = false;
+      back();
+    }
+    wasLive = state === "live";
+  };
+}
+
+/**
  * Hear the signed-in person's events at /api/events until stopped. EventSource cannot send an
  * Authorization header (and a token in the URL would land in access logs), so the stream is
  * read with fetch. A dropped stream is opened again after 1 s, doubling up to 30 s;

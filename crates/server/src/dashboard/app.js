@@ -73,10 +73,13 @@ async function signOut() {
   showSignIn();
 }
 
+// Back after a drop, what happened meanwhile was not heard: the view loads afresh.
+let backAfterDrop = api.afterDrops(() => route());
 function setLive(state) {
   const el = $("live");
   el.textContent = state === "live" ? "live" : "reconnecting…";
   el.classList.toggle("on", state === "live");
+  backAfterDrop(state);
 }
 
 function route() {
@@ -117,6 +120,7 @@ async function start() {
   $("signin").hidden = true;
   $("shell").hidden = false;
   stopEvents();
+  backAfterDrop = api.afterDrops(() => route());
   stopEvents = api.listen((name, data) => {
     if (name === "session_ended") {
       ended(data?.message);

@@ -243,3 +243,22 @@ async fn the_call_queue_is_run_from_the_dashboard(app: TestApp) {
     );
     served.stop().await;
 }
+
+/// The dashboard's scripts' own unit tests (`crates/server/tests/js/units.mjs`), in Node.js.
+#[test]
+fn the_dashboard_scripts_pass_their_unit_tests() {
+    let Some(js) = crate::harness::js_package("puppeteer-core", "the dashboard's script tests")
+    else {
+        return;
+    };
+    let out = std::process::Command::new("node")
+        .arg(js.join("units.mjs"))
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

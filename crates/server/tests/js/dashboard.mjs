@@ -50,7 +50,15 @@ async function person(label) {
 const text = (page, sel) => page.$eval(sel, (el) => el.textContent.trim());
 
 /** Wait until the element `sel` exists and its text contains `want`. */
-function waitText(page, sel, want) {
+async function waitText(page, sel, want) {
+  try {
+    return await waitTextRaw(page, sel, want);
+  } catch (e) {
+    throw new Error(`waiting for "${want}" in ${sel}: ${e.message}`);
+  }
+}
+
+function waitTextRaw(page, sel, want) {
   return page.waitForFunction(
     (s, w) => {
       const el = document.querySelector(s);
@@ -120,6 +128,7 @@ async function queueScenario() {
   await admin.evaluate(() => (location.hash = "#/reports"));
   await waitText(admin, "#report", "Agents");
   say("reports shown");
+
 }
 
 try {
