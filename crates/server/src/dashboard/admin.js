@@ -348,10 +348,22 @@ function showCalls(root, { onEvent }) {
 function showTeam(root, { user: me, onEvent }) {
   const results = h("div", { id: "team" });
   const online = new Set();
+  // Super admins see and add the people of any client.
+  const client = h("select", { name: "client_id", id: "team-client" }, options([[me.client_id, "This client"]], me.client_id));
+  client.addEventListener("change", () => load());
+  if (me.role === "super_admin") {
+    api
+      .get("/api/clients")
+      .then(({ clients }) => fill(client, options(clients.map((c) => [c.id, c.name]), client.value)))
+      .catch((e) => toast(e.message, "error"));
+  }
 
   async function load() {
     try {
-      const [{ users }, presence] = await Promise.all([api.get("/api/users"), api.get("/api/presence")]);
+      const [{ users }, presence] = await Promise.all([
+        api.get(me.role === "super_admin" ? `/api/users?client_id=${Number(client.value)}` : "/api/users"),
+        api.get("/api/presence"),
+      ]);
       online.clear();
       for (const p of presence.online) online.add(p.userId);
       fill(
@@ -409,6 +421,7 @@ function showTeam(root, { user: me, onEvent }) {
         last_name: f.last_name.value.trim() || undefined,
         email: f.email.value.trim() || undefined,
         phone_number: f.phone_number.value.trim() || undefined,
+        client_id: me.role === "super_admin" ? Number(client.value) : undefined,
       };
       await api.post("/api/users", body);
       toast(`${body.username} added.`, "ok");
@@ -419,7 +432,13 @@ function showTeam(root, { user: me, onEvent }) {
 
   fill(
     root,
-    h("div", { class: "card" }, h("h2", {}, "Team"), results),
+    h(
+      "div",
+      { class: "card" },
+      h("h2", {}, "Team"),
+      me.role === "super_admin" ? h("div", { class: "toolbar" }, h("label", { class: "switch" }, "Client", client)) : null,
+      results,
+    ),
     h(
       "form",
       { class: "card", id: "new-user", onsubmit: create },

@@ -1,10 +1,65 @@
 // The admins' settings: API keys and the do-not-call list.
 import * as api from "./api.js";
-import { h, fill, when, badge, table, toast, busy, pager, options } from "./ui.js";
+import { h, fill, when, number, badge, table, toast, busy, pager, options } from "./ui.js";
 
 // --- Settings: API keys and the do-not-call list ---------------------------------------------
 
-export function showSettings(root) {
+/** Super admins: the clients (tenants) of the installation. */
+function clientsCard() {
+  const list = h("div", { id: "clients" });
+  async function load() {
+    try {
+      const r = await api.get("/api/clients");
+      fill(
+        list,
+        table(
+          [
+            ["Client", (c) => c.name],
+            ["Calls at once", (c) => number(c.max_concurrent_calls)],
+            ["Time zone", (c) => c.timezone],
+            ["State", (c) => badge(c.is_active ? "active" : "inactive")],
+            ["Since", (c) => when(c.created_at)],
+          ],
+          r.clients,
+          { key: (c) => c.id },
+        ),
+      );
+    } catch (e) {
+      fill(list, h("p", { class: "error" }, e.message));
+    }
+  }
+  const create = (e) => {
+    e.preventDefault();
+    const f = e.target;
+    busy(f.querySelector("button"), async () => {
+      const body = { name: f.elements.namedItem("name").value.trim() };
+      if (f.cap.value) body.max_concurrent_calls = Number(f.cap.value);
+      if (f.timezone.value.trim()) body.timezone = f.timezone.value.trim();
+      await api.post("/api/clients", body);
+      toast(`${body.name} added. Add its admin under Team, choosing the client.`, "ok");
+      f.reset();
+      load();
+    });
+  };
+  load();
+  return h(
+    "div",
+    { class: "card" },
+    h("h2", {}, "Clients"),
+    h("p", { class: "muted" }, "Each client's people, leads, calls and campaigns are its own."),
+    list,
+    h(
+      "form",
+      { class: "inline", id: "new-client", onsubmit: create },
+      h("label", {}, "Name", h("input", { name: "name", required: true, maxlength: 100 })),
+      h("label", {}, "Calls at once", h("input", { name: "cap", type: "number", min: 0, max: 100000 })),
+      h("label", {}, "Time zone", h("input", { name: "timezone", placeholder: "UTC" })),
+      h("button", { type: "submit" }, "Add client"),
+    ),
+  );
+}
+
+export function showSettings(root, { user }) {
   const keys = h("div", { id: "keys" });
   const shown = h("div", { id: "new-key" });
   const dnc = h("div", { id: "dnc" });
@@ -174,6 +229,7 @@ export function showSettings(root) {
       ),
     ),
   );
+  if (user.role === "super_admin") root.append(clientsCard());
   loadKeys();
   loadDnc();
 }

@@ -65,6 +65,8 @@ export function badge(status) {
  * Each row's element gets data-id from `key(row)` when given.
  */
 export function table(columns, rows, { empty = "Nothing here yet.", key } = {}) {
+  // A column may be left out with null (one shown to some roles only).
+  columns = columns.filter(Boolean);
   const head = h("thead", {}, h("tr", {}, columns.map(([title]) => h("th", {}, title))));
   const body = h(
     "tbody",

@@ -80,6 +80,8 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
         "list": {"id": list_id},
         "campaign": "Dashboard campaign",
         "newUser": "nia",
+        "client": "Acme Dialing",
+        "clientAdmin": "acme_admin",
     });
     let (_, served) = run_browser(&app, &js, plan).await;
 
@@ -157,6 +159,30 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     );
     let opal = users.iter().find(|u| u["id"] == op_id).unwrap();
     assert_eq!(opal["is_active"], false);
+    let (_, clients) = app.get("/api/clients", &admin).await;
+    let acme = clients["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Acme Dialing")
+        .unwrap_or_else(|| panic!("{clients}"));
+    assert_eq!(acme["max_concurrent_calls"], 7);
+    let (_, acme_users) = app
+        .get(&format!("/api/users?client_id={}", acme["id"]), &admin)
+        .await;
+    let acme_users = acme_users["users"].as_array().unwrap();
+    assert_eq!(acme_users.len(), 1, "{acme_users:?}");
+    let acme_admin = &acme_users[0];
+    assert_eq!(acme_admin["username"], "acme_admin");
+    assert!(
+        !users.iter().any(|u| u["username"] == "acme_admin"),
+        "not in the first client"
+    );
+    assert_eq!(
+        (&acme_admin["client_id"], &acme_admin["role"]),
+        (&acme["id"], &json!("admin"))
+    );
+    assert_eq!(nia["client_id"], app.state.default_client_id);
     served.stop().await;
 }
 

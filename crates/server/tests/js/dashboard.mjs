@@ -338,6 +338,13 @@ try {
   await waitText(admin, "#dnc tbody", plan.dnc);
   say("number blocked");
 
+  // A super admin adds a client.
+  await admin.type("#new-client [name=name]", plan.client);
+  await admin.type("#new-client [name=cap]", "7");
+  await press(admin, "#new-client button[type=submit]");
+  await waitText(admin, "#clients tbody", plan.client);
+  say("client added");
+
   // --- Reports: the operator's call is counted --------------------------------------------
   await admin.evaluate(() => (location.hash = "#/reports"));
   await admin.waitForFunction(
@@ -354,6 +361,23 @@ try {
   await admin.type("#new-user [name=password]", "a-new-password-1");
   await admin.type("#new-user [name=first_name]", "Nia");
   await press(admin, "#new-user button[type=submit]");
+  await waitText(admin, "#team tbody", plan.newUser);
+  // And an admin for the new client, in its own list.
+  const clientId = await admin.waitForFunction(
+    (name) => [...document.querySelectorAll("#team-client option")].find((o) => o.textContent === name)?.value,
+    { timeout: WAIT },
+    plan.client,
+  );
+  const ownClient = await admin.$eval("#team-client", (s) => s.value);
+  await admin.select("#team-client", await clientId.jsonValue());
+  await waitText(admin, "#team", "Nothing here yet.");
+  await admin.type("#new-user [name=username]", plan.clientAdmin);
+  await admin.type("#new-user [name=password]", "a-new-password-2");
+  await admin.select("#new-user [name=role]", "admin");
+  await press(admin, "#new-user button[type=submit]");
+  await waitText(admin, "#team tbody", plan.clientAdmin);
+  check(!(await text(admin, "#team tbody")).includes(plan.newUser), "another client's list holds only its people");
+  await admin.select("#team-client", ownClient);
   await waitText(admin, "#team tbody", plan.newUser);
   say("person added");
 
