@@ -287,6 +287,16 @@ pub async fn session_lapsed(state: &AppState, token: &str, admin: bool) -> Optio
     }
 }
 
+/// The ticks at which an open connection checks its session (see [`session_lapsed`]): every
+/// `session_check_secs`, the first one a period from now; a connection not polled for a while
+/// checks once, not once per missed tick.
+pub fn session_checks(state: &AppState) -> tokio::time::Interval {
+    let every = std::time::Duration::from_secs(state.config.session_check_secs);
+    let mut i = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    i
+}
+
 /// A signed-in admin or super admin.
 #[derive(Debug, Clone)]
 pub struct AdminSession(pub Session);

@@ -212,8 +212,7 @@ async fn authenticate(ctx: &Ctx, s: &SocketRef, token: Option<String>) {
         let (s, user, st) = (s.clone(), person.id, st.clone());
         let admin = session.role.is_admin();
         tokio::spawn(async move {
-            let every = std::time::Duration::from_secs(st.config.session_check_secs);
-            let mut check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            let mut check = crate::auth::session_checks(&st);
             let expiry = tokio::time::sleep_until(events::expires_at(exp));
             tokio::pin!(expiry, gone);
             let why = loop {

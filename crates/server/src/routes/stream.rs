@@ -107,7 +107,6 @@ pub async fn events(
         .unwrap_or_default()
         .to_string();
     let exp = st.jwt.verify(&token).map_or(0, |c| c.exp);
-    let every = Duration::from_secs(st.config.session_check_secs);
     let person = PersonView::of(&s);
     let mut hello = Vec::new();
     write_sse(
@@ -122,7 +121,7 @@ pub async fn events(
         ended: false,
         expires: Box::pin(tokio::time::sleep_until(crate::events::expires_at(exp))),
         quiet: Box::pin(tokio::time::sleep(KEEP_ALIVE)),
-        check: tokio::time::interval_at(tokio::time::Instant::now() + every, every),
+        check: crate::auth::session_checks(&st),
         token,
         _open: Open::new(&st),
         _online: st.events.online(client, &person),
