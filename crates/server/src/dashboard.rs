@@ -31,6 +31,15 @@ const PAGE: Asset = Asset {
     body: include_str!("dashboard/index.html"),
 };
 
+/// A script of the dashboard (an ES module).
+const fn script(name: &'static str, body: &'static str) -> Asset {
+    Asset {
+        name,
+        content_type: "text/javascript; charset=utf-8",
+        body,
+    }
+}
+
 /// The files under `/assets/`.
 const ASSETS: &[Asset] = &[
     Asset {
@@ -38,41 +47,13 @@ const ASSETS: &[Asset] = &[
         content_type: "text/css; charset=utf-8",
         body: include_str!("dashboard/app.css"),
     },
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("dashboard/app.js"),
-    },
-    Asset {
-        name: "api.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("dashboard/api.js"),
-    },
-    Asset {
-        name: "ui.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("dashboard/ui.js"),
-    },
-    Asset {
-        name: "admin.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("dashboard/admin.js"),
-    },
-    Asset {
-        name: "leads.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("dashboard/leads.js"),
-    },
-    Asset {
-        name: "settings.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("dashboard/settings.js"),
-    },
-    Asset {
-        name: "agent.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("dashboard/agent.js"),
-    },
+    script("app.js", include_str!("dashboard/app.js")),
+    script("api.js", include_str!("dashboard/api.js")),
+    script("ui.js", include_str!("dashboard/ui.js")),
+    script("admin.js", include_str!("dashboard/admin.js")),
+    script("leads.js", include_str!("dashboard/leads.js")),
+    script("settings.js", include_str!("dashboard/settings.js")),
+    script("agent.js", include_str!("dashboard/agent.js")),
 ];
 
 /// Only this server: its scripts, styles and API; no inline script, no frames, no plugins.

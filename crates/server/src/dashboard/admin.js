@@ -1,6 +1,6 @@
 // The admins' views: live calls, leads, campaigns, call history and the team.
 import * as api from "./api.js";
-import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager, throttle, options, people } from "./ui.js";
+import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager, throttle, options, people, submitted } from "./ui.js";
 import { showLeads } from "./leads.js";
 import { showSettings } from "./settings.js";
 
@@ -218,23 +218,18 @@ function showCampaigns(root, { onEvent }) {
     }
   }
 
-  async function create(e) {
-    e.preventDefault();
-    const f = e.target;
-    await busy(f.querySelector("button"), async () => {
-      const body = {
-        campaignName: f.campaignName.value.trim(),
-        listId: Number(f.listId.value),
-        fromNumber: f.fromNumber.value.trim(),
-        wssUrl: f.wssUrl.value.trim(),
-      };
-      if (f.maxConcurrentCalls.value) body.maxConcurrentCalls = Number(f.maxConcurrentCalls.value);
-      const r = await api.post("/plivo/create-campaign", body);
-      toast(r.message ?? "Campaign created.", "ok");
-      f.reset();
-      load();
-    });
-  }
+  const create = submitted(async (f) => {
+    const body = {
+      campaignName: f.campaignName.value.trim(),
+      listId: Number(f.listId.value),
+      fromNumber: f.fromNumber.value.trim(),
+      wssUrl: f.wssUrl.value.trim(),
+    };
+    if (f.maxConcurrentCalls.value) body.maxConcurrentCalls = Number(f.maxConcurrentCalls.value);
+    const r = await api.post("/plivo/create-campaign", body);
+    toast(r.message ?? "Campaign created.", "ok");
+    load();
+  });
 
   fill(
     root,
@@ -409,26 +404,21 @@ function showTeam(root, { user: me, onEvent }) {
     }
   }
 
-  async function create(e) {
-    e.preventDefault();
-    const f = e.target;
-    await busy(f.querySelector("button"), async () => {
-      const body = {
-        username: f.username.value.trim(),
-        password: f.password.value,
-        role: f.role.value,
-        first_name: f.first_name.value.trim() || undefined,
-        last_name: f.last_name.value.trim() || undefined,
-        email: f.email.value.trim() || undefined,
-        phone_number: f.phone_number.value.trim() || undefined,
-        client_id: me.role === "super_admin" ? Number(client.value) : undefined,
-      };
-      await api.post("/api/users", body);
-      toast(`${body.username} added.`, "ok");
-      f.reset();
-      load();
-    });
-  }
+  const create = submitted(async (f) => {
+    const body = {
+      username: f.username.value.trim(),
+      password: f.password.value,
+      role: f.role.value,
+      first_name: f.first_name.value.trim() || undefined,
+      last_name: f.last_name.value.trim() || undefined,
+      email: f.email.value.trim() || undefined,
+      phone_number: f.phone_number.value.trim() || undefined,
+      client_id: me.role === "super_admin" ? Number(client.value) : undefined,
+    };
+    await api.post("/api/users", body);
+    toast(`${body.username} added.`, "ok");
+    load();
+  });
 
   fill(
     root,

@@ -1,6 +1,6 @@
 // The admins' settings: API keys and the do-not-call list.
 import * as api from "./api.js";
-import { h, fill, when, number, badge, table, toast, busy, pager, options } from "./ui.js";
+import { h, fill, when, number, badge, table, toast, busy, pager, options, submitted } from "./ui.js";
 
 // --- Settings: API keys and the do-not-call list ---------------------------------------------
 
@@ -28,19 +28,14 @@ function clientsCard() {
       fill(list, h("p", { class: "error" }, e.message));
     }
   }
-  const create = (e) => {
-    e.preventDefault();
-    const f = e.target;
-    busy(f.querySelector("button"), async () => {
-      const body = { name: f.elements.namedItem("name").value.trim() };
-      if (f.cap.value) body.max_concurrent_calls = Number(f.cap.value);
-      if (f.timezone.value.trim()) body.timezone = f.timezone.value.trim();
-      await api.post("/api/clients", body);
-      toast(`${body.name} added. Add its admin under Team, choosing the client.`, "ok");
-      f.reset();
-      load();
-    });
-  };
+  const create = submitted(async (f) => {
+    const body = { name: f.elements.namedItem("name").value.trim() };
+    if (f.cap.value) body.max_concurrent_calls = Number(f.cap.value);
+    if (f.timezone.value.trim()) body.timezone = f.timezone.value.trim();
+    await api.post("/api/clients", body);
+    toast(`${body.name} added. Add its people under Team, choosing the client there.`, "ok");
+    load();
+  });
   load();
   return h(
     "div",
@@ -154,32 +149,18 @@ export function showSettings(root, { user }) {
     }
   }
 
-  const createKey = (e) => {
-    e.preventDefault();
-    const f = e.target;
-    busy(f.querySelector("button"), async () => {
-      const r = await api.post("/api/api-keys", { name: f.name.value.trim(), kind: f.kind.value });
-      fill(
-        shown,
-        h("p", {}, "The new key, shown only this once: store it now."),
-        h("code", { class: "secret" }, r.key),
-      );
-      f.reset();
-      loadKeys();
-    });
-  };
+  const createKey = submitted(async (f) => {
+    const r = await api.post("/api/api-keys", { name: f.elements.namedItem("name").value.trim(), kind: f.kind.value });
+    fill(shown, h("p", {}, "The new key, shown only this once: store it now."), h("code", { class: "secret" }, r.key));
+    loadKeys();
+  });
 
-  const block = (e) => {
-    e.preventDefault();
-    const f = e.target;
-    busy(f.querySelector("button"), async () => {
-      const r = await api.post("/api/dialer/dnc", { phone: f.phone.value.trim(), reason: f.reason.value.trim() || undefined });
-      toast(`${r.phone} will not be called.`, "ok");
-      f.reset();
-      dncPage = 1;
-      loadDnc();
-    });
-  };
+  const block = submitted(async (f) => {
+    const r = await api.post("/api/dialer/dnc", { phone: f.phone.value.trim(), reason: f.reason.value.trim() || undefined });
+    toast(`${r.phone} will not be called.`, "ok");
+    dncPage = 1;
+    loadDnc();
+  });
 
   fill(
     root,

@@ -113,6 +113,21 @@ export async function busy(button, action) {
   }
 }
 
+/**
+ * A form's submit handler: `action(form)` runs with the submit button disabled and its error
+ * shown; the form is cleared once it succeeds.
+ */
+export function submitted(action) {
+  return (e) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    return busy(form.querySelector("button[type=submit]"), async () => {
+      await action(form);
+      form.reset();
+    });
+  };
+}
+
 /** A page switcher: "Previous", "page N of M", "Next". */
 export function pager(pagination, go) {
   const { page, pages, total } = pagination;
