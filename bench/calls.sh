@@ -7,7 +7,8 @@
 # Usage: bash bench/calls.sh        Environment: CALLS=20000 (webhook calls), HISTORY=1000000,
 #        RUNS=3, CONCURRENCY=64, SKIP_BUILD=1 (reuse release binaries), SB (the server binary),
 #        LISTENERS=N (N admins read every event as SSE during the callbacks; each must see every
-#        call end)
+#        call end), SOCKETS=N (the same over Socket.io, with the socket.io-client the tests
+#        install: npm ci --prefix crates/server/tests/js)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CALLS=${CALLS:-20000}
@@ -44,9 +45,30 @@ for run in $(seq 1 "$RUNS"); do
     done
     sleep 0.5
   fi
+  if (( ${SOCKETS:-0} > 0 )); then
+    ADMIN_JWT=$(token admin bench-password-1)
+    # The clients read their standard input until it ends: a FIFO this script holds open.
+    [[ -p "$WORK/hold" ]] || mkfifo "$WORK/hold"
+    exec 3<>"$WORK/hold"
+    for i in $(seq 1 "$SOCKETS"); do
+      node crates/server/tests/js/client.mjs "$PUBLIC" "$ADMIN_JWT" handshake websocket < "$WORK/hold" > "$WORK/sio-$i.out" &
+    done
+    for i in $(seq 1 "$SOCKETS"); do
+      until grep -q '"authenticated"' "$WORK/sio-$i.out" 2>/dev/null; do sleep 0.1; done
+    done
+  fi
   "$BENCH" webhooks --target "$PUBLIC" --public-url "$PUBLIC" --auth-token "$TOKEN" --calls "$CALLS" --concurrency "$CONCURRENCY" | sed "s/^/run $run /"
   echo "run $run server peak RSS: $(rss_kb) kB"
   stop_server
+  if (( ${SOCKETS:-0} > 0 )); then
+    exec 3>&-
+    wait
+  fi
+  for i in $(seq 1 "${SOCKETS:-0}"); do
+    heard=$(grep -c '"event":"callTerminated"' "$WORK/sio-$i.out" || true)
+    echo "run $run socket $i heard $heard call ends of $CALLS ($(wc -l < "$WORK/sio-$i.out") lines)"
+    [[ "$heard" == "$CALLS" ]] || { echo "FAILED: a socket missed events"; exit 1; }
+  done
   for i in $(seq 1 "${LISTENERS:-0}"); do
     heard=$(grep -c '^event: callTerminated' "$WORK/sse-$i.out" || true)
     echo "run $run listener $i heard $heard call ends of $CALLS ($(grep -c '^event: ' "$WORK/sse-$i.out") events)"
