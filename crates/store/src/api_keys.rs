@@ -51,7 +51,9 @@ pub struct ApiKey {
     /// The first characters of the key, to tell keys apart in a list; not a secret.
     pub prefix: String,
     pub created_by: Option<i64>,
+    #[serde(serialize_with = "crate::api_time::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api_time::option")]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 

@@ -12,7 +12,9 @@ pub struct Client {
     pub max_concurrent_calls: i64,
     pub timezone: Option<String>,
     pub is_active: bool,
+    #[serde(serialize_with = "crate::api_time::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api_time::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

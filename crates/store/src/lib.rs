@@ -86,6 +86,48 @@ fn conflict_subject(msg: &str) -> &'static str {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Times in the rows the API answers with as they are: ISO 8601 to the millisecond with an
+/// explicit `+00:00`, as every other answer writes them (serde's default would write
+/// microseconds and `Z`).
+pub mod api_time {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&t.to_rfc3339_opts(SecondsFormat::Millis, false))
+    }
+
+    /// The same, for a time that may be missing (`null`).
+    pub fn option<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn times_are_written_to_the_millisecond_with_an_offset() {
+            #[derive(serde::Serialize)]
+            struct Row {
+                #[serde(serialize_with = "super::serialize")]
+                at: chrono::DateTime<chrono::Utc>,
+                #[serde(serialize_with = "super::option")]
+                gone: Option<chrono::DateTime<chrono::Utc>>,
+            }
+            let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:04:48.473602Z")
+                .unwrap()
+                .to_utc();
+            let json = serde_json::to_string(&Row { at, gone: None }).unwrap();
+            assert_eq!(
+                json,
+                r#"{"at":"2026-12-07T10:04:48.473+00:00","gone":null}"#
+            );
+        }
+    }
+}
+
 /// The current time, truncated to microseconds (what PostgreSQL keeps), so values read back
 /// equal values written on both backends.
 pub fn now() -> chrono::DateTime<chrono::Utc> {

@@ -12,7 +12,9 @@ pub struct List {
     pub name: String,
     pub description: Option<String>,
     pub lead_count: i64,
+    #[serde(serialize_with = "crate::api_time::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api_time::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

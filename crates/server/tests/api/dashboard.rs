@@ -167,6 +167,16 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
         .find(|c| c["name"] == "Acme Dialing")
         .unwrap_or_else(|| panic!("{clients}"));
     assert_eq!(acme["max_concurrent_calls"], 7);
+    // Times as every answer writes them: to the millisecond, with an explicit offset.
+    for t in [
+        &acme["created_at"],
+        &list["list"]["created_at"],
+        &key["created_at"],
+        &key["revoked_at"],
+    ] {
+        let t = t.as_str().unwrap();
+        assert!(t.len() == 29 && t.ends_with("+00:00"), "{t}");
+    }
     let (_, acme_users) = app
         .get(&format!("/api/users?client_id={}", acme["id"]), &admin)
         .await;
