@@ -491,25 +491,9 @@ impl Config {
                     }
                 }
                 "client_timeout_seconds" => {
-                    c.client_timeout_secs = v
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|s| (1..=3600).contains(s))
-                        .ok_or_else(|| {
-                            bad(format!("'{v}' is not a whole number from 1 to 3600"))
-                        })?;
+                    c.client_timeout_secs = up_to_an_hour(&v).map_err(bad)?
                 }
-                "session_check_seconds" => {
-                    c.session_check_secs = v
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|s| (1..=3600).contains(s))
-                        .ok_or_else(|| {
-                            bad(format!("'{v}' is not a whole number from 1 to 3600"))
-                        })?;
-                }
+                "session_check_seconds" => c.session_check_secs = up_to_an_hour(&v).map_err(bad)?,
                 _ => {
                     if !c.dialer.set(&key, &v).map_err(bad)? {
                         c.telephony.set(&key, &v).map_err(bad)?
@@ -667,6 +651,15 @@ impl TelephonyConfig {
     }
 }
 
+/// A whole number of seconds from 1 to 3600.
+fn up_to_an_hour(v: &str) -> Result<u64, String> {
+    v.trim()
+        .parse()
+        .ok()
+        .filter(|s| (1..=3600).contains(s))
+        .ok_or_else(|| format!("'{v}' is not a whole number from 1 to 3600"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,6 +669,29 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn seconds_settings_take_1_to_3600() {
+        for key in [
+            "SWITCHBOARD_CLIENT_TIMEOUT_SECONDS",
+            "SWITCHBOARD_SESSION_CHECK_SECONDS",
+        ] {
+            for bad in ["0", "3601", "ten", "-5"] {
+                let e = Config::load_from(None, &env(&[(key, bad)])).unwrap_err();
+                assert!(e.starts_with(&format!("{key}:")), "{e}");
+            }
+        }
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("SWITCHBOARD_CLIENT_TIMEOUT_SECONDS", "3600"),
+                ("SWITCHBOARD_SESSION_CHECK_SECONDS", " 5 "),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((c.client_timeout_secs, c.session_check_secs), (3600, 5));
+        assert_eq!(Config::default().session_check_secs, 60);
     }
 
     #[test]

@@ -169,6 +169,77 @@ mod tests {
         }
     }
 
+    /// The value lists the scripts offer are the core's: a value added to the core shows in
+    /// the dashboard's menus, or this fails.
+    #[test]
+    fn the_scripts_offer_the_cores_values() {
+        use switchboard_core::lead::{Disposition, DispositionInput};
+        use switchboard_core::{LeadStatus, Priority};
+        let leads = ASSETS.iter().find(|a| a.name == "leads.js").unwrap().body;
+        let list = |name: &str| -> Vec<String> {
+            let start = leads.find(&format!("const {name} = [")).expect(name) + name.len() + 10;
+            let end = start + leads[start..].find(']').unwrap();
+            leads[start..end]
+                .split(',')
+                .map(|v| v.trim().trim_matches('"').to_string())
+                .filter(|v| !v.is_empty())
+                .collect()
+        };
+        let names = |v: Vec<&str>| v.into_iter().map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            list("LEAD_STATUSES"),
+            names(LeadStatus::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            list("PRIORITIES"),
+            names(Priority::ALL.iter().map(|p| p.as_str()).collect())
+        );
+        // IN_QUEUE (no disposition) is what `DispositionInput` parses besides the core's values.
+        assert_eq!(
+            DispositionInput::parse("IN_QUEUE"),
+            Some(DispositionInput::InQueue)
+        );
+        let mut settable = vec!["IN_QUEUE"];
+        settable.extend(
+            Disposition::ALL
+                .iter()
+                .filter(|d| DispositionInput::Set(**d).settable_by_people())
+                .map(|d| d.as_str()),
+        );
+        let mut offered = list("SETTABLE_DISPOSITIONS");
+        offered.sort();
+        settable.sort();
+        assert_eq!(offered, names(settable));
+        // The statuses after which the scripts take a call for over.
+        let ui = ASSETS.iter().find(|a| a.name == "ui.js").unwrap().body;
+        let start = ui.find("const FINAL = new Set([").unwrap() + 23;
+        let mut finals: Vec<&str> = ui[start..start + ui[start..].find(']').unwrap()]
+            .split(',')
+            .map(|v| v.trim().trim_matches('"'))
+            .collect();
+        finals.sort();
+        let mut core: Vec<&str> = switchboard_core::CallStatus::ALL
+            .iter()
+            .filter(|s| s.is_final())
+            .map(|s| s.as_str())
+            .collect();
+        core.sort();
+        assert_eq!(finals, core);
+        let mut a = answer_for("nope.js");
+        assert_eq!(a.status(), StatusCode::NOT_FOUND);
+        a = answer_for("../app.js");
+        assert_eq!(a.status(), StatusCode::NOT_FOUND);
+        assert_eq!(answer_for("app.js").status(), StatusCode::OK);
+    }
+
+    /// What `/assets/{file}` answers for `file`.
+    fn answer_for(file: &str) -> Response {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(asset(Path(file.to_string()), HeaderMap::new()))
+    }
+
     #[test]
     fn a_current_copy_gets_304_and_every_answer_its_policy() {
         let mut headers = HeaderMap::new();

@@ -251,7 +251,7 @@ where
 
 /// Timestamps as ISO 8601 with an explicit offset.
 pub fn ts(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+    switchboard_store::api_time::format(t)
 }
 
 pub fn ts_opt(t: &Option<chrono::DateTime<chrono::Utc>>) -> serde_json::Value {

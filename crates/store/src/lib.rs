@@ -93,8 +93,13 @@ pub mod api_time {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::Serializer;
 
+    /// The time as the API writes it.
+    pub fn format(t: &DateTime<Utc>) -> String {
+        t.to_rfc3339_opts(SecondsFormat::Millis, false)
+    }
+
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&t.to_rfc3339_opts(SecondsFormat::Millis, false))
+        s.collect_str(&format(t))
     }
 
     /// The same, for a time that may be missing (`null`).

@@ -1,10 +1,9 @@
 // The admins' views: live calls, leads, campaigns, call history and the team.
 import * as api from "./api.js";
-import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager, throttle, options, people, submitted } from "./ui.js";
+import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager, throttle, options, people, submitted, FINAL } from "./ui.js";
 import { showLeads } from "./leads.js";
 import { showSettings } from "./settings.js";
 
-const FINAL = new Set(["completed", "busy", "no-answer", "failed", "canceled"]);
 
 // --- Live: stats, the calls in progress, what just happened -------------------------------
 

@@ -1,8 +1,7 @@
 // The operators' view: their call, their leads, the leads waiting, their recent calls.
 import * as api from "./api.js";
-import { h, fill, when, duration, number, badge, table, stat, toast, busy, pager } from "./ui.js";
+import { h, fill, when, duration, number, badge, table, stat, toast, busy, pager, FINAL } from "./ui.js";
 
-const FINAL = new Set(["completed", "busy", "no-answer", "failed", "canceled"]);
 
 function showWork(root, { user, onEvent }) {
   const stats = h("div", { class: "stats" });

@@ -1,5 +1,8 @@
 import * as api from "./api.js";
 
+/** The call statuses (the core's, as call events carry them) after which a call is over. */
+export const FINAL = new Set(["completed", "busy", "no-answer", "failed", "canceled"]);
+
 // Small DOM helpers. Text from the server is only ever set as text (textContent), never parsed
 // as HTML, so a lead named "<script>" shows as those characters.
 
