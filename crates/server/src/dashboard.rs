@@ -53,6 +53,7 @@ const ASSETS: &[Asset] = &[
     script("admin.js", include_str!("dashboard/admin.js")),
     script("leads.js", include_str!("dashboard/leads.js")),
     script("settings.js", include_str!("dashboard/settings.js")),
+    script("dialing.js", include_str!("dashboard/dialing.js")),
     script("agent.js", include_str!("dashboard/agent.js")),
 ];
 

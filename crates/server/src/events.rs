@@ -685,6 +685,28 @@ pub fn presence(events: &Events, client_id: i64, user: &PersonView, online: bool
     ));
 }
 
+/// An admin paused, resumed or reset seed 001's call queue: the client's admins hear the queue
+/// as it now is (`queueStatus`, as `/api/admin/system/control` answers it), so every admin's
+/// screen shows the same queue.
+pub fn queue_updated(
+    events: &Events,
+    client_id: i64,
+    by: i64,
+    action: &str,
+    status: &impl Serialize,
+) {
+    if !events.wanted() {
+        return;
+    }
+    events.publish(Event::new(
+        client_id,
+        true,
+        vec![],
+        "queue_updated",
+        &json!({ "action": action, "userId": by, "queueStatus": status, "timestamp": now() }),
+    ));
+}
+
 /// A person's sessions ended: their connections are told, then closed.
 pub fn session_ended(events: &Events, client_id: i64, user_id: i64, why: &str) {
     if !events.wanted() {

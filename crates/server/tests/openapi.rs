@@ -38,6 +38,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/leads/{id}"),
     ("patch", "/api/leads/{id}"),
     ("delete", "/api/leads/{id}"),
+    ("get", "/api/leads/{id}/calls"),
     ("post", "/api/admin/leads/bulk-action"),
     ("post", "/api/numbers/export"),
     ("get", "/health"),

@@ -772,6 +772,37 @@ pub async fn events(ex: &mut impl AsExec, call_id: i64) -> Result<Vec<CallEvent>
         .await
 }
 
+/// The events of several calls, each call's in order, with the call each belongs to (a page of
+/// a lead's calls with their timelines: one query rather than one per call).
+pub async fn events_of(ex: &mut impl AsExec, call_ids: &[i64]) -> Result<Vec<(i64, CallEvent)>> {
+    if call_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q =
+        sql("SELECT call_id, event, status, occurred_at FROM call_events WHERE call_id IN (");
+    for (i, id) in call_ids.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push_arg(*id);
+    }
+    q.push(") ORDER BY call_id, occurred_at, id");
+    let rows: Vec<(i64, String, String, DateTime<Utc>)> = q.fetch_all(ex).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(call, event, status, occurred_at)| {
+            (
+                call,
+                CallEvent {
+                    event,
+                    status,
+                    occurred_at,
+                },
+            )
+        })
+        .collect())
+}
+
 /// Which calls a listing covers.
 #[derive(Debug, Clone, Default)]
 pub struct CallFilter {
@@ -884,10 +915,11 @@ impl CallFilter {
     }
 
     fn push_where_for(&self, q: &mut Sql, client_id: i64, sorted_page: bool) {
-        // A sparse phone search drives the query from the ids the number indexes give (`+`
-        // keeps the planner from walking the whole client instead).
+        // A sparse phone search drives the query from the ids the number indexes give, and one
+        // lead's calls (a handful) from the lead index (`+` keeps the planner from walking the
+        // whole client's calls newest first instead).
         let sparse_phones = !self.phone_prefixes.is_empty() && !self.phone_scan;
-        q.push(if sparse_phones {
+        q.push(if sparse_phones || self.lead_id.is_some() {
             " WHERE +calls.client_id = "
         } else {
             " WHERE calls.client_id = "

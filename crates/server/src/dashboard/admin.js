@@ -1,6 +1,6 @@
 // The admins' views: live calls, leads, campaigns, call history and the team.
 import * as api from "./api.js";
-import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager, throttle, options, people, submitted, FINAL } from "./ui.js";
+import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager, throttle, options, people, submitted, recording, FINAL } from "./ui.js";
 import { showLeads } from "./leads.js";
 import { showSettings } from "./settings.js";
 
@@ -71,18 +71,39 @@ function showLive(root, { onEvent }) {
       stat("Agents available", number(dashboard.userStats.availableSalespeople), "available"),
     );
   }
-  const refreshStats = throttle(() => loadStats().catch(() => {}), 3000);
+  // Calls start and end: the figures and the queue's live calls are read again.
+  const refreshStats = throttle(() => Promise.all([loadStats(), loadQueue()]).catch(() => {}), 3000);
 
-  // Seed 001's call queue: the server calls waiting leads and bridges them to agents.
+  // Seed 001's call queue: the server calls waiting leads and bridges them to agents. It is
+  // drawn from answers and from `queue_updated` events (another admin's change): each source
+  // takes a number when asked or heard, and an older one never draws over a newer one.
+  let asked = 0;
+  let drawn = 0;
+  const latest = (draw) => {
+    const mine = ++asked;
+    return (q) => {
+      if (mine < drawn) return;
+      drawn = mine;
+      draw(q);
+    };
+  };
+  const loadQueue = () => {
+    const draw = latest(showQueue);
+    return api.post("/api/admin/system/control", { action: "get_queue_status" }).then((r) => draw(r.queueStatus));
+  };
+  // The cap field outlives redraws: what the admin typed stays until the queue starts with it.
+  const cap = h("input", { type: "number", name: "cap", min: 1, max: 1000, title: "Calls at once", oninput: () => (cap.dataset.typed = "1") });
   function showQueue(q) {
-    const cap = h("input", { type: "number", name: "cap", min: 1, max: 1000, value: q.maxConcurrentCalls, title: "Calls at once" });
+    if (!cap.dataset.typed) cap.value = q.maxConcurrentCalls;
     const control = (action) => (e) =>
       busy(e.target, async () => {
         const body = { action };
         if (action === "resume_queue" && cap.value) body.maxConcurrentCalls = Number(cap.value);
+        const draw = latest(showQueue);
         const r = await api.post("/api/admin/system/control", body);
         toast(r.message, "ok");
-        showQueue(r.queueStatus);
+        delete cap.dataset.typed;
+        draw(r.queueStatus);
       });
     fill(
       queue,
@@ -97,10 +118,7 @@ function showLive(root, { onEvent }) {
       ),
     );
   }
-  api
-    .post("/api/admin/system/control", { action: "get_queue_status" })
-    .then((r) => showQueue(r.queueStatus))
-    .catch((e) => fill(queue, h("p", { class: "error" }, e.message)));
+  loadQueue().catch((e) => fill(queue, h("p", { class: "error" }, e.message)));
 
   function note(text) {
     const time = clock(new Date());
@@ -156,6 +174,9 @@ function showLive(root, { onEvent }) {
     } else if (name === "user_online" || name === "user_offline") {
       note(`${d.name || d.username} is ${name === "user_online" ? "online" : "offline"}`);
       refreshStats();
+    } else if (name === "queue_updated") {
+      latest(showQueue)(d.queueStatus);
+      note(`The call queue is ${d.queueStatus.isRunning ? "running" : "paused"}`);
     }
   });
 }
@@ -282,7 +303,7 @@ function showCalls(root, { onEvent }) {
           "div",
           { class: "card" },
           h("h2", {}, `Call ${c.callId}`),
-          h("p", {}, `${c.caller ?? "?"} → ${c.receiver ?? "?"} · `, badge(c.status), ` · ${duration(c.duration)} · ${when(c.startTime)}`),
+          h("p", {}, `${c.caller ?? "?"} → ${c.receiver ?? "?"} · `, badge(c.status), ` · ${duration(c.duration)} · ${when(c.startTime)} `, recording(c.recordingUrl)),
           c.notes ? h("p", {}, c.notes) : null,
           h("div", { class: "transcript", id: "transcript" }, c.transcript || "No transcript."),
         ),

@@ -1,8 +1,9 @@
-// The admins' settings: API keys and the do-not-call list.
+// The admins' settings: API keys, the do-not-call list, the calling schedule and retry rules.
 import * as api from "./api.js";
 import { h, fill, when, number, badge, table, toast, busy, pager, options, submitted } from "./ui.js";
+import { scheduleCard, rulesCard } from "./dialing.js";
 
-// --- Settings: API keys and the do-not-call list ---------------------------------------------
+// --- Settings ---------------------------------------------------------------------------------
 
 /** Super admins: the clients (tenants) of the installation. */
 function clientsCard() {
@@ -210,6 +211,7 @@ export function showSettings(root, { user }) {
       ),
     ),
   );
+  root.append(scheduleCard(), rulesCard());
   if (user.role === "super_admin") root.append(clientsCard());
   loadKeys();
   loadDnc();

@@ -43,6 +43,26 @@ export function when(iso) {
   return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
+/**
+ * `url` when it is an absolute http(s) address, else null: a recording's URL comes from a
+ * provider's webhook or a bot's log, and a `javascript:` one must never become a link.
+ */
+export function webAddress(url) {
+  if (typeof url !== "string") return null;
+  try {
+    const u = new URL(url);
+    return u.protocol === "https:" || u.protocol === "http:" ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A link to a call's recording, opened apart from this page; nothing for no usable address. */
+export function recording(url) {
+  const href = webAddress(url);
+  return href ? h("a", { href, target: "_blank", rel: "noopener noreferrer", class: "recording" }, "Recording") : "";
+}
+
 /** Seconds as m:ss or h:mm:ss. */
 export function duration(seconds) {
   const s = Math.max(0, Math.round(Number(seconds) || 0));

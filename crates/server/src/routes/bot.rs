@@ -102,7 +102,7 @@ pub struct BotCall {
     pub notes: Option<String>,
     pub recording_url: Option<String>,
     pub lead_id: Option<i64>,
-    /// The provider that carried the call (`bot` for calls the bot logged).
+    /// The provider that carried the call (`external` for calls the bot logged).
     pub provider: String,
     /// What the bot attached to the call.
     #[schema(value_type = Object)]

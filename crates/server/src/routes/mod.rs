@@ -9,6 +9,7 @@ pub mod dialer;
 pub mod export;
 pub mod files;
 pub mod health;
+pub mod history;
 pub mod keys;
 pub mod leads;
 pub mod monitoring;
@@ -88,6 +89,7 @@ impl Groups {
                 leads::update_lead,
                 leads::delete_lead
             ))
+            .routes(routes!(history::lead_calls))
             .routes(routes!(leads::bulk_action))
             .routes(routes!(files::export))
             .routes(routes!(operator::available))

@@ -151,11 +151,15 @@ pub async fn control(
             )));
         }
     };
+    let queue_status = queue_status(&st, client).await?;
+    if action != "get_queue_status" {
+        crate::events::queue_updated(&st.events, client, s.user.id, action, &queue_status);
+    }
     Ok(Json(QueueControlAnswer {
         success: true,
         message,
         action: action.to_string(),
-        queue_status: queue_status(&st, client).await?,
+        queue_status,
         reset_count,
     }))
 }

@@ -73,6 +73,7 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
         "xss": {"search": "Eve Quill", "name": xss, "phone": "+14155550124"},
         "downloads": downloads,
         "dnc": "+14155550999",
+        "timezone": "America/New_York",
         "pending": pending,
         "notes": "Wants a call back on Friday",
         "csv": csv,
@@ -149,6 +150,39 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     let (_, dnc) = app.get("/api/dialer/dnc", &admin).await;
     assert_eq!(dnc["entries"][0]["phone"], "+14155550999", "{dnc}");
     assert_eq!(dnc["entries"][0]["reason"], "asked not to be called");
+
+    // The schedule as the form sent it, once (the refused window saved nothing).
+    let (_, s) = app.get("/api/dialer/schedule", &admin).await;
+    assert_eq!(
+        (&s["timezone"], &s["holidays"], &s["version"]),
+        (
+            &json!("America/New_York"),
+            &json!(["2026-12-25"]),
+            &json!(2)
+        ),
+        "{s}"
+    );
+    let days = |d: i64| -> Vec<(String, String)> {
+        s["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["weekday"] == d)
+            .map(|w| (w["start"].to_string(), w["end"].to_string()))
+            .collect()
+    };
+    assert_eq!(days(5), [("\"10:00\"".into(), "\"14:00\"".into())], "{s}");
+    assert_eq!(days(2), [("\"09:00\"".into(), "\"17:00\"".into())], "{s}");
+    assert!(days(6).is_empty(), "Sunday closed: {s}");
+    let (_, r) = app.get("/api/dialer/rules", &admin).await;
+    assert_eq!(
+        (
+            &r["retry"]["busy"]["delay_seconds"],
+            &r["max_attempts_per_day"]
+        ),
+        (&json!(900), &json!(4)),
+        "{r}"
+    );
 
     let (_, users) = app.get("/api/users", &admin).await;
     let users = users["users"].as_array().unwrap();

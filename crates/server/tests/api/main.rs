@@ -16,6 +16,7 @@ mod dialer;
 mod docs_page;
 mod documented;
 mod files;
+mod history;
 mod instances;
 mod leads;
 mod metrics;

@@ -246,6 +246,22 @@ async fn event_streams_carry_each_person_their_events(app: TestApp) {
         json!({"callId": "SSE-1", "status": "success", "timestamp": got[2].1["timestamp"]})
     );
 
+    // The call queue started: the client's admins hear it as it now is (every admin's screen
+    // shows the same queue); a look at it tells nobody.
+    for body in [
+        json!({"action": "get_queue_status"}),
+        json!({"action": "resume_queue", "maxConcurrentCalls": 4}),
+    ] {
+        let (st, answer) = app.post("/api/admin/system/control", &admin, body).await;
+        assert_eq!(st, StatusCode::OK, "{answer}");
+    }
+    let (name, data) = s_admin.next().await;
+    assert_eq!(name, "queue_updated");
+    assert_eq!(data["action"], "resume_queue");
+    assert_eq!(data["userId"], admin_id);
+    assert_eq!(data["queueStatus"]["isRunning"], true);
+    assert_eq!(data["queueStatus"]["maxConcurrentCalls"], 4);
+
     // Nothing of this reached the second operator or the other client: the first event each
     // hears is their own.
     let (st, _) = app

@@ -13,6 +13,9 @@ const say = (step, extra = {}) => process.stdout.write(JSON.stringify({ step, ..
 
 const problems = [];
 const foreign = [];
+// What each page asked and was answered, and what its event stream did: printed when a run
+// fails, to tell a slow answer from a redraw from a dropped stream.
+const trails = new Map();
 
 const browser = await puppeteer.launch({
   executablePath: plan.chromium,
@@ -44,6 +47,13 @@ async function person(label) {
     if (!u.startsWith(base) && !u.startsWith("data:")) foreign.push(u);
   });
   page.on("dialog", (d) => d.accept());
+  const trail = [];
+  trails.set(label, { page, trail });
+  const at = () => new Date().toISOString().slice(11, 23);
+  const path = (u) => u.slice(base.length);
+  page.on("request", (r) => trail.push(`${at()} → ${r.method()} ${path(r.url())} ${r.postData() ?? ""}`.trim()));
+  page.on("response", (r) => trail.push(`${at()} ← ${r.status()} ${path(r.url())}`));
+  page.on("requestfailed", (r) => trail.push(`${at()} ✗ ${path(r.url())} ${r.failure()?.errorText ?? ""}`));
   return page;
 }
 
@@ -108,6 +118,13 @@ async function queueScenario() {
   await signIn(admin, plan.admin.login, plan.admin.password);
   await admin.waitForSelector("#live.on");
   await admin.waitForSelector("#queue-resume");
+  // A second screen (another tab, its own storage) sees what the first one does, unasked.
+  const other = await person("second screen");
+  await other.goto(base + "/", { waitUntil: "load" });
+  await other.waitForSelector("#signin-form", { visible: true });
+  await signIn(other, plan.admin.login, plan.admin.password);
+  await other.waitForSelector("#live.on");
+  await other.waitForSelector("#queue-resume");
   await admin.$eval("#queue [name=cap]", (el) => (el.value = ""));
   await admin.type("#queue [name=cap]", "3");
   await press(admin, "#queue-resume");
@@ -120,9 +137,14 @@ async function queueScenario() {
   });
   check(running.isRunning && running.maxConcurrentCalls === 3, `the queue runs: ${JSON.stringify(running)}`);
   say("queue started", running);
+  await other.waitForSelector("#queue-pause");
+  await waitText(other, "#queue-figures", "of 3 calls at once");
+  await waitText(other, "#feed", "The call queue is running");
+  say("the second screen shows it running");
   await press(admin, "#queue-pause");
   await admin.waitForSelector("#queue-resume");
-  say("queue paused");
+  await other.waitForSelector("#queue-resume");
+  say("queue paused, on both screens");
 
   // Reports: the agents' table over the chosen days.
   await admin.evaluate(() => (location.hash = "#/reports"));
@@ -269,6 +291,17 @@ try {
     );
   }
 
+  // The called lead's history: the operator's call with its timeline and notes, and why the
+  // dialer leaves the lead alone now.
+  await find(lead.phone, 1);
+  await press(admin, "#leads [data-edit]");
+  await admin.waitForSelector("#lead-history tbody tr[data-id]");
+  const history = await admin.$$eval("#lead-history tbody tr[data-id]", (rs) => rs.map((r) => r.textContent));
+  check(history.length === 1 && history[0].includes(plan.notes), `the lead's one call, with its notes: ${history}`);
+  check(/answered \d/.test(history[0]) && history[0].includes("→"), `the call's timeline: ${history[0]}`);
+  await waitText(admin, "#lead-next", "Not called now");
+  say("lead history shown", { call: history[0], next: await text(admin, "#lead-next") });
+
   // Edit one: priority, the operator it is given to, a note.
   await find("Uma Upload", 1);
   await press(admin, "#leads [data-edit]");
@@ -337,6 +370,37 @@ try {
   await press(admin, "#dnc-form button[type=submit]");
   await waitText(admin, "#dnc tbody", plan.dnc);
   say("number blocked");
+
+  // The calling schedule: a window typed wrong is refused and saves nothing; then Saturday
+  // opens late, Sunday closes, a holiday and another zone.
+  async function retype(sel, value) {
+    await admin.$eval(sel, (el) => (el.value = ""));
+    if (value) await admin.type(sel, value);
+  }
+  await admin.waitForSelector("#schedule-form");
+  const before = await text(admin, "#schedule-version");
+  await retype("#schedule-form [name=day2]", "9-5");
+  await press(admin, "#schedule-form button[type=submit]");
+  await waitText(admin, "#toast", 'Wednesday: "9-5"');
+  check((await text(admin, "#schedule-version")) === before, "a bad window saves nothing");
+  await retype("#schedule-form [name=day2]", "09:00-17:00");
+  await retype("#schedule-form [name=day5]", "10:00-14:00");
+  await retype("#schedule-form [name=day6]", "");
+  await retype("#schedule-form [name=holidays]", "2026-12-25");
+  await retype("#schedule-form [name=timezone]", plan.timezone);
+  await press(admin, "#schedule-form button[type=submit]");
+  await waitText(admin, "#schedule-version", "Version 2");
+  check((await admin.$eval("#schedule-form [name=day5]", (el) => el.value)) === "10:00-14:00", "the saved week is shown");
+  say("schedule saved", { version: await text(admin, "#schedule-version") });
+
+  // Retry rules: busy lines are tried again after 15 minutes; four attempts a day at most.
+  await admin.waitForSelector("#rules-form");
+  await retype("#rules-form [name=busy-delay]", "15");
+  await retype("#rules-form [name=per-day]", "4");
+  await press(admin, "#rules-form button[type=submit]");
+  await waitText(admin, "#toast", "Retry rules saved.");
+  check((await admin.$eval("#rules-form [name=busy-delay]", (el) => el.value)) === "15", "the saved rules are shown");
+  say("retry rules saved");
 
   // A super admin adds a client.
   await admin.type("#new-client [name=name]", plan.client);
@@ -415,7 +479,18 @@ try {
   await browser.close();
   process.exit(0);
 } catch (e) {
-  process.stdout.write(JSON.stringify({ error: e.message, problems, foreign }) + "\n");
+  const pages = {};
+  for (const [label, { page, trail }] of trails) {
+    const shown = await page
+      .evaluate(() => ({
+        live: document.getElementById("live")?.textContent,
+        toast: document.getElementById("toast")?.hidden ? null : document.getElementById("toast")?.textContent,
+        view: document.getElementById("view")?.innerText.slice(0, 600),
+      }))
+      .catch((err) => ({ unreadable: err.message }));
+    pages[label] = { ...shown, trail: trail.slice(-30) };
+  }
+  process.stdout.write(JSON.stringify({ error: e.message, problems, foreign, pages }) + "\n");
   await browser.close().catch(() => {});
   process.exit(1);
 }

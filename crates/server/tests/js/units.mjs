@@ -3,6 +3,34 @@
 // crates/server/tests/api/dashboard.rs; prints "ok" and exits 0, or throws.
 import assert from "node:assert/strict";
 import { parseEvents, afterDrops, withQuery } from "../../src/dashboard/api.js";
+import { webAddress } from "../../src/dashboard/ui.js";
+import { parseWindows, formatWindows, parseHolidays } from "../../src/dashboard/dialing.js";
+
+// A day's windows as typed, and back; holidays as typed.
+{
+  assert.deepEqual(parseWindows(5, " 9:00-12:00, 13:30 – 24:00 "), [
+    { weekday: 5, start: "09:00", end: "12:00" },
+    { weekday: 5, start: "13:30", end: "24:00" },
+  ]);
+  assert.deepEqual(parseWindows(0, "  "), [], "an empty day is closed");
+  assert.throws(() => parseWindows(2, "9-5"), /Wednesday: "9-5"/);
+  assert.throws(() => parseWindows(0, "09:00-12:00; 13:00-14:00"), /Monday/);
+  const week = [...parseWindows(0, "09:00-17:00"), ...parseWindows(6, "10:00-12:00, 14:00-16:00")];
+  assert.equal(formatWindows(week, 6), "10:00-12:00, 14:00-16:00");
+  assert.equal(formatWindows(week, 3), "");
+  assert.deepEqual(parseHolidays("2027-01-01, 2026-12-25\n2026-12-25 "), ["2026-12-25", "2027-01-01"]);
+  assert.deepEqual(parseHolidays(""), []);
+  assert.throws(() => parseHolidays("25/12/2026"), /25\/12\/2026/);
+}
+
+// Only http(s) addresses become links (a recording URL is written by webhooks and bots).
+{
+  assert.equal(webAddress("https://rec.example.com/a.mp3"), "https://rec.example.com/a.mp3");
+  assert.equal(webAddress("http://rec.example.com/a b.mp3"), "http://rec.example.com/a%20b.mp3");
+  for (const bad of ["javascript:alert(1)", "JAVASCRIPT:alert(1)", " javascript:alert(1)", "data:text/html,x", "//rec.example.com/a", "rec.mp3", "", null, 42]) {
+    assert.equal(webAddress(bad), null, String(bad));
+  }
+}
 
 // Whole events, a comment, CRLF line ends, several data lines, and a partial event kept.
 {
