@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use switchboard_core::CallStatus;
 use switchboard_store::calls::Call;
 use switchboard_store::leads::Lead;
-use switchboard_store::{Db, notify};
+use switchboard_store::{Db, notify, presence};
 use tokio::sync::{broadcast, mpsc};
 
 /// One thing that happened, for the people of one client it concerns.
@@ -150,6 +150,10 @@ struct Inner {
     listeners: std::sync::atomic::AtomicUsize,
     /// Who has a socket or a stream open here.
     presence: Presence,
+    /// Told when a connection opens or closes here (the shared presence is written again).
+    presence_changed: tokio::sync::Notify,
+    /// Set with the PostgreSQL bridge: where instances share who is connected to each.
+    shared: OnceLock<Db>,
 }
 
 /// Open connections (sockets and streams) per person on this instance: the first one makes
@@ -188,6 +192,58 @@ impl Presence {
             None => None,
         }
     }
+
+    /// Everyone connected here, with their connections.
+    fn snapshot(&self) -> Vec<presence::Here> {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.values()
+            .map(|p| presence::Here {
+                user_id: p.person.id,
+                client_id: p.client_id,
+                connections: p.connections as i64,
+            })
+            .collect()
+    }
+}
+
+/// How often an instance writes who is connected to it (and at most this long after a change,
+/// less the settling below).
+const PRESENCE_BEAT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Another instance's rows count while they are this fresh (three beats).
+const PRESENCE_FRESH: chrono::Duration = chrono::Duration::seconds(30);
+/// A burst of connections opening or closing is written once, this long after the first.
+const PRESENCE_SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Write who is connected here to the shared table every [`PRESENCE_BEAT`] and soon after each
+/// change; at the stop, take this instance's rows away.
+async fn share_presence(events: Events, db: Db) {
+    let me = events.inner.origin.clone();
+    let mut closing = events.closing();
+    loop {
+        let rows = events.inner.presence.snapshot();
+        if let Err(e) = presence::replace(&db, &me, &rows, now_utc()).await {
+            tracing::warn!(error = %e, "could not share who is connected here");
+        }
+        let stop = async {
+            let _ = closing.wait_for(|c| *c).await;
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(PRESENCE_BEAT) => {}
+            _ = events.inner.presence_changed.notified() => {
+                tokio::time::sleep(PRESENCE_SETTLE).await;
+            }
+            _ = stop => {
+                if let Err(e) = presence::replace(&db, &me, &[], now_utc()).await {
+                    tracing::warn!(error = %e, "could not take this instance's presence away");
+                }
+                return;
+            }
+        }
+    }
+}
+
+fn now_utc() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
 }
 
 /// A person's open connection, counted in the presence while it lives.
@@ -201,10 +257,11 @@ impl Drop for Online {
         if let Some(p) = self.events.inner.presence.leave(self.user) {
             presence(&self.events, p.client_id, &p.person, false);
         }
+        self.events.inner.presence_changed.notify_one();
     }
 }
 
-/// Someone with a connection open on this instance.
+/// Someone with a connection open (on any instance sharing the database).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OnlinePerson {
@@ -212,7 +269,7 @@ pub struct OnlinePerson {
     pub name: String,
     pub username: String,
     pub role: &'static str,
-    /// Sockets and event streams the person has open.
+    /// Sockets and event streams the person has open, on every instance.
     pub connections: usize,
 }
 
@@ -244,6 +301,8 @@ impl Events {
                 outbox: OnceLock::new(),
                 closing: tokio::sync::watch::Sender::new(false),
                 presence: Presence::default(),
+                presence_changed: tokio::sync::Notify::new(),
+                shared: OnceLock::new(),
                 origin: format!("{:016x}", rand::random::<u64>()).into(),
                 listeners: std::sync::atomic::AtomicUsize::new(0),
             }),
@@ -297,6 +356,9 @@ impl Events {
             self.inner.origin.clone(),
         ));
         let _ = self.inner.outbox.set(tx);
+        if self.inner.shared.set(db.clone()).is_ok() {
+            tokio::spawn(share_presence(self.clone(), db.clone()));
+        }
         Ok(())
     }
 
@@ -323,40 +385,93 @@ impl Events {
         if self.inner.presence.enter(client_id, person) {
             presence(self, client_id, person, true);
         }
+        self.inner.presence_changed.notify_one();
         Online {
             events: self.clone(),
             user: person.id,
         }
     }
 
-    /// The people of `client_id` with a connection open here, by name.
-    pub fn online_in(&self, client_id: i64) -> Vec<OnlinePerson> {
-        let m = self
-            .inner
-            .presence
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<OnlinePerson> = m
-            .values()
-            .filter(|p| p.client_id == client_id)
-            .map(|p| OnlinePerson {
-                user_id: p.person.id,
-                name: p.person.name.clone(),
-                username: p.person.username.clone(),
-                role: p.person.role,
-                connections: p.connections,
-            })
-            .collect();
+    /// The people of `client_id` with a connection open, by name: here, and on the other
+    /// instances sharing the database (as they last wrote it; while the database cannot
+    /// answer, those here only).
+    pub async fn online_in(&self, client_id: i64) -> Vec<OnlinePerson> {
+        let mut out: Vec<OnlinePerson> = {
+            let m = self
+                .inner
+                .presence
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            m.values()
+                .filter(|p| p.client_id == client_id)
+                .map(|p| OnlinePerson {
+                    user_id: p.person.id,
+                    name: p.person.name.clone(),
+                    username: p.person.username.clone(),
+                    role: p.person.role,
+                    connections: p.connections,
+                })
+                .collect()
+        };
+        if let Some(db) = self.inner.shared.get() {
+            let since = now_utc() - PRESENCE_FRESH;
+            let elsewhere = match db.read().await {
+                Ok(mut rd) => {
+                    presence::elsewhere(&mut rd, client_id, &self.inner.origin, since).await
+                }
+                Err(e) => Err(e),
+            };
+            match elsewhere {
+                Ok(rows) => {
+                    for r in rows {
+                        let n = r.connections.max(0) as usize;
+                        match out.iter_mut().find(|p| p.user_id == r.user_id) {
+                            Some(p) => p.connections += n,
+                            None => out.push(OnlinePerson {
+                                user_id: r.user_id,
+                                name: switchboard_store::users::full_name(
+                                    &r.first_name,
+                                    &r.last_name,
+                                    &r.username,
+                                ),
+                                role: switchboard_core::Role::parse(&r.role)
+                                    .map_or("operator", |x| x.as_str()),
+                                username: r.username,
+                                connections: n,
+                            }),
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not read who is connected elsewhere"),
+            }
+        }
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.user_id.cmp(&b.user_id)));
         out
     }
 
-    /// Signed-in sockets and open event streams on this instance.
-    pub fn connections(&self) -> usize {
-        self.inner
+    /// Signed-in sockets and open event streams: here, and on the other instances sharing the
+    /// database (as they last wrote it).
+    pub async fn connections(&self) -> usize {
+        let here = self
+            .inner
             .listeners
-            .load(std::sync::atomic::Ordering::Relaxed)
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let Some(db) = self.inner.shared.get() else {
+            return here;
+        };
+        let since = now_utc() - PRESENCE_FRESH;
+        let elsewhere = match db.read().await {
+            Ok(mut rd) => presence::connections_elsewhere(&mut rd, &self.inner.origin, since).await,
+            Err(e) => Err(e),
+        };
+        match elsewhere {
+            Ok(n) => here + n.max(0) as usize,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the connections elsewhere");
+                here
+            }
+        }
     }
 
     /// Count a listener here until the returned guard is dropped.
@@ -778,17 +893,20 @@ mod tests {
         );
         let second = events.online(7, &ann);
         assert!(rx.try_recv().is_err(), "a second connection is not news");
-        let online = events.online_in(7);
+        let online = events.online_in(7).await;
         assert_eq!(
             (online.len(), online[0].user_id, online[0].connections),
             (1, 1, 2)
         );
-        assert!(events.online_in(8).is_empty(), "another client sees nobody");
+        assert!(
+            events.online_in(8).await.is_empty(),
+            "another client sees nobody"
+        );
         drop(first);
         assert!(rx.try_recv().is_err(), "one connection is still open");
         drop(second);
         assert_eq!(&*rx.try_recv().unwrap().name, "user_offline");
-        assert!(events.online_in(7).is_empty());
+        assert!(events.online_in(7).await.is_empty());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod leads;
 pub mod lists;
 pub mod notify;
 pub mod performance;
+pub mod presence;
 pub mod reports;
 pub mod schedules;
 pub mod settings;

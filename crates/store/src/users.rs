@@ -29,13 +29,18 @@ pub struct User {
 
 impl User {
     pub fn full_name(&self) -> String {
-        let n = format!("{} {}", self.first_name, self.last_name);
-        let n = n.trim();
-        if n.is_empty() {
-            self.username.clone()
-        } else {
-            n.to_string()
-        }
+        full_name(&self.first_name, &self.last_name, &self.username)
+    }
+}
+
+/// A person's first and last name, or their username when they have neither.
+pub fn full_name(first: &str, last: &str, username: &str) -> String {
+    let n = format!("{first} {last}");
+    let n = n.trim();
+    if n.is_empty() {
+        username.to_string()
+    } else {
+        n.to_string()
     }
 }
 

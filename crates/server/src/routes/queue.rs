@@ -208,7 +208,7 @@ pub async fn system_status(
                 active_calls: q.active_calls,
                 max_concurrent_calls: q.max_concurrent_calls,
             },
-            active_connections: st.events.connections() as i64,
+            active_connections: st.events.connections().await as i64,
             uptime: st.started.elapsed().as_secs(),
             memory: SystemMemory {
                 rss,
@@ -234,8 +234,8 @@ pub struct SystemStatus {
     /// `connected` when the database answers, `disconnected` otherwise.
     pub database: &'static str,
     pub call_queue: SystemCallQueue,
-    /// Seed 001's socket connections: signed-in Socket.io connections and open event streams
-    /// on this instance.
+    /// Seed 001's socket connections: signed-in Socket.io connections and open event streams,
+    /// on every instance sharing the database.
     pub active_connections: i64,
     /// Seconds since this process started.
     pub uptime: u64,

@@ -61,8 +61,8 @@ struct Reader {
 /// Who is connected now.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct PresenceAnswer {
-    /// The client's people with a Socket.io connection or an event stream open on this
-    /// instance, by name.
+    /// The client's people with a Socket.io connection or an event stream open, on any
+    /// instance sharing the database, by name.
     pub online: Vec<crate::events::OnlinePerson>,
 }
 
@@ -71,7 +71,7 @@ pub struct PresenceAnswer {
     path = "/api/presence",
     tag = "real-time",
     summary = "Who is online: the client's people with a socket or an event stream open",
-    description = "The list `user_online` and `user_offline` keep up to date. Counted per instance: with several instances behind a load balancer, each knows the connections it holds.",
+    description = "The list `user_online` and `user_offline` keep up to date. With several instances on one PostgreSQL database, each writes who is connected to it every 10 s and at each change, and this list adds the others' (an instance that died stops counting after 30 s).",
     security(("bearerAuth" = [])),
     responses((status = 200, description = "The people online", body = PresenceAnswer), crate::docs::AdminErrors)
 )]
@@ -80,7 +80,7 @@ pub async fn presence(
     AdminSession(s): AdminSession,
 ) -> axum::Json<PresenceAnswer> {
     axum::Json(PresenceAnswer {
-        online: st.events.online_in(s.client_id()),
+        online: st.events.online_in(s.client_id()).await,
     })
 }
 

@@ -708,6 +708,115 @@ async fn events_reach_every_instance_on_one_postgres() {
     }
 }
 
+/// The people online in `/api/presence` on `app`: (user id, connections).
+async fn online(app: &TestApp, admin: &str) -> Vec<(i64, i64)> {
+    let (st, v) = app.get("/api/presence", admin).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v["online"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["userId"].as_i64().unwrap(),
+                p["connections"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Wait (10 s at most) until `/api/presence` on `app` lists `want`, with the person's
+/// connections.
+async fn online_becomes(app: &TestApp, admin: &str, want: &[(i64, i64)], what: &str) {
+    let mut last = vec![];
+    for _ in 0..100 {
+        last = online(app, admin).await;
+        if last == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: presence {last:?}, not {want:?}");
+}
+
+/// Two instances on one PostgreSQL database: each lists the people connected to either, with
+/// all their connections; an instance that stops takes its people away, and one that died
+/// stops counting once its rows are stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_is_online_is_shared_between_instances() {
+    let Some(app) = TestApp::new(crate::harness::Backend::Postgres).await else {
+        return;
+    };
+    let second =
+        switchboard_server::prepare_with_db(app.state.db.clone(), crate::harness::test_config())
+            .await
+            .expect("a second instance");
+    let admin = app.admin().await;
+    let (op_id, op) = app.user(&admin, "roamer", "operator", None).await;
+    let client = app.state.default_client_id;
+    let person = switchboard_server::events::PersonView {
+        id: op_id,
+        name: "roamer".into(),
+        username: "roamer".into(),
+        role: "operator",
+    };
+    assert_eq!(online(&app, &admin).await, []);
+
+    // Connected to the second instance only: the first lists them, and counts the connection.
+    let there = second.events.online(client, &person);
+    online_becomes(&app, &admin, &[(op_id, 1)], "a connection elsewhere").await;
+    let (_, status) = app.get("/api/admin/system-status", &admin).await;
+    assert_eq!(
+        status["systemStatus"]["activeConnections"], 1,
+        "seed 001's count covers every instance: {status}"
+    );
+
+    // And to the first as well: one person, two connections.
+    let mut here = Stream::open(&app, Some(&op)).await.unwrap();
+    assert_eq!(here.next().await.0, "authenticated");
+    online_becomes(&app, &admin, &[(op_id, 2)], "connections on both").await;
+    let (_, listed) = app.get("/api/presence", &admin).await;
+    assert_eq!(listed["online"][0]["username"], "roamer", "{listed}");
+    assert_eq!(listed["online"][0]["role"], "operator", "{listed}");
+
+    // The second instance's connection closes; then the first's.
+    drop(there);
+    online_becomes(
+        &app,
+        &admin,
+        &[(op_id, 1)],
+        "the connection elsewhere closed",
+    )
+    .await;
+    drop(here);
+    online_becomes(&app, &admin, &[], "every connection closed").await;
+
+    // An instance that stops takes its people away at once.
+    let _back = second.events.online(client, &person);
+    online_becomes(&app, &admin, &[(op_id, 1)], "connected elsewhere again").await;
+    second.events.close();
+    online_becomes(&app, &admin, &[], "the other instance stopped").await;
+
+    // One that died leaves rows behind, which stop counting once stale (30 s).
+    let mut w = app.state.db.write().await.unwrap();
+    switchboard_store::sql(
+        "INSERT INTO presence (instance_id, user_id, client_id, connections, seen_at) VALUES ('dead', $1, $2, 1, $3), ('alive', $1, $2, 2, $4)",
+    )
+    .arg(op_id)
+    .arg(client)
+    .arg(chrono::Utc::now() - chrono::Duration::seconds(45))
+    .arg(chrono::Utc::now())
+    .execute(&mut w)
+    .await
+    .unwrap();
+    drop(w);
+    assert_eq!(
+        online(&app, &admin).await,
+        [(op_id, 2)],
+        "only the fresh rows"
+    );
+}
+
 mod sessions_ended_elsewhere_close_connections {
     use crate::harness::{Backend, TestApp, test_config};
 
