@@ -87,10 +87,14 @@ fn answer(index: usize, asset: &Asset, headers: &HeaderMap) -> Response {
     let h = res.headers_mut();
     h.insert(header::ETAG, HeaderValue::from_str(tag).expect("a hex tag"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    protect(h, HeaderValue::from_static(CSP));
+    res
+}
+
+/// The headers every page of ours carries: its content security policy `csp`, no sniffing of
+/// types, no framing, no referrer sent on.
+pub fn protect(h: &mut HeaderMap, csp: HeaderValue) {
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -100,7 +104,6 @@ fn answer(index: usize, asset: &Asset, headers: &HeaderMap) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    res
 }
 
 /// The dashboard's routes; public (the page signs in through the API), not rate limited.

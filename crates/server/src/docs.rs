@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -475,8 +475,8 @@ pub async fn openapi_json(Extension(doc): Extension<Document>) -> Response {
     summary = "The documentation page",
     responses((status = 200, description = "HTML page", content_type = "text/html", body = String))
 )]
-pub async fn page() -> Html<&'static str> {
-    Html(PAGE)
+pub async fn page() -> Response {
+    page_answer()
 }
 
 #[utoipa::path(
@@ -486,8 +486,39 @@ pub async fn page() -> Html<&'static str> {
     summary = "The documentation page",
     responses((status = 200, description = "HTML page", content_type = "text/html", body = String))
 )]
-pub async fn page_slash() -> Html<&'static str> {
-    Html(PAGE)
+pub async fn page_slash() -> Response {
+    page_answer()
+}
+
+/// The page's policy: its one inline script and its one inline style are allowed by their
+/// SHA-256 hashes (nothing else inline runs or applies), and it may fetch the document from
+/// this server only.
+static PAGE_CSP: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+    let hash = |open: &str, close: &str| {
+        let start = PAGE
+            .find(open)
+            .map(|i| i + open.len())
+            .expect("an inline block");
+        let end = start + PAGE[start..].find(close).expect("its end");
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(PAGE[start..end].as_bytes());
+        format!(
+            "'sha256-{}'",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest)
+        )
+    };
+    HeaderValue::from_str(&format!(
+        "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; img-src 'self' data:; \
+         form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+        hash("<script>", "</script>"),
+        hash("<style>", "</style>"),
+    ))
+    .expect("an ASCII policy")
+});
+
+fn page_answer() -> Response {
+    let mut res = Html(PAGE).into_response();
+    crate::dashboard::protect(res.headers_mut(), PAGE_CSP.clone());
+    res
 }
 
 /// Schemas of request fields whose values are a closed set, built from the very lists the
@@ -792,5 +823,35 @@ pub mod field {
             "`api` (the default, also for null): the `x-api-key` of seed 003; `dialer`: a dialer \
              token (seed 002); `bot`: a bot key (seed 004).",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_docs_page_allows_its_own_inline_code_only() {
+        let res = page_answer();
+        let h = res.headers();
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.starts_with("default-src 'none'; script-src 'sha256-"),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        // The hash is the script's: a changed script would not run.
+        let start = PAGE.find("<script>").unwrap() + "<script>".len();
+        let end = start + PAGE[start..].find("</script>").unwrap();
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(PAGE[start..end].as_bytes());
+        let want = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest);
+        assert!(
+            csp.contains(&format!("script-src 'sha256-{want}'")),
+            "{csp}"
+        );
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
     }
 }
