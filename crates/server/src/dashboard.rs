@@ -54,6 +54,7 @@ const ASSETS: &[Asset] = &[
     script("leads.js", include_str!("dashboard/leads.js")),
     script("settings.js", include_str!("dashboard/settings.js")),
     script("dialing.js", include_str!("dashboard/dialing.js")),
+    script("lists.js", include_str!("dashboard/lists.js")),
     script("agent.js", include_str!("dashboard/agent.js")),
 ];
 

@@ -1,5 +1,6 @@
 // The admins' leads: find, page through, edit, act on many at once, upload, export.
 import * as api from "./api.js";
+import { listsCard } from "./lists.js";
 import { h, fill, when, clock, duration, number, badge, table, toast, busy, pager, options, people, recording } from "./ui.js";
 
 const LEAD_STATUSES = ["pending", "claimed", "calling", "answered", "transferred", "failed"];
@@ -216,7 +217,7 @@ export function showLeads(root) {
   const search = h("input", { type: "search", name: "search", id: "leads-search", placeholder: "Name, phone or email" });
   const status = h("select", { name: "status" }, options(LEAD_STATUSES, "", "Any status"));
   const priority = h("select", { name: "priority" }, options(PRIORITIES, "", "Any priority"));
-  const list = h("select", { name: "list" }, options([], "", "Any list"));
+  const list = h("select", { name: "list", id: "leads-list" }, options([], "", "Any list"));
   const uploadList = h("select", { name: "listId" }, options([], "", "No list (or the file's list column)"));
   const file = h("input", { type: "file", name: "csvFile", accept: ".csv,text/csv", required: true });
   const report = h("div", { id: "upload-report" });
@@ -355,8 +356,33 @@ export function showLeads(root) {
       form.reset();
       state.page = 1;
       load();
+      // The lists' counts changed with the upload.
+      lists.reload();
     });
   }
+
+  // The lists card keeps the list pickers current, and shows one list's leads on request.
+  const lists = listsCard({
+    onChange(all) {
+      const named = all.map((l) => [l.id, `${l.name} (${number(l.lead_count)})`]);
+      const keep = [list.value, uploadList.value];
+      fill(list, options(named, "", "Any list"));
+      fill(uploadList, options(named, "", "No list (or the file's list column)"));
+      [list.value, uploadList.value] = keep.map((v) => (all.some((l) => String(l.id) === v) ? v : ""));
+      if (state.list && !list.value) {
+        state.list = "";
+        load();
+      }
+    },
+    // A list's leads, all of them: the other filters are cleared.
+    show(l) {
+      list.value = String(l.id);
+      search.value = status.value = priority.value = "";
+      Object.assign(state, { list: list.value, search: "", status: "", priority: "", page: 1 });
+      load();
+      results.scrollIntoView?.({ block: "nearest" });
+    },
+  });
 
   fill(
     root,
@@ -378,15 +404,8 @@ export function showLeads(root) {
       h("div", { class: "inline" }, file, uploadList, h("button", { type: "submit" }, "Upload")),
       report,
     ),
+    lists.card,
   );
-  api
-    .get("/api/lists")
-    .then(({ lists }) => {
-      const named = lists.map((l) => [l.id, `${l.name} (${number(l.lead_count)})`]);
-      fill(list, options(named, "", "Any list"));
-      fill(uploadList, options(named, "", "No list (or the file's list column)"));
-    })
-    .catch((e) => toast(e.message, "error"));
   // Names of the people leads are assigned to, then the first page.
   people()
     .then((m) => (staff = m))

@@ -78,7 +78,7 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
         "notes": "Wants a call back on Friday",
         "csv": csv,
         "badLine": 3,
-        "list": {"id": list_id},
+        "list": {"id": list_id, "phones": ["+14155550301", "+14155550302"]},
         "campaign": "Dashboard campaign",
         "newUser": "nia",
         "client": "Acme Dialing",
@@ -150,6 +150,24 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     let (_, dnc) = app.get("/api/dialer/dnc", &admin).await;
     assert_eq!(dnc["entries"][0]["phone"], "+14155550999", "{dnc}");
     assert_eq!(dnc["entries"][0]["reason"], "asked not to be called");
+
+    // The list made in the page was renamed and deleted: only the test's own is left.
+    let (_, lists) = app.get("/api/lists", &admin).await;
+    let names: Vec<&str> = lists["lists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Dashboard list"], "{lists}");
+    let (_, audit) = app.get("/api/audit?entity=list", &admin).await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    for want in ["create", "update", "delete"] {
+        assert!(actions.contains(&want), "the list was {want}d: {audit}");
+    }
 
     // The schedule as the form sent it, once (the refused window saved nothing).
     let (_, s) = app.get("/api/dialer/schedule", &admin).await;

@@ -330,6 +330,37 @@ try {
   await waitText(admin, "#bulk-report tbody", "CONNECTED");
   say("bulk actions", { report: await text(admin, "#bulk-report") });
 
+  // Lists: one list's leads shown; a list made, offered to uploads, renamed, deleted.
+  await waitText(admin, "#lists tbody", "Dashboard list");
+  await press(admin, `[data-show-list="${plan.list.id}"]`);
+  await admin.waitForFunction(
+    (phones) => {
+      const rows = [...document.querySelectorAll("#leads tbody tr[data-id]")].map((r) => r.textContent);
+      return rows.length === phones.length && phones.every((p) => rows.some((r) => r.includes(p)));
+    },
+    { timeout: WAIT },
+    plan.list.phones,
+  );
+  check((await admin.$eval("#leads-list", (el) => el.value)) === String(plan.list.id), "the list filter shows the list");
+  await admin.type("#new-list [name=name]", "Spring callbacks");
+  await admin.type("#new-list [name=description]", "asked to be called in spring");
+  await press(admin, "#new-list button[type=submit]");
+  const made = await admin.waitForFunction(
+    () => [...document.querySelectorAll("#lists tbody tr[data-id]")].find((r) => r.textContent.includes("Spring callbacks"))?.dataset.id,
+    { timeout: WAIT },
+  );
+  const listId = await made.jsonValue();
+  await admin.waitForSelector(`#upload [name=listId] option[value="${listId}"]`);
+  await press(admin, `[data-edit-list="${listId}"]`);
+  await admin.$eval("#list-form [name=name]", (el) => (el.value = ""));
+  await admin.type("#list-form [name=name]", "Spring follow-ups");
+  await press(admin, "#list-form button[type=submit]");
+  await waitText(admin, `#lists tr[data-id="${listId}"]`, "Spring follow-ups");
+  await press(admin, `[data-delete-list="${listId}"]`);
+  await admin.waitForFunction((id) => !document.querySelector(`#lists tr[data-id="${id}"]`), { timeout: WAIT }, listId);
+  check(!(await admin.$(`#upload [name=listId] option[value="${listId}"]`)), "a deleted list is no longer offered");
+  say("lists made, renamed, deleted", { listId });
+
   // --- Campaigns: start one over a list, pause it -----------------------------------------
   await admin.evaluate(() => (location.hash = "#/campaigns"));
   await admin.waitForSelector(`#new-campaign [name=listId] option[value="${plan.list.id}"]`);
