@@ -55,6 +55,7 @@ const ASSETS: &[Asset] = &[
     script("settings.js", include_str!("dashboard/settings.js")),
     script("dialing.js", include_str!("dashboard/dialing.js")),
     script("lists.js", include_str!("dashboard/lists.js")),
+    script("history.js", include_str!("dashboard/history.js")),
     script("agent.js", include_str!("dashboard/agent.js")),
 ];
 

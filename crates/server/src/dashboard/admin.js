@@ -91,10 +91,11 @@ function showLive(root, { onEvent }) {
     const draw = latest(showQueue);
     return api.post("/api/admin/system/control", { action: "get_queue_status" }).then((r) => draw(r.queueStatus));
   };
-  // The cap field outlives redraws: what the admin typed stays until the queue starts with it.
+  // The cap field outlives redraws: what the admin typed (or is typing) stays until the queue
+  // starts with it.
   const cap = h("input", { type: "number", name: "cap", min: 1, max: 1000, title: "Calls at once", oninput: () => (cap.dataset.typed = "1") });
   function showQueue(q) {
-    if (!cap.dataset.typed) cap.value = q.maxConcurrentCalls;
+    if (!cap.dataset.typed && document.activeElement !== cap) cap.value = q.maxConcurrentCalls;
     const control = (action) => (e) =>
       busy(e.target, async () => {
         const body = { action };

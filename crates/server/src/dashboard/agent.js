@@ -1,6 +1,7 @@
 // The operators' view: their call, their leads, the leads waiting, their recent calls.
 import * as api from "./api.js";
 import { h, fill, when, duration, number, badge, table, stat, toast, busy, pager, FINAL } from "./ui.js";
+import { showHistory } from "./history.js";
 
 
 function showWork(root, { user, onEvent }) {
@@ -9,6 +10,14 @@ function showWork(root, { user, onEvent }) {
   const mine = h("div", { id: "my-leads" });
   const waiting = h("div", { id: "waiting-leads" });
   const history = h("div", { id: "my-history" });
+  // A lead's past calls (with the notes left on them), opened from the lead's row.
+  const leadCalls = h("div", { class: "card", id: "lead-calls", hidden: true });
+  const openCalls = (l) => {
+    leadCalls.hidden = false;
+    showHistory(leadCalls, l);
+    leadCalls.scrollIntoView?.({ block: "nearest" });
+  };
+  const callsButton = (l) => h("button", { type: "button", class: "quiet", "data-history": l.id, onclick: () => openCalls(l) }, "History");
   const available = h("input", { type: "checkbox", id: "available" });
   let call = null; // {id, callId, number, status, leadId, notesSaved}
   let waitingPage = 1;
@@ -107,7 +116,7 @@ function showWork(root, { user, onEvent }) {
       fill(
         mine,
         table(
-          leadColumns((l) => h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call")),
+          leadColumns((l) => [callsButton(l), " ", h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call")]),
           dashboard.assignedLeads,
           { empty: "No leads are yours yet: claim one below.", key: (l) => l.id },
         ),
@@ -161,6 +170,7 @@ function showWork(root, { user, onEvent }) {
             ["Status", (c) => badge(c.status)],
             ["Length", (c) => duration(c.duration)],
             ["Notes", (c) => c.notes ?? ""],
+            ["", (c) => (c.lead?.id ? callsButton(c.lead) : null)],
           ],
           r.calls,
           { empty: "No calls yet.", key: (c) => c.id },
@@ -192,6 +202,7 @@ function showWork(root, { user, onEvent }) {
       h("div", { class: "card" }, h("h2", {}, "Leads waiting"), waiting),
       h("div", { class: "card" }, h("h2", {}, "Your leads"), mine),
     ),
+    leadCalls,
     h("div", { class: "card" }, h("h2", {}, "Your recent calls"), history),
   );
   renderCall();

@@ -1,7 +1,8 @@
 // The admins' leads: find, page through, edit, act on many at once, upload, export.
 import * as api from "./api.js";
 import { listsCard } from "./lists.js";
-import { h, fill, when, clock, duration, number, badge, table, toast, busy, pager, options, people, recording } from "./ui.js";
+import { showHistory } from "./history.js";
+import { h, fill, when, number, badge, table, toast, busy, pager, options, people } from "./ui.js";
 
 const LEAD_STATUSES = ["pending", "claimed", "calling", "answered", "transferred", "failed"];
 const PRIORITIES = ["urgent", "high", "medium", "low"];
@@ -165,53 +166,8 @@ export function showLeads(root) {
     });
     const history = h("div", { class: "card", id: "lead-history" }, h("h2", {}, "Calls"), h("p", { class: "muted" }, "Loading…"));
     fill(editor, form, history);
-    showHistory(history, lead, 1);
+    showHistory(history, lead, { explain: true });
     form.scrollIntoView?.({ block: "nearest" });
-  }
-
-  // The lead's calls, newest first, each with its timeline, and whether the dialer may call it
-  // now (and if not, why and from when).
-  async function showHistory(box, lead, page) {
-    try {
-      const [calls, next] = await Promise.all([
-        api.get(api.withQuery(`/api/leads/${lead.id}/calls`, { page, limit: 10 })),
-        api.get(`/api/dialer/explain/${lead.id}`),
-      ]);
-      const steps = (c) => c.events.map((e) => `${e.status} ${clock(new Date(e.at))}`).join(" → ");
-      fill(
-        box,
-        h("h2", {}, "Calls"),
-        h(
-          "p",
-          { id: "lead-next" },
-          next.dialable
-            ? "The dialer may call this lead now."
-            : [
-                "Not called now: ",
-                next.reasons.map((r) => r.message).join("; "),
-                next.dialable_at ? ` (from ${when(next.dialable_at)})` : "",
-                ".",
-              ],
-        ),
-        table(
-          [
-            ["Started", (c) => when(c.started_at)],
-            ["Status", (c) => badge(c.status)],
-            ["Agent", (c) => c.agent_name ?? "—"],
-            ["Talked", (c) => (c.duration === null ? "—" : duration(c.duration))],
-            ["By", (c) => c.provider],
-            ["Timeline", (c) => h("span", { class: "muted" }, steps(c))],
-            ["Notes", (c) => c.notes ?? ""],
-            ["", (c) => recording(c.recording_url)],
-          ],
-          calls.calls,
-          { empty: "Never called.", key: (c) => c.id },
-        ),
-        calls.pagination.pages > 1 ? pager(calls.pagination, (p) => showHistory(box, lead, p)) : null,
-      );
-    } catch (e) {
-      fill(box, h("h2", {}, "Calls"), h("p", { class: "error" }, e.message));
-    }
   }
 
   const search = h("input", { type: "search", name: "search", id: "leads-search", placeholder: "Name, phone or email" });

@@ -125,7 +125,11 @@ async function queueScenario() {
   await signIn(other, plan.admin.login, plan.admin.password);
   await other.waitForSelector("#live.on");
   await other.waitForSelector("#queue-resume");
-  await admin.$eval("#queue [name=cap]", (el) => (el.value = ""));
+  // As a person does: into the field, all of it selected, typed over.
+  await admin.focus("#queue [name=cap]");
+  await admin.keyboard.down("Control");
+  await admin.keyboard.press("KeyA");
+  await admin.keyboard.up("Control");
   await admin.type("#queue [name=cap]", "3");
   await press(admin, "#queue-resume");
   await admin.waitForSelector("#queue-pause");
@@ -230,6 +234,13 @@ try {
   await press(op, "#call-notes button[type=submit]");
   await waitText(op, "#my-history", plan.notes);
   say("notes saved", { status: await text(op, "#my-history .badge") });
+  // The lead's own history, opened from the call: the call with its timeline and the notes.
+  await press(op, `#my-history [data-history="${lead.id}"]`);
+  await op.waitForSelector("#lead-calls tbody tr[data-id]");
+  const opHistory = await op.$$eval("#lead-calls tbody tr[data-id]", (rs) => rs.map((r) => r.textContent));
+  check(opHistory.length === 1 && opHistory[0].includes(plan.notes) && opHistory[0].includes("answered"), `the operator's view of the lead's calls: ${opHistory}`);
+  check((await op.$("#lead-next")) === null, "operators are not shown the dialer's reasons (an admin route)");
+  say("operator read the lead's history");
 
   // --- Leads: text from the database stays text; a CSV upload reports its rows ------------
   await admin.evaluate(() => (location.hash = "#/leads"));
