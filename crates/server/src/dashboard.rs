@@ -56,6 +56,7 @@ const ASSETS: &[Asset] = &[
     script("dialing.js", include_str!("dashboard/dialing.js")),
     script("lists.js", include_str!("dashboard/lists.js")),
     script("history.js", include_str!("dashboard/history.js")),
+    script("capacity.js", include_str!("dashboard/capacity.js")),
     script("agent.js", include_str!("dashboard/agent.js")),
 ];
 

@@ -3,6 +3,7 @@ import * as api from "./api.js";
 import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager, throttle, options, people, submitted, recording, FINAL } from "./ui.js";
 import { showLeads } from "./leads.js";
 import { showSettings } from "./settings.js";
+import { capacityCard, failuresCard } from "./capacity.js";
 
 
 // --- Live: stats, the calls in progress, what just happened -------------------------------
@@ -252,9 +253,12 @@ function showCampaigns(root, { onEvent }) {
     load();
   });
 
+  const capacity = capacityCard();
+  const failures = failuresCard();
   fill(
     root,
     h("div", { class: "card" }, h("h2", {}, "Campaigns"), results),
+    h("div", { class: "grid2" }, capacity.card, failures.card),
     h(
       "form",
       { class: "card", id: "new-campaign", onsubmit: create },
@@ -276,7 +280,11 @@ function showCampaigns(root, { onEvent }) {
     .then(({ lists }) => fill(listSelect, options(lists.map((l) => [l.id, `${l.name} (${number(l.lead_count)})`]), "", "Choose a list")))
     .catch((e) => toast(e.message, "error"));
   load();
-  const reload = throttle(load, 5000);
+  const reload = throttle(() => {
+    load();
+    capacity.reload();
+    failures.reload();
+  }, 5000);
   const off = onEvent((name, d) => {
     if (name === "callTerminated" || (name === "call_initiated" && d.campaignId)) reload();
   });

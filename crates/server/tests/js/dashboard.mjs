@@ -387,6 +387,12 @@ try {
   await press(admin, `[data-pause="${campaignId}"]`);
   await admin.waitForSelector(`[data-resume="${campaignId}"]`);
   say("campaign created and paused", { campaignId });
+  // Seed 003's monitoring beside it: the capacity in use, and why calls failed.
+  await waitText(admin, "#capacity-calls", "calls at once");
+  const health = await text(admin, "#capacity .badge");
+  check(["healthy", "warning", "critical"].includes(health), `the system's status: ${health}`);
+  await waitText(admin, "#failures-total", "calls failed in the last 7 days");
+  say("capacity and failures shown", { capacity: await text(admin, "#capacity"), failures: await text(admin, "#failures-total") });
 
   // --- Settings: an API key shown once, working, then revoked; a number not to call --------
   await admin.evaluate(() => (location.hash = "#/settings"));

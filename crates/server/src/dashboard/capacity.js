@@ -1,0 +1,71 @@
+// Seed 003's monitoring in the Campaigns view: how much of the concurrency the calls use now,
+// and why calls failed lately, each with the server's recommendations.
+import * as api from "./api.js";
+import { h, fill, number, badge, table } from "./ui.js";
+
+const advice = (items) =>
+  items?.length
+    ? h(
+        "ul",
+        { class: "advice" },
+        items.map((r) => h("li", {}, badge(r.priority ?? "info"), " ", r.message ?? r.description ?? "")),
+      )
+    : null;
+
+/** The capacity card and its reload (campaigns start and end: the view calls it). */
+export function capacityCard() {
+  const box = h("div", { id: "capacity" }, h("p", { class: "muted" }, "Loading…"));
+  async function load() {
+    try {
+      const r = await api.get("/plivo/monitoring/utilization");
+      const u = r.utilization;
+      const bar = h("div", { class: "progress" }, h("div", {}));
+      bar.firstChild.style.width = `${Math.min(100, Number(u.concurrency.percentage) || 0)}%`;
+      fill(
+        box,
+        h(
+          "div",
+          { class: "toolbar" },
+          badge(u.systemStatus),
+          h("span", { id: "capacity-calls" }, `${number(u.concurrency.active)} of ${number(u.concurrency.max)} calls at once (${u.concurrency.percentage}%)`),
+          bar,
+          h("span", {}, `${number(u.campaigns.running)} campaigns running, ${number(u.campaigns.paused)} paused`),
+          h("span", {}, `${number(u.callRate.ratePerMinute)} calls a minute lately`),
+        ),
+        advice(r.recommendations),
+      );
+    } catch (e) {
+      fill(box, h("p", { class: "error" }, e.message));
+    }
+  }
+  load();
+  return { card: h("div", { class: "card" }, h("h2", {}, "Capacity"), box), reload: load };
+}
+
+/** Why calls failed over the last `days` days (seed 003's failed-calls analysis). */
+export function failuresCard(days = 7) {
+  const box = h("div", { id: "failures" }, h("p", { class: "muted" }, "Loading…"));
+  async function load() {
+    try {
+      const { analysis: a } = await api.get(api.withQuery("/plivo/dashboard/failed-calls", { days }));
+      fill(
+        box,
+        h("p", { id: "failures-total" }, `${number(a.totalFailed)} calls failed in the last ${days} days.`),
+        table(
+          [
+            ["Why", (f) => f.reason],
+            ["Calls", (f) => number(f.count)],
+            ["Share", (f) => `${f.percentage}%`],
+          ],
+          a.failureReasons,
+          { empty: "No call failed." },
+        ),
+        advice(a.recommendations),
+      );
+    } catch (e) {
+      fill(box, h("p", { class: "error" }, e.message));
+    }
+  }
+  load();
+  return { card: h("div", { class: "card" }, h("h2", {}, "Why calls failed"), box), reload: load };
+}
