@@ -1,5 +1,6 @@
 # Shared by the bench scripts that time a running server: source it after setting SB (the
-# server binary), PORT, PUBLIC (http://127.0.0.1:$PORT) and WORK (a scratch folder). Other
+# server binary), PORT, PUBLIC (http://127.0.0.1:$PORT), WORK (a scratch folder) and, for
+# median_of, RUNS. Other
 # settings the server needs (a provider's) the caller exports as SWITCHBOARD_* variables first.
 # On exit the server is stopped and WORK removed.
 
@@ -19,6 +20,11 @@ binary_of() { # $1 = a name in BUILDS: the binary SB_<name> names, else this che
   echo "${!var:-target/release/switchboard}"
 }
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+median_of() { # $1 = path, $2 = token: RUNS requests, prints the median seconds
+  for _ in $(seq 1 "$RUNS"); do
+    curl -sf -o /dev/null -w '%{time_total}\n' "$PUBLIC$1" -H "authorization: Bearer $2" || echo FAILED
+  done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
 token() { # $1 = login, $2 = password
   curl -sf "$PUBLIC/api/auth/login" -H 'content-type: application/json' \
     -d "{\"username\":\"$1\",\"password\":\"$2\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'

@@ -32,11 +32,6 @@ SB=${SB:-target/release/switchboard}
 BENCH=target/release/switchboard-bench
 WORK=$(mktemp -d)
 source bench/lib.sh
-median_of() { # $1 = path, $2 = token: RUNS requests, prints the median seconds
-  for _ in $(seq 1 "$RUNS"); do
-    curl -sf -o /dev/null -w '%{time_total}\n' "$PUBLIC$1" -H "authorization: Bearer $2" || echo FAILED
-  done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
 
 echo "== machine: $(nproc) cores; $(date -u '+%F %H:%M') UTC; $CALLS calls, $LEADS leads, $RUNS requests per route; $SB"
 if [[ $LEADS -gt 0 ]]; then

@@ -500,7 +500,7 @@ static PAGE_CSP: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| 
             .map(|i| i + open.len())
             .expect("an inline block");
         let end = start + PAGE[start..].find(close).expect("its end");
-        let digest = <sha2::Sha256 as sha2::Digest>::digest(PAGE[start..end].as_bytes());
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(&PAGE.as_bytes()[start..end]);
         format!(
             "'sha256-{}'",
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest)
@@ -844,7 +844,7 @@ mod tests {
         // The hash is the script's: a changed script would not run.
         let start = PAGE.find("<script>").unwrap() + "<script>".len();
         let end = start + PAGE[start..].find("</script>").unwrap();
-        let digest = <sha2::Sha256 as sha2::Digest>::digest(PAGE[start..end].as_bytes());
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(&PAGE.as_bytes()[start..end]);
         let want = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest);
         assert!(
             csp.contains(&format!("script-src 'sha256-{want}'")),

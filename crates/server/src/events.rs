@@ -775,15 +775,18 @@ pub fn lead_assigned(events: &Events, lead: &Lead, by: Option<i64>) {
     ));
 }
 
+/// Tell the client's admins (and nobody else) `name` with `data`, when anyone may hear it.
+fn to_admins(events: &Events, client_id: i64, name: &'static str, data: &Value) {
+    if events.wanted() {
+        events.publish(Event::new(client_id, true, vec![], name, data));
+    }
+}
+
 /// A person's first connection opened (`online`) or last one closed.
 pub fn presence(events: &Events, client_id: i64, user: &PersonView, online: bool) {
-    if !events.wanted() {
-        return;
-    }
-    events.publish(Event::new(
+    to_admins(
+        events,
         client_id,
-        true,
-        vec![],
         if online {
             "user_online"
         } else {
@@ -797,7 +800,7 @@ pub fn presence(events: &Events, client_id: i64, user: &PersonView, online: bool
             "role": user.role,
             "timestamp": now(),
         }),
-    ));
+    );
 }
 
 /// An admin paused, resumed or reset seed 001's call queue: the client's admins hear the queue
@@ -810,16 +813,12 @@ pub fn queue_updated(
     action: &str,
     status: &impl Serialize,
 ) {
-    if !events.wanted() {
-        return;
-    }
-    events.publish(Event::new(
+    to_admins(
+        events,
         client_id,
-        true,
-        vec![],
         "queue_updated",
         &json!({ "action": action, "userId": by, "queueStatus": status, "timestamp": now() }),
-    ));
+    );
 }
 
 /// A person's sessions ended: their connections are told, then closed.

@@ -623,17 +623,23 @@ async fn heard(
     .clone()
 }
 
-/// Two instances on one PostgreSQL database: what happens on one is heard on both, once; an
-/// event too large for a notification reaches the other without its long texts.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_reach_every_instance_on_one_postgres() {
-    let Some(app) = TestApp::new(crate::harness::Backend::Postgres).await else {
-        return;
-    };
+/// A test app on PostgreSQL and a second instance on its database.
+async fn two_instances() -> Option<(TestApp, switchboard_server::state::AppState)> {
+    let app = TestApp::new(crate::harness::Backend::Postgres).await?;
     let second =
         switchboard_server::prepare_with_db(app.state.db.clone(), crate::harness::test_config())
             .await
             .expect("a second instance");
+    Some((app, second))
+}
+
+/// Two instances on one PostgreSQL database: what happens on one is heard on both, once; an
+/// event too large for a notification reaches the other without its long texts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_every_instance_on_one_postgres() {
+    let Some((app, second)) = two_instances().await else {
+        return;
+    };
     let mut here = app.state.events.subscribe();
     let mut there = second.events.subscribe();
     let admin = app.admin().await;
@@ -744,13 +750,9 @@ async fn online_becomes(app: &TestApp, admin: &str, want: &[(i64, i64)], what: &
 /// stops counting once its rows are stale.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_is_online_is_shared_between_instances() {
-    let Some(app) = TestApp::new(crate::harness::Backend::Postgres).await else {
+    let Some((app, second)) = two_instances().await else {
         return;
     };
-    let second =
-        switchboard_server::prepare_with_db(app.state.db.clone(), crate::harness::test_config())
-            .await
-            .expect("a second instance");
     let admin = app.admin().await;
     let (op_id, op) = app.user(&admin, "roamer", "operator", None).await;
     let client = app.state.default_client_id;
