@@ -3,7 +3,7 @@ import * as api from "./api.js";
 import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager, throttle, options, people, submitted, recording, FINAL } from "./ui.js";
 import { showLeads } from "./leads.js";
 import { showSettings } from "./settings.js";
-import { capacityCard, failuresCard } from "./capacity.js";
+import { capacityCard, failuresCard, showCampaign } from "./capacity.js";
 
 
 // --- Live: stats, the calls in progress, what just happened -------------------------------
@@ -187,6 +187,8 @@ function showLive(root, { onEvent }) {
 
 function showCampaigns(root, { onEvent }) {
   const results = h("div", { id: "campaigns" });
+  const detail = h("div", { id: "campaign-detail" });
+  let open = null; // the campaign shown in detail
   const listSelect = h("select", { name: "listId", required: true }, options([], "", "Choose a list"));
 
   const act = (path, c) => (e) =>
@@ -221,12 +223,26 @@ function showCampaigns(root, { onEvent }) {
             ["Last activity", (c) => when(c.timing.lastActivity)],
             [
               "",
-              (c) =>
+              (c) => [
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "quiet",
+                    "data-details": c.campaignId,
+                    onclick: () => {
+                      open = c;
+                      showCampaign(detail, c);
+                    },
+                  },
+                  "Details",
+                ),
                 c.status === "running"
                   ? h("button", { type: "button", "data-pause": c.campaignId, onclick: act("/plivo/pause-campaign", c) }, "Pause")
                   : c.status === "paused"
                     ? h("button", { type: "button", "data-resume": c.campaignId, onclick: act("/plivo/resume-campaign", c) }, "Resume")
                     : null,
+              ],
             ],
           ],
           r.campaigns,
@@ -235,6 +251,7 @@ function showCampaigns(root, { onEvent }) {
       );
       // Widths are set from script: the page's policy allows no inline style attributes.
       for (const bar of results.querySelectorAll("[data-pct]")) bar.style.width = `${Math.min(100, Number(bar.dataset.pct))}%`;
+      if (open) showCampaign(detail, r.campaigns.find((c) => c.campaignId === open.campaignId) ?? open);
     } catch (e) {
       fill(results, h("p", { class: "error" }, e.message));
     }
@@ -258,6 +275,7 @@ function showCampaigns(root, { onEvent }) {
   fill(
     root,
     h("div", { class: "card" }, h("h2", {}, "Campaigns"), results),
+    detail,
     h("div", { class: "grid2" }, capacity.card, failures.card),
     h(
       "form",

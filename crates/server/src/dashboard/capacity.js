@@ -1,7 +1,7 @@
 // Seed 003's monitoring in the Campaigns view: how much of the concurrency the calls use now,
 // and why calls failed lately, each with the server's recommendations.
 import * as api from "./api.js";
-import { h, fill, number, badge, table } from "./ui.js";
+import { h, fill, when, duration, number, badge, table } from "./ui.js";
 
 const advice = (items) =>
   items?.length
@@ -42,15 +42,18 @@ export function capacityCard() {
   return { card: h("div", { class: "card" }, h("h2", {}, "Capacity"), box), reload: load };
 }
 
-/** Why calls failed over the last `days` days (seed 003's failed-calls analysis). */
-export function failuresCard(days = 7) {
-  const box = h("div", { id: "failures" }, h("p", { class: "muted" }, "Loading…"));
+/**
+ * Why calls failed over the last `days` days (seed 003's failed-calls analysis): all calls, or
+ * one campaign's.
+ */
+export function failuresCard({ days = 7, campaignId, id = "failures" } = {}) {
+  const box = h("div", { id }, h("p", { class: "muted" }, "Loading…"));
   async function load() {
     try {
-      const { analysis: a } = await api.get(api.withQuery("/plivo/dashboard/failed-calls", { days }));
+      const { analysis: a } = await api.get(api.withQuery("/plivo/dashboard/failed-calls", { days, campaignId }));
       fill(
         box,
-        h("p", { id: "failures-total" }, `${number(a.totalFailed)} calls failed in the last ${days} days.`),
+        h("p", { class: "failures-total" }, `${number(a.totalFailed)} calls failed in the last ${days} days.`),
         table(
           [
             ["Why", (f) => f.reason],
@@ -67,5 +70,52 @@ export function failuresCard(days = 7) {
     }
   }
   load();
-  return { card: h("div", { class: "card" }, h("h2", {}, "Why calls failed"), box), reload: load };
+  return { card: h("div", { class: "card" }, h("h2", {}, "Why calls failed"), box), box, reload: load };
+}
+
+/** One campaign's progress, figures and timing (seed 003's campaign-progress), in `box`. */
+export async function showCampaign(box, campaign) {
+  try {
+    const r = await api.get(`/plivo/campaign-progress/${encodeURIComponent(campaign.campaignId)}`);
+    const p = r.progress;
+    const s = r.statistics;
+    const t = r.timing;
+    const row = (label, value) => h("tr", {}, h("th", {}, label), h("td", {}, value));
+    const failures = failuresCard({ campaignId: campaign.campaignId, id: "campaign-failures" });
+    fill(
+      box,
+      h(
+        "div",
+        { class: "card" },
+        h("h2", {}, campaign.campaignName),
+        h(
+          "div",
+          { class: "grid2" },
+          h(
+            "table",
+            { class: "facts", id: "campaign-facts" },
+            h(
+              "tbody",
+              {},
+              row("Status", badge(p.status)),
+              row("Called", `${number(p.processedContacts)} of ${number(p.totalContacts)} (${p.progressPercentage}%), ${number(p.remainingContacts)} left`),
+              row("Connected", number(s.connectedCalls)),
+              row("Failed", number(s.failedCalls)),
+              row("Attempts", number(s.totalCallsAttempted)),
+              row("Average call", duration(s.avgCallDuration)),
+              row("Started", when(t.startTime)),
+              row("Paused", when(t.pausedAt)),
+              row("Resumed", when(t.resumedAt)),
+              row("Last activity", when(t.lastActivity)),
+              row("Done by about", when(t.estimatedCompletion)),
+              row("Dialed by", [badge(r.container.heartbeatStatus), ` ${r.container.containerId ?? "—"} · ${when(r.container.heartbeat)}`]),
+            ),
+          ),
+          h("div", {}, h("h3", {}, "Why its calls failed"), failures.box),
+        ),
+      ),
+    );
+  } catch (e) {
+    fill(box, h("p", { class: "error" }, e.message));
+  }
 }

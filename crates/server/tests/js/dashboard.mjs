@@ -391,8 +391,15 @@ try {
   await waitText(admin, "#capacity-calls", "calls at once");
   const health = await text(admin, "#capacity .badge");
   check(["healthy", "warning", "critical"].includes(health), `the system's status: ${health}`);
-  await waitText(admin, "#failures-total", "calls failed in the last 7 days");
-  say("capacity and failures shown", { capacity: await text(admin, "#capacity"), failures: await text(admin, "#failures-total") });
+  await waitText(admin, "#failures .failures-total", "calls failed in the last 7 days");
+  say("capacity and failures shown", { capacity: await text(admin, "#capacity"), failures: await text(admin, "#failures .failures-total") });
+  // One campaign's details: its progress, figures and timing, and its own failures.
+  await press(admin, `[data-details="${campaignId}"]`);
+  await waitText(admin, "#campaign-facts", "paused");
+  const facts = await text(admin, "#campaign-facts");
+  check(facts.includes(`of ${plan.list.phones.length}`) && facts.includes("Paused"), `the campaign's facts: ${facts}`);
+  await waitText(admin, "#campaign-failures .failures-total", "calls failed");
+  say("campaign details", { facts });
 
   // --- Settings: an API key shown once, working, then revoked; a number not to call --------
   await admin.evaluate(() => (location.hash = "#/settings"));
