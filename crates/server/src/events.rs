@@ -221,7 +221,7 @@ async fn share_presence(events: Events, db: Db) {
     let mut closing = events.closing();
     loop {
         let rows = events.inner.presence.snapshot();
-        if let Err(e) = presence::replace(&db, &me, &rows, now_utc()).await {
+        if let Err(e) = presence::replace(&db, &me, &rows, switchboard_store::now()).await {
             tracing::warn!(error = %e, "could not share who is connected here");
         }
         let stop = async {
@@ -233,17 +233,13 @@ async fn share_presence(events: Events, db: Db) {
                 tokio::time::sleep(PRESENCE_SETTLE).await;
             }
             _ = stop => {
-                if let Err(e) = presence::replace(&db, &me, &[], now_utc()).await {
+                if let Err(e) = presence::replace(&db, &me, &[], switchboard_store::now()).await {
                     tracing::warn!(error = %e, "could not take this instance's presence away");
                 }
                 return;
             }
         }
     }
-}
-
-fn now_utc() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
 }
 
 /// A person's open connection, counted in the presence while it lives.
@@ -415,7 +411,7 @@ impl Events {
                 .collect()
         };
         if let Some(db) = self.inner.shared.get() {
-            let since = now_utc() - PRESENCE_FRESH;
+            let since = switchboard_store::now() - PRESENCE_FRESH;
             let elsewhere = match db.read().await {
                 Ok(mut rd) => {
                     presence::elsewhere(&mut rd, client_id, &self.inner.origin, since).await
@@ -460,7 +456,7 @@ impl Events {
         let Some(db) = self.inner.shared.get() else {
             return here;
         };
-        let since = now_utc() - PRESENCE_FRESH;
+        let since = switchboard_store::now() - PRESENCE_FRESH;
         let elsewhere = match db.read().await {
             Ok(mut rd) => presence::connections_elsewhere(&mut rd, &self.inner.origin, since).await,
             Err(e) => Err(e),
