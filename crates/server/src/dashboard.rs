@@ -57,6 +57,7 @@ const ASSETS: &[Asset] = &[
     script("lists.js", include_str!("dashboard/lists.js")),
     script("history.js", include_str!("dashboard/history.js")),
     script("capacity.js", include_str!("dashboard/capacity.js")),
+    script("team.js", include_str!("dashboard/team.js")),
     script("agent.js", include_str!("dashboard/agent.js")),
 ];
 

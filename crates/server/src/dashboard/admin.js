@@ -3,6 +3,7 @@ import * as api from "./api.js";
 import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager, throttle, options, people, submitted, recording, FINAL } from "./ui.js";
 import { showLeads } from "./leads.js";
 import { showSettings } from "./settings.js";
+import { showTeam } from "./team.js";
 import { capacityCard, failuresCard, showCampaign } from "./capacity.js";
 
 
@@ -382,122 +383,6 @@ function showCalls(root, { onEvent }) {
       if (t) t.textContent = d.transcript;
     }
     if (name === "callTerminated" || name === "callStarted") reload();
-  });
-}
-
-// --- Team --------------------------------------------------------------------------------
-
-function showTeam(root, { user: me, onEvent }) {
-  const results = h("div", { id: "team" });
-  const online = new Set();
-  // Super admins see and add the people of any client.
-  const client = h("select", { name: "client_id", id: "team-client" }, options([[me.client_id, "This client"]], me.client_id));
-  client.addEventListener("change", () => load());
-  if (me.role === "super_admin") {
-    api
-      .get("/api/clients")
-      .then(({ clients }) => fill(client, options(clients.map((c) => [c.id, c.name]), client.value)))
-      .catch((e) => toast(e.message, "error"));
-  }
-
-  async function load() {
-    try {
-      const [{ users }, presence] = await Promise.all([
-        api.get(me.role === "super_admin" ? `/api/users?client_id=${Number(client.value)}` : "/api/users"),
-        api.get("/api/presence"),
-      ]);
-      online.clear();
-      for (const p of presence.online) online.add(p.userId);
-      fill(
-        results,
-        table(
-          [
-            ["Name", (u) => u.name || "—"],
-            ["Username", (u) => u.username],
-            ["Email", (u) => u.email ?? "—"],
-            ["Role", (u) => u.role.replace("_", " ")],
-            ["Account", (u) => badge(u.is_active ? "active" : "inactive")],
-            ["Takes calls", (u) => (u.role === "operator" ? badge(u.is_available ? "available" : "away") : "—")],
-            ["Now", (u) => (online.has(u.id) ? badge("online") : "—")],
-            [
-              "",
-              (u) =>
-                u.is_active && u.id !== me.id
-                  ? h(
-                      "button",
-                      {
-                        type: "button",
-                        class: "quiet",
-                        "data-deactivate": u.id,
-                        onclick: (e) =>
-                          confirm(`Deactivate ${u.username}? Their sessions end at once.`) &&
-                          busy(e.target, async () => {
-                            await api.del(`/api/users/${u.id}`);
-                            toast(`${u.username} deactivated.`, "ok");
-                            load();
-                          }),
-                      },
-                      "Deactivate",
-                    )
-                  : null,
-            ],
-          ],
-          users,
-          { key: (u) => u.id },
-        ),
-      );
-    } catch (e) {
-      fill(results, h("p", { class: "error" }, e.message));
-    }
-  }
-
-  const create = submitted(async (f) => {
-    const body = {
-      username: f.username.value.trim(),
-      password: f.password.value,
-      role: f.role.value,
-      first_name: f.first_name.value.trim() || undefined,
-      last_name: f.last_name.value.trim() || undefined,
-      email: f.email.value.trim() || undefined,
-      phone_number: f.phone_number.value.trim() || undefined,
-      client_id: me.role === "super_admin" ? Number(client.value) : undefined,
-    };
-    await api.post("/api/users", body);
-    toast(`${body.username} added.`, "ok");
-    load();
-  });
-
-  fill(
-    root,
-    h(
-      "div",
-      { class: "card" },
-      h("h2", {}, "Team"),
-      me.role === "super_admin" ? h("div", { class: "toolbar" }, h("label", { class: "switch" }, "Client", client)) : null,
-      results,
-    ),
-    h(
-      "form",
-      { class: "card", id: "new-user", onsubmit: create },
-      h("h2", {}, "Add a person"),
-      h(
-        "div",
-        { class: "inline" },
-        h("label", {}, "Username", h("input", { name: "username", required: true, pattern: "[A-Za-z0-9._\\-]{2,64}" })),
-        h("label", {}, "Password", h("input", { name: "password", type: "password", required: true, minlength: 8, autocomplete: "new-password" })),
-        h("label", {}, "Role", h("select", { name: "role" }, options([["operator", "operator"], ["admin", "admin"]], "operator"))),
-        h("label", {}, "First name", h("input", { name: "first_name" })),
-        h("label", {}, "Last name", h("input", { name: "last_name" })),
-        h("label", {}, "Email", h("input", { name: "email", type: "email" })),
-        h("label", {}, "Phone", h("input", { name: "phone_number", type: "tel" })),
-        h("button", { type: "submit" }, "Add"),
-      ),
-    ),
-  );
-  load();
-  const reload = throttle(load, 1000);
-  return onEvent((name) => {
-    if (name === "user_online" || name === "user_offline") reload();
   });
 }
 

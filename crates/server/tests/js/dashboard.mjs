@@ -481,6 +481,27 @@ try {
   await admin.type("#new-user [name=first_name]", "Nia");
   await press(admin, "#new-user button[type=submit]");
   await waitText(admin, "#team tbody", plan.newUser);
+  // Found by name; edited: a last name and the phone calls are bridged to.
+  await admin.type("#team-search", "nia");
+  await admin.waitForFunction(
+    (who) => {
+      const rows = [...document.querySelectorAll("#team tbody tr[data-id]")];
+      return rows.length === 1 && rows[0].textContent.includes(who);
+    },
+    { timeout: WAIT },
+    plan.newUser,
+  );
+  await press(admin, "#team [data-edit-user]");
+  await admin.type("#user-form [name=last_name]", "Okafor");
+  await admin.type("#user-form [name=phone_number]", "(415) 555-0777");
+  await press(admin, "#user-form button[type=submit]");
+  await waitText(admin, "#team tbody", "Nia Okafor");
+  await admin.$eval("#team-search", (el) => {
+    el.value = "";
+    el.dispatchEvent(new Event("input"));
+  });
+  await waitText(admin, "#team tbody", plan.operator.login);
+  say("person found and edited");
   // And an admin for the new client, in its own list.
   const clientId = await admin.waitForFunction(
     (name) => [...document.querySelectorAll("#team-client option")].find((o) => o.textContent === name)?.value,
