@@ -374,7 +374,23 @@ function showCalls(root, { onEvent }) {
     load();
   });
 
-  fill(root, h("div", { class: "card" }, h("h2", {}, "Calls"), h("div", { class: "toolbar" }, status), results), detail);
+  // The log as a file, with the status chosen (seed 004's export).
+  const exportAs = (format) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: "quiet",
+        "data-export-calls": format,
+        onclick: (e) =>
+          busy(e.target, async () => {
+            const name = await api.download(api.withQuery("/api/calls/export", { format, status: state.status }));
+            toast(`Saved ${name}.`, "ok");
+          }),
+      },
+      `Export ${format.toUpperCase()}`,
+    );
+  fill(root, h("div", { class: "card" }, h("h2", {}, "Calls"), h("div", { class: "toolbar" }, status, exportAs("csv"), exportAs("xlsx")), results), detail);
   load();
   const reload = throttle(load, 5000);
   return onEvent((name, d) => {

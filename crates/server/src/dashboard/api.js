@@ -86,18 +86,23 @@ export const put = (path, body) => request("PUT", path, body ?? {});
 export const del = (path) => request("DELETE", path);
 
 /**
- * POST `body` to `path` and save the file the server answers with, under the name its
- * Content-Disposition gives (exports).
+ * POST `body` to `path` (without a body: GET it) and save the file the server answers with,
+ * under the name its Content-Disposition gives (exports).
  */
 export async function download(path, body) {
   const signed = current();
   let res;
   try {
-    res = await fetch(path, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${signed?.token}`, "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    res = await fetch(
+      path,
+      body === undefined
+        ? { headers: { Authorization: `Bearer ${signed?.token}` } }
+        : {
+            method: "POST",
+            headers: { Authorization: `Bearer ${signed?.token}`, "Content-Type": "application/json" },
+            body: JSON.stringify(body),
+          },
+    );
   } catch {
     throw new ApiError(0, "The server cannot be reached. Check the connection and try again.");
   }

@@ -372,6 +372,28 @@ try {
   check(!(await admin.$(`#upload [name=listId] option[value="${listId}"]`)), "a deleted list is no longer offered");
   say("lists made, renamed, deleted", { listId });
 
+  // --- Calls: the log holds the operator's call with its notes; the log saved as CSV ---------
+  await admin.evaluate(() => (location.hash = "#/calls"));
+  const callRow = await admin.waitForFunction(
+    (phone) => [...document.querySelectorAll("#calls tbody tr[data-id]")].find((r) => r.textContent.includes(phone))?.dataset.id,
+    { timeout: WAIT },
+    lead.phone,
+  );
+  await press(admin, `#calls tr[data-id="${await callRow.jsonValue()}"] button`);
+  await waitText(admin, "#call-detail", plan.notes);
+  await waitText(admin, "#transcript", "No transcript.");
+  const downloaded = new Set(readdirSync(plan.downloads));
+  await press(admin, '[data-export-calls="csv"]');
+  let log;
+  for (let i = 0; i < 100 && !log; i++) {
+    log = readdirSync(plan.downloads).find((f) => !downloaded.has(f) && f.endsWith(".csv"));
+    if (!log) await new Promise((r) => setTimeout(r, 100));
+  }
+  check(log, "the call log was saved");
+  const logLines = readFileSync(join(plan.downloads, log), "utf8").trim().split(/\r?\n/);
+  check(logLines.length >= 2 && logLines.some((l) => l.includes(lead.phone)), `the saved log holds the call: ${logLines}`);
+  say("call log read and saved", { file: log, rows: logLines.length - 1 });
+
   // --- Campaigns: start one over a list, pause it -----------------------------------------
   await admin.evaluate(() => (location.hash = "#/campaigns"));
   await admin.waitForSelector(`#new-campaign [name=listId] option[value="${plan.list.id}"]`);
