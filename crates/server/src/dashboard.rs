@@ -65,32 +65,79 @@ const ASSETS: &[Asset] = &[
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
                    img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+fn every_file() -> impl Iterator<Item = &'static Asset> {
+    std::iter::once(&PAGE).chain(ASSETS)
+}
+
 /// Each file's entity tag, from its content: a browser asks again at every load (the files
-/// change with the binary) and gets a 304 while its copy is current.
-static TAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
-    std::iter::once(&PAGE)
-        .chain(ASSETS)
+/// change with the binary) and gets a 304 while its copy is current. The gzipped copy is
+/// another representation, with a tag of its own.
+static TAGS: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
+    every_file()
         .map(|a| {
-            let digest = Sha256::digest(a.body.as_bytes());
-            format!("\"{}\"", hex::encode(&digest[..12]))
+            let tag = hex::encode(&Sha256::digest(a.body.as_bytes())[..12]);
+            (format!("\"{tag}\""), format!("\"{tag}-gz\""))
         })
         .collect()
 });
 
+/// Each file gzipped once, when first asked for.
+static GZIPPED: LazyLock<Vec<bytes::Bytes>> = LazyLock::new(|| {
+    every_file()
+        .map(|a| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            std::io::Write::write_all(&mut e, a.body.as_bytes()).expect("in memory");
+            e.finish().expect("in memory").into()
+        })
+        .collect()
+});
+
+/// Whether the browser takes gzip (`Accept-Encoding`; a weight of 0 refuses it).
+fn takes_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let mut parts = t.split(';');
+            let coding = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
 fn answer(index: usize, asset: &Asset, headers: &HeaderMap) -> Response {
-    let tag = &TAGS[index];
+    let gzip = takes_gzip(headers);
+    let (plain_tag, gzip_tag) = &TAGS[index];
+    let tag = if gzip { gzip_tag } else { plain_tag };
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
     let mut res = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
+    } else if gzip {
+        (
+            [
+                (header::CONTENT_TYPE, asset.content_type),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
+            GZIPPED[index].clone(),
+        )
+            .into_response()
     } else {
         ([(header::CONTENT_TYPE, asset.content_type)], asset.body).into_response()
     };
     let h = res.headers_mut();
     h.insert(header::ETAG, HeaderValue::from_str(tag).expect("a hex tag"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     protect(h, HeaderValue::from_static(CSP));
     res
 }
@@ -270,5 +317,63 @@ mod tests {
         );
         // Another file's tag does not match.
         assert_eq!(answer(2, &ASSETS[1], &headers).status(), StatusCode::OK);
+    }
+
+    /// A browser that takes gzip gets the file gzipped, under a tag of its own; one that does
+    /// not (or refuses it with a weight of 0) gets it as it is.
+    #[test]
+    fn files_go_gzipped_to_browsers_that_take_it() {
+        use http_body_util::BodyExt;
+        let body = |r: Response| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(r.into_body().collect())
+                .unwrap()
+                .to_bytes()
+        };
+        let (i, file) = (4, &ASSETS[3]);
+        let with = |accept: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(accept).unwrap(),
+            );
+            answer(i, file, &h)
+        };
+        let gz = with("gzip, deflate, br, zstd");
+        assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(gz.headers()[header::VARY], "accept-encoding");
+        let gz_tag = gz.headers()[header::ETAG].clone();
+        let packed = body(gz);
+        assert!(
+            packed.len() * 2 < file.body.len(),
+            "{} of {}",
+            packed.len(),
+            file.body.len()
+        );
+        let mut unpacked = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&packed[..]),
+            &mut unpacked,
+        )
+        .unwrap();
+        assert_eq!(unpacked, file.body);
+        for accept in ["identity", "br", "gzip;q=0, br", "GZIP ; q=0"] {
+            let plain = with(accept);
+            assert!(
+                !plain.headers().contains_key(header::CONTENT_ENCODING),
+                "{accept}"
+            );
+            assert_ne!(plain.headers()[header::ETAG], gz_tag, "{accept}");
+            assert_eq!(body(plain), file.body.as_bytes(), "{accept}");
+        }
+        assert!(with("*").headers().contains_key(header::CONTENT_ENCODING));
+        // The gzipped copy's tag gets a 304 where gzip is taken, and the file where it is not.
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_NONE_MATCH, gz_tag);
+        assert_eq!(answer(i, file, &h).status(), StatusCode::OK);
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        assert_eq!(answer(i, file, &h).status(), StatusCode::NOT_MODIFIED);
     }
 }

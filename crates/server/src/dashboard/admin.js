@@ -1,6 +1,6 @@
 // The admins' views: live calls, leads, campaigns, call history and the team.
 import * as api from "./api.js";
-import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager, throttle, options, people, submitted, recording, FINAL } from "./ui.js";
+import { h, fill, when, clock, duration, number, badge, table, stat, toast, busy, pager, throttle, options, people, submitted, recording, turns, FINAL } from "./ui.js";
 import { showLeads } from "./leads.js";
 import { showSettings } from "./settings.js";
 import { showTeam } from "./team.js";
@@ -341,9 +341,12 @@ function showCalls(root, { onEvent }) {
     }
   }
 
+  const turn = turns();
   async function load() {
+    const current = turn();
     try {
       const r = await api.get(api.withQuery("/api/calls", { page: state.page, limit: state.limit, status: state.status }));
+      if (!current()) return;
       fill(
         results,
         table(

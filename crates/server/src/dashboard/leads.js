@@ -2,7 +2,7 @@
 import * as api from "./api.js";
 import { listsCard } from "./lists.js";
 import { showHistory } from "./history.js";
-import { h, fill, when, number, badge, table, toast, busy, pager, options, people } from "./ui.js";
+import { h, fill, when, number, badge, table, toast, busy, pager, options, people, turns } from "./ui.js";
 
 const LEAD_STATUSES = ["pending", "claimed", "calling", "answered", "transferred", "failed"];
 const PRIORITIES = ["urgent", "high", "medium", "low"];
@@ -200,7 +200,10 @@ export function showLeads(root) {
       `Export ${format.toUpperCase()}`,
     );
 
+  // Searches overlap as people type and click: only the answer to the latest one is drawn.
+  const turn = turns();
   async function load() {
+    const current = turn();
     fill(results, h("p", { class: "muted" }, "Loading…"));
     try {
       const answer = await api.get(
@@ -213,6 +216,7 @@ export function showLeads(root) {
           list_id: state.list,
         }),
       );
+      if (!current()) return;
       shown = answer.leads;
       const pick = (l) =>
         h("input", {
@@ -260,7 +264,7 @@ export function showLeads(root) {
         }),
       );
     } catch (e) {
-      fill(results, h("p", { class: "error" }, e.message));
+      if (current()) fill(results, h("p", { class: "error" }, e.message));
     }
   }
 

@@ -1,7 +1,7 @@
 // The admins' team: who is online, people added, edited (names, contact, role, password),
 // deactivated and brought back.
 import * as api from "./api.js";
-import { h, fill, badge, table, toast, busy, throttle, options, submitted } from "./ui.js";
+import { h, fill, badge, table, toast, busy, throttle, options, submitted, turns } from "./ui.js";
 
 export function showTeam(root, { user: me, onEvent }) {
   const results = h("div", { id: "team" });
@@ -76,12 +76,16 @@ export function showTeam(root, { user: me, onEvent }) {
       .catch((e) => toast(e.message, "error"));
   }
 
+  // Switching clients while a list loads: only the latest list is drawn.
+  const turn = turns();
   async function load() {
+    const current = turn();
     try {
       const [{ users }, presence] = await Promise.all([
         api.get(me.role === "super_admin" ? `/api/users?client_id=${Number(client.value)}` : "/api/users"),
         api.get("/api/presence"),
       ]);
+      if (!current()) return;
       online.clear();
       for (const p of presence.online) online.add(p.userId);
       everyone = users;

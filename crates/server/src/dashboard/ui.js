@@ -163,6 +163,18 @@ export function pager(pagination, go) {
   );
 }
 
+/**
+ * Turns for overlapping loads of one view: `const turn = turns()`, then each load takes
+ * `const current = turn()` and draws its answer only while `current()` (no later load began).
+ */
+export function turns() {
+  let last = 0;
+  return () => {
+    const mine = ++last;
+    return () => mine === last;
+  };
+}
+
 /** Call `fn` at most once per `ms`, the last call kept. */
 export function throttle(fn, ms) {
   let timer = null;

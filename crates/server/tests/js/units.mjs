@@ -3,7 +3,20 @@
 // crates/server/tests/api/dashboard.rs; prints "ok" and exits 0, or throws.
 import assert from "node:assert/strict";
 import { parseEvents, afterDrops, withQuery } from "../../src/dashboard/api.js";
-import { webAddress } from "../../src/dashboard/ui.js";
+import { webAddress, turns } from "../../src/dashboard/ui.js";
+
+// Overlapping loads: only the latest may draw.
+{
+  const turn = turns();
+  const first = turn();
+  assert.equal(first(), true, "alone, the first is current");
+  const second = turn();
+  assert.equal(first(), false, "a later load began");
+  assert.equal(second(), true);
+  const other = turns()();
+  assert.equal(other(), true, "each view has its own turns");
+  assert.equal(second(), true);
+}
 import { parseWindows, formatWindows, parseHolidays } from "../../src/dashboard/dialing.js";
 
 // A day's windows as typed, and back; holidays as typed.
