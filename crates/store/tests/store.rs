@@ -93,8 +93,121 @@ both!(
     list_deletions_clear_many_leads_and_finish_after_a_stop,
     checks_accept_every_value_and_refuse_others,
     tag_and_text_filters,
-    text_with_nul_is_refused_alike
+    text_with_nul_is_refused_alike,
+    presence_is_read_across_instances
 );
+
+/// Each instance's rows replace its last ones; readers take the other instances' fresh rows,
+/// summed per person, of one client; rows an hour old are removed.
+async fn presence_is_read_across_instances(db: Db, client: i64) {
+    use switchboard_store::presence::{self, Here};
+    let mut tx = db.begin().await.unwrap();
+    let ann = operator(&mut tx, client, "ann").await;
+    let bob = operator(&mut tx, client, "bob").await;
+    let other = clients::create(&mut tx, "Other", 10, None)
+        .await
+        .unwrap()
+        .id;
+    let eve = operator(&mut tx, other, "eve").await;
+    tx.commit().await.unwrap();
+    let here = |user_id, client_id, connections| Here {
+        user_id,
+        client_id,
+        connections,
+    };
+    let now = switchboard_store::now();
+    let fresh = now - chrono::Duration::seconds(30);
+    presence::replace(&db, "a", &[here(ann, client, 2)], now)
+        .await
+        .unwrap();
+    presence::replace(
+        &db,
+        "b",
+        &[
+            here(ann, client, 1),
+            here(bob, client, 1),
+            here(eve, other, 4),
+        ],
+        now,
+    )
+    .await
+    .unwrap();
+    // A dead instance's rows, a minute old: not counted.
+    presence::replace(
+        &db,
+        "dead",
+        &[here(bob, client, 5)],
+        now - chrono::Duration::seconds(60),
+    )
+    .await
+    .unwrap();
+    let seen = |rows: Vec<presence::Elsewhere>| {
+        let mut v: Vec<(String, i64)> = rows
+            .into_iter()
+            .map(|r| (r.username, r.connections))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut rd = db.read().await.unwrap();
+    let from_a = presence::elsewhere(&mut rd, client, "a", fresh)
+        .await
+        .unwrap();
+    assert_eq!(seen(from_a), [("ann".into(), 1), ("bob".into(), 1)]);
+    let from_b = presence::elsewhere(&mut rd, client, "b", fresh)
+        .await
+        .unwrap();
+    assert_eq!(seen(from_b), [("ann".to_string(), 2)]);
+    let from_c = presence::elsewhere(&mut rd, client, "c", fresh)
+        .await
+        .unwrap();
+    assert_eq!(
+        seen(from_c),
+        [("ann".into(), 3), ("bob".into(), 1)],
+        "summed over instances"
+    );
+    assert_eq!(
+        presence::connections_elsewhere(&mut rd, "a", fresh)
+            .await
+            .unwrap(),
+        6
+    );
+    drop(rd);
+
+    // An instance's new rows replace its old ones; an empty set takes them all away.
+    presence::replace(&db, "b", &[], now).await.unwrap();
+    let mut rd = db.read().await.unwrap();
+    assert_eq!(
+        seen(
+            presence::elsewhere(&mut rd, client, "a", fresh)
+                .await
+                .unwrap()
+        ),
+        []
+    );
+    assert_eq!(
+        presence::connections_elsewhere(&mut rd, "a", fresh)
+            .await
+            .unwrap(),
+        0
+    );
+    drop(rd);
+
+    // Rows an hour old go at the next write of any instance.
+    presence::replace(
+        &db,
+        "a",
+        &[here(ann, client, 1)],
+        now + chrono::Duration::minutes(61),
+    )
+    .await
+    .unwrap();
+    let (n,): (i64,) = sql("SELECT COUNT(*) FROM presence")
+        .fetch_one(&mut db.read().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "only the instance's own new row is left");
+}
 
 /// PostgreSQL stores no NUL in text or `jsonb`; the store refuses it before either database
 /// sees it, as an invalid value (a 400 at the API), and writes nothing.
