@@ -80,15 +80,28 @@ function waitTextRaw(page, sel, want) {
   );
 }
 
+/** Wait until `handle` stays put for 50 ms (content loading above it moves it). */
+async function settled(handle) {
+  let last = null;
+  for (let i = 0; i < 40; i++) {
+    const box = await handle.boundingBox();
+    const where = box && `${box.x},${box.y},${box.width},${box.height}`;
+    if (where && where === last) return;
+    last = where;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /**
- * Click `sel` like a person. Tables are drawn again when events arrive, so the button found may
- * be replaced before the click lands: then find it again.
+ * Click `sel` like a person, once it stays where it is. Tables are drawn again when events
+ * arrive, so the button found may be replaced before the click lands: then find it again.
  */
 async function press(page, sel) {
   for (let attempt = 1; ; attempt++) {
     try {
-      await page.waitForSelector(sel, { visible: true });
-      await page.click(sel);
+      const button = await page.waitForSelector(sel, { visible: true });
+      await settled(button);
+      await button.click();
       return;
     } catch (e) {
       const redrawn = /detached|not clickable|no node/i.test(e.message);
@@ -396,6 +409,11 @@ try {
 
   // --- Campaigns: start one over a list, pause it -----------------------------------------
   await admin.evaluate(() => (location.hash = "#/campaigns"));
+  // Everything the view loads is in before the form is used: a card filled while a click is
+  // on its way moves what is under the pointer.
+  await waitText(admin, "#capacity-calls", "calls at once");
+  await waitText(admin, "#failures .failures-total", "calls failed in the last 7 days");
+  await waitText(admin, "#campaigns", "No campaigns yet.");
   await admin.waitForSelector(`#new-campaign [name=listId] option[value="${plan.list.id}"]`);
   await admin.type("#new-campaign [name=campaignName]", plan.campaign);
   await admin.select("#new-campaign [name=listId]", String(plan.list.id));
@@ -410,7 +428,6 @@ try {
   await admin.waitForSelector(`[data-resume="${campaignId}"]`);
   say("campaign created and paused", { campaignId });
   // Seed 003's monitoring beside it: the capacity in use, and why calls failed.
-  await waitText(admin, "#capacity-calls", "calls at once");
   const health = await text(admin, "#capacity .badge");
   check(["healthy", "warning", "critical"].includes(health), `the system's status: ${health}`);
   await waitText(admin, "#failures .failures-total", "calls failed in the last 7 days");
