@@ -77,17 +77,12 @@ function showLive(root, { onEvent }) {
   const refreshStats = throttle(() => Promise.all([loadStats(), loadQueue()]).catch(() => {}), 3000);
 
   // Seed 001's call queue: the server calls waiting leads and bridges them to agents. It is
-  // drawn from answers and from `queue_updated` events (another admin's change): each source
-  // takes a number when asked or heard, and an older one never draws over a newer one.
-  let asked = 0;
-  let drawn = 0;
+  // drawn from answers and from `queue_updated` events (another admin's change): each takes a
+  // turn when asked or heard, and draws only if nothing newer was asked or heard since.
+  const queueTurn = turns();
   const latest = (draw) => {
-    const mine = ++asked;
-    return (q) => {
-      if (mine < drawn) return;
-      drawn = mine;
-      draw(q);
-    };
+    const current = queueTurn();
+    return (q) => current() && draw(q);
   };
   const loadQueue = () => {
     const draw = latest(showQueue);

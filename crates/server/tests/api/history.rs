@@ -138,7 +138,8 @@ async fn a_leads_calls_come_with_their_timelines(app: TestApp) {
     let outsider = app
         .in_another_client(&admin, "History Other", "history_outsider", "admin")
         .await;
-    let refusals: [(&str, &str, StatusCode); 5] = [
+    let bot_key = "bot-key-for-tests-1";
+    let refusals: [(&str, &str, StatusCode); 7] = [
         (&path, &outsider, StatusCode::NOT_FOUND),
         ("/api/leads/999999/calls", &admin, StatusCode::NOT_FOUND),
         ("/api/leads/abc/calls", &admin, StatusCode::BAD_REQUEST),
@@ -148,6 +149,9 @@ async fn a_leads_calls_come_with_their_timelines(app: TestApp) {
             &admin,
             StatusCode::BAD_REQUEST,
         ),
+        (&format!("{path}?page=-1"), &admin, StatusCode::BAD_REQUEST),
+        // A voice bot's key writes the call log; it reads no leads.
+        (&path, bot_key, StatusCode::UNAUTHORIZED),
     ];
     for (uri, token, want) in refusals {
         let (s, v): (StatusCode, Value) = app.get(uri, token).await;
