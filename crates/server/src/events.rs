@@ -154,7 +154,13 @@ struct Inner {
     presence_changed: tokio::sync::Notify,
     /// Set with the PostgreSQL bridge: where instances share who is connected to each.
     shared: OnceLock<Db>,
+    /// With the bridge: people whose first connection opened or last one closed here, to be
+    /// announced (or not) once the shared presence is written.
+    pending: std::sync::Mutex<Changes>,
 }
+
+/// People whose presence changed here, by id: their client and how events name them.
+type Changes = std::collections::HashMap<i64, (i64, PersonView)>;
 
 /// Open connections (sockets and streams) per person on this instance: the first one makes
 /// them online, the last one to close offline.
@@ -193,6 +199,14 @@ impl Presence {
         }
     }
 
+    /// Everyone connected here, as changes (for the stop, which takes them all away).
+    fn people(&self) -> Changes {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.values()
+            .map(|p| (p.person.id, (p.client_id, p.person.clone())))
+            .collect()
+    }
+
     /// Everyone connected here, with their connections.
     fn snapshot(&self) -> Vec<presence::Here> {
         let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -215,14 +229,27 @@ const PRESENCE_FRESH: chrono::Duration = chrono::Duration::seconds(30);
 const PRESENCE_SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Write who is connected here to the shared table every [`PRESENCE_BEAT`] and soon after each
-/// change; at the stop, take this instance's rows away.
+/// change, then announce the changes that are changes everywhere; at the stop, take this
+/// instance's rows away (and its people, unless connected elsewhere).
 async fn share_presence(events: Events, db: Db) {
     let me = events.inner.origin.clone();
     let mut closing = events.closing();
+    let mut swept = tokio::time::Instant::now();
     loop {
+        // The changes taken before the rows are read: each is judged on rows that include
+        // it, and one made after the read waits for the next turn (which it has asked for).
+        let changes = events.take_changes();
         let rows = events.inner.presence.snapshot();
-        if let Err(e) = presence::replace(&db, &me, &rows, switchboard_store::now()).await {
-            tracing::warn!(error = %e, "could not share who is connected here");
+        match presence::replace(&db, &me, &rows, switchboard_store::now()).await {
+            Ok(()) => announce_shared(&events, &db, changes, &rows).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not share who is connected here");
+                events.put_back(changes);
+            }
+        }
+        if swept.elapsed() >= PRESENCE_BEAT / 2 {
+            swept = tokio::time::Instant::now();
+            forget_the_gone(&events, &db).await;
         }
         let stop = async {
             let _ = closing.wait_for(|c| *c).await;
@@ -235,9 +262,77 @@ async fn share_presence(events: Events, db: Db) {
             _ = stop => {
                 if let Err(e) = presence::replace(&db, &me, &[], switchboard_store::now()).await {
                     tracing::warn!(error = %e, "could not take this instance's presence away");
+                    return;
                 }
+                let mut changes = events.take_changes();
+                changes.extend(events.inner.presence.people());
+                announce_shared(&events, &db, changes, &[]).await;
                 return;
             }
+        }
+    }
+}
+
+/// Announce the changes that change a person's state everywhere, judged on the `rows` this
+/// instance has just written: online when the shared state says they were not, offline when
+/// no instance counts them any more. Each flip is made by one instance, which announces it; a
+/// failed one is tried again at the next turn.
+async fn announce_shared(events: &Events, db: &Db, changes: Changes, rows: &[presence::Here]) {
+    let now = switchboard_store::now();
+    for (user, (client_id, person)) in changes {
+        let online = rows.iter().any(|r| r.user_id == user);
+        let flipped = if online {
+            presence::mark_online(db, user, client_id, now).await
+        } else {
+            presence::mark_offline_if_gone(db, user, now - PRESENCE_FRESH, now).await
+        };
+        match flipped {
+            Ok(true) => presence(events, client_id, &person, online),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not share a change of presence");
+                events.put_back([(user, (client_id, person))].into());
+            }
+        }
+    }
+}
+
+/// People marked online whom no instance counts any more (their instance died): offline.
+async fn forget_the_gone(events: &Events, db: &Db) {
+    let now = switchboard_store::now();
+    let since = now - PRESENCE_FRESH;
+    let gone = match db.read().await {
+        Ok(mut rd) => presence::gone(&mut rd, since).await,
+        Err(e) => Err(e),
+    };
+    let gone = match gone {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read who is gone");
+            return;
+        }
+    };
+    for (user, client_id) in gone {
+        match presence::mark_offline_if_gone(db, user, since, now).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not mark someone gone");
+                continue;
+            }
+        }
+        let found = match db.read().await {
+            Ok(mut rd) => switchboard_store::users::get(&mut rd, user).await,
+            Err(e) => Err(e),
+        };
+        if let Ok(Some(u)) = found {
+            let person = PersonView {
+                id: u.id,
+                name: u.full_name(),
+                username: u.username.clone(),
+                role: switchboard_core::Role::parse(&u.role).map_or("operator", |r| r.as_str()),
+            };
+            presence(events, client_id, &person, false);
         }
     }
 }
@@ -251,7 +346,7 @@ pub struct Online {
 impl Drop for Online {
     fn drop(&mut self) {
         if let Some(p) = self.events.inner.presence.leave(self.user) {
-            presence(&self.events, p.client_id, &p.person, false);
+            self.events.changed(p.client_id, &p.person, false);
         }
         self.events.inner.presence_changed.notify_one();
     }
@@ -298,6 +393,7 @@ impl Events {
                 closing: tokio::sync::watch::Sender::new(false),
                 presence: Presence::default(),
                 presence_changed: tokio::sync::Notify::new(),
+                pending: Default::default(),
                 shared: OnceLock::new(),
                 origin: format!("{:016x}", rand::random::<u64>()).into(),
                 listeners: std::sync::atomic::AtomicUsize::new(0),
@@ -379,12 +475,40 @@ impl Events {
     /// here tells the client's admins `user_online`, their last one to close `user_offline`.
     pub fn online(&self, client_id: i64, person: &PersonView) -> Online {
         if self.inner.presence.enter(client_id, person) {
-            presence(self, client_id, person, true);
+            self.changed(client_id, person, true);
         }
         self.inner.presence_changed.notify_one();
         Online {
             events: self.clone(),
             user: person.id,
+        }
+    }
+
+    /// A person's first connection here opened, or their last one closed. Alone, that is news
+    /// to tell at once; with other instances, it is news only if it changes their state
+    /// everywhere, which the shared presence decides (see [`announce_shared`]).
+    fn changed(&self, client_id: i64, person: &PersonView, online: bool) {
+        if self.inner.shared.get().is_some() {
+            self.inner
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(person.id, (client_id, person.clone()));
+        } else {
+            presence(self, client_id, person, online);
+        }
+    }
+
+    fn take_changes(&self) -> Changes {
+        std::mem::take(&mut *self.inner.pending.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Changes not shared yet, kept for the next turn unless a newer change of the same person
+    /// came meanwhile (it will be judged then anyway).
+    fn put_back(&self, changes: Changes) {
+        let mut m = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
+        for (user, c) in changes {
+            m.entry(user).or_insert(c);
         }
     }
 

@@ -104,3 +104,80 @@ pub async fn connections_elsewhere(
     .await?;
     Ok(n)
 }
+
+/// Mark `user_id` (of `client_id`) online everywhere, as seen at `at`. True when they were not:
+/// the caller is the one to announce it. Call it after this instance's rows say so.
+pub async fn mark_online(db: &Db, user_id: i64, client_id: i64, at: DateTime<Utc>) -> Result<bool> {
+    let flipped: Option<(i64,)> = sql(
+        "INSERT INTO presence_state (user_id, client_id, online, changed_at) \
+         VALUES ($1, $2, TRUE, $3) \
+         ON CONFLICT (user_id) DO UPDATE SET online = TRUE, \
+         client_id = excluded.client_id, changed_at = excluded.changed_at \
+         WHERE presence_state.online = FALSE RETURNING user_id",
+    )
+    .arg(user_id)
+    .arg(client_id)
+    .arg(at)
+    .fetch_optional(&mut db.write().await?)
+    .await?;
+    Ok(flipped.is_some())
+}
+
+/// Mark `user_id` offline when no instance has a row seen since `since` with a connection of
+/// theirs; true when this call did (the caller announces it). Call it after this instance's
+/// rows say so.
+///
+/// The person's state row is locked first, so the check reads every row committed before
+/// another instance's `mark_online` of the same person: of an instance that connects them and
+/// one that lets them go, one sees the other.
+pub async fn mark_offline_if_gone(
+    db: &Db,
+    user_id: i64,
+    since: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    let lock = if tx.backend() == crate::Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let online: Option<(bool,)> = sql(&format!(
+        "SELECT online FROM presence_state WHERE user_id = $1{lock}"
+    ))
+    .arg(user_id)
+    .fetch_optional(&mut tx)
+    .await?;
+    if online != Some((true,)) {
+        return Ok(false);
+    }
+    let (connected,): (bool,) =
+        sql("SELECT EXISTS (SELECT 1 FROM presence WHERE user_id = $1 AND seen_at >= $2)")
+            .arg(user_id)
+            .arg(since)
+            .fetch_one(&mut tx)
+            .await?;
+    if connected {
+        return Ok(false);
+    }
+    sql("UPDATE presence_state SET online = FALSE, changed_at = $2 WHERE user_id = $1")
+        .arg(user_id)
+        .arg(at)
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// People marked online with no row seen since `since` on any instance (those of an instance
+/// that died, or whose own instance could not tell): `(user_id, client_id)`.
+pub async fn gone(ex: &mut impl AsExec, since: DateTime<Utc>) -> Result<Vec<(i64, i64)>> {
+    sql(
+        "SELECT s.user_id, s.client_id FROM presence_state s WHERE s.online \
+         AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.user_id = s.user_id AND p.seen_at >= $1) \
+         ORDER BY s.user_id LIMIT 1000",
+    )
+    .arg(since)
+    .fetch_all(ex)
+    .await
+}

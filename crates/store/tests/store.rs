@@ -94,8 +94,80 @@ both!(
     checks_accept_every_value_and_refuse_others,
     tag_and_text_filters,
     text_with_nul_is_refused_alike,
-    presence_is_read_across_instances
+    presence_is_read_across_instances,
+    presence_flips_once_across_instances
 );
+
+/// A person's shared state flips once per change, whoever asks: online when first marked,
+/// offline only when no instance has a fresh row of theirs; those marked online with only
+/// stale rows are found gone.
+async fn presence_flips_once_across_instances(db: Db, client: i64) {
+    use switchboard_store::presence::{self, Here};
+    let mut tx = db.begin().await.unwrap();
+    let ann = operator(&mut tx, client, "ann").await;
+    let bob = operator(&mut tx, client, "bob").await;
+    tx.commit().await.unwrap();
+    let now = switchboard_store::now();
+    let fresh = now - chrono::Duration::seconds(30);
+    let on = |n| Here {
+        user_id: ann,
+        client_id: client,
+        connections: n,
+    };
+    // Ann connects on two instances: the first to mark her online announces it.
+    presence::replace(&db, "a", &[on(1)], now).await.unwrap();
+    assert!(presence::mark_online(&db, ann, client, now).await.unwrap());
+    presence::replace(&db, "b", &[on(2)], now).await.unwrap();
+    assert!(!presence::mark_online(&db, ann, client, now).await.unwrap());
+    // She leaves "a": still on "b", so not offline.
+    presence::replace(&db, "a", &[], now).await.unwrap();
+    assert!(
+        !presence::mark_offline_if_gone(&db, ann, fresh, now)
+            .await
+            .unwrap()
+    );
+    // She leaves "b" too: offline, once.
+    presence::replace(&db, "b", &[], now).await.unwrap();
+    assert!(
+        presence::mark_offline_if_gone(&db, ann, fresh, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !presence::mark_offline_if_gone(&db, ann, fresh, now)
+            .await
+            .unwrap()
+    );
+    // Someone never marked online is never marked offline.
+    assert!(
+        !presence::mark_offline_if_gone(&db, bob, fresh, now)
+            .await
+            .unwrap()
+    );
+    // Back again: online again.
+    presence::replace(&db, "a", &[on(1)], now).await.unwrap();
+    assert!(presence::mark_online(&db, ann, client, now).await.unwrap());
+    let mut rd = db.read().await.unwrap();
+    assert_eq!(presence::gone(&mut rd, fresh).await.unwrap(), []);
+    drop(rd);
+    // Her instance dies: its row goes stale, and she is found gone, then marked offline.
+    presence::replace(&db, "a", &[on(1)], now - chrono::Duration::seconds(60))
+        .await
+        .unwrap();
+    let mut rd = db.read().await.unwrap();
+    assert_eq!(
+        presence::gone(&mut rd, fresh).await.unwrap(),
+        [(ann, client)]
+    );
+    drop(rd);
+    assert!(
+        presence::mark_offline_if_gone(&db, ann, fresh, now)
+            .await
+            .unwrap()
+    );
+    let mut rd = db.read().await.unwrap();
+    assert_eq!(presence::gone(&mut rd, fresh).await.unwrap(), []);
+}
 
 /// Each instance's rows replace its last ones; readers take the other instances' fresh rows,
 /// summed per person, of one client; rows an hour old are removed.

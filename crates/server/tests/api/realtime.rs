@@ -745,9 +745,44 @@ async fn online_becomes(app: &TestApp, admin: &str, want: &[(i64, i64)], what: &
     panic!("{what}: presence {last:?}, not {want:?}");
 }
 
+/// `user_online` and `user_offline` of `user` heard so far, added to `seen`; waits (up to
+/// `wait`) until `seen` is `want`, and fails at once when it goes past it.
+async fn news_becomes(
+    rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<switchboard_server::events::Event>>,
+    seen: &mut Vec<&'static str>,
+    user: i64,
+    want: &[&str],
+    wait: Duration,
+    what: &str,
+) {
+    let until = tokio::time::Instant::now() + wait;
+    loop {
+        while let Ok(ev) = rx.try_recv() {
+            let news = match &*ev.name {
+                "user_online" => "online",
+                "user_offline" => "offline",
+                _ => continue,
+            };
+            if ev.value()["userId"] == user {
+                seen.push(news);
+            }
+        }
+        assert!(
+            seen.len() <= want.len(),
+            "{what}: heard {seen:?}, want {want:?}"
+        );
+        if seen == want || tokio::time::Instant::now() >= until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, want, "{what}");
+}
+
 /// Two instances on one PostgreSQL database: each lists the people connected to either, with
 /// all their connections; an instance that stops takes its people away, and one that died
-/// stops counting once its rows are stale.
+/// stops counting once its rows are stale. Admins hear a person come online when their first
+/// connection anywhere opens and go offline when their last one anywhere closes, once each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_is_online_is_shared_between_instances() {
     let Some((app, second)) = two_instances().await else {
@@ -755,6 +790,11 @@ async fn who_is_online_is_shared_between_instances() {
     };
     let admin = app.admin().await;
     let (op_id, op) = app.user(&admin, "roamer", "operator", None).await;
+    // Every event reaching the first instance (the second's come through NOTIFY).
+    let mut heard = app.state.events.subscribe();
+    let mut seen = vec![];
+    let quiet = Duration::from_millis(800);
+    let soon = Duration::from_secs(5);
     let client = app.state.default_client_id;
     let person = switchboard_server::events::PersonView {
         id: op_id,
@@ -767,6 +807,7 @@ async fn who_is_online_is_shared_between_instances() {
     // Connected to the second instance only: the first lists them, and counts the connection.
     let there = second.events.online(client, &person);
     online_becomes(&app, &admin, &[(op_id, 1)], "a connection elsewhere").await;
+    news_becomes(&mut heard, &mut seen, op_id, &["online"], soon, "online").await;
     let (_, status) = app.get("/api/admin/system-status", &admin).await;
     assert_eq!(
         status["systemStatus"]["activeConnections"], 1,
@@ -777,6 +818,15 @@ async fn who_is_online_is_shared_between_instances() {
     let mut here = Stream::open(&app, Some(&op)).await.unwrap();
     assert_eq!(here.next().await.0, "authenticated");
     online_becomes(&app, &admin, &[(op_id, 2)], "connections on both").await;
+    news_becomes(
+        &mut heard,
+        &mut seen,
+        op_id,
+        &["online"],
+        quiet,
+        "online already",
+    )
+    .await;
     let (_, listed) = app.get("/api/presence", &admin).await;
     assert_eq!(listed["online"][0]["username"], "roamer", "{listed}");
     assert_eq!(listed["online"][0]["role"], "operator", "{listed}");
@@ -790,14 +840,52 @@ async fn who_is_online_is_shared_between_instances() {
         "the connection elsewhere closed",
     )
     .await;
+    news_becomes(
+        &mut heard,
+        &mut seen,
+        op_id,
+        &["online"],
+        quiet,
+        "still here",
+    )
+    .await;
     drop(here);
     online_becomes(&app, &admin, &[], "every connection closed").await;
+    let off = ["online", "offline"];
+    news_becomes(&mut heard, &mut seen, op_id, &off, soon, "gone").await;
 
     // An instance that stops takes its people away at once.
     let _back = second.events.online(client, &person);
     online_becomes(&app, &admin, &[(op_id, 1)], "connected elsewhere again").await;
+    let back = ["online", "offline", "online"];
+    news_becomes(&mut heard, &mut seen, op_id, &back, soon, "back").await;
     second.events.close();
     online_becomes(&app, &admin, &[], "the other instance stopped").await;
+    let stopped = ["online", "offline", "online", "offline"];
+    news_becomes(&mut heard, &mut seen, op_id, &stopped, soon, "stopped").await;
+
+    // Someone marked online whose only instance died without a word (its rows stale): the
+    // instances still running find them gone within a beat or two (10 s), and one says so.
+    let mut w = app.state.db.write().await.unwrap();
+    switchboard_store::sql(
+        "INSERT INTO presence (instance_id, user_id, client_id, connections, seen_at) VALUES ('died', $1, $2, 1, $3)",
+    )
+    .arg(op_id)
+    .arg(client)
+    .arg(chrono::Utc::now() - chrono::Duration::seconds(45))
+    .execute(&mut w)
+    .await
+    .unwrap();
+    switchboard_store::sql("UPDATE presence_state SET online = TRUE WHERE user_id = $1")
+        .arg(op_id)
+        .execute(&mut w)
+        .await
+        .unwrap();
+    drop(w);
+    let died = ["online", "offline", "online", "offline", "offline"];
+    let beat = Duration::from_secs(25);
+    news_becomes(&mut heard, &mut seen, op_id, &died, beat, "died").await;
+    news_becomes(&mut heard, &mut seen, op_id, &died, quiet, "told once").await;
 
     // One that died leaves rows behind, which stop counting once stale (30 s).
     let mut w = app.state.db.write().await.unwrap();
