@@ -458,6 +458,7 @@ impl LoginThrottle {
     }
 
     fn keys(ip: IpAddr, login: &str) -> [(String, bool); 2] {
+        let ip = crate::ratelimit::address_key(ip);
         [
             (format!("{ip}|{}", login.trim().to_lowercase()), true),
             (ip.to_string(), false),

@@ -29,6 +29,8 @@ pub struct RateLimits {
     pub api: Limit,
     pub poll: Limit,
     pub upload: Limit,
+    /// The public health checks (`/health`, `/health/*`): probes poll them, but anyone may.
+    pub health: Limit,
 }
 
 impl Default for RateLimits {
@@ -49,6 +51,10 @@ impl Default for RateLimits {
             },
             upload: Limit {
                 requests: 30,
+                per_seconds: 60,
+            },
+            health: Limit {
+                requests: 600,
                 per_seconds: 60,
             },
         }
@@ -93,9 +99,10 @@ impl RateLimits {
                 "api" => r.api = limit,
                 "poll" => r.poll = limit,
                 "upload" => r.upload = limit,
+                "health" => r.health = limit,
                 g => {
                     return Err(format!(
-                        "unknown route group '{g}' (login, api, poll, upload)"
+                        "unknown route group '{g}' (login, api, poll, upload, health)"
                     ));
                 }
             }

@@ -355,7 +355,7 @@ pub struct SuccessFalseErrorBody {
 /// Add to every operation the errors that any route of its kind answers and that its own
 /// annotation may leave out, each in its surface's shape: 400 where it takes input (a body,
 /// a query or path parameter), 404 where its path names a record, 401 and 429 where it needs
-/// credentials, 413 where it takes a body and 415 where that body is JSON. A response the
+/// credentials (429 on the health checks too), 413 where it takes a body and 415 where that body is JSON. A response the
 /// annotation documents is kept as it is.
 fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
@@ -419,6 +419,9 @@ fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
         }
         if secured {
             add("401", "Missing, invalid or expired credentials");
+        }
+        // The public health checks have a rate limit of their own.
+        if secured || path == "/health" || path.starts_with("/health/") {
             add("429", "Rate limit exceeded; see the Retry-After header");
         }
         if body.is_some() {

@@ -53,6 +53,7 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
     tokio::spawn(upkeep(db.clone()));
     let (telephony, events) = telephony::build(&config)?;
     let state = AppState::new(db, config, secret.as_bytes(), default_client_id, telephony)?;
+    ratelimit::spawn_upkeep(&state.limits);
     state
         .events
         .bridge(&state.db)

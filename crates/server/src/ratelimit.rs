@@ -22,6 +22,7 @@ pub enum Group {
     Api,
     Poll,
     Upload,
+    Health,
 }
 
 pub struct RateLimiters {
@@ -30,6 +31,7 @@ pub struct RateLimiters {
     api: DefaultKeyedRateLimiter<IpAddr>,
     poll: DefaultKeyedRateLimiter<IpAddr>,
     upload: DefaultKeyedRateLimiter<IpAddr>,
+    health: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 fn limiter(l: Limit) -> DefaultKeyedRateLimiter<IpAddr> {
@@ -49,7 +51,18 @@ impl RateLimiters {
             api: limiter(c.api),
             poll: limiter(c.poll),
             upload: limiter(c.upload),
+            health: limiter(c.health),
         }
+    }
+
+    fn all(&self) -> [&DefaultKeyedRateLimiter<IpAddr>; 5] {
+        [
+            &self.login,
+            &self.api,
+            &self.poll,
+            &self.upload,
+            &self.health,
+        ]
     }
 
     /// `Err(seconds)` when `ip` must wait.
@@ -62,14 +75,58 @@ impl RateLimiters {
             Group::Api => &self.api,
             Group::Poll => &self.poll,
             Group::Upload => &self.upload,
+            Group::Health => &self.health,
         };
-        l.check_key(&ip).map_err(|not_until| {
+        l.check_key(&address_key(ip)).map_err(|not_until| {
             not_until
                 .wait_time_from(DefaultClock::default().now())
                 .as_secs_f64()
                 .ceil() as u64
         })
     }
+
+    /// Forget the addresses whose buckets are full again (they would be treated the same as
+    /// new ones), so that a stream of one-off addresses does not grow memory without bound.
+    pub fn forget_idle(&self) {
+        for l in self.all() {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+
+    /// Addresses remembered, over every group.
+    pub fn remembered(&self) -> usize {
+        self.all().iter().map(|l| l.len()).sum()
+    }
+}
+
+/// The key an address is counted under: an IPv6 client is one `/64` (a single host or home
+/// is given a whole `/64` and may use any of its addresses), an IPv4-mapped IPv6 address is
+/// its IPv4 address.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
+/// Every minute, forget idle addresses, for as long as the limiters are in use.
+pub fn spawn_upkeep(limits: &Arc<RateLimiters>) {
+    let limits = Arc::downgrade(limits);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match limits.upgrade() {
+                Some(l) => l.forget_idle(),
+                None => return,
+            }
+        }
+    });
 }
 
 async fn limit(state: &AppState, group: Group, req: Request, next: Next) -> Response {
@@ -115,4 +172,77 @@ pub async fn socketio(
 }
 pub async fn upload(State(s): State<AppState>, req: Request, next: Next) -> Response {
     limit(&s, Group::Upload, req, next).await
+}
+pub async fn health(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    limit(&s, Group::Health, req, next).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RateLimits;
+
+    #[test]
+    fn an_ipv6_host_is_counted_as_its_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_eq!(address_key(a), "2001:db8:1:2::".parse::<IpAddr>().unwrap());
+        assert_ne!(address_key(a), address_key(other));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(v4), v4);
+        assert_eq!(address_key("::ffff:192.0.2.7".parse().unwrap()), v4);
+
+        // So rotating through one /64 does not escape the limit.
+        let limits = RateLimiters::new(&RateLimits::parse("login=2/60").unwrap());
+        assert!(limits.check(Group::Login, a).is_ok());
+        assert!(limits.check(Group::Login, b).is_ok());
+        assert!(
+            limits
+                .check(Group::Login, "2001:db8:1:2::9".parse().unwrap())
+                .is_err()
+        );
+        assert!(limits.check(Group::Login, other).is_ok());
+    }
+
+    #[test]
+    fn the_health_group_has_its_own_bucket() {
+        let limits = RateLimiters::new(&RateLimits::parse("health=3/60,api=1/60").unwrap());
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(limits.check(Group::Api, ip).is_ok());
+        assert!(limits.check(Group::Api, ip).is_err());
+        for _ in 0..3 {
+            assert!(limits.check(Group::Health, ip).is_ok());
+        }
+        let wait = limits.check(Group::Health, ip).unwrap_err();
+        assert!((1..=20).contains(&wait), "{wait}");
+        assert!(RateLimits::parse("health=0/60").is_err());
+        assert_eq!(RateLimits::default().health.requests, 600);
+    }
+
+    #[test]
+    fn idle_addresses_are_forgotten() {
+        // One request per millisecond: a bucket is full again 1 ms after its last request.
+        let limits = RateLimiters::new(&RateLimits::parse("api=1000/1").unwrap());
+        for i in 0..200u32 {
+            let ip = IpAddr::from((0x0a00_0000 + i).to_be_bytes());
+            assert!(limits.check(Group::Api, ip).is_ok());
+        }
+        assert_eq!(limits.remembered(), 200);
+        std::thread::sleep(Duration::from_millis(20));
+        let busy: IpAddr = "192.0.2.1".parse().unwrap();
+        // Drain this one's bucket, so it is not idle at the sweep.
+        while limits.check(Group::Api, busy).is_ok() {}
+        limits.forget_idle();
+        assert_eq!(
+            limits.remembered(),
+            1,
+            "only the address still held back stays"
+        );
+        assert!(
+            limits.check(Group::Api, busy).is_err(),
+            "and it is still held back"
+        );
+    }
 }

@@ -43,7 +43,7 @@ struct Groups {
     upload: OpenApiRouter<AppState>,
     api: OpenApiRouter<AppState>,
     public: OpenApiRouter<AppState>,
-    /// Seed 003's health checks: public, its error shape.
+    /// Seed 003's health checks: public, their own generous rate limit, its error shape.
     health: OpenApiRouter<AppState>,
     /// Seed 000 (click-to-call) and seed 004 (bot log): `{"success": false, …}` errors.
     success_shaped: OpenApiRouter<AppState>,
@@ -191,6 +191,7 @@ impl Groups {
             public: self.public,
             health: self
                 .health
+                .layer(from_fn_with_state(state.clone(), ratelimit::health))
                 .layer(axum::middleware::from_fn(campaigns::seed003_shape)),
             // The shape is the outermost layer, so that the rate limit's 429 has it too.
             success_shaped: self

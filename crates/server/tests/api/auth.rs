@@ -283,12 +283,13 @@ async fn unknown_routes_answer_in_their_surfaces_shape(app: TestApp) {
     );
 }
 
-/// Per-route-group limits: login is strict, and a 429 carries Retry-After.
+/// Per-route-group limits: login is strict, public health checks have their own bucket, and
+/// a 429 carries Retry-After.
 #[tokio::test]
 async fn rate_limits_apply_per_group() {
     let mut config = test_config();
     config.rate_limits =
-        switchboard_server::config::RateLimits::parse("login=3/60,api=5/60").unwrap();
+        switchboard_server::config::RateLimits::parse("login=3/60,api=5/60,health=2/60").unwrap();
     let app = TestApp::with_config(Backend::Sqlite, config).await.unwrap();
     let token = app.admin().await; // one login used
     for _ in 0..5 {
@@ -324,10 +325,32 @@ async fn rate_limits_apply_per_group() {
         )
         .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
-    // The public health route is not limited.
+    // The public health checks have their own bucket: the spent `api` one does not stop
+    // them, and they are limited in turn, in seed 003's shape.
     assert_eq!(
         app.call(Method::GET, "/health", None, None).await.0,
         StatusCode::OK
+    );
+    assert_eq!(
+        app.call(Method::GET, "/health/database", None, None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, h, body) = app
+        .raw(
+            Request::get("/health/cloud-run")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert!(h.contains_key(header::RETRY_AFTER));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (v["success"].as_bool(), v["code"].as_str()),
+        (Some(false), Some("TOO_MANY_REQUESTS")),
+        "seed 003: {v}"
     );
 }
 
