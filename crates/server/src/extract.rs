@@ -189,21 +189,6 @@ pub fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError
     }
 }
 
-/// An uploaded file of `len` bytes must fit the configured limit exactly (the body's own limit
-/// leaves room for the multipart framing and the other fields).
-pub fn check_upload_size(len: usize, limit: usize) -> Result<(), ApiError> {
-    if len > limit {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the file is {len} bytes; uploads are limited to {limit} bytes ({} MB)",
-                limit / (1024 * 1024)
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// An ISO 8601 time with a UTC offset: RFC 3339 (`2026-01-10T16:47:00+03:30`) and the other
 /// common forms, minutes without seconds (`2026-01-10T16:47+03:30`), a space instead of the
 /// `T`, an offset without a colon (`+0330`).

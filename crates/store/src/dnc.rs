@@ -48,6 +48,39 @@ pub async fn add(
     Ok(n == 1)
 }
 
+/// Add many numbers (`(phone, reason)`, E.164) in one statement; those listed already, or
+/// twice in `rows`, change nothing. Returns how many were new.
+pub async fn add_many(
+    ex: &mut impl AsExec,
+    client_id: Option<i64>,
+    rows: &[(String, Option<String>)],
+    user_id: Option<i64>,
+) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let at = now();
+    let mut q = sql("INSERT INTO dnc (client_id, phone, reason, created_by, created_at) VALUES ");
+    for (i, (phone, reason)) in rows.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .push_arg(client_id)
+            .push(", ")
+            .push_arg(phone.as_str())
+            .push(", ")
+            .push_arg(reason.as_deref())
+            .push(", ")
+            .push_arg(user_id)
+            .push(", ")
+            .push_arg(at)
+            .push(")");
+    }
+    q.push(" ON CONFLICT (COALESCE(client_id, 0), phone) DO NOTHING");
+    q.execute(ex).await
+}
+
 /// A page of a client's entries (global ones included), newest first, and their total.
 pub async fn list(
     ex: &mut impl AsExec,

@@ -1,6 +1,6 @@
 // The admins' settings: API keys, the do-not-call list, the calling schedule and retry rules.
 import * as api from "./api.js";
-import { h, fill, when, number, badge, table, toast, busy, pager, options, submitted } from "./ui.js";
+import { h, fill, when, number, badge, table, toast, busy, pager, options, submitted, turns } from "./ui.js";
 import { scheduleCard, rulesCard } from "./dialing.js";
 
 // --- Settings ---------------------------------------------------------------------------------
@@ -59,7 +59,19 @@ export function showSettings(root, { user }) {
   const keys = h("div", { id: "keys" });
   const shown = h("div", { id: "new-key" });
   const dnc = h("div", { id: "dnc" });
+  const dncReport = h("div", { id: "dnc-upload-report" });
+  const dncSearch = h("input", { type: "search", id: "dnc-search", name: "search", placeholder: "Find a number", "aria-label": "Find a number" });
   let dncPage = 1;
+  // Searches overlap as people type: only the answer to the latest one is drawn.
+  const dncTurn = turns();
+  let dncTimer;
+  dncSearch.addEventListener("input", () => {
+    clearTimeout(dncTimer);
+    dncTimer = setTimeout(() => {
+      dncPage = 1;
+      loadDnc();
+    }, 250);
+  });
 
   async function loadKeys() {
     try {
@@ -107,7 +119,10 @@ export function showSettings(root, { user }) {
 
   async function loadDnc() {
     try {
-      const r = await api.get(api.withQuery("/api/dialer/dnc", { page: dncPage, limit: 20 }));
+      const current = dncTurn();
+      const search = dncSearch.value.replace(/\D/g, "");
+      const r = await api.get(api.withQuery("/api/dialer/dnc", { page: dncPage, limit: 20, search: search || undefined }));
+      if (!current()) return;
       fill(
         dnc,
         table(
@@ -163,6 +178,34 @@ export function showSettings(root, { user }) {
     loadDnc();
   });
 
+  const dncUpload = submitted(async (f) => {
+    const file = f.elements.namedItem("csvFile");
+    if (!file.files.length) return;
+    const body = new FormData();
+    body.append("csvFile", file.files[0]);
+    const r = await api.request("POST", "/api/dialer/dnc/upload-csv", body);
+    const bad = r.errors ?? [];
+    fill(
+      dncReport,
+      h(
+        "p",
+        { class: "summary" },
+        `${number(r.added)} added, ${number(r.duplicates)} listed already, ${number(r.errorCount)} refused.`,
+      ),
+      bad.length
+        ? table(
+            [
+              ["Line", (b) => b.line],
+              ["Why", (b) => b.reason],
+            ],
+            bad.slice(0, 100),
+          )
+        : null,
+    );
+    dncPage = 1;
+    loadDnc();
+  });
+
   fill(
     root,
     h(
@@ -201,6 +244,7 @@ export function showSettings(root, { user }) {
       { class: "card" },
       h("h2", {}, "Do not call"),
       h("p", { class: "muted" }, "Numbers the dialer, campaigns and click-to-call never call."),
+      h("div", { class: "inline" }, dncSearch),
       dnc,
       h(
         "form",
@@ -209,6 +253,18 @@ export function showSettings(root, { user }) {
         h("label", {}, "Why", h("input", { name: "reason", maxlength: 500 })),
         h("button", { type: "submit" }, "Add"),
       ),
+      h(
+        "form",
+        { class: "inline", id: "dnc-upload", onsubmit: dncUpload },
+        h(
+          "label",
+          {},
+          "A file of numbers (CSV with a phone column, and a reason column if you like)",
+          h("input", { type: "file", name: "csvFile", accept: ".csv,text/csv", required: true }),
+        ),
+        h("button", { type: "submit" }, "Upload"),
+      ),
+      dncReport,
     ),
   );
   root.append(scheduleCard(), rulesCard());

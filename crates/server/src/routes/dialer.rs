@@ -12,9 +12,12 @@ use utoipa::ToSchema;
 use crate::auth::AdminSession;
 use crate::docs::Done;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Multipart, check_upload_size, multipart_error, ts};
+use crate::extract::{Json, Multipart, multipart_error, ts};
+use crate::routes::dnc_file;
+use crate::routes::files::spool;
 use crate::routes::views::Pagination;
 use crate::state::AppState;
+use switchboard_store::dnc;
 
 /// The client's schedule, or a fresh install's: 09:00–20:00 every day in the server's zone
 /// (version 1).
@@ -228,7 +231,9 @@ pub struct DncUploaded {
     pub added: u64,
     /// Rows whose number was listed already.
     pub duplicates: u64,
+    /// Rows refused (all of them).
     pub error_count: usize,
+    /// The refused rows by line (the first 1,000).
     pub errors: Vec<RowError>,
 }
 
@@ -361,91 +366,41 @@ pub async fn upload_dnc(
     let mut file = None;
     while let Some(field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
         if matches!(field.name(), Some("csvFile") | Some("file")) {
-            file = Some(field.bytes().await.map_err(|e| multipart_error(&e))?);
+            file = Some(spool(field, st.config.upload_limit_bytes).await?);
         }
     }
-    let bytes = file
+    let file = file
         .ok_or_else(|| ApiError::bad_request("no file: send it as the multipart field csvFile"))?;
-    check_upload_size(bytes.len(), st.config.upload_limit_bytes)?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| ApiError::bad_request("the file is not UTF-8 text"))?;
-    let text = text.trim_start_matches('\u{feff}');
-    let first = text.lines().next().unwrap_or("");
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(switchboard_core::csv_columns::sniff_delimiter(
-            first.as_bytes(),
-        ))
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = rdr
-        .headers()
-        .map_err(|e| ApiError::bad_request(format!("cannot read the header row: {e}")))?
-        .clone();
-    use switchboard_core::csv_columns::{LeadColumn, match_header};
-    let phone_col = headers
-        .iter()
-        .position(|h| match_header(h) == Some(LeadColumn::Phone))
-        .ok_or_else(|| ApiError::bad_request("no phone column in the header row"))?;
-    let reason_col = headers.iter().position(|h| {
-        matches!(
-            h.trim().to_ascii_lowercase().as_str(),
-            "reason" | "notes" | "note"
-        )
-    });
-    let (mut added, mut duplicates) = (0u64, 0u64);
-    let mut errors = Vec::new();
+    // Read on a blocking thread, a chunk at a time, while the chunks before are written; all in
+    // one transaction, so a failure adds nothing.
+    let (out, mut chunks) = tokio::sync::mpsc::channel(4);
+    let phones = st.phones.clone();
+    let reader = tokio::task::spawn_blocking(move || dnc_file::read(file, &phones, &out));
     let mut tx = st.db.begin().await?;
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i as u64 + 2;
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(RowError {
-                    line,
-                    reason: format!("malformed CSV: {e}"),
-                });
-                continue;
-            }
-        };
-        if rec.iter().any(|f| f.contains('\0')) {
-            errors.push(RowError {
-                line,
-                reason: "the row holds the NUL character".into(),
-            });
-            continue;
-        }
-        match st.phones.normalize(rec.get(phone_col).unwrap_or("")) {
-            Ok(phone) => {
-                let reason = reason_col
-                    .and_then(|c| rec.get(c))
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty());
-                if switchboard_store::dnc::add(
-                    &mut tx,
-                    Some(s.client_id()),
-                    &phone,
-                    reason,
-                    Some(s.user.id),
-                )
-                .await?
-                {
-                    added += 1;
-                } else {
-                    duplicates += 1;
-                }
-            }
-            Err(e) => errors.push(RowError {
-                line,
-                reason: e.to_string(),
-            }),
-        }
+    let (mut added, mut numbers) = (0u64, 0u64);
+    while let Some(chunk) = chunks.recv().await {
+        numbers += chunk.len() as u64;
+        added += dnc::add_many(&mut tx, Some(s.client_id()), &chunk, Some(s.user.id)).await?;
     }
+    let refused = reader.await.map_err(|_| ApiError::internal())??;
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(s.client_id()),
+            user_id: Some(s.user.id),
+            action: "upload",
+            entity: "dnc",
+            entity_id: None,
+            detail: json!({"added": added, "duplicates": numbers - added, "errors": refused.count}),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(DncUploaded {
         success: true,
         added,
-        duplicates,
-        error_count: errors.len(),
-        errors,
+        duplicates: numbers - added,
+        error_count: refused.count,
+        errors: refused.errors,
     }))
 }

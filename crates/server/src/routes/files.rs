@@ -84,7 +84,7 @@ pub async fn upload_csv(
 /// An uploaded file, written to an unnamed temporary file as it comes (so an upload takes the
 /// same memory whatever its size, up to `limit` bytes, past which it is a 413), read from its
 /// start. The `listId` field may come after the file: the import starts once the form is read.
-async fn spool(
+pub(crate) async fn spool(
     mut field: axum::extract::multipart::Field<'_>,
     limit: usize,
 ) -> ApiResult<std::fs::File> {

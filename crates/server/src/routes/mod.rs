@@ -6,6 +6,7 @@ pub mod batches;
 pub mod bot;
 pub mod campaigns;
 pub mod dialer;
+pub mod dnc_file;
 pub mod export;
 pub mod files;
 pub mod health;

@@ -61,6 +61,13 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     )
     .unwrap();
 
+    let dnc_csv = files.path().join("dnc.csv");
+    std::fs::write(
+        &dnc_csv,
+        "phone,reason\n+14155550998,uploaded\n+14155550999,again\nnope,x\n",
+    )
+    .unwrap();
+
     let downloads = files.path().join("downloads");
     std::fs::create_dir(&downloads).unwrap();
 
@@ -73,6 +80,8 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
         "xss": {"search": "Eve Quill", "name": xss, "phone": "+14155550124"},
         "downloads": downloads,
         "dnc": "+14155550999",
+        "dncCsv": dnc_csv,
+        "dncUploaded": "+14155550998",
         "timezone": "America/New_York",
         "pending": pending,
         "notes": "Wants a call back on Friday",
@@ -148,8 +157,25 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     );
     assert!(key["revoked_at"].is_string(), "revoked: {key}");
     let (_, dnc) = app.get("/api/dialer/dnc", &admin).await;
-    assert_eq!(dnc["entries"][0]["phone"], "+14155550999", "{dnc}");
-    assert_eq!(dnc["entries"][0]["reason"], "asked not to be called");
+    let reasons: Vec<(&str, &str)> = dnc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["phone"].as_str().unwrap(),
+                e["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("+14155550998", "uploaded"),
+            ("+14155550999", "asked not to be called")
+        ],
+        "{dnc}"
+    );
 
     // The list made in the page was renamed and deleted: only the test's own is left.
     let (_, lists) = app.get("/api/lists", &admin).await;

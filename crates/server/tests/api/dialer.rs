@@ -264,4 +264,88 @@ async fn no_call_reaches_a_dnc_number(app: TestApp) {
         .0,
         StatusCode::BAD_REQUEST
     );
+
+    // A larger file (written in several statements): numbers repeated across its chunks and
+    // ones listed already count as duplicates; the upload is in the audit log.
+    let total =
+        || async { app.get("/api/dialer/dnc", &admin).await.1["pagination"]["total"].as_u64() };
+    let before = total().await.unwrap();
+    let mut file = String::from("\u{feff}phone,reason\n4155550901,listed already\n");
+    for i in 0..1500 {
+        file.push_str(&format!("+1415556{:04},bulk\n", i % 1200));
+    }
+    let (ct, body) = multipart("csvFile", "dnc.csv", file.as_bytes(), &[]);
+    let (s, v) = app
+        .send_bytes(
+            Method::POST,
+            "/api/dialer/dnc/upload-csv",
+            Some(&admin),
+            &ct,
+            body,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (
+            v["added"].as_u64(),
+            v["duplicates"].as_u64(),
+            v["errorCount"].as_u64()
+        ),
+        (Some(1200), Some(301), Some(0)),
+        "{v}"
+    );
+    assert_eq!(total().await, Some(before + 1200));
+    let (_, v) = app.get("/api/dialer/dnc?search=4155561199", &admin).await;
+    assert_eq!(v["entries"][0]["reason"], "bulk", "{v}");
+    let (_, log) = app.get("/api/audit?entity=dnc", &admin).await;
+    let upload = log["entries"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["action"] == "upload"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no upload in the audit log: {log}"));
+    assert_eq!(upload["detail"]["added"], 1200, "{upload}");
+    // A file that is not text, or whose rows all fail, adds nothing; operators may not upload.
+    let (ct, body) = multipart(
+        "csvFile",
+        "dnc.xlsx",
+        b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5\xff",
+        &[],
+    );
+    let (s, v) = app
+        .send_bytes(
+            Method::POST,
+            "/api/dialer/dnc/upload-csv",
+            Some(&admin),
+            &ct,
+            body,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (ct, body) = multipart("csvFile", "dnc.csv", b"phone\n12\nabc\n", &[]);
+    let (s, v) = app
+        .send_bytes(
+            Method::POST,
+            "/api/dialer/dnc/upload-csv",
+            Some(&admin),
+            &ct,
+            body,
+        )
+        .await;
+    assert_eq!(
+        (s, v["added"].as_u64(), v["errorCount"].as_u64()),
+        (StatusCode::OK, Some(0), Some(2)),
+        "{v}"
+    );
+    let (ct, body) = multipart("csvFile", "dnc.csv", b"phone\n4155557000\n", &[]);
+    let (s, _) = app
+        .send_bytes(
+            Method::POST,
+            "/api/dialer/dnc/upload-csv",
+            Some(&op),
+            &ct,
+            body,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(total().await, Some(before + 1200));
 }

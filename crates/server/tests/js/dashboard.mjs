@@ -464,6 +464,26 @@ try {
   await press(admin, "#dnc-form button[type=submit]");
   await waitText(admin, "#dnc tbody", plan.dnc);
   say("number blocked");
+  // A file of numbers: one new, one listed already, one refused (by line).
+  const dncFile = await admin.$("#dnc-upload input[type=file]");
+  await dncFile.uploadFile(plan.dncCsv);
+  await press(admin, "#dnc-upload button[type=submit]");
+  await waitText(admin, "#dnc-upload-report .summary", "1 added");
+  const dncSummary = await text(admin, "#dnc-upload-report .summary");
+  check(dncSummary.includes("1 listed already") && dncSummary.includes("1 refused"), `do-not-call upload: ${dncSummary}`);
+  const dncBad = await admin.$$eval("#dnc-upload-report tbody tr", (rs) => rs.map((r) => r.firstChild.textContent));
+  check(JSON.stringify(dncBad) === JSON.stringify(["4"]), `the refused row's line: ${dncBad}`);
+  await waitText(admin, "#dnc tbody", plan.dncUploaded);
+  await admin.type("#dnc-search", plan.dncUploaded.slice(-4));
+  await admin.waitForFunction(
+    (phone) => {
+      const rows = [...document.querySelectorAll("#dnc tbody tr")];
+      return rows.length === 1 && rows[0].textContent.includes(phone);
+    },
+    { timeout: WAIT },
+    plan.dncUploaded,
+  );
+  say("numbers uploaded and found");
 
   // The calling schedule: a window typed wrong is refused and saves nothing; then Saturday
   // opens late, Sunday closes, a holiday and another zone.

@@ -1,0 +1,193 @@
+//! Reading a do-not-call file: streamed from the uploaded (temporary) file on a blocking
+//! thread, its numbers handed over in chunks as they are read, so an upload takes the same
+//! memory whatever its size and the database sees a few multi-row statements.
+
+use std::io::{BufRead, BufReader, Read};
+
+use switchboard_core::csv_columns::{LeadColumn, match_header, sniff_delimiter};
+use switchboard_core::phone::PhoneNormalizer;
+use switchboard_store::import::RowError;
+use tokio::sync::mpsc;
+
+use crate::error::ApiError;
+
+/// Numbers handed over at a time (each is one multi-row insert).
+pub const CHUNK: usize = 500;
+/// Refused rows listed in the answer (all are counted).
+pub const LISTED_ERRORS: usize = 1000;
+
+/// A number to block and why (the file's `reason` or `notes` column).
+pub type Blocked = (String, Option<String>);
+
+/// What reading the file found besides its numbers.
+#[derive(Debug, Default)]
+pub struct Refused {
+    /// The first [`LISTED_ERRORS`] refused rows.
+    pub errors: Vec<RowError>,
+    pub count: usize,
+}
+
+impl Refused {
+    fn push(&mut self, line: u64, reason: String) {
+        self.count += 1;
+        if self.errors.len() < LISTED_ERRORS {
+            self.errors.push(RowError { line, reason });
+        }
+    }
+}
+
+/// Read `file` (a CSV with a phone column), sending its numbers to `out` in chunks of
+/// [`CHUNK`]. A file that is not UTF-8 text or has no phone column is a 400 before any number
+/// is sent. Stops early, without an error, when `out`'s receiver is gone.
+pub fn read(
+    file: impl Read,
+    phones: &PhoneNormalizer,
+    out: &mpsc::Sender<Vec<Blocked>>,
+) -> Result<Refused, ApiError> {
+    let mut input = BufReader::with_capacity(1 << 16, file);
+    let head = input
+        .fill_buf()
+        .map_err(|_| ApiError::bad_request("the file could not be read"))?;
+    let bom = head.starts_with(b"\xef\xbb\xbf");
+    let head = if bom { &head[3..] } else { head };
+    // Text or not is judged on the first 64 KiB (a multi-byte character cut at its end is
+    // fine); a later row that is not UTF-8 is refused on its own.
+    if let Err(e) = std::str::from_utf8(head)
+        && e.error_len().is_some()
+    {
+        return Err(ApiError::bad_request("the file is not UTF-8 text"));
+    }
+    let delimiter = sniff_delimiter(head.split(|&b| b == b'\n').next().unwrap_or(b""));
+    if bom {
+        input.consume(3);
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(input);
+    let headers = rdr
+        .headers()
+        .map_err(|e| ApiError::bad_request(format!("cannot read the header row: {e}")))?
+        .clone();
+    let phone_col = headers
+        .iter()
+        .position(|h| match_header(h) == Some(LeadColumn::Phone))
+        .ok_or_else(|| ApiError::bad_request("no phone column in the header row"))?;
+    let reason_col = headers.iter().position(|h| {
+        matches!(
+            h.trim().to_ascii_lowercase().as_str(),
+            "reason" | "notes" | "note"
+        )
+    });
+    let mut refused = Refused::default();
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut rec = csv::StringRecord::new();
+    let mut line = 1u64;
+    loop {
+        line += 1;
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                refused.push(line, format!("malformed CSV: {e}"));
+                continue;
+            }
+        }
+        if rec.iter().any(|f| f.contains('\0')) {
+            refused.push(line, "the row holds the NUL character".into());
+            continue;
+        }
+        match phones.normalize(rec.get(phone_col).unwrap_or("")) {
+            Ok(phone) => {
+                let reason = reason_col
+                    .and_then(|c| rec.get(c))
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string);
+                chunk.push((phone, reason));
+                if chunk.len() == CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                    if out.blocking_send(full).is_err() {
+                        return Ok(refused);
+                    }
+                }
+            }
+            Err(e) => refused.push(line, e.to_string()),
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = out.blocking_send(chunk);
+    }
+    Ok(refused)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(text: &[u8]) -> Result<(Vec<Blocked>, Refused), ApiError> {
+        let phones = PhoneNormalizer::new(Some("US")).unwrap();
+        let (tx, mut rx) = mpsc::channel(1 << 16);
+        let refused = read(text, &phones, &tx)?;
+        drop(tx);
+        let mut all = vec![];
+        while let Ok(c) = rx.try_recv() {
+            assert!(c.len() <= CHUNK);
+            all.extend(c);
+        }
+        Ok((all, refused))
+    }
+
+    #[test]
+    fn numbers_come_in_chunks_with_their_reasons() {
+        let mut text = String::from("\u{feff}Phone;Reason\n");
+        for i in 0..1203 {
+            text.push_str(&format!("415555{:04};asked {i}\n", i % 1000));
+        }
+        text.push_str("nope;x\n");
+        let (all, refused) = read_all(text.as_bytes()).unwrap();
+        assert_eq!(all.len(), 1203);
+        assert_eq!(all[0], ("+14155550000".into(), Some("asked 0".into())));
+        assert_eq!(all[1202].0, "+14155550202");
+        assert_eq!(refused.count, 1);
+        assert_eq!(refused.errors[0].line, 1205);
+    }
+
+    #[test]
+    fn refusals_are_counted_and_the_first_listed() {
+        let mut text = String::from("mobile,notes\n4155550100,\n");
+        for _ in 0..(LISTED_ERRORS + 5) {
+            text.push_str("12,x\n");
+        }
+        text.push_str("4155550101,nul\0here\n\"4155550102,open quote\n");
+        let (all, refused) = read_all(text.as_bytes()).unwrap();
+        assert_eq!(all, [("+14155550100".to_string(), None)]);
+        assert_eq!(refused.count, LISTED_ERRORS + 7);
+        assert_eq!(refused.errors.len(), LISTED_ERRORS);
+        assert_eq!(refused.errors[0].line, 3);
+    }
+
+    #[test]
+    fn files_that_are_not_a_phone_list_are_refused_whole() {
+        for (text, why) in [
+            (&b"name\nann\n"[..], "no phone column"),
+            (&b"\xff\xfe\x00p\x00h\x00o\x00n\x00e"[..], "not UTF-8"),
+            (&b""[..], "no phone column"),
+        ] {
+            let e = read_all(text).expect_err(why);
+            assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST, "{why}");
+        }
+    }
+
+    #[test]
+    fn reading_stops_when_nobody_takes_the_numbers() {
+        let phones = PhoneNormalizer::new(Some("US")).unwrap();
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let mut text = String::from("phone\n");
+        for i in 0..(3 * CHUNK) {
+            text.push_str(&format!("415555{:04}\n", i));
+        }
+        assert_eq!(read(text.as_bytes(), &phones, &tx).unwrap().count, 0);
+    }
+}
