@@ -43,6 +43,12 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
         jobs: u16,
     },
+    /// Copy the SQLite database into a new file, consistent even while the server runs
+    /// (SQLite's VACUUM INTO; PostgreSQL has pg_dump).
+    Backup {
+        /// The new file (it must not exist yet).
+        file: PathBuf,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -169,6 +175,26 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             client,
             jobs,
         } => import(one_shot(config), file, list, client, jobs).await,
+        Command::Backup { file } => {
+            let db = Db::connect_with(
+                &config.database_url,
+                switchboard_store::ConnectOptions {
+                    must_exist: true,
+                    max_connections: Some(1),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            let started = std::time::Instant::now();
+            db.backup_into(&file).await?;
+            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            eprintln!(
+                "backed up into {} ({size} bytes) in {:.1} s",
+                file.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::User {
             command:
                 UserCommand::Add {

@@ -536,6 +536,8 @@ pub struct ConnectOptions {
     /// PostgreSQL schema to use as `search_path` (tests isolate themselves this way).
     pub pg_schema: Option<String>,
     pub max_connections: Option<u32>,
+    /// SQLite: refuse a file that does not exist rather than create it.
+    pub must_exist: bool,
 }
 
 impl Db {
@@ -570,7 +572,14 @@ impl Db {
                         .into(),
                 ));
             }
-            let o = SqliteConnectOptions::from_str(url)?
+            let o = SqliteConnectOptions::from_str(url)?;
+            if opts.must_exist && !o.get_filename().exists() {
+                return Err(StoreError::Invalid(format!(
+                    "{} does not exist",
+                    o.get_filename().display()
+                )));
+            }
+            let o = o
                 .create_if_missing(true)
                 // Only a new file takes it (before its first table; WAL files keep theirs).
                 .page_size(SQLITE_PAGE_SIZE)
@@ -619,6 +628,36 @@ impl Db {
                 "database URL must start with sqlite:// or postgres://, got '{}'",
                 url.split(':').next().unwrap_or("")
             )))
+        }
+    }
+
+    /// Write a consistent copy of the database into `dest`, a file that must not exist yet,
+    /// while others may go on writing: SQLite's `VACUUM INTO` (a read transaction, so it sees
+    /// one moment and holds no lock writers wait for). PostgreSQL has `pg_dump` for this.
+    pub async fn backup_into(&self, dest: &std::path::Path) -> Result<(), StoreError> {
+        match &*self.pools {
+            Pools::Sqlite { read, .. } => {
+                if dest.exists() {
+                    return Err(StoreError::Invalid(format!(
+                        "{} exists already: back up into a new file",
+                        dest.display()
+                    )));
+                }
+                let to = dest.to_str().ok_or_else(|| {
+                    StoreError::Invalid("the backup's path is not UTF-8 text".into())
+                })?;
+                let mut c = read.acquire().await?;
+                sqlx::query("VACUUM INTO ?")
+                    .bind(to)
+                    .execute(&mut *c)
+                    .await?;
+                Ok(())
+            }
+            Pools::Pg(_) => Err(StoreError::Invalid(
+                "a PostgreSQL database is backed up with pg_dump (or the server's own backups); \
+                 `switchboard backup` copies SQLite files"
+                    .into(),
+            )),
         }
     }
 

@@ -75,6 +75,7 @@ pub async fn fresh_db(backend: TestBackend) -> Option<TestDb> {
                 ConnectOptions {
                     pg_schema: Some(schema.clone()),
                     max_connections: Some(4),
+                    ..Default::default()
                 },
             )
             .await

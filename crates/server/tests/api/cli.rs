@@ -1,5 +1,5 @@
 //! The `switchboard` binary itself: configuration errors, `import`, `user add`,
-//! `user password`, `serve`.
+//! `user password`, `backup`, `serve`.
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -295,4 +295,110 @@ fn unsafe_kill_term(pid: u32) {
         .args(["-TERM", &pid.to_string()])
         .status()
         .unwrap();
+}
+
+/// `switchboard backup FILE` copies a SQLite database into a new file, consistent while
+/// another connection writes; it refuses an existing file, a missing database and PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_copies_a_sqlite_database() {
+    use switchboard_store::{Db, sql};
+    let Some(t) = fresh_db(Backend::Sqlite).await else {
+        return;
+    };
+    let mut tx = t.db.begin().await.unwrap();
+    let client = switchboard_store::clients::create(&mut tx, "Backed up", 10, None)
+        .await
+        .unwrap()
+        .id;
+    sql("CREATE TABLE IF NOT EXISTS backup_probe (n BIGINT NOT NULL)")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    for n in 0..1000i64 {
+        sql("INSERT INTO backup_probe (n) VALUES ($1)")
+            .arg(n)
+            .execute(&mut tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    // A writer keeps going while the copy is made: the copy holds whole transactions only.
+    let writer = {
+        let db = t.db.clone();
+        tokio::spawn(async move {
+            for n in 1000..1400i64 {
+                let mut tx = db.begin().await.unwrap();
+                for k in 0..5 {
+                    sql("INSERT INTO backup_probe (n) VALUES ($1)")
+                        .arg(n * 10 + k)
+                        .execute(&mut tx)
+                        .await
+                        .unwrap();
+                }
+                tx.commit().await.unwrap();
+            }
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("copy.db");
+    let run = |url: &str, dest: &std::path::Path| {
+        let out = bin()
+            .args(["backup", dest.to_str().unwrap()])
+            .env("SWITCHBOARD_DATABASE_URL", url)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, err) = tokio::task::spawn_blocking({
+        let (url, dest) = (t.url.clone(), dest.clone());
+        move || run(&url, &dest)
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert!(err.contains("backed up into"), "{err}");
+    writer.await.unwrap();
+
+    let copy = Db::connect(&format!("sqlite://{}", dest.display()))
+        .await
+        .unwrap();
+    let (name,): (String,) = sql("SELECT name FROM clients WHERE id = $1")
+        .arg(client)
+        .fetch_one(&mut copy.read().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(name, "Backed up");
+    let (rows,): (i64,) = sql("SELECT COUNT(*) FROM backup_probe")
+        .fetch_one(&mut copy.read().await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        (1000..=3000).contains(&rows) && rows % 5 == 0,
+        "whole transactions only: {rows}"
+    );
+    let (check,): (String,) = sql("PRAGMA integrity_check")
+        .fetch_one(&mut copy.read().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+
+    // Not over an existing file, not from a database that is not there, not PostgreSQL.
+    let before = std::fs::metadata(&dest).unwrap().len();
+    let (ok, err) = run(&t.url, &dest);
+    assert!(!ok && err.contains("exists already"), "{err}");
+    assert_eq!(std::fs::metadata(&dest).unwrap().len(), before);
+    let missing = dir.path().join("missing.db");
+    let (ok, err) = run(
+        &format!("sqlite://{}", missing.display()),
+        &dir.path().join("other.db"),
+    );
+    assert!(!ok && err.contains("does not exist"), "{err}");
+    assert!(!missing.exists(), "nothing created");
+    if let Ok(pg) = std::env::var("SWITCHBOARD_TEST_PG_URL") {
+        let (ok, err) = run(&pg, &dir.path().join("pg.db"));
+        assert!(!ok && err.contains("pg_dump"), "{err}");
+    }
 }
