@@ -326,22 +326,29 @@ impl Engine {
         let mut round = Round::default();
         let schedule = self.schedule_of(camp.client_id).await?;
         let rules = dialer::rules(&mut self.db.read().await?, camp.client_id).await?;
-        let caps = Caps {
-            global: self.cfg.global_max,
-            client: switchboard_store::clients::max_concurrent(
-                &mut self.db.read().await?,
-                camp.client_id,
-            )
-            .await?,
-            campaign: Some((camp.id, camp.max_concurrent)),
-        };
+        let client_cap =
+            switchboard_store::clients::max_concurrent(&mut self.db.read().await?, camp.client_id)
+                .await?;
         let in_use =
             dialer::in_use(&mut self.db.read().await?, camp.client_id, Some(camp.id)).await?;
+        // The campaign re-read under lock: a pause, a cancel or new settings (cap, caller id,
+        // voice bot) committed since `camp` was read hold for this round, and a pause asked
+        // for while it runs waits for it, so no call is placed after a pause has answered.
+        let mut tx = self.db.begin().await?;
+        let Some(camp) = campaigns::lock_running(&mut tx, camp.id).await? else {
+            tx.commit().await?;
+            return Ok(round);
+        };
+        let camp = &camp;
+        let caps = Caps {
+            global: self.cfg.global_max,
+            client: client_cap,
+            campaign: Some((camp.id, camp.max_concurrent)),
+        };
         let free = (caps.global - in_use.global)
             .min(caps.client - in_use.client)
             .min(camp.max_concurrent - in_use.campaign)
             .min(self.cfg.round_max);
-        let mut tx = self.db.begin().await?;
         campaigns::wake_waiting(&mut tx, camp.id, t).await?;
         if free <= 0 || !schedule.enabled {
             tx.commit().await?;

@@ -90,6 +90,56 @@ pub async fn get(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<Option
     .await
 }
 
+/// What may change of a campaign once made; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CampaignPatch<'a> {
+    pub name: Option<&'a str>,
+    pub from_number: Option<&'a str>,
+    pub wss_url: Option<&'a str>,
+    pub max_concurrent: Option<i64>,
+}
+
+/// Change a client's campaign; `None` when it has no such campaign. New calls use the new
+/// values (the engine reads them at each turn); calls placed already are left alone.
+pub async fn update(
+    tx: &mut Tx,
+    client_id: i64,
+    id: i64,
+    p: &CampaignPatch<'_>,
+) -> Result<Option<Campaign>> {
+    sql(&format!(
+        "UPDATE campaigns SET name = COALESCE($3, name), from_number = COALESCE($4, from_number), \
+         wss_url = COALESCE($5, wss_url), max_concurrent = COALESCE($6, max_concurrent), \
+         updated_at = $7 WHERE id = $1 AND client_id = $2 RETURNING {COLUMNS}"
+    ))
+    .arg(id)
+    .arg(client_id)
+    .arg(p.name)
+    .arg(p.from_number)
+    .arg(p.wss_url)
+    .arg(p.max_concurrent)
+    .arg(now())
+    .fetch_optional(tx)
+    .await
+}
+
+/// The campaign as it is now, when it is still running, locked until `tx` ends (on
+/// PostgreSQL; SQLite's one writer is alone anyway): a pause or new settings committed
+/// meanwhile are seen, and one asked for now waits for `tx`.
+pub async fn lock_running(tx: &mut Tx, id: i64) -> Result<Option<Campaign>> {
+    let lock = if tx.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    sql(&format!(
+        "SELECT {COLUMNS} FROM campaigns WHERE id = $1 AND status = 'running'{lock}"
+    ))
+    .arg(id)
+    .fetch_optional(tx)
+    .await
+}
+
 pub async fn get_any(ex: &mut impl AsExec, id: i64) -> Result<Option<Campaign>> {
     sql(&format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1"))
         .arg(id)

@@ -48,7 +48,7 @@ pub(crate) fn admin(p: &Principal) -> ApiResult<()> {
 }
 
 /// An id sent as a string (seed 003's ObjectIds) or a number.
-fn id_of(v: &Option<Value>, field: &str) -> ApiResult<i64> {
+pub(crate) fn id_of(v: &Option<Value>, field: &str) -> ApiResult<i64> {
     match v {
         None | Some(Value::Null) => Err(ApiError::bad_request(format!("{field} is required"))),
         Some(v) => crate::extract::parse_id(v, field),
@@ -63,7 +63,7 @@ fn opt_client(v: &Option<Value>) -> ApiResult<Option<i64>> {
     }
 }
 
-fn wss(v: &Option<String>) -> ApiResult<String> {
+pub(crate) fn wss(v: &Option<String>) -> ApiResult<String> {
     let u = v
         .as_deref()
         .map(str::trim)
@@ -570,7 +570,7 @@ fn dashboard_sorts() -> utoipa::openapi::schema::Object {
 }
 
 /// A campaign's status.
-fn campaign_status() -> utoipa::openapi::schema::Object {
+pub(crate) fn campaign_status() -> utoipa::openapi::schema::Object {
     crate::docs::field::one_of(STATUSES, "The campaign's status.")
 }
 

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod batches;
 pub mod bot;
+pub mod campaign_settings;
 pub mod campaigns;
 pub mod dialer;
 pub mod dnc_file;
@@ -131,6 +132,7 @@ impl Groups {
             .routes(routes!(campaigns::create))
             .routes(routes!(campaigns::pause))
             .routes(routes!(campaigns::resume))
+            .routes(routes!(campaign_settings::update))
             .routes(routes!(campaigns::progress))
             .routes(routes!(campaigns::dashboard))
             .routes(routes!(campaigns::bulk))

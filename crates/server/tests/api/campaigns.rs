@@ -51,7 +51,190 @@ both_dial!(
     campaign_outlives_its_list,
     campaign_routes_validate_in_seed_003_shape,
     queue_dials_by_priority_through_free_agents,
+    campaign_settings_change_while_it_runs,
 );
+
+/// `POST /plivo/update-campaign`: a paused campaign gets a new name, caller id, voice bot and
+/// cap; the calls it places after that use them; once it has ended only its name may change.
+/// Refusals in seed 003's shape change nothing.
+async fn campaign_settings_change_while_it_runs(app: TestApp) {
+    let admin = app.admin().await;
+    always_open(&app, &admin).await;
+    let (list, _) = list_with(&app, &admin, "changing", 12).await;
+    let (_, v) = app
+        .post(
+            "/plivo/create-campaign",
+            &admin,
+            json!({"campaignName": "Before", "listId": list, "fromNumber": "+14155550100", "wssUrl": "ws://bot.local/old", "maxConcurrentCalls": 1}),
+        )
+        .await;
+    let id = v["campaignId"].as_str().unwrap().to_string();
+    let (s, v) = app
+        .post("/plivo/pause-campaign", &admin, json!({"campaignId": id}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    wait_status(&app, &admin, &id, "paused", Duration::from_secs(10)).await;
+    let before_calls = scalar(
+        &app,
+        &format!("SELECT COUNT(*) FROM calls WHERE campaign_id = {id}"),
+    )
+    .await;
+
+    // Refusals first: nothing changes.
+    let (other_admin, op) = (
+        app.in_another_client(&admin, "Elsewhere", "else_admin", "admin")
+            .await,
+        app.user(&admin, "cora", "operator", None).await.1,
+    );
+    for (token, body, want) in [
+        (&admin, json!({"campaignId": id}), StatusCode::BAD_REQUEST),
+        (
+            &admin,
+            json!({"campaignId": id, "maxConcurrentCalls": 0}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &admin,
+            json!({"campaignId": id, "maxConcurrentCalls": "3"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &admin,
+            json!({"campaignId": id, "wssUrl": "https://x"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &admin,
+            json!({"campaignId": id, "fromNumber": "12"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &admin,
+            json!({"campaignId": id, "campaignName": " "}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &admin,
+            json!({"campaignName": "x"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &admin,
+            json!({"campaignId": "999999", "campaignName": "x"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            &other_admin,
+            json!({"campaignId": id, "campaignName": "x"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            &op,
+            json!({"campaignId": id, "campaignName": "x"}),
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let (s, v) = app
+            .post("/plivo/update-campaign", token, body.clone())
+            .await;
+        assert_eq!(s, want, "{body} → {v}");
+        assert!(
+            v["success"] == false && v["code"].is_string(),
+            "seed 003's shape: {v}"
+        );
+    }
+    let (_, d) = app.get("/plivo/dashboard/campaigns", &admin).await;
+    assert!(d.to_string().contains("Before"), "unchanged: {d}");
+
+    let (s, v) = app
+        .post(
+            "/plivo/update-campaign",
+            &admin,
+            json!({"campaignId": id, "campaignName": " After ", "fromNumber": "(415) 555-0199", "wssUrl": "wss://bot.local/new", "maxConcurrentCalls": 3}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (
+            v["data"]["campaignName"].as_str(),
+            v["data"]["fromNumber"].as_str(),
+            v["data"]["wssUrl"].as_str(),
+            v["data"]["maxConcurrentCalls"].as_i64(),
+            v["data"]["status"].as_str()
+        ),
+        (
+            Some("After"),
+            Some("+14155550199"),
+            Some("wss://bot.local/new"),
+            Some(3),
+            Some("paused")
+        ),
+        "{v}"
+    );
+    let (_, log) = app.get("/api/audit?entity=campaign", &admin).await;
+    let change = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "update")
+        .cloned()
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(
+        change["detail"]["max_concurrent"],
+        json!([1, 3]),
+        "{change}"
+    );
+    assert_eq!(
+        change["detail"]["name"],
+        json!(["Before", "After"]),
+        "{change}"
+    );
+
+    // Resumed, it calls the rest from the new number, then completes.
+    let (s, v) = app
+        .post("/plivo/resume-campaign", &admin, json!({"campaignId": id}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    wait_status(&app, &admin, &id, "completed", Duration::from_secs(60)).await;
+    let total = scalar(
+        &app,
+        &format!("SELECT COUNT(*) FROM calls WHERE campaign_id = {id}"),
+    )
+    .await;
+    let new_number = scalar(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM calls WHERE campaign_id = {id} AND from_number = '+14155550199'"
+        ),
+    )
+    .await;
+    assert_eq!(
+        new_number,
+        total - before_calls,
+        "{before_calls} calls before the change, {total} in all"
+    );
+    assert!(new_number > 0);
+
+    // Ended: a new cap is refused, a new name is not.
+    let (s, v) = app
+        .post(
+            "/plivo/update-campaign",
+            &admin,
+            json!({"campaignId": id, "maxConcurrentCalls": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("completed"), "{v}");
+    let (s, v) = app
+        .post(
+            "/plivo/update-campaign",
+            &admin,
+            json!({"campaignId": id, "campaignName": "Done"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["maxConcurrentCalls"], 3);
+}
 
 /// Dial around the clock, so tests pass at any hour.
 pub async fn always_open(app: &TestApp, admin: &str) {
