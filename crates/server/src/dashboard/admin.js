@@ -228,7 +228,7 @@ function showCampaigns(root, { onEvent }) {
                     "data-details": c.campaignId,
                     onclick: () => {
                       open = c;
-                      showCampaign(detail, c);
+                      showCampaign(detail, c, { onSaved: load });
                     },
                   },
                   "Details",
@@ -247,7 +247,7 @@ function showCampaigns(root, { onEvent }) {
       );
       // Widths are set from script: the page's policy allows no inline style attributes.
       for (const bar of results.querySelectorAll("[data-pct]")) bar.style.width = `${Math.min(100, Number(bar.dataset.pct))}%`;
-      if (open) showCampaign(detail, r.campaigns.find((c) => c.campaignId === open.campaignId) ?? open);
+      if (open) showCampaign(detail, r.campaigns.find((c) => c.campaignId === open.campaignId) ?? open, { onSaved: load });
     } catch (e) {
       fill(results, h("p", { class: "error" }, e.message));
     }

@@ -1,7 +1,7 @@
 // Seed 003's monitoring in the Campaigns view: how much of the concurrency the calls use now,
 // and why calls failed lately, each with the server's recommendations.
 import * as api from "./api.js";
-import { h, fill, when, duration, number, badge, table } from "./ui.js";
+import { h, fill, when, duration, number, badge, table, toast, busy } from "./ui.js";
 
 const advice = (items) =>
   items?.length
@@ -74,7 +74,47 @@ export function failuresCard({ days = 7, campaignId, id = "failures" } = {}) {
 }
 
 /** One campaign's progress, figures and timing (seed 003's campaign-progress), in `box`. */
-export async function showCampaign(box, campaign) {
+/** A campaign's settings, changed in place: only what was edited is sent. */
+function settingsForm(campaign, onSaved) {
+  const s = campaign.settings ?? {};
+  const ended = ["completed", "cancelled", "failed"].includes(campaign.status);
+  const field = (label, name, value, attrs = {}) =>
+    h("label", {}, label, h("input", { name, value: value ?? "", disabled: ended && name !== "campaignName", ...attrs }));
+  const form = h(
+    "form",
+    { class: "inline", id: "campaign-settings", "data-campaign": campaign.campaignId },
+    field("Name", "campaignName", campaign.campaignName, { required: true, maxlength: 100 }),
+    field("Calls at once", "maxConcurrentCalls", s.maxConcurrentCalls, { type: "number", min: 1, max: 100000, required: true }),
+    field("Caller id", "fromNumber", s.fromNumber, { type: "tel", required: true }),
+    field("Voice bot (ws:// or wss://)", "wssUrl", s.wssUrl, { required: true, maxlength: 2000 }),
+    h("button", { type: "submit" }, "Save"),
+  );
+  form.addEventListener("input", () => (form.dataset.dirty = "1"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = { campaignId: campaign.campaignId };
+    const now = {
+      campaignName: form.campaignName.value.trim(),
+      maxConcurrentCalls: Number(form.maxConcurrentCalls.value),
+      fromNumber: form.fromNumber.value.trim(),
+      wssUrl: form.wssUrl.value.trim(),
+    };
+    const was = { campaignName: campaign.campaignName, ...s };
+    for (const [k, v] of Object.entries(now)) if (!(ended && k !== "campaignName") && v !== was[k]) body[k] = v;
+    if (Object.keys(body).length === 1) return toast("Nothing changed.");
+    return busy(form.querySelector("button[type=submit]"), async () => {
+      const r = await api.post("/plivo/update-campaign", body);
+      Object.assign(campaign, { campaignName: r.data.campaignName, settings: { fromNumber: r.data.fromNumber, wssUrl: r.data.wssUrl, maxConcurrentCalls: r.data.maxConcurrentCalls } });
+      toast(`${r.data.campaignName} saved.`, "ok");
+      delete form.dataset.dirty;
+      document.activeElement?.blur();
+      onSaved?.();
+    });
+  });
+  return form;
+}
+
+export async function showCampaign(box, campaign, { onSaved } = {}) {
   try {
     const r = await api.get(`/plivo/campaign-progress/${encodeURIComponent(campaign.campaignId)}`);
     const p = r.progress;
@@ -82,6 +122,15 @@ export async function showCampaign(box, campaign) {
     const t = r.timing;
     const row = (label, value) => h("tr", {}, h("th", {}, label), h("td", {}, value));
     const failures = failuresCard({ campaignId: campaign.campaignId, id: "campaign-failures" });
+    // The view redraws the details as it refreshes: a settings form being edited stays as it is.
+    const editing = box.querySelector(`#campaign-settings[data-campaign="${campaign.campaignId}"]`);
+    const keep = editing && (editing.contains(document.activeElement) || editing.dataset.dirty);
+    if (keep) {
+      const facts = box.querySelector("#campaign-facts");
+      facts?.closest(".card")?.querySelector("h2")?.replaceChildren(campaign.campaignName);
+    }
+    if (keep) return;
+    const form = settingsForm(campaign, onSaved);
     fill(
       box,
       h(
@@ -113,6 +162,8 @@ export async function showCampaign(box, campaign) {
           ),
           h("div", {}, h("h3", {}, "Why its calls failed"), failures.box),
         ),
+        h("h3", {}, "Settings"),
+        form,
       ),
     );
   } catch (e) {

@@ -611,6 +611,17 @@ pub struct CampaignDashboardEntry {
     pub timing: CampaignDashboardTiming,
     /// `active` when the campaign runs and its heartbeat is fresh, `stale` otherwise.
     pub heartbeat: String,
+    /// What `POST /plivo/update-campaign` changes (an addition to seed 003's entry).
+    pub settings: CampaignDashboardSettings,
+}
+
+/// A campaign's caller id, voice bot and cap on live calls.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignDashboardSettings {
+    pub from_number: String,
+    pub wss_url: Option<String>,
+    pub max_concurrent_calls: i64,
 }
 
 /// How far a campaign has got through its list.
@@ -731,6 +742,11 @@ pub async fn dashboard(
                 last_activity: ts(&c.last_activity_at),
             },
             heartbeat: heartbeat_status(&st, c).to_string(),
+            settings: CampaignDashboardSettings {
+                from_number: c.from_number.clone(),
+                wss_url: c.wss_url.clone(),
+                max_concurrent_calls: c.max_concurrent,
+            },
         });
     }
     let counts = campaigns::status_counts(&mut rd, client).await?;

@@ -89,6 +89,7 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
         "badLine": 3,
         "list": {"id": list_id, "phones": ["+14155550301", "+14155550302"]},
         "campaign": "Dashboard campaign",
+        "campaignRenamed": "Renamed campaign",
         "newUser": "nia",
         "client": "Acme Dialing",
         "clientAdmin": "acme_admin",
@@ -146,8 +147,13 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
 
     let (_, campaigns) = app.get("/plivo/dashboard/campaigns", &admin).await;
     let c = &campaigns["campaigns"][0];
-    assert_eq!(c["campaignName"], "Dashboard campaign");
+    assert_eq!(c["campaignName"], "Renamed campaign");
     assert_eq!(c["status"], "paused", "{c}");
+    assert_eq!(c["settings"]["maxConcurrentCalls"], 3, "{c}");
+    assert_eq!(
+        c["settings"]["fromNumber"], "+14155550100",
+        "only what was edited: {c}"
+    );
 
     let (_, keys) = app.get("/api/api-keys", &admin).await;
     let key = &keys["keys"][0];

@@ -439,6 +439,22 @@ try {
   check(facts.includes(`of ${plan.list.phones.length}`) && facts.includes("Paused"), `the campaign's facts: ${facts}`);
   await waitText(admin, "#campaign-failures .failures-total", "calls failed");
   say("campaign details", { facts });
+  // Its settings changed in place: a new name and cap; the view's refreshes leave the form
+  // alone while it is being typed in.
+  async function typeOver(page, sel, value) {
+    await page.focus(sel);
+    await page.keyboard.down("Control");
+    await page.keyboard.press("KeyA");
+    await page.keyboard.up("Control");
+    await page.type(sel, value);
+  }
+  await typeOver(admin, "#campaign-settings [name=campaignName]", plan.campaignRenamed);
+  await typeOver(admin, "#campaign-settings [name=maxConcurrentCalls]", "3");
+  await press(admin, "#campaign-settings button[type=submit]");
+  await waitText(admin, "#toast", `${plan.campaignRenamed} saved.`);
+  await waitText(admin, "#campaigns tbody", plan.campaignRenamed);
+  check((await admin.$eval("#campaign-settings [name=maxConcurrentCalls]", (i) => i.value)) === "3", "the cap shown is the one saved");
+  say("campaign settings saved");
 
   // --- Settings: an API key shown once, working, then revoked; a number not to call --------
   await admin.evaluate(() => (location.hash = "#/settings"));
