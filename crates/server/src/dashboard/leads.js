@@ -2,7 +2,7 @@
 import * as api from "./api.js";
 import { listsCard } from "./lists.js";
 import { showHistory } from "./history.js";
-import { h, fill, when, number, badge, table, toast, busy, pager, options, people, turns } from "./ui.js";
+import { h, fill, when, number, badge, table, toast, busy, pager, options, people, turns, refusedRows } from "./ui.js";
 
 const LEAD_STATUSES = ["pending", "claimed", "calling", "answered", "transferred", "failed"];
 const PRIORITIES = ["urgent", "high", "medium", "low"];
@@ -295,7 +295,6 @@ export function showLeads(root) {
     await busy(form.querySelector("button"), async () => {
       const r = await api.request("POST", "/api/leads/upload-csv", body);
       const s = r.summary;
-      const bad = r.errors ?? [];
       fill(
         report,
         h(
@@ -303,15 +302,7 @@ export function showLeads(root) {
           { class: "summary" },
           `${r.message} ${number(s.successCount)} imported, ${number(s.duplicateCount)} duplicates, ${number(s.errorCount)} with errors, of ${number(s.totalProcessed)} rows.`,
         ),
-        bad.length
-          ? table(
-              [
-                ["Line", (b) => b.line],
-                ["Why", (b) => b.reason],
-              ],
-              bad.slice(0, 100),
-            )
-          : null,
+        refusedRows(r.errors),
       );
       form.reset();
       state.page = 1;

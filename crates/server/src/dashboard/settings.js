@@ -1,6 +1,6 @@
 // The admins' settings: API keys, the do-not-call list, the calling schedule and retry rules.
 import * as api from "./api.js";
-import { h, fill, when, number, badge, table, toast, busy, pager, options, submitted, turns } from "./ui.js";
+import { h, fill, when, number, badge, table, toast, busy, pager, options, submitted, turns, refusedRows } from "./ui.js";
 import { scheduleCard, rulesCard } from "./dialing.js";
 
 // --- Settings ---------------------------------------------------------------------------------
@@ -184,7 +184,6 @@ export function showSettings(root, { user }) {
     const body = new FormData();
     body.append("csvFile", file.files[0]);
     const r = await api.request("POST", "/api/dialer/dnc/upload-csv", body);
-    const bad = r.errors ?? [];
     fill(
       dncReport,
       h(
@@ -192,15 +191,7 @@ export function showSettings(root, { user }) {
         { class: "summary" },
         `${number(r.added)} added, ${number(r.duplicates)} listed already, ${number(r.errorCount)} refused.`,
       ),
-      bad.length
-        ? table(
-            [
-              ["Line", (b) => b.line],
-              ["Why", (b) => b.reason],
-            ],
-            bad.slice(0, 100),
-          )
-        : null,
+      refusedRows(r.errors),
     );
     dncPage = 1;
     loadDnc();

@@ -201,3 +201,16 @@ export async function people() {
   const { users } = await api.get("/api/users");
   return new Map(users.map((u) => [u.id, u]));
 }
+
+/** An upload's refused rows by line (the first 100), or nothing when none was refused. */
+export function refusedRows(bad) {
+  return bad?.length
+    ? table(
+        [
+          ["Line", (b) => b.line],
+          ["Why", (b) => b.reason],
+        ],
+        bad.slice(0, 100),
+      )
+    : null;
+}

@@ -98,6 +98,24 @@ async fn schedules_validate_and_version(app: TestApp) {
     );
 }
 
+/// `POST /api/dialer/dnc/upload-csv` of `data` as the file `name`.
+async fn upload_dnc(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    data: &[u8],
+) -> (StatusCode, serde_json::Value) {
+    let (ct, body) = multipart("csvFile", name, data, &[]);
+    app.send_bytes(
+        Method::POST,
+        "/api/dialer/dnc/upload-csv",
+        Some(token),
+        &ct,
+        body,
+    )
+    .await
+}
+
 async fn no_call_reaches_a_dnc_number(app: TestApp) {
     let admin = app.admin().await;
     let lead = app.lead(&admin, "+14155550800").await;
@@ -225,21 +243,13 @@ async fn no_call_reaches_a_dnc_number(app: TestApp) {
         true
     );
     // CSV import: good rows added, bad rows reported by line.
-    let (ct, body) = multipart(
-        "csvFile",
+    let (s, v) = upload_dnc(
+        &app,
+        &admin,
         "dnc.csv",
         b"mobile;reason\n4155550901;complained\nnope;x\n4155550901;again\n4155550902;nul\0here\n",
-        &[],
-    );
-    let (s, v) = app
-        .send_bytes(
-            Method::POST,
-            "/api/dialer/dnc/upload-csv",
-            Some(&admin),
-            &ct,
-            body,
-        )
-        .await;
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(
         (
@@ -251,19 +261,8 @@ async fn no_call_reaches_a_dnc_number(app: TestApp) {
         (Some(1), Some(1), Some(3), Some(5)),
         "{v}"
     );
-    let (ct, body) = multipart("csvFile", "dnc.csv", b"name\nann\n", &[]);
-    assert_eq!(
-        app.send_bytes(
-            Method::POST,
-            "/api/dialer/dnc/upload-csv",
-            Some(&admin),
-            &ct,
-            body
-        )
-        .await
-        .0,
-        StatusCode::BAD_REQUEST
-    );
+    let (s, _) = upload_dnc(&app, &admin, "dnc.csv", b"name\nann\n").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 
     // A larger file (written in several statements): numbers repeated across its chunks and
     // ones listed already count as duplicates; the upload is in the audit log.
@@ -274,16 +273,7 @@ async fn no_call_reaches_a_dnc_number(app: TestApp) {
     for i in 0..1500 {
         file.push_str(&format!("+1415556{:04},bulk\n", i % 1200));
     }
-    let (ct, body) = multipart("csvFile", "dnc.csv", file.as_bytes(), &[]);
-    let (s, v) = app
-        .send_bytes(
-            Method::POST,
-            "/api/dialer/dnc/upload-csv",
-            Some(&admin),
-            &ct,
-            body,
-        )
-        .await;
+    let (s, v) = upload_dnc(&app, &admin, "dnc.csv", file.as_bytes()).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(
         (
@@ -305,47 +295,21 @@ async fn no_call_reaches_a_dnc_number(app: TestApp) {
         .unwrap_or_else(|| panic!("no upload in the audit log: {log}"));
     assert_eq!(upload["detail"]["added"], 1200, "{upload}");
     // A file that is not text, or whose rows all fail, adds nothing; operators may not upload.
-    let (ct, body) = multipart(
-        "csvFile",
+    let (s, v) = upload_dnc(
+        &app,
+        &admin,
         "dnc.xlsx",
         b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5\xff",
-        &[],
-    );
-    let (s, v) = app
-        .send_bytes(
-            Method::POST,
-            "/api/dialer/dnc/upload-csv",
-            Some(&admin),
-            &ct,
-            body,
-        )
-        .await;
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    let (ct, body) = multipart("csvFile", "dnc.csv", b"phone\n12\nabc\n", &[]);
-    let (s, v) = app
-        .send_bytes(
-            Method::POST,
-            "/api/dialer/dnc/upload-csv",
-            Some(&admin),
-            &ct,
-            body,
-        )
-        .await;
+    let (s, v) = upload_dnc(&app, &admin, "dnc.csv", b"phone\n12\nabc\n").await;
     assert_eq!(
         (s, v["added"].as_u64(), v["errorCount"].as_u64()),
         (StatusCode::OK, Some(0), Some(2)),
         "{v}"
     );
-    let (ct, body) = multipart("csvFile", "dnc.csv", b"phone\n4155557000\n", &[]);
-    let (s, _) = app
-        .send_bytes(
-            Method::POST,
-            "/api/dialer/dnc/upload-csv",
-            Some(&op),
-            &ct,
-            body,
-        )
-        .await;
+    let (s, _) = upload_dnc(&app, &op, "dnc.csv", b"phone\n4155557000\n").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(total().await, Some(before + 1200));
 }
