@@ -98,6 +98,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/plivo/dashboard/campaigns"),
     ("post", "/plivo/dashboard/bulk-operations"),
     ("post", "/plivo/single-call"),
+    ("post", "/plivo/update-campaign"),
     ("get", "/plivo/get-active-channels"),
     ("get", "/plivo/monitoring/active-calls"),
     ("get", "/plivo/dashboard/stats"),
