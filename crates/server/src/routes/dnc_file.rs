@@ -2,11 +2,11 @@
 //! thread, its numbers handed over in chunks as they are read, so an upload takes the same
 //! memory whatever its size and the database sees a few multi-row statements.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 
-use switchboard_core::csv_columns::{LeadColumn, match_header, sniff_delimiter};
+use switchboard_core::csv_columns::{LeadColumn, match_header};
 use switchboard_core::phone::PhoneNormalizer;
-use switchboard_store::import::RowError;
+use switchboard_store::import::{ImportError, RowError, open_csv};
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
@@ -37,55 +37,38 @@ impl Refused {
 }
 
 /// Read `file` (a CSV with a phone column), sending its numbers to `out` in chunks of
-/// [`CHUNK`]. A file that is not UTF-8 text or has no phone column is a 400 before any number
+/// [`CHUNK`]. A file that is empty, binary or has no phone column is a 400 before any number
 /// is sent. Stops early, without an error, when `out`'s receiver is gone.
 pub fn read(
     file: impl Read,
     phones: &PhoneNormalizer,
     out: &mpsc::Sender<Vec<Blocked>>,
 ) -> Result<Refused, ApiError> {
-    let mut input = BufReader::with_capacity(1 << 16, file);
-    let head = input
-        .fill_buf()
-        .map_err(|_| ApiError::bad_request("the file could not be read"))?;
-    let bom = head.starts_with(b"\xef\xbb\xbf");
-    let head = if bom { &head[3..] } else { head };
-    // Text or not is judged on the first 64 KiB (a multi-byte character cut at its end is
-    // fine); a later row that is not UTF-8 is refused on its own.
-    if let Err(e) = std::str::from_utf8(head)
-        && e.error_len().is_some()
-    {
-        return Err(ApiError::bad_request("the file is not UTF-8 text"));
-    }
-    let delimiter = sniff_delimiter(head.split(|&b| b == b'\n').next().unwrap_or(b""));
-    if bom {
-        input.consume(3);
-    }
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_reader(input);
-    let headers = rdr
-        .headers()
+    let not_csv = |e: ImportError| ApiError::bad_request(e.to_string());
+    let mut rdr = open_csv(file, 1 << 16).map_err(not_csv)?;
+    // Fields are read as bytes: a file saved in another encoding than UTF-8 (Latin-1 from a
+    // spreadsheet) keeps its numbers, its odd characters replaced.
+    let text = |f: &[u8]| String::from_utf8_lossy(f).trim().to_string();
+    let headers: Vec<String> = rdr
+        .byte_headers()
         .map_err(|e| ApiError::bad_request(format!("cannot read the header row: {e}")))?
-        .clone();
+        .iter()
+        .map(text)
+        .collect();
     let phone_col = headers
         .iter()
         .position(|h| match_header(h) == Some(LeadColumn::Phone))
         .ok_or_else(|| ApiError::bad_request("no phone column in the header row"))?;
-    let reason_col = headers.iter().position(|h| {
-        matches!(
-            h.trim().to_ascii_lowercase().as_str(),
-            "reason" | "notes" | "note"
-        )
-    });
+    let reason_col = headers
+        .iter()
+        .position(|h| matches!(h.to_ascii_lowercase().as_str(), "reason" | "notes" | "note"));
     let mut refused = Refused::default();
     let mut chunk = Vec::with_capacity(CHUNK);
-    let mut rec = csv::StringRecord::new();
+    let mut rec = csv::ByteRecord::new();
     let mut line = 1u64;
     loop {
         line += 1;
-        match rdr.read_record(&mut rec) {
+        match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
@@ -93,17 +76,16 @@ pub fn read(
                 continue;
             }
         }
-        if rec.iter().any(|f| f.contains('\0')) {
+        if rec.iter().any(|f| f.contains(&0)) {
             refused.push(line, "the row holds the NUL character".into());
             continue;
         }
-        match phones.normalize(rec.get(phone_col).unwrap_or("")) {
+        match phones.normalize(&text(rec.get(phone_col).unwrap_or(b""))) {
             Ok(phone) => {
                 let reason = reason_col
                     .and_then(|c| rec.get(c))
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_string);
+                    .map(text)
+                    .filter(|r| !r.is_empty());
                 chunk.push((phone, reason));
                 if chunk.len() == CHUNK {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
@@ -154,15 +136,28 @@ mod tests {
     }
 
     #[test]
+    fn a_file_in_another_encoding_keeps_its_numbers() {
+        // "réclamation" in Latin-1: its é is not UTF-8.
+        let (all, refused) = read_all(b"phone,reason\n4155550100,r\xe9clamation\n").unwrap();
+        assert_eq!(refused.count, 0);
+        assert_eq!(all[0].0, "+14155550100");
+        assert_eq!(all[0].1.as_deref(), Some("r\u{fffd}clamation"));
+    }
+
+    #[test]
     fn refusals_are_counted_and_the_first_listed() {
+        // Enough bad rows that the NUL comes after the first 64 KiB (there, it makes the file
+        // binary and refused whole, as a lead upload's).
+        let bad = 14_000;
         let mut text = String::from("mobile,notes\n4155550100,\n");
-        for _ in 0..(LISTED_ERRORS + 5) {
+        for _ in 0..bad {
             text.push_str("12,x\n");
         }
+        assert!(text.len() > 1 << 16);
         text.push_str("4155550101,nul\0here\n\"4155550102,open quote\n");
         let (all, refused) = read_all(text.as_bytes()).unwrap();
         assert_eq!(all, [("+14155550100".to_string(), None)]);
-        assert_eq!(refused.count, LISTED_ERRORS + 7);
+        assert_eq!(refused.count, bad + 2);
         assert_eq!(refused.errors.len(), LISTED_ERRORS);
         assert_eq!(refused.errors[0].line, 3);
     }
@@ -171,8 +166,9 @@ mod tests {
     fn files_that_are_not_a_phone_list_are_refused_whole() {
         for (text, why) in [
             (&b"name\nann\n"[..], "no phone column"),
-            (&b"\xff\xfe\x00p\x00h\x00o\x00n\x00e"[..], "not UTF-8"),
-            (&b""[..], "no phone column"),
+            (&b"\xff\xfe\x00p\x00h\x00o\x00n\x00e"[..], "binary"),
+            (&b"phone\n4155550100\n4155550101,nul\x00\n"[..], "binary"),
+            (&b""[..], "empty"),
         ] {
             let e = read_all(text).expect_err(why);
             assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST, "{why}");

@@ -247,7 +247,7 @@ async fn no_call_reaches_a_dnc_number(app: TestApp) {
         &app,
         &admin,
         "dnc.csv",
-        b"mobile;reason\n4155550901;complained\nnope;x\n4155550901;again\n4155550902;nul\0here\n",
+        b"mobile;reason\n4155550901;complained\nnope;x\n4155550901;again\n12;too short\n",
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");

@@ -15,6 +15,7 @@ use crate::{Backend, Db, StoreError, Tx, lists, now, sql};
 
 mod borrowing;
 mod parse;
+pub use parse::open_csv;
 mod sqlite;
 use parse::{Msg, Recycle, Rows, parse_stream, recycling};
 

@@ -283,15 +283,15 @@ impl Columns {
     }
 }
 
-/// Parse `input` on the calling (blocking) thread, sending chunks of `reuse`'s size to `tx`.
-pub(super) fn parse_stream(
-    input: impl Read,
-    phones: PhoneNormalizer,
-    tx: mpsc::Sender<Msg>,
-    reuse: Reuse,
-) -> Result<(), ImportError> {
-    let mut input = std::io::BufReader::with_capacity(256 * 1024, input);
-    // Peek the first line to pick the delimiter and to drop a UTF-8 byte-order mark.
+/// A CSV reader over `input`, read `buffer` bytes at a time: its delimiter (`,` or `;`) picked
+/// from the first line, a UTF-8 byte-order mark dropped. A file that is empty or holds the NUL
+/// byte in its first `buffer` bytes (binary: a spreadsheet, an image) is refused whole
+/// (`NotCsv`).
+pub fn open_csv<R: Read>(
+    input: R,
+    buffer: usize,
+) -> Result<csv::Reader<std::io::BufReader<R>>, ImportError> {
+    let mut input = std::io::BufReader::with_capacity(buffer, input);
     let buf =
         std::io::BufRead::fill_buf(&mut input).map_err(|e| ImportError::NotCsv(e.to_string()))?;
     if buf.is_empty() {
@@ -310,12 +310,21 @@ pub(super) fn parse_stream(
     let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
     let delimiter = sniff_delimiter(&buf[bom..line_end]);
     std::io::BufRead::consume(&mut input, bom);
-
-    let mut rdr = csv::ReaderBuilder::new()
+    Ok(csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
         .has_headers(true)
-        .from_reader(input);
+        .from_reader(input))
+}
+
+/// Parse `input` on the calling (blocking) thread, sending chunks of `reuse`'s size to `tx`.
+pub(super) fn parse_stream(
+    input: impl Read,
+    phones: PhoneNormalizer,
+    tx: mpsc::Sender<Msg>,
+    reuse: Reuse,
+) -> Result<(), ImportError> {
+    let mut rdr = open_csv(input, 256 * 1024)?;
     let header = rdr
         .byte_headers()
         .map_err(|e| ImportError::NotCsv(format!("cannot read the header row: {e}")))?
