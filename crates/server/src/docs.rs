@@ -84,6 +84,18 @@ pub struct UploadForm {
     pub list_id: Option<i64>,
 }
 
+/// The multipart form of a do-not-call upload.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct DncUploadForm {
+    /// The CSV file (the field may also be called `file`): a phone column, and a `reason`
+    /// (or `notes`) column if you like.
+    #[schema(rename = "csvFile", value_type = String, format = Binary)]
+    pub csv_file: Vec<u8>,
+    /// `true`: block the numbers for every client (super admins only).
+    pub global: Option<bool>,
+}
+
 struct Security;
 
 impl Modify for Security {

@@ -183,6 +183,7 @@ export function showSettings(root, { user }) {
     if (!file.files.length) return;
     const body = new FormData();
     body.append("csvFile", file.files[0]);
+    if (f.elements.namedItem("global")?.checked) body.append("global", "true");
     const r = await api.request("POST", "/api/dialer/dnc/upload-csv", body);
     fill(
       dncReport,
@@ -253,6 +254,7 @@ export function showSettings(root, { user }) {
           "A file of numbers (CSV with a phone column, and a reason column if you like)",
           h("input", { type: "file", name: "csvFile", accept: ".csv,text/csv", required: true }),
         ),
+        user.role === "super_admin" ? h("label", { class: "switch" }, h("input", { type: "checkbox", name: "global" }), "For every client") : null,
         h("button", { type: "submit" }, "Upload"),
       ),
       dncReport,

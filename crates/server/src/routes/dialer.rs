@@ -355,7 +355,7 @@ pub async fn remove_dnc(
     tag = "dialer",
     summary = "Add numbers from a CSV file (multipart field csvFile; a phone column and optional reason)",
     security(("bearerAuth" = [])),
-    request_body(content = crate::docs::UploadForm, content_type = "multipart/form-data"),
+    request_body(content = crate::docs::DncUploadForm, content_type = "multipart/form-data"),
     responses((status = 200, description = "What was added, and the rows refused", body = DncUploaded), (status = 400, description = "Not a CSV with a phone column", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn upload_dnc(
@@ -363,14 +363,31 @@ pub async fn upload_dnc(
     AdminSession(s): AdminSession,
     Multipart(mut form): Multipart,
 ) -> ApiResult<Json<DncUploaded>> {
-    let mut file = None;
+    let (mut file, mut global) = (None, false);
     while let Some(field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
-        if matches!(field.name(), Some("csvFile") | Some("file")) {
-            file = Some(spool(field, st.config.upload_limit_bytes).await?);
+        match field.name() {
+            Some("csvFile") | Some("file") => {
+                file = Some(spool(field, st.config.upload_limit_bytes).await?);
+            }
+            Some("global") => {
+                let v = field.text().await.map_err(|e| multipart_error(&e))?;
+                global = match v.trim().to_ascii_lowercase().as_str() {
+                    "true" | "1" | "on" | "yes" => true,
+                    "false" | "0" | "off" | "no" | "" => false,
+                    _ => return Err(ApiError::bad_request("global must be true or false")),
+                };
+            }
+            _ => {}
         }
+    }
+    if global && s.role != switchboard_core::Role::SuperAdmin {
+        return Err(ApiError::forbidden(
+            "only a super admin may block numbers for every client",
+        ));
     }
     let file = file
         .ok_or_else(|| ApiError::bad_request("no file: send it as the multipart field csvFile"))?;
+    let owner = (!global).then_some(s.client_id());
     // Read on a blocking thread, a chunk at a time, while the chunks before are written; all in
     // one transaction, so a failure adds nothing.
     let (out, mut chunks) = tokio::sync::mpsc::channel(4);
@@ -380,7 +397,7 @@ pub async fn upload_dnc(
     let (mut added, mut numbers) = (0u64, 0u64);
     while let Some(chunk) = chunks.recv().await {
         numbers += chunk.len() as u64;
-        added += dnc::add_many(&mut tx, Some(s.client_id()), &chunk, Some(s.user.id)).await?;
+        added += dnc::add_many(&mut tx, owner, &chunk, Some(s.user.id)).await?;
     }
     let refused = reader.await.map_err(|_| ApiError::internal())??;
     audit::record(
@@ -391,7 +408,7 @@ pub async fn upload_dnc(
             action: "upload",
             entity: "dnc",
             entity_id: None,
-            detail: json!({"added": added, "duplicates": numbers - added, "errors": refused.count}),
+            detail: json!({"added": added, "duplicates": numbers - added, "errors": refused.count, "global": global}),
         },
     )
     .await?;

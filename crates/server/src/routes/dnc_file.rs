@@ -15,6 +15,8 @@ use crate::error::ApiError;
 pub const CHUNK: usize = 500;
 /// Refused rows listed in the answer (all are counted).
 pub const LISTED_ERRORS: usize = 1000;
+/// A reason's length, as when one number is added.
+pub const MAX_REASON: usize = 500;
 
 /// A number to block and why (the file's `reason` or `notes` column).
 pub type Blocked = (String, Option<String>);
@@ -86,6 +88,13 @@ pub fn read(
                     .and_then(|c| rec.get(c))
                     .map(text)
                     .filter(|r| !r.is_empty());
+                if reason
+                    .as_ref()
+                    .is_some_and(|r| r.chars().count() > MAX_REASON)
+                {
+                    refused.push(line, format!("the reason is over {MAX_REASON} characters"));
+                    continue;
+                }
                 chunk.push((phone, reason));
                 if chunk.len() == CHUNK {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
@@ -133,6 +142,19 @@ mod tests {
         assert_eq!(all[1202].0, "+14155550202");
         assert_eq!(refused.count, 1);
         assert_eq!(refused.errors[0].line, 1205);
+    }
+
+    #[test]
+    fn a_reason_over_500_characters_refuses_its_row() {
+        let text = format!(
+            "phone,reason\n4155550100,{}\n4155550101,{}\n",
+            "x".repeat(501),
+            "y".repeat(500)
+        );
+        let (all, refused) = read_all(text.as_bytes()).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].0, "+14155550101");
+        assert_eq!((refused.count, refused.errors[0].line), (1, 2));
     }
 
     #[test]

@@ -105,7 +105,18 @@ async fn upload_dnc(
     name: &str,
     data: &[u8],
 ) -> (StatusCode, serde_json::Value) {
-    let (ct, body) = multipart("csvFile", name, data, &[]);
+    upload_dnc_with(app, token, name, data, &[]).await
+}
+
+/// [`upload_dnc`] with more form fields.
+async fn upload_dnc_with(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    data: &[u8],
+    fields: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    let (ct, body) = multipart("csvFile", name, data, fields);
     app.send_bytes(
         Method::POST,
         "/api/dialer/dnc/upload-csv",
@@ -312,4 +323,31 @@ async fn no_call_reaches_a_dnc_number(app: TestApp) {
     let (s, _) = upload_dnc(&app, &op, "dnc.csv", b"phone\n4155557000\n").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(total().await, Some(before + 1200));
+
+    // A file for every client (a national register): super admins only.
+    let register = b"phone\n4155558800\n4155558801\n";
+    let global = [("global", "true")];
+    let (s, v) = upload_dnc_with(&app, &other, "register.csv", register, &global).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "an admin: {v}");
+    let (s, v) = upload_dnc_with(
+        &app,
+        &admin,
+        "register.csv",
+        register,
+        &[("global", "maybe")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(total().await, Some(before + 1200), "nothing added");
+    let (s, v) = upload_dnc_with(&app, &admin, "register.csv", register, &global).await;
+    assert_eq!((s, v["added"].as_u64()), (StatusCode::OK, Some(2)), "{v}");
+    let (_, theirs) = app.get("/api/dialer/dnc?search=4155558801", &other).await;
+    assert_eq!(
+        (
+            theirs["entries"][0]["phone"].as_str(),
+            theirs["entries"][0]["global"].as_bool()
+        ),
+        (Some("+14155558801"), Some(true)),
+        "another client sees it: {theirs}"
+    );
 }

@@ -480,7 +480,9 @@ try {
   await press(admin, "#dnc-form button[type=submit]");
   await waitText(admin, "#dnc tbody", plan.dnc);
   say("number blocked");
-  // A file of numbers: one new, one listed already, one refused (by line).
+  // A file of numbers: one new, one listed already, one refused (by line). (A super admin may
+  // also send one for every client; left unchecked here.)
+  check(await admin.$("#dnc-upload [name=global]:not(:checked)"), "a super admin's upload offers every client");
   const dncFile = await admin.$("#dnc-upload input[type=file]");
   await dncFile.uploadFile(plan.dncCsv);
   await press(admin, "#dnc-upload button[type=submit]");
