@@ -4,6 +4,7 @@
 //! types; the store persists them.
 
 pub mod call;
+pub mod campaign;
 pub mod csv_columns;
 pub mod days;
 pub mod dialer;

@@ -326,13 +326,7 @@ async fn forget_the_gone(events: &Events, db: &Db) {
             Err(e) => Err(e),
         };
         if let Ok(Some(u)) = found {
-            let person = PersonView {
-                id: u.id,
-                name: u.full_name(),
-                username: u.username.clone(),
-                role: switchboard_core::Role::parse(&u.role).map_or("operator", |r| r.as_str()),
-            };
-            presence(events, client_id, &person, false);
+            presence(events, client_id, &PersonView::of_user(&u), false);
         }
     }
 }
@@ -979,12 +973,19 @@ impl PersonView {
     }
 
     pub fn of(s: &crate::auth::Session) -> Self {
-        let u = &s.user;
+        Self {
+            role: s.role.as_str(),
+            ..Self::of_user(&s.user)
+        }
+    }
+
+    /// A person as their stored record names them.
+    pub fn of_user(u: &switchboard_store::users::User) -> Self {
         Self {
             id: u.id,
             name: u.full_name(),
             username: u.username.clone(),
-            role: s.role.as_str(),
+            role: switchboard_core::Role::parse(&u.role).map_or("operator", |r| r.as_str()),
         }
     }
 }

@@ -95,7 +95,8 @@ impl RateLimiters {
     }
 
     /// Addresses remembered, over every group.
-    pub fn remembered(&self) -> usize {
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
         self.all().iter().map(|l| l.len()).sum()
     }
 }

@@ -212,7 +212,7 @@ pub async fn transition(
             // Whoever owned it paused: the next heartbeat round hands it to an instance.
             q.push(", owner_instance = NULL, heartbeat_at = NULL");
         }
-        "completed" | "cancelled" | "failed" => {
+        s if switchboard_core::campaign::has_ended(s) => {
             q.push(", completed_at = ").push_arg(t);
         }
         _ => {}

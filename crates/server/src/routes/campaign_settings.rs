@@ -4,6 +4,7 @@
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use switchboard_core::campaign;
 use switchboard_store::campaigns::{self, CampaignPatch};
 
 use crate::auth::Principal;
@@ -58,9 +59,6 @@ pub struct CampaignSettings {
     pub updated_at: String,
 }
 
-/// Statuses after which a campaign places no more calls: only its name may change.
-const ENDED: [&str; 3] = ["completed", "cancelled", "failed"];
-
 #[utoipa::path(
     post,
     path = "/plivo/update-campaign",
@@ -80,15 +78,12 @@ pub async fn update(
 ) -> ApiResult<Json<CampaignUpdated>> {
     admin(&p)?;
     let id = id_of(&b.campaign_id, "campaignId")?;
-    let name = match b.campaign_name.as_deref().map(str::trim) {
-        None => None,
-        Some(n) if n.is_empty() || n.chars().count() > 100 => {
-            return Err(ApiError::bad_request(
-                "campaignName must be 1 to 100 characters",
-            ));
-        }
-        Some(n) => Some(n),
-    };
+    let name = b
+        .campaign_name
+        .as_deref()
+        .map(campaign::name)
+        .transpose()
+        .map_err(ApiError::bad_request)?;
     let from = match &b.from_number {
         None => None,
         Some(f) => Some(
@@ -101,14 +96,11 @@ pub async fn update(
         None => None,
         url => Some(wss(url)?),
     };
-    let max = match b.max_concurrent_calls {
-        Some(m) if !(1..=100_000).contains(&m) => {
-            return Err(ApiError::bad_request(
-                "maxConcurrentCalls must be between 1 and 100000",
-            ));
-        }
-        m => m,
-    };
+    let max = b
+        .max_concurrent_calls
+        .map(campaign::cap)
+        .transpose()
+        .map_err(ApiError::bad_request)?;
     let patch = CampaignPatch {
         name,
         from_number: from.as_deref(),
@@ -125,8 +117,7 @@ pub async fn update(
     let before = campaigns::get(&mut tx, client, id)
         .await?
         .ok_or_else(|| ApiError::not_found("campaign"))?;
-    if ENDED.contains(&before.status.as_str())
-        && (from.is_some() || wss_url.is_some() || max.is_some())
+    if campaign::has_ended(&before.status) && (from.is_some() || wss_url.is_some() || max.is_some())
     {
         return Err(ApiError::bad_request(format!(
             "the campaign has {} and places no more calls: only its name may change",

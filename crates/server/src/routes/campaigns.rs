@@ -6,6 +6,7 @@ use axum::extract::State;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use switchboard_core::campaign;
 use switchboard_store::campaigns::{self, Campaign, NewCampaign};
 use switchboard_store::{calls, dialer, now};
 use switchboard_telephony::Bridge;
@@ -154,16 +155,8 @@ pub async fn create(
     Json(b): Json<CreateBody>,
 ) -> ApiResult<Json<CampaignCreated>> {
     admin(&p)?;
-    let name = b
-        .campaign_name
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or_default();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request(
-            "campaignName is required, 1 to 100 characters",
-        ));
-    }
+    let name = campaign::name(b.campaign_name.as_deref().unwrap_or_default())
+        .map_err(ApiError::bad_request)?;
     let list_id = id_of(&b.list_id, "listId")?;
     let from = b
         .from_number
@@ -180,12 +173,7 @@ pub async fn create(
         switchboard_store::clients::max_concurrent(&mut st.db.read().await?, client).await?;
     let max = match b.max_concurrent_calls {
         None => client_cap,
-        Some(m) if (1..=100_000).contains(&m) => m,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "maxConcurrentCalls must be between 1 and 100000",
-            ));
-        }
+        Some(m) => campaign::cap(m).map_err(ApiError::bad_request)?,
     };
     let list = switchboard_store::lists::get(&st.db, client, list_id)
         .await?

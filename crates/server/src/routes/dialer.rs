@@ -265,10 +265,14 @@ pub async fn add_dnc(
             "only a super admin may block a number for every client",
         ));
     }
-    if b.reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(ApiError::bad_request(
-            "reason must be at most 500 characters",
-        ));
+    if b.reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > dnc_file::MAX_REASON)
+    {
+        return Err(ApiError::bad_request(format!(
+            "reason must be at most {} characters",
+            dnc_file::MAX_REASON
+        )));
     }
     let phone = st
         .phones

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 pub const CHUNK: usize = 500;
 /// Refused rows listed in the answer (all are counted).
 pub const LISTED_ERRORS: usize = 1000;
-/// A reason's length, as when one number is added.
+/// A reason's length, whether one number is added or a file of them.
 pub const MAX_REASON: usize = 500;
 
 /// A number to block and why (the file's `reason` or `notes` column).

@@ -338,6 +338,28 @@ async fn no_call_reaches_a_dnc_number(app: TestApp) {
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    // A form without its file, and a body that is not a form.
+    let (ct, body) = multipart("notTheFile", "x.csv", register, &[]);
+    let (s, v) = app
+        .send_bytes(
+            Method::POST,
+            "/api/dialer/dnc/upload-csv",
+            Some(&admin),
+            &ct,
+            body,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) = app
+        .send_bytes(
+            Method::POST,
+            "/api/dialer/dnc/upload-csv",
+            Some(&admin),
+            "application/json",
+            b"{\"phone\": 1}".to_vec(),
+        )
+        .await;
+    assert!(s.is_client_error(), "{s} {v}");
     assert_eq!(total().await, Some(before + 1200), "nothing added");
     let (s, v) = upload_dnc_with(&app, &admin, "register.csv", register, &global).await;
     assert_eq!((s, v["added"].as_u64()), (StatusCode::OK, Some(2)), "{v}");
