@@ -1,9 +1,7 @@
 //! Passwords, tokens and the principals a request can carry.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -14,7 +12,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use switchboard_core::Role;
+use switchboard_store::Db;
 use switchboard_store::api_keys::{self, KeyKind};
+use switchboard_store::sign_ins;
 use switchboard_store::users::{self, User};
 
 use crate::error::ApiError;
@@ -439,72 +439,83 @@ pub fn client_ip(parts: &Parts, trust_proxy: bool) -> IpAddr {
 }
 
 /// Counts failed sign-ins per (address, login) and per address, and refuses more for a while
-/// once either passes its bound. In memory, per instance.
+/// once either passes its bound. Kept in the database (`store::sign_ins`), so the bounds hold
+/// across every instance sharing it and across restarts.
 pub struct LoginThrottle {
-    window: Duration,
-    per_login: usize,
-    per_ip: usize,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    window: chrono::Duration,
+    per_login: i64,
+    per_ip: i64,
+    /// Keys what is counted, so the table holds no login (or password typed as one) and no
+    /// address in the clear. The JWT secret: every instance on one database has the same.
+    salt: Vec<u8>,
 }
 
 impl LoginThrottle {
-    pub fn new(window: Duration, per_login: usize, per_ip: usize) -> Self {
+    pub fn new(window: Duration, per_login: i64, per_ip: i64, salt: &[u8]) -> Self {
         Self {
-            window,
+            window: chrono::Duration::from_std(window).unwrap_or(chrono::Duration::minutes(15)),
             per_login,
             per_ip,
-            failures: Mutex::new(HashMap::new()),
+            salt: salt.to_vec(),
         }
     }
 
-    fn keys(ip: IpAddr, login: &str) -> [(String, bool); 2] {
+    pub fn window(&self) -> chrono::Duration {
+        self.window
+    }
+
+    fn key(&self, what: &str) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new_with_prefix(&self.salt);
+        h.update(b"\0sign-in\0");
+        h.update(what.as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// The (address, login) key, then the address key (locks are taken in this order).
+    fn bounds(&self, ip: IpAddr, login: &str) -> [sign_ins::Bound; 2] {
         let ip = crate::ratelimit::address_key(ip);
         [
-            (format!("{ip}|{}", login.trim().to_lowercase()), true),
-            (ip.to_string(), false),
+            sign_ins::Bound {
+                key: self.key(&format!("{ip}|{}", login.trim().to_lowercase())),
+                limit: self.per_login,
+            },
+            sign_ins::Bound {
+                key: self.key(&ip.to_string()),
+                limit: self.per_ip,
+            },
         ]
     }
 
-    /// Seconds to wait, when this address or login is blocked.
-    pub fn blocked_for(&self, ip: IpAddr, login: &str) -> Option<u64> {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let mut wait = None;
-        for (key, per_login) in Self::keys(ip, login) {
-            let bound = if per_login {
-                self.per_login
-            } else {
-                self.per_ip
-            };
-            if let Some(v) = map.get_mut(&key) {
-                v.retain(|t| now.duration_since(*t) < self.window);
-                if v.len() >= bound {
-                    let until = v[v.len() - bound] + self.window;
-                    let secs = until.saturating_duration_since(now).as_secs().max(1);
-                    wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
-                }
-            }
-        }
-        wait
+    /// Let an attempt through (counted as a failure until [`Self::succeeded`]), or the seconds
+    /// to wait when this address or login is blocked.
+    pub async fn begin(
+        &self,
+        db: &Db,
+        ip: IpAddr,
+        login: &str,
+    ) -> Result<Result<sign_ins::Attempt, u64>, ApiError> {
+        let now = switchboard_store::now();
+        Ok(
+            match sign_ins::begin(db, &self.bounds(ip, login), self.window, now).await? {
+                Ok(a) => Ok(a),
+                Err(until) => Err((until - now).num_seconds().max(1) as u64),
+            },
+        )
     }
 
-    pub fn record_failure(&self, ip: IpAddr, login: &str) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, v| {
-                v.last()
-                    .is_some_and(|t| now.duration_since(*t) < self.window)
-            });
-        }
-        for (key, _) in Self::keys(ip, login) {
-            map.entry(key).or_default().push(now);
-        }
-    }
-
-    pub fn record_success(&self, ip: IpAddr, login: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&Self::keys(ip, login)[0].0);
+    /// The attempt succeeded: it was no failure, and this login's failures from this address
+    /// are forgiven (the address's own count stays).
+    pub async fn succeeded(
+        &self,
+        db: &Db,
+        attempt: sign_ins::Attempt,
+        ip: IpAddr,
+        login: &str,
+    ) -> Result<(), ApiError> {
+        let [per_login, _] = self.bounds(ip, login);
+        sign_ins::succeeded(db, attempt, &[per_login.key.as_str()]).await?;
+        Ok(())
     }
 }
 

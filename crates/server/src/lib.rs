@@ -50,9 +50,9 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
             settings::get_or_insert(&db, "jwt_secret", &hex::encode(b)).await?
         }
     };
-    tokio::spawn(upkeep(db.clone()));
     let (telephony, events) = telephony::build(&config)?;
     let state = AppState::new(db, config, secret.as_bytes(), default_client_id, telephony)?;
+    tokio::spawn(upkeep(state.db.clone(), state.login_throttle.window()));
     ratelimit::spawn_upkeep(&state.limits);
     state
         .events
@@ -69,8 +69,9 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
 /// The database's minute chores: keep SQLite's planner statistics fresh as data grows (hourly,
 /// as SQLite recommends) and follow those another process writes (an import); finish the
 /// deletions of lists a stopped server or request left marked (at start, then every minute;
-/// only those marked a minute ago or more, so as not to race a request still at work).
-async fn upkeep(db: Db) {
+/// only those marked a minute ago or more, so as not to race a request still at work); forget
+/// failed sign-ins that no longer count.
+async fn upkeep(db: Db, sign_in_window: chrono::Duration) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
     for minute in 0u64.. {
         every.tick().await;
@@ -89,6 +90,10 @@ async fn upkeep(db: Db) {
             Ok(0) => {}
             Ok(n) => tracing::info!(lists = n, "finished the deletion of lists"),
             Err(e) => tracing::warn!(error = %e, "could not finish deleting lists"),
+        }
+        let before = chrono::Utc::now() - sign_in_window;
+        if let Err(e) = switchboard_store::sign_ins::forget_before(&db, before).await {
+            tracing::warn!(error = %e, "could not forget old failed sign-ins");
         }
     }
 }

@@ -85,7 +85,12 @@ impl AppState {
                 Duration::from_secs(u64::from(config.jwt_ttl_hours) * 3600),
             )),
             phones,
-            login_throttle: Arc::new(LoginThrottle::new(Duration::from_secs(15 * 60), 5, 30)),
+            login_throttle: Arc::new(LoginThrottle::new(
+                Duration::from_secs(15 * 60),
+                5,
+                30,
+                jwt_secret,
+            )),
             limits: Arc::new(RateLimiters::new(&config.rate_limits)),
             config: Arc::new(config),
             db,

@@ -18,6 +18,7 @@ pub mod presence;
 pub mod reports;
 pub mod schedules;
 pub mod settings;
+pub mod sign_ins;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;

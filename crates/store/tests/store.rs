@@ -95,8 +95,107 @@ both!(
     tag_and_text_filters,
     text_with_nul_is_refused_alike,
     presence_is_read_across_instances,
-    presence_flips_once_across_instances
+    presence_flips_once_across_instances,
+    sign_in_failures_are_bounded_even_all_at_once
 );
+
+/// Attempts are let through up to each key's bound within the window, all at once as well as
+/// in turn; a refused attempt writes nothing and is told when there is room again; success
+/// takes its own rows and the forgiven key's back; old failures stop counting and are forgotten.
+async fn sign_in_failures_are_bounded_even_all_at_once(db: Db, _client: i64) {
+    use switchboard_store::sign_ins::{self, Bound};
+    let window = chrono::Duration::minutes(15);
+    let now = switchboard_store::now();
+    let bounds = |login: &str| {
+        [
+            Bound {
+                key: format!("login:{login}"),
+                limit: 3,
+            },
+            Bound {
+                key: "address".into(),
+                limit: 10,
+            },
+        ]
+    };
+    // Ten at once for one login: three through.
+    let b = bounds("ann");
+    let tries = (0..10).map(|_| sign_ins::begin(&db, &b, window, now));
+    let results = futures_util::future::join_all(tries).await;
+    let through: Vec<_> = results
+        .into_iter()
+        .map(Result::unwrap)
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(through.len(), 3);
+    assert_eq!(
+        sign_ins::count(&db, "login:ann", now - window)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        sign_ins::count(&db, "address", now - window).await.unwrap(),
+        3
+    );
+    // Refused until the oldest of the three leaves the window.
+    let until = sign_ins::begin(&db, &b, window, now)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(until, now + window);
+    assert_eq!(
+        sign_ins::count(&db, "address", now - window).await.unwrap(),
+        3
+    );
+    // Once they are older than the window, room again.
+    let later = now + window + chrono::Duration::seconds(1);
+    let a = sign_ins::begin(&db, &b, window, later)
+        .await
+        .unwrap()
+        .unwrap();
+    // Success: this attempt and ann's count go; the address keeps its three old ones.
+    sign_ins::succeeded(&db, a, &["login:ann"]).await.unwrap();
+    assert_eq!(
+        sign_ins::count(&db, "login:ann", now - window)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        sign_ins::count(&db, "address", now - window).await.unwrap(),
+        3
+    );
+    // The address's own bound: seven more on other logins, then any login is refused.
+    for i in 0..7 {
+        let b = bounds(&format!("x{i}"));
+        assert!(sign_ins::begin(&db, &b, window, now).await.unwrap().is_ok());
+    }
+    assert!(
+        sign_ins::begin(&db, &bounds("new"), window, now)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    assert_eq!(
+        sign_ins::count(&db, "login:new", now - window)
+            .await
+            .unwrap(),
+        0
+    );
+    // Forgetting what is older than a cutoff.
+    assert_eq!(
+        sign_ins::forget_before(&db, now + chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        3 + 7 + 7,
+        "the address's three from ann, and seven per key for the others"
+    );
+    assert_eq!(
+        sign_ins::count(&db, "address", now - window).await.unwrap(),
+        0
+    );
+}
 
 /// A person's shared state flips once per change, whoever asks: online when first marked,
 /// offline only when no instance has a fresh row of theirs; those marked online with only

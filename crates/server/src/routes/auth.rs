@@ -55,22 +55,26 @@ pub async fn login(
         return Err(ApiError::bad_request("email or password is too long"));
     }
     let ip = client_ip(&parts, state.config.trust_proxy);
-    if let Some(wait) = state.login_throttle.blocked_for(ip, &login) {
-        return Err(ApiError::too_many(
-            wait,
-            "too many failed sign-ins; try again later",
-        ));
-    }
+    let attempt = match state.login_throttle.begin(&state.db, ip, &login).await? {
+        Ok(a) => a,
+        Err(wait) => {
+            return Err(ApiError::too_many(
+                wait,
+                "too many failed sign-ins; try again later",
+            ));
+        }
+    };
     let user = users::find_login(&state.db, &login).await?;
     let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let user = match user {
         Some(u) if ok && u.is_active => u,
-        _ => {
-            state.login_throttle.record_failure(ip, &login);
-            return Err(ApiError::unauthorized("invalid email or password"));
-        }
+        // The attempt stays counted as a failure.
+        _ => return Err(ApiError::unauthorized("invalid email or password")),
     };
-    state.login_throttle.record_success(ip, &login);
+    state
+        .login_throttle
+        .succeeded(&state.db, attempt, ip, &login)
+        .await?;
     let role = Role::parse(&user.role).ok_or_else(ApiError::internal)?;
     users::touch_login(&state.db, user.id).await?;
     signed_in(&state, &user, role, "Login successful")
@@ -175,17 +179,26 @@ pub async fn change_password(
     }
     let user = &session.user;
     let ip = client_ip(&parts, state.config.trust_proxy);
-    if let Some(wait) = state.login_throttle.blocked_for(ip, &user.username) {
-        return Err(ApiError::too_many(
-            wait,
-            "too many wrong passwords; try again later",
-        ));
-    }
+    let attempt = match state
+        .login_throttle
+        .begin(&state.db, ip, &user.username)
+        .await?
+    {
+        Ok(a) => a,
+        Err(wait) => {
+            return Err(ApiError::too_many(
+                wait,
+                "too many wrong passwords; try again later",
+            ));
+        }
+    };
     if !verify_password(current, Some(user.password_hash.clone())).await {
-        state.login_throttle.record_failure(ip, &user.username);
         return Err(ApiError::bad_request("the current password is not right"));
     }
-    state.login_throttle.record_success(ip, &user.username);
+    state
+        .login_throttle
+        .succeeded(&state.db, attempt, ip, &user.username)
+        .await?;
     let patch = users::UserPatch {
         password_hash: Some(crate::auth::hash_password(new).await?),
         ..Default::default()

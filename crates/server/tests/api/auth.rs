@@ -8,6 +8,7 @@ use crate::harness::{ADMIN_PASSWORD, Backend, TestApp, test_config};
 both!(
     login_by_email_or_username,
     wrong_password_and_unknown_user_answer_alike,
+    failed_sign_ins_are_counted_across_instances_and_bursts,
     login_rejects_bad_input,
     tokens_are_checked,
     sessions_end_when_the_password_changes_or_the_user_signs_out,
@@ -94,6 +95,122 @@ async fn wrong_password_and_unknown_user_answer_alike(app: TestApp) {
         .parse()
         .unwrap();
     assert!(retry > 0 && retry <= 15 * 60);
+}
+
+/// The sign-in throttle is kept in the database: failures seen by one instance block the same
+/// login on another (or on this one after a restart), and wrong passwords sent all at once are
+/// bounded like ones sent in turn. The right password is forgiven only its own login's count.
+async fn failed_sign_ins_are_counted_across_instances_and_bursts(app: TestApp) {
+    let admin = app.admin().await;
+    app.user(&admin, "agent1", "operator", None).await;
+    app.user(&admin, "agent2", "operator", None).await;
+    async fn try_login(app: &TestApp, login: &str, password: &str) -> StatusCode {
+        let body = json!({"username": login, "password": password});
+        let (s, _) = app
+            .call(Method::POST, "/api/auth/login", None, Some(body))
+            .await;
+        s
+    }
+    let other = app.another_instance().await;
+
+    // Three wrong passwords here, two there: the sixth attempt is refused on either instance,
+    // the right password as well.
+    for _ in 0..3 {
+        assert_eq!(
+            try_login(&app, "agent1", "wrong-password").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            try_login(&other, "agent1", "wrong-password").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    for instance in [&app, &other] {
+        assert_eq!(
+            try_login(instance, "agent1", "password-123").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    // A third instance started afterwards (or this one restarted) knows it too.
+    let restarted = app.another_instance().await;
+    assert_eq!(
+        try_login(&restarted, "agent1", "password-123").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another login from the same address is not blocked by agent1's five, and signing in
+    // forgives agent2's own failures: four more wrong ones still pass.
+    assert_eq!(
+        try_login(&other, "agent2", "wrong-password").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        try_login(&app, "agent2", "password-123").await,
+        StatusCode::OK
+    );
+    for _ in 0..4 {
+        assert_eq!(
+            try_login(&app, "agent2", "wrong-password").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        try_login(&other, "agent2", "password-123").await,
+        StatusCode::OK
+    );
+
+    // Twelve wrong passwords at once for a third login, across both instances: five are
+    // checked, the others refused without a check.
+    app.user(&admin, "agent3", "operator", None).await;
+    let burst = (0..12).map(|i| {
+        let instance = if i % 2 == 0 { &app } else { &other };
+        try_login(instance, "agent3", "wrong-password")
+    });
+    let statuses = futures_util::future::join_all(burst).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 7), "{statuses:?}");
+
+    // The address's own bound (30 failures, any login) holds across instances too: 15 so far
+    // (five for each agent: signing in forgave agent2's count, not the address's), 15 more on
+    // fresh logins, then even a fresh login is refused.
+    for i in 0..15 {
+        let instance = if i % 2 == 0 { &app } else { &other };
+        assert_eq!(
+            try_login(instance, &format!("nobody{}", i / 4), "wrong-password").await,
+            StatusCode::UNAUTHORIZED,
+            "failure {i}"
+        );
+    }
+    assert_eq!(
+        try_login(&restarted, "nobody-else", "wrong-password").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Nothing in the table names a login or an address.
+    let rows: Vec<(String,)> = app
+        .state
+        .db
+        .fetch_all(switchboard_store::sql("SELECT key FROM sign_in_failures"))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        55,
+        "30 for the address; per (address, login): 5 + 0 + 5 + 15"
+    );
+    for (key,) in rows {
+        assert!(
+            key.len() == 64 && !key.contains("agent") && !key.contains("127.0.0.1"),
+            "{key}"
+        );
+    }
 }
 
 async fn login_rejects_bad_input(app: TestApp) {

@@ -21,7 +21,8 @@ pub enum Backend {
 pub struct TestApp {
     pub state: AppState,
     router: axum::Router,
-    _db: TestDb,
+    /// The database, dropped with the app (`None` for another instance on the same one).
+    _db: Option<TestDb>,
 }
 
 /// A fresh, migrated database of `backend` (`None` when that backend is not available).
@@ -59,8 +60,22 @@ impl TestApp {
         Some(Self {
             state,
             router,
-            _db: keep,
+            _db: Some(keep),
         })
+    }
+
+    /// Another instance on this app's database (as several instances share a PostgreSQL
+    /// database, or as this one restarted on its SQLite file); it must not outlive this app.
+    pub async fn another_instance(&self) -> Self {
+        let state = switchboard_server::prepare_with_db(self.state.db.clone(), test_config())
+            .await
+            .expect("another instance");
+        let router = switchboard_server::routes::router(state.clone());
+        Self {
+            state,
+            router,
+            _db: None,
+        }
     }
 
     /// Serve the app on a real socket: its address, the sender that stops it, and the

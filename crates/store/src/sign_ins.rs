@@ -1,0 +1,117 @@
+//! Failed sign-ins, counted in the database so that a throttle on them holds across every
+//! instance sharing it and across restarts. An attempt is counted as a failure *before* its
+//! password is checked (and taken back when it succeeds), so attempts sent all at once are
+//! bounded as well as attempts sent one after another.
+//!
+//! Keys are opaque to this module: the caller hashes what it counts.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::{Backend, Db, Result, sql};
+
+/// At most `limit` failures counted under `key` within the window.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    pub key: String,
+    pub limit: i64,
+}
+
+/// An attempt let through: its rows, counted as failures until it succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    ids: Vec<i64>,
+}
+
+/// Let an attempt through at `now`, or refuse it. Refused (`Err`: the time when the attempt
+/// would be let through) when a key already has its limit of failures since `now - window`;
+/// nothing is written then. Let through, the attempt counts as a failure under every key until
+/// [`succeeded`].
+pub async fn begin(
+    db: &Db,
+    bounds: &[Bound],
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<Attempt, DateTime<Utc>>> {
+    let since = now - window;
+    let mut tx = db.begin().await?;
+    if tx.backend() == Backend::Postgres {
+        // One attempt per key at a time across instances, so two cannot both see room for
+        // one. Every caller locks its keys in the order given, and a key of one kind never
+        // equals one of another, so the locks cannot wait on each other in a circle.
+        for b in bounds {
+            sql("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+                .arg(b.key.as_str())
+                .execute(&mut tx)
+                .await?;
+        }
+    }
+    let mut until: Option<DateTime<Utc>> = None;
+    for b in bounds {
+        // The limit-th newest failure: once it leaves the window, there is room for one more.
+        let oldest_counted: Option<(DateTime<Utc>,)> = sql(
+            "SELECT failed_at FROM sign_in_failures WHERE key = $1 AND failed_at > $2 \
+             ORDER BY failed_at DESC LIMIT 1 OFFSET $3",
+        )
+        .arg(b.key.as_str())
+        .arg(since)
+        .arg(b.limit.max(1) - 1)
+        .fetch_optional(&mut tx)
+        .await?;
+        if let Some((at,)) = oldest_counted {
+            let free = at + window;
+            until = Some(until.map_or(free, |u| u.max(free)));
+        }
+    }
+    if let Some(until) = until {
+        return Ok(Err(until));
+    }
+    let mut ids = Vec::with_capacity(bounds.len());
+    for b in bounds {
+        let (id,): (i64,) =
+            sql("INSERT INTO sign_in_failures (key, failed_at) VALUES ($1, $2) RETURNING id")
+                .arg(b.key.as_str())
+                .arg(now)
+                .fetch_one(&mut tx)
+                .await?;
+        ids.push(id);
+    }
+    tx.commit().await?;
+    Ok(Ok(Attempt { ids }))
+}
+
+/// The attempt succeeded: it was no failure, and the failures under `clear` are forgiven
+/// (a person who finally typed the right password starts afresh; an address's count stays).
+pub async fn succeeded(db: &Db, attempt: Attempt, clear: &[&str]) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let mut q = sql("DELETE FROM sign_in_failures WHERE id IN ");
+    q.push_list(attempt.ids);
+    if !clear.is_empty() {
+        q.push(" OR key IN ");
+        q.push_list(clear.iter().copied());
+    }
+    q.execute(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Remove failures older than `before` (they no longer count); returns how many.
+pub async fn forget_before(db: &Db, before: DateTime<Utc>) -> Result<u64> {
+    let mut tx = db.begin().await?;
+    let n = sql("DELETE FROM sign_in_failures WHERE failed_at < $1")
+        .arg(before)
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// How many failures are counted under `key` since `since` (for tests and reports).
+pub async fn count(db: &Db, key: &str, since: DateTime<Utc>) -> Result<i64> {
+    let (n,): (i64,) =
+        sql("SELECT COUNT(*) FROM sign_in_failures WHERE key = $1 AND failed_at > $2")
+            .arg(key)
+            .arg(since)
+            .fetch_one(&mut db.read().await?)
+            .await?;
+    Ok(n)
+}
