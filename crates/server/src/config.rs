@@ -138,6 +138,12 @@ pub struct Config {
     /// How often an open event stream or socket checks that its session still holds (a
     /// password set from the command line, in another process, ends sessions without events).
     pub session_check_secs: u64,
+    /// Outbound webhooks: the wait before the first retry of a refused delivery (each next
+    /// retry waits six times longer, up to 12 hours).
+    pub webhook_retry_secs: u64,
+    /// Outbound webhooks may target loopback, private and link-local addresses (an internal
+    /// CRM); off by default, so a client's admin cannot make the server call inside its network.
+    pub webhook_allow_private: bool,
     pub telephony: TelephonyConfig,
     pub dialer: DialerConfig,
 }
@@ -294,6 +300,8 @@ impl Default for Config {
             trust_proxy: false,
             client_timeout_secs: 30,
             session_check_secs: 60,
+            webhook_retry_secs: 10,
+            webhook_allow_private: false,
             telephony: TelephonyConfig::default(),
             dialer: DialerConfig::default(),
         }
@@ -319,6 +327,8 @@ const KEYS: &[&str] = &[
     "trust_proxy",
     "client_timeout_seconds",
     "session_check_seconds",
+    "webhook_retry_seconds",
+    "webhook_allow_private",
     "provider",
     "caller_id",
     "ring_timeout_seconds",
@@ -490,13 +500,9 @@ impl Config {
                     c.upload_limit_bytes = mb * 1024 * 1024;
                 }
                 "rate_limits" => c.rate_limits = RateLimits::parse(&v).map_err(bad)?,
-                "trust_proxy" => {
-                    c.trust_proxy = match v.trim().to_ascii_lowercase().as_str() {
-                        "1" | "true" | "yes" | "on" => true,
-                        "0" | "false" | "no" | "off" => false,
-                        _ => return Err(bad(format!("'{v}' is not true or false"))),
-                    }
-                }
+                "trust_proxy" => c.trust_proxy = yes_or_no(&v).map_err(bad)?,
+                "webhook_allow_private" => c.webhook_allow_private = yes_or_no(&v).map_err(bad)?,
+                "webhook_retry_seconds" => c.webhook_retry_secs = up_to_an_hour(&v).map_err(bad)?,
                 "client_timeout_seconds" => {
                     c.client_timeout_secs = up_to_an_hour(&v).map_err(bad)?
                 }
@@ -659,6 +665,14 @@ impl TelephonyConfig {
 }
 
 /// A whole number of seconds from 1 to 3600.
+fn yes_or_no(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!("'{v}' is not true or false")),
+    }
+}
+
 fn up_to_an_hour(v: &str) -> Result<u64, String> {
     v.trim()
         .parse()

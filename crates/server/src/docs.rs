@@ -165,6 +165,7 @@ impl Modify for Security {
         (name = "users", description = "People of a client (admins)"),
         (name = "clients", description = "Clients (super admins)"),
         (name = "api-keys", description = "API keys, dialer tokens and bot keys (admins)"),
+        (name = "webhooks", description = "Outbound webhooks: the client's events POSTed, signed, to its own URLs (admins)"),
         (name = "lists", description = "Lead lists"),
         (name = "leads", description = "Leads and bulk actions"),
         (name = "files", description = "CSV upload and XLSX / CSV export"),

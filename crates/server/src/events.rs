@@ -157,6 +157,8 @@ struct Inner {
     /// With the bridge: people whose first connection opened or last one closed here, to be
     /// announced (or not) once the shared presence is written.
     pending: std::sync::Mutex<Changes>,
+    /// The client's outbound webhooks, which hear every event published here.
+    outbound: crate::outbound::Outbound,
 }
 
 /// People whose presence changed here, by id: their client and how events name them.
@@ -391,6 +393,7 @@ impl Events {
                 shared: OnceLock::new(),
                 origin: format!("{:016x}", rand::random::<u64>()).into(),
                 listeners: std::sync::atomic::AtomicUsize::new(0),
+                outbound: crate::outbound::Outbound::new(),
             }),
         }
     }
@@ -452,6 +455,7 @@ impl Events {
     pub fn publish(&self, ev: Event) {
         let ev = Arc::new(ev);
         metrics::counter!(crate::metrics::EVENTS, "event" => ev.name.clone()).increment(1);
+        self.inner.outbound.heard(&ev);
         match self.inner.outbox.get() {
             Some(out) => {
                 if out.try_send(ev).is_err() {
@@ -596,11 +600,12 @@ impl Events {
         Listener(self.clone())
     }
 
-    /// Whether anyone may hear an event published now: someone listening here, or other
-    /// instances (PostgreSQL). When nobody can, events are not even built: a webhook with no
-    /// dashboard open pays nothing for them.
+    /// Whether anyone may hear an event published now: someone listening here, other
+    /// instances (PostgreSQL), or an outbound webhook. When nobody can, events are not even
+    /// built: a provider's webhook with no dashboard open pays nothing for them.
     pub fn wanted(&self) -> bool {
         self.inner.outbox.get().is_some()
+            || self.inner.outbound.any()
             || self
                 .inner
                 .listeners
@@ -616,6 +621,11 @@ impl Events {
     /// Becomes true when the server stops.
     pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
         self.inner.closing.subscribe()
+    }
+
+    /// The outbound webhooks that hear the events published here.
+    pub fn outbound(&self) -> &crate::outbound::Outbound {
+        &self.inner.outbound
     }
 
     /// Every event heard from now on (each listener filters what is for it).

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod metrics;
+pub mod outbound;
 pub mod ratelimit;
 pub mod realtime;
 pub mod reports;
@@ -53,6 +54,11 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
     let (telephony, events) = telephony::build(&config)?;
     let state = AppState::new(db, config, secret.as_bytes(), default_client_id, telephony)?;
     tokio::spawn(upkeep(state.db.clone(), state.login_throttle.window()));
+    state.events.outbound().start(
+        state.db.clone(),
+        std::time::Duration::from_secs(state.config.webhook_retry_secs),
+        state.config.webhook_allow_private,
+    );
     ratelimit::spawn_upkeep(&state.limits);
     state
         .events

@@ -46,6 +46,10 @@ pub const REPORTS_PER_STATEMENT: &str = "switchboard_dialer_reports_per_statemen
 pub const EVENTS: &str = "switchboard_events_published_total";
 /// Real-time events dropped because the queue to PostgreSQL was full.
 pub const EVENTS_DROPPED: &str = "switchboard_events_dropped_total";
+/// Outbound webhook attempts, per outcome (`delivered`, `retry`, `failed`).
+pub const WEBHOOK_DELIVERIES: &str = "switchboard_webhook_deliveries_total";
+/// Events no webhook delivery was recorded for (the backlog was full, or the database failed).
+pub const WEBHOOK_EVENTS_DROPPED: &str = "switchboard_webhook_events_dropped_total";
 /// Real-time connections open now, per transport (`socketio`, `sse`).
 pub const REALTIME_CONNECTIONS: &str = "switchboard_realtime_connections";
 
@@ -109,6 +113,14 @@ fn describe() {
     describe_counter!(
         EVENTS_DROPPED,
         "Real-time events dropped because the queue to PostgreSQL was full"
+    );
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Outbound webhook attempts, per outcome (delivered, retry, failed)"
+    );
+    describe_counter!(
+        WEBHOOK_EVENTS_DROPPED,
+        "Events no outbound webhook delivery was recorded for"
     );
     metrics::describe_gauge!(
         REALTIME_CONNECTIONS,

@@ -22,6 +22,7 @@ pub mod sign_ins;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;
+pub mod webhooks;
 
 pub use db::{Arg, AsExec, Backend, ConnectOptions, Db, Sql, Tx, sql};
 /// JSON columns as query results decode them.

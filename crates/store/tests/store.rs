@@ -96,8 +96,124 @@ both!(
     text_with_nul_is_refused_alike,
     presence_is_read_across_instances,
     presence_flips_once_across_instances,
-    sign_in_failures_are_bounded_even_all_at_once
+    sign_in_failures_are_bounded_even_all_at_once,
+    webhook_deliveries_are_leased_retried_and_given_up
 );
+
+/// A delivery is taken by one sender at a time (a lease), comes back after a refusal at its
+/// retry time, is given up on without one, and a deleted webhook's owed deliveries end.
+async fn webhook_deliveries_are_leased_retried_and_given_up(db: Db, client: i64) {
+    use switchboard_store::webhooks::{self, NewWebhook, Outcome, Owed};
+    let events = vec!["*".to_string()];
+    let mut tx = db.begin().await.unwrap();
+    let (hook, secret) = webhooks::create(
+        &mut tx,
+        &NewWebhook {
+            client_id: client,
+            url: "https://crm.example.com/in",
+            events: &events,
+            description: None,
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let owed = |n: usize| Owed {
+        webhook_id: hook.id,
+        event: "call_initiated".into(),
+        body: format!("{{\"n\":{n}}}"),
+    };
+    webhooks::enqueue(&db, &[owed(1), owed(2), owed(3)])
+        .await
+        .unwrap();
+    let now = switchboard_store::now() + chrono::Duration::seconds(1);
+    let lease = chrono::Duration::seconds(60);
+    // Two senders at once: each delivery goes to one of them.
+    let (a, b) = tokio::join!(
+        webhooks::claim_due(&db, now, lease, 2),
+        webhooks::claim_due(&db, now, lease, 2)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut ids: Vec<i64> = a.iter().chain(&b).map(|d| d.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((a.len() + b.len(), ids.len()), (3, 3));
+    assert!(
+        a.iter()
+            .chain(&b)
+            .all(|d| d.secret == secret && d.attempts == 0)
+    );
+    // Leased: nothing more until the lease ends (the sender died).
+    assert!(
+        webhooks::claim_due(&db, now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let after_lease = now + lease + chrono::Duration::seconds(1);
+    assert_eq!(
+        webhooks::claim_due(&db, after_lease, lease, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // One taken, one refused with a retry, one given up on.
+    let retry_at = after_lease + chrono::Duration::seconds(30);
+    let outcomes = [
+        Outcome::Delivered { status: 200 },
+        Outcome::Refused {
+            status: Some(500),
+            error: "answered HTTP 500".into(),
+            retry_at: Some(retry_at),
+        },
+        Outcome::Refused {
+            status: None,
+            error: "could not connect".into(),
+            retry_at: None,
+        },
+    ];
+    for (id, o) in ids.iter().zip(&outcomes) {
+        webhooks::attempted(&db, *id, o).await.unwrap();
+    }
+    assert!(
+        webhooks::claim_due(&db, retry_at - chrono::Duration::seconds(1), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = webhooks::claim_due(&db, retry_at, lease, 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>(),
+        [(ids[1], 1)]
+    );
+    let listed = webhooks::deliveries(&db, hook.id, 10).await.unwrap();
+    let by_id = |id: i64| listed.iter().find(|d| d.id == id).unwrap();
+    assert!(by_id(ids[0]).delivered_at.is_some() && by_id(ids[0]).last_status == Some(200));
+    assert!(
+        by_id(ids[2]).failed_at.is_some()
+            && by_id(ids[2]).last_error.as_deref() == Some("could not connect")
+    );
+    // Deleted: what it was owed ends, and is not taken again.
+    let mut tx = db.begin().await.unwrap();
+    assert!(webhooks::delete(&mut tx, client, hook.id).await.unwrap());
+    assert!(
+        !webhooks::delete(&mut tx, client + 1, hook.id)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let far = retry_at + chrono::Duration::days(1);
+    assert!(
+        webhooks::claim_due(&db, far, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(webhooks::all_live(&db).await.unwrap().is_empty());
+    assert_eq!(webhooks::forget_done_before(&db, far).await.unwrap(), 3);
+}
 
 /// Attempts are let through up to each key's bound within the window, all at once as well as
 /// in turn; a refused attempt writes nothing and is told when there is room again; success

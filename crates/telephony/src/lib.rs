@@ -4,7 +4,7 @@
 //! Everything a provider says about a call becomes a [`ProviderEvent`] in the core's
 //! vocabulary; the server stores those through one path whatever their origin.
 
-mod http;
+pub mod http;
 pub mod plivo;
 pub mod simulator;
 pub mod smartflo;

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod leads;
 pub mod monitoring;
 pub mod operator;
+pub mod outbound_webhooks;
 pub mod panels;
 pub mod queue;
 pub mod smartflo;
@@ -79,6 +80,9 @@ impl Groups {
             .routes(routes!(users::list_clients, users::create_client))
             .routes(routes!(keys::list, keys::create))
             .routes(routes!(keys::revoke))
+            .routes(routes!(outbound_webhooks::list, outbound_webhooks::create))
+            .routes(routes!(outbound_webhooks::delete))
+            .routes(routes!(outbound_webhooks::deliveries))
             .routes(routes!(leads::list_lists, leads::create_list))
             .routes(routes!(
                 leads::get_list,

@@ -22,6 +22,7 @@ mod leads;
 mod metrics;
 mod monitoring;
 mod nul;
+mod outbound;
 mod panels;
 mod queue;
 mod realtime;

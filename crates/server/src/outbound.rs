@@ -1,0 +1,430 @@
+//! Outbound webhooks: a client's own URLs hear its events (the same events Socket.io and SSE
+//! deliver), signed, retried, and never lost at a restart.
+//!
+//! - The instance where an event happens matches it against the live webhooks (a copy kept in
+//!   memory, read again every few seconds and at once after a change here) and writes a
+//!   delivery row per webhook that hears it.
+//! - Senders on every instance take due rows with a lease, POST them, and record the outcome:
+//!   a 2xx is taken; anything else is retried with a growing wait, then given up on.
+//! - Each body carries `id` (the same at every retry: receivers skip one they have seen),
+//!   `event`, `clientId`, `createdAt` and `data` (the event's own JSON), and is signed with
+//!   the webhook's secret: `Switchboard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+//!   "<t>.<body>">`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use switchboard_store::Db;
+use switchboard_store::webhooks::{self, Due, Outcome, Owed};
+use tokio::sync::{Notify, mpsc};
+
+use crate::events::Event;
+
+/// The events a webhook may hear (`*`: all of these). Sign-in sessions' own events are not
+/// among them.
+pub const EVENT_NAMES: &[&str] = &[
+    "call_initiated",
+    "call_answered",
+    "call_status_updated",
+    "callStarted",
+    "callUpdated",
+    "callTerminated",
+    "transcriptUpdated",
+    "lead_assigned",
+    "user_online",
+    "user_offline",
+    "queue_updated",
+];
+
+/// Attempts of one delivery before it is given up on.
+pub const MAX_ATTEMPTS: i64 = 8;
+/// The longest wait between two attempts.
+const MAX_WAIT: Duration = Duration::from_secs(12 * 3600);
+/// How long a sender holds a delivery it took (then another may take it: the sender died).
+const LEASE: Duration = Duration::from_secs(60);
+/// Deliveries sent at once by one instance.
+const AT_ONCE: i64 = 16;
+/// Events waiting to be matched; past this, events are dropped (and counted).
+const BACKLOG: usize = 10_000;
+/// How often the live webhooks are read again (a change on another instance).
+const REFRESH: Duration = Duration::from_secs(5);
+/// Deliveries done are kept this long to be listed, then forgotten.
+const KEEP_DONE: chrono::Duration = chrono::Duration::days(7);
+
+/// Who hears what: per client, each live webhook and its events (`None`: all).
+type Routes = HashMap<i64, Vec<(i64, Option<Vec<String>>)>>;
+
+/// This instance's outbound webhooks.
+#[derive(Clone)]
+pub struct Outbound {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    routes: RwLock<Routes>,
+    changed: Notify,
+    due: Notify,
+    events: std::sync::OnceLock<mpsc::Sender<Arc<Event>>>,
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Outbound {
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                routes: RwLock::new(HashMap::new()),
+                changed: Notify::new(),
+                due: Notify::new(),
+                events: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Whether any live webhook hears anything (events are built only when someone hears).
+    pub fn any(&self) -> bool {
+        !self
+            .inner
+            .routes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    /// An event happened here: match it (later, on the matcher's task). Never waits.
+    pub fn heard(&self, ev: &Arc<Event>) {
+        if !self.any() {
+            return;
+        }
+        if let Some(tx) = self.inner.events.get()
+            && tx.try_send(ev.clone()).is_err()
+        {
+            metrics::counter!(crate::metrics::WEBHOOK_EVENTS_DROPPED).increment(1);
+            tracing::warn!("the webhook backlog is full; an event was dropped");
+        }
+    }
+
+    /// A webhook was created or deleted here: read them again now.
+    pub fn changed(&self) {
+        self.inner.changed.notify_one();
+    }
+
+    /// Start matching events and sending deliveries.
+    pub fn start(&self, db: Db, retry_first: Duration, allow_private: bool) {
+        let (tx, rx) = mpsc::channel(BACKLOG);
+        if self.inner.events.set(tx).is_err() {
+            return;
+        }
+        tokio::spawn(keep_routes(self.clone(), db.clone()));
+        tokio::spawn(match_events(self.clone(), db.clone(), rx));
+        tokio::spawn(send_due(self.clone(), db, retry_first, allow_private));
+    }
+
+    fn routes_for(&self, client_id: i64, event: &str) -> Vec<i64> {
+        let routes = self.inner.routes.read().unwrap_or_else(|p| p.into_inner());
+        routes
+            .get(&client_id)
+            .map(|hooks| {
+                hooks
+                    .iter()
+                    .filter(|(_, names)| {
+                        names.as_ref().is_none_or(|n| n.iter().any(|x| x == event))
+                    })
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Read the live webhooks every few seconds, and after a change here.
+async fn keep_routes(out: Outbound, db: Db) {
+    loop {
+        match webhooks::all_live(&db).await {
+            Ok(hooks) => {
+                let mut routes: Routes = HashMap::new();
+                for h in hooks {
+                    let names = h.event_names();
+                    let names = (!names.iter().any(|n| n == "*")).then_some(names);
+                    routes.entry(h.client_id).or_default().push((h.id, names));
+                }
+                *out.inner.routes.write().unwrap_or_else(|p| p.into_inner()) = routes;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the webhooks"),
+        }
+        let _ = tokio::time::timeout(REFRESH, out.inner.changed.notified()).await;
+    }
+}
+
+/// Turn events into delivery rows, everything waiting at once in one transaction.
+async fn match_events(out: Outbound, db: Db, mut rx: mpsc::Receiver<Arc<Event>>) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 500).await > 0 {
+        let mut owed = Vec::new();
+        for ev in batch.drain(..) {
+            for webhook_id in out.routes_for(ev.client_id, &ev.name) {
+                owed.push(Owed {
+                    webhook_id,
+                    event: ev.name.to_string(),
+                    body: body_of(&ev),
+                });
+            }
+        }
+        if owed.is_empty() {
+            continue;
+        }
+        match webhooks::enqueue(&db, &owed).await {
+            Ok(()) => out.inner.due.notify_one(),
+            Err(e) => {
+                metrics::counter!(crate::metrics::WEBHOOK_EVENTS_DROPPED)
+                    .increment(owed.len() as u64);
+                tracing::warn!(error = %e, deliveries = owed.len(), "could not record webhook deliveries");
+            }
+        }
+    }
+}
+
+/// The body of a delivery of `ev`.
+fn body_of(ev: &Event) -> String {
+    json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "event": ev.name,
+        "clientId": ev.client_id,
+        "createdAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+        "data": ev.data,
+    })
+    .to_string()
+}
+
+/// `Switchboard-Signature` for `body` sent at `t` (unix seconds).
+pub fn signature(secret: &str, t: i64, body: &str) -> String {
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The wait before attempt `attempts + 1`, after `attempts` refused ones: the first wait, six
+/// times longer each time, at most 12 hours.
+pub fn wait_after(first: Duration, attempts: i64) -> Duration {
+    let mut wait = first;
+    for _ in 1..attempts {
+        wait = wait.saturating_mul(6);
+        if wait >= MAX_WAIT {
+            return MAX_WAIT;
+        }
+    }
+    wait.min(MAX_WAIT)
+}
+
+/// Whether `ip` is inside a network a client's webhook may not reach by default: loopback,
+/// private, link-local (cloud metadata), unspecified, multicast, shared or unique-local.
+pub fn is_internal(ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                || o[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Take due deliveries and send them, as long as there are some; otherwise wait for news or
+/// a second. Done ones older than a week are forgotten every hour.
+async fn send_due(out: Outbound, db: Db, retry_first: Duration, allow_private: bool) {
+    let client = switchboard_telephony::http::client();
+    let mut last_sweep = tokio::time::Instant::now();
+    loop {
+        if !out.any() {
+            // No webhook anywhere: nothing can be owed (a deleted one's deliveries end with it).
+            let _ = tokio::time::timeout(REFRESH, out.inner.due.notified()).await;
+            continue;
+        }
+        let now = switchboard_store::now();
+        let lease = chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let due = match webhooks::claim_due(&db, now, lease, AT_ONCE).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not take webhook deliveries");
+                Vec::new()
+            }
+        };
+        let full = due.len() as i64 == AT_ONCE;
+        let sends = due.into_iter().map(|d| {
+            let (client, db) = (&client, &db);
+            async move {
+                let outcome = send_one(client, &d, retry_first, allow_private).await;
+                if let Err(e) = webhooks::attempted(db, d.id, &outcome).await {
+                    tracing::warn!(error = %e, "could not record a webhook delivery");
+                }
+            }
+        });
+        futures_util::future::join_all(sends).await;
+        if last_sweep.elapsed() > Duration::from_secs(3600) {
+            last_sweep = tokio::time::Instant::now();
+            if let Err(e) = webhooks::forget_done_before(&db, now - KEEP_DONE).await {
+                tracing::warn!(error = %e, "could not forget old webhook deliveries");
+            }
+        }
+        if !full {
+            let _ = tokio::time::timeout(Duration::from_secs(1), out.inner.due.notified()).await;
+        }
+    }
+}
+
+async fn send_one(
+    client: &reqwest::Client,
+    d: &Due,
+    retry_first: Duration,
+    allow_private: bool,
+) -> Outcome {
+    let attempts = d.attempts + 1;
+    let refused = |status: Option<u16>, error: String| {
+        let retry_at = (attempts < MAX_ATTEMPTS).then(|| {
+            switchboard_store::now()
+                + chrono::Duration::from_std(wait_after(retry_first, attempts)).unwrap_or_default()
+        });
+        metrics::counter!(crate::metrics::WEBHOOK_DELIVERIES, "outcome" => if retry_at.is_some() { "retry" } else { "failed" }).increment(1);
+        Outcome::Refused {
+            status: status.map(i64::from),
+            error,
+            retry_at,
+        }
+    };
+    if !allow_private && let Err(why) = check_target(&d.url).await {
+        return refused(None, why);
+    }
+    let t = chrono::Utc::now().timestamp();
+    let sent = client
+        .post(&d.url)
+        .header("content-type", "application/json")
+        .header("switchboard-event", d.event.as_str())
+        .header("switchboard-delivery", d.id.to_string())
+        .header("switchboard-signature", signature(&d.secret, t, &d.body))
+        .body(d.body.clone())
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => {
+            metrics::counter!(crate::metrics::WEBHOOK_DELIVERIES, "outcome" => "delivered")
+                .increment(1);
+            Outcome::Delivered {
+                status: i64::from(r.status().as_u16()),
+            }
+        }
+        Ok(r) => refused(
+            Some(r.status().as_u16()),
+            format!("answered HTTP {}", r.status().as_u16()),
+        ),
+        Err(e) => refused(None, describe(&e)),
+    }
+}
+
+/// Refuse a URL whose host is (or resolves to) an internal address.
+async fn check_target(url: &str) -> Result<(), String> {
+    let u = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    let host = u.host_str().ok_or("the URL has no host")?;
+    let port = u.port_or_known_default().unwrap_or(443);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .map(|a| a.ip())
+            .collect(),
+    };
+    if let Some(ip) = addrs.into_iter().find(|ip| is_internal(*ip)) {
+        return Err(format!(
+            "{host} is an internal address ({ip}); set SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE=true to allow it"
+        ));
+    }
+    Ok(())
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else {
+        "the request failed".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_sixfold_to_twelve_hours() {
+        let s = Duration::from_secs;
+        assert_eq!(wait_after(s(10), 1), s(10));
+        assert_eq!(wait_after(s(10), 2), s(60));
+        assert_eq!(wait_after(s(10), 3), s(360));
+        assert_eq!(wait_after(s(10), 7), MAX_WAIT);
+        assert_eq!(wait_after(s(10), 100), MAX_WAIT);
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256_of_time_and_body() {
+        // Computed independently (Python's hmac): HMAC-SHA256("whsec_test", "1700000000.{}").
+        assert_eq!(
+            signature("whsec_test", 1_700_000_000, "{}"),
+            "t=1700000000,v1=35495024f4ef3f94e5a93e22221544c4b75e9a42300cd965ab81cb85cd994e91"
+        );
+        let sig = signature("whsec_test", 1_700_000_000, "{}");
+        assert_ne!(signature("whsec_other", 1_700_000_000, "{}"), sig);
+        assert_ne!(signature("whsec_test", 1_700_000_001, "{}"), sig);
+    }
+
+    #[test]
+    fn internal_addresses_are_known() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "2001:4860:4860::8888", "100.128.0.1"] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! Outbound webhooks: a real HTTP receiver hears the client's events, signed, retried after a
+//! refusal with the same id, listed as delivered; nothing after the webhook is deleted; bad
+//! input and other clients refused.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+
+use crate::harness::{Backend, TestApp, test_config};
+
+macro_rules! both_hooks {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use crate::harness::Backend;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = super::hook_app(Backend::Sqlite).await { super::$name(app).await }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = super::hook_app(Backend::Postgres).await { super::$name(app).await }
+            }
+        }
+    )*};
+}
+
+both_hooks!(
+    events_reach_a_webhook_signed_and_retried,
+    webhooks_refuse_bad_input_and_other_clients
+);
+
+/// Deliveries to this machine's own receiver are allowed, and retried after a second.
+async fn hook_app(backend: Backend) -> Option<TestApp> {
+    let mut config = test_config();
+    config.webhook_allow_private = true;
+    config.webhook_retry_secs = 1;
+    TestApp::with_config(backend, config).await
+}
+
+/// What a receiver heard: the headers and the body of each request.
+type Heard = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+
+/// A receiver on a real socket that refuses its first `refuse` requests with a 500.
+async fn receiver(refuse: usize) -> (String, Heard) {
+    let heard: Heard = Arc::default();
+    let h = heard.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let h = h.clone();
+            async move {
+                let mut all = h.lock().unwrap();
+                all.push((headers, body));
+                if all.len() <= refuse {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::NO_CONTENT
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), heard)
+}
+
+async fn heard_at_least(heard: &Heard, n: usize, what: &str) -> Vec<(HeaderMap, String)> {
+    for _ in 0..100 {
+        {
+            let all = heard.lock().unwrap();
+            if all.len() >= n {
+                return all.clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{what}: heard {} requests, not {n}",
+        heard.lock().unwrap().len()
+    );
+}
+
+fn check_signature(secret: &str, headers: &HeaderMap, body: &str) {
+    let sig = headers["switchboard-signature"].to_str().unwrap();
+    let (t, v1) = sig
+        .strip_prefix("t=")
+        .and_then(|s| s.split_once(",v1="))
+        .unwrap_or_else(|| panic!("signature {sig}"));
+    let t: i64 = t.parse().unwrap();
+    assert!((chrono::Utc::now().timestamp() - t).abs() < 60, "{sig}");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    mac.verify_slice(&hex::decode(v1).unwrap())
+        .expect("the signature is the secret's HMAC of the time and the body");
+}
+
+async fn events_reach_a_webhook_signed_and_retried(app: TestApp) {
+    let admin = app.admin().await;
+    let (url, heard) = receiver(1).await;
+    let (s, created) = app
+        .post(
+            "/api/webhooks",
+            &admin,
+            json!({"url": url, "events": ["call_initiated"], "description": "CRM"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_") && secret.len() > 40);
+    let id = created["webhook"]["id"].as_i64().unwrap();
+    assert_eq!(created["webhook"]["events"], json!(["call_initiated"]));
+    // Listed, never with its secret.
+    let (s, list) = app.get("/api/webhooks", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["webhooks"][0]["url"], url.as_str());
+    assert!(!list.to_string().contains(&secret));
+    assert!(
+        list["events"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("callTerminated"))
+    );
+
+    // A call logged: call_initiated is delivered (callStarted, published with it, is not
+    // heard). The first attempt is refused; the retry a second later carries the same body.
+    let (s, v) = app
+        .post(
+            "/api/calls",
+            &admin,
+            json!({"callId": "HOOK-1", "caller": "+14155550181", "receiver": "+14155550182"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let got = heard_at_least(&heard, 2, "a refusal and its retry").await;
+    assert_eq!(got[0].1, got[1].1, "a retry sends the same body");
+    for (headers, body) in &got {
+        check_signature(&secret, headers, body);
+        assert_eq!(headers["switchboard-event"], "call_initiated");
+        assert_eq!(headers["content-type"], "application/json");
+    }
+    let body: Value = serde_json::from_str(&got[1].1).unwrap();
+    assert_eq!(body["event"], "call_initiated");
+    assert_eq!(body["clientId"], app.state.default_client_id);
+    assert!(body["id"].as_str().is_some_and(|i| i.len() == 36));
+    assert!(body["data"].to_string().contains("HOOK-1"), "{body}");
+    // A secret's signature fails under another secret.
+    let other = std::panic::catch_unwind(|| check_signature("whsec_other", &got[1].0, &got[1].1));
+    assert!(other.is_err());
+
+    // Listed as delivered after two attempts.
+    let path = format!("/api/webhooks/{id}/deliveries");
+    let mut deliveries = Value::Null;
+    for _ in 0..50 {
+        deliveries = app.get(&path, &admin).await.1;
+        if deliveries["deliveries"][0]["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let d = &deliveries["deliveries"];
+    assert_eq!(d.as_array().unwrap().len(), 1, "{deliveries}");
+    assert_eq!(d[0]["status"], "delivered", "{deliveries}");
+    assert_eq!(d[0]["attempts"], 2);
+    assert_eq!(d[0]["last_status"], 204);
+    assert_eq!(d[0]["event"], "call_initiated");
+    assert_eq!(d[0]["body"], body);
+
+    // Deleted: nothing more is sent.
+    let (s, v) = app.delete(&format!("/api/webhooks/{id}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _) = app.delete(&format!("/api/webhooks/{id}"), &admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app
+        .post(
+            "/api/calls",
+            &admin,
+            json!({"callId": "HOOK-2", "caller": "+14155550181", "receiver": "+14155550183"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(heard.lock().unwrap().len(), 2, "nothing after the deletion");
+    let (_, list) = app.get("/api/webhooks", &admin).await;
+    assert_eq!(list["webhooks"], json!([]));
+}
+
+async fn webhooks_refuse_bad_input_and_other_clients(app: TestApp) {
+    let admin = app.admin().await;
+    let (_, op) = app.user(&admin, "agent1", "operator", None).await;
+    let (url, heard) = receiver(0).await;
+    for (body, why) in [
+        (json!({"url": "ftp://example.com/x"}), "http"),
+        (json!({"url": "not a url"}), "not a URL"),
+        (json!({"url": "https://user:pw@example.com/x"}), "password"),
+        (json!({"url": url, "events": ["nope"]}), "not an event"),
+        (json!({"url": url, "events": []}), "at least one"),
+        (
+            json!({"url": url, "description": "x".repeat(201)}),
+            "200 characters",
+        ),
+        (
+            json!({"url": format!("https://example.com/{}", "x".repeat(2000))}),
+            "2000",
+        ),
+    ] {
+        let (s, v) = app.post("/api/webhooks", &admin, body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert!(v["message"].as_str().unwrap().contains(why), "{body}: {v}");
+    }
+    for body in [
+        json!({}),
+        json!({"url": 5}),
+        json!({"url": url, "events": "*"}),
+    ] {
+        let (s, v) = app.post("/api/webhooks", &admin, body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+    }
+    let (s, _) = app.post("/api/webhooks", &op, json!({"url": url})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app.get("/api/webhooks", &op).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, list) = app.get("/api/webhooks", &admin).await;
+    assert_eq!(list["webhooks"], json!([]), "nothing was created");
+
+    // All events by default; another client sees none of it and hears none of its events.
+    let (s, created) = app.post("/api/webhooks", &admin, json!({"url": url})).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(created["webhook"]["events"], json!(["*"]));
+    let id = created["webhook"]["id"].as_i64().unwrap();
+    let other = app
+        .in_another_client(&admin, "Other", "other-admin", "admin")
+        .await;
+    let (_, list) = app.get("/api/webhooks", &other).await;
+    assert_eq!(list["webhooks"], json!([]));
+    for (s, _) in [
+        app.get(&format!("/api/webhooks/{id}/deliveries"), &other)
+            .await,
+        app.delete(&format!("/api/webhooks/{id}"), &other).await,
+    ] {
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    let (s, _) = app
+        .post(
+            "/api/calls",
+            &other,
+            json!({"callId": "OTHER-1", "caller": "+14155550181", "receiver": "+14155550184"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = app
+        .get(&format!("/api/webhooks/{id}/deliveries?limit=0"), &admin)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = app.get("/api/webhooks/999999/deliveries", &admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // This client's own call is heard (every event: callStarted too).
+    let (s, _) = app
+        .post(
+            "/api/calls",
+            &admin,
+            json!({"callId": "MINE-1", "caller": "+14155550181", "receiver": "+14155550185"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let got = heard_at_least(&heard, 2, "call_initiated and callStarted").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let all = heard.lock().unwrap().clone();
+    assert!(
+        all.iter().all(|(_, b)| !b.contains("OTHER-1")),
+        "another client's call is not heard"
+    );
+    let names: Vec<String> = got
+        .iter()
+        .map(|(h, _)| h["switchboard-event"].to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        names.contains(&"call_initiated".to_string()) && names.contains(&"callStarted".to_string()),
+        "{names:?}"
+    );
+
+    // The most a client may have.
+    for i in 1..crate_max() {
+        let (s, v) = app
+            .post(
+                "/api/webhooks",
+                &admin,
+                json!({"url": format!("{url}?n={i}")}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{i}: {v}");
+    }
+    let (s, v) = app.post("/api/webhooks", &admin, json!({"url": url})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+}
+
+fn crate_max() -> usize {
+    switchboard_server::routes::outbound_webhooks::MAX_PER_CLIENT
+}
+
+/// Without the administrator's leave, a client's admin cannot point a webhook inside the
+/// server's network.
+#[tokio::test]
+async fn internal_addresses_are_refused_by_default() {
+    let Some(app) = TestApp::new(Backend::Sqlite).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    for url in [
+        "http://127.0.0.1:9/x",
+        "http://localhost/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x",
+        "http://10.0.0.5/x",
+        "http://[::ffff:192.168.0.1]/x",
+    ] {
+        let (s, v) = app.post("/api/webhooks", &admin, json!({"url": url})).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{url}: {v}");
+        assert!(v["message"].as_str().unwrap().contains("internal"), "{v}");
+    }
+    let (s, v) = app
+        .post(
+            "/api/webhooks",
+            &admin,
+            json!({"url": "https://crm.example.com/hooks"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
