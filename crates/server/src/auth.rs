@@ -472,23 +472,27 @@ impl LoginThrottle {
         hex::encode(h.finalize())
     }
 
-    /// The (address, login) key, then the address key (locks are taken in this order).
+    /// The (address, login) key, where attempts count from their start (nobody signs in to
+    /// one account many times at once but a guesser), then the address key, where only
+    /// failures count (an office behind one address signs in all at once at the shift's start).
     fn bounds(&self, ip: IpAddr, login: &str) -> [sign_ins::Bound; 2] {
         let ip = crate::ratelimit::address_key(ip);
         [
             sign_ins::Bound {
                 key: self.key(&format!("{ip}|{}", login.trim().to_lowercase())),
                 limit: self.per_login,
+                at_once: true,
             },
             sign_ins::Bound {
                 key: self.key(&ip.to_string()),
                 limit: self.per_ip,
+                at_once: false,
             },
         ]
     }
 
-    /// Let an attempt through (counted as a failure until [`Self::succeeded`]), or the seconds
-    /// to wait when this address or login is blocked.
+    /// Let an attempt through (counted as a failure of this login until
+    /// [`Self::succeeded`]), or the seconds to wait when this address or login is blocked.
     pub async fn begin(
         &self,
         db: &Db,
@@ -502,6 +506,12 @@ impl LoginThrottle {
                 Err(until) => Err((until - now).num_seconds().max(1) as u64),
             },
         )
+    }
+
+    /// The attempt failed: the address's count takes it too.
+    pub async fn failed(&self, db: &Db, attempt: sign_ins::Attempt) -> Result<(), ApiError> {
+        sign_ins::failed(db, attempt, switchboard_store::now()).await?;
+        Ok(())
     }
 
     /// The attempt succeeded: it was no failure, and this login's failures from this address

@@ -58,6 +58,7 @@ const ASSETS: &[Asset] = &[
     script("history.js", include_str!("dashboard/history.js")),
     script("capacity.js", include_str!("dashboard/capacity.js")),
     script("team.js", include_str!("dashboard/team.js")),
+    script("webhooks.js", include_str!("dashboard/webhooks.js")),
     script("agent.js", include_str!("dashboard/agent.js")),
 ];
 

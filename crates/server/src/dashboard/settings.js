@@ -1,7 +1,9 @@
-// The admins' settings: API keys, the do-not-call list, the calling schedule and retry rules.
+// The admins' settings: API keys, the do-not-call list, webhooks, the calling schedule and retry
+// rules.
 import * as api from "./api.js";
 import { h, fill, when, number, badge, table, toast, busy, pager, options, submitted, turns, refusedRows } from "./ui.js";
 import { scheduleCard, rulesCard } from "./dialing.js";
+import { webhooksCard } from "./webhooks.js";
 
 // --- Settings ---------------------------------------------------------------------------------
 
@@ -260,7 +262,7 @@ export function showSettings(root, { user }) {
       dncReport,
     ),
   );
-  root.append(scheduleCard(), rulesCard());
+  root.append(webhooksCard(), scheduleCard(), rulesCard());
   if (user.role === "super_admin") root.append(clientsCard());
   loadKeys();
   loadDnc();

@@ -68,8 +68,10 @@ pub async fn login(
     let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let user = match user {
         Some(u) if ok && u.is_active => u,
-        // The attempt stays counted as a failure.
-        _ => return Err(ApiError::unauthorized("invalid email or password")),
+        _ => {
+            state.login_throttle.failed(&state.db, attempt).await?;
+            return Err(ApiError::unauthorized("invalid email or password"));
+        }
     };
     state
         .login_throttle
@@ -193,6 +195,7 @@ pub async fn change_password(
         }
     };
     if !verify_password(current, Some(user.password_hash.clone())).await {
+        state.login_throttle.failed(&state.db, attempt).await?;
         return Err(ApiError::bad_request("the current password is not right"));
     }
     state

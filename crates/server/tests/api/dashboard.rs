@@ -82,6 +82,7 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
         "dnc": "+14155550999",
         "dncCsv": dnc_csv,
         "dncUploaded": "+14155550998",
+        "webhook": "https://hooks.example.com/switchboard",
         "timezone": "America/New_York",
         "pending": pending,
         "notes": "Wants a call back on Friday",

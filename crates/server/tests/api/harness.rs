@@ -64,10 +64,12 @@ impl TestApp {
         })
     }
 
-    /// Another instance on this app's database (as several instances share a PostgreSQL
-    /// database, or as this one restarted on its SQLite file); it must not outlive this app.
+    /// Another instance on this app's database, with its configuration (as several instances
+    /// share a PostgreSQL database, or as this one restarted on its SQLite file); it must not
+    /// outlive this app.
     pub async fn another_instance(&self) -> Self {
-        let state = switchboard_server::prepare_with_db(self.state.db.clone(), test_config())
+        let config = (*self.state.config).clone();
+        let state = switchboard_server::prepare_with_db(self.state.db.clone(), config)
             .await
             .expect("another instance");
         let router = switchboard_server::routes::router(state.clone());

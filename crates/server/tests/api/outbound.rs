@@ -1,6 +1,6 @@
 //! Outbound webhooks: a real HTTP receiver hears the client's events, signed, retried after a
-//! refusal with the same id, listed as delivered; nothing after the webhook is deleted; bad
-//! input and other clients refused.
+//! refusal with the same id, listed as delivered, once with two instances sending; nothing
+//! after the webhook is deleted; bad input and other clients refused.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -100,6 +100,9 @@ fn check_signature(secret: &str, headers: &HeaderMap, body: &str) {
 
 async fn events_reach_a_webhook_signed_and_retried(app: TestApp) {
     let admin = app.admin().await;
+    // A second instance on the same database sends too: each delivery still arrives once per
+    // attempt, and its events are not matched twice.
+    let _second = app.another_instance().await;
     let (url, heard) = receiver(1).await;
     let (s, created) = app
         .post(

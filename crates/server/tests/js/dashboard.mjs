@@ -503,6 +503,30 @@ try {
   );
   say("numbers uploaded and found");
 
+  // Webhooks: an address inside the server's network is refused; one added for two events
+  // (its secret shown once), its deliveries opened, then deleted.
+  await admin.waitForSelector("#webhooks table");
+  await admin.waitForSelector('#webhook-events input[value="callTerminated"]');
+  await admin.type("#new-webhook-form [name=url]", "http://127.0.0.1:9/hook");
+  await press(admin, "#new-webhook-form button[type=submit]");
+  await waitText(admin, "#toast", "internal address");
+  await admin.$eval("#new-webhook-form [name=url]", (el) => (el.value = ""));
+  await admin.type("#new-webhook-form [name=url]", plan.webhook);
+  await admin.type("#new-webhook-form [name=description]", "CRM");
+  await press(admin, '#webhook-events input[value="callTerminated"]');
+  await press(admin, '#webhook-events input[value="lead_assigned"]');
+  await press(admin, "#new-webhook-form button[type=submit]");
+  await admin.waitForSelector("#new-webhook code.secret");
+  check((await text(admin, "#new-webhook code.secret")).startsWith("whsec_"), "the webhook's secret is shown once");
+  await waitText(admin, "#webhooks tbody", plan.webhook);
+  await waitText(admin, "#webhooks tbody", "callTerminated, lead_assigned");
+  const hookId = await admin.$eval("#webhooks [data-deliveries]", (b) => b.dataset.deliveries);
+  await press(admin, `[data-deliveries="${hookId}"]`);
+  await waitText(admin, "#webhook-deliveries", "No deliveries yet.");
+  await press(admin, `[data-delete-webhook="${hookId}"]`);
+  await waitText(admin, "#webhooks", "No webhooks.");
+  say("webhook added and deleted", { hookId });
+
   // The calling schedule: a window typed wrong is refused and saves nothing; then Saturday
   // opens late, Sunday closes, a holiday and another zone.
   async function retype(sel, value) {
