@@ -278,16 +278,15 @@ async fn send_due(out: Outbound, db: Db, retry_first: Duration, allow_private: b
             }
         };
         let full = due.len() as i64 == AT_ONCE;
-        let sends = due.into_iter().map(|d| {
-            let (client, db) = (&client, &db);
-            async move {
-                let outcome = send_one(client, &d, retry_first, allow_private).await;
-                if let Err(e) = webhooks::attempted(db, d.id, &outcome).await {
-                    tracing::warn!(error = %e, "could not record a webhook delivery");
-                }
-            }
+        let sends = due.iter().map(|d| {
+            let client = &client;
+            async move { (d.id, send_one(client, d, retry_first, allow_private).await) }
         });
-        futures_util::future::join_all(sends).await;
+        let outcomes = futures_util::future::join_all(sends).await;
+        // One transaction for the lot (a lost record is sent again after its lease).
+        if let Err(e) = webhooks::attempted(&db, &outcomes).await {
+            tracing::warn!(error = %e, "could not record webhook deliveries");
+        }
         if last_sweep.elapsed() > Duration::from_secs(3600) {
             last_sweep = tokio::time::Instant::now();
             if let Err(e) = webhooks::forget_done_before(&db, now - KEEP_DONE).await {
@@ -319,8 +318,13 @@ async fn send_one(
             retry_at,
         }
     };
-    if !allow_private && let Err(why) = check_target(&d.url).await {
-        return refused(None, why);
+    if !allow_private {
+        let checked = tokio::time::timeout(resolve_timeout(), check_target(&d.url)).await;
+        match checked {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => return refused(None, why),
+            Err(_) => return refused(None, "resolving the host timed out".into()),
+        }
     }
     let t = chrono::Utc::now().timestamp();
     let sent = client
@@ -368,6 +372,11 @@ async fn check_target(url: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// How long resolving a webhook's host may take (as long as a request may).
+fn resolve_timeout() -> Duration {
+    switchboard_telephony::http::REQUEST_TIMEOUT
 }
 
 fn describe(e: &reqwest::Error) -> String {

@@ -218,10 +218,26 @@ pub enum Outcome {
     },
 }
 
-/// Record an attempt of delivery `id`.
-pub async fn attempted(db: &Db, id: i64, outcome: &Outcome) -> Result<()> {
+/// Record attempts of deliveries `(id, outcome)`, all in one transaction.
+pub async fn attempted(db: &Db, attempts: &[(i64, Outcome)]) -> Result<()> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
     let at = now();
     let mut tx = db.begin().await?;
+    for (id, outcome) in attempts {
+        record(&mut tx, *id, outcome, at).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn record(
+    tx: &mut crate::Tx,
+    id: i64,
+    outcome: &Outcome,
+    at: DateTime<Utc>,
+) -> Result<()> {
     match outcome {
         Outcome::Delivered { status } => {
             sql(
@@ -231,7 +247,7 @@ pub async fn attempted(db: &Db, id: i64, outcome: &Outcome) -> Result<()> {
             .arg(at)
             .arg(*status)
             .arg(id)
-            .execute(&mut tx)
+            .execute(tx)
             .await?;
         }
         Outcome::Refused {
@@ -249,11 +265,10 @@ pub async fn attempted(db: &Db, id: i64, outcome: &Outcome) -> Result<()> {
             .arg(*status)
             .arg(error)
             .arg(id)
-            .execute(&mut tx)
+            .execute(tx)
             .await?;
         }
     }
-    tx.commit().await?;
     Ok(())
 }
 

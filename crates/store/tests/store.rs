@@ -174,9 +174,8 @@ async fn webhook_deliveries_are_leased_retried_and_given_up(db: Db, client: i64)
             retry_at: None,
         },
     ];
-    for (id, o) in ids.iter().zip(&outcomes) {
-        webhooks::attempted(&db, *id, o).await.unwrap();
-    }
+    let recorded: Vec<_> = ids.iter().copied().zip(outcomes).collect();
+    webhooks::attempted(&db, &recorded).await.unwrap();
     assert!(
         webhooks::claim_due(&db, retry_at - chrono::Duration::seconds(1), lease, 10)
             .await

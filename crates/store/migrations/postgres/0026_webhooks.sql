@@ -33,6 +33,6 @@ CREATE TABLE webhook_deliveries (
     last_status     BIGINT,
     last_error      TEXT
 );
-CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at)
+CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at, id)
     WHERE delivered_at IS NULL AND failed_at IS NULL;
 CREATE INDEX webhook_deliveries_webhook_idx ON webhook_deliveries (webhook_id, id);
