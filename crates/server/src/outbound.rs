@@ -117,6 +117,11 @@ impl Outbound {
         self.inner.changed.notify_one();
     }
 
+    /// Deliveries were recorded here: send them now.
+    pub fn wake(&self) {
+        self.inner.due.notify_one();
+    }
+
     /// Start matching events and sending deliveries.
     pub fn start(&self, db: Db, retry_first: Duration, allow_private: bool) {
         let (tx, rx) = mpsc::channel(BACKLOG);
@@ -174,7 +179,7 @@ async fn match_events(out: Outbound, db: Db, mut rx: mpsc::Receiver<Arc<Event>>)
                 owed.push(Owed {
                     webhook_id,
                     event: ev.name.to_string(),
-                    body: body_of(&ev),
+                    body: body(&ev.name, ev.client_id, &ev.data).1,
                 });
             }
         }
@@ -192,16 +197,18 @@ async fn match_events(out: Outbound, db: Db, mut rx: mpsc::Receiver<Arc<Event>>)
     }
 }
 
-/// The body of a delivery of `ev`.
-fn body_of(ev: &Event) -> String {
-    json!({
-        "id": uuid::Uuid::new_v4().to_string(),
-        "event": ev.name,
-        "clientId": ev.client_id,
+/// The body of a delivery of event `name` with `data`: its id, and the body.
+pub fn body(name: &str, client_id: i64, data: &serde_json::value::RawValue) -> (String, String) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let body = json!({
+        "id": id,
+        "event": name,
+        "clientId": client_id,
         "createdAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
-        "data": ev.data,
+        "data": data,
     })
-    .to_string()
+    .to_string();
+    (id, body)
 }
 
 /// `Switchboard-Signature` for `body` sent at `t` (unix seconds).

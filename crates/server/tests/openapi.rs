@@ -30,6 +30,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/webhooks"),
     ("delete", "/api/webhooks/{id}"),
     ("get", "/api/webhooks/{id}/deliveries"),
+    ("post", "/api/webhooks/{id}/ping"),
     ("get", "/api/lists"),
     ("post", "/api/lists"),
     ("get", "/api/lists/{id}"),

@@ -232,12 +232,7 @@ pub async fn attempted(db: &Db, attempts: &[(i64, Outcome)]) -> Result<()> {
     Ok(())
 }
 
-async fn record(
-    tx: &mut crate::Tx,
-    id: i64,
-    outcome: &Outcome,
-    at: DateTime<Utc>,
-) -> Result<()> {
+async fn record(tx: &mut crate::Tx, id: i64, outcome: &Outcome, at: DateTime<Utc>) -> Result<()> {
     match outcome {
         Outcome::Delivered { status } => {
             sql(

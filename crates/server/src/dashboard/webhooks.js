@@ -61,6 +61,21 @@ export function webhooksCard() {
                     {
                       type: "button",
                       class: "quiet",
+                      "data-ping": w.id,
+                      onclick: (e) =>
+                        busy(e.target, async () => {
+                          await api.post(`/api/webhooks/${w.id}/ping`, {});
+                          toast("Ping queued: see its delivery below.", "ok");
+                          await showDeliveries(w);
+                        }),
+                    },
+                    "Send a ping",
+                  ),
+                  h(
+                    "button",
+                    {
+                      type: "button",
+                      class: "quiet",
                       "data-delete-webhook": w.id,
                       onclick: (e) =>
                         confirm(`Stop sending events to ${w.url}? What it is still owed is dropped.`) &&

@@ -83,6 +83,7 @@ impl Groups {
             .routes(routes!(outbound_webhooks::list, outbound_webhooks::create))
             .routes(routes!(outbound_webhooks::delete))
             .routes(routes!(outbound_webhooks::deliveries))
+            .routes(routes!(outbound_webhooks::ping))
             .routes(routes!(leads::list_lists, leads::create_list))
             .routes(routes!(
                 leads::get_list,

@@ -263,6 +263,68 @@ pub async fn delete(
     Ok(Json(Done::new("Webhook deleted")))
 }
 
+/// `POST /api/webhooks/{id}/ping`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PingSent {
+    /// Always true.
+    pub success: bool,
+    pub message: &'static str,
+    /// The `id` in the body sent (see the webhook's deliveries for the outcome).
+    pub id: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/{id}/ping",
+    tag = "webhooks",
+    operation_id = "ping_webhook",
+    summary = "Send the webhook a `ping` event now (to check the receiver and its signature check)",
+    description = "The body is as for any event, with `event: \"ping\"` and `data: {\"webhookId\"}`; it is delivered (and retried) like the others.",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "Webhook id")),
+    responses(
+        (status = 202, description = "Queued for delivery", body = PingSent),
+        (status = 404, description = "No such webhook", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
+pub async fn ping(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Path(id): Path<i64>,
+) -> ApiResult<(StatusCode, Json<PingSent>)> {
+    if webhooks::find(&mut st.db.read().await?, s.client_id(), id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found("webhook"));
+    }
+    let (body_id, body) = crate::outbound::body(
+        "ping",
+        s.client_id(),
+        &serde_json::value::to_raw_value(&json!({ "webhookId": id }))
+            .map_err(|_| ApiError::internal())?,
+    );
+    webhooks::enqueue(
+        &st.db,
+        &[webhooks::Owed {
+            webhook_id: id,
+            event: "ping".into(),
+            body,
+        }],
+    )
+    .await?;
+    st.events.outbound().wake();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PingSent {
+            success: true,
+            message: "Ping queued; its outcome is listed with the deliveries",
+            id: body_id,
+        }),
+    ))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {

@@ -172,6 +172,27 @@ async fn events_reach_a_webhook_signed_and_retried(app: TestApp) {
     assert_eq!(d[0]["event"], "call_initiated");
     assert_eq!(d[0]["body"], body);
 
+    // A ping, on demand: signed like the rest, listed with the deliveries.
+    let (s, ping) = app
+        .post(&format!("/api/webhooks/{id}/ping"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{ping}");
+    let got = heard_at_least(&heard, 3, "the ping").await;
+    check_signature(&secret, &got[2].0, &got[2].1);
+    assert_eq!(got[2].0["switchboard-event"], "ping");
+    let pinged: Value = serde_json::from_str(&got[2].1).unwrap();
+    assert_eq!(pinged["id"], ping["id"]);
+    assert_eq!(pinged["data"], json!({"webhookId": id}));
+    for _ in 0..50 {
+        deliveries = app.get(&path, &admin).await.1;
+        if deliveries["deliveries"][0]["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(deliveries["deliveries"][0]["event"], "ping", "{deliveries}");
+    assert_eq!(deliveries["deliveries"][0]["status"], "delivered");
+
     // Deleted: nothing more is sent.
     let (s, v) = app.delete(&format!("/api/webhooks/{id}"), &admin).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -186,7 +207,7 @@ async fn events_reach_a_webhook_signed_and_retried(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::CREATED);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(heard.lock().unwrap().len(), 2, "nothing after the deletion");
+    assert_eq!(heard.lock().unwrap().len(), 3, "nothing after the deletion");
     let (_, list) = app.get("/api/webhooks", &admin).await;
     assert_eq!(list["webhooks"], json!([]));
 }
@@ -241,6 +262,8 @@ async fn webhooks_refuse_bad_input_and_other_clients(app: TestApp) {
     assert_eq!(list["webhooks"], json!([]));
     for (s, _) in [
         app.get(&format!("/api/webhooks/{id}/deliveries"), &other)
+            .await,
+        app.post(&format!("/api/webhooks/{id}/ping"), &other, json!({}))
             .await,
         app.delete(&format!("/api/webhooks/{id}"), &other).await,
     ] {

@@ -523,6 +523,9 @@ try {
   const hookId = await admin.$eval("#webhooks [data-deliveries]", (b) => b.dataset.deliveries);
   await press(admin, `[data-deliveries="${hookId}"]`);
   await waitText(admin, "#webhook-deliveries", "No deliveries yet.");
+  await press(admin, `[data-ping="${hookId}"]`);
+  await waitText(admin, "#toast", "Ping queued");
+  await waitText(admin, "#webhook-deliveries tbody", "ping");
   await press(admin, `[data-delete-webhook="${hookId}"]`);
   await waitText(admin, "#webhooks", "No webhooks.");
   say("webhook added and deleted", { hookId });
