@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{AsExec, Db, Result, sql};
+use crate::{Arg, AsExec, Db, Result, sql};
 
 /// A person's connections on one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,17 +37,13 @@ pub async fn replace(db: &Db, instance: &str, rows: &[Here], at: DateTime<Utc>) 
             if i > 0 {
                 q.push(", ");
             }
-            q.push("(")
-                .push_arg(instance)
-                .push(", ")
-                .push_arg(r.user_id)
-                .push(", ")
-                .push_arg(r.client_id)
-                .push(", ")
-                .push_arg(r.connections)
-                .push(", ")
-                .push_arg(at)
-                .push(")");
+            q.push_list::<Arg>([
+                instance.into(),
+                r.user_id.into(),
+                r.client_id.into(),
+                r.connections.into(),
+                at.into(),
+            ]);
         }
         q.execute(&mut tx).await?;
     }

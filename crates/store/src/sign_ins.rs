@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::{Backend, Db, Result, sql};
+use crate::{Arg, Backend, Db, Result, sql};
 
 /// At most `limit` failures counted under `key` within the window; `at_once`: attempts count
 /// from their start (see the module's notes).
@@ -103,7 +103,7 @@ pub async fn failed(db: &Db, attempt: Attempt, at: DateTime<Utc>) -> Result<()> 
         if i > 0 {
             q.push(", ");
         }
-        q.push("(").push_arg(key).push(", ").push_arg(at).push(")");
+        q.push_list::<Arg>([key.into(), at.into()]);
     }
     q.execute(&mut tx).await?;
     tx.commit().await?;

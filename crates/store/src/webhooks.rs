@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 
-use crate::{AsExec, Backend, Db, Result, now, sql};
+use crate::{Arg, AsExec, Backend, Db, Result, now, sql};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Webhook {
@@ -145,17 +145,13 @@ pub async fn enqueue(db: &Db, owed: &[Owed]) -> Result<()> {
             if i > 0 {
                 q.push(", ");
             }
-            q.push("(")
-                .push_arg(o.webhook_id)
-                .push(", ")
-                .push_arg(o.event.as_str())
-                .push(", ")
-                .push_arg(o.body.as_str())
-                .push(", ")
-                .push_arg(at)
-                .push(", ")
-                .push_arg(at)
-                .push(")");
+            q.push_list::<Arg>([
+                o.webhook_id.into(),
+                o.event.as_str().into(),
+                o.body.as_str().into(),
+                at.into(),
+                at.into(),
+            ]);
         }
         q.execute(&mut tx).await?;
     }
@@ -163,8 +159,8 @@ pub async fn enqueue(db: &Db, owed: &[Owed]) -> Result<()> {
     Ok(())
 }
 
-/// A delivery taken by this instance to send.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A delivery taken by this instance to send. (No `Debug`: it holds the signing secret.)
+#[derive(Clone, sqlx::FromRow)]
 pub struct Due {
     pub id: i64,
     pub webhook_id: i64,
@@ -189,6 +185,7 @@ pub async fn claim_due(db: &Db, at: DateTime<Utc>, lease: Duration, max: i64) ->
         "SELECT d.id, d.webhook_id, d.event, d.body, d.attempts, w.url, w.secret \
          FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
          WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_attempt_at <= $1 \
+         AND w.deleted_at IS NULL \
          ORDER BY d.next_attempt_at, d.id LIMIT $2{skip}"
     ))
     .arg(at)
@@ -251,9 +248,10 @@ async fn record(tx: &mut crate::Tx, id: i64, outcome: &Outcome, at: DateTime<Utc
             retry_at,
         } => {
             let error: String = error.chars().take(500).collect();
+            // A delivery ended meanwhile (its webhook deleted) stays ended.
             sql(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1, \
-                 failed_at = $2, last_status = $3, last_error = $4 WHERE id = $5",
+                 failed_at = COALESCE(failed_at, $2), last_status = $3, last_error = $4 WHERE id = $5",
             )
             .arg(*retry_at)
             .arg(retry_at.is_none().then_some(at))
@@ -296,9 +294,19 @@ pub async fn deliveries(db: &Db, webhook_id: i64, limit: i64) -> Result<Vec<Deli
     .await
 }
 
-/// Forget deliveries done (taken or given up on) before `before`; returns how many.
+/// Forget deliveries done (taken or given up on) before `before`; returns how many. On the
+/// way, end those recorded for a webhook deleted meanwhile (on another instance, before this
+/// one heard of it): they are never sent.
 pub async fn forget_done_before(db: &Db, before: DateTime<Utc>) -> Result<u64> {
     let mut tx = db.begin().await?;
+    sql(
+        "UPDATE webhook_deliveries SET failed_at = $1, last_error = 'the webhook was deleted' \
+         WHERE delivered_at IS NULL AND failed_at IS NULL \
+         AND webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NOT NULL)",
+    )
+    .arg(now())
+    .execute(&mut tx)
+    .await?;
     let n = sql("DELETE FROM webhook_deliveries WHERE (delivered_at < $1 OR failed_at < $1)")
         .arg(before)
         .execute(&mut tx)

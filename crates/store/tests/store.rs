@@ -203,6 +203,17 @@ async fn webhook_deliveries_are_leased_retried_and_given_up(db: Db, client: i64)
             .unwrap()
     );
     tx.commit().await.unwrap();
+    // The retry taken before the deletion comes back refused: it stays ended.
+    let refused = Outcome::Refused {
+        status: Some(500),
+        error: "answered HTTP 500".into(),
+        retry_at: Some(retry_at + lease),
+    };
+    webhooks::attempted(&db, &[(ids[1], refused)])
+        .await
+        .unwrap();
+    // A delivery recorded by an instance that had not heard of the deletion yet.
+    webhooks::enqueue(&db, &[owed(4)]).await.unwrap();
     let far = retry_at + chrono::Duration::days(1);
     assert!(
         webhooks::claim_due(&db, far, lease, 10)
@@ -211,7 +222,19 @@ async fn webhook_deliveries_are_leased_retried_and_given_up(db: Db, client: i64)
             .is_empty()
     );
     assert!(webhooks::all_live(&db).await.unwrap().is_empty());
-    assert_eq!(webhooks::forget_done_before(&db, far).await.unwrap(), 3);
+    let listed = webhooks::deliveries(&db, hook.id, 10).await.unwrap();
+    assert_eq!(listed.len(), 4);
+    assert!(
+        listed
+            .iter()
+            .skip(1)
+            .all(|d| d.delivered_at.is_some() || d.failed_at.is_some())
+    );
+    assert!(
+        listed[0].failed_at.is_none(),
+        "the late one is ended by the sweep"
+    );
+    assert_eq!(webhooks::forget_done_before(&db, far).await.unwrap(), 4);
 }
 
 /// Attempts are let through up to each key's bound within the window: under an at-once key

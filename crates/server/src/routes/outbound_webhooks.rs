@@ -263,6 +263,13 @@ pub async fn delete(
     Ok(Json(Done::new("Webhook deleted")))
 }
 
+/// Live webhook `id` of `client_id`, or 404 (another client's included).
+async fn own_webhook(st: &AppState, client_id: i64, id: i64) -> ApiResult<webhooks::Webhook> {
+    webhooks::find(&mut st.db.read().await?, client_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))
+}
+
 /// `POST /api/webhooks/{id}/ping`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PingSent {
@@ -293,12 +300,7 @@ pub async fn ping(
     AdminSession(s): AdminSession,
     Path(id): Path<i64>,
 ) -> ApiResult<(StatusCode, Json<PingSent>)> {
-    if webhooks::find(&mut st.db.read().await?, s.client_id(), id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::not_found("webhook"));
-    }
+    own_webhook(&st, s.client_id(), id).await?;
     let (body_id, body) = crate::outbound::body(
         "ping",
         s.client_id(),
@@ -386,12 +388,7 @@ pub async fn deliveries(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::bad_request("limit must be from 1 to 200"));
     }
-    if webhooks::find(&mut st.db.read().await?, s.client_id(), id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::not_found("webhook"));
-    }
+    own_webhook(&st, s.client_id(), id).await?;
     let ts = |t: &Option<chrono::DateTime<chrono::Utc>>| {
         t.as_ref().map(switchboard_store::api_time::format)
     };
