@@ -697,6 +697,7 @@ mod tests {
         for key in [
             "SWITCHBOARD_CLIENT_TIMEOUT_SECONDS",
             "SWITCHBOARD_SESSION_CHECK_SECONDS",
+            "SWITCHBOARD_WEBHOOK_RETRY_SECONDS",
         ] {
             for bad in ["0", "3601", "ten", "-5"] {
                 let e = Config::load_from(None, &env(&[(key, bad)])).unwrap_err();
@@ -713,6 +714,20 @@ mod tests {
         .unwrap();
         assert_eq!((c.client_timeout_secs, c.session_check_secs), (3600, 5));
         assert_eq!(Config::default().session_check_secs, 60);
+        assert_eq!(Config::default().webhook_retry_secs, 10);
+    }
+
+    #[test]
+    fn webhooks_to_internal_addresses_are_off_unless_allowed() {
+        assert!(!Config::default().webhook_allow_private);
+        let c = Config::load_from(None, &env(&[("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE", "true")]));
+        assert!(c.unwrap().webhook_allow_private);
+        let e = Config::load_from(
+            None,
+            &env(&[("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE", "maybe")]),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE:"), "{e}");
     }
 
     #[test]

@@ -323,6 +323,13 @@ async fn scraped(st: &AppState, out: &mut String) {
                 "Campaigns per status, across the installation",
                 &by_status,
             );
+            if let Ok(owed) = switchboard_store::webhooks::owed(&st.db).await {
+                gauge(
+                    "switchboard_webhook_deliveries_pending",
+                    "Outbound webhook deliveries neither taken nor given up on, across the installation",
+                    &[(String::new(), owed as f64)],
+                );
+            }
         }
         Err(e) => {
             tracing::warn!(error = %e, "metrics: the database did not answer");

@@ -159,6 +159,16 @@ pub async fn enqueue(db: &Db, owed: &[Owed]) -> Result<()> {
     Ok(())
 }
 
+/// How many deliveries are owed (neither taken nor given up on), across the installation.
+pub async fn owed(db: &Db) -> Result<i64> {
+    let (n,): (i64,) = db
+        .fetch_one(sql(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL",
+        ))
+        .await?;
+    Ok(n)
+}
+
 /// A delivery taken by this instance to send. (No `Debug`: it holds the signing secret.)
 #[derive(Clone, sqlx::FromRow)]
 pub struct Due {

@@ -127,6 +127,7 @@ async fn webhook_deliveries_are_leased_retried_and_given_up(db: Db, client: i64)
     webhooks::enqueue(&db, &[owed(1), owed(2), owed(3)])
         .await
         .unwrap();
+    assert_eq!(webhooks::owed(&db).await.unwrap(), 3);
     let now = switchboard_store::now() + chrono::Duration::seconds(1);
     let lease = chrono::Duration::seconds(60);
     // Two senders at once: each delivery goes to one of them.
@@ -224,6 +225,11 @@ async fn webhook_deliveries_are_leased_retried_and_given_up(db: Db, client: i64)
     assert!(webhooks::all_live(&db).await.unwrap().is_empty());
     let listed = webhooks::deliveries(&db, hook.id, 10).await.unwrap();
     assert_eq!(listed.len(), 4);
+    assert_eq!(
+        webhooks::owed(&db).await.unwrap(),
+        1,
+        "the late one, until the sweep"
+    );
     assert!(
         listed
             .iter()

@@ -61,7 +61,7 @@ async fn scrape_as(
 }
 
 /// A scrape from this machine that must succeed.
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let (s, h, text) = scrape_as(app, Some("127.0.0.1:40000"), &[]).await;
     assert_eq!(s, StatusCode::OK, "{text}");
     assert!(
