@@ -31,6 +31,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/webhooks/{id}"),
     ("get", "/api/webhooks/{id}/deliveries"),
     ("post", "/api/webhooks/{id}/ping"),
+    ("patch", "/api/webhooks/{id}"),
+    ("post", "/api/webhooks/{id}/secret"),
+    ("post", "/api/webhooks/{id}/deliveries/{delivery_id}/retry"),
     ("get", "/api/lists"),
     ("post", "/api/lists"),
     ("get", "/api/lists/{id}"),
@@ -247,10 +250,14 @@ fn parameters_and_bodies_are_described() {
             })
             .unwrap_or_default()
     };
+    // Every `{name}` in a path is a documented path parameter, in order.
     for (method, path) in ROUTES {
-        if path.contains("{id}") {
-            assert_eq!(names(method, path, "path"), ["id"], "{method} {path}");
-        }
+        let in_path: Vec<String> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|p| p.split_once('}').map(|(n, _)| n.to_string()))
+            .collect();
+        assert_eq!(names(method, path, "path"), in_path, "{method} {path}");
     }
     // Integer ids in paths start at 1.
     let id = doc["paths"]["/api/leads/{id}"]["get"]["parameters"]

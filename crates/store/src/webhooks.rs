@@ -38,11 +38,15 @@ pub struct NewWebhook<'a> {
     pub created_by: Option<i64>,
 }
 
-/// Create a webhook; its signing secret is returned this once.
-pub async fn create(ex: &mut impl AsExec, w: &NewWebhook<'_>) -> Result<(Webhook, String)> {
+fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let secret = format!("whsec_{}", hex::encode(bytes));
+    format!("whsec_{}", hex::encode(bytes))
+}
+
+/// Create a webhook; its signing secret is returned this once.
+pub async fn create(ex: &mut impl AsExec, w: &NewWebhook<'_>) -> Result<(Webhook, String)> {
+    let secret = new_secret();
     let hook = sql(&format!(
         "INSERT INTO webhooks (client_id, url, secret, events, description, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
@@ -97,6 +101,73 @@ pub async fn find(ex: &mut impl AsExec, client_id: i64, id: i64) -> Result<Optio
     .arg(client_id)
     .fetch_optional(ex)
     .await
+}
+
+/// What a change sets; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookPatch<'a> {
+    pub url: Option<&'a str>,
+    pub events: Option<&'a [String]>,
+    pub description: Option<Option<&'a str>>,
+}
+
+/// Change a live webhook of `client_id`; `None` when there is no such webhook. Deliveries
+/// owed go to the new URL.
+pub async fn update(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    id: i64,
+    p: &WebhookPatch<'_>,
+) -> Result<Option<Webhook>> {
+    let mut q = sql("UPDATE webhooks SET id = id");
+    if let Some(url) = p.url {
+        q.push(", url = ").push_arg(url);
+    }
+    if let Some(events) = p.events {
+        q.push(", events = ")
+            .push_arg(serde_json::to_string(events).unwrap_or_else(|_| "[]".into()));
+    }
+    if let Some(d) = p.description {
+        q.push(", description = ").push_arg(d);
+    }
+    q.push(" WHERE id = ").push_arg(id);
+    q.push(" AND client_id = ").push_arg(client_id);
+    q.push(&format!(" AND deleted_at IS NULL RETURNING {COLUMNS}"));
+    q.fetch_optional(ex).await
+}
+
+/// A new signing secret for a live webhook of `client_id` (returned this once; deliveries
+/// still owed are signed with it). `None` when there is no such webhook.
+pub async fn rotate_secret(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    id: i64,
+) -> Result<Option<String>> {
+    let secret = new_secret();
+    let n = sql(
+        "UPDATE webhooks SET secret = $1 WHERE id = $2 AND client_id = $3 AND deleted_at IS NULL",
+    )
+    .arg(secret.as_str())
+    .arg(id)
+    .arg(client_id)
+    .execute(ex)
+    .await?;
+    Ok((n == 1).then_some(secret))
+}
+
+/// Send delivery `delivery_id` of webhook `webhook_id` again now (one more attempt after it was
+/// given up on, or no more wait for its retry). False when it is not there or was taken.
+pub async fn retry_now(ex: &mut impl AsExec, webhook_id: i64, delivery_id: i64) -> Result<bool> {
+    let n = sql(
+        "UPDATE webhook_deliveries SET failed_at = NULL, next_attempt_at = $1 \
+         WHERE id = $2 AND webhook_id = $3 AND delivered_at IS NULL",
+    )
+    .arg(now())
+    .arg(delivery_id)
+    .arg(webhook_id)
+    .execute(ex)
+    .await?;
+    Ok(n == 1)
 }
 
 /// Delete a webhook of `client_id`: it hears nothing more, and what it was still owed is

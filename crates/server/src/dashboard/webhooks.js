@@ -23,6 +23,27 @@ export function webhooksCard() {
           ["Attempts", (d) => d.attempts],
           ["Last answer", (d) => (d.last_status ? `HTTP ${d.last_status}` : d.last_error ?? "—")],
           ["Next attempt", (d) => (d.next_attempt_at && d.status === "pending" ? when(d.next_attempt_at) : "—")],
+          [
+            "",
+            (d) =>
+              d.status === "delivered"
+                ? null
+                : h(
+                    "button",
+                    {
+                      type: "button",
+                      class: "quiet",
+                      "data-resend": d.id,
+                      onclick: (e) =>
+                        busy(e.target, async () => {
+                          await api.post(`/api/webhooks/${w.id}/deliveries/${d.id}/retry`, {});
+                          toast("Sent again.", "ok");
+                          await showDeliveries(w);
+                        }),
+                    },
+                    "Send again",
+                  ),
+          ],
         ],
         r.deliveries,
         { empty: "No deliveries yet.", key: (d) => d.id },
@@ -70,6 +91,21 @@ export function webhooksCard() {
                         }),
                     },
                     "Send a ping",
+                  ),
+                  h(
+                    "button",
+                    {
+                      type: "button",
+                      class: "quiet",
+                      "data-rotate": w.id,
+                      onclick: (e) =>
+                        confirm(`Give ${w.url} a new signing secret? Its receiver must check the new one from now on.`) &&
+                        busy(e.target, async () => {
+                          const r = await api.post(`/api/webhooks/${w.id}/secret`, {});
+                          fill(shown, h("p", {}, "The new signing secret, shown only this once:"), h("code", { class: "secret" }, r.secret));
+                        }),
+                    },
+                    "New secret",
                   ),
                   h(
                     "button",

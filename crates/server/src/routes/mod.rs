@@ -81,7 +81,12 @@ impl Groups {
             .routes(routes!(keys::list, keys::create))
             .routes(routes!(keys::revoke))
             .routes(routes!(outbound_webhooks::list, outbound_webhooks::create))
-            .routes(routes!(outbound_webhooks::delete))
+            .routes(routes!(
+                outbound_webhooks::update,
+                outbound_webhooks::delete
+            ))
+            .routes(routes!(outbound_webhooks::rotate_secret))
+            .routes(routes!(outbound_webhooks::retry_delivery))
             .routes(routes!(outbound_webhooks::deliveries))
             .routes(routes!(outbound_webhooks::ping))
             .routes(routes!(leads::list_lists, leads::create_list))

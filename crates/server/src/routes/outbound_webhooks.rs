@@ -125,6 +125,43 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// Event names as a webhook keeps them: trimmed, known, sorted, each once; `["*"]` alone when
+/// all are asked for.
+fn checked_events(mut events: Vec<String>) -> ApiResult<Vec<String>> {
+    events.iter_mut().for_each(|e| *e = e.trim().to_string());
+    events.sort();
+    events.dedup();
+    if events.is_empty() {
+        return Err(ApiError::bad_request(
+            "events must name at least one event, or \"*\"",
+        ));
+    }
+    if let Some(bad) = events
+        .iter()
+        .find(|e| *e != "*" && !EVENT_NAMES.contains(&e.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "'{bad}' is not an event; one of: *, {}",
+            EVENT_NAMES.join(", ")
+        )));
+    }
+    if events.iter().any(|e| e == "*") {
+        events = vec!["*".into()];
+    }
+    Ok(events)
+}
+
+/// A description trimmed (empty: none), at most 200 characters.
+fn checked_description(d: Option<String>) -> ApiResult<Option<String>> {
+    let d = d.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+    if d.as_ref().is_some_and(|d| d.chars().count() > 200) {
+        return Err(ApiError::bad_request(
+            "description must be at most 200 characters",
+        ));
+    }
+    Ok(d)
+}
+
 #[utoipa::path(
     post,
     path = "/api/webhooks",
@@ -148,39 +185,8 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
     let url = b.url.trim();
     check_url(url, st.config.webhook_allow_private).map_err(ApiError::bad_request)?;
-    let mut events = b.events.unwrap_or_else(|| vec!["*".into()]);
-    events.iter_mut().for_each(|e| *e = e.trim().to_string());
-    events.sort();
-    events.dedup();
-    if events.is_empty() {
-        return Err(ApiError::bad_request(
-            "events must name at least one event, or \"*\"",
-        ));
-    }
-    if let Some(bad) = events
-        .iter()
-        .find(|e| *e != "*" && !EVENT_NAMES.contains(&e.as_str()))
-    {
-        return Err(ApiError::bad_request(format!(
-            "'{bad}' is not an event; one of: *, {}",
-            EVENT_NAMES.join(", ")
-        )));
-    }
-    if events.iter().any(|e| e == "*") {
-        events = vec!["*".into()];
-    }
-    let description = b
-        .description
-        .map(|d| d.trim().to_string())
-        .filter(|d| !d.is_empty());
-    if description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 200)
-    {
-        return Err(ApiError::bad_request(
-            "description must be at most 200 characters",
-        ));
-    }
+    let events = checked_events(b.events.unwrap_or_else(|| vec!["*".into()]))?;
+    let description = checked_description(b.description)?;
     let mut tx = st.db.begin().await?;
     if webhooks::count_live(&mut tx, s.client_id()).await? >= MAX_PER_CLIENT as i64 {
         return Err(ApiError::conflict(format!(
@@ -261,6 +267,179 @@ pub async fn delete(
     tx.commit().await?;
     st.events.outbound().changed();
     Ok(Json(Done::new("Webhook deleted")))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateWebhook {
+    #[schema(max_length = 2000)]
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    /// `null` or `""` removes it.
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
+    #[schema(max_length = 200, nullable)]
+    description: Option<Option<String>>,
+}
+
+/// `PATCH /api/webhooks/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookAnswer {
+    /// Always true.
+    pub success: bool,
+    pub webhook: WebhookView,
+}
+
+#[utoipa::path(
+    patch,
+    path = "/api/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "update_webhook",
+    summary = "Change a webhook's URL, events or description (deliveries owed go to the new URL)",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "Webhook id")),
+    request_body = UpdateWebhook,
+    responses(
+        (status = 200, description = "The webhook as it now is", body = WebhookAnswer),
+        (status = 400, description = "Invalid or no field", body = crate::docs::ErrorBody),
+        (status = 404, description = "No such webhook", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
+pub async fn update(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Path(id): Path<i64>,
+    Json(b): Json<UpdateWebhook>,
+) -> ApiResult<Json<WebhookAnswer>> {
+    if b.url.is_none() && b.events.is_none() && b.description.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to change: give url, events or description",
+        ));
+    }
+    let url = b.url.as_deref().map(str::trim);
+    if let Some(url) = url {
+        check_url(url, st.config.webhook_allow_private).map_err(ApiError::bad_request)?;
+    }
+    let events = b.events.map(checked_events).transpose()?;
+    let description = b.description.map(checked_description).transpose()?;
+    let mut tx = st.db.begin().await?;
+    let hook = webhooks::update(
+        &mut tx,
+        s.client_id(),
+        id,
+        &webhooks::WebhookPatch {
+            url,
+            events: events.as_deref(),
+            description: description.as_ref().map(|d| d.as_deref()),
+        },
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("webhook"))?;
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(s.client_id()),
+            user_id: Some(s.user.id),
+            action: "update",
+            entity: "webhook",
+            entity_id: Some(id),
+            detail: json!({"url": url, "events": events, "description": description}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    st.events.outbound().changed();
+    Ok(Json(WebhookAnswer {
+        success: true,
+        webhook: view(&hook),
+    }))
+}
+
+/// `POST /api/webhooks/{id}/secret`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretRotated {
+    /// Always true.
+    pub success: bool,
+    pub message: &'static str,
+    /// The new signing secret, shown only this once; the old one no longer signs.
+    pub secret: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/{id}/secret",
+    tag = "webhooks",
+    operation_id = "rotate_webhook_secret",
+    summary = "Give a webhook a new signing secret (shown once; deliveries owed are signed with it)",
+    security(("bearerAuth" = [])),
+    params(("id" = i64, Path, description = "Webhook id")),
+    responses(
+        (status = 200, description = "The new secret", body = SecretRotated),
+        (status = 404, description = "No such webhook", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
+pub async fn rotate_secret(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<SecretRotated>> {
+    let mut tx = st.db.begin().await?;
+    let secret = webhooks::rotate_secret(&mut tx, s.client_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    audit::record(
+        &mut tx,
+        AuditEntry {
+            client_id: Some(s.client_id()),
+            user_id: Some(s.user.id),
+            action: "rotate_secret",
+            entity: "webhook",
+            entity_id: Some(id),
+            detail: json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(SecretRotated {
+        success: true,
+        message: "Store this secret now: it is shown only once",
+        secret,
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/{id}/deliveries/{delivery_id}/retry",
+    tag = "webhooks",
+    operation_id = "retry_webhook_delivery",
+    summary = "Send a delivery again now (one more attempt after it was given up on, or no more wait)",
+    security(("bearerAuth" = [])),
+    params(
+        ("id" = i64, Path, description = "Webhook id"),
+        ("delivery_id" = i64, Path, description = "Delivery id"),
+    ),
+    responses(
+        (status = 202, description = "Queued", body = Done),
+        (status = 404, description = "No such webhook, or no such delivery not yet taken", body = crate::docs::ErrorBody),
+        crate::docs::AdminErrors,
+    )
+)]
+pub async fn retry_delivery(
+    State(st): State<AppState>,
+    AdminSession(s): AdminSession,
+    Path((id, delivery_id)): Path<(i64, i64)>,
+) -> ApiResult<(StatusCode, Json<Done>)> {
+    own_webhook(&st, s.client_id(), id).await?;
+    let mut tx = st.db.begin().await?;
+    if !webhooks::retry_now(&mut tx, id, delivery_id).await? {
+        return Err(ApiError::not_found("delivery not yet taken"));
+    }
+    tx.commit().await?;
+    st.events.outbound().wake();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Done::new("Delivery queued again")),
+    ))
 }
 
 /// Live webhook `id` of `client_id`, or 404 (another client's included).

@@ -369,3 +369,163 @@ async fn internal_addresses_are_refused_by_default() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
 }
+
+/// A webhook whose receiver refuses is pointed elsewhere, given a new secret, and its delivery
+/// sent again at once: the new receiver takes it, signed with the new secret. Retries wait an
+/// hour here, so only the asked-for retry sends it.
+async fn webhooks_change_rotate_and_retry(backend: Backend) {
+    let mut config = test_config();
+    config.webhook_allow_private = true;
+    config.webhook_retry_secs = 3600;
+    let Some(app) = TestApp::with_config(backend, config).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let (down, down_heard) = receiver(usize::MAX).await;
+    let (up, up_heard) = receiver(0).await;
+    let (s, created) = app
+        .post(
+            "/api/webhooks",
+            &admin,
+            json!({"url": down, "events": ["call_initiated"], "description": "old CRM"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["webhook"]["id"].as_i64().unwrap();
+    let old_secret = created["secret"].as_str().unwrap().to_string();
+    let (s, _) = app
+        .post(
+            "/api/calls",
+            &admin,
+            json!({"callId": "RETRY-1", "caller": "+14155550181", "receiver": "+14155550186"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    heard_at_least(&down_heard, 1, "the refused first attempt").await;
+    let path = format!("/api/webhooks/{id}/deliveries");
+    let mut listed = Value::Null;
+    for _ in 0..50 {
+        listed = app.get(&path, &admin).await.1;
+        if listed["deliveries"][0]["attempts"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let d = &listed["deliveries"][0];
+    assert_eq!(
+        (d["status"].as_str(), d["last_status"].as_i64()),
+        (Some("pending"), Some(500)),
+        "{listed}"
+    );
+    let delivery = d["id"].as_i64().unwrap();
+
+    // Bad changes are refused and change nothing.
+    let other = app
+        .in_another_client(&admin, "Other", "other-admin", "admin")
+        .await;
+    for (token, body, want) in [
+        (&admin, json!({}), StatusCode::BAD_REQUEST),
+        (
+            &admin,
+            json!({"url": "ftp://x.example.com"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (&admin, json!({"events": ["nope"]}), StatusCode::BAD_REQUEST),
+        (&admin, json!({"events": "*"}), StatusCode::BAD_REQUEST),
+        (&other, json!({"url": up}), StatusCode::NOT_FOUND),
+    ] {
+        let (s, v) = app
+            .patch(&format!("/api/webhooks/{id}"), token, body.clone())
+            .await;
+        assert_eq!(s, want, "{body}: {v}");
+    }
+    for (s, _) in [
+        app.post(&format!("/api/webhooks/{id}/secret"), &other, json!({}))
+            .await,
+        app.post(
+            &format!("/api/webhooks/{id}/deliveries/{delivery}/retry"),
+            &other,
+            json!({}),
+        )
+        .await,
+        app.post(
+            &format!("/api/webhooks/{id}/deliveries/999999/retry"),
+            &admin,
+            json!({}),
+        )
+        .await,
+    ] {
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    let (_, list) = app.get("/api/webhooks", &admin).await;
+    assert_eq!(list["webhooks"][0]["url"], down.as_str());
+
+    // Pointed at a working receiver, hearing everything, without its description.
+    let (s, v) = app
+        .patch(
+            &format!("/api/webhooks/{id}"),
+            &admin,
+            json!({"url": up, "events": ["*"], "description": null}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["webhook"]["url"], up.as_str());
+    assert_eq!(v["webhook"]["events"], json!(["*"]));
+    assert_eq!(v["webhook"]["description"], Value::Null);
+    // A new secret, shown once.
+    let (s, rotated) = app
+        .post(&format!("/api/webhooks/{id}/secret"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{rotated}");
+    let new_secret = rotated["secret"].as_str().unwrap().to_string();
+    assert!(new_secret.starts_with("whsec_") && new_secret != old_secret);
+    let (_, list) = app.get("/api/webhooks", &admin).await;
+    assert!(!list.to_string().contains(&new_secret));
+
+    // Nothing is sent before its hour; asked for, it goes now, to the new URL, newly signed.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(up_heard.lock().unwrap().len(), 0);
+    let retry = format!("/api/webhooks/{id}/deliveries/{delivery}/retry");
+    let (s, v) = app.post(&retry, &admin, json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let got = heard_at_least(&up_heard, 1, "the retry asked for").await;
+    assert!(got[0].1.contains("RETRY-1"));
+    check_signature(&new_secret, &got[0].0, &got[0].1);
+    assert!(!signature_holds(&old_secret, &got[0].0, &got[0].1));
+    assert_eq!(
+        down_heard.lock().unwrap().len(),
+        1,
+        "the old URL heard it once"
+    );
+    for _ in 0..50 {
+        listed = app.get(&path, &admin).await.1;
+        if listed["deliveries"][0]["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed["deliveries"][0]["status"], "delivered", "{listed}");
+    assert_eq!(listed["deliveries"][0]["attempts"], 2);
+    // Taken: asking again is a 404.
+    let (s, _) = app.post(&retry, &admin, json!({})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // The changes are in the audit log.
+    let (_, audit) = app.get("/api/audit?entity=webhook", &admin).await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    for want in ["create", "update", "rotate_secret"] {
+        assert!(actions.contains(&want), "{audit}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_change_rotate_and_retry_sqlite() {
+    webhooks_change_rotate_and_retry(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_change_rotate_and_retry_postgres() {
+    webhooks_change_rotate_and_retry(Backend::Postgres).await;
+}

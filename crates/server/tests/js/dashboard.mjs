@@ -526,6 +526,13 @@ try {
   await press(admin, `[data-ping="${hookId}"]`);
   await waitText(admin, "#toast", "Ping queued");
   await waitText(admin, "#webhook-deliveries tbody", "ping");
+  // Its host does not resolve here: the ping waits for a retry, and may be sent again now.
+  await admin.waitForSelector("#webhook-deliveries [data-resend]");
+  const firstSecret = await text(admin, "#new-webhook code.secret");
+  await press(admin, `[data-rotate="${hookId}"]`);
+  await admin.waitForFunction((s) => document.querySelector("#new-webhook code.secret")?.textContent !== s, { timeout: WAIT }, firstSecret);
+  await press(admin, "#webhook-deliveries [data-resend]");
+  await waitText(admin, "#toast", "Sent again.");
   await press(admin, `[data-delete-webhook="${hookId}"]`);
   await waitText(admin, "#webhooks", "No webhooks.");
   say("webhook added and deleted", { hookId });
