@@ -191,6 +191,8 @@ pub struct LeadFacts {
     pub attempts: i64,
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// `next_attempt_at` is a call back people asked for, not a retry delay.
+    pub callback: bool,
     pub timezone: Option<Tz>,
     pub on_dnc: bool,
     pub in_live_call: bool,
@@ -313,17 +315,25 @@ pub fn verdict(
         });
     }
     if let Some(next) = f.next_attempt_at.filter(|t| *t > now) {
-        b.push(Blocker {
-            code: "retry_delay",
-            message: match f.disposition {
-                Some(d) => format!(
-                    "waiting out the retry delay after {} (attempt {})",
-                    d.as_str(),
-                    f.attempts
-                ),
-                None => "scheduled for later".into(),
-            },
-            until: Some(next),
+        b.push(if f.callback {
+            Blocker {
+                code: "callback",
+                message: "a call back is scheduled".into(),
+                until: Some(next),
+            }
+        } else {
+            Blocker {
+                code: "retry_delay",
+                message: match f.disposition {
+                    Some(d) => format!(
+                        "waiting out the retry delay after {} (attempt {})",
+                        d.as_str(),
+                        f.attempts
+                    ),
+                    None => "scheduled for later".into(),
+                },
+                until: Some(next),
+            }
         });
     }
     let (_, tomorrow) = day_bounds(now, tz);
@@ -418,6 +428,7 @@ mod tests {
             attempts: 0,
             last_attempt_at: None,
             next_attempt_at: None,
+            callback: false,
             timezone: None,
             on_dnc: false,
             in_live_call: false,
@@ -500,6 +511,12 @@ mod tests {
         assert!(!v.dialable);
         assert_eq!(v.blockers[0].code, "retry_delay");
         assert_eq!(v.dialable_at, Some(now + Duration::minutes(5)));
+        // A call back people asked for says so, and holds until its time.
+        f.callback = true;
+        let v = verdict(&f, &s, &r, now);
+        assert_eq!(v.blockers[0].code, "callback");
+        assert_eq!(v.dialable_at, Some(now + Duration::minutes(5)));
+        f.callback = false;
 
         // At night in Tehran, with the day's cap used: tomorrow's window.
         let night = utc("2026-05-04T18:00:00Z"); // 21:30 local

@@ -531,6 +531,9 @@ pub struct LeadPatch {
     pub list_id: Option<Option<i64>>,
     pub assigned_user_id: Option<Option<i64>>,
     pub notes: Option<Option<String>>,
+    /// When people asked the lead to be called next (a call back); `Some(None)`: no longer.
+    /// The dialer calls it no sooner (and still only inside its calling window).
+    pub callback_at: Option<Option<DateTime<Utc>>>,
 }
 
 impl LeadPatch {
@@ -548,6 +551,7 @@ impl LeadPatch {
             ("list_id", self.list_id.is_some()),
             ("assigned_user_id", self.assigned_user_id.is_some()),
             ("notes", self.notes.is_some()),
+            ("callback_at", self.callback_at.is_some()),
         ]
         .into_iter()
         .filter_map(|(f, set)| set.then_some(f))
@@ -566,6 +570,7 @@ impl LeadPatch {
             && self.list_id.is_none()
             && self.assigned_user_id.is_none()
             && self.notes.is_none()
+            && self.callback_at.is_none()
     }
 }
 
@@ -611,6 +616,12 @@ pub async fn update(
     }
     if let Some(v) = &p.notes {
         set(&mut q, "notes", v.clone().into());
+    }
+    if let Some(v) = &p.callback_at {
+        // Held apart from the dialer's own waits ('window', 'cap', 'retry'), which it clears
+        // or replaces by itself.
+        set(&mut q, "next_attempt_at", (*v).into());
+        set(&mut q, "wait_reason", v.map(|_| "callback").into());
     }
     q.push(" WHERE client_id = ")
         .push_arg(client_id)

@@ -119,7 +119,13 @@ export function showLeads(root) {
           ),
         ),
       ),
-      field("Notes", h("input", { name: "notes", value: lead.notes ?? "", maxlength: 2000 })),
+      h(
+        "div",
+        { class: "inline" },
+        field("Notes", h("input", { name: "notes", value: lead.notes ?? "", maxlength: 2000 })),
+        // In this browser's time; the dialer calls no sooner, and only inside the calling window.
+        field("Call back at", h("input", { name: "callback", type: "datetime-local" })),
+      ),
       h(
         "div",
         { class: "inline" },
@@ -158,6 +164,11 @@ export function showLeads(root) {
         };
         // An unchanged disposition is not sent: one set by a call may not be set by people.
         if ((f.disposition.value || null) !== (lead.disposition ?? null)) body.disposition = f.disposition.value || null;
+        // A call back puts the lead back in the queue for that time.
+        if (f.callback.value) {
+          body.callback_at = new Date(f.callback.value).toISOString();
+          body.status = "pending";
+        }
         await api.put(`/api/leads/${lead.id}`, body);
         toast("Lead saved.", "ok");
         fill(editor);

@@ -603,6 +603,7 @@ pub async fn explain(
         next_attempt_at: lead
             .next_attempt_at
             .filter(|_| !matches!(extra.2.as_deref(), Some("window") | Some("cap"))),
+        callback: extra.2.as_deref() == Some("callback"),
         timezone: tz,
         on_dnc,
         in_live_call: live.is_some(),

@@ -526,6 +526,35 @@ pub struct LeadBody {
     assigned_user_id: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
     notes: Option<Option<String>>,
+    /// Call the lead back at this time (ISO 8601 with offset), and no sooner; `null` drops it.
+    /// The lead must be pending (or set pending with it); its calling window still applies.
+    #[serde(default, deserialize_with = "nullable", alias = "callbackAt")]
+    #[schema(value_type = Option<String>, format = DateTime, nullable)]
+    callback_at: Option<Option<String>>,
+}
+
+/// The longest a call back may be set ahead.
+const CALLBACK_AHEAD: chrono::Duration = chrono::Duration::days(366);
+
+/// A call back time: ISO 8601 with an offset, in the future, at most a year ahead.
+fn callback_time(s: &str) -> ApiResult<chrono::DateTime<chrono::Utc>> {
+    let t = chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map_err(|_| {
+            ApiError::bad_request(
+                "callback_at must be a time with its offset, like 2026-12-08T15:00:00+05:30",
+            )
+        })?
+        .with_timezone(&chrono::Utc);
+    let now = chrono::Utc::now();
+    if t <= now {
+        return Err(ApiError::bad_request("callback_at must be in the future"));
+    }
+    if t > now + CALLBACK_AHEAD {
+        return Err(ApiError::bad_request(
+            "callback_at may be at most a year ahead",
+        ));
+    }
+    Ok(t)
 }
 
 fn opt_text(
@@ -555,6 +584,10 @@ async fn lead_patch(
     let mut p = LeadPatch {
         name: opt_text("name", b.name, 200)?,
         notes: opt_text("notes", b.notes, 2000)?,
+        callback_at: b
+            .callback_at
+            .map(|c| c.as_deref().map(callback_time).transpose())
+            .transpose()?,
         ..Default::default()
     };
     if let Some(ph) = &b.phone {
@@ -693,7 +726,16 @@ pub async fn create_lead(
         assigned_user_id: patch.assigned_user_id.flatten(),
         notes: patch.notes.clone().flatten(),
     };
-    let lead = leads::create(&mut tx, p.client_id(), &new).await?;
+    let mut lead = leads::create(&mut tx, p.client_id(), &new).await?;
+    if let Some(Some(at)) = patch.callback_at {
+        let callback = LeadPatch {
+            callback_at: Some(Some(at)),
+            ..Default::default()
+        };
+        lead = leads::update(&mut tx, p.client_id(), lead.id, &callback)
+            .await?
+            .ok_or_else(|| ApiError::not_found("lead"))?;
+    }
     tx.commit().await?;
     crate::events::lead_assigned(&st.events, &lead, p.user_id());
     Ok((StatusCode::CREATED, Json(LeadAnswer::new(None, &lead))))
@@ -740,6 +782,14 @@ pub async fn update_lead(
     }
     if !p.is_admin() && patch.assigned_user_id.is_some() {
         return Err(ApiError::forbidden("only admins assign leads"));
+    }
+    if matches!(patch.callback_at, Some(Some(_)))
+        && patch.status.as_deref().unwrap_or(&lead.status) != LeadStatus::Pending.as_str()
+    {
+        return Err(ApiError::conflict(format!(
+            "a call back needs a pending lead, and this one is {} (send status pending with it)",
+            patch.status.as_deref().unwrap_or(&lead.status)
+        )));
     }
     let before = lead;
     let lead = leads::update(&mut tx, p.client_id(), id, &patch)

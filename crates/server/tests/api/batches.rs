@@ -22,6 +22,7 @@ both!(
     retry_rules_defaults_updates_and_validation,
     custom_retry_rules_are_honoured,
     explain_says_why_a_lead_is_not_next,
+    a_call_back_holds_a_lead_until_its_time,
 );
 
 both_configured!(
@@ -1498,6 +1499,103 @@ async fn custom_retry_rules_are_honoured(app: TestApp) {
 }
 
 // ---- explain ----
+
+/// People set when a lead is to be called back: no batch hands it out before, `explain` says
+/// why and until when, and dropping it makes the lead next again. Only a pending lead takes
+/// one, at a time with its offset, in the future, within a year; refusals change nothing.
+async fn a_call_back_holds_a_lead_until_its_time(app: TestApp) {
+    let admin = app.admin().await;
+    open_now(&app, &admin).await;
+    let key = dialer_key(&app, &admin).await;
+    let lead = app.lead(&admin, "+14155550210").await;
+    let at = now_s() + Duration::hours(2);
+    let path = format!("/api/leads/{lead}");
+    let (s, v) = app
+        .patch(&path, &admin, json!({"callback_at": iso(at)}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(time(&v["lead"]["next_attempt_at"]), at, "{v}");
+    let e = explain(&app, &admin, lead).await;
+    assert_eq!(e["dialable"], false, "{e}");
+    assert_eq!(time(&reason(&e, "callback")["until"]), at, "{e}");
+    assert_eq!(ids(&next_batch(&app, &key, "").await), Vec::<i64>::new());
+
+    // Refused, and nothing changes.
+    for (body, want) in [
+        (
+            json!({"callback_at": "tomorrow at 3"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"callback_at": "2026-12-08T15:00:00"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"callback_at": iso(now_s() - Duration::minutes(1))}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"callback_at": iso(now_s() + Duration::days(400))}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (json!({"callback_at": 1765206000}), StatusCode::BAD_REQUEST),
+        (
+            json!({"callback_at": iso(at), "status": "claimed"}),
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        let (s, v) = app.patch(&path, &admin, body.clone()).await;
+        assert_eq!(s, want, "{body}: {v}");
+    }
+    assert_eq!(
+        time(&get_lead(&app, &admin, lead).await["next_attempt_at"]),
+        at
+    );
+
+    // Dropped: the lead is next again.
+    let (s, v) = app.patch(&path, &admin, json!({"callback_at": null})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["lead"]["next_attempt_at"], Value::Null);
+    assert!(!codes(&explain(&app, &admin, lead).await).contains(&"callback".to_string()));
+    assert_eq!(ids(&next_batch(&app, &key, "").await), [lead]);
+
+    // A lead given up on (MISSED after its last try, which people may change) takes a call
+    // back only when set pending with it; a new lead may carry one from the start.
+    let missed = app.lead(&admin, "+14155550211").await;
+    let mpath = format!("/api/leads/{missed}");
+    let (s, _) = app
+        .patch(
+            &mpath,
+            &admin,
+            json!({"disposition": "MISSED", "status": "failed"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = app
+        .patch(&mpath, &admin, json!({"callback_at": iso(at)}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("pending"), "{v}");
+    let (s, v) = app
+        .patch(
+            &mpath,
+            &admin,
+            json!({"callback_at": iso(at), "status": "pending"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["lead"]["status"], "pending");
+    let (s, v) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550212", "callbackAt": iso(at)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(time(&v["lead"]["next_attempt_at"]), at);
+    assert_eq!(ids(&next_batch(&app, &key, "").await), Vec::<i64>::new());
+}
 
 async fn explain_says_why_a_lead_is_not_next(app: TestApp) {
     let admin = app.admin().await;

@@ -333,10 +333,18 @@ try {
   await admin.select("#lead-form [name=priority]", "urgent");
   await admin.select("#lead-form [name=assigned]", String(plan.operator.id));
   await admin.type("#lead-form [name=notes]", "VIP");
+  // A call back in two days, typed in the browser's own time.
+  await admin.$eval("#lead-form [name=callback]", (el) => {
+    const t = new Date(Date.now() + 2 * 86400e3);
+    const pad = (n) => String(n).padStart(2, "0");
+    el.value = `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}T10:30`;
+  });
   await press(admin, "#lead-form button[type=submit]");
   await admin.waitForFunction(() => !document.querySelector("#lead-form"), { timeout: WAIT });
   await waitText(admin, "#leads tbody", plan.operator.login);
-  say("lead edited");
+  await press(admin, "#leads [data-edit]");
+  await waitText(admin, "#lead-next", "a call back is scheduled");
+  say("lead edited", { next: await text(admin, "#lead-next") });
 
   // Act on many: tags on both uploaded leads; a delete the rules refuse is reported, not done.
   await find("Upload", 2);
