@@ -516,7 +516,6 @@ mod tests {
         let v = verdict(&f, &s, &r, now);
         assert_eq!(v.blockers[0].code, "callback");
         assert_eq!(v.dialable_at, Some(now + Duration::minutes(5)));
-        f.callback = false;
 
         // At night in Tehran, with the day's cap used: tomorrow's window.
         let night = utc("2026-05-04T18:00:00Z"); // 21:30 local
