@@ -267,7 +267,7 @@ pub fn is_internal(ip: IpAddr) -> bool {
 /// Take due deliveries and send them, as long as there are some; otherwise wait for news or
 /// a second. Done ones older than a week are forgotten every hour.
 async fn send_due(out: Outbound, db: Db, retry_first: Duration, allow_private: bool) {
-    let client = switchboard_telephony::http::client();
+    let client = client();
     let mut last_sweep = tokio::time::Instant::now();
     loop {
         if !out.any() {
@@ -379,6 +379,16 @@ async fn check_target(url: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The HTTP client for deliveries: rustls, the request timeout the providers' clients have, and
+/// no redirects (a receiver could otherwise send us on to an address inside the network; a
+/// 3xx counts as a refusal).
+fn client() -> reqwest::Client {
+    switchboard_telephony::http::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the HTTP client builds with a static configuration")
 }
 
 /// How long resolving a webhook's host may take (as long as a request may).

@@ -21,14 +21,19 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// A reqwest client on rustls with the ring crypto provider.
 pub fn client() -> reqwest::Client {
+    builder()
+        .build()
+        .expect("the HTTP client builds with a static configuration")
+}
+
+/// The settings of [`client`], for a client that needs more of its own.
+pub fn builder() -> reqwest::ClientBuilder {
     // The one TLS stack is rustls + ring; installing twice is harmless (the first one stays).
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("the HTTP client builds with a static configuration")
 }
 
 /// A successful (2xx) answer.

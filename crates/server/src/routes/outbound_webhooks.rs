@@ -204,16 +204,12 @@ pub async fn create(
         },
     )
     .await?;
-    audit::record(
+    audited(
         &mut tx,
-        AuditEntry {
-            client_id: Some(s.client_id()),
-            user_id: Some(s.user.id),
-            action: "create",
-            entity: "webhook",
-            entity_id: Some(hook.id),
-            detail: json!({"url": hook.url, "events": events}),
-        },
+        &s,
+        "create",
+        hook.id,
+        json!({"url": hook.url, "events": events}),
     )
     .await?;
     tx.commit().await?;
@@ -252,18 +248,7 @@ pub async fn delete(
     if !webhooks::delete(&mut tx, s.client_id(), id).await? {
         return Err(ApiError::not_found("webhook"));
     }
-    audit::record(
-        &mut tx,
-        AuditEntry {
-            client_id: Some(s.client_id()),
-            user_id: Some(s.user.id),
-            action: "delete",
-            entity: "webhook",
-            entity_id: Some(id),
-            detail: json!({}),
-        },
-    )
-    .await?;
+    audited(&mut tx, &s, "delete", id, json!({})).await?;
     tx.commit().await?;
     st.events.outbound().changed();
     Ok(Json(Done::new("Webhook deleted")))
@@ -334,16 +319,12 @@ pub async fn update(
     )
     .await?
     .ok_or_else(|| ApiError::not_found("webhook"))?;
-    audit::record(
+    audited(
         &mut tx,
-        AuditEntry {
-            client_id: Some(s.client_id()),
-            user_id: Some(s.user.id),
-            action: "update",
-            entity: "webhook",
-            entity_id: Some(id),
-            detail: json!({"url": url, "events": events, "description": description}),
-        },
+        &s,
+        "update",
+        id,
+        json!({"url": url, "events": events, "description": description}),
     )
     .await?;
     tx.commit().await?;
@@ -387,18 +368,7 @@ pub async fn rotate_secret(
     let secret = webhooks::rotate_secret(&mut tx, s.client_id(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    audit::record(
-        &mut tx,
-        AuditEntry {
-            client_id: Some(s.client_id()),
-            user_id: Some(s.user.id),
-            action: "rotate_secret",
-            entity: "webhook",
-            entity_id: Some(id),
-            detail: json!({}),
-        },
-    )
-    .await?;
+    audited(&mut tx, &s, "rotate_secret", id, json!({})).await?;
     tx.commit().await?;
     Ok(Json(SecretRotated {
         success: true,
@@ -440,6 +410,29 @@ pub async fn retry_delivery(
         StatusCode::ACCEPTED,
         Json(Done::new("Delivery queued again")),
     ))
+}
+
+/// Record `action` on webhook `id` by `s` in the audit log.
+async fn audited(
+    tx: &mut switchboard_store::Tx,
+    s: &crate::auth::Session,
+    action: &'static str,
+    id: i64,
+    detail: serde_json::Value,
+) -> ApiResult<()> {
+    audit::record(
+        tx,
+        AuditEntry {
+            client_id: Some(s.client_id()),
+            user_id: Some(s.user.id),
+            action,
+            entity: "webhook",
+            entity_id: Some(id),
+            detail,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Live webhook `id` of `client_id`, or 404 (another client's included).

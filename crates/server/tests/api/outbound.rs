@@ -29,8 +29,52 @@ macro_rules! both_hooks {
 
 both_hooks!(
     events_reach_a_webhook_signed_and_retried,
-    webhooks_refuse_bad_input_and_other_clients
+    webhooks_refuse_bad_input_and_other_clients,
+    redirects_are_not_followed
 );
+
+/// A receiver that answers every request with a redirect to `to`: a delivery is refused with
+/// the 302, and `to` hears nothing (a redirect could lead inside the network).
+async fn redirects_are_not_followed(app: TestApp) {
+    let admin = app.admin().await;
+    let (target, target_heard) = receiver(0).await;
+    let bouncer = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let to = target.clone();
+            async move { (StatusCode::FOUND, [("location", to)]) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, bouncer).await });
+    let (s, created) = app
+        .post(
+            "/api/webhooks",
+            &admin,
+            json!({"url": format!("http://{addr}/hook")}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["webhook"]["id"].as_i64().unwrap();
+    let (s, _) = app
+        .post(&format!("/api/webhooks/{id}/ping"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let path = format!("/api/webhooks/{id}/deliveries");
+    let mut listed = Value::Null;
+    for _ in 0..50 {
+        listed = app.get(&path, &admin).await.1;
+        if listed["deliveries"][0]["last_status"].is_i64() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let d = &listed["deliveries"][0];
+    assert_eq!(d["last_status"], 302, "{listed}");
+    assert_eq!(d["status"], "pending", "{listed}");
+    assert_eq!(target_heard.lock().unwrap().len(), 0);
+}
 
 /// Deliveries to this machine's own receiver are allowed, and retried after a second.
 async fn hook_app(backend: Backend) -> Option<TestApp> {
