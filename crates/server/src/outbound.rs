@@ -112,9 +112,24 @@ impl Outbound {
         }
     }
 
-    /// A webhook was created or deleted here: read them again now.
-    pub fn changed(&self) {
-        self.inner.changed.notify_one();
+    /// A webhook was created, changed or deleted here: read them again before answering, so
+    /// that the events that follow the answer are matched against it.
+    pub async fn changed(&self, db: &Db) {
+        if let Err(e) = self.reload(db).await {
+            tracing::warn!(error = %e, "could not read the webhooks; they are read again soon");
+            self.inner.changed.notify_one();
+        }
+    }
+
+    async fn reload(&self, db: &Db) -> switchboard_store::Result<()> {
+        let mut routes: Routes = HashMap::new();
+        for h in webhooks::all_live(db).await? {
+            let names = h.event_names();
+            let names = (!names.iter().any(|n| n == "*")).then_some(names);
+            routes.entry(h.client_id).or_default().push((h.id, names));
+        }
+        *self.inner.routes.write().unwrap_or_else(|p| p.into_inner()) = routes;
+        Ok(())
     }
 
     /// Deliveries were recorded here: send them now.
@@ -134,6 +149,10 @@ impl Outbound {
     }
 
     fn routes_for(&self, client_id: i64, event: &str) -> Vec<i64> {
+        // `*` is every event a webhook may hear, not every event there is.
+        if !EVENT_NAMES.contains(&event) {
+            return Vec::new();
+        }
         let routes = self.inner.routes.read().unwrap_or_else(|p| p.into_inner());
         routes
             .get(&client_id)
@@ -153,17 +172,8 @@ impl Outbound {
 /// Read the live webhooks every few seconds, and after a change here.
 async fn keep_routes(out: Outbound, db: Db) {
     loop {
-        match webhooks::all_live(&db).await {
-            Ok(hooks) => {
-                let mut routes: Routes = HashMap::new();
-                for h in hooks {
-                    let names = h.event_names();
-                    let names = (!names.iter().any(|n| n == "*")).then_some(names);
-                    routes.entry(h.client_id).or_default().push((h.id, names));
-                }
-                *out.inner.routes.write().unwrap_or_else(|p| p.into_inner()) = routes;
-            }
-            Err(e) => tracing::warn!(error = %e, "could not read the webhooks"),
+        if let Err(e) = out.reload(&db).await {
+            tracing::warn!(error = %e, "could not read the webhooks");
         }
         let _ = tokio::time::timeout(REFRESH, out.inner.changed.notified()).await;
     }

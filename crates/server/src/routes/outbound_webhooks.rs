@@ -213,7 +213,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    st.events.outbound().changed();
+    st.events.outbound().changed(&st.db).await;
     Ok((
         StatusCode::CREATED,
         Json(WebhookCreated {
@@ -250,7 +250,7 @@ pub async fn delete(
     }
     audited(&mut tx, &s, "delete", id, json!({})).await?;
     tx.commit().await?;
-    st.events.outbound().changed();
+    st.events.outbound().changed(&st.db).await;
     Ok(Json(Done::new("Webhook deleted")))
 }
 
@@ -328,7 +328,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
-    st.events.outbound().changed();
+    st.events.outbound().changed(&st.db).await;
     Ok(Json(WebhookAnswer {
         success: true,
         webhook: view(&hook),

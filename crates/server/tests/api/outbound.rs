@@ -349,6 +349,9 @@ async fn webhooks_refuse_bad_input_and_other_clients(app: TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
+    // A person's own session events are not for webhooks, even those hearing everything.
+    let (s, _) = app.post("/api/auth/logout", &op, json!({})).await;
+    assert_eq!(s, StatusCode::OK);
     let got = heard_at_least(&heard, 2, "call_initiated and callStarted").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let all = heard.lock().unwrap().clone();
@@ -356,6 +359,11 @@ async fn webhooks_refuse_bad_input_and_other_clients(app: TestApp) {
         all.iter().all(|(_, b)| !b.contains("OTHER-1")),
         "another client's call is not heard"
     );
+    let known = switchboard_server::outbound::EVENT_NAMES;
+    for (h, _) in &all {
+        let name = h["switchboard-event"].to_str().unwrap();
+        assert!(known.contains(&name), "{name} is not for webhooks");
+    }
     let names: Vec<String> = got
         .iter()
         .map(|(h, _)| h["switchboard-event"].to_str().unwrap().to_string())
