@@ -29,12 +29,23 @@ pub struct Lead {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Why `next_attempt_at` holds the lead: `retry`, `window`, `cap` (the dialer's) or
+    /// `callback` (people's).
+    pub wait_reason: Option<String>,
+}
+
+impl Lead {
+    /// The call back people set, while it holds the lead.
+    pub fn callback_at(&self) -> Option<DateTime<Utc>> {
+        self.next_attempt_at
+            .filter(|_| self.wait_reason.as_deref() == Some("callback"))
+    }
 }
 
 pub const COLUMNS: &str = "leads.id, leads.client_id, leads.list_id, leads.phone, leads.name, \
     leads.email, leads.priority, leads.status, leads.disposition, leads.tags, leads.timezone, \
     leads.assigned_user_id, leads.attempts, leads.last_attempt_at, leads.next_attempt_at, \
-    leads.notes, leads.created_at, leads.updated_at, leads.deleted_at";
+    leads.notes, leads.created_at, leads.updated_at, leads.deleted_at, leads.wait_reason";
 
 /// Which leads a listing, an export or a bulk selection covers. Empty vectors mean "any".
 #[derive(Debug, Clone, Default)]
@@ -56,6 +67,8 @@ pub struct LeadFilter {
     pub created_to: Option<DateTime<Utc>>,
     pub assigned_user_id: Option<i64>,
     pub list_id: Option<i64>,
+    /// Only leads held for a call back (`true`), or only others (`false`).
+    pub callback: Option<bool>,
 }
 
 impl LeadFilter {
@@ -75,6 +88,7 @@ impl LeadFilter {
             created_to,
             assigned_user_id,
             list_id,
+            callback,
         } = self;
         ids.is_none()
             && excluded_ids.is_empty()
@@ -86,11 +100,12 @@ impl LeadFilter {
             && created_to.is_none()
             && assigned_user_id.is_none()
             && list_id.is_none()
+            && callback.is_none()
     }
 }
 
 /// Columns a listing may sort on.
-pub const SORTABLE: [&str; 9] = [
+pub const SORTABLE: [&str; 10] = [
     "created_at",
     "updated_at",
     "name",
@@ -99,6 +114,7 @@ pub const SORTABLE: [&str; 9] = [
     "status",
     "attempts",
     "last_attempt_at",
+    "next_attempt_at",
     "id",
 ];
 
@@ -273,6 +289,15 @@ impl LeadFilter {
         }
         if let Some(u) = self.assigned_user_id {
             q.push(" AND leads.assigned_user_id = ").push_arg(u);
+        }
+        match self.callback {
+            Some(true) => {
+                q.push(" AND leads.wait_reason = 'callback' AND leads.next_attempt_at IS NOT NULL");
+            }
+            Some(false) => {
+                q.push(" AND (leads.wait_reason IS NULL OR leads.wait_reason <> 'callback')");
+            }
+            None => {}
         }
         if let Some(l) = self.list_id {
             // A list being deleted has no leads, even those it has not let go of yet.

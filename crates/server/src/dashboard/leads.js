@@ -124,7 +124,7 @@ export function showLeads(root) {
         { class: "inline" },
         field("Notes", h("input", { name: "notes", value: lead.notes ?? "", maxlength: 2000 })),
         // In this browser's time; the dialer calls no sooner, and only inside the calling window.
-        field("Call back at", h("input", { name: "callback", type: "datetime-local" })),
+        field("Call back at", h("input", { name: "callback", type: "datetime-local", value: localInput(lead.callback_at) })),
       ),
       h(
         "div",
@@ -164,10 +164,12 @@ export function showLeads(root) {
         };
         // An unchanged disposition is not sent: one set by a call may not be set by people.
         if ((f.disposition.value || null) !== (lead.disposition ?? null)) body.disposition = f.disposition.value || null;
-        // A call back puts the lead back in the queue for that time.
-        if (f.callback.value) {
+        // A call back puts the lead back in the queue for that time; cleared, it is dropped.
+        if (f.callback.value && f.callback.value !== localInput(lead.callback_at)) {
           body.callback_at = new Date(f.callback.value).toISOString();
           body.status = "pending";
+        } else if (!f.callback.value && lead.callback_at) {
+          body.callback_at = null;
         }
         await api.put(`/api/leads/${lead.id}`, body);
         toast("Lead saved.", "ok");
@@ -373,4 +375,12 @@ export function showLeads(root) {
     .then((m) => (staff = m))
     .catch((e) => toast(e.message, "error"))
     .finally(load);
+}
+
+/** An ISO time as a `datetime-local` input's value, in this browser's time ("" for none). */
+function localInput(iso) {
+  if (!iso) return "";
+  const t = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}T${pad(t.getHours())}:${pad(t.getMinutes())}`;
 }

@@ -288,6 +288,9 @@ pub struct LeadQuery {
     agent_id: Option<i64>,
     #[serde(alias = "listId")]
     list_id: Option<i64>,
+    /// `true`: only leads held for a call back (sort them with `sort_by=next_attempt_at`);
+    /// `false`: only others.
+    callback: Option<bool>,
     #[serde(alias = "sortBy")]
     #[param(schema_with = crate::docs::field::lead_sort)]
     sort_by: Option<String>,
@@ -451,6 +454,8 @@ pub async fn list_leads(
         q.sort_by.as_deref(),
         q.sort_order.as_deref(),
     )?;
+    let mut sel = sel;
+    sel.filter.callback = q.callback;
     let (rows, total) = leads::list(
         &st.db,
         p.client_id(),

@@ -110,6 +110,9 @@ pub struct LeadView {
     pub last_attempt_at: Option<String>,
     #[schema(format = DateTime)]
     pub next_attempt_at: Option<String>,
+    /// The call back people set (`next_attempt_at`, when it is one); null otherwise.
+    #[schema(format = DateTime)]
+    pub callback_at: Option<String>,
     pub notes: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -135,6 +138,7 @@ pub fn lead_view(l: &Lead) -> LeadView {
         attempts: l.attempts,
         last_attempt_at: l.last_attempt_at.as_ref().map(ts),
         next_attempt_at: l.next_attempt_at.as_ref().map(ts),
+        callback_at: l.callback_at().as_ref().map(ts),
         notes: l.notes.clone(),
         created_at: ts(&l.created_at),
         updated_at: ts(&l.updated_at),

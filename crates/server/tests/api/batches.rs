@@ -1515,6 +1515,32 @@ async fn a_call_back_holds_a_lead_until_its_time(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(time(&v["lead"]["next_attempt_at"]), at, "{v}");
+    assert_eq!(time(&v["lead"]["callback_at"]), at, "{v}");
+    // Listed among the call backs, soonest first; not among the others.
+    let other = app.lead(&admin, "+14155550213").await;
+    let (s, v) = app
+        .get(
+            "/api/leads?callback=true&sort_by=next_attempt_at&sort_order=asc",
+            &admin,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let listed: Vec<i64> = v["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(listed, [lead], "{v}");
+    assert_eq!(v["pagination"]["total"], 1);
+    let (_, v) = app.get("/api/leads?callback=false", &admin).await;
+    assert_eq!(v["leads"][0]["id"], other, "{v}");
+    assert_eq!(v["leads"][0]["callback_at"], Value::Null);
+    assert_eq!(v["pagination"]["total"], 1);
+    let (s, _) = app.get("/api/leads?callback=maybe", &admin).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (_, deleted) = app.delete(&format!("/api/leads/{other}"), &admin).await;
+    assert_eq!(deleted["success"], true, "{deleted}");
     let e = explain(&app, &admin, lead).await;
     assert_eq!(e["dialable"], false, "{e}");
     assert_eq!(time(&reason(&e, "callback")["until"]), at, "{e}");
@@ -1556,6 +1582,7 @@ async fn a_call_back_holds_a_lead_until_its_time(app: TestApp) {
     let (s, v) = app.patch(&path, &admin, json!({"callback_at": null})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["lead"]["next_attempt_at"], Value::Null);
+    assert_eq!(v["lead"]["callback_at"], Value::Null);
     assert!(!codes(&explain(&app, &admin, lead).await).contains(&"callback".to_string()));
     assert_eq!(ids(&next_batch(&app, &key, "").await), [lead]);
 

@@ -344,6 +344,7 @@ try {
   await waitText(admin, "#leads tbody", plan.operator.login);
   await press(admin, "#leads [data-edit]");
   await waitText(admin, "#lead-next", "a call back is scheduled");
+  check((await admin.$eval("#lead-form [name=callback]", (el) => el.value)).endsWith("T10:30"), "the call back is shown in the form");
   say("lead edited", { next: await text(admin, "#lead-next") });
 
   // Act on many: tags on both uploaded leads; a delete the rules refuse is reported, not done.
