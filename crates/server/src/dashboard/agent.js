@@ -1,4 +1,5 @@
-// The operators' view: their call, their leads, the leads waiting, their recent calls.
+// The operators' view: their call, their leads, the leads waiting, their call backs, their
+// recent calls.
 import * as api from "./api.js";
 import { h, fill, when, duration, number, badge, table, stat, toast, busy, pager, FINAL } from "./ui.js";
 import { showHistory } from "./history.js";
@@ -8,6 +9,7 @@ function showWork(root, { user, onEvent }) {
   const stats = h("div", { class: "stats" });
   const callBox = h("div", { id: "my-call" });
   const mine = h("div", { id: "my-leads" });
+  const callbacks = h("div", { id: "my-callbacks" });
   const waiting = h("div", { id: "waiting-leads" });
   const history = h("div", { id: "my-history" });
   // A lead's past calls (with the notes left on them), opened from the lead's row.
@@ -101,10 +103,25 @@ function showWork(root, { user, onEvent }) {
 
   async function loadLeads() {
     try {
-      const [{ dashboard }, avail] = await Promise.all([
+      const [{ dashboard }, avail, due] = await Promise.all([
         api.get("/api/operator/dashboard"),
         api.get(api.withQuery("/api/operator/leads/available", { page: waitingPage, limit: 10 })),
+        // Their call backs, soonest first.
+        api.get(api.withQuery("/api/leads", { callback: true, agent_id: user.id, sort_by: "next_attempt_at", sort_order: "asc", limit: 10 })),
       ]);
+      fill(
+        callbacks,
+        table(
+          [
+            ["When", (l) => when(l.callback_at)],
+            ["Lead", (l) => l.name ?? "—"],
+            ["Phone", (l) => l.phone],
+            ["", (l) => h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call")],
+          ],
+          due.leads,
+          { empty: "No call backs set.", key: (l) => l.id },
+        ),
+      );
       const s = dashboard.personalStats;
       fill(
         stats,
@@ -203,6 +220,7 @@ function showWork(root, { user, onEvent }) {
       h("div", { class: "card" }, h("h2", {}, "Your leads"), mine),
     ),
     leadCalls,
+    h("div", { class: "card" }, h("h2", {}, "Your call backs"), callbacks),
     h("div", { class: "card" }, h("h2", {}, "Your recent calls"), history),
   );
   renderCall();

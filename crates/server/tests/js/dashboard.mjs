@@ -346,6 +346,9 @@ try {
   await waitText(admin, "#lead-next", "a call back is scheduled");
   check((await admin.$eval("#lead-form [name=callback]", (el) => el.value)).endsWith("T10:30"), "the call back is shown in the form");
   say("lead edited", { next: await text(admin, "#lead-next") });
+  // The operator it was given to sees the call back among theirs.
+  await waitText(op, "#my-callbacks tbody", "Uma Upload");
+  say("the operator's call backs", { row: await text(op, "#my-callbacks tbody") });
 
   // Act on many: tags on both uploaded leads; a delete the rules refuse is reported, not done.
   await find("Upload", 2);
