@@ -44,13 +44,7 @@ for run in $(seq 1 "$RUNS"); do
   for db in $dbs; do
     for build in $BUILDS; do
       SB=$(binary_of "$build")
-      if [[ $db == sqlite ]]; then
-        url="sqlite://$WORK/$build-$run.db"
-      else
-        name="sb_dnc_bench_${build}_$run"
-        PGOPTIONS="-c client_min_messages=warning" psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
-        url="$PG/$name"
-      fi
+      url=$(fresh_database "$db" "dnc_${build}_$run")
       start_server "$url"
       jwt=$(token admin bench-password-1)
       rm -f "$WORK/stop"
@@ -64,7 +58,7 @@ for run in $(seq 1 "$RUNS"); do
       rss=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
       echo "run $run $db $build: HTTP ${out% *} in ${out#* } s; $answer; slowest list creation meanwhile $(cat "$WORK/probe") s; server peak RSS ${rss} kB"
       stop_server
-      [[ $db == postgres ]] && psql -q "$PG/postgres" -c "DROP DATABASE $name"
+      drop_database "$db" "dnc_${build}_$run"
     done
   done
 done

@@ -29,3 +29,14 @@ token() { # $1 = login, $2 = password
   curl -sf "$PUBLIC/api/auth/login" -H 'content-type: application/json' \
     -d "{\"username\":\"$1\",\"password\":\"$2\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
 }
+fresh_database() { # $1 = sqlite or postgres, $2 = a name: a fresh database's URL (PostgreSQL: under $PG)
+  if [[ $1 == sqlite ]]; then
+    echo "sqlite://$WORK/$2.db"
+  else
+    PGOPTIONS="-c client_min_messages=warning" psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS sb_bench_$2" -c "CREATE DATABASE sb_bench_$2" >&2
+    echo "$PG/sb_bench_$2"
+  fi
+}
+drop_database() { # $1 = sqlite or postgres, $2 = the name given to fresh_database
+  if [[ $1 == postgres ]]; then psql -q "$PG/postgres" -c "DROP DATABASE sb_bench_$2" >&2; fi
+}

@@ -29,20 +29,14 @@ for run in $(seq 1 "$RUNS"); do
   for db in $dbs; do
     for build in $BUILDS; do
       SB=$(binary_of "$build")
-      if [[ $db == sqlite ]]; then
-        url="sqlite://$WORK/$build-$run.db"
-      else
-        name="sb_signin_bench_${build}_$run"
-        PGOPTIONS="-c client_min_messages=warning" psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
-        url="$PG/$name"
-      fi
+      url=$(fresh_database "$db" "signin_${build}_$run")
       start_server "$url"
       out=$(timeout $((SECONDS_EACH + 120)) python3 bench/sign-ins.py "$PUBLIC" "$THREADS" "$SECONDS_EACH")
       rss=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
       threads=$(ls "/proc/$SERVER_PID/task" | wc -l)
       echo "run $run $db $build: $out server peak RSS ${rss} kB, threads at the end $threads"
       stop_server
-      [[ $db == postgres ]] && psql -q "$PG/postgres" -c "DROP DATABASE $name"
+      drop_database "$db" "signin_${build}_$run"
     done
   done
 done

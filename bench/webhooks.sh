@@ -39,13 +39,7 @@ dbs="sqlite"
 for run in $(seq 1 "$RUNS"); do
   for db in $dbs; do
     for mode in none hook; do
-      if [[ $db == sqlite ]]; then
-        url="sqlite://$WORK/$mode-$run.db"
-      else
-        name="sb_hook_bench_${mode}_$run"
-        PGOPTIONS="-c client_min_messages=warning" psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
-        url="$PG/$name"
-      fi
+      url=$(fresh_database "$db" "hook_${mode}_$run")
       "$BENCH" seed-calls --database-url "$url" --calls "$CALLS" --kind fresh >/dev/null
       start_server "$url"
       if [[ $mode == hook ]]; then
@@ -82,7 +76,7 @@ PY
         kill "$RECEIVER_PID"; wait "$RECEIVER_PID" 2>/dev/null || true; RECEIVER_PID=
       fi
       stop_server
-      [[ $db == postgres ]] && psql -q "$PG/postgres" -c "DROP DATABASE $name"
+      drop_database "$db" "hook_${mode}_$run"
     done
   done
 done
