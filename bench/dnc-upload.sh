@@ -38,10 +38,8 @@ probe() { # creates a list every 0.1 s until $WORK/stop exists; prints the slowe
 }
 
 echo "== machine: $(nproc) cores; $(date -u +%FT%TZ); $ROWS numbers, $SIZE bytes"
-dbs="sqlite"
-[[ -n "$PG" ]] && dbs="sqlite postgres"
 for run in $(seq 1 "$RUNS"); do
-  for db in $dbs; do
+  for db in $(databases); do
     for build in $BUILDS; do
       SB=$(binary_of "$build")
       url=$(fresh_database "$db" "dnc_${build}_$run")

@@ -29,6 +29,9 @@ token() { # $1 = login, $2 = password
   curl -sf "$PUBLIC/api/auth/login" -H 'content-type: application/json' \
     -d "{\"username\":\"$1\",\"password\":\"$2\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
 }
+databases() { # the databases a bench runs on: SQLite, and PostgreSQL unless PG is empty
+  if [[ -n "${PG:-}" ]]; then echo "sqlite postgres"; else echo sqlite; fi
+}
 fresh_database() { # $1 = sqlite or postgres, $2 = a name: a fresh database's URL (PostgreSQL: under $PG)
   if [[ $1 == sqlite ]]; then
     echo "sqlite://$WORK/$2.db"

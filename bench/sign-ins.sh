@@ -23,10 +23,8 @@ WORK=$(mktemp -d)
 source bench/lib.sh
 
 echo "== machine: $(nproc) cores; $(date -u +%FT%TZ); $THREADS clients signing in for ${SECONDS_EACH}s"
-dbs="sqlite"
-[[ -n "$PG" ]] && dbs="sqlite postgres"
 for run in $(seq 1 "$RUNS"); do
-  for db in $dbs; do
+  for db in $(databases); do
     for build in $BUILDS; do
       SB=$(binary_of "$build")
       url=$(fresh_database "$db" "signin_${build}_$run")

@@ -34,10 +34,8 @@ count() { # $1 = database URL, $2 = SQL: one number
 }
 
 echo "== machine: $(nproc) cores; $(date -u +%FT%TZ); $CALLS calls x 4 callbacks, $CONCURRENCY senders"
-dbs="sqlite"
-[[ -n "$PG" ]] && dbs="sqlite postgres"
 for run in $(seq 1 "$RUNS"); do
-  for db in $dbs; do
+  for db in $(databases); do
     for mode in none hook; do
       url=$(fresh_database "$db" "hook_${mode}_$run")
       "$BENCH" seed-calls --database-url "$url" --calls "$CALLS" --kind fresh >/dev/null

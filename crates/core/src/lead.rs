@@ -140,6 +140,37 @@ impl DispositionInput {
     }
 }
 
+/// The longest a call back may be set ahead.
+pub const CALLBACK_AHEAD: chrono::Duration = chrono::Duration::days(366);
+
+/// Whether people may ask for a call back at `at`, seen at `now`: in the future, at most
+/// [`CALLBACK_AHEAD`] later.
+pub fn callback_time_ok(
+    at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    if at <= now {
+        return Err("callback_at must be in the future".into());
+    }
+    if at > now + CALLBACK_AHEAD {
+        return Err("callback_at may be at most a year ahead".into());
+    }
+    Ok(())
+}
+
+/// Whether a lead that will be `status` may hold a call back: only a pending one is waiting
+/// to be called.
+pub fn callback_needs_pending(status: LeadStatus) -> Result<(), String> {
+    if status == LeadStatus::Pending {
+        Ok(())
+    } else {
+        Err(format!(
+            "a call back needs a pending lead, and this one is {} (send status pending with it)",
+            status.as_str()
+        ))
+    }
+}
+
 /// Whether people may edit or delete a lead that carries `current`.
 pub fn people_may_edit(current: Option<Disposition>) -> Result<(), String> {
     match current {
@@ -206,6 +237,31 @@ pub fn normalize_tag(tag: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn call_backs_are_in_the_next_year_for_pending_leads() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let h = chrono::Duration::hours;
+        assert!(callback_time_ok(now + h(1), now).is_ok());
+        assert!(callback_time_ok(now + CALLBACK_AHEAD, now).is_ok());
+        assert!(callback_time_ok(now, now).unwrap_err().contains("future"));
+        assert!(
+            callback_time_ok(now + CALLBACK_AHEAD + h(1), now)
+                .unwrap_err()
+                .contains("year")
+        );
+        assert!(callback_needs_pending(LeadStatus::Pending).is_ok());
+        for s in [
+            LeadStatus::Claimed,
+            LeadStatus::Failed,
+            LeadStatus::Answered,
+        ] {
+            assert!(callback_needs_pending(s).unwrap_err().contains("pending"));
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -228,13 +228,7 @@ impl DialerConfig {
                 }
                 self.instance_id = Some(t.to_string());
             }
-            "dialer_engine" => {
-                self.engine = match v.trim().to_ascii_lowercase().as_str() {
-                    "1" | "true" | "yes" | "on" => true,
-                    "0" | "false" | "no" | "off" => false,
-                    _ => return Err(format!("'{v}' is not true or false")),
-                }
-            }
+            "dialer_engine" => self.engine = yes_or_no(v)?,
             _ => return Ok(false),
         }
         Ok(true)

@@ -214,7 +214,7 @@ pub fn body(name: &str, client_id: i64, data: &serde_json::value::RawValue) -> (
         "id": id,
         "event": name,
         "clientId": client_id,
-        "createdAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+        "createdAt": switchboard_store::api_time::format(&chrono::Utc::now()),
         "data": data,
     })
     .to_string();
@@ -336,7 +336,12 @@ async fn send_one(
         }
     };
     if !allow_private {
-        let checked = tokio::time::timeout(resolve_timeout(), check_target(&d.url)).await;
+        // Resolving the host may take as long as a request may.
+        let checked = tokio::time::timeout(
+            switchboard_telephony::http::REQUEST_TIMEOUT,
+            check_target(&d.url),
+        )
+        .await;
         match checked {
             Ok(Ok(())) => {}
             Ok(Err(why)) => return refused(None, why),
@@ -399,11 +404,6 @@ fn client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("the HTTP client builds with a static configuration")
-}
-
-/// How long resolving a webhook's host may take (as long as a request may).
-fn resolve_timeout() -> Duration {
-    switchboard_telephony::http::REQUEST_TIMEOUT
 }
 
 fn describe(e: &reqwest::Error) -> String {

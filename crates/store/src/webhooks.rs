@@ -244,7 +244,6 @@ pub async fn owed(db: &Db) -> Result<i64> {
 #[derive(Clone, sqlx::FromRow)]
 pub struct Due {
     pub id: i64,
-    pub webhook_id: i64,
     pub event: String,
     pub body: String,
     /// Attempts before this one.
@@ -263,7 +262,7 @@ pub async fn claim_due(db: &Db, at: DateTime<Utc>, lease: Duration, max: i64) ->
         ""
     };
     let due: Vec<Due> = sql(&format!(
-        "SELECT d.id, d.webhook_id, d.event, d.body, d.attempts, w.url, w.secret \
+        "SELECT d.id, d.event, d.body, d.attempts, w.url, w.secret \
          FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
          WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_attempt_at <= $1 \
          AND w.deleted_at IS NULL \

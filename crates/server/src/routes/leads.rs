@@ -538,27 +538,15 @@ pub struct LeadBody {
     callback_at: Option<Option<String>>,
 }
 
-/// The longest a call back may be set ahead.
-const CALLBACK_AHEAD: chrono::Duration = chrono::Duration::days(366);
-
-/// A call back time: ISO 8601 with an offset, in the future, at most a year ahead.
+/// A call back time: ISO 8601 with an offset, within the next year (the core's rule).
 fn callback_time(s: &str) -> ApiResult<chrono::DateTime<chrono::Utc>> {
-    let t = chrono::DateTime::parse_from_rfc3339(s.trim())
-        .map_err(|_| {
-            ApiError::bad_request(
-                "callback_at must be a time with its offset, like 2026-12-08T15:00:00+05:30",
-            )
-        })?
-        .with_timezone(&chrono::Utc);
-    let now = chrono::Utc::now();
-    if t <= now {
-        return Err(ApiError::bad_request("callback_at must be in the future"));
-    }
-    if t > now + CALLBACK_AHEAD {
-        return Err(ApiError::bad_request(
-            "callback_at may be at most a year ahead",
-        ));
-    }
+    let t = crate::extract::parse_iso8601(s).ok_or_else(|| {
+        ApiError::bad_request(
+            "callback_at must be a time with its offset, like 2026-12-08T15:00:00+05:30",
+        )
+    })?;
+    switchboard_core::lead::callback_time_ok(t, chrono::Utc::now())
+        .map_err(ApiError::bad_request)?;
     Ok(t)
 }
 
@@ -788,13 +776,12 @@ pub async fn update_lead(
     if !p.is_admin() && patch.assigned_user_id.is_some() {
         return Err(ApiError::forbidden("only admins assign leads"));
     }
-    if matches!(patch.callback_at, Some(Some(_)))
-        && patch.status.as_deref().unwrap_or(&lead.status) != LeadStatus::Pending.as_str()
-    {
-        return Err(ApiError::conflict(format!(
-            "a call back needs a pending lead, and this one is {} (send status pending with it)",
-            patch.status.as_deref().unwrap_or(&lead.status)
-        )));
+    if matches!(patch.callback_at, Some(Some(_))) {
+        let status = patch.status.as_deref().unwrap_or(&lead.status);
+        switchboard_core::lead::callback_needs_pending(
+            LeadStatus::parse(status).ok_or_else(ApiError::internal)?,
+        )
+        .map_err(ApiError::conflict)?;
     }
     let before = lead;
     let lead = leads::update(&mut tx, p.client_id(), id, &patch)

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 
@@ -340,6 +340,64 @@ async fn webhooks_refuse_bad_input_and_other_clients(app: TestApp) {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = app.get("/api/webhooks/999999/deliveries", &admin).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // Wrong types in the path and query, malformed bodies.
+    for path in [
+        format!("/api/webhooks/{id}/deliveries?limit=ten"),
+        "/api/webhooks/abc/deliveries".to_string(),
+    ] {
+        let (s, v) = app.get(&path, &admin).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+    }
+    let (s, _) = app
+        .post(
+            &format!("/api/webhooks/{id}/deliveries/abc/retry"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    for (method, path) in [
+        (Method::POST, "/api/webhooks".to_string()),
+        (Method::PATCH, format!("/api/webhooks/{id}")),
+    ] {
+        let (s, v) = app
+            .send_bytes(
+                method,
+                &path,
+                Some(&admin),
+                "application/json",
+                b"{\"url\": ".to_vec(),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("malformed JSON"),
+            "{v}"
+        );
+    }
+    // Operators may do none of it.
+    for (method, path) in [
+        (Method::PATCH, format!("/api/webhooks/{id}")),
+        (Method::DELETE, format!("/api/webhooks/{id}")),
+        (Method::GET, format!("/api/webhooks/{id}/deliveries")),
+        (Method::POST, format!("/api/webhooks/{id}/ping")),
+        (Method::POST, format!("/api/webhooks/{id}/secret")),
+        (
+            Method::POST,
+            format!("/api/webhooks/{id}/deliveries/1/retry"),
+        ),
+    ] {
+        let body = (method != Method::GET && method != Method::DELETE).then(|| json!({"url": url}));
+        let (s, v) = app.call(method.clone(), &path, Some(&op), body).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{method} {path}: {v}");
+    }
+    let (_, list) = app.get("/api/webhooks", &admin).await;
+    assert_eq!(
+        list["webhooks"].as_array().unwrap().len(),
+        1,
+        "still there, unchanged"
+    );
+    assert_eq!(list["webhooks"][0]["url"], url.as_str());
     // This client's own call is heard (every event: callStarted too).
     let (s, _) = app
         .post(
@@ -374,7 +432,7 @@ async fn webhooks_refuse_bad_input_and_other_clients(app: TestApp) {
     );
 
     // The most a client may have.
-    for i in 1..crate_max() {
+    for i in 1..max_per_client() {
         let (s, v) = app
             .post(
                 "/api/webhooks",
@@ -388,7 +446,7 @@ async fn webhooks_refuse_bad_input_and_other_clients(app: TestApp) {
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
 }
 
-fn crate_max() -> usize {
+fn max_per_client() -> usize {
     switchboard_server::routes::outbound_webhooks::MAX_PER_CLIENT
 }
 
