@@ -35,6 +35,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "callTerminated",
     "transcriptUpdated",
     "lead_assigned",
+    "callback_due",
     "user_online",
     "user_offline",
     "queue_updated",
@@ -277,7 +278,7 @@ pub fn is_internal(ip: IpAddr) -> bool {
 /// Take due deliveries and send them, as long as there are some; otherwise wait for news or
 /// a second. Done ones older than a week are forgotten every hour.
 async fn send_due(out: Outbound, db: Db, retry_first: Duration, allow_private: bool) {
-    let client = client();
+    let client = client(allow_private);
     let mut last_sweep = tokio::time::Instant::now();
     loop {
         if !out.any() {
@@ -335,18 +336,8 @@ async fn send_one(
             retry_at,
         }
     };
-    if !allow_private {
-        // Resolving the host may take as long as a request may.
-        let checked = tokio::time::timeout(
-            switchboard_telephony::http::REQUEST_TIMEOUT,
-            check_target(&d.url),
-        )
-        .await;
-        match checked {
-            Ok(Ok(())) => {}
-            Ok(Err(why)) => return refused(None, why),
-            Err(_) => return refused(None, "resolving the host timed out".into()),
-        }
+    if !allow_private && let Some(why) = literal_internal(&d.url) {
+        return refused(None, why);
     }
     let t = chrono::Utc::now().timestamp();
     let sent = client
@@ -374,39 +365,85 @@ async fn send_one(
     }
 }
 
-/// Refuse a URL whose host is (or resolves to) an internal address.
-async fn check_target(url: &str) -> Result<(), String> {
-    let u = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    let host = u.host_str().ok_or("the URL has no host")?;
-    let port = u.port_or_known_default().unwrap_or(443);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .map(|a| a.ip())
-            .collect(),
-    };
-    if let Some(ip) = addrs.into_iter().find(|ip| is_internal(*ip)) {
-        return Err(format!(
-            "{host} is an internal address ({ip}); set SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE=true to allow it"
-        ));
-    }
-    Ok(())
+/// Why a URL whose host is a literal internal address may not be sent to (names are checked
+/// by [`PublicOnly`] as they are resolved for the connection).
+fn literal_internal(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let host = u.host_str()?;
+    let ip: IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
+    is_internal(ip).then(|| InternalTarget::message(host, ip))
 }
 
-/// The HTTP client for deliveries: rustls, the request timeout the providers' clients have, and
-/// no redirects (a receiver could otherwise send us on to an address inside the network; a
-/// 3xx counts as a refusal).
-fn client() -> reqwest::Client {
-    switchboard_telephony::http::builder()
-        .redirect(reqwest::redirect::Policy::none())
+/// The resolver of the deliveries' client: it refuses a name when any of its addresses is
+/// internal. The addresses checked are the ones connected to, so a name that answers a public
+/// address to one lookup and an internal one to the next (DNS rebinding) gains nothing.
+struct PublicOnly;
+
+/// A name refused by [`PublicOnly`]; the delivery's error says so.
+#[derive(Debug)]
+struct InternalTarget(String);
+
+impl InternalTarget {
+    fn message(host: &str, ip: IpAddr) -> String {
+        format!(
+            "{host} is an internal address ({ip}); set SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE=true to allow it"
+        )
+    }
+}
+
+impl std::fmt::Display for InternalTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InternalTarget {}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            // Port 0: reqwest puts the URL's (or the scheme's) port in.
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if let Some(a) = addrs.iter().find(|a| is_internal(a.ip())) {
+                let refused = InternalTarget(InternalTarget::message(&host, a.ip()));
+                return Err(Box::new(refused) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The HTTP client for deliveries: rustls, the request timeout the providers' clients have,
+/// internal addresses refused as names are resolved (unless allowed), and no redirects (a
+/// receiver could otherwise send us on to an address inside the network; a 3xx counts as a
+/// refusal).
+fn client(allow_private: bool) -> reqwest::Client {
+    let builder =
+        switchboard_telephony::http::builder().redirect(reqwest::redirect::Policy::none());
+    let builder = if allow_private {
+        builder
+    } else {
+        builder.dns_resolver(PublicOnly)
+    };
+    builder
         .build()
         .expect("the HTTP client builds with a static configuration")
 }
 
 fn describe(e: &reqwest::Error) -> String {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(refused) = c.downcast_ref::<InternalTarget>() {
+            return refused.0.clone();
+        }
+        cause = c.source();
+    }
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
@@ -462,5 +499,46 @@ mod tests {
         for ip in ["8.8.8.8", "2001:4860:4860::8888", "100.128.0.1"] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn literal_internal_addresses_are_refused_before_sending() {
+        for url in [
+            "http://127.0.0.1:9/x",
+            "https://[::1]/x",
+            "http://10.0.0.1/",
+        ] {
+            assert!(literal_internal(url).is_some(), "{url}");
+        }
+        // Names are left to the resolver.
+        for url in [
+            "https://8.8.8.8/x",
+            "http://localhost/x",
+            "https://crm.example.com/",
+        ] {
+            assert!(literal_internal(url).is_none(), "{url}");
+        }
+    }
+
+    /// The deliveries' client resolves a name to the addresses it connects to and refuses an
+    /// internal one: the listener is never reached, and the error names the address.
+    #[tokio::test]
+    async fn the_client_refuses_names_that_resolve_inside() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://localhost:{port}/hook");
+        let e = client(false).post(&url).send().await.unwrap_err();
+        assert!(
+            describe(&e).contains("is an internal address"),
+            "{}",
+            describe(&e)
+        );
+        let nobody = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+        assert!(nobody.is_err(), "the refused request connected");
+        // Allowed, the same name is reached.
+        let allowed = tokio::spawn(async move { client(true).post(&url).send().await });
+        let reached = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
+        assert!(matches!(reached, Ok(Ok(_))));
+        allowed.abort();
     }
 }

@@ -112,9 +112,14 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<(), String> {
     }
     let host = u.host_str().ok_or("url has no host")?;
     if !allow_private {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let internal = bare.eq_ignore_ascii_case("localhost")
-            || bare.to_ascii_lowercase().ends_with(".localhost")
+        // A name may end with the root's dot ("localhost." is localhost).
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let internal = bare == "localhost"
+            || bare.ends_with(".localhost")
             || bare.parse().is_ok_and(crate::outbound::is_internal);
         if internal {
             return Err(format!(

@@ -461,6 +461,7 @@ async fn internal_addresses_are_refused_by_default() {
     for url in [
         "http://127.0.0.1:9/x",
         "http://localhost/x",
+        "http://LocalHost./x",
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]/x",
         "http://10.0.0.5/x",
@@ -478,6 +479,59 @@ async fn internal_addresses_are_refused_by_default() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+}
+
+/// A webhook that points inside the network (made while the administrator allowed it, say) is
+/// refused when each delivery is sent: a name is checked as it is resolved for the connection
+/// itself (so a name resolving elsewhere a moment later gains nothing), a literal address
+/// before. The receiver hears nothing and the delivery says why.
+#[tokio::test]
+async fn deliveries_inside_the_network_are_refused_by_default() {
+    let Some(app) = TestApp::new(Backend::Sqlite).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let (url, heard) = receiver(0).await;
+    let port = url.split(':').nth(2).unwrap().trim_end_matches("/hook");
+    for target in [
+        format!("http://localhost:{port}/hook"),
+        format!("http://127.0.0.1:{port}/hook"),
+    ] {
+        let (s, created) = app
+            .post(
+                "/api/webhooks",
+                &admin,
+                json!({"url": "https://crm.example.com/hooks"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{created}");
+        let id = created["webhook"]["id"].as_i64().unwrap();
+        switchboard_store::sql("UPDATE webhooks SET url = $1 WHERE id = $2")
+            .arg(target.as_str())
+            .arg(id)
+            .execute(&mut app.state.db.write().await.unwrap())
+            .await
+            .unwrap();
+        let (s, _) = app
+            .post(&format!("/api/webhooks/{id}/ping"), &admin, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED);
+        let path = format!("/api/webhooks/{id}/deliveries");
+        let mut listed = Value::Null;
+        for _ in 0..100 {
+            listed = app.get(&path, &admin).await.1;
+            if listed["deliveries"][0]["last_error"].is_string() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let error = listed["deliveries"][0]["last_error"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(error.contains("internal address"), "{target}: {listed}");
+        assert_eq!(listed["deliveries"][0]["status"], "pending", "{listed}");
+    }
+    assert_eq!(heard.lock().unwrap().len(), 0);
 }
 
 /// A webhook whose receiver refuses is pointed elsewhere, given a new secret, and its delivery
