@@ -899,6 +899,35 @@ pub fn lead_assigned(events: &Events, lead: &Lead, by: Option<i64>) {
     ));
 }
 
+/// A call back people set on `lead` came due: its agent hears it, or the client's admins when
+/// the lead is nobody's.
+pub fn callback_due(events: &Events, lead: &Lead) {
+    if !events.wanted() {
+        return;
+    }
+    let (admins, users) = match lead.assigned_user_id {
+        Some(agent) => (false, vec![agent]),
+        None => (true, vec![]),
+    };
+    events.publish(Event::new(
+        lead.client_id,
+        admins,
+        users,
+        "callback_due",
+        &json!({
+            "leadId": lead.id,
+            "id": lead.id,
+            "name": lead.name,
+            "phoneNumber": lead.phone,
+            "priority": lead.priority,
+            "callbackAt": lead.callback_at().map(Ms),
+            "assignedTo": lead.assigned_user_id,
+            "notes": lead.notes,
+            "timestamp": now(),
+        }),
+    ));
+}
+
 /// Tell the client's admins (and nobody else) `name` with `data`, when anyone may hear it.
 fn to_admins(events: &Events, client_id: i64, name: &'static str, data: &Value) {
     if events.wanted() {

@@ -54,6 +54,7 @@ pub async fn prepare_with_db(db: Db, config: Config) -> anyhow::Result<AppState>
     let (telephony, events) = telephony::build(&config)?;
     let state = AppState::new(db, config, secret.as_bytes(), default_client_id, telephony)?;
     tokio::spawn(upkeep(state.db.clone(), state.login_throttle.window()));
+    tokio::spawn(remind_callbacks(state.db.clone(), state.events.clone()));
     state.events.outbound().start(
         state.db.clone(),
         std::time::Duration::from_secs(state.config.webhook_retry_secs),
@@ -103,6 +104,36 @@ async fn upkeep(db: Db, sign_in_window: chrono::Duration) {
         }
     }
 }
+
+/// Tell people of the call backs that come due (checked every few seconds; each is told once,
+/// by whichever instance takes it first).
+async fn remind_callbacks(db: Db, events: events::Events) {
+    let mut every = tokio::time::interval(CALLBACK_CHECK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        loop {
+            let due = switchboard_store::callbacks::take_due(&db, chrono::Utc::now(), 100).await;
+            match due {
+                Ok(taken) => {
+                    for lead in &taken.leads {
+                        events::callback_due(&events, lead);
+                    }
+                    if taken.reminders < 100 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not take due call backs");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// How often call backs coming due are looked for.
+const CALLBACK_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Start this instance's dialer engine (campaigns, the call queue, leases, reconciliation).
 pub fn start_engine(state: &AppState) {

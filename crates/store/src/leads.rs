@@ -653,8 +653,11 @@ pub async fn update(
         .push(" AND id = ")
         .push_arg(id);
     q.push(" AND deleted_at IS NULL");
-    if q.execute(ex).await? == 0 {
+    if q.execute(&mut *ex).await? == 0 {
         return Ok(None);
+    }
+    if let Some(at) = p.callback_at {
+        crate::callbacks::set(&mut *ex, client_id, id, at).await?;
     }
     get(ex, client_id, id).await
 }

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod callbacks;
 pub mod calls;
 pub mod campaigns;
 pub mod clients;

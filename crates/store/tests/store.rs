@@ -97,8 +97,76 @@ both!(
     presence_is_read_across_instances,
     presence_flips_once_across_instances,
     sign_in_failures_are_bounded_even_all_at_once,
-    webhook_deliveries_are_leased_retried_and_given_up
+    webhook_deliveries_are_leased_retried_and_given_up,
+    call_back_reminders_are_taken_once_when_due
 );
+
+/// A call back's reminder is taken when due, once, however many take at once; one changed,
+/// dropped, called already or deleted before it is due is not told.
+async fn call_back_reminders_are_taken_once_when_due(db: Db, client: i64) {
+    use switchboard_store::callbacks;
+    let t0 = switchboard_store::now();
+    let at = |mins: i64| t0 + chrono::Duration::minutes(mins);
+    let callback = |when: Option<chrono::DateTime<chrono::Utc>>| leads::LeadPatch {
+        callback_at: Some(when),
+        ..Default::default()
+    };
+    let mut tx = db.begin().await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let l = lead(&mut tx, client, &format!("+1415555{:04}", 300 + i)).await;
+        leads::update(&mut tx, client, l.id, &callback(Some(at(10 + i))))
+            .await
+            .unwrap();
+        ids.push(l.id);
+    }
+    // Moved later, dropped, called already, deleted.
+    leads::update(&mut tx, client, ids[1], &callback(Some(at(60))))
+        .await
+        .unwrap();
+    leads::update(&mut tx, client, ids[2], &callback(None))
+        .await
+        .unwrap();
+    sql("UPDATE leads SET status = 'calling' WHERE id = $1")
+        .arg(ids[3])
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    leads::soft_delete(&mut tx, client, ids[4]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        callbacks::count(&mut db.read().await.unwrap())
+            .await
+            .unwrap(),
+        5
+    );
+
+    let none = callbacks::take_due(&db, at(9), 100).await.unwrap();
+    assert_eq!((none.reminders, none.leads.len()), (0, 0));
+    // Four taken at 30 minutes (ids 0, 3, 4, 5); two of them still wait for their call back.
+    let (a, b) = tokio::join!(
+        callbacks::take_due(&db, at(30), 100),
+        callbacks::take_due(&db, at(30), 100)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.reminders + b.reminders, 4);
+    let mut told: Vec<i64> = a.leads.iter().chain(&b.leads).map(|l| l.id).collect();
+    told.sort();
+    assert_eq!(told, [ids[0], ids[5]]);
+    let again = callbacks::take_due(&db, at(30), 100).await.unwrap();
+    assert_eq!(again.reminders, 0);
+    // The one moved comes due at its new time, with it.
+    let later = callbacks::take_due(&db, at(61), 100).await.unwrap();
+    assert_eq!(later.leads.len(), 1);
+    assert_eq!(later.leads[0].id, ids[1]);
+    assert_eq!(later.leads[0].callback_at(), Some(at(60)));
+    assert_eq!(
+        callbacks::count(&mut db.read().await.unwrap())
+            .await
+            .unwrap(),
+        0
+    );
+}
 
 /// A delivery is taken by one sender at a time (a lease), comes back after a refusal at its
 /// retry time, is given up on without one, and a deleted webhook's owed deliveries end.

@@ -172,6 +172,8 @@ function showLive(root, { onEvent }) {
     } else if (name === "user_online" || name === "user_offline") {
       note(`${d.name || d.username} is ${name === "user_online" ? "online" : "offline"}`);
       refreshStats();
+    } else if (name === "callback_due") {
+      note(`Call back due: ${d.name ?? d.phoneNumber}`);
     } else if (name === "queue_updated") {
       latest(showQueue)(d.queueStatus);
       note(`The call queue is ${d.queueStatus.isRunning ? "running" : "paused"}`);

@@ -113,7 +113,7 @@ function showWork(root, { user, onEvent }) {
         callbacks,
         table(
           [
-            ["When", (l) => when(l.callback_at)],
+            ["When", (l) => [when(l.callback_at), new Date(l.callback_at) <= new Date() ? [" ", badge("due")] : null]],
             ["Lead", (l) => l.name ?? "—"],
             ["Phone", (l) => l.phone],
             ["", (l) => h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call")],
@@ -239,6 +239,8 @@ function showWork(root, { user, onEvent }) {
       }
     } else if (name === "lead_assigned") {
       toast(`${d.name ?? d.phoneNumber} was given to you.`, "ok");
+      loadLeads();
+    } else if (name === "callback_due") {
       loadLeads();
     }
   });

@@ -126,6 +126,11 @@ async function start() {
       ended(data?.message);
       return;
     }
+    if (name === "callback_due") {
+      // Whatever the view: the agent's (or, for a lead nobody has, the admins') reminder.
+      const who = data.name ? `${data.name} (${data.phoneNumber})` : data.phoneNumber;
+      toast(`Call back due: ${who}.`, "ok");
+    }
     for (const fn of [...listeners]) {
       try {
         fn(name, data);

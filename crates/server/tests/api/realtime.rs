@@ -21,7 +21,8 @@ both!(
     event_streams_carry_each_person_their_events,
     socketio_clients_sign_in_and_hear_their_events,
     connections_end_when_their_token_expires,
-    a_call_the_reconciler_ends_is_told
+    a_call_the_reconciler_ends_is_told,
+    call_backs_are_told_when_due
 );
 
 /// An open SSE stream, read event by event.
@@ -610,6 +611,76 @@ async fn a_call_the_reconciler_ends_is_told(app: TestApp) {
     assert_eq!(got[0].1["status"], "failed");
     assert_eq!(got[0].1["previousStatus"], "answered");
     assert_eq!(got[2].1["callId"], "LOST-1");
+}
+
+/// The `callback_due` events a stream hears within `wait` (others passed over): their leads.
+async fn callbacks_heard(s: &mut Stream, wait: Duration) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut told = vec![];
+    while let Some((name, data)) = s
+        .next_within(deadline.saturating_duration_since(tokio::time::Instant::now()))
+        .await
+    {
+        if name == "callback_due" {
+            told.push(data);
+        }
+    }
+    told
+}
+
+/// A call back coming due is told to the lead's agent (to the admins when the lead is
+/// nobody's), once, with the lead; one dropped before its time, or on another client's lead,
+/// is told to nobody here.
+async fn call_backs_are_told_when_due(app: TestApp) {
+    let admin = app.admin().await;
+    let (op_id, op) = app.user(&admin, "callback_op", "operator", None).await;
+    let (_, op2) = app.user(&admin, "callback_op2", "operator", None).await;
+    let other = app
+        .in_another_client(&admin, "Callback Other", "callback_other_admin", "admin")
+        .await;
+    let at = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let at_text = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mine = app.lead(&admin, "+14155550231").await;
+    let nobodys = app.lead(&admin, "+14155550232").await;
+    let dropped = app.lead(&admin, "+14155550233").await;
+    let elsewhere = app.lead(&other, "+14155550234").await;
+    for (lead, body, token) in [
+        (
+            mine,
+            json!({"assigned_user_id": op_id, "callback_at": at_text}),
+            &admin,
+        ),
+        (nobodys, json!({"callback_at": at_text}), &admin),
+        (dropped, json!({"callback_at": at_text}), &admin),
+        (dropped, json!({"callback_at": null}), &admin),
+        (elsewhere, json!({"callback_at": at_text}), &other),
+    ] {
+        let (s, v) = app.patch(&format!("/api/leads/{lead}"), token, body).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let mut s_op = Stream::open(&app, Some(&op)).await.unwrap();
+    let mut s_op2 = Stream::open(&app, Some(&op2)).await.unwrap();
+    let mut s_admin = Stream::open(&app, Some(&admin)).await.unwrap();
+    let mut s_other = Stream::open(&app, Some(&other)).await.unwrap();
+    let (to_op, to_op2, to_admin, to_other) = tokio::join!(
+        callbacks_heard(&mut s_op, Duration::from_secs(8)),
+        callbacks_heard(&mut s_op2, Duration::from_secs(8)),
+        callbacks_heard(&mut s_admin, Duration::from_secs(8)),
+        callbacks_heard(&mut s_other, Duration::from_secs(8)),
+    );
+    assert_eq!(to_other.len(), 1, "{to_other:?}");
+    assert_eq!(to_other[0]["leadId"], elsewhere);
+    assert_eq!(to_op.len(), 1, "{to_op:?}");
+    let d = &to_op[0];
+    assert_eq!(d["leadId"], mine, "{d}");
+    assert_eq!(d["phoneNumber"], "+14155550231", "{d}");
+    assert_eq!(d["assignedTo"], op_id, "{d}");
+    let told_at: chrono::DateTime<chrono::Utc> = d["callbackAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(told_at.timestamp_millis(), at.timestamp_millis(), "{d}");
+    assert!(to_op2.is_empty(), "{to_op2:?}");
+    let admin_leads: Vec<&Value> = to_admin.iter().map(|d| &d["leadId"]).collect();
+    assert_eq!(admin_leads, [&json!(nobodys)], "{to_admin:?}");
+    assert_eq!(to_admin[0]["assignedTo"], Value::Null);
 }
 
 /// The next event `rx` hears (10 s at most).

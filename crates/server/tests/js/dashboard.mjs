@@ -349,6 +349,20 @@ try {
   // The operator it was given to sees the call back among theirs.
   await waitText(op, "#my-callbacks tbody", "Uma Upload");
   say("the operator's call backs", { row: await text(op, "#my-callbacks tbody") });
+  // Moved to a few seconds from now, it comes due: the operator is told, and the row says so.
+  const callbackLead = await op.$eval("#my-callbacks tbody tr[data-id]", (r) => r.dataset.id);
+  await admin.evaluate(async (id) => {
+    const { token } = JSON.parse(localStorage.getItem("switchboard.session"));
+    const r = await fetch(`/api/leads/${id}`, {
+      method: "PATCH",
+      headers: { Authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ callback_at: new Date(Date.now() + 3000).toISOString() }),
+    });
+    if (!r.ok) throw new Error(`the call back was refused: ${await r.text()}`);
+  }, callbackLead);
+  await waitText(op, "#toast", "Call back due: Uma Upload");
+  await op.waitForSelector("#my-callbacks .badge.s-due", { timeout: WAIT });
+  say("the operator is told the call back is due", { row: await text(op, "#my-callbacks tbody") });
 
   // Act on many: tags on both uploaded leads; a delete the rules refuse is reported, not done.
   await find("Upload", 2);
