@@ -94,6 +94,18 @@ impl CallStatus {
         })
     }
 
+    /// The lead disposition an ended call leaves, knowing who answered it (`answered_by`, as
+    /// providers' answering-machine detection says it): a call a machine answered had no
+    /// conversation, so it leaves `MISSED` (retried by rule), not `CONNECTED`.
+    pub fn disposition_answered_by(self, answered_by: Option<&str>) -> Option<Disposition> {
+        match self.disposition() {
+            Some(Disposition::Connected) if answered_by.is_some_and(is_machine) => {
+                Some(Disposition::Missed)
+            }
+            d => d,
+        }
+    }
+
     /// The call status a disposition stands for (a result an external dialer reports).
     pub fn of_disposition(d: Disposition) -> Self {
         match d {
@@ -120,6 +132,14 @@ impl std::fmt::Display for CallStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Whether a provider's answering-machine verdict says a machine answered: Twilio's
+/// `machine_start`, `machine_end_beep`, `machine_end_silence`, `machine_end_other` and `fax`,
+/// Plivo's (and the core's) `machine`. `human` and `unknown` are not.
+pub fn is_machine(answered_by: &str) -> bool {
+    let a = answered_by.trim().to_ascii_lowercase();
+    a.starts_with("machine") || a == "fax"
 }
 
 /// Twilio's `CallStatus` (call resource and status callbacks).
@@ -230,6 +250,39 @@ pub fn hms(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machines_leave_no_conversation() {
+        for m in [
+            "machine_start",
+            "machine_end_beep",
+            "Machine_End_Other",
+            "fax",
+            "machine",
+        ] {
+            assert!(is_machine(m), "{m}");
+        }
+        for h in ["human", "unknown", ""] {
+            assert!(!is_machine(h), "{h}");
+        }
+        let done = CallStatus::Completed;
+        assert_eq!(
+            done.disposition_answered_by(Some("machine_end_beep")),
+            Some(Disposition::Missed)
+        );
+        assert_eq!(
+            done.disposition_answered_by(Some("human")),
+            Some(Disposition::Connected)
+        );
+        assert_eq!(
+            done.disposition_answered_by(None),
+            Some(Disposition::Connected)
+        );
+        assert_eq!(
+            CallStatus::Busy.disposition_answered_by(Some("machine")),
+            Some(Disposition::Busy)
+        );
+    }
     use CallStatus::*;
 
     #[test]

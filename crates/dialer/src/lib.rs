@@ -64,6 +64,9 @@ pub struct EngineConfig {
     pub default_tz: Tz,
     /// Most calls started per campaign or queue per round.
     pub round_max: i64,
+    /// Ask the provider to detect answering machines on the calls placed (and hang up on
+    /// them); kept in each call's metadata as `machineDetection`.
+    pub machine_detection: bool,
 }
 
 impl EngineConfig {
@@ -582,7 +585,11 @@ impl Engine {
         new.campaign_id = campaign_id;
         new.instance_id = Some(self.cfg.instance_id.clone());
         new.slots = slots;
-        new.metadata = json!({ "surface": surface, "bridge": bridge.to_json() });
+        new.metadata = json!({
+            "surface": surface,
+            "bridge": bridge.to_json(),
+            "machineDetection": self.cfg.machine_detection,
+        });
         new
     }
 

@@ -156,6 +156,7 @@ impl SimOriginator {
             duration_secs: None,
             hangup_cause: None,
             recording_url: None,
+            answered_by: None,
             payload: serde_json::json!({ "source": "week" }),
         };
         let mut tx = self.db.begin().await.map_err(e)?;
@@ -412,6 +413,7 @@ async fn simulate_week(db: Db, backend: &str, mode: Mode) -> Vec<String> {
         call_timeout: Duration::from_secs(7200),
         default_tz: chrono_tz::UTC,
         round_max: 50,
+        machine_detection: false,
     };
     let engine = Engine::new(db.clone(), cfg, originator);
     let mut campaign = {

@@ -176,6 +176,9 @@ pub struct DialerConfig {
     pub instance_id: Option<String>,
     /// Run the engine (campaigns and the call queue) in this process.
     pub engine: bool,
+    /// Ask the provider to detect answering machines on the calls the engine places (campaigns
+    /// and the call queue) and hang up on them: the lead is left MISSED and retried by rule.
+    pub machine_detection: bool,
 }
 
 impl Default for DialerConfig {
@@ -193,6 +196,7 @@ impl Default for DialerConfig {
             tick_ms: 200,
             instance_id: None,
             engine: true,
+            machine_detection: false,
         }
     }
 }
@@ -229,6 +233,7 @@ impl DialerConfig {
                 self.instance_id = Some(t.to_string());
             }
             "dialer_engine" => self.engine = yes_or_no(v)?,
+            "machine_detection" => self.machine_detection = yes_or_no(v)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -330,6 +335,7 @@ const KEYS: &[&str] = &[
     "simulator_answer_rate",
     "simulator_busy_rate",
     "simulator_failed_rate",
+    "simulator_machine_rate",
     "simulator_time_scale",
     "twilio_account_sid",
     "twilio_auth_token",
@@ -352,6 +358,7 @@ const KEYS: &[&str] = &[
     "dialer_tick_ms",
     "instance_id",
     "dialer_engine",
+    "machine_detection",
 ];
 
 impl Config {
@@ -576,6 +583,7 @@ impl TelephonyConfig {
             "simulator_answer_rate" => self.simulator.answer_rate = rate(v)?,
             "simulator_busy_rate" => self.simulator.busy_rate = rate(v)?,
             "simulator_failed_rate" => self.simulator.failed_rate = rate(v)?,
+            "simulator_machine_rate" => self.simulator.machine_rate = rate(v)?,
             "simulator_time_scale" => {
                 self.simulator.time_scale = v
                     .trim()
@@ -709,6 +717,30 @@ mod tests {
         assert_eq!((c.client_timeout_secs, c.session_check_secs), (3600, 5));
         assert_eq!(Config::default().session_check_secs, 60);
         assert_eq!(Config::default().webhook_retry_secs, 10);
+    }
+
+    #[test]
+    fn machine_detection_is_off_unless_asked_for() {
+        let d = Config::default();
+        assert!(!d.dialer.machine_detection);
+        assert_eq!(d.telephony.simulator.machine_rate, 0.15);
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("SWITCHBOARD_MACHINE_DETECTION", "true"),
+                ("SWITCHBOARD_SIMULATOR_MACHINE_RATE", "0.3"),
+            ]),
+        )
+        .unwrap();
+        assert!(c.dialer.machine_detection);
+        assert_eq!(c.telephony.simulator.machine_rate, 0.3);
+        for (var, bad) in [
+            ("SWITCHBOARD_MACHINE_DETECTION", "sometimes"),
+            ("SWITCHBOARD_SIMULATOR_MACHINE_RATE", "2"),
+        ] {
+            let e = Config::load_from(None, &env(&[(var, bad)])).unwrap_err();
+            assert!(e.starts_with(var), "{e}");
+        }
     }
 
     #[test]

@@ -148,6 +148,7 @@ pub fn start_engine(state: &AppState) {
         call_timeout: std::time::Duration::from_secs(d.call_timeout_secs),
         default_tz: state.config.timezone.parse().unwrap_or(chrono_tz::UTC),
         round_max: 500,
+        machine_detection: d.machine_detection,
     };
     let engine = switchboard_dialer::Engine::new(
         state.db.clone(),

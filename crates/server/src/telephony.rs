@@ -113,6 +113,7 @@ fn event_input(ev: &ProviderEvent) -> EventInput {
         duration_secs: ev.duration_secs,
         hangup_cause: ev.hangup_cause.clone(),
         recording_url: ev.recording_url.clone(),
+        answered_by: ev.answered_by.clone(),
         payload: ev.raw.clone(),
     }
 }
@@ -374,6 +375,7 @@ pub async fn hand_to_provider(
         time_limit_secs: None,
         bridge,
         agent_id,
+        machine_detection: call.metadata.0["machineDetection"] == true,
     };
     let placed = state.telephony.provider.originate(&dial).await;
     metrics::counter!(
@@ -447,6 +449,7 @@ impl switchboard_dialer::Originator for EngineOriginator {
             duration_secs: None,
             hangup_cause: Some(cause.to_string()),
             recording_url: None,
+            answered_by: None,
             payload: json!({ "source": "reconciler", "cause": cause }),
         };
         let mut tx = self.0.db.begin().await.map_err(|e| e.to_string())?;
@@ -511,6 +514,7 @@ pub async fn report_status(
         duration_secs: duration,
         hangup_cause: None,
         recording_url: None,
+        answered_by: None,
         payload: json!({ "source": source, "status": status.as_str() }),
     };
     let mut tx = state.db.begin().await?;

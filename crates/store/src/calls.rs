@@ -43,6 +43,19 @@ pub struct Call {
     /// Concurrency slots held until the call ends: 0 none, 1 global and client, 2 also the
     /// campaign's, 3 also the client's call queue's.
     pub slots: i64,
+    /// Who answered, when the provider's answering-machine detection said so: `human`, or a
+    /// machine (`machine_start`, `machine_end_beep`, …, `fax`, `machine`); the first verdict
+    /// stays.
+    pub answered_by: Option<String>,
+}
+
+impl Call {
+    /// Whether an answering machine took the call (so nobody talked).
+    pub fn by_machine(&self) -> bool {
+        self.answered_by
+            .as_deref()
+            .is_some_and(switchboard_core::call::is_machine)
+    }
 }
 
 impl Call {
@@ -68,7 +81,7 @@ pub const COLUMNS: &str = "calls.id, calls.client_id, calls.provider, calls.prov
     calls.surface_status, calls.started_at, calls.answered_at, calls.ended_at, calls.duration_secs, \
     calls.hangup_cause, calls.recording_url, calls.transcript, calls.notes, calls.language, \
     calls.satisfaction, calls.metadata, calls.created_at, calls.updated_at, calls.campaign_id, \
-    calls.instance_id, calls.slots";
+    calls.instance_id, calls.slots, calls.answered_by";
 
 #[derive(Debug, Clone)]
 pub struct NewCall {
@@ -281,6 +294,8 @@ pub struct EventInput {
     pub duration_secs: Option<i64>,
     pub hangup_cause: Option<String>,
     pub recording_url: Option<String>,
+    /// The provider's answering-machine verdict, when it gave one.
+    pub answered_by: Option<String>,
     pub payload: serde_json::Value,
 }
 
@@ -589,6 +604,12 @@ async fn apply_targets(
             call.recording_url = Some(r.clone());
             changed = true;
         }
+        if let Some(a) = &ev.answered_by
+            && call.answered_by.is_none()
+        {
+            call.answered_by = Some(a.clone());
+            changed = true;
+        }
         if changed {
             dirty.insert(id);
         }
@@ -596,7 +617,7 @@ async fn apply_targets(
         if previous != next
             && let Some(lead) = snapshot.lead_id
         {
-            lead_follows_call(tx, freed, snapshot.client_id, lead, previous, next, ev.at).await?;
+            lead_follows_call(tx, freed, &snapshot, lead, previous, next, ev.at).await?;
         }
         out.push(Applied::Updated {
             call: snapshot,
@@ -608,7 +629,7 @@ async fn apply_targets(
     let changed: Vec<&Call> = dirty.iter().filter_map(|id| calls.get(id)).collect();
     for chunk in changed.chunks(500) {
         let mut q = sql(
-            "WITH v (id, provider_call_id, status, answered_at, ended_at, slots, duration_secs, hangup_cause, recording_url) AS (VALUES ",
+            "WITH v (id, provider_call_id, status, answered_at, ended_at, slots, duration_secs, hangup_cause, recording_url, answered_by) AS (VALUES ",
         );
         for (k, c) in chunk.iter().enumerate() {
             if k > 0 {
@@ -632,13 +653,15 @@ async fn apply_targets(
                 .push_arg(c.hangup_cause.clone())
                 .push(", ")
                 .push_arg(c.recording_url.clone())
+                .push(", ")
+                .push_arg(c.answered_by.clone())
                 .push(")");
         }
         q.push(
             ") UPDATE calls SET provider_call_id = v.provider_call_id, status = v.status, \
              answered_at = v.answered_at, ended_at = v.ended_at, slots = v.slots, \
              duration_secs = v.duration_secs, hangup_cause = v.hangup_cause, \
-             recording_url = v.recording_url, updated_at = ",
+             recording_url = v.recording_url, answered_by = v.answered_by, updated_at = ",
         )
         .push_arg(t)
         .push(" FROM v WHERE calls.id = v.id");
@@ -652,7 +675,7 @@ async fn apply_targets(
 async fn lead_follows_call(
     tx: &mut Tx,
     ctx: &mut Releases,
-    client_id: i64,
+    call: &Call,
     lead_id: i64,
     previous: CallStatus,
     next: CallStatus,
@@ -660,12 +683,12 @@ async fn lead_follows_call(
 ) -> Result<()> {
     let t = now();
     if next.is_final() && !previous.is_final() {
-        let Some(disposition) = next.disposition() else {
+        let Some(disposition) = next.disposition_answered_by(call.answered_by.as_deref()) else {
             return Ok(());
         };
-        let rules = ctx.rules(tx, client_id).await?;
+        let rules = ctx.rules(tx, call.client_id).await?;
         crate::dialer::record_attempt(tx, &rules, lead_id, disposition, at).await?;
-    } else if next == CallStatus::Answered {
+    } else if next == CallStatus::Answered && !call.by_machine() {
         sql("UPDATE leads SET status = 'answered', updated_at = $1 WHERE id = $2 AND status IN ('pending', 'claimed', 'calling')")
             .arg(t)
             .arg(lead_id)

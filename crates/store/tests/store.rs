@@ -1885,6 +1885,7 @@ mod calls_and_events {
             },
             hangup_cause: None,
             recording_url: None,
+            answered_by: None,
             payload: serde_json::json!({"CallStatus": event}),
         }
     }

@@ -123,6 +123,10 @@ pub struct Dial {
     pub bridge: Bridge,
     /// Smartflo's agent-first click-to-call: the agent's Smartflo id or number.
     pub agent_id: Option<String>,
+    /// Detect answering machines and hang up on them instead of bridging (Twilio's
+    /// `MachineDetection`, Plivo's `machine_detection`, the simulator's machines). The verdict
+    /// comes back as [`ProviderEvent::answered_by`]. Smartflo has none: ignored there.
+    pub machine_detection: bool,
 }
 
 /// What the provider said when it accepted a call.

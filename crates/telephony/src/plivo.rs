@@ -141,6 +141,13 @@ impl Provider for PlivoClient {
         if let Some(limit) = dial.time_limit_secs {
             body["time_limit"] = json!(limit);
         }
+        if dial.machine_detection {
+            // Plivo hangs up on a machine itself, and posts its verdict (`Machine`) to the
+            // status URL first.
+            body["machine_detection"] = json!("hangup");
+            body["machine_detection_url"] = json!(dial.status_url);
+            body["machine_detection_method"] = json!("POST");
+        }
         let url = self.url("Call/");
         let answer = http::send(|| self.request(reqwest::Method::POST, &url).json(&body))
             .await?

@@ -33,6 +33,10 @@ pub struct SimulatorConfig {
     pub busy_rate: f64,
     /// Share of calls that fail (bad number, carrier error).
     pub failed_rate: f64,
+    /// Share of answered calls that an answering machine (voicemail) answers (0–1). Detected
+    /// when the call asked for it (hung up at once, `answered_by` a machine); otherwise they
+    /// play like any answered call.
+    pub machine_rate: f64,
     /// The rest ring out unanswered. Ring time is uniform in this range (seconds).
     pub ring_secs: (f64, f64),
     /// Mean talk time of answered calls (seconds; exponential, at least 3 s).
@@ -48,6 +52,7 @@ impl Default for SimulatorConfig {
             answer_rate: 0.6,
             busy_rate: 0.1,
             failed_rate: 0.05,
+            machine_rate: 0.15,
             ring_secs: (2.0, 12.0),
             talk_mean_secs: 45.0,
             time_scale: 1.0,
@@ -61,6 +66,7 @@ impl SimulatorConfig {
             ("answer rate", self.answer_rate),
             ("busy rate", self.busy_rate),
             ("failed rate", self.failed_rate),
+            ("machine rate", self.machine_rate),
         ];
         for (name, r) in rates {
             if !(0.0..=1.0).contains(&r) {
@@ -91,6 +97,8 @@ pub struct Plan {
     pub outcome: CallStatus,
     pub ring_secs: f64,
     pub talk_secs: f64,
+    /// An answered call that a machine answers.
+    pub machine: bool,
 }
 
 impl SimulatorConfig {
@@ -101,6 +109,7 @@ impl SimulatorConfig {
         let (lo, hi) = self.ring_secs;
         let ring = lo + (hi - lo) * rng.random::<f64>();
         let talk = (-self.talk_mean_secs * (1.0 - rng.random::<f64>()).ln()).max(3.0);
+        let machine_draw: f64 = rng.random();
         let timeout = f64::from(ring_timeout_secs.max(1));
         let outcome = if u < self.failed_rate {
             CallStatus::Failed
@@ -121,6 +130,7 @@ impl SimulatorConfig {
             outcome,
             ring_secs,
             talk_secs: talk,
+            machine: outcome == CallStatus::Completed && machine_draw < self.machine_rate,
         }
     }
 }
@@ -151,6 +161,11 @@ pub struct Simulator {
 }
 
 const HISTORY: usize = 10_000;
+
+/// The verdict the simulator gives a machine (Twilio's word for a greeting's start).
+pub const MACHINE: &str = "machine_start";
+/// How long detection takes before a machine is hung up (seconds of simulated time).
+const DETECTION_SECS: f64 = 3.0;
 
 impl Simulator {
     pub fn new(config: SimulatorConfig, sink: Arc<dyn EventSink>) -> Result<Self, String> {
@@ -198,7 +213,7 @@ fn event(
             _ => None,
         },
         recording_url: None,
-        answered_by: (status == CallStatus::Answered).then(|| "human".to_string()),
+        answered_by: None,
         from: None,
         to: Some(dial_to.to_string()),
         reference: Some(reference.to_string()),
@@ -239,6 +254,7 @@ impl Simulator {
         reference: String,
         to: String,
         plan: Plan,
+        detect: bool,
         mut hangup: oneshot::Receiver<()>,
     ) {
         let sink = self.inner.sink.clone();
@@ -268,8 +284,17 @@ impl Simulator {
             return;
         }
         let answered = tokio::time::Instant::now();
-        sink.deliver(event(&id, &reference, &to, CallStatus::Answered, None))
-            .await;
+        // Detection gives its verdict as the call is answered; a machine is hung up at once
+        // (the few seconds detection takes are its talk time).
+        let verdict = detect.then_some(if plan.machine { MACHINE } else { "human" });
+        let mut picked_up = event(&id, &reference, &to, CallStatus::Answered, None);
+        picked_up.answered_by = verdict.map(str::to_owned);
+        sink.deliver(picked_up).await;
+        let talk_secs = if detect && plan.machine {
+            DETECTION_SECS
+        } else {
+            plan.talk_secs
+        };
         self.set_status(&id, CallStatus::Answered);
         {
             let mut live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
@@ -278,18 +303,13 @@ impl Simulator {
             }
         }
         let talked = tokio::select! {
-            _ = tokio::time::sleep(self.scaled(plan.talk_secs)) => plan.talk_secs,
+            _ = tokio::time::sleep(self.scaled(talk_secs)) => talk_secs,
             _ = &mut hangup => answered.elapsed().as_secs_f64() * self.inner.config.time_scale,
         };
         let secs = talked.round() as i64;
-        sink.deliver(event(
-            &id,
-            &reference,
-            &to,
-            CallStatus::Completed,
-            Some(secs),
-        ))
-        .await;
+        let mut ended = event(&id, &reference, &to, CallStatus::Completed, Some(secs));
+        ended.answered_by = verdict.map(str::to_owned);
+        sink.deliver(ended).await;
         self.finish(&id, CallStatus::Completed, secs);
     }
 }
@@ -341,6 +361,7 @@ impl Provider for Simulator {
             dial.reference.clone(),
             dial.to.clone(),
             plan,
+            dial.machine_detection,
             rx,
         ));
         Ok(Placed {
@@ -417,6 +438,7 @@ mod tests {
             time_limit_secs: None,
             bridge: crate::Bridge::None,
             agent_id: None,
+            machine_detection: false,
         }
     }
 
@@ -486,6 +508,7 @@ mod tests {
             talk_mean_secs: 60.0,
             time_scale: 1.0,
             seed: 1,
+            machine_rate: 0.0,
         };
         let sim = Simulator::new(cfg, sink.clone()).unwrap();
         let a = sim.originate(&dial(1)).await.unwrap();
@@ -534,5 +557,55 @@ mod tests {
             2
         );
         sim.hangup("SIM-unknown").await.unwrap();
+    }
+
+    /// Machines answer some answered calls: detected (and hung up after the detection's few
+    /// seconds) when the call asks for it, played as a conversation otherwise.
+    #[tokio::test(start_paused = true)]
+    async fn machines_are_detected_when_asked() {
+        let sink = Arc::new(Collect(Mutex::new(Vec::new())));
+        let cfg = SimulatorConfig {
+            answer_rate: 1.0,
+            busy_rate: 0.0,
+            failed_rate: 0.0,
+            machine_rate: 1.0,
+            ring_secs: (1.0, 1.0),
+            talk_mean_secs: 60.0,
+            ..Default::default()
+        };
+        let sim = Simulator::new(cfg, sink.clone()).unwrap();
+        let detected = sim
+            .originate(&Dial {
+                machine_detection: true,
+                ..dial(1)
+            })
+            .await
+            .unwrap();
+        let plain = sim.originate(&dial(2)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        let events = sink.0.lock().unwrap().clone();
+        let of = |id: &str, s: CallStatus| {
+            events
+                .iter()
+                .find(|e| e.provider_call_id == id && e.status == s)
+                .cloned()
+                .unwrap()
+        };
+        let d = &detected.provider_call_id;
+        assert_eq!(
+            of(d, CallStatus::Answered).answered_by.as_deref(),
+            Some(MACHINE)
+        );
+        let end = of(d, CallStatus::Completed);
+        assert_eq!(end.answered_by.as_deref(), Some(MACHINE));
+        assert_eq!(end.duration_secs, Some(DETECTION_SECS as i64));
+        let p = &plain.provider_call_id;
+        assert_eq!(of(p, CallStatus::Answered).answered_by, None);
+        assert!(of(p, CallStatus::Completed).duration_secs.unwrap() >= 3);
+        let none = SimulatorConfig {
+            machine_rate: 1.5,
+            ..Default::default()
+        };
+        assert!(none.validate().unwrap_err().contains("machine rate"));
     }
 }

@@ -157,6 +157,11 @@ impl Provider for TwilioClient {
         if let Some(limit) = dial.time_limit_secs {
             form.push(("TimeLimit", limit.to_string()));
         }
+        if dial.machine_detection {
+            // Synchronous: the voice URL is fetched once the verdict is in, with `AnsweredBy`
+            // (our answer hangs up on a machine).
+            form.push(("MachineDetection", "Enable".into()));
+        }
         let url = self.calls_url();
         let call = http::send(|| self.post_form(&url, &form)).await?.json()?;
         let sid = str_field(&call, "sid").ok_or_else(|| {
@@ -408,6 +413,14 @@ fn split_port(hostport: &str) -> (&str, Option<&str>) {
 // Status callbacks
 // ---------------------------------------------------------------------------------------------
 
+/// The answering-machine verdict a voice-URL request (or callback) carries, if any.
+pub fn answered_by(params: &[(String, String)]) -> Option<String> {
+    param(params, "AnsweredBy")
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+}
+
 /// A status callback (or voice-URL request) as a [`ProviderEvent`].
 ///
 /// `event` is the raw `CallStatus`, so a repeated callback for the same state is the same
@@ -432,7 +445,7 @@ pub fn parse_status_callback(params: &[(String, String)]) -> Result<ProviderEven
         duration_secs: param(params, "CallDuration").and_then(http::parse_seconds),
         hangup_cause,
         recording_url: param(params, "RecordingUrl").map(str::to_owned),
-        answered_by: param(params, "AnsweredBy").map(str::to_owned),
+        answered_by: answered_by(params),
         from: param(params, "From").map(str::to_owned),
         to: param(params, "To").map(str::to_owned),
         reference: None,

@@ -79,6 +79,7 @@ pub async fn lead_calls(
             duration: c.duration_secs,
             hangup_cause: c.hangup_cause,
             recording_url: c.recording_url,
+            answered_by: c.answered_by,
             notes: c.notes,
             agent_id: c.user_id,
             agent_name: r.agent_name,
@@ -123,6 +124,10 @@ pub struct LeadCall {
     pub duration: Option<i64>,
     pub hangup_cause: Option<String>,
     pub recording_url: Option<String>,
+    /// Who answered, when answering-machine detection said so: `human`, or a machine
+    /// (`machine_start`, `machine_end_beep`, …, `fax`, `machine`); such a call leaves its lead
+    /// `MISSED`.
+    pub answered_by: Option<String>,
     pub notes: Option<String>,
     /// The agent the call was bridged to or placed by.
     pub agent_id: Option<i64>,

@@ -224,6 +224,16 @@ pub async fn twilio_answer(
 ) -> ApiResult<Response> {
     let params = form_params(&body);
     verify_twilio(&st, &uri, &headers, &params)?;
+    // With machine detection asked for, the voice URL is fetched once Twilio has its verdict:
+    // kept with the call (an event of its own name, as the `in-progress` status callback may
+    // come first), and a machine is hung up on rather than bridged.
+    let answered_by = twilio::answered_by(&params);
+    if let Some(by) = &answered_by
+        && let Ok(mut ev) = twilio::parse_status_callback(&params)
+    {
+        ev.event = format!("answered-by:{by}");
+        apply(&st, ev, &uri).await?;
+    }
     let sid = params
         .iter()
         .find(|(k, _)| k == "CallSid")
@@ -231,6 +241,14 @@ pub async fn twilio_answer(
     let Some(call) = call_for(&st, &uri, ProviderKind::Twilio, sid).await? else {
         return Ok(xml("<Response><Hangup/></Response>".into()));
     };
+    if answered_by
+        .as_deref()
+        .is_some_and(switchboard_core::call::is_machine)
+    {
+        return Ok(xml(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>".into(),
+        ));
+    }
     let twiml = twilio::twiml_for(&bridge_of(&call), &caller_id(&st, &call)).unwrap_or_else(|e| {
         tracing::warn!(call = call.id, error = %e, "cannot bridge this call on Twilio");
         "<Response><Hangup/></Response>".into()

@@ -26,6 +26,7 @@ pub async fn call_app(backend: Backend) -> Option<TestApp> {
         ring_secs: (0.5, 0.5),
         talk_mean_secs: 1000.0,
         time_scale: 10.0,
+        machine_rate: 0.0,
     };
     c.telephony.twilio_account_sid = Some("AC123".into());
     c.telephony.twilio_auth_token = Some(Secret("twilio-token".into()));
@@ -57,7 +58,8 @@ both_calls!(
     click_to_call_polls_and_hangs_up,
     operators_claim_call_and_report,
     signed_twilio_webhooks_only,
-    plivo_and_smartflo_webhooks
+    plivo_and_smartflo_webhooks,
+    answering_machines_leave_their_leads_missed
 );
 
 /// Poll until `f` holds (the simulator plays calls out in the background).
@@ -746,6 +748,173 @@ async fn signed_twilio_webhooks_only(app: TestApp) {
         .0,
         StatusCode::FORBIDDEN
     );
+}
+
+/// Post `params` to `path` signed as Twilio would.
+async fn twilio_post(app: &TestApp, path: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sig = switchboard_telephony::twilio::compute_signature(
+        "twilio-token",
+        &format!("{PUBLIC}{path}"),
+        &owned,
+    );
+    post_form(app, path, form(params), &[("x-twilio-signature", sig)]).await
+}
+
+/// Post `params` to `path` signed as Plivo would.
+async fn plivo_post(app: &TestApp, path: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sig = switchboard_telephony::plivo::compute_v3(
+        "plivo-token",
+        "POST",
+        &format!("{PUBLIC}{path}"),
+        &owned,
+        "777",
+    );
+    post_form(
+        app,
+        path,
+        form(params),
+        &[
+            ("x-plivo-signature-v3", sig),
+            ("x-plivo-signature-v3-nonce", "777".into()),
+        ],
+    )
+    .await
+}
+
+/// Answering-machine verdicts: Twilio's voice URL with `AnsweredBy=machine_start` is answered
+/// with a hang-up (not the bridge), Plivo's `MachineDetection` callback is kept, and either
+/// call, once completed, leaves its lead MISSED (retried by rule), not CONNECTED. A human's
+/// call is bridged and connects as before. Each call shows who answered.
+async fn answering_machines_leave_their_leads_missed(app: TestApp) {
+    let admin = app.admin().await;
+    let bridge = |id: i64| {
+        let app = &app;
+        async move {
+            let mut tx = app.state.db.begin().await.unwrap();
+            calls::update_fields(
+                &mut tx,
+                id,
+                &calls::CallPatch {
+                    metadata: Some(json!({"bridge": {"agent": "+14155550999"}})),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+    let lead_of = |lead: i64| {
+        let (app, admin) = (&app, &admin);
+        async move { app.get(&format!("/api/leads/{lead}"), admin).await.1["lead"].clone() }
+    };
+    for (sid, phone, verdict, want) in [
+        (
+            "CA00000000000000000000000000000051",
+            "+14155550351",
+            "machine_start",
+            "MISSED",
+        ),
+        (
+            "CA00000000000000000000000000000052",
+            "+14155550352",
+            "human",
+            "CONNECTED",
+        ),
+    ] {
+        let (id, lead) = provider_call(&app, "twilio", sid, phone).await;
+        bridge(id).await;
+        let answer = format!("/webhooks/twilio/answer?call={id}");
+        let picked_up = [
+            ("CallSid", sid),
+            ("CallStatus", "in-progress"),
+            ("AnsweredBy", verdict),
+        ];
+        let (s, v) = twilio_post(&app, &answer, &picked_up).await;
+        assert_eq!(s, StatusCode::OK);
+        let xml = v.as_str().unwrap();
+        if verdict == "human" {
+            assert!(xml.contains("<Dial"), "{xml}");
+        } else {
+            assert!(xml.contains("<Hangup/>") && !xml.contains("<Dial"), "{xml}");
+            assert_ne!(lead_of(lead).await["status"], "answered", "no conversation");
+        }
+        // Twilio's own in-progress callback, then the end.
+        let status = format!("/webhooks/twilio/status?call={id}");
+        twilio_post(
+            &app,
+            &status,
+            &[("CallSid", sid), ("CallStatus", "in-progress")],
+        )
+        .await;
+        let (s, v) = twilio_post(
+            &app,
+            &status,
+            &[
+                ("CallSid", sid),
+                ("CallStatus", "completed"),
+                ("CallDuration", "4"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (s, &v["outcome"]),
+            (StatusCode::OK, &json!("applied")),
+            "{v}"
+        );
+        let l = lead_of(lead).await;
+        assert_eq!(l["disposition"], want, "{l}");
+        assert_eq!(l["attempts"], 1, "{l}");
+        let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
+        assert_eq!(calls["calls"][0]["answered_by"], verdict, "{calls}");
+        assert_eq!(calls["calls"][0]["status"], "completed", "{calls}");
+    }
+
+    let uuid = "5a2e0f40-0000-4000-8000-000000000053";
+    let (id, lead) = provider_call(&app, "plivo", uuid, "+14155550353").await;
+    let path = format!("/webhooks/plivo/hangup?call={id}");
+    let (s, v) = plivo_post(
+        &app,
+        &path,
+        &[
+            ("RequestUUID", uuid),
+            ("CallUUID", "c53"),
+            ("CallStatus", "in-progress"),
+            ("Event", "MachineDetection"),
+            ("Machine", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, &v["outcome"]),
+        (StatusCode::OK, &json!("applied")),
+        "{v}"
+    );
+    plivo_post(
+        &app,
+        &path,
+        &[
+            ("RequestUUID", uuid),
+            ("CallUUID", "c53"),
+            ("CallStatus", "completed"),
+            ("Event", "Hangup"),
+            ("Duration", "3"),
+            ("HangupCauseName", "Normal Hangup"),
+        ],
+    )
+    .await;
+    let l = lead_of(lead).await;
+    assert_eq!(l["disposition"], "MISSED", "{l}");
+    let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
+    assert_eq!(calls["calls"][0]["answered_by"], "machine", "{calls}");
 }
 
 async fn plivo_and_smartflo_webhooks(app: TestApp) {

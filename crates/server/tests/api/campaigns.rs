@@ -21,6 +21,7 @@ pub async fn dial_app(backend: Backend, answer_rate: f64) -> Option<TestApp> {
         ring_secs: (1.0, 3.0),
         talk_mean_secs: 5.0,
         time_scale: 50.0,
+        machine_rate: 0.0,
     };
     c.dialer.calls_per_second = 1000;
     c.dialer.tick_ms = 20;
@@ -53,6 +54,75 @@ both_dial!(
     queue_dials_by_priority_through_free_agents,
     campaign_settings_change_while_it_runs,
 );
+
+/// With machine detection on (`SWITCHBOARD_MACHINE_DETECTION`), the engine's calls ask for it:
+/// a simulator whose every answered call reaches a machine has them hung up, each lead left
+/// MISSED (pending, to be retried by rule) rather than CONNECTED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaigns_hang_up_on_answering_machines() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let mut c = test_config();
+        c.public_url = Some("https://switchboard.example.com".into());
+        c.telephony.simulator = SimulatorConfig {
+            seed: 5,
+            answer_rate: 1.0,
+            busy_rate: 0.0,
+            failed_rate: 0.0,
+            machine_rate: 1.0,
+            ring_secs: (1.0, 2.0),
+            talk_mean_secs: 5.0,
+            time_scale: 50.0,
+        };
+        c.dialer.calls_per_second = 1000;
+        c.dialer.tick_ms = 20;
+        c.dialer.machine_detection = true;
+        let Some(app) = TestApp::with_config(backend, c).await else {
+            continue;
+        };
+        let admin = app.admin().await;
+        always_open(&app, &admin).await;
+        let (list, _) = list_with(&app, &admin, "voicemail", 6).await;
+        let (s, v) = app
+            .post(
+                "/plivo/create-campaign",
+                &admin,
+                json!({"campaignName": "Voicemail", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "maxConcurrentCalls": 6}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let id = v["campaignId"].as_str().unwrap().to_string();
+        let start = Instant::now();
+        loop {
+            let ended = scalar(
+                &app,
+                &format!(
+                    "SELECT COUNT(*) FROM calls WHERE campaign_id = {id} AND status = 'completed'"
+                ),
+            )
+            .await;
+            if ended == 6 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{ended} of 6 ended"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let machines = scalar(
+            &app,
+            &format!("SELECT COUNT(*) FROM calls WHERE campaign_id = {id} AND answered_by = 'machine_start' AND duration_secs = 3"),
+        )
+        .await;
+        assert_eq!(machines, 6, "{backend:?}");
+        let missed = scalar(
+            &app,
+            &format!("SELECT COUNT(*) FROM leads WHERE list_id = {list} AND disposition = 'MISSED' AND status = 'pending' AND attempts = 1"),
+        )
+        .await;
+        assert_eq!(missed, 6, "{backend:?}");
+    }
+}
 
 /// `POST /plivo/update-campaign`: a paused campaign gets a new name, caller id, voice bot and
 /// cap; the calls it places after that use them; once it has ended only its name may change.

@@ -17,6 +17,7 @@ pub fn dial() -> Dial {
         time_limit_secs: Some(600),
         bridge: Bridge::None,
         agent_id: None,
+        machine_detection: false,
     }
 }
 

@@ -182,6 +182,50 @@ async fn plivo_originate_sends_json() {
     assert_eq!(placed.status, CallStatus::Initiated);
 }
 
+/// Machine detection asked for: Plivo hangs up on machines itself and posts its verdict to the
+/// status URL, which reads it as `answered_by`.
+#[tokio::test]
+async fn plivo_originate_asks_for_machine_detection() {
+    let server = MockServer::start().await;
+    let mut d = dial();
+    d.machine_detection = true;
+    Mock::given(method("POST"))
+        .and(path(CALL))
+        .and(JsonIs(json!({
+            "from": "14155550199",
+            "to": "14155550100",
+            "answer_url": "https://sb.example.com/hooks/answer?ref=call-42",
+            "answer_method": "POST",
+            "hangup_url": "https://sb.example.com/hooks/status?ref=call-42",
+            "hangup_method": "POST",
+            "ring_url": "https://sb.example.com/hooks/status?ref=call-42",
+            "ring_method": "POST",
+            "ring_timeout": 25,
+            "time_limit": 600,
+            "machine_detection": "hangup",
+            "machine_detection_url": "https://sb.example.com/hooks/status?ref=call-42",
+            "machine_detection_method": "POST",
+        })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "message": "call fired", "request_uuid": REQ_UUID, "api_id": "x"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client(&server).originate(&d).await.unwrap();
+    let ev = parse_callback(&pairs(&[
+        ("RequestUUID", REQ_UUID),
+        ("CallUUID", "c1"),
+        ("CallStatus", "in-progress"),
+        ("Event", "MachineDetection"),
+        ("Machine", "true"),
+    ]))
+    .unwrap();
+    assert_eq!(ev.answered_by.as_deref(), Some("machine"));
+    assert_eq!(ev.event, "MachineDetection");
+    assert_eq!(ev.status, CallStatus::Answered);
+}
+
 #[tokio::test]
 async fn plivo_originate_accepts_200_queued() {
     let server = MockServer::start().await;

@@ -288,6 +288,49 @@ async fn twilio_originate_without_time_limit_omits_it() {
     client(&server).originate(&d).await.unwrap();
 }
 
+/// Machine detection asked for: `MachineDetection=Enable` (synchronous: the voice URL is
+/// fetched with `AnsweredBy`).
+#[tokio::test]
+async fn twilio_originate_asks_for_machine_detection() {
+    let server = MockServer::start().await;
+    let mut d = dial();
+    d.time_limit_secs = None;
+    d.machine_detection = true;
+    let expected = pairs(&[
+        ("To", "+14155550100"),
+        ("From", "+14155550199"),
+        ("Url", "https://sb.example.com/hooks/answer?ref=call-42"),
+        ("Method", "POST"),
+        (
+            "StatusCallback",
+            "https://sb.example.com/hooks/status?ref=call-42",
+        ),
+        ("StatusCallbackMethod", "POST"),
+        ("StatusCallbackEvent", "initiated"),
+        ("StatusCallbackEvent", "ringing"),
+        ("StatusCallbackEvent", "answered"),
+        ("StatusCallbackEvent", "completed"),
+        ("Timeout", "25"),
+        ("MachineDetection", "Enable"),
+    ]);
+    Mock::given(method("POST"))
+        .and(path(CALLS))
+        .and(FormIs(expected))
+        .respond_with(ResponseTemplate::new(201).set_body_json(call_json(CALL_SID, "queued")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client(&server).originate(&d).await.unwrap();
+    // The verdict, read from a callback.
+    let ev = switchboard_telephony::twilio::parse_status_callback(&pairs(&[
+        ("CallSid", CALL_SID),
+        ("CallStatus", "in-progress"),
+        ("AnsweredBy", "machine_end_beep"),
+    ]))
+    .unwrap();
+    assert_eq!(ev.answered_by.as_deref(), Some("machine_end_beep"));
+}
+
 #[tokio::test]
 async fn twilio_hangup_completes_then_cancels_a_ringing_call() {
     let server = MockServer::start().await;

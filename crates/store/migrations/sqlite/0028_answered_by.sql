@@ -1,0 +1,3 @@
+-- Who answered a call, as the provider's answering-machine detection says it (`human`,
+-- `machine_start`, …): a call a machine answered leaves its lead MISSED, not CONNECTED.
+ALTER TABLE calls ADD COLUMN answered_by TEXT;
