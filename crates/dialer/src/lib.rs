@@ -65,7 +65,8 @@ pub struct EngineConfig {
     /// Most calls started per campaign or queue per round.
     pub round_max: i64,
     /// Ask the provider to detect answering machines on the calls placed (and hang up on
-    /// them); kept in each call's metadata as `machineDetection`.
+    /// them), unless a campaign says otherwise; kept in each call's metadata as
+    /// `machineDetection`.
     pub machine_detection: bool,
 }
 
@@ -528,6 +529,7 @@ impl Engine {
                 None,
                 &b,
                 "campaign",
+                camp.machine_detection.unwrap_or(self.cfg.machine_detection),
                 t,
             ));
             bridges.push(b);
@@ -575,6 +577,7 @@ impl Engine {
         user_id: Option<i64>,
         bridge: &Bridge,
         surface: &str,
+        machine_detection: bool,
         t: DateTime<Utc>,
     ) -> NewCall {
         let mut new = NewCall::outbound(client_id, self.originator.provider(), to);
@@ -588,7 +591,7 @@ impl Engine {
         new.metadata = json!({
             "surface": surface,
             "bridge": bridge.to_json(),
-            "machineDetection": self.cfg.machine_detection,
+            "machineDetection": machine_detection,
         });
         new
     }
@@ -676,6 +679,7 @@ impl Engine {
                 Some(*agent_id),
                 &b,
                 "queue",
+                self.cfg.machine_detection,
                 t,
             );
             let call = switchboard_store::calls::create(&mut tx, &new).await?;

@@ -429,6 +429,7 @@ async fn simulate_week(db: Db, backend: &str, mode: Mode) -> Vec<String> {
                 max_concurrent: CAMPAIGN_MAX_CONCURRENT,
                 created_by: None,
                 owner_instance: Some("week-sim"),
+                machine_detection: None,
             },
         )
         .await

@@ -457,6 +457,8 @@ async fn seed_demo(state: &switchboard_server::AppState, leads: u32) -> anyhow::
                 max_concurrent: 5,
                 created_by: None,
                 owner_instance: None,
+                // The simulator's voicemails are hung up on, as a team would have it.
+                machine_detection: Some(true),
             },
         )
         .await?;

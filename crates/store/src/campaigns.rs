@@ -28,11 +28,13 @@ pub struct Campaign {
     pub last_activity_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Detect answering machines on its calls; `None`: the server's default.
+    pub machine_detection: Option<bool>,
 }
 
 const COLUMNS: &str = "id, client_id, name, list_id, from_number, wss_url, status, max_concurrent, \
     total_contacts, current_index, owner_instance, heartbeat_at, created_by, started_at, paused_at, \
-    paused_by, resumed_at, completed_at, last_activity_at, created_at, updated_at";
+    paused_by, resumed_at, completed_at, last_activity_at, created_at, updated_at, machine_detection";
 
 pub struct NewCampaign<'a> {
     pub client_id: i64,
@@ -43,6 +45,7 @@ pub struct NewCampaign<'a> {
     pub max_concurrent: i64,
     pub created_by: Option<i64>,
     pub owner_instance: Option<&'a str>,
+    pub machine_detection: Option<bool>,
 }
 
 /// Create a running campaign over the list's leads as they are now (in lead order).
@@ -50,8 +53,9 @@ pub async fn create(tx: &mut Tx, c: &NewCampaign<'_>) -> Result<Campaign> {
     let t = now();
     let camp: Campaign = sql(&format!(
         "INSERT INTO campaigns (client_id, name, list_id, from_number, wss_url, status, max_concurrent, \
-         owner_instance, heartbeat_at, created_by, started_at, last_activity_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $8, $8, $8, $8) RETURNING {COLUMNS}"
+         owner_instance, heartbeat_at, created_by, started_at, last_activity_at, created_at, updated_at, \
+         machine_detection) \
+         VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $8, $8, $8, $8, $10) RETURNING {COLUMNS}"
     ))
     .arg(c.client_id)
     .arg(c.name)
@@ -62,6 +66,7 @@ pub async fn create(tx: &mut Tx, c: &NewCampaign<'_>) -> Result<Campaign> {
     .arg(c.owner_instance)
     .arg(t)
     .arg(c.created_by)
+    .arg(c.machine_detection)
     .fetch_one(tx)
     .await?;
     let n = sql("INSERT INTO campaign_leads (campaign_id, position, lead_id) \
@@ -97,6 +102,7 @@ pub struct CampaignPatch<'a> {
     pub from_number: Option<&'a str>,
     pub wss_url: Option<&'a str>,
     pub max_concurrent: Option<i64>,
+    pub machine_detection: Option<bool>,
 }
 
 /// Change a client's campaign; `None` when it has no such campaign. New calls use the new
@@ -110,7 +116,8 @@ pub async fn update(
     sql(&format!(
         "UPDATE campaigns SET name = COALESCE($3, name), from_number = COALESCE($4, from_number), \
          wss_url = COALESCE($5, wss_url), max_concurrent = COALESCE($6, max_concurrent), \
-         updated_at = $7 WHERE id = $1 AND client_id = $2 RETURNING {COLUMNS}"
+         updated_at = $7, machine_detection = COALESCE($8, machine_detection) \
+         WHERE id = $1 AND client_id = $2 RETURNING {COLUMNS}"
     ))
     .arg(id)
     .arg(client_id)
@@ -119,6 +126,7 @@ pub async fn update(
     .arg(p.wss_url)
     .arg(p.max_concurrent)
     .arg(now())
+    .arg(p.machine_detection)
     .fetch_optional(tx)
     .await
 }

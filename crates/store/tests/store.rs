@@ -1307,6 +1307,7 @@ async fn campaign(tx: &mut switchboard_store::Tx, client: i64, name: &str, list:
             max_concurrent: 5,
             created_by: None,
             owner_instance: None,
+            machine_detection: None,
         },
     )
     .await

@@ -263,6 +263,7 @@ function showCampaigns(root, { onEvent }) {
       wssUrl: f.wssUrl.value.trim(),
     };
     if (f.maxConcurrentCalls.value) body.maxConcurrentCalls = Number(f.maxConcurrentCalls.value);
+    body.machineDetection = f.machineDetection.checked;
     const r = await api.post("/plivo/create-campaign", body);
     toast(r.message ?? "Campaign created.", "ok");
     load();
@@ -287,6 +288,7 @@ function showCampaigns(root, { onEvent }) {
         h("label", {}, "Caller id", h("input", { name: "fromNumber", required: true, placeholder: "+14155550100" })),
         h("label", {}, "Bot stream (wss://…)", h("input", { name: "wssUrl", required: true, placeholder: "wss://bot.example.com/stream" })),
         h("label", {}, "Calls at once", h("input", { name: "maxConcurrentCalls", type: "number", min: 1, max: 1000 })),
+        h("label", { class: "switch" }, h("input", { type: "checkbox", name: "machineDetection" }), "Hang up on answering machines"),
         h("button", { type: "submit" }, "Start campaign"),
       ),
     ),

@@ -30,6 +30,8 @@ pub struct UpdateBody {
     /// A new cap on the campaign's live calls (1 to 100000); live calls over it finish.
     #[schema(minimum = 1, maximum = 100000)]
     max_concurrent_calls: Option<i64>,
+    /// Detect answering machines on the calls still to place (and hang up on them).
+    machine_detection: Option<bool>,
 }
 
 /// A campaign as changed (`POST /plivo/update-campaign`).
@@ -55,6 +57,8 @@ pub struct CampaignSettings {
     pub from_number: String,
     pub wss_url: Option<String>,
     pub max_concurrent_calls: i64,
+    /// Whether its calls detect answering machines (its own choice, or the server's default).
+    pub machine_detection: bool,
     #[schema(format = DateTime)]
     pub updated_at: String,
 }
@@ -63,12 +67,12 @@ pub struct CampaignSettings {
     post,
     path = "/plivo/update-campaign",
     tag = "campaigns",
-    summary = "Change a campaign's name, caller id, voice bot or cap on live calls",
+    summary = "Change a campaign's name, caller id, voice bot, cap on live calls or machine detection",
     description = "Fields left out stay as they are; at least one must be sent. New calls use the \
         new values; calls placed already are left alone (a lower cap lets live calls finish). A \
         campaign that has ended (completed, cancelled, failed) may only be renamed.",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body(content = UpdateBody, description = "`campaignId`, and any of `campaignName`, `fromNumber`, `wssUrl`, `maxConcurrentCalls`"),
+    request_body(content = UpdateBody, description = "`campaignId`, and any of `campaignName`, `fromNumber`, `wssUrl`, `maxConcurrentCalls`, `machineDetection`"),
     responses((status = 200, description = "Changed", body = CampaignUpdated), (status = 400, description = "Validation error, nothing to change, or the campaign has ended", body = crate::docs::ErrorBody), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn update(
@@ -106,10 +110,13 @@ pub async fn update(
         from_number: from.as_deref(),
         wss_url: wss_url.as_deref(),
         max_concurrent: max,
+        machine_detection: b.machine_detection,
     };
-    if name.is_none() && from.is_none() && wss_url.is_none() && max.is_none() {
+    let calls_change =
+        from.is_some() || wss_url.is_some() || max.is_some() || b.machine_detection.is_some();
+    if name.is_none() && !calls_change {
         return Err(ApiError::bad_request(
-            "nothing to change: send campaignName, fromNumber, wssUrl or maxConcurrentCalls",
+            "nothing to change: send campaignName, fromNumber, wssUrl, maxConcurrentCalls or machineDetection",
         ));
     }
     let client = p.client_id();
@@ -117,8 +124,7 @@ pub async fn update(
     let before = campaigns::get(&mut tx, client, id)
         .await?
         .ok_or_else(|| ApiError::not_found("campaign"))?;
-    if campaign::has_ended(&before.status) && (from.is_some() || wss_url.is_some() || max.is_some())
-    {
+    if campaign::has_ended(&before.status) && calls_change {
         return Err(ApiError::bad_request(format!(
             "the campaign has {} and places no more calls: only its name may change",
             before.status
@@ -144,6 +150,11 @@ pub async fn update(
         "max_concurrent",
         json!(before.max_concurrent),
         json!(after.max_concurrent),
+    );
+    note(
+        "machine_detection",
+        json!(before.machine_detection),
+        json!(after.machine_detection),
     );
     switchboard_store::audit::record(
         &mut tx,
@@ -171,6 +182,9 @@ pub async fn update(
             from_number: after.from_number,
             wss_url: after.wss_url,
             max_concurrent_calls: after.max_concurrent,
+            machine_detection: after
+                .machine_detection
+                .unwrap_or(st.config.dialer.machine_detection),
             updated_at: ts(&after.updated_at),
         },
     }))

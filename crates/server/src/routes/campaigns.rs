@@ -103,6 +103,9 @@ pub struct CreateBody {
     client_id: Option<Value>,
     /// The campaign's own cap on live calls (default: the client's cap)
     max_concurrent_calls: Option<i64>,
+    /// Detect answering machines and hang up on them (their leads are left `MISSED` and
+    /// retried by rule); default: the server's `SWITCHBOARD_MACHINE_DETECTION`.
+    machine_detection: Option<bool>,
 }
 
 /// A campaign just created (`POST /plivo/create-campaign`).
@@ -138,6 +141,8 @@ pub struct CampaignCreatedData {
     pub created_at: String,
     /// The campaign's own cap on live calls.
     pub max_concurrent_calls: i64,
+    /// Whether its calls detect answering machines (its own choice, or the server's default).
+    pub machine_detection: bool,
 }
 
 #[utoipa::path(
@@ -146,7 +151,7 @@ pub struct CampaignCreatedData {
     tag = "campaigns",
     summary = "Create and start a campaign over a list; its calls stream to a voice bot",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body(content = CreateBody, description = "`campaignName`, `listId`, `fromNumber`, `wssUrl`, `clientId` (optional), `maxConcurrentCalls` (optional)"),
+    request_body(content = CreateBody, description = "`campaignName`, `listId`, `fromNumber`, `wssUrl`, `clientId` (optional), `maxConcurrentCalls` (optional), `machineDetection` (optional)"),
     responses((status = 200, description = "Created and started", body = CampaignCreated), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 404, description = "No such list", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn create(
@@ -191,6 +196,7 @@ pub async fn create(
             max_concurrent: max,
             created_by: p.user_id(),
             owner_instance: owner,
+            machine_detection: b.machine_detection,
         },
     )
     .await?;
@@ -225,6 +231,9 @@ pub async fn create(
             heartbeat: camp.heartbeat_at.as_ref().map(ts),
             created_at: ts(&camp.created_at),
             max_concurrent_calls: camp.max_concurrent,
+            machine_detection: camp
+                .machine_detection
+                .unwrap_or(st.config.dialer.machine_detection),
         },
     }))
 }
@@ -610,6 +619,8 @@ pub struct CampaignDashboardSettings {
     pub from_number: String,
     pub wss_url: Option<String>,
     pub max_concurrent_calls: i64,
+    /// Whether its calls detect answering machines (its own choice, or the server's default).
+    pub machine_detection: bool,
 }
 
 /// How far a campaign has got through its list.
@@ -734,6 +745,9 @@ pub async fn dashboard(
                 from_number: c.from_number.clone(),
                 wss_url: c.wss_url.clone(),
                 max_concurrent_calls: c.max_concurrent,
+                machine_detection: c
+                    .machine_detection
+                    .unwrap_or(st.config.dialer.machine_detection),
             },
         });
     }

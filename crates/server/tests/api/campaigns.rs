@@ -55,9 +55,10 @@ both_dial!(
     campaign_settings_change_while_it_runs,
 );
 
-/// With machine detection on (`SWITCHBOARD_MACHINE_DETECTION`), the engine's calls ask for it:
-/// a simulator whose every answered call reaches a machine has them hung up, each lead left
-/// MISSED (pending, to be retried by rule) rather than CONNECTED.
+/// A campaign with machine detection on (its own `machineDetection`, or the server's
+/// `SWITCHBOARD_MACHINE_DETECTION`) asks for it on its calls: a simulator whose every answered
+/// call reaches a machine has them hung up, each lead left MISSED (pending, to be retried by
+/// rule) rather than CONNECTED. The choice can be changed; a bad value is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn campaigns_hang_up_on_answering_machines() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -75,7 +76,7 @@ async fn campaigns_hang_up_on_answering_machines() {
         };
         c.dialer.calls_per_second = 1000;
         c.dialer.tick_ms = 20;
-        c.dialer.machine_detection = true;
+        c.dialer.machine_detection = backend == Backend::Postgres;
         let Some(app) = TestApp::with_config(backend, c).await else {
             continue;
         };
@@ -86,10 +87,16 @@ async fn campaigns_hang_up_on_answering_machines() {
             .post(
                 "/plivo/create-campaign",
                 &admin,
-                json!({"campaignName": "Voicemail", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "maxConcurrentCalls": 6}),
+                // SQLite: the campaign's own choice; PostgreSQL: the server's default.
+                if backend == Backend::Sqlite {
+                    json!({"campaignName": "Voicemail", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "maxConcurrentCalls": 6, "machineDetection": true})
+                } else {
+                    json!({"campaignName": "Voicemail", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "maxConcurrentCalls": 6})
+                },
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["data"]["machineDetection"], true, "{v}");
         let id = v["campaignId"].as_str().unwrap().to_string();
         let start = Instant::now();
         loop {
@@ -121,6 +128,69 @@ async fn campaigns_hang_up_on_answering_machines() {
         )
         .await;
         assert_eq!(missed, 6, "{backend:?}");
+
+        // Changed (a finished campaign takes no new call settings: a fresh one here, held by
+        // a closed calling schedule so that it keeps running).
+        let (s, v) = app
+            .call(
+                axum::http::Method::PUT,
+                "/api/dialer/schedule",
+                Some(&admin),
+                Some(json!({"timezone": "UTC", "windows": [], "holidays": [], "enabled": false})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (list2, _) = list_with(&app, &admin, "voicemail-two", 2).await;
+        let (_, v) = app
+            .post(
+                "/plivo/create-campaign",
+                &admin,
+                json!({"campaignName": "Second", "listId": list2.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "machineDetection": false}),
+            )
+            .await;
+        assert_eq!(v["data"]["machineDetection"], false, "{v}");
+        let second = v["campaignId"].as_str().unwrap().to_string();
+        for bad in [json!("yes"), json!(1)] {
+            let (s, v) = app
+                .post(
+                    "/plivo/update-campaign",
+                    &admin,
+                    json!({"campaignId": second, "machineDetection": bad}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+            assert_eq!(v["success"], false, "{v}");
+        }
+        let (s, v) = app
+            .post(
+                "/plivo/create-campaign",
+                &admin,
+                json!({"campaignName": "Bad", "listId": list2.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "machineDetection": "on"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        let (s, v) = app
+            .post(
+                "/plivo/update-campaign",
+                &admin,
+                json!({"campaignId": id, "machineDetection": false}),
+            )
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::BAD_REQUEST,
+            "a completed campaign places no more calls: {v}"
+        );
+        let (s, v) = app
+            .post(
+                "/plivo/update-campaign",
+                &admin,
+                json!({"campaignId": second, "machineDetection": true}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["data"]["status"], "running", "{v}");
+        assert_eq!(v["data"]["machineDetection"], true, "{v}");
     }
 }
 

@@ -151,6 +151,20 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     assert_eq!(c["campaignName"], "Renamed campaign");
     assert_eq!(c["status"], "paused", "{c}");
     assert_eq!(c["settings"]["maxConcurrentCalls"], 3, "{c}");
+    assert_eq!(c["settings"]["machineDetection"], false, "{c}");
+    let (_, log) = app.get("/api/audit?entity=campaign", &admin).await;
+    let change = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "update")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        change["detail"]["machine_detection"],
+        json!([true, false]),
+        "created with detection, turned off in the settings: {change}"
+    );
     assert_eq!(
         c["settings"]["fromNumber"], "+14155550100",
         "only what was edited: {c}"
