@@ -43,6 +43,16 @@ pub struct Taken {
 /// for those call backs. Each reminder is taken once across instances: the rows are deleted
 /// as they are read (another instance's delete of the same row finds it gone).
 pub async fn take_due(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<Taken> {
+    // Looked for first on a read connection: most checks find nothing, and need no write
+    // transaction (on SQLite, the one writer's lock).
+    let any: Option<(i64,)> =
+        sql("SELECT lead_id FROM callback_reminders WHERE due_at <= $1 LIMIT 1")
+            .arg(now)
+            .fetch_optional(&mut db.read().await?)
+            .await?;
+    if any.is_none() {
+        return Ok(Taken::default());
+    }
     let mut tx = db.begin().await?;
     let taken: Vec<(i64, DateTime<Utc>)> = sql("DELETE FROM callback_reminders WHERE lead_id IN \
          (SELECT lead_id FROM callback_reminders WHERE due_at <= $1 ORDER BY due_at LIMIT $2) \
