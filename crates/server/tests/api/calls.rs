@@ -622,16 +622,7 @@ async fn signed_twilio_webhooks_only(app: TestApp) {
                 ("To", "+14155550300"),
             ];
             params.extend(extra);
-            let owned: Vec<(String, String)> = params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            let sig = switchboard_telephony::twilio::compute_signature(
-                sign_with,
-                &format!("{PUBLIC}{path}"),
-                &owned,
-            );
-            post_form(app, &path, form(&params), &[("x-twilio-signature", sig)]).await
+            twilio_post_signed(app, &path, &params, sign_with).await
         }
     };
     // Unsigned and mis-signed: 403, nothing changes.
@@ -679,20 +670,8 @@ async fn signed_twilio_webhooks_only(app: TestApp) {
         "counted once"
     );
     // A signed body that is not a status callback is a 400.
-    let sig = switchboard_telephony::twilio::compute_signature(
-        "twilio-token",
-        &format!("{PUBLIC}{path}"),
-        &[("Foo".into(), "bar".into())],
-    );
     assert_eq!(
-        post_form(
-            &app,
-            &path,
-            form(&[("Foo", "bar")]),
-            &[("x-twilio-signature", sig)]
-        )
-        .await
-        .0,
+        twilio_post(&app, &path, &[("Foo", "bar")]).await.0,
         StatusCode::BAD_REQUEST
     );
 
@@ -704,33 +683,13 @@ async fn signed_twilio_webhooks_only(app: TestApp) {
         "+14155550301",
     )
     .await;
-    let mut tx = app.state.db.begin().await.unwrap();
-    calls::update_fields(
-        &mut tx,
-        bridged,
-        &calls::CallPatch {
-            metadata: Some(json!({"bridge": {"agent": "+14155550999"}})),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    bridge_to_agent(&app, bridged).await;
     let apath = format!("/webhooks/twilio/answer?call={bridged}");
     let params = [
         ("CallSid", "CA00000000000000000000000000000002"),
         ("CallStatus", "in-progress"),
     ];
-    let owned: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let sig = switchboard_telephony::twilio::compute_signature(
-        "twilio-token",
-        &format!("{PUBLIC}{apath}"),
-        &owned,
-    );
-    let (s, v) = post_form(&app, &apath, form(&params), &[("x-twilio-signature", sig)]).await;
+    let (s, v) = twilio_post(&app, &apath, &params).await;
     assert_eq!(s, StatusCode::OK);
     let xml = v.as_str().unwrap();
     assert!(
@@ -752,29 +711,54 @@ async fn signed_twilio_webhooks_only(app: TestApp) {
 
 /// Post `params` to `path` signed as Twilio would.
 async fn twilio_post(app: &TestApp, path: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
-    let owned: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    twilio_post_signed(app, path, params, "twilio-token").await
+}
+
+/// Post `params` to `path` signed with `token` as Twilio would.
+async fn twilio_post_signed(
+    app: &TestApp,
+    path: &str,
+    params: &[(&str, &str)],
+    token: &str,
+) -> (StatusCode, Value) {
     let sig = switchboard_telephony::twilio::compute_signature(
-        "twilio-token",
+        token,
         &format!("{PUBLIC}{path}"),
-        &owned,
+        &owned(params),
     );
     post_form(app, path, form(params), &[("x-twilio-signature", sig)]).await
 }
 
-/// Post `params` to `path` signed as Plivo would.
-async fn plivo_post(app: &TestApp, path: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
-    let owned: Vec<(String, String)> = params
+fn owned(params: &[(&str, &str)]) -> Vec<(String, String)> {
+    params
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        .collect()
+}
+
+/// Have the call's answer bridge it to an agent's phone.
+async fn bridge_to_agent(app: &TestApp, call: i64) {
+    let mut tx = app.state.db.begin().await.unwrap();
+    calls::update_fields(
+        &mut tx,
+        call,
+        &calls::CallPatch {
+            metadata: Some(json!({"bridge": {"agent": "+14155550999"}})),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Post `params` to `path` signed as Plivo would.
+async fn plivo_post(app: &TestApp, path: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
     let sig = switchboard_telephony::plivo::compute_v3(
         "plivo-token",
         "POST",
         &format!("{PUBLIC}{path}"),
-        &owned,
+        &owned(params),
         "777",
     );
     post_form(
@@ -795,23 +779,6 @@ async fn plivo_post(app: &TestApp, path: &str, params: &[(&str, &str)]) -> (Stat
 /// call is bridged and connects as before. Each call shows who answered.
 async fn answering_machines_leave_their_leads_missed(app: TestApp) {
     let admin = app.admin().await;
-    let bridge = |id: i64| {
-        let app = &app;
-        async move {
-            let mut tx = app.state.db.begin().await.unwrap();
-            calls::update_fields(
-                &mut tx,
-                id,
-                &calls::CallPatch {
-                    metadata: Some(json!({"bridge": {"agent": "+14155550999"}})),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-            tx.commit().await.unwrap();
-        }
-    };
     let lead_of = |lead: i64| {
         let (app, admin) = (&app, &admin);
         async move { app.get(&format!("/api/leads/{lead}"), admin).await.1["lead"].clone() }
@@ -831,7 +798,7 @@ async fn answering_machines_leave_their_leads_missed(app: TestApp) {
         ),
     ] {
         let (id, lead) = provider_call(&app, "twilio", sid, phone).await;
-        bridge(id).await;
+        bridge_to_agent(&app, id).await;
         let answer = format!("/webhooks/twilio/answer?call={id}");
         let picked_up = [
             ("CallSid", sid),
@@ -933,15 +900,11 @@ async fn plivo_and_smartflo_webhooks(app: TestApp) {
         ("Event", "Hangup"),
         ("HangupCauseName", "Busy Line"),
     ];
-    let owned: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
     let sig = switchboard_telephony::plivo::compute_v3(
         "plivo-token",
         "POST",
         &format!("{PUBLIC}{path}"),
-        &owned,
+        &owned(&params),
         "12345",
     );
     let (s, v) = post_form(

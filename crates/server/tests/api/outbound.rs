@@ -57,23 +57,30 @@ async fn redirects_are_not_followed(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let id = created["webhook"]["id"].as_i64().unwrap();
-    let (s, _) = app
-        .post(&format!("/api/webhooks/{id}/ping"), &admin, json!({}))
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED);
-    let path = format!("/api/webhooks/{id}/deliveries");
-    let mut listed = Value::Null;
-    for _ in 0..50 {
-        listed = app.get(&path, &admin).await.1;
-        if listed["deliveries"][0]["last_status"].is_i64() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let listed = pinged_and_tried(&app, &admin, id).await;
     let d = &listed["deliveries"][0];
     assert_eq!(d["last_status"], 302, "{listed}");
     assert_eq!(d["status"], "pending", "{listed}");
     assert_eq!(target_heard.lock().unwrap().len(), 0);
+}
+
+/// Ping webhook `id` and wait (10 s at most) until its delivery has been tried once: its
+/// deliveries as then listed.
+async fn pinged_and_tried(app: &TestApp, admin: &str, id: i64) -> Value {
+    let (s, _) = app
+        .post(&format!("/api/webhooks/{id}/ping"), admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let path = format!("/api/webhooks/{id}/deliveries");
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        listed = app.get(&path, admin).await.1;
+        if listed["deliveries"][0]["attempts"].as_i64() >= Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    listed
 }
 
 /// Deliveries to this machine's own receiver are allowed, and retried after a second.
@@ -512,19 +519,7 @@ async fn deliveries_inside_the_network_are_refused_by_default() {
             .execute(&mut app.state.db.write().await.unwrap())
             .await
             .unwrap();
-        let (s, _) = app
-            .post(&format!("/api/webhooks/{id}/ping"), &admin, json!({}))
-            .await;
-        assert_eq!(s, StatusCode::ACCEPTED);
-        let path = format!("/api/webhooks/{id}/deliveries");
-        let mut listed = Value::Null;
-        for _ in 0..100 {
-            listed = app.get(&path, &admin).await.1;
-            if listed["deliveries"][0]["last_error"].is_string() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let listed = pinged_and_tried(&app, &admin, id).await;
         let error = listed["deliveries"][0]["last_error"]
             .as_str()
             .unwrap_or_default();
