@@ -380,13 +380,14 @@ async fn seed_demo(state: &switchboard_server::AppState, leads: u32) -> anyhow::
         ("Dmitri", "Volkov"),
     ];
     let mut tx = state.db.begin().await?;
+    let mut operators = Vec::new();
     for (i, (first, last)) in names.iter().enumerate() {
         let password = random_password();
         let hash = auth::hash_password(password.clone())
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
         let username = first.to_lowercase();
-        users::create(
+        let user = users::create(
             &mut tx,
             &users::NewUser {
                 client_id,
@@ -405,6 +406,9 @@ async fn seed_demo(state: &switchboard_server::AppState, leads: u32) -> anyhow::
             },
         )
         .await?;
+        if i > 0 {
+            operators.push((user.id, username.clone()));
+        }
         eprintln!(
             "  demo user {username} ({}) password: {password}",
             if i == 0 { "admin" } else { "operator" }
@@ -466,6 +470,30 @@ async fn seed_demo(state: &switchboard_server::AppState, leads: u32) -> anyhow::
             "  demo campaign {} running over {} leads (5 calls at a time)",
             c.id, c.total_contacts
         );
+    }
+    // The first operator's call backs: two follow-ups, due a few minutes after the start (the
+    // operator's screen lists them and tells when each comes due).
+    if let (Some((op, name)), Some(list)) = (
+        operators.first(),
+        lists.iter().find(|l| l.name == "Follow-ups"),
+    ) {
+        let ids: Vec<(i64,)> = switchboard_store::sql(
+            "SELECT id FROM leads WHERE client_id = $1 AND list_id = $2 ORDER BY id LIMIT 2",
+        )
+        .arg(client_id)
+        .arg(list.id)
+        .fetch_all(&mut tx)
+        .await?;
+        for (k, (id,)) in ids.into_iter().enumerate() {
+            let at = chrono::Utc::now() + chrono::Duration::minutes(2 + 3 * k as i64);
+            let patch = switchboard_store::leads::LeadPatch {
+                assigned_user_id: Some(Some(*op)),
+                callback_at: Some(Some(at)),
+                ..Default::default()
+            };
+            switchboard_store::leads::update(&mut tx, client_id, id, &patch).await?;
+        }
+        eprintln!("  demo call backs: two for {name}, due in 2 and 5 minutes");
     }
     tx.commit().await?;
     Ok(())

@@ -402,3 +402,82 @@ async fn backup_copies_a_sqlite_database() {
         assert!(!ok && err.contains("pg_dump"), "{err}");
     }
 }
+
+/// `switchboard demo` starts a live dashboard on a fresh file: its people, its leads in two
+/// lists, a simulator campaign dialing (hanging up on voicemails), and an operator's two call
+/// backs due a few minutes on; a second start replaces the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_starts_a_live_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.db");
+    for round in 0..2 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = dir.path().join(format!("demo-{round}.log"));
+        let mut child = bin()
+            .args(["demo", "--file", file.to_str().unwrap(), "--leads", "200"])
+            .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = switchboard_telephony::http::builder().build().unwrap();
+        let mut token = None;
+        for _ in 0..300 {
+            let signed = http
+                .post(format!("{base}/api/auth/login"))
+                .header("content-type", "application/json")
+                .body(r#"{"username":"admin","password":"cli-password-1"}"#)
+                .send()
+                .await;
+            if let Ok(r) = signed {
+                let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+                token = v["token"].as_str().map(str::to_owned);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let token = token.expect("the demo serves sign-ins");
+        let get = |path: &str| {
+            let (http, url, token) = (http.clone(), format!("{base}{path}"), token.clone());
+            async move {
+                let r = http.get(url).bearer_auth(token).send().await.unwrap();
+                assert!(r.status().is_success(), "{}", r.status());
+                serde_json::from_str::<serde_json::Value>(&r.text().await.unwrap()).unwrap()
+            }
+        };
+        let leads = get("/api/leads?limit=1").await;
+        assert_eq!(leads["pagination"]["total"], 200, "{leads}");
+        let backs = get("/api/leads?callback=true&sort_by=next_attempt_at&sort_order=asc").await;
+        assert_eq!(backs["pagination"]["total"], 2, "{backs}");
+        assert!(backs["leads"][0]["assigned_user_id"].is_i64(), "{backs}");
+        let campaigns = get("/plivo/dashboard/campaigns").await;
+        let c = &campaigns["campaigns"][0];
+        assert_eq!(c["status"], "running", "{campaigns}");
+        assert_eq!(c["settings"]["machineDetection"], true, "{campaigns}");
+        // The campaign dials.
+        let mut dialed = serde_json::Value::Null;
+        for _ in 0..100 {
+            dialed = get("/api/calls?limit=1").await;
+            if dialed["pagination"]["total"].as_i64() > Some(0) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(dialed["pagination"]["total"].as_i64() > Some(0), "{dialed}");
+        unsafe_kill_term(child.id());
+        assert!(child.wait().unwrap().success());
+        let said = std::fs::read_to_string(&log).unwrap();
+        for line in [
+            "demo user asha (admin) password: ",
+            "demo user ben (operator) password: ",
+            "demo leads: 200 imported",
+            "demo call backs: two for ben",
+        ] {
+            assert!(said.contains(line), "{line:?} in {said}");
+        }
+    }
+}
