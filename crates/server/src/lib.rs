@@ -119,6 +119,8 @@ async fn remind_callbacks(db: Db, events: events::Events) {
                     for lead in &taken.leads {
                         events::callback_due(&events, lead);
                     }
+                    ::metrics::counter!(crate::metrics::CALLBACKS_DUE)
+                        .increment(taken.leads.len() as u64);
                     if taken.reminders < 100 {
                         break;
                     }

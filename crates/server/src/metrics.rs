@@ -34,6 +34,10 @@ pub const CALLS_ORIGINATED: &str = "switchboard_calls_originated_total";
 /// Calls that reached a final status through a provider event, the reconciler or the
 /// provider's refusal, per status.
 pub const CALLS_ENDED: &str = "switchboard_calls_ended_total";
+/// Ended calls that an answering machine took, as the provider's detection said.
+pub const CALLS_BY_MACHINE: &str = "switchboard_calls_answered_by_machine_total";
+/// Call backs told as they came due.
+pub const CALLBACKS_DUE: &str = "switchboard_callbacks_due_total";
 /// Provider events applied, per outcome (`updated`, `duplicate`, `unknown_call`).
 pub const CALL_EVENTS: &str = "switchboard_call_events_total";
 /// Numbers handed to external dialers by `next-batch`.
@@ -109,6 +113,11 @@ fn describe() {
     );
     describe_counter!(CALLS_ENDED, "Calls that reached a final status, per status");
     describe_counter!(CALL_EVENTS, "Provider call events applied, per outcome");
+    describe_counter!(
+        CALLS_BY_MACHINE,
+        "Ended calls an answering machine took (answering-machine detection)"
+    );
+    describe_counter!(CALLBACKS_DUE, "Call backs told as they came due");
     describe_counter!(EVENTS, "Real-time events published, per event");
     describe_counter!(
         EVENTS_DROPPED,

@@ -247,6 +247,9 @@ fn ended(state: &AppState, applied: &Applied) {
     {
         metrics::counter!(crate::metrics::CALLS_ENDED, "status" => call.status().as_str())
             .increment(1);
+        if call.by_machine() {
+            metrics::counter!(crate::metrics::CALLS_BY_MACHINE).increment(1);
+        }
         state.wake_dialer();
     }
 }

@@ -128,6 +128,14 @@ async fn campaigns_hang_up_on_answering_machines() {
         )
         .await;
         assert_eq!(missed, 6, "{backend:?}");
+        // Counted (the counter is the test process's: other tests' machines add to it).
+        let metrics = crate::metrics::scrape(&app).await;
+        let counted: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("switchboard_calls_answered_by_machine_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(counted >= 6, "{metrics}");
 
         // Changed (a finished campaign takes no new call settings: a fresh one here, held by
         // a closed calling schedule so that it keeps running).

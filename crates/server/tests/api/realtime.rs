@@ -681,6 +681,14 @@ async fn call_backs_are_told_when_due(app: TestApp) {
     let admin_leads: Vec<&Value> = to_admin.iter().map(|d| &d["leadId"]).collect();
     assert_eq!(admin_leads, [&json!(nobodys)], "{to_admin:?}");
     assert_eq!(to_admin[0]["assignedTo"], Value::Null);
+    // Counted (the test process's counter: other tests' call backs add to it).
+    let metrics = crate::metrics::scrape(&app).await;
+    let told: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("switchboard_callbacks_due_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(told >= 3, "{metrics}");
 }
 
 /// The next event `rx` hears (10 s at most).
