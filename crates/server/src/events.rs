@@ -899,13 +899,14 @@ pub fn lead_assigned(events: &Events, lead: &Lead, by: Option<i64>) {
     ));
 }
 
-/// A call back people set on `lead` came due: its agent hears it, or the client's admins when
-/// the lead is nobody's.
-pub fn callback_due(events: &Events, lead: &Lead) {
+/// A call back people set on a lead came due: its agent hears it, or the client's admins when
+/// the lead is nobody's (or its agent's account is deactivated).
+pub fn callback_due(events: &Events, due: &switchboard_store::callbacks::DueCallback) {
     if !events.wanted() {
         return;
     }
-    let (admins, users) = match lead.assigned_user_id {
+    let lead = &due.lead;
+    let (admins, users) = match due.agent() {
         Some(agent) => (false, vec![agent]),
         None => (true, vec![]),
     };

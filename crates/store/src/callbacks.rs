@@ -36,7 +36,25 @@ pub async fn set(
 #[derive(Debug, Default)]
 pub struct Taken {
     pub reminders: usize,
-    pub leads: Vec<Lead>,
+    pub leads: Vec<DueCallback>,
+}
+
+/// A lead whose call back came due, and whether the agent it is assigned to (if any) may
+/// still take it (an active account): a deactivated agent's call backs go to the admins.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueCallback {
+    #[sqlx(flatten)]
+    pub lead: Lead,
+    pub agent_active: Option<bool>,
+}
+
+impl DueCallback {
+    /// The agent to tell, when there is one who can act on it.
+    pub fn agent(&self) -> Option<i64> {
+        self.lead
+            .assigned_user_id
+            .filter(|_| self.agent_active == Some(true))
+    }
 }
 
 /// Take up to `limit` reminders due by `now`, soonest first, and give the leads still waiting
@@ -65,18 +83,20 @@ pub async fn take_due(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<Taken> 
         return Ok(Taken::default());
     }
     let mut q = sql(&format!(
-        "SELECT {COLUMNS} FROM leads WHERE deleted_at IS NULL AND status = 'pending' AND id IN "
+        "SELECT {COLUMNS}, u.is_active AS agent_active FROM leads \
+         LEFT JOIN users u ON u.id = leads.assigned_user_id \
+         WHERE leads.deleted_at IS NULL AND leads.status = 'pending' AND leads.id IN "
     ));
     q.push_list(taken.iter().map(|(id, _)| *id));
-    let mut leads: Vec<Lead> = q.fetch_all(&mut tx).await?;
+    let mut leads: Vec<DueCallback> = q.fetch_all(&mut tx).await?;
     tx.commit().await?;
     // Only a lead whose call back is still the one reminded of.
-    leads.retain(|l| {
+    leads.retain(|d| {
         taken
             .iter()
-            .any(|(id, due)| *id == l.id && l.callback_at() == Some(*due))
+            .any(|(id, due)| *id == d.lead.id && d.lead.callback_at() == Some(*due))
     });
-    leads.sort_by_key(|l| l.next_attempt_at);
+    leads.sort_by_key(|d| d.lead.next_attempt_at);
     Ok(Taken {
         reminders: taken.len(),
         leads,

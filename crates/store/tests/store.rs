@@ -150,7 +150,7 @@ async fn call_back_reminders_are_taken_once_when_due(db: Db, client: i64) {
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.reminders + b.reminders, 4);
-    let mut told: Vec<i64> = a.leads.iter().chain(&b.leads).map(|l| l.id).collect();
+    let mut told: Vec<i64> = a.leads.iter().chain(&b.leads).map(|d| d.lead.id).collect();
     told.sort();
     assert_eq!(told, [ids[0], ids[5]]);
     let again = callbacks::take_due(&db, at(30), 100).await.unwrap();
@@ -158,8 +158,9 @@ async fn call_back_reminders_are_taken_once_when_due(db: Db, client: i64) {
     // The one moved comes due at its new time, with it.
     let later = callbacks::take_due(&db, at(61), 100).await.unwrap();
     assert_eq!(later.leads.len(), 1);
-    assert_eq!(later.leads[0].id, ids[1]);
-    assert_eq!(later.leads[0].callback_at(), Some(at(60)));
+    assert_eq!(later.leads[0].lead.id, ids[1]);
+    assert_eq!(later.leads[0].lead.callback_at(), Some(at(60)));
+    assert_eq!(later.leads[0].agent(), None, "nobody's lead");
     assert_eq!(
         callbacks::count(&mut db.read().await.unwrap())
             .await

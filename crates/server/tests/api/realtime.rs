@@ -629,12 +629,13 @@ async fn callbacks_heard(s: &mut Stream, wait: Duration) -> Vec<Value> {
 }
 
 /// A call back coming due is told to the lead's agent (to the admins when the lead is
-/// nobody's), once, with the lead; one dropped before its time, or on another client's lead,
-/// is told to nobody here.
+/// nobody's, or its agent was deactivated), once, with the lead; one dropped before its time,
+/// or on another client's lead, is told to nobody here.
 async fn call_backs_are_told_when_due(app: TestApp) {
     let admin = app.admin().await;
     let (op_id, op) = app.user(&admin, "callback_op", "operator", None).await;
     let (_, op2) = app.user(&admin, "callback_op2", "operator", None).await;
+    let (gone_id, _) = app.user(&admin, "callback_gone", "operator", None).await;
     let other = app
         .in_another_client(&admin, "Callback Other", "callback_other_admin", "admin")
         .await;
@@ -643,6 +644,7 @@ async fn call_backs_are_told_when_due(app: TestApp) {
     let mine = app.lead(&admin, "+14155550231").await;
     let nobodys = app.lead(&admin, "+14155550232").await;
     let dropped = app.lead(&admin, "+14155550233").await;
+    let left_behind = app.lead(&admin, "+14155550235").await;
     let elsewhere = app.lead(&other, "+14155550234").await;
     for (lead, body, token) in [
         (
@@ -653,11 +655,18 @@ async fn call_backs_are_told_when_due(app: TestApp) {
         (nobodys, json!({"callback_at": at_text}), &admin),
         (dropped, json!({"callback_at": at_text}), &admin),
         (dropped, json!({"callback_at": null}), &admin),
+        (
+            left_behind,
+            json!({"assigned_user_id": gone_id, "callback_at": at_text}),
+            &admin,
+        ),
         (elsewhere, json!({"callback_at": at_text}), &other),
     ] {
         let (s, v) = app.patch(&format!("/api/leads/{lead}"), token, body).await;
         assert_eq!(s, StatusCode::OK, "{v}");
     }
+    let (s, v) = app.delete(&format!("/api/users/{gone_id}"), &admin).await;
+    assert!(s.is_success(), "deactivated: {v}");
     let mut s_op = Stream::open(&app, Some(&op)).await.unwrap();
     let mut s_op2 = Stream::open(&app, Some(&op2)).await.unwrap();
     let mut s_admin = Stream::open(&app, Some(&admin)).await.unwrap();
@@ -678,9 +687,15 @@ async fn call_backs_are_told_when_due(app: TestApp) {
     let told_at: chrono::DateTime<chrono::Utc> = d["callbackAt"].as_str().unwrap().parse().unwrap();
     assert_eq!(told_at.timestamp_millis(), at.timestamp_millis(), "{d}");
     assert!(to_op2.is_empty(), "{to_op2:?}");
-    let admin_leads: Vec<&Value> = to_admin.iter().map(|d| &d["leadId"]).collect();
-    assert_eq!(admin_leads, [&json!(nobodys)], "{to_admin:?}");
-    assert_eq!(to_admin[0]["assignedTo"], Value::Null);
+    let mut admin_leads: Vec<i64> = to_admin
+        .iter()
+        .map(|d| d["leadId"].as_i64().unwrap())
+        .collect();
+    admin_leads.sort();
+    assert_eq!(admin_leads, [nobodys, left_behind], "{to_admin:?}");
+    let of = |lead: i64| to_admin.iter().find(|d| d["leadId"] == lead).unwrap();
+    assert_eq!(of(nobodys)["assignedTo"], Value::Null);
+    assert_eq!(of(left_behind)["assignedTo"], gone_id, "{to_admin:?}");
     // Counted (the test process's counter: other tests' call backs add to it).
     let metrics = crate::metrics::scrape(&app).await;
     let told: u64 = metrics
@@ -688,7 +703,7 @@ async fn call_backs_are_told_when_due(app: TestApp) {
         .find_map(|l| l.strip_prefix("switchboard_callbacks_due_total "))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
-    assert!(told >= 3, "{metrics}");
+    assert!(told >= 4, "{metrics}");
 }
 
 /// The next event `rx` hears (10 s at most).
