@@ -70,6 +70,13 @@ pub struct EngineConfig {
     pub machine_detection: bool,
 }
 
+/// Answering-machine detection for a call: whether to ask for it, and the message to leave.
+#[derive(Debug, Clone, Copy)]
+struct Detection<'a> {
+    on: bool,
+    voicemail: Option<&'a str>,
+}
+
 impl EngineConfig {
     pub fn stale_after(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.heartbeat * 3 / 2).unwrap_or(chrono::Duration::seconds(15))
@@ -529,7 +536,10 @@ impl Engine {
                 None,
                 &b,
                 "campaign",
-                camp.machine_detection.unwrap_or(self.cfg.machine_detection),
+                Detection {
+                    on: camp.machine_detection.unwrap_or(self.cfg.machine_detection),
+                    voicemail: camp.voicemail_message.as_deref(),
+                },
                 t,
             ));
             bridges.push(b);
@@ -577,7 +587,7 @@ impl Engine {
         user_id: Option<i64>,
         bridge: &Bridge,
         surface: &str,
-        machine_detection: bool,
+        detection: Detection<'_>,
         t: DateTime<Utc>,
     ) -> NewCall {
         let mut new = NewCall::outbound(client_id, self.originator.provider(), to);
@@ -591,7 +601,8 @@ impl Engine {
         new.metadata = json!({
             "surface": surface,
             "bridge": bridge.to_json(),
-            "machineDetection": machine_detection,
+            "machineDetection": detection.on,
+            "voicemail": detection.voicemail.filter(|_| detection.on),
         });
         new
     }
@@ -679,7 +690,10 @@ impl Engine {
                 Some(*agent_id),
                 &b,
                 "queue",
-                self.cfg.machine_detection,
+                Detection {
+                    on: self.cfg.machine_detection,
+                    voicemail: None,
+                },
                 t,
             );
             let call = switchboard_store::calls::create(&mut tx, &new).await?;

@@ -430,6 +430,7 @@ async fn simulate_week(db: Db, backend: &str, mode: Mode) -> Vec<String> {
                 created_by: None,
                 owner_instance: Some("week-sim"),
                 machine_detection: None,
+                voicemail_message: None,
             },
         )
         .await

@@ -463,6 +463,7 @@ async fn seed_demo(state: &switchboard_server::AppState, leads: u32) -> anyhow::
                 owner_instance: None,
                 // The simulator's voicemails are hung up on, as a team would have it.
                 machine_detection: Some(true),
+                voicemail_message: None,
             },
         )
         .await?;

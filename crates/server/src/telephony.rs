@@ -379,6 +379,7 @@ pub async fn hand_to_provider(
         bridge,
         agent_id,
         machine_detection: call.metadata.0["machineDetection"] == true,
+        voicemail: call.metadata.0["voicemail"].as_str().map(str::to_owned),
     };
     let placed = state.telephony.provider.originate(&dial).await;
     metrics::counter!(

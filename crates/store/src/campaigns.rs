@@ -30,11 +30,13 @@ pub struct Campaign {
     pub updated_at: DateTime<Utc>,
     /// Detect answering machines on its calls; `None`: the server's default.
     pub machine_detection: Option<bool>,
+    /// With detection, the message to leave on a machine (none: hang up).
+    pub voicemail_message: Option<String>,
 }
 
 const COLUMNS: &str = "id, client_id, name, list_id, from_number, wss_url, status, max_concurrent, \
     total_contacts, current_index, owner_instance, heartbeat_at, created_by, started_at, paused_at, \
-    paused_by, resumed_at, completed_at, last_activity_at, created_at, updated_at, machine_detection";
+    paused_by, resumed_at, completed_at, last_activity_at, created_at, updated_at, machine_detection, voicemail_message";
 
 pub struct NewCampaign<'a> {
     pub client_id: i64,
@@ -46,6 +48,7 @@ pub struct NewCampaign<'a> {
     pub created_by: Option<i64>,
     pub owner_instance: Option<&'a str>,
     pub machine_detection: Option<bool>,
+    pub voicemail_message: Option<&'a str>,
 }
 
 /// Create a running campaign over the list's leads as they are now (in lead order).
@@ -54,8 +57,8 @@ pub async fn create(tx: &mut Tx, c: &NewCampaign<'_>) -> Result<Campaign> {
     let camp: Campaign = sql(&format!(
         "INSERT INTO campaigns (client_id, name, list_id, from_number, wss_url, status, max_concurrent, \
          owner_instance, heartbeat_at, created_by, started_at, last_activity_at, created_at, updated_at, \
-         machine_detection) \
-         VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $8, $8, $8, $8, $10) RETURNING {COLUMNS}"
+         machine_detection, voicemail_message) \
+         VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $8, $8, $8, $8, $10, $11) RETURNING {COLUMNS}"
     ))
     .arg(c.client_id)
     .arg(c.name)
@@ -67,6 +70,7 @@ pub async fn create(tx: &mut Tx, c: &NewCampaign<'_>) -> Result<Campaign> {
     .arg(t)
     .arg(c.created_by)
     .arg(c.machine_detection)
+    .arg(c.voicemail_message)
     .fetch_one(tx)
     .await?;
     let n = sql("INSERT INTO campaign_leads (campaign_id, position, lead_id) \
@@ -103,6 +107,8 @@ pub struct CampaignPatch<'a> {
     pub wss_url: Option<&'a str>,
     pub max_concurrent: Option<i64>,
     pub machine_detection: Option<bool>,
+    /// `Some("")` drops the message.
+    pub voicemail_message: Option<&'a str>,
 }
 
 /// Change a client's campaign; `None` when it has no such campaign. New calls use the new
@@ -116,7 +122,8 @@ pub async fn update(
     sql(&format!(
         "UPDATE campaigns SET name = COALESCE($3, name), from_number = COALESCE($4, from_number), \
          wss_url = COALESCE($5, wss_url), max_concurrent = COALESCE($6, max_concurrent), \
-         updated_at = $7, machine_detection = COALESCE($8, machine_detection) \
+         updated_at = $7, machine_detection = COALESCE($8, machine_detection), \
+         voicemail_message = CASE WHEN $9 IS NULL THEN voicemail_message ELSE NULLIF($9, '') END \
          WHERE id = $1 AND client_id = $2 RETURNING {COLUMNS}"
     ))
     .arg(id)
@@ -127,6 +134,7 @@ pub async fn update(
     .arg(p.max_concurrent)
     .arg(now())
     .arg(p.machine_detection)
+    .arg(p.voicemail_message)
     .fetch_optional(tx)
     .await
 }

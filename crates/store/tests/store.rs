@@ -1309,6 +1309,7 @@ async fn campaign(tx: &mut switchboard_store::Tx, client: i64, name: &str, list:
             created_by: None,
             owner_instance: None,
             machine_detection: None,
+            voicemail_message: None,
         },
     )
     .await

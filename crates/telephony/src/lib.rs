@@ -127,6 +127,10 @@ pub struct Dial {
     /// `MachineDetection`, Plivo's `machine_detection`, the simulator's machines). The verdict
     /// comes back as [`ProviderEvent::answered_by`]. Smartflo has none: ignored there.
     pub machine_detection: bool,
+    /// With detection, a message to leave on a machine after its greeting (Twilio waits for
+    /// the greeting's end, then says it; the simulator plays it out). Plivo and Smartflo hang
+    /// up on machines without one.
+    pub voicemail: Option<String>,
 }
 
 /// What the provider said when it accepted a call.

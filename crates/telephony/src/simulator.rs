@@ -166,6 +166,8 @@ const HISTORY: usize = 10_000;
 pub const MACHINE: &str = "machine_start";
 /// How long detection takes before a machine is hung up (seconds of simulated time).
 const DETECTION_SECS: f64 = 3.0;
+/// How long a machine's greeting lasts before a message can be left (simulated seconds).
+const GREETING_SECS: f64 = 12.0;
 
 impl Simulator {
     pub fn new(config: SimulatorConfig, sink: Arc<dyn EventSink>) -> Result<Self, String> {
@@ -255,6 +257,7 @@ impl Simulator {
         to: String,
         plan: Plan,
         detect: bool,
+        voicemail: Option<String>,
         mut hangup: oneshot::Receiver<()>,
     ) {
         let sink = self.inner.sink.clone();
@@ -290,10 +293,13 @@ impl Simulator {
         let mut picked_up = event(&id, &reference, &to, CallStatus::Answered, None);
         picked_up.answered_by = verdict.map(str::to_owned);
         sink.deliver(picked_up).await;
-        let talk_secs = if detect && plan.machine {
-            DETECTION_SECS
-        } else {
-            plan.talk_secs
+        let talk_secs = match (detect && plan.machine, &voicemail) {
+            // A message left: about two and a half words a second, after the greeting.
+            (true, Some(m)) => {
+                DETECTION_SECS + GREETING_SECS + m.split_whitespace().count() as f64 / 2.5
+            }
+            (true, None) => DETECTION_SECS,
+            _ => plan.talk_secs,
         };
         self.set_status(&id, CallStatus::Answered);
         {
@@ -362,6 +368,7 @@ impl Provider for Simulator {
             dial.to.clone(),
             plan,
             dial.machine_detection,
+            dial.voicemail.clone(),
             rx,
         ));
         Ok(Placed {
@@ -439,6 +446,7 @@ mod tests {
             bridge: crate::Bridge::None,
             agent_id: None,
             machine_detection: false,
+            voicemail: None,
         }
     }
 
@@ -599,6 +607,27 @@ mod tests {
         let end = of(d, CallStatus::Completed);
         assert_eq!(end.answered_by.as_deref(), Some(MACHINE));
         assert_eq!(end.duration_secs, Some(DETECTION_SECS as i64));
+        // With a message to leave: the greeting, then the message, then the end.
+        let left = sim
+            .originate(&Dial {
+                machine_detection: true,
+                voicemail: Some("Hello from Acme, please call us back".into()),
+                ..dial(3)
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        let events = sink.0.lock().unwrap().clone();
+        let of = |id: &str, s: CallStatus| {
+            events
+                .iter()
+                .find(|e| e.provider_call_id == id && e.status == s)
+                .cloned()
+                .unwrap()
+        };
+        let left_end = of(&left.provider_call_id, CallStatus::Completed);
+        assert_eq!(left_end.duration_secs, Some(18), "3 + 12 + 7 words / 2.5");
+        assert_eq!(left_end.answered_by.as_deref(), Some(MACHINE));
         let p = &plain.provider_call_id;
         assert_eq!(of(p, CallStatus::Answered).answered_by, None);
         assert!(of(p, CallStatus::Completed).duration_secs.unwrap() >= 3);

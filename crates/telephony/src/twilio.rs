@@ -159,8 +159,14 @@ impl Provider for TwilioClient {
         }
         if dial.machine_detection {
             // Synchronous: the voice URL is fetched once the verdict is in, with `AnsweredBy`
-            // (our answer hangs up on a machine).
-            form.push(("MachineDetection", "Enable".into()));
+            // (our answer hangs up on a machine). With a message to leave, Twilio waits for
+            // the greeting to end (`machine_end_beep`, …) before asking.
+            let mode = if dial.voicemail.is_some() {
+                "DetectMessageEnd"
+            } else {
+                "Enable"
+            };
+            form.push(("MachineDetection", mode.into()));
         }
         let url = self.calls_url();
         let call = http::send(|| self.post_form(&url, &form)).await?.json()?;
@@ -456,6 +462,15 @@ pub fn parse_status_callback(params: &[(String, String)]) -> Result<ProviderEven
 // ---------------------------------------------------------------------------------------------
 // TwiML
 // ---------------------------------------------------------------------------------------------
+
+/// The TwiML for a call a machine answered: the message said (after its greeting ended), or
+/// a hang-up.
+pub fn twiml_for_machine(voicemail: Option<&str>) -> String {
+    match voicemail.map(str::trim).filter(|m| !m.is_empty()) {
+        Some(m) => format!("<Response><Say>{}</Say><Hangup/></Response>", xml_escape(m)),
+        None => "<Response><Hangup/></Response>".into(),
+    }
+}
 
 /// Ring timeout of the agent leg in `<Dial>`.
 pub const AGENT_DIAL_TIMEOUT_SECS: u32 = 30;

@@ -264,6 +264,7 @@ function showCampaigns(root, { onEvent }) {
     };
     if (f.maxConcurrentCalls.value) body.maxConcurrentCalls = Number(f.maxConcurrentCalls.value);
     body.machineDetection = f.machineDetection.checked;
+    if (f.voicemailMessage.value.trim()) body.voicemailMessage = f.voicemailMessage.value.trim();
     const r = await api.post("/plivo/create-campaign", body);
     toast(r.message ?? "Campaign created.", "ok");
     load();
@@ -288,7 +289,8 @@ function showCampaigns(root, { onEvent }) {
         h("label", {}, "Caller id", h("input", { name: "fromNumber", required: true, placeholder: "+14155550100" })),
         h("label", {}, "Bot stream (wss://…)", h("input", { name: "wssUrl", required: true, placeholder: "wss://bot.example.com/stream" })),
         h("label", {}, "Calls at once", h("input", { name: "maxConcurrentCalls", type: "number", min: 1, max: 1000 })),
-        h("label", { class: "switch" }, h("input", { type: "checkbox", name: "machineDetection" }), "Hang up on answering machines"),
+        h("label", { class: "switch" }, h("input", { type: "checkbox", name: "machineDetection" }), "Detect answering machines"),
+        h("label", {}, "Message for answering machines", h("input", { name: "voicemailMessage", maxlength: 1000, placeholder: "none: hang up" })),
         h("button", { type: "submit" }, "Start campaign"),
       ),
     ),

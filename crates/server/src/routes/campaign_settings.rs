@@ -32,6 +32,10 @@ pub struct UpdateBody {
     max_concurrent_calls: Option<i64>,
     /// Detect answering machines on the calls still to place (and hang up on them).
     machine_detection: Option<bool>,
+    /// A new message to leave on answering machines (at most 1000 characters; `""` drops it:
+    /// they are hung up on).
+    #[schema(max_length = 1000)]
+    voicemail_message: Option<String>,
 }
 
 /// A campaign as changed (`POST /plivo/update-campaign`).
@@ -59,6 +63,8 @@ pub struct CampaignSettings {
     pub max_concurrent_calls: i64,
     /// Whether its calls detect answering machines (its own choice, or the server's default).
     pub machine_detection: bool,
+    /// The message left on answering machines (none: they are hung up on).
+    pub voicemail_message: Option<String>,
     #[schema(format = DateTime)]
     pub updated_at: String,
 }
@@ -72,7 +78,7 @@ pub struct CampaignSettings {
         new values; calls placed already are left alone (a lower cap lets live calls finish). A \
         campaign that has ended (completed, cancelled, failed) may only be renamed.",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body(content = UpdateBody, description = "`campaignId`, and any of `campaignName`, `fromNumber`, `wssUrl`, `maxConcurrentCalls`, `machineDetection`"),
+    request_body(content = UpdateBody, description = "`campaignId`, and any of `campaignName`, `fromNumber`, `wssUrl`, `maxConcurrentCalls`, `machineDetection`, `voicemailMessage`"),
     responses((status = 200, description = "Changed", body = CampaignUpdated), (status = 400, description = "Validation error, nothing to change, or the campaign has ended", body = crate::docs::ErrorBody), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn update(
@@ -105,18 +111,23 @@ pub async fn update(
         .map(campaign::cap)
         .transpose()
         .map_err(ApiError::bad_request)?;
+    let voicemail_message = crate::routes::campaigns::voicemail(&b.voicemail_message)?;
     let patch = CampaignPatch {
         name,
         from_number: from.as_deref(),
         wss_url: wss_url.as_deref(),
         max_concurrent: max,
         machine_detection: b.machine_detection,
+        voicemail_message: voicemail_message.as_deref(),
     };
-    let calls_change =
-        from.is_some() || wss_url.is_some() || max.is_some() || b.machine_detection.is_some();
+    let calls_change = from.is_some()
+        || wss_url.is_some()
+        || max.is_some()
+        || b.machine_detection.is_some()
+        || voicemail_message.is_some();
     if name.is_none() && !calls_change {
         return Err(ApiError::bad_request(
-            "nothing to change: send campaignName, fromNumber, wssUrl, maxConcurrentCalls or machineDetection",
+            "nothing to change: send campaignName, fromNumber, wssUrl, maxConcurrentCalls, machineDetection or voicemailMessage",
         ));
     }
     let client = p.client_id();
@@ -156,6 +167,11 @@ pub async fn update(
         json!(before.machine_detection),
         json!(after.machine_detection),
     );
+    note(
+        "voicemail_message",
+        json!(before.voicemail_message),
+        json!(after.voicemail_message),
+    );
     switchboard_store::audit::record(
         &mut tx,
         switchboard_store::audit::AuditEntry {
@@ -185,6 +201,7 @@ pub async fn update(
             machine_detection: after
                 .machine_detection
                 .unwrap_or(st.config.dialer.machine_detection),
+            voicemail_message: after.voicemail_message,
             updated_at: ts(&after.updated_at),
         },
     }))

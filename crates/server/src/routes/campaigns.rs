@@ -106,6 +106,28 @@ pub struct CreateBody {
     /// Detect answering machines and hang up on them (their leads are left `MISSED` and
     /// retried by rule); default: the server's `SWITCHBOARD_MACHINE_DETECTION`.
     machine_detection: Option<bool>,
+    /// With detection, a message to leave on a machine once its greeting ends (Twilio says it;
+    /// other providers hang up), at most 1000 characters.
+    #[schema(max_length = 1000)]
+    voicemail_message: Option<String>,
+}
+
+/// A campaign's message for answering machines, checked: trimmed, at most 1000 characters;
+/// empty means none.
+pub fn voicemail(m: &Option<String>) -> ApiResult<Option<String>> {
+    let Some(m) = m else { return Ok(None) };
+    let m = m.trim();
+    if m.chars().count() > 1000 {
+        return Err(ApiError::bad_request(
+            "voicemailMessage may be at most 1000 characters",
+        ));
+    }
+    if m.contains('\0') {
+        return Err(ApiError::bad_request(
+            "voicemailMessage may not contain the NUL character",
+        ));
+    }
+    Ok(Some(m.to_string()))
 }
 
 /// A campaign just created (`POST /plivo/create-campaign`).
@@ -143,6 +165,8 @@ pub struct CampaignCreatedData {
     pub max_concurrent_calls: i64,
     /// Whether its calls detect answering machines (its own choice, or the server's default).
     pub machine_detection: bool,
+    /// The message left on answering machines (none: they are hung up on).
+    pub voicemail_message: Option<String>,
 }
 
 #[utoipa::path(
@@ -151,7 +175,7 @@ pub struct CampaignCreatedData {
     tag = "campaigns",
     summary = "Create and start a campaign over a list; its calls stream to a voice bot",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body(content = CreateBody, description = "`campaignName`, `listId`, `fromNumber`, `wssUrl`, `clientId` (optional), `maxConcurrentCalls` (optional), `machineDetection` (optional)"),
+    request_body(content = CreateBody, description = "`campaignName`, `listId`, `fromNumber`, `wssUrl`, `clientId` (optional), `maxConcurrentCalls` (optional), `machineDetection` (optional), `voicemailMessage` (optional)"),
     responses((status = 200, description = "Created and started", body = CampaignCreated), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 404, description = "No such list", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn create(
@@ -173,6 +197,7 @@ pub async fn create(
         .normalize(from)
         .map_err(|e| ApiError::bad_request(format!("fromNumber: {e}")))?;
     let wss_url = wss(&b.wss_url)?;
+    let voicemail_message = voicemail(&b.voicemail_message)?.filter(|m| !m.is_empty());
     let client = p.scope_client(opt_client(&b.client_id)?)?;
     let client_cap =
         switchboard_store::clients::max_concurrent(&mut st.db.read().await?, client).await?;
@@ -197,6 +222,7 @@ pub async fn create(
             created_by: p.user_id(),
             owner_instance: owner,
             machine_detection: b.machine_detection,
+            voicemail_message: voicemail_message.as_deref(),
         },
     )
     .await?;
@@ -234,6 +260,7 @@ pub async fn create(
             machine_detection: camp
                 .machine_detection
                 .unwrap_or(st.config.dialer.machine_detection),
+            voicemail_message: camp.voicemail_message,
         },
     }))
 }
@@ -621,6 +648,8 @@ pub struct CampaignDashboardSettings {
     pub max_concurrent_calls: i64,
     /// Whether its calls detect answering machines (its own choice, or the server's default).
     pub machine_detection: bool,
+    /// The message left on answering machines (none: they are hung up on).
+    pub voicemail_message: Option<String>,
 }
 
 /// How far a campaign has got through its list.
@@ -748,6 +777,7 @@ pub async fn dashboard(
                 machine_detection: c
                     .machine_detection
                     .unwrap_or(st.config.dialer.machine_detection),
+                voicemail_message: c.voicemail_message.clone(),
             },
         });
     }

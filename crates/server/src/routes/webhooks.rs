@@ -245,9 +245,11 @@ pub async fn twilio_answer(
         .as_deref()
         .is_some_and(switchboard_core::call::is_machine)
     {
-        return Ok(xml(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>".into(),
-        ));
+        // After the greeting (Twilio waited for its end), the campaign's message, if any.
+        let twiml = twilio::twiml_for_machine(call.metadata.0["voicemail"].as_str());
+        return Ok(xml(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{twiml}"
+        )));
     }
     let twiml = twilio::twiml_for(&bridge_of(&call), &caller_id(&st, &call)).unwrap_or_else(|e| {
         tracing::warn!(call = call.id, error = %e, "cannot bridge this call on Twilio");

@@ -783,6 +783,44 @@ async fn answering_machines_leave_their_leads_missed(app: TestApp) {
         let (app, admin) = (&app, &admin);
         async move { app.get(&format!("/api/leads/{lead}"), admin).await.1["lead"].clone() }
     };
+    // A campaign's call with a message to leave: said once the greeting ended.
+    let (left, _) = provider_call(
+        &app,
+        "twilio",
+        "CA00000000000000000000000000000054",
+        "+14155550354",
+    )
+    .await;
+    let mut tx = app.state.db.begin().await.unwrap();
+    calls::update_fields(
+        &mut tx,
+        left,
+        &calls::CallPatch {
+            metadata: Some(
+                json!({"bridge": {"agent": "+14155550999"}, "voicemail": "Call Acme <back>"}),
+            ),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (_, v) = twilio_post(
+        &app,
+        &format!("/webhooks/twilio/answer?call={left}"),
+        &[
+            ("CallSid", "CA00000000000000000000000000000054"),
+            ("CallStatus", "in-progress"),
+            ("AnsweredBy", "machine_end_beep"),
+        ],
+    )
+    .await;
+    let xml = v.as_str().unwrap();
+    assert!(
+        xml.ends_with("<Response><Say>Call Acme &lt;back&gt;</Say><Hangup/></Response>"),
+        "{xml}"
+    );
+
     for (sid, phone, verdict, want) in [
         (
             "CA00000000000000000000000000000051",

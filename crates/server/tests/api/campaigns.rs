@@ -87,9 +87,10 @@ async fn campaigns_hang_up_on_answering_machines() {
             .post(
                 "/plivo/create-campaign",
                 &admin,
-                // SQLite: the campaign's own choice; PostgreSQL: the server's default.
+                // SQLite: the campaign's own choice, with a message to leave; PostgreSQL: the
+                // server's default, hanging up.
                 if backend == Backend::Sqlite {
-                    json!({"campaignName": "Voicemail", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "maxConcurrentCalls": 6, "machineDetection": true})
+                    json!({"campaignName": "Voicemail", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "maxConcurrentCalls": 6, "machineDetection": true, "voicemailMessage": "  Please call Acme back  "})
                 } else {
                     json!({"campaignName": "Voicemail", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "maxConcurrentCalls": 6})
                 },
@@ -97,6 +98,8 @@ async fn campaigns_hang_up_on_answering_machines() {
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["data"]["machineDetection"], true, "{v}");
+        let message = (backend == Backend::Sqlite).then_some("Please call Acme back");
+        assert_eq!(v["data"]["voicemailMessage"], json!(message), "{v}");
         let id = v["campaignId"].as_str().unwrap().to_string();
         let start = Instant::now();
         loop {
@@ -118,7 +121,11 @@ async fn campaigns_hang_up_on_answering_machines() {
         }
         let machines = scalar(
             &app,
-            &format!("SELECT COUNT(*) FROM calls WHERE campaign_id = {id} AND answered_by = 'machine_start' AND duration_secs = 3"),
+            // The simulator: 3 s to detect; with a message, a 12 s greeting and 4 words.
+            &format!(
+                "SELECT COUNT(*) FROM calls WHERE campaign_id = {id} AND answered_by = 'machine_start' AND duration_secs = {}",
+                if message.is_some() { 17 } else { 3 }
+            ),
         )
         .await;
         assert_eq!(machines, 6, "{backend:?}");
@@ -158,6 +165,15 @@ async fn campaigns_hang_up_on_answering_machines() {
             .await;
         assert_eq!(v["data"]["machineDetection"], false, "{v}");
         let second = v["campaignId"].as_str().unwrap().to_string();
+        let long = "x".repeat(1001);
+        let (s, v) = app
+            .post(
+                "/plivo/update-campaign",
+                &admin,
+                json!({"campaignId": second, "voicemailMessage": long}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
         for bad in [json!("yes"), json!(1)] {
             let (s, v) = app
                 .post(
@@ -193,12 +209,22 @@ async fn campaigns_hang_up_on_answering_machines() {
             .post(
                 "/plivo/update-campaign",
                 &admin,
-                json!({"campaignId": second, "machineDetection": true}),
+                json!({"campaignId": second, "machineDetection": true, "voicemailMessage": "Hi"}),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["data"]["status"], "running", "{v}");
         assert_eq!(v["data"]["machineDetection"], true, "{v}");
+        assert_eq!(v["data"]["voicemailMessage"], "Hi", "{v}");
+        let (s, v) = app
+            .post(
+                "/plivo/update-campaign",
+                &admin,
+                json!({"campaignId": second, "voicemailMessage": ""}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["data"]["voicemailMessage"], Value::Null, "dropped: {v}");
     }
 }
 

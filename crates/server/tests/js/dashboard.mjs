@@ -447,6 +447,7 @@ try {
   await admin.type("#new-campaign [name=wssUrl]", "wss://bot.example.com/stream");
   await admin.type("#new-campaign [name=maxConcurrentCalls]", "2");
   await press(admin, "#new-campaign [name=machineDetection]");
+  await admin.type("#new-campaign [name=voicemailMessage]", "Hello from Acme, call us back");
   await press(admin, "#new-campaign button[type=submit]");
   await waitText(admin, "#campaigns tbody", plan.campaign);
   const campaignId = await admin.$eval("#campaigns tbody tr[data-id]", (r) => r.dataset.id);
@@ -479,6 +480,7 @@ try {
   await typeOver(admin, "#campaign-settings [name=maxConcurrentCalls]", "3");
   // Created hanging up on answering machines; no longer.
   check(await admin.$eval("#campaign-settings [name=machineDetection]", (i) => i.checked), "machine detection shown as chosen at creation");
+  check((await admin.$eval("#campaign-settings [name=voicemailMessage]", (i) => i.value)) === "Hello from Acme, call us back", "the message shown");
   await press(admin, "#campaign-settings [name=machineDetection]");
   await press(admin, "#campaign-settings button[type=submit]");
   await waitText(admin, "#toast", `${plan.campaignRenamed} saved.`);

@@ -18,6 +18,7 @@ pub fn dial() -> Dial {
         bridge: Bridge::None,
         agent_id: None,
         machine_detection: false,
+        voicemail: None,
     }
 }
 

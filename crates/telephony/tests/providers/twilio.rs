@@ -306,6 +306,38 @@ async fn twilio_originate_asks_for_machine_detection() {
     assert_eq!(ev.answered_by.as_deref(), Some("machine_end_beep"));
 }
 
+/// With a message to leave, Twilio is asked to wait for the greeting's end; the TwiML then
+/// says the message (escaped) and hangs up.
+#[tokio::test]
+async fn twilio_waits_for_the_greeting_to_leave_a_message() {
+    let server = MockServer::start().await;
+    let mut d = dial();
+    d.time_limit_secs = None;
+    d.machine_detection = true;
+    d.voicemail = Some("Call us back".into());
+    Mock::given(method("POST"))
+        .and(path(CALLS))
+        .and(FormIs(originate_form(&[(
+            "MachineDetection",
+            "DetectMessageEnd",
+        )])))
+        .respond_with(ResponseTemplate::new(201).set_body_json(call_json(CALL_SID, "queued")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client(&server).originate(&d).await.unwrap();
+    use switchboard_telephony::twilio::twiml_for_machine;
+    assert_eq!(
+        twiml_for_machine(Some("Tom & Jerry <3")),
+        "<Response><Say>Tom &amp; Jerry &lt;3</Say><Hangup/></Response>"
+    );
+    assert_eq!(
+        twiml_for_machine(Some("  ")),
+        "<Response><Hangup/></Response>"
+    );
+    assert_eq!(twiml_for_machine(None), "<Response><Hangup/></Response>");
+}
+
 #[tokio::test]
 async fn twilio_hangup_completes_then_cancels_a_ringing_call() {
     let server = MockServer::start().await;
