@@ -590,23 +590,6 @@ mod tests {
             .await
             .unwrap();
         let plain = sim.originate(&dial(2)).await.unwrap();
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-        let events = sink.0.lock().unwrap().clone();
-        let of = |id: &str, s: CallStatus| {
-            events
-                .iter()
-                .find(|e| e.provider_call_id == id && e.status == s)
-                .cloned()
-                .unwrap()
-        };
-        let d = &detected.provider_call_id;
-        assert_eq!(
-            of(d, CallStatus::Answered).answered_by.as_deref(),
-            Some(MACHINE)
-        );
-        let end = of(d, CallStatus::Completed);
-        assert_eq!(end.answered_by.as_deref(), Some(MACHINE));
-        assert_eq!(end.duration_secs, Some(DETECTION_SECS as i64));
         // With a message to leave: the greeting, then the message, then the end.
         let left = sim
             .originate(&Dial {
@@ -625,6 +608,14 @@ mod tests {
                 .cloned()
                 .unwrap()
         };
+        let d = &detected.provider_call_id;
+        assert_eq!(
+            of(d, CallStatus::Answered).answered_by.as_deref(),
+            Some(MACHINE)
+        );
+        let end = of(d, CallStatus::Completed);
+        assert_eq!(end.answered_by.as_deref(), Some(MACHINE));
+        assert_eq!(end.duration_secs, Some(DETECTION_SECS as i64));
         let left_end = of(&left.provider_call_id, CallStatus::Completed);
         assert_eq!(left_end.duration_secs, Some(18), "3 + 12 + 7 words / 2.5");
         assert_eq!(left_end.answered_by.as_deref(), Some(MACHINE));

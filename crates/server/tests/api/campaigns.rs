@@ -345,14 +345,7 @@ async fn campaign_settings_change_while_it_runs(app: TestApp) {
         ),
         "{v}"
     );
-    let (_, log) = app.get("/api/audit?entity=campaign", &admin).await;
-    let change = log["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "update")
-        .cloned()
-        .unwrap_or_else(|| panic!("{log}"));
+    let change = campaign_change(&app, &admin).await;
     assert_eq!(
         change["detail"]["max_concurrent"],
         json!([1, 3]),
@@ -424,6 +417,18 @@ pub async fn always_open(app: &TestApp, admin: &str) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+/// The newest change of a campaign in the audit log.
+pub async fn campaign_change(app: &TestApp, admin: &str) -> Value {
+    let (_, log) = app.get("/api/audit?entity=campaign", admin).await;
+    log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "update")
+        .cloned()
+        .unwrap_or_else(|| panic!("no campaign change in {log}"))
 }
 
 /// A list with `n` leads; returns the list id and the lead ids.

@@ -156,14 +156,7 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
         c["settings"]["voicemailMessage"], "Hello from Acme, call us back",
         "{c}"
     );
-    let (_, log) = app.get("/api/audit?entity=campaign", &admin).await;
-    let change = log["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "update")
-        .cloned()
-        .unwrap_or_default();
+    let change = crate::campaigns::campaign_change(&app, &admin).await;
     assert_eq!(
         change["detail"]["machine_detection"],
         json!([true, false]),

@@ -223,6 +223,19 @@ fn twilio_signature_extra_vector_and_negatives() {
 
 // ---- REST against a mock server -------------------------------------------------------------
 
+/// `d` placed, with exactly the form `expected`.
+async fn originates_with(d: &switchboard_telephony::Dial, expected: Vec<(String, String)>) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CALLS))
+        .and(FormIs(expected))
+        .respond_with(ResponseTemplate::new(201).set_body_json(call_json(CALL_SID, "queued")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client(&server).originate(d).await.unwrap();
+}
+
 /// The form every call is placed with (for `dial()`), then `extra`.
 fn originate_form(extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut form = pairs(&[
@@ -265,37 +278,19 @@ async fn twilio_originate_sends_the_form() {
 
 #[tokio::test]
 async fn twilio_originate_without_time_limit_omits_it() {
-    let server = MockServer::start().await;
     let mut d = dial();
     d.time_limit_secs = None;
-    let expected = originate_form(&[]);
-    Mock::given(method("POST"))
-        .and(path(CALLS))
-        .and(FormIs(expected))
-        .respond_with(ResponseTemplate::new(201).set_body_json(call_json(CALL_SID, "queued")))
-        .expect(1)
-        .mount(&server)
-        .await;
-    client(&server).originate(&d).await.unwrap();
+    originates_with(&d, originate_form(&[])).await;
 }
 
 /// Machine detection asked for: `MachineDetection=Enable` (synchronous: the voice URL is
 /// fetched with `AnsweredBy`).
 #[tokio::test]
 async fn twilio_originate_asks_for_machine_detection() {
-    let server = MockServer::start().await;
     let mut d = dial();
     d.time_limit_secs = None;
     d.machine_detection = true;
-    let expected = originate_form(&[("MachineDetection", "Enable")]);
-    Mock::given(method("POST"))
-        .and(path(CALLS))
-        .and(FormIs(expected))
-        .respond_with(ResponseTemplate::new(201).set_body_json(call_json(CALL_SID, "queued")))
-        .expect(1)
-        .mount(&server)
-        .await;
-    client(&server).originate(&d).await.unwrap();
+    originates_with(&d, originate_form(&[("MachineDetection", "Enable")])).await;
     // The verdict, read from a callback.
     let ev = switchboard_telephony::twilio::parse_status_callback(&pairs(&[
         ("CallSid", CALL_SID),
@@ -310,22 +305,15 @@ async fn twilio_originate_asks_for_machine_detection() {
 /// says the message (escaped) and hangs up.
 #[tokio::test]
 async fn twilio_waits_for_the_greeting_to_leave_a_message() {
-    let server = MockServer::start().await;
     let mut d = dial();
     d.time_limit_secs = None;
     d.machine_detection = true;
     d.voicemail = Some("Call us back".into());
-    Mock::given(method("POST"))
-        .and(path(CALLS))
-        .and(FormIs(originate_form(&[(
-            "MachineDetection",
-            "DetectMessageEnd",
-        )])))
-        .respond_with(ResponseTemplate::new(201).set_body_json(call_json(CALL_SID, "queued")))
-        .expect(1)
-        .mount(&server)
-        .await;
-    client(&server).originate(&d).await.unwrap();
+    originates_with(
+        &d,
+        originate_form(&[("MachineDetection", "DetectMessageEnd")]),
+    )
+    .await;
     use switchboard_telephony::twilio::twiml_for_machine;
     assert_eq!(
         twiml_for_machine(Some("Tom & Jerry <3")),
