@@ -27,6 +27,17 @@ pub fn cap(n: i64) -> Result<i64, &'static str> {
     }
 }
 
+/// A campaign's message for answering machines, trimmed: at most 1,000 characters; empty
+/// means none.
+pub fn voicemail_message(raw: &str) -> Result<&str, &'static str> {
+    let m = raw.trim();
+    if m.chars().count() > 1000 {
+        Err("voicemailMessage may be at most 1000 characters")
+    } else {
+        Ok(m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +53,9 @@ mod tests {
         assert!(cap(0).is_err() && cap(100_001).is_err() && cap(-5).is_err());
         assert!(has_ended("cancelled") && has_ended("failed") && has_ended("completed"));
         assert!(!has_ended("running") && !has_ended("paused"));
+        assert_eq!(voicemail_message("  Call us  "), Ok("Call us"));
+        assert_eq!(voicemail_message(" "), Ok(""));
+        assert!(voicemail_message(&"é".repeat(1000)).is_ok());
+        assert!(voicemail_message(&"x".repeat(1001)).is_err());
     }
 }

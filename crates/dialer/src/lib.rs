@@ -537,7 +537,7 @@ impl Engine {
                 &b,
                 "campaign",
                 Detection {
-                    on: camp.machine_detection.unwrap_or(self.cfg.machine_detection),
+                    on: camp.detects_machines(self.cfg.machine_detection),
                     voicemail: camp.voicemail_message.as_deref(),
                 },
                 t,

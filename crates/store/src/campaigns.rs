@@ -34,6 +34,14 @@ pub struct Campaign {
     pub voicemail_message: Option<String>,
 }
 
+impl Campaign {
+    /// Whether its calls detect answering machines: its own choice, else `default` (the
+    /// server's).
+    pub fn detects_machines(&self, default: bool) -> bool {
+        self.machine_detection.unwrap_or(default)
+    }
+}
+
 const COLUMNS: &str = "id, client_id, name, list_id, from_number, wss_url, status, max_concurrent, \
     total_contacts, current_index, owner_instance, heartbeat_at, created_by, started_at, paused_at, \
     paused_by, resumed_at, completed_at, last_activity_at, created_at, updated_at, machine_detection, voicemail_message";

@@ -118,7 +118,7 @@ pub async fn update(
         wss_url: wss_url.as_deref(),
         max_concurrent: max,
         machine_detection: b.machine_detection,
-        voicemail_message: voicemail_message.as_deref(),
+        voicemail_message,
     };
     let calls_change = from.is_some()
         || wss_url.is_some()
@@ -187,6 +187,7 @@ pub async fn update(
     tx.commit().await?;
     // A higher cap may let the engine place calls at once.
     st.wake_dialer();
+    let detects = after.detects_machines(st.config.dialer.machine_detection);
     Ok(Json(CampaignUpdated {
         success: true,
         message: "Campaign updated successfully".into(),
@@ -198,9 +199,7 @@ pub async fn update(
             from_number: after.from_number,
             wss_url: after.wss_url,
             max_concurrent_calls: after.max_concurrent,
-            machine_detection: after
-                .machine_detection
-                .unwrap_or(st.config.dialer.machine_detection),
+            machine_detection: detects,
             voicemail_message: after.voicemail_message,
             updated_at: ts(&after.updated_at),
         },

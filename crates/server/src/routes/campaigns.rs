@@ -112,22 +112,13 @@ pub struct CreateBody {
     voicemail_message: Option<String>,
 }
 
-/// A campaign's message for answering machines, checked: trimmed, at most 1000 characters;
-/// empty means none.
-pub fn voicemail(m: &Option<String>) -> ApiResult<Option<String>> {
-    let Some(m) = m else { return Ok(None) };
-    let m = m.trim();
-    if m.chars().count() > 1000 {
-        return Err(ApiError::bad_request(
-            "voicemailMessage may be at most 1000 characters",
-        ));
-    }
-    if m.contains('\0') {
-        return Err(ApiError::bad_request(
-            "voicemailMessage may not contain the NUL character",
-        ));
-    }
-    Ok(Some(m.to_string()))
+/// A campaign's message for answering machines as sent (`None` when left out), checked:
+/// trimmed, empty meaning none.
+pub fn voicemail(m: &Option<String>) -> ApiResult<Option<&str>> {
+    m.as_deref()
+        .map(campaign::voicemail_message)
+        .transpose()
+        .map_err(ApiError::bad_request)
 }
 
 /// A campaign just created (`POST /plivo/create-campaign`).
@@ -222,7 +213,7 @@ pub async fn create(
             created_by: p.user_id(),
             owner_instance: owner,
             machine_detection: b.machine_detection,
-            voicemail_message: voicemail_message.as_deref(),
+            voicemail_message,
         },
     )
     .await?;
@@ -244,6 +235,7 @@ pub async fn create(
     tx.commit().await?;
     st.wake_dialer();
     let id = camp.id.to_string();
+    let detects = camp.detects_machines(st.config.dialer.machine_detection);
     Ok(Json(CampaignCreated {
         success: true,
         message: "Campaign created successfully".into(),
@@ -257,9 +249,7 @@ pub async fn create(
             heartbeat: camp.heartbeat_at.as_ref().map(ts),
             created_at: ts(&camp.created_at),
             max_concurrent_calls: camp.max_concurrent,
-            machine_detection: camp
-                .machine_detection
-                .unwrap_or(st.config.dialer.machine_detection),
+            machine_detection: detects,
             voicemail_message: camp.voicemail_message,
         },
     }))
@@ -774,9 +764,7 @@ pub async fn dashboard(
                 from_number: c.from_number.clone(),
                 wss_url: c.wss_url.clone(),
                 max_concurrent_calls: c.max_concurrent,
-                machine_detection: c
-                    .machine_detection
-                    .unwrap_or(st.config.dialer.machine_detection),
+                machine_detection: c.detects_machines(st.config.dialer.machine_detection),
                 voicemail_message: c.voicemail_message.clone(),
             },
         });

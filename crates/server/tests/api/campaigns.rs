@@ -185,14 +185,21 @@ async fn campaigns_hang_up_on_answering_machines() {
             assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
             assert_eq!(v["success"], false, "{v}");
         }
-        let (s, v) = app
-            .post(
-                "/plivo/create-campaign",
-                &admin,
-                json!({"campaignName": "Bad", "listId": list2.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "machineDetection": "on"}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        // Refused at creation, in seed 003's shape, and nothing is created.
+        let before = scalar(&app, "SELECT COUNT(*) FROM campaigns").await;
+        for (field, bad) in [
+            ("machineDetection", json!("on")),
+            ("voicemailMessage", json!(5)),
+            ("voicemailMessage", json!("x".repeat(1001))),
+            ("voicemailMessage", json!("nul \u{0} here")),
+        ] {
+            let mut body = json!({"campaignName": "Bad", "listId": list2.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "machineDetection": true});
+            body[field] = bad;
+            let (s, v) = app.post("/plivo/create-campaign", &admin, body).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{field}: {v}");
+            assert_eq!(v["success"], false, "{v}");
+        }
+        assert_eq!(scalar(&app, "SELECT COUNT(*) FROM campaigns").await, before);
         let (s, v) = app
             .post(
                 "/plivo/update-campaign",
