@@ -193,6 +193,9 @@ pub struct LeadFacts {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// `next_attempt_at` is a call back people asked for, not a retry delay.
     pub callback: bool,
+    /// A call back kept for the lead's (active) agent: no dialer takes it but the call queue
+    /// bridging it to that agent.
+    pub kept_for_agent: bool,
     pub timezone: Option<Tz>,
     pub on_dnc: bool,
     pub in_live_call: bool,
@@ -336,6 +339,15 @@ pub fn verdict(
             }
         });
     }
+    if f.kept_for_agent {
+        b.push(Blocker {
+            code: "agent_callback",
+            message: "a call back kept for the lead's agent: batches and campaigns leave it to \
+                them, and the call queue bridges it to them alone once it is due"
+                .into(),
+            until: None,
+        });
+    }
     let (_, tomorrow) = day_bounds(now, tz);
     if f.attempts_today >= rules.max_attempts_per_day {
         b.push(Blocker {
@@ -429,6 +441,7 @@ mod tests {
             last_attempt_at: None,
             next_attempt_at: None,
             callback: false,
+            kept_for_agent: false,
             timezone: None,
             on_dnc: false,
             in_live_call: false,
@@ -516,6 +529,17 @@ mod tests {
         let v = verdict(&f, &s, &r, now);
         assert_eq!(v.blockers[0].code, "callback");
         assert_eq!(v.dialable_at, Some(now + Duration::minutes(5)));
+        // Kept for its agent: never dialable by the dialers, before its time or after.
+        f.kept_for_agent = true;
+        let v = verdict(&f, &s, &r, now);
+        let codes: Vec<_> = v.blockers.iter().map(|b| b.code).collect();
+        assert_eq!(codes, ["callback", "agent_callback"]);
+        assert!(!v.dialable);
+        assert_eq!(v.dialable_at, None);
+        let v = verdict(&f, &s, &r, now + Duration::minutes(6));
+        let codes: Vec<_> = v.blockers.iter().map(|b| b.code).collect();
+        assert_eq!(codes, ["agent_callback"]);
+        assert!(!v.dialable);
 
         // At night in Tehran, with the day's cap used: tomorrow's window.
         let night = utc("2026-05-04T18:00:00Z"); // 21:30 local

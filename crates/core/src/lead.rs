@@ -171,6 +171,42 @@ pub fn callback_needs_pending(status: LeadStatus) -> Result<(), String> {
     }
 }
 
+/// Who a call back is for (VICIdial's `ANYONE` and `USERONLY` call backs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackFor {
+    /// Any dialer may call the lead once it is due: batches, the call queue, campaigns.
+    Anyone,
+    /// Kept for the lead's agent: dialers leave it to them, and the call queue bridges it to
+    /// that agent only. While the lead has no active agent it is anyone's.
+    Agent,
+}
+
+impl CallbackFor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackFor::Anyone => "anyone",
+            CallbackFor::Agent => "agent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "anyone" => Some(CallbackFor::Anyone),
+            "agent" => Some(CallbackFor::Agent),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a call back for `whom` may be kept on a lead whose agent will be `agent`.
+pub fn callback_for_ok(whom: CallbackFor, agent: Option<i64>) -> Result<(), String> {
+    if whom == CallbackFor::Agent && agent.is_none() {
+        return Err("a call back for the agent needs a lead assigned to an agent".into());
+    }
+    Ok(())
+}
+
 /// Whether people may edit or delete a lead that carries `current`.
 pub fn people_may_edit(current: Option<Disposition>) -> Result<(), String> {
     match current {
@@ -253,6 +289,18 @@ mod tests {
                 .contains("year")
         );
         assert!(callback_needs_pending(LeadStatus::Pending).is_ok());
+        assert!(callback_for_ok(CallbackFor::Agent, Some(3)).is_ok());
+        assert!(callback_for_ok(CallbackFor::Anyone, None).is_ok());
+        assert!(
+            callback_for_ok(CallbackFor::Agent, None)
+                .unwrap_err()
+                .contains("assigned")
+        );
+        for w in [CallbackFor::Anyone, CallbackFor::Agent] {
+            assert_eq!(CallbackFor::parse(w.as_str()), Some(w));
+        }
+        assert_eq!(CallbackFor::parse(" Agent "), Some(CallbackFor::Agent));
+        assert_eq!(CallbackFor::parse("user_only"), None);
         for s in [
             LeadStatus::Claimed,
             LeadStatus::Failed,

@@ -410,13 +410,16 @@ impl Engine {
                 c.lead_status.as_str(),
                 "answered" | "transferred" | "failed"
             );
-            if c.deleted || c.on_dnc || finished {
+            // A call back kept for the lead's agent is theirs to make, whenever it is due.
+            if c.deleted || c.on_dnc || finished || c.kept_for_agent {
                 let why = if c.deleted {
                     "deleted"
                 } else if c.on_dnc {
                     "dnc"
-                } else {
+                } else if finished {
                     "finished"
+                } else {
+                    "agent_callback"
                 };
                 campaigns::set_contact(
                     &mut tx,
@@ -668,15 +671,46 @@ impl Engine {
             tx.commit().await?;
             return Ok(0);
         }
-        let picked = claim_queue(&mut tx, client_id, want, t, &schedule, &rules).await?;
-        if picked.is_empty() {
+        // Due call backs kept for a free agent go to that agent, before the queue's order.
+        let ids: Vec<i64> = agents.iter().map(|(id, _)| *id).collect();
+        let kept = dialer::agent_callbacks(&mut tx, client_id, &ids, t).await?;
+        let mut pairs: Vec<(Candidate, &(i64, String))> = Vec::new();
+        if !kept.is_empty() {
+            let per = attempts_by_lead(&mut tx, &kept, t).await?;
+            for c in kept {
+                if pairs.len() as i64 >= want {
+                    break;
+                }
+                let agent = agents
+                    .iter()
+                    .find(|(id, _)| Some(*id) == c.assigned_user_id);
+                let Some(agent) = agent else { continue };
+                // Not held back like the queue's own leads: that would make it anyone's.
+                if pairs.iter().any(|(_, a)| a.0 == agent.0)
+                    || hold(&c, t, &schedule, &rules, &per).is_some()
+                {
+                    continue;
+                }
+                pairs.push((c, agent));
+            }
+        }
+        let free: Vec<&(i64, String)> = agents
+            .iter()
+            .filter(|a| !pairs.iter().any(|(_, p)| p.0 == a.0))
+            .collect();
+        let rest = (want - pairs.len() as i64).min(free.len() as i64);
+        if rest > 0 {
+            let picked = claim_queue(&mut tx, client_id, rest, t, &schedule, &rules).await?;
+            pairs.extend(picked.into_iter().zip(free));
+        }
+        if pairs.is_empty() {
             tx.commit().await?;
             return Ok(0);
         }
-        let tokens = self.paced(picked.len() as i64);
+        let tokens = self.paced(pairs.len() as i64);
         let granted = dialer::take_slots(&mut tx, client_id, caps, tokens).await?;
         let mut created = Vec::new();
-        for (lead, (agent_id, phone)) in picked.iter().take(granted as usize).zip(agents.iter()) {
+        for (lead, (agent_id, phone)) in pairs.iter().take(granted as usize) {
             let b = Bridge::Agent {
                 number: phone.clone(),
             };
@@ -723,6 +757,48 @@ impl Engine {
     }
 }
 
+/// Each lead's attempts since the day before `t` began (enough for any zone's "today").
+async fn attempts_by_lead(
+    tx: &mut Tx,
+    leads: &[Candidate],
+    t: DateTime<Utc>,
+) -> Result<HashMap<i64, Vec<DateTime<Utc>>>, StoreError> {
+    let ids: Vec<i64> = leads.iter().map(|c| c.id).collect();
+    let (earliest, _) = day_bounds(t - chrono::Duration::days(1), chrono_tz::UTC);
+    let mut per: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
+    for (l, at) in dialer::attempts_since(tx, &ids, earliest).await? {
+        per.entry(l).or_default().push(at);
+    }
+    Ok(per)
+}
+
+/// Why a claimed lead may not be dialed at `t`, and until when: outside its calling window
+/// (`window`) or its day's attempts used (`cap`). `None`: it may be dialed.
+fn hold(
+    c: &Candidate,
+    t: DateTime<Utc>,
+    schedule: &Schedule,
+    rules: &RetryRules,
+    per: &HashMap<i64, Vec<DateTime<Utc>>>,
+) -> Option<(DateTime<Utc>, &'static str)> {
+    let tz: Option<Tz> = c.timezone.as_deref().and_then(|z| z.parse().ok());
+    if schedule.check(t, tz).is_err() {
+        let until = schedule
+            .next_open(t, tz)
+            .unwrap_or(t + chrono::Duration::days(1));
+        return Some((until, "window"));
+    }
+    let (day_start, tomorrow) = day_bounds(t, tz.unwrap_or(schedule.timezone));
+    let today = per
+        .get(&c.id)
+        .map(|v| v.iter().filter(|a| **a >= day_start).count())
+        .unwrap_or(0) as i64;
+    if today >= rules.max_attempts_per_day {
+        return Some((schedule.next_open(tomorrow, tz).unwrap_or(tomorrow), "cap"));
+    }
+    None
+}
+
 /// Claim up to `n` due leads of a client in queue order, checking each against the schedule
 /// (in the lead's zone) and the daily cap; leads that may not be dialed now are held back until
 /// they may (`window` or `cap`), so they stop blocking the head of the queue. The claimed
@@ -764,37 +840,16 @@ pub async fn claim_queue(
         if pool.is_empty() {
             break;
         }
-        let ids: Vec<i64> = pool.iter().map(|c| c.id).collect();
-        let (earliest, _) = day_bounds(t - chrono::Duration::days(1), chrono_tz::UTC);
-        let attempts = dialer::attempts_since(tx, &ids, earliest).await?;
-        let mut per: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
-        for (l, at) in attempts {
-            per.entry(l).or_default().push(at);
-        }
+        let per = attempts_by_lead(tx, &pool, t).await?;
         let mut held: HashMap<(DateTime<Utc>, &'static str), Vec<i64>> = HashMap::new();
         for c in pool {
             if out.len() as i64 >= n {
                 break;
             }
-            let tz: Option<Tz> = c.timezone.as_deref().and_then(|z| z.parse().ok());
-            if schedule.check(t, tz).is_err() {
-                let until = schedule
-                    .next_open(t, tz)
-                    .unwrap_or(t + chrono::Duration::days(1));
-                held.entry((until, "window")).or_default().push(c.id);
-                continue;
+            match hold(&c, t, schedule, rules, &per) {
+                Some(h) => held.entry(h).or_default().push(c.id),
+                None => out.push(c),
             }
-            let (day_start, tomorrow) = day_bounds(t, tz.unwrap_or(schedule.timezone));
-            let today = per
-                .get(&c.id)
-                .map(|v| v.iter().filter(|a| **a >= day_start).count())
-                .unwrap_or(0) as i64;
-            if today >= rules.max_attempts_per_day {
-                let until = schedule.next_open(tomorrow, tz).unwrap_or(tomorrow);
-                held.entry((until, "cap")).or_default().push(c.id);
-                continue;
-            }
-            out.push(c);
         }
         if held.is_empty() {
             break;

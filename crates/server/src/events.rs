@@ -922,6 +922,7 @@ pub fn callback_due(events: &Events, due: &switchboard_store::callbacks::DueCall
             "phoneNumber": lead.phone,
             "priority": lead.priority,
             "callbackAt": lead.callback_at().map(Ms),
+            "callbackFor": lead.callback_for().map(|w| w.as_str()),
             "assignedTo": lead.assigned_user_id,
             "notes": lead.notes,
             "timestamp": now(),

@@ -341,6 +341,8 @@ pub struct Contact {
     pub lead_status: String,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub leased_until: Option<DateTime<Utc>>,
+    /// A call back kept for the lead's agent holds it (`leads::kept_for_agent_sql`).
+    pub kept_for_agent: bool,
 }
 
 /// The next `limit` pending contacts in order; locked (skipping locked ones) on PostgreSQL.
@@ -356,9 +358,10 @@ pub async fn next_contacts(tx: &mut Tx, campaign_id: i64, limit: i64) -> Result<
          (l.deleted_at IS NOT NULL) AS deleted, \
          EXISTS (SELECT 1 FROM dnc WHERE dnc.phone = l.phone AND (dnc.client_id IS NULL OR dnc.client_id = l.client_id)) AS on_dnc, \
          EXISTS (SELECT 1 FROM calls c WHERE c.lead_id = l.id AND c.status IN ('initiated', 'ringing', 'answered')) AS in_call, \
-         l.status AS lead_status, l.next_attempt_at, l.leased_until \
+         l.status AS lead_status, l.next_attempt_at, l.leased_until, {kept} AS kept_for_agent \
          FROM campaign_leads cl JOIN leads l ON l.id = cl.lead_id \
-         WHERE cl.campaign_id = $1 AND cl.state = 'pending' ORDER BY cl.position LIMIT $2{lock}"
+         WHERE cl.campaign_id = $1 AND cl.state = 'pending' ORDER BY cl.position LIMIT $2{lock}",
+        kept = crate::leads::kept_for_agent_sql("l")
     ))
     .arg(campaign_id)
     .arg(limit)

@@ -389,8 +389,12 @@ pub async fn candidates(
         .arg(client_id)
         .arg(priority.as_str());
         if due {
+            // A call back kept for the lead's agent is theirs: only the queue's bridge to that
+            // agent takes it (`agent_callbacks`).
             q.push(" AND next_attempt_at IS NOT NULL AND next_attempt_at <= ")
-                .push_arg(at);
+                .push_arg(at)
+                .push(" AND NOT ")
+                .push(&crate::leads::kept_for_agent_sql("leads"));
         } else {
             q.push(" AND next_attempt_at IS NULL");
         }
@@ -417,6 +421,37 @@ pub async fn candidates(
         out.extend(part(false, rest).fetch_all::<Candidate>(&mut *tx).await?);
     }
     Ok(out)
+}
+
+/// Due call backs kept for one of `agents` (active operators), soonest first: the call queue
+/// bridges each to its own agent. Locked, skipping locked ones, on PostgreSQL.
+pub async fn agent_callbacks(
+    tx: &mut Tx,
+    client_id: i64,
+    agents: &[i64],
+    at: DateTime<Utc>,
+) -> Result<Vec<Candidate>> {
+    if agents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = sql(
+        "SELECT id, phone, priority, timezone, assigned_user_id, created_at, next_attempt_at FROM leads \
+         WHERE client_id = $1 AND status = 'pending' AND deleted_at IS NULL \
+         AND wait_reason = 'agent_callback' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $2 \
+         AND assigned_user_id IN ",
+    )
+    .arg(client_id)
+    .arg(at);
+    q.push_list(agents.iter().copied());
+    q.push(
+        " AND NOT EXISTS (SELECT 1 FROM dnc WHERE dnc.phone = leads.phone AND (dnc.client_id IS NULL OR dnc.client_id = leads.client_id)) \
+         AND NOT EXISTS (SELECT 1 FROM calls WHERE calls.lead_id = leads.id AND calls.status IN ('initiated', 'ringing', 'answered')) \
+         ORDER BY next_attempt_at, id",
+    );
+    if tx.backend() == Backend::Postgres {
+        q.push(" FOR UPDATE SKIP LOCKED");
+    }
+    q.fetch_all(tx).await
 }
 
 /// Attempt start times since `since` for each of `leads` (daily caps).

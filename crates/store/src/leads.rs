@@ -5,6 +5,7 @@ use futures_util::stream::BoxStream;
 use serde::Serialize;
 use sqlx::types::Json;
 use switchboard_core::Priority;
+use switchboard_core::lead::CallbackFor;
 
 use crate::{AsExec, Backend, Db, Result, Sql, now, sql};
 
@@ -37,9 +38,40 @@ pub struct Lead {
 impl Lead {
     /// The call back people set, while it holds the lead.
     pub fn callback_at(&self) -> Option<DateTime<Utc>> {
-        self.next_attempt_at
-            .filter(|_| self.wait_reason.as_deref() == Some("callback"))
+        self.callback_for().and(self.next_attempt_at)
     }
+
+    /// Who the call back that holds the lead is for, if one does.
+    pub fn callback_for(&self) -> Option<CallbackFor> {
+        match self.wait_reason.as_deref() {
+            Some(CALLBACK) => Some(CallbackFor::Anyone),
+            Some(AGENT_CALLBACK) => Some(CallbackFor::Agent),
+            _ => None,
+        }
+        .filter(|_| self.next_attempt_at.is_some())
+    }
+}
+
+/// `wait_reason` of a call back for anyone.
+pub const CALLBACK: &str = "callback";
+/// `wait_reason` of a call back kept for the lead's agent.
+pub const AGENT_CALLBACK: &str = "agent_callback";
+
+fn wait_reason_of(whom: CallbackFor) -> &'static str {
+    match whom {
+        CallbackFor::Anyone => CALLBACK,
+        CallbackFor::Agent => AGENT_CALLBACK,
+    }
+}
+
+/// SQL true when the lead `l` (a table alias) holds a call back kept for its agent and that
+/// agent is active: no dialer takes such a lead but the call queue bridging it to that agent.
+/// A lead without an agent, or whose agent was deactivated, is anyone's again. Never NULL.
+pub fn kept_for_agent_sql(l: &str) -> String {
+    format!(
+        "(COALESCE({l}.wait_reason, '') = '{AGENT_CALLBACK}' AND EXISTS (SELECT 1 FROM users kept \
+         WHERE kept.id = {l}.assigned_user_id AND kept.is_active))"
+    )
 }
 
 pub const COLUMNS: &str = "leads.id, leads.client_id, leads.list_id, leads.phone, leads.name, \
@@ -292,10 +324,10 @@ impl LeadFilter {
         }
         match self.callback {
             Some(true) => {
-                q.push(" AND leads.wait_reason = 'callback' AND leads.next_attempt_at IS NOT NULL");
+                q.push(" AND leads.wait_reason IN ('callback', 'agent_callback') AND leads.next_attempt_at IS NOT NULL");
             }
             Some(false) => {
-                q.push(" AND (leads.wait_reason IS NULL OR leads.wait_reason <> 'callback')");
+                q.push(" AND (leads.wait_reason IS NULL OR leads.wait_reason NOT IN ('callback', 'agent_callback'))");
             }
             None => {}
         }
@@ -559,6 +591,9 @@ pub struct LeadPatch {
     /// When people asked the lead to be called next (a call back); `Some(None)`: no longer.
     /// The dialer calls it no sooner (and still only inside its calling window).
     pub callback_at: Option<Option<DateTime<Utc>>>,
+    /// Who the call back is for: with `callback_at`, the new call back's (anyone's when
+    /// `None`); alone, it changes the call back the lead holds (and nothing when none does).
+    pub callback_for: Option<CallbackFor>,
 }
 
 impl LeadPatch {
@@ -577,6 +612,7 @@ impl LeadPatch {
             ("assigned_user_id", self.assigned_user_id.is_some()),
             ("notes", self.notes.is_some()),
             ("callback_at", self.callback_at.is_some()),
+            ("callback_for", self.callback_for.is_some()),
         ]
         .into_iter()
         .filter_map(|(f, set)| set.then_some(f))
@@ -596,6 +632,7 @@ impl LeadPatch {
             && self.assigned_user_id.is_none()
             && self.notes.is_none()
             && self.callback_at.is_none()
+            && self.callback_for.is_none()
     }
 }
 
@@ -645,8 +682,20 @@ pub async fn update(
     if let Some(v) = &p.callback_at {
         // Held apart from the dialer's own waits ('window', 'cap', 'retry'), which it clears
         // or replaces by itself.
+        let whom = p.callback_for.unwrap_or(CallbackFor::Anyone);
         set(&mut q, "next_attempt_at", (*v).into());
-        set(&mut q, "wait_reason", v.map(|_| "callback").into());
+        set(
+            &mut q,
+            "wait_reason",
+            v.map(|_| wait_reason_of(whom)).into(),
+        );
+    } else if let Some(whom) = p.callback_for {
+        q.push(", wait_reason = CASE WHEN wait_reason IN ('callback', 'agent_callback') THEN ")
+            .push_arg(wait_reason_of(whom))
+            .push(" ELSE wait_reason END");
+    } else if p.assigned_user_id == Some(None) {
+        // A lead with no agent has no call back kept for one.
+        q.push(", wait_reason = CASE WHEN wait_reason = 'agent_callback' THEN 'callback' ELSE wait_reason END");
     }
     q.push(" WHERE client_id = ")
         .push_arg(client_id)

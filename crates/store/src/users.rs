@@ -175,7 +175,16 @@ pub async fn update(ex: &mut impl AsExec, id: i64, p: &UserPatch) -> Result<Opti
         .push_arg(id)
         .push(" RETURNING ")
         .push(COLUMNS);
-    q.fetch_optional(ex).await
+    let user: Option<User> = q.fetch_optional(&mut *ex).await?;
+    if user.is_some() && p.is_active == Some(false) {
+        // Call backs kept for a deactivated agent are anyone's now (the dialers would take
+        // them anyway: `leads::kept_for_agent_sql`); said so in the leads too.
+        sql("UPDATE leads SET wait_reason = 'callback' WHERE assigned_user_id = $1 AND wait_reason = 'agent_callback'")
+            .arg(id)
+            .execute(ex)
+            .await?;
+    }
+    Ok(user)
 }
 
 /// End every session of user `id` (their tokens are refused from now on); the user as it is

@@ -250,38 +250,31 @@ impl Simulator {
     }
 
     /// Play one call: initiated, ringing, then its planned ending — or an early one if hung up.
-    async fn play(
-        self,
-        id: String,
-        reference: String,
-        to: String,
-        plan: Plan,
-        detect: bool,
-        voicemail: Option<String>,
-        mut hangup: oneshot::Receiver<()>,
-    ) {
+    async fn play(self, id: String, dial: Dial, plan: Plan, mut hangup: oneshot::Receiver<()>) {
+        let (reference, to) = (&dial.reference, &dial.to);
+        let (detect, voicemail) = (dial.machine_detection, &dial.voicemail);
         let sink = self.inner.sink.clone();
-        sink.deliver(event(&id, &reference, &to, CallStatus::Initiated, None))
+        sink.deliver(event(&id, reference, to, CallStatus::Initiated, None))
             .await;
         if plan.outcome == CallStatus::Failed {
-            sink.deliver(event(&id, &reference, &to, CallStatus::Failed, Some(0)))
+            sink.deliver(event(&id, reference, to, CallStatus::Failed, Some(0)))
                 .await;
             self.finish(&id, CallStatus::Failed, 0);
             return;
         }
-        sink.deliver(event(&id, &reference, &to, CallStatus::Ringing, None))
+        sink.deliver(event(&id, reference, to, CallStatus::Ringing, None))
             .await;
         self.set_status(&id, CallStatus::Ringing);
         tokio::select! {
             _ = tokio::time::sleep(self.scaled(plan.ring_secs)) => {}
             _ = &mut hangup => {
-                sink.deliver(event(&id, &reference, &to, CallStatus::Canceled, Some(0))).await;
+                sink.deliver(event(&id, reference, to, CallStatus::Canceled, Some(0))).await;
                 self.finish(&id, CallStatus::Canceled, 0);
                 return;
             }
         }
         if plan.outcome != CallStatus::Completed {
-            sink.deliver(event(&id, &reference, &to, plan.outcome, Some(0)))
+            sink.deliver(event(&id, reference, to, plan.outcome, Some(0)))
                 .await;
             self.finish(&id, plan.outcome, 0);
             return;
@@ -290,10 +283,10 @@ impl Simulator {
         // Detection gives its verdict as the call is answered; a machine is hung up at once
         // (the few seconds detection takes are its talk time).
         let verdict = detect.then_some(if plan.machine { MACHINE } else { "human" });
-        let mut picked_up = event(&id, &reference, &to, CallStatus::Answered, None);
+        let mut picked_up = event(&id, reference, to, CallStatus::Answered, None);
         picked_up.answered_by = verdict.map(str::to_owned);
         sink.deliver(picked_up).await;
-        let talk_secs = match (detect && plan.machine, &voicemail) {
+        let talk_secs = match (detect && plan.machine, voicemail) {
             // A message left: about two and a half words a second, after the greeting.
             (true, Some(m)) => {
                 DETECTION_SECS + GREETING_SECS + m.split_whitespace().count() as f64 / 2.5
@@ -313,7 +306,7 @@ impl Simulator {
             _ = &mut hangup => answered.elapsed().as_secs_f64() * self.inner.config.time_scale,
         };
         let secs = talked.round() as i64;
-        let mut ended = event(&id, &reference, &to, CallStatus::Completed, Some(secs));
+        let mut ended = event(&id, reference, to, CallStatus::Completed, Some(secs));
         ended.answered_by = verdict.map(str::to_owned);
         sink.deliver(ended).await;
         self.finish(&id, CallStatus::Completed, secs);
@@ -362,15 +355,7 @@ impl Provider for Simulator {
                     hangup: Some(tx),
                 },
             );
-        tokio::spawn(self.clone().play(
-            id.clone(),
-            dial.reference.clone(),
-            dial.to.clone(),
-            plan,
-            dial.machine_detection,
-            dial.voicemail.clone(),
-            rx,
-        ));
+        tokio::spawn(self.clone().play(id.clone(), dial.clone(), plan, rx));
         Ok(Placed {
             provider_call_id: id,
             status: CallStatus::Initiated,

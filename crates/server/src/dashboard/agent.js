@@ -114,6 +114,8 @@ function showWork(root, { user, onEvent }) {
         table(
           [
             ["When", (l) => [when(l.callback_at), new Date(l.callback_at) <= new Date() ? [" ", badge("due")] : null]],
+            // Kept for them: no dialer takes it; otherwise the dialers may reach it first.
+            ["For", (l) => (l.callback_for === "agent" ? "you only" : "anyone")],
             ["Lead", (l) => l.name ?? "—"],
             ["Phone", (l) => l.phone],
             ["", (l) => h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call")],

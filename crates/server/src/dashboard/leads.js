@@ -125,6 +125,11 @@ export function showLeads(root) {
         field("Notes", h("input", { name: "notes", value: lead.notes ?? "", maxlength: 2000 })),
         // In this browser's time; the dialer calls no sooner, and only inside the calling window.
         field("Call back at", h("input", { name: "callback", type: "datetime-local", value: localInput(lead.callback_at) })),
+        // Kept for the agent: no dialer takes it; the call queue bridges it to them alone.
+        field(
+          "Who calls back",
+          h("select", { name: "callbackFor" }, options([["anyone", "Anyone (the dialers)"], ["agent", "Only the lead's agent"]], lead.callback_for ?? "anyone")),
+        ),
       ),
       h(
         "div",
@@ -167,9 +172,12 @@ export function showLeads(root) {
         // A call back puts the lead back in the queue for that time; cleared, it is dropped.
         if (f.callback.value && f.callback.value !== localInput(lead.callback_at)) {
           body.callback_at = new Date(f.callback.value).toISOString();
+          body.callback_for = f.callbackFor.value;
           body.status = "pending";
         } else if (!f.callback.value && lead.callback_at) {
           body.callback_at = null;
+        } else if (f.callback.value && f.callbackFor.value !== lead.callback_for) {
+          body.callback_for = f.callbackFor.value;
         }
         await api.put(`/api/leads/${lead.id}`, body);
         toast("Lead saved.", "ok");

@@ -570,12 +570,14 @@ pub async fn explain(
     .fetch_optional(&mut rd)
     .await?;
     let lead = lead.ok_or_else(|| ApiError::not_found("lead"))?;
-    let extra: (Option<DateTime<Utc>>, Option<String>, Option<String>) = switchboard_store::sql(
-        "SELECT leased_until, batch_id, wait_reason FROM leads WHERE id = $1",
-    )
-    .arg(id)
-    .fetch_one(&mut rd)
-    .await?;
+    let extra: (Option<DateTime<Utc>>, Option<String>, Option<String>, bool) =
+        switchboard_store::sql(&format!(
+            "SELECT leased_until, batch_id, wait_reason, {} FROM leads WHERE id = $1",
+            switchboard_store::leads::kept_for_agent_sql("leads")
+        ))
+        .arg(id)
+        .fetch_one(&mut rd)
+        .await?;
     let settings = dialer::settings(&mut rd, client).await?;
     let on_dnc = switchboard_store::dnc::is_blocked(&mut rd, client, &lead.phone).await?;
     let live: Option<(i64,)> = switchboard_store::sql(
@@ -603,7 +605,8 @@ pub async fn explain(
         next_attempt_at: lead
             .next_attempt_at
             .filter(|_| !matches!(extra.2.as_deref(), Some("window") | Some("cap"))),
-        callback: extra.2.as_deref() == Some("callback"),
+        callback: lead.callback_at().is_some(),
+        kept_for_agent: extra.3,
         timezone: tz,
         on_dnc,
         in_live_call: live.is_some(),

@@ -4,7 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use switchboard_core::lead::{DispositionInput, normalize_tag, people_may_edit};
+use switchboard_core::lead::{
+    CallbackFor, DispositionInput, callback_for_ok, normalize_tag, people_may_edit,
+};
 use switchboard_core::{Disposition, LeadStatus, PageRequest, Priority};
 use switchboard_store::audit::{self, AuditEntry};
 use switchboard_store::leads::{self, LeadFilter, LeadPatch, LeadSort, NewLead};
@@ -536,6 +538,12 @@ pub struct LeadBody {
     #[serde(default, deserialize_with = "nullable", alias = "callbackAt")]
     #[schema(value_type = Option<String>, format = DateTime, nullable)]
     callback_at: Option<Option<String>>,
+    /// Who calls back: `anyone` (the default: any dialer, once it is due) or `agent` (kept for
+    /// the lead's agent: reminded, and bridged to them alone by the call queue). Sent without
+    /// `callback_at`, it changes the call back the lead holds.
+    #[serde(default, alias = "callbackFor")]
+    #[schema(value_type = Option<String>, example = "agent")]
+    callback_for: Option<String>,
 }
 
 /// A call back time: ISO 8601 with an offset, within the next year (the core's rule).
@@ -581,8 +589,21 @@ async fn lead_patch(
             .callback_at
             .map(|c| c.as_deref().map(callback_time).transpose())
             .transpose()?,
+        callback_for: b
+            .callback_for
+            .as_deref()
+            .map(|w| {
+                CallbackFor::parse(w)
+                    .ok_or_else(|| ApiError::bad_request("callback_for must be anyone or agent"))
+            })
+            .transpose()?,
         ..Default::default()
     };
+    if p.callback_for.is_some() && p.callback_at == Some(None) {
+        return Err(ApiError::bad_request(
+            "callback_for goes with a call back, and callback_at null drops it",
+        ));
+    }
     if let Some(ph) = &b.phone {
         p.phone = Some(
             st.phones
@@ -719,10 +740,17 @@ pub async fn create_lead(
         assigned_user_id: patch.assigned_user_id.flatten(),
         notes: patch.notes.clone().flatten(),
     };
+    if let Some(whom) = patch.callback_for {
+        if patch.callback_at.is_none() {
+            return Err(ApiError::bad_request("callback_for goes with callback_at"));
+        }
+        callback_for_ok(whom, new.assigned_user_id).map_err(ApiError::conflict)?;
+    }
     let mut lead = leads::create(&mut tx, p.client_id(), &new).await?;
     if let Some(Some(at)) = patch.callback_at {
         let callback = LeadPatch {
             callback_at: Some(Some(at)),
+            callback_for: patch.callback_for,
             ..Default::default()
         };
         lead = leads::update(&mut tx, p.client_id(), lead.id, &callback)
@@ -769,7 +797,7 @@ pub async fn update_lead(
     }
     people_may_edit(lead.disposition.as_deref().and_then(Disposition::parse))
         .map_err(ApiError::conflict)?;
-    let patch = lead_patch(&st, &mut tx, p.client_id(), b).await?;
+    let mut patch = lead_patch(&st, &mut tx, p.client_id(), b).await?;
     if patch.is_empty() {
         return Err(ApiError::bad_request("nothing to change"));
     }
@@ -782,6 +810,19 @@ pub async fn update_lead(
             LeadStatus::parse(status).ok_or_else(ApiError::internal)?,
         )
         .map_err(ApiError::conflict)?;
+    }
+    if let Some(whom) = patch.callback_for {
+        if patch.callback_at.is_none() && lead.callback_at().is_none() {
+            return Err(ApiError::conflict(
+                "the lead holds no call back; send callback_at with callback_for",
+            ));
+        }
+        let agent = patch.assigned_user_id.unwrap_or(lead.assigned_user_id);
+        callback_for_ok(whom, agent).map_err(ApiError::conflict)?;
+    } else if matches!(patch.callback_at, Some(Some(_))) {
+        // A call back moved to another time stays whose it was, while the lead keeps an agent.
+        let agent = patch.assigned_user_id.unwrap_or(lead.assigned_user_id);
+        patch.callback_for = lead.callback_for().filter(|_| agent.is_some());
     }
     let before = lead;
     let lead = leads::update(&mut tx, p.client_id(), id, &patch)

@@ -113,6 +113,10 @@ pub struct LeadView {
     /// The call back people set (`next_attempt_at`, when it is one); null otherwise.
     #[schema(format = DateTime)]
     pub callback_at: Option<String>,
+    /// Whose that call back is: `anyone`, or `agent` (kept for the lead's agent); null when
+    /// no call back holds the lead.
+    #[schema(value_type = Option<String>, example = "agent")]
+    pub callback_for: Option<&'static str>,
     pub notes: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -139,6 +143,7 @@ pub fn lead_view(l: &Lead) -> LeadView {
         last_attempt_at: l.last_attempt_at.as_ref().map(ts),
         next_attempt_at: l.next_attempt_at.as_ref().map(ts),
         callback_at: l.callback_at().as_ref().map(ts),
+        callback_for: l.callback_for().map(|w| w.as_str()),
         notes: l.notes.clone(),
         created_at: ts(&l.created_at),
         updated_at: ts(&l.updated_at),

@@ -23,6 +23,7 @@ both!(
     custom_retry_rules_are_honoured,
     explain_says_why_a_lead_is_not_next,
     a_call_back_holds_a_lead_until_its_time,
+    a_call_back_for_the_agent_is_kept_for_them,
 );
 
 both_configured!(
@@ -1499,6 +1500,189 @@ async fn custom_retry_rules_are_honoured(app: TestApp) {
 }
 
 // ---- explain ----
+
+/// A call back for the lead's agent (`callback_for: "agent"`): no batch hands the lead out,
+/// before its time or after, and `explain` says why; it moves with a new time, becomes
+/// anyone's when the lead loses its agent or the agent is deactivated. Refusals change nothing.
+async fn a_call_back_for_the_agent_is_kept_for_them(app: TestApp) {
+    let admin = app.admin().await;
+    open_now(&app, &admin).await;
+    // What holds the lead back from batches (the paused call queue aside).
+    let held =
+        |e: &Value| -> Vec<String> { codes(e).into_iter().filter(|c| c != "paused").collect() };
+    let key = dialer_key(&app, &admin).await;
+    let (ann, ann_token) = app.user(&admin, "ann", "operator", None).await;
+    let (bob, _) = app.user(&admin, "bob", "operator", None).await;
+    let due = now_s() + Duration::seconds(2);
+    let (s, v) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550230", "assigned_user_id": ann, "callbackAt": iso(due), "callbackFor": "agent"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let kept = v["lead"]["id"].as_i64().unwrap();
+    assert_eq!(v["lead"]["callback_for"], "agent", "{v}");
+    assert_eq!(time(&v["lead"]["callback_at"]), due, "{v}");
+    let (s, v) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550231", "callback_at": iso(due)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let anyones = v["lead"]["id"].as_i64().unwrap();
+    assert_eq!(v["lead"]["callback_for"], "anyone", "the default: {v}");
+    assert_eq!(
+        get_lead(&app, &admin, app.lead(&admin, "+14155550232").await).await["callback_for"],
+        Value::Null
+    );
+    // An agent's lead with no call back is anyone's to dial.
+    let (s, v) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550235", "assigned_user_id": bob}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let bobs = v["lead"]["id"].as_i64().unwrap();
+    assert_eq!(explain(&app, &admin, bobs).await["dialable"], true);
+
+    // Refused, nothing made or changed.
+    let path = format!("/api/leads/{kept}");
+    for (body, want) in [
+        (json!({"callback_for": "someone"}), StatusCode::BAD_REQUEST),
+        (json!({"callback_for": 1}), StatusCode::BAD_REQUEST),
+        (
+            json!({"callback_for": "agent", "callback_at": null}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"callback_for": "agent", "assigned_user_id": null}),
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        let (s, v) = app.patch(&path, &admin, body.clone()).await;
+        assert_eq!(s, want, "{body}: {v}");
+    }
+    let (s, v) = app
+        .patch(
+            &format!("/api/leads/{anyones}"),
+            &admin,
+            json!({"callback_for": "agent"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "nobody's lead: {v}");
+    let plain = app.lead(&admin, "+14155550233").await;
+    let (s, v) = app
+        .patch(
+            &format!("/api/leads/{plain}"),
+            &admin,
+            json!({"callback_for": "anyone"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "no call back to change: {v}");
+    let (s, v) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550234", "callback_at": iso(due), "callback_for": "agent"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, v) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+14155550234", "assigned_user_id": ann, "callback_for": "agent"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (_, v) = app.get("/api/leads?search=4155550234", &admin).await;
+    assert_eq!(v["pagination"]["total"], 0, "{v}");
+    let lead = get_lead(&app, &admin, kept).await;
+    assert_eq!(
+        (
+            lead["callback_for"].as_str(),
+            lead["assigned_user_id"].as_i64()
+        ),
+        (Some("agent"), Some(ann))
+    );
+
+    // Due: the batches take anyone's call back, never the agent's.
+    tokio::time::sleep(
+        (due - Utc::now()).to_std().unwrap_or_default() + std::time::Duration::from_millis(300),
+    )
+    .await;
+    let batch = ids(&next_batch(&app, &key, "?size=10").await);
+    assert!(
+        batch.contains(&anyones) && batch.contains(&bobs),
+        "{batch:?}"
+    );
+    assert!(!batch.contains(&kept), "{batch:?}");
+    let e = explain(&app, &admin, kept).await;
+    assert_eq!(e["dialable"], false, "{e}");
+    assert_eq!(e["dialable_at"], Value::Null, "{e}");
+    assert_eq!(held(&e), ["agent_callback"], "{e}");
+    // Listed among the agent's call backs.
+    let (_, v) = app
+        .get(&format!("/api/leads?callback=true&agent_id={ann}"), &admin)
+        .await;
+    assert_eq!(v["leads"][0]["id"], kept, "{v}");
+
+    // The agent moves it: still theirs. Given to bob: bob's. Given to nobody: anyone's.
+    let later = now_s() + Duration::hours(1);
+    let (s, v) = app
+        .patch(&path, &ann_token, json!({"callback_at": iso(later)}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["lead"]["callback_for"], "agent", "{v}");
+    assert_eq!(
+        held(&explain(&app, &admin, kept).await),
+        ["callback", "agent_callback"]
+    );
+    let (s, v) = app
+        .patch(&path, &admin, json!({"assigned_user_id": bob}))
+        .await;
+    assert_eq!(
+        (s, v["lead"]["callback_for"].as_str()),
+        (StatusCode::OK, Some("agent")),
+        "{v}"
+    );
+    let (s, v) = app
+        .patch(&path, &admin, json!({"assigned_user_id": null}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["lead"]["callback_for"], "anyone", "{v}");
+    assert_eq!(time(&v["lead"]["callback_at"]), later, "{v}");
+    assert_eq!(held(&explain(&app, &admin, kept).await), ["callback"]);
+
+    // Kept for ann again, then ann is deactivated: anyone's, and handed out once due.
+    let soon = now_s() + Duration::seconds(2);
+    let (s, v) = app
+        .patch(
+            &path,
+            &admin,
+            json!({"assigned_user_id": ann, "callback_at": iso(soon), "callback_for": "agent"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["lead"]["callback_for"].as_str()),
+        (StatusCode::OK, Some("agent")),
+        "{v}"
+    );
+    let (s, v) = app.delete(&format!("/api/users/{ann}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(get_lead(&app, &admin, kept).await["callback_for"], "anyone");
+    tokio::time::sleep(
+        (soon - Utc::now()).to_std().unwrap_or_default() + std::time::Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(ids(&next_batch(&app, &key, "?size=10").await), [kept]);
+}
 
 /// People set when a lead is to be called back: no batch hands it out before, `explain` says
 /// why and until when, and dropping it makes the lead next again. Only a pending lead takes

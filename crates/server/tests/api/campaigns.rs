@@ -53,6 +53,7 @@ both_dial!(
     campaign_routes_validate_in_seed_003_shape,
     queue_dials_by_priority_through_free_agents,
     campaign_settings_change_while_it_runs,
+    a_call_back_for_the_agent_goes_to_them,
 );
 
 /// A campaign with machine detection on (its own `machineDetection`, or the server's
@@ -908,6 +909,97 @@ async fn campaign_routes_validate_in_seed_003_shape(app: TestApp) {
             "{c}"
         );
     }
+}
+
+/// A call back kept for its agent: a campaign over its lead skips it; once due, the call queue
+/// bridges it to that agent, although another free agent comes first in the queue's order.
+async fn a_call_back_for_the_agent_goes_to_them(app: TestApp) {
+    let admin = app.admin().await;
+    always_open(&app, &admin).await;
+    let mut agents = Vec::new();
+    for (name, phone) in [("bob", "+14155559911"), ("ann", "+14155559912")] {
+        let (s, v) = app
+            .post("/api/users", &admin, json!({"username": name, "password": "password-123", "role": "operator", "phone_number": phone}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        agents.push(v["user"]["id"].as_i64().unwrap());
+    }
+    let (bob, ann) = (agents[0], agents[1]);
+    let (list, leads) = list_with(&app, &admin, "kept", 2).await;
+    // Whole seconds, as stored on both databases.
+    let due = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 3, 0).unwrap();
+    let (s, v) = app
+        .patch(
+            &format!("/api/leads/{}", leads[0]),
+            &admin,
+            json!({"assigned_user_id": ann, "callback_at": due.to_rfc3339(), "callback_for": "agent"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app
+        .post(
+            "/plivo/create-campaign",
+            &admin,
+            json!({"campaignName": "Kept", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let id = v["campaignId"].as_str().unwrap().to_string();
+    wait_status(&app, &admin, &id, "completed", Duration::from_secs(60)).await;
+    let (state, note): (String, Option<String>) =
+        switchboard_store::sql("SELECT state, note FROM campaign_leads WHERE lead_id = $1")
+            .arg(leads[0])
+            .fetch_one(&mut app.state.db.read().await.unwrap())
+            .await
+            .unwrap();
+    assert_eq!(
+        (state.as_str(), note.as_deref()),
+        ("skipped", Some("agent_callback"))
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            &format!("SELECT COUNT(*) FROM calls WHERE lead_id = {}", leads[0])
+        )
+        .await,
+        0
+    );
+
+    let (s, v) = app
+        .post(
+            "/api/admin/system/control",
+            &admin,
+            json!({"action": "resume_queue"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let start = Instant::now();
+    let call = loop {
+        let row: Option<(Option<i64>, chrono::DateTime<chrono::Utc>)> =
+            switchboard_store::sql("SELECT user_id, started_at FROM calls WHERE lead_id = $1")
+                .arg(leads[0])
+                .fetch_optional(&mut app.state.db.read().await.unwrap())
+                .await
+                .unwrap();
+        if let Some(r) = row {
+            break r;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the call back was not called"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        call.0,
+        Some(ann),
+        "bridged to its own agent, not to bob ({bob})"
+    );
+    assert!(
+        call.1 >= due,
+        "called at {} before it was due at {due}",
+        call.1
+    );
 }
 
 async fn queue_dials_by_priority_through_free_agents(app: TestApp) {

@@ -339,15 +339,20 @@ try {
     const pad = (n) => String(n).padStart(2, "0");
     el.value = `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}T10:30`;
   });
+  // Kept for the operator: no dialer takes it.
+  await admin.select("#lead-form [name=callbackFor]", "agent");
   await press(admin, "#lead-form button[type=submit]");
   await admin.waitForFunction(() => !document.querySelector("#lead-form"), { timeout: WAIT });
   await waitText(admin, "#leads tbody", plan.operator.login);
   await press(admin, "#leads [data-edit]");
   await waitText(admin, "#lead-next", "a call back is scheduled");
+  await waitText(admin, "#lead-next", "kept for the lead's agent");
   check((await admin.$eval("#lead-form [name=callback]", (el) => el.value)).endsWith("T10:30"), "the call back is shown in the form");
+  check((await admin.$eval("#lead-form [name=callbackFor]", (el) => el.value)) === "agent", "whose call back it is is shown in the form");
   say("lead edited", { next: await text(admin, "#lead-next") });
   // The operator it was given to sees the call back among theirs.
   await waitText(op, "#my-callbacks tbody", "Uma Upload");
+  await waitText(op, "#my-callbacks tbody", "you only");
   say("the operator's call backs", { row: await text(op, "#my-callbacks tbody") });
   // Moved to a few seconds from now, it comes due: the operator is told, and the row says so.
   const callbackLead = await op.$eval("#my-callbacks tbody tr[data-id]", (r) => r.dataset.id);
