@@ -193,8 +193,8 @@ pub struct LeadFacts {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// `next_attempt_at` is a call back people asked for, not a retry delay.
     pub callback: bool,
-    /// A call back kept for the lead's (active) agent: no dialer takes it but the call queue
-    /// bridging it to that agent.
+    /// A call back kept for the lead's agent: no dialer takes it but the call queue bridging it
+    /// to that agent.
     pub kept_for_agent: bool,
     pub timezone: Option<Tz>,
     pub on_dnc: bool,

@@ -178,7 +178,8 @@ pub enum CallbackFor {
     /// Any dialer may call the lead once it is due: batches, the call queue, campaigns.
     Anyone,
     /// Kept for the lead's agent: dialers leave it to them, and the call queue bridges it to
-    /// that agent only. While the lead has no active agent it is anyone's.
+    /// that agent only. A lead given to nobody, or whose agent is deactivated, has it made
+    /// anyone's.
     Agent,
 }
 

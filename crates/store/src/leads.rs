@@ -64,14 +64,12 @@ fn wait_reason_of(whom: CallbackFor) -> &'static str {
     }
 }
 
-/// SQL true when the lead `l` (a table alias) holds a call back kept for its agent and that
-/// agent is active: no dialer takes such a lead but the call queue bridging it to that agent.
-/// A lead without an agent, or whose agent was deactivated, is anyone's again. Never NULL.
+/// SQL true when the lead `l` (a table alias) holds a call back kept for its agent: no dialer
+/// takes such a lead but the call queue bridging it to that agent. Never NULL. A lead given to
+/// nobody (`update`), or whose agent is deactivated (`users::update`), has its call back made
+/// anyone's in the same transaction, so the agent is not looked up here.
 pub fn kept_for_agent_sql(l: &str) -> String {
-    format!(
-        "(COALESCE({l}.wait_reason, '') = '{AGENT_CALLBACK}' AND EXISTS (SELECT 1 FROM users kept \
-         WHERE kept.id = {l}.assigned_user_id AND kept.is_active))"
-    )
+    format!("(COALESCE({l}.wait_reason, '') = '{AGENT_CALLBACK}')")
 }
 
 pub const COLUMNS: &str = "leads.id, leads.client_id, leads.list_id, leads.phone, leads.name, \

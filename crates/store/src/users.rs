@@ -177,8 +177,7 @@ pub async fn update(ex: &mut impl AsExec, id: i64, p: &UserPatch) -> Result<Opti
         .push(COLUMNS);
     let user: Option<User> = q.fetch_optional(&mut *ex).await?;
     if user.is_some() && p.is_active == Some(false) {
-        // Call backs kept for a deactivated agent are anyone's now (the dialers would take
-        // them anyway: `leads::kept_for_agent_sql`); said so in the leads too.
+        // Call backs kept for a deactivated agent are anyone's now.
         sql("UPDATE leads SET wait_reason = 'callback' WHERE assigned_user_id = $1 AND wait_reason = 'agent_callback'")
             .arg(id)
             .execute(ex)

@@ -1,7 +1,7 @@
 // The operators' view: their call, their leads, the leads waiting, their call backs, their
 // recent calls.
 import * as api from "./api.js";
-import { h, fill, when, duration, number, badge, table, stat, toast, busy, pager, FINAL } from "./ui.js";
+import { h, fill, when, duration, number, badge, table, stat, toast, busy, pager, FINAL, localInput } from "./ui.js";
 import { showHistory } from "./history.js";
 
 
@@ -20,6 +20,35 @@ function showWork(root, { user, onEvent }) {
     leadCalls.scrollIntoView?.({ block: "nearest" });
   };
   const callsButton = (l) => h("button", { type: "button", class: "quiet", "data-history": l.id, onclick: () => openCalls(l) }, "History");
+  // A call back on one of their leads: when (in this browser's time), and whether it is theirs.
+  const callbackBox = h("div", { class: "card", id: "set-callback", hidden: true });
+  const openCallback = (l) => {
+    const form = h(
+      "form",
+      { class: "inline" },
+      h("label", {}, "Call back at", h("input", { name: "at", type: "datetime-local", required: true, value: localInput(l.callback_at) })),
+      h("label", {}, h("input", { name: "mine", type: "checkbox", checked: l.callback_for !== "anyone" }), "Only I call back"),
+      h("button", { type: "submit" }, "Save"),
+      h("button", { type: "button", class: "quiet", onclick: () => (callbackBox.hidden = true) }, "Cancel"),
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      busy(form.querySelector("button[type=submit]"), async () => {
+        await api.put(`/api/leads/${l.id}`, {
+          callback_at: new Date(form.at.value).toISOString(),
+          callback_for: form.mine.checked ? "agent" : "anyone",
+          status: "pending",
+        });
+        toast(`Call back set for ${l.name ?? l.phone}.`, "ok");
+        callbackBox.hidden = true;
+        loadLeads();
+      });
+    });
+    fill(callbackBox, h("h2", {}, `Call back ${l.name ?? l.phone}`), form);
+    callbackBox.hidden = false;
+    form.at.focus?.();
+  };
+  const callbackButton = (l) => h("button", { type: "button", class: "quiet", "data-callback": l.id, onclick: () => openCallback(l) }, "Call back");
   const available = h("input", { type: "checkbox", id: "available" });
   let call = null; // {id, callId, number, status, leadId, notesSaved}
   let waitingPage = 1;
@@ -118,7 +147,7 @@ function showWork(root, { user, onEvent }) {
             ["For", (l) => (l.callback_for === "agent" ? "you only" : "anyone")],
             ["Lead", (l) => l.name ?? "—"],
             ["Phone", (l) => l.phone],
-            ["", (l) => h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call")],
+            ["", (l) => [callbackButton(l), " ", h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call")]],
           ],
           due.leads,
           { empty: "No call backs set.", key: (l) => l.id },
@@ -135,7 +164,7 @@ function showWork(root, { user, onEvent }) {
       fill(
         mine,
         table(
-          leadColumns((l) => [callsButton(l), " ", h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call")]),
+          leadColumns((l) => [callsButton(l), " ", callbackButton(l), " ", h("button", { type: "button", "data-call": l.id, onclick: (e) => dial(l, e.target) }, "Call")]),
           dashboard.assignedLeads,
           { empty: "No leads are yours yet: claim one below.", key: (l) => l.id },
         ),
@@ -222,6 +251,7 @@ function showWork(root, { user, onEvent }) {
       h("div", { class: "card" }, h("h2", {}, "Your leads"), mine),
     ),
     leadCalls,
+    callbackBox,
     h("div", { class: "card" }, h("h2", {}, "Your call backs"), callbacks),
     h("div", { class: "card" }, h("h2", {}, "Your recent calls"), history),
   );

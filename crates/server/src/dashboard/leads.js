@@ -2,7 +2,7 @@
 import * as api from "./api.js";
 import { listsCard } from "./lists.js";
 import { showHistory } from "./history.js";
-import { h, fill, when, number, badge, table, toast, busy, pager, options, people, turns, refusedRows } from "./ui.js";
+import { h, fill, when, number, badge, table, toast, busy, pager, options, people, turns, refusedRows, localInput } from "./ui.js";
 
 const LEAD_STATUSES = ["pending", "claimed", "calling", "answered", "transferred", "failed"];
 const PRIORITIES = ["urgent", "high", "medium", "low"];
@@ -383,12 +383,4 @@ export function showLeads(root) {
     .then((m) => (staff = m))
     .catch((e) => toast(e.message, "error"))
     .finally(load);
-}
-
-/** An ISO time as a `datetime-local` input's value, in this browser's time ("" for none). */
-function localInput(iso) {
-  if (!iso) return "";
-  const t = new Date(iso);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}T${pad(t.getHours())}:${pad(t.getMinutes())}`;
 }

@@ -214,3 +214,11 @@ export function refusedRows(bad) {
       )
     : null;
 }
+
+/** An ISO time as a `datetime-local` input's value, in this browser's time ("" for none). */
+export function localInput(iso) {
+  if (!iso) return "";
+  const t = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}T${pad(t.getHours())}:${pad(t.getMinutes())}`;
+}

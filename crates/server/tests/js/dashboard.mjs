@@ -368,6 +368,22 @@ try {
   await waitText(op, "#toast", "Call back due: Uma Upload");
   await op.waitForSelector("#my-callbacks .badge.s-due", { timeout: WAIT });
   say("the operator is told the call back is due", { row: await text(op, "#my-callbacks tbody") });
+  // The operator moves it to tomorrow, for anyone to make: no longer due, no longer theirs alone.
+  await press(op, `#my-callbacks [data-callback="${callbackLead}"]`);
+  await op.waitForSelector("#set-callback form", { visible: true });
+  check(await op.$eval("#set-callback [name=mine]", (el) => el.checked), "a call back kept for them is shown as theirs");
+  await op.$eval("#set-callback [name=at]", (el) => {
+    const t = new Date(Date.now() + 86400e3);
+    const pad = (n) => String(n).padStart(2, "0");
+    el.value = `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}T09:15`;
+  });
+  await op.$eval("#set-callback [name=mine]", (el) => (el.checked = false));
+  await press(op, "#set-callback button[type=submit]");
+  await waitText(op, "#toast", "Call back set for Uma Upload");
+  await waitText(op, "#my-callbacks tbody", "anyone");
+  check((await op.$("#my-callbacks .badge.s-due")) === null, "the moved call back is not due");
+  check(await op.$eval("#set-callback", (el) => el.hidden), "the form closes");
+  say("the operator moved the call back", { row: await text(op, "#my-callbacks tbody") });
 
   // Act on many: tags on both uploaded leads; a delete the rules refuse is reported, not done.
   await find("Upload", 2);
