@@ -16,10 +16,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
 use serde_json::json;
-use switchboard_store::Db;
 use switchboard_store::webhooks::{self, Due, Outcome, Owed};
+use switchboard_store::{Db, notify};
 use tokio::sync::{Notify, mpsc};
 
 use crate::events::Event;
@@ -51,8 +52,12 @@ const LEASE: Duration = Duration::from_secs(60);
 const AT_ONCE: i64 = 16;
 /// Events waiting to be matched; past this, events are dropped (and counted).
 const BACKLOG: usize = 10_000;
-/// How often the live webhooks are read again (a change on another instance).
+/// How often the live webhooks are read again without being told of a change (SQLite, or the
+/// change notifications of PostgreSQL unavailable).
 const REFRESH: Duration = Duration::from_secs(5);
+/// The same while the instances tell each other of every change (PostgreSQL): only in case a
+/// notification was lost.
+const BACKSTOP: Duration = Duration::from_secs(30);
 /// Deliveries done are kept this long to be listed, then forgotten.
 const KEEP_DONE: chrono::Duration = chrono::Duration::days(7);
 
@@ -68,6 +73,8 @@ pub struct Outbound {
 struct Inner {
     routes: RwLock<Routes>,
     changed: Notify,
+    /// The channel the instances sharing a PostgreSQL database tell each other of changes on.
+    shared: std::sync::OnceLock<String>,
     due: Notify,
     events: std::sync::OnceLock<mpsc::Sender<Arc<Event>>>,
 }
@@ -84,6 +91,7 @@ impl Outbound {
             inner: Arc::new(Inner {
                 routes: RwLock::new(HashMap::new()),
                 changed: Notify::new(),
+                shared: std::sync::OnceLock::new(),
                 due: Notify::new(),
                 events: std::sync::OnceLock::new(),
             }),
@@ -119,6 +127,12 @@ impl Outbound {
         if let Err(e) = self.reload(db).await {
             tracing::warn!(error = %e, "could not read the webhooks; they are read again soon");
             self.inner.changed.notify_one();
+        }
+        // The other instances read them again too (they match their own events).
+        if let Some(channel) = self.inner.shared.get()
+            && let Err(e) = notify::publish(db, channel, &["changed".to_string()]).await
+        {
+            tracing::warn!(error = %e, "could not tell the other instances of a webhook change");
         }
     }
 
@@ -170,13 +184,48 @@ impl Outbound {
     }
 }
 
-/// Read the live webhooks every few seconds, and after a change here.
+/// Read the live webhooks again after a change here, when another instance says it changed
+/// them (PostgreSQL), and every few seconds in case a change went unheard.
 async fn keep_routes(out: Outbound, db: Db) {
+    let mut heard = match notify::channel_for(&db, "webhooks").await {
+        Ok(Some(channel)) => match notify::subscribe(&db, &channel).await {
+            Ok(stream) => {
+                let _ = out.inner.shared.set(channel);
+                Some(Box::pin(stream))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot hear webhook changes made on other instances; reading them every few seconds");
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot hear webhook changes made on other instances; reading them every few seconds");
+            None
+        }
+    };
+    let every = if heard.is_some() { BACKSTOP } else { REFRESH };
     loop {
         if let Err(e) = out.reload(&db).await {
             tracing::warn!(error = %e, "could not read the webhooks");
         }
-        let _ = tokio::time::timeout(REFRESH, out.inner.changed.notified()).await;
+        // A notification, or the listener reconnecting (what was sent meanwhile is lost, so
+        // they are read again either way, after a pause if the connection is down).
+        let told = async {
+            match heard.as_mut() {
+                Some(s) => !matches!(s.next().await, Some(Ok(_))),
+                None => std::future::pending::<bool>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = out.inner.changed.notified() => {}
+            lost = told => {
+                if lost {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
     }
 }
 

@@ -10,9 +10,15 @@ use crate::db::{Db, Pools};
 /// The most a notification may carry: PostgreSQL refuses payloads of 8,000 bytes or more.
 pub const MAX_PAYLOAD: usize = 7_900;
 
-/// The channel this database's instances share, or `None` on SQLite. Named after the schema,
-/// so databases that hold several schemas (tests do) keep their events apart.
+/// The channel this database's instances share their events on, or `None` on SQLite.
 pub async fn channel(db: &Db) -> Result<Option<String>, StoreError> {
+    channel_for(db, "events").await
+}
+
+/// The channel this database's instances share about `topic` (a short word), or `None` on
+/// SQLite. Named after the schema, so databases that hold several schemas (tests do) keep
+/// their notifications apart.
+pub async fn channel_for(db: &Db, topic: &str) -> Result<Option<String>, StoreError> {
     let Pools::Pg(pool) = &*db.pools else {
         return Ok(None);
     };
@@ -24,7 +30,7 @@ pub async fn channel(db: &Db) -> Result<Option<String>, StoreError> {
         schema.as_bytes(),
     ));
     Ok(Some(format!(
-        "switchboard_events_{}",
+        "switchboard_{topic}_{}",
         hex::encode(&digest[..8])
     )))
 }

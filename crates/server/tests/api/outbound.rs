@@ -33,6 +33,50 @@ both_hooks!(
     redirects_are_not_followed
 );
 
+/// Several instances on one PostgreSQL database: a webhook made or deleted on one is known to
+/// the others at once (each matches the events it publishes itself), not at their next
+/// periodic read of the webhooks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_changes_reach_the_other_instances_at_once() {
+    let Some(app) = hook_app(Backend::Postgres).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let other = app.another_instance().await;
+    // Past the other instance's first read of the webhooks, made as it started.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (url, heard) = receiver(0).await;
+    let (s, created) = app
+        .post(
+            "/api/webhooks",
+            &admin,
+            json!({"url": url, "events": ["call_initiated"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["webhook"]["id"].as_i64().unwrap();
+    let log =
+        |call: &str| json!({"callId": call, "caller": "+14155550183", "receiver": "+14155550184"});
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (s, v) = other.post("/api/calls", &admin, log("ELSEWHERE-1")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let got = heard_at_least(&heard, 1, "the other instance's event").await;
+    assert!(got[0].1.contains("ELSEWHERE-1"), "{}", got[0].1);
+
+    // Deleted here: the other instance stops sending at once.
+    let (s, v) = app.delete(&format!("/api/webhooks/{id}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (s, v) = other.post("/api/calls", &admin, log("ELSEWHERE-2")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let all = heard.lock().unwrap().clone();
+    assert!(
+        all.iter().all(|(_, b)| !b.contains("ELSEWHERE-2")),
+        "heard after the webhook was deleted: {all:?}"
+    );
+}
+
 /// A receiver that answers every request with a redirect to `to`: a delivery is refused with
 /// the 302, and `to` hears nothing (a redirect could lead inside the network).
 async fn redirects_are_not_followed(app: TestApp) {

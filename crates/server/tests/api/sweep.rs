@@ -174,7 +174,7 @@ fn the_check_refuses_what_the_document_does_not_say() {
         "phone_number": "+14155550123", "name": null, "email": null, "priority": "medium",
         "status": "pending", "disposition": "IN_QUEUE", "tags": [], "timezone": null,
         "assigned_user_id": null, "attempts": 0, "last_attempt_at": null,
-        "next_attempt_at": null, "callback_at": null, "notes": null, "created_at": "2026-12-06T10:00:00.000+00:00",
+        "next_attempt_at": null, "callback_at": null, "callback_for": null, "notes": null, "created_at": "2026-12-06T10:00:00.000+00:00",
         "updated_at": "2026-12-06T10:00:00.000+00:00"}});
     let check = |status: u16, body: &Value| {
         conformance::problem(
