@@ -10,7 +10,7 @@ const PRIORITIES = ["urgent", "high", "medium", "low"];
 const SETTABLE_DISPOSITIONS = ["IN_QUEUE", "MISSED", "BUSY", "POWER_OFF", "BANNED"];
 
 export function showLeads(root) {
-  const state = { page: 1, limit: 25, search: "", status: "", priority: "", list: "" };
+  const state = { page: 1, limit: 25, search: "", status: "", priority: "", list: "", callback: "" };
   const selected = new Set();
   let staff = new Map();
   let shown = [];
@@ -195,6 +195,8 @@ export function showLeads(root) {
   const status = h("select", { name: "status" }, options(LEAD_STATUSES, "", "Any status"));
   const priority = h("select", { name: "priority" }, options(PRIORITIES, "", "Any priority"));
   const list = h("select", { name: "list", id: "leads-list" }, options([], "", "Any list"));
+  // Leads a call back holds, soonest first: the overdue ones (agents' missed call backs) on top.
+  const callbacks = h("select", { name: "callback", id: "leads-callbacks" }, options([["true", "Call backs, soonest first"]], "", "With or without call backs"));
   const uploadList = h("select", { name: "listId" }, options([], "", "No list (or the file's list column)"));
   const file = h("input", { type: "file", name: "csvFile", accept: ".csv,text/csv", required: true });
   const report = h("div", { id: "upload-report" });
@@ -214,6 +216,9 @@ export function showLeads(root) {
               status: state.status || undefined,
               priority: state.priority || undefined,
               list_id: state.list ? Number(state.list) : undefined,
+              callback: state.callback ? true : undefined,
+              sort_by: state.callback ? "next_attempt_at" : undefined,
+              sort_order: state.callback ? "asc" : undefined,
             });
             toast(`Saved ${name}.`, "ok");
           }),
@@ -235,6 +240,9 @@ export function showLeads(root) {
           status: state.status,
           priority: state.priority,
           list_id: state.list,
+          callback: state.callback || undefined,
+          sort_by: state.callback ? "next_attempt_at" : undefined,
+          sort_order: state.callback ? "asc" : undefined,
         }),
       );
       if (!current()) return;
@@ -273,6 +281,13 @@ export function showLeads(root) {
             ["Priority", (l) => l.priority],
             ["Attempts", (l) => number(l.attempts)],
             ["Assigned", (l) => (l.assigned_user_id ? (staff.get(l.assigned_user_id)?.name ?? `#${l.assigned_user_id}`) : "—")],
+            [
+              "Call back",
+              (l) =>
+                l.callback_at
+                  ? [when(l.callback_at), new Date(l.callback_at) <= new Date() ? [" ", badge("due")] : null, l.callback_for === "agent" ? " · agent only" : ""]
+                  : "—",
+            ],
             ["Updated", (l) => when(l.updated_at)],
             ["", (l) => h("button", { type: "button", class: "quiet", "data-edit": l.id, onclick: () => edit(l) }, "Edit")],
           ],
@@ -298,7 +313,7 @@ export function showLeads(root) {
       load();
     }, 300);
   });
-  for (const [el, key] of [[status, "status"], [priority, "priority"], [list, "list"]]) {
+  for (const [el, key] of [[status, "status"], [priority, "priority"], [list, "list"], [callbacks, "callback"]]) {
     el.addEventListener("change", () => {
       state[key] = el.value;
       state.page = 1;
@@ -349,8 +364,8 @@ export function showLeads(root) {
     // A list's leads, all of them: the other filters are cleared.
     show(l) {
       list.value = String(l.id);
-      search.value = status.value = priority.value = "";
-      Object.assign(state, { list: list.value, search: "", status: "", priority: "", page: 1 });
+      search.value = status.value = priority.value = callbacks.value = "";
+      Object.assign(state, { list: list.value, search: "", status: "", priority: "", callback: "", page: 1 });
       load();
       results.scrollIntoView?.({ block: "nearest" });
     },
@@ -362,7 +377,7 @@ export function showLeads(root) {
       "div",
       { class: "card" },
       h("h2", {}, "Leads"),
-      h("div", { class: "toolbar" }, search, status, priority, list, exportAs("csv"), exportAs("xlsx")),
+      h("div", { class: "toolbar" }, search, status, priority, list, callbacks, exportAs("csv"), exportAs("xlsx")),
       results,
       h("form", { class: "toolbar", id: "bulk", onsubmit: bulk }, count, bulkAction, bulkPriority, bulkStatus, bulkTags, h("button", { type: "submit" }, "Apply to selected")),
       bulkReport,

@@ -169,6 +169,8 @@ pub struct ExportBody {
     priority: Option<String>,
     #[schema(schema_with = export_format_or_null)]
     format: Option<String>,
+    /// `true`: only the leads a call back holds; `false`: only the others (as on `GET /api/leads`).
+    callback: Option<bool>,
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -308,6 +310,7 @@ pub async fn export(
         }
     }
     sel.filter.excluded_ids = parse_ids(&b.excluded_ids, "excluded_ids")?;
+    sel.filter.callback = b.callback;
 
     let turn = export::turn(&st).await?;
     let mut conn = st.db.read().await?;

@@ -481,6 +481,36 @@ async fn export_xlsx_and_csv_follow_the_selection(app: TestApp) {
         rows.len() == 1 && rows[0].contains("+14155550401"),
         "{rows:?}"
     );
+    // Only the leads a call back holds (as `GET /api/leads?callback=true`), or only the others.
+    let at = chrono::Utc::now() + chrono::Duration::hours(3);
+    let (s, v) = app
+        .patch(
+            &format!("/api/leads/{a}"),
+            &admin,
+            json!({"callback_at": at.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let rows = csv_rows(
+        &app,
+        &admin,
+        json!({"select_all": true, "callback": true, "format": "csv"}),
+    )
+    .await;
+    assert!(
+        rows.len() == 1 && rows[0].contains("+14155550400"),
+        "{rows:?}"
+    );
+    let rows = csv_rows(
+        &app,
+        &admin,
+        json!({"select_all": true, "callback": false, "format": "csv"}),
+    )
+    .await;
+    assert!(
+        rows.len() == 2 && rows.iter().all(|r| !r.contains("+14155550400")),
+        "{rows:?}"
+    );
     // Ids as numbers or numeric strings, as everywhere.
     let rows = csv_rows(
         &app,

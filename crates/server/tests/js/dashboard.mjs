@@ -350,6 +350,19 @@ try {
   check((await admin.$eval("#lead-form [name=callback]", (el) => el.value)).endsWith("T10:30"), "the call back is shown in the form");
   check((await admin.$eval("#lead-form [name=callbackFor]", (el) => el.value)) === "agent", "whose call back it is is shown in the form");
   say("lead edited", { next: await text(admin, "#lead-next") });
+  // Of the two uploaded leads, the call backs view shows the one a call back holds.
+  await find("Upload", 2);
+  await admin.select("#leads-callbacks", "true");
+  await admin.waitForFunction(
+    () => {
+      const trs = [...document.querySelectorAll("#leads tbody tr[data-id]")];
+      return trs.length === 1 && trs[0].textContent.includes("Uma Upload") && trs[0].textContent.includes("agent only");
+    },
+    { timeout: WAIT },
+  );
+  say("the call backs view", { row: await text(admin, "#leads tbody") });
+  await admin.select("#leads-callbacks", "");
+  await admin.waitForFunction(() => document.querySelectorAll("#leads tbody tr[data-id]").length === 2, { timeout: WAIT });
   // The operator it was given to sees the call back among theirs.
   await waitText(op, "#my-callbacks tbody", "Uma Upload");
   await waitText(op, "#my-callbacks tbody", "you only");
