@@ -1551,56 +1551,63 @@ async fn a_call_back_for_the_agent_is_kept_for_them(app: TestApp) {
     let bobs = v["lead"]["id"].as_i64().unwrap();
     assert_eq!(explain(&app, &admin, bobs).await["dialable"], true);
 
-    // Refused, nothing made or changed.
+    // Refused, nothing made or changed: a bad value; none with a call back dropped; for the
+    // agent on a lead with none (after the change); on a lead holding no call back; a new
+    // lead's without its time.
     let path = format!("/api/leads/{kept}");
-    for (body, want) in [
-        (json!({"callback_for": "someone"}), StatusCode::BAD_REQUEST),
-        (json!({"callback_for": 1}), StatusCode::BAD_REQUEST),
+    let plain = app.lead(&admin, "+14155550233").await;
+    let (bad, conflict) = (StatusCode::BAD_REQUEST, StatusCode::CONFLICT);
+    let (patch, post) = (Method::PATCH, Method::POST);
+    for (method, path, body, want) in [
         (
+            &patch,
+            path.clone(),
+            json!({"callback_for": "someone"}),
+            bad,
+        ),
+        (&patch, path.clone(), json!({"callback_for": 1}), bad),
+        (
+            &patch,
+            path.clone(),
             json!({"callback_for": "agent", "callback_at": null}),
-            StatusCode::BAD_REQUEST,
+            bad,
         ),
         (
+            &patch,
+            path.clone(),
             json!({"callback_for": "agent", "assigned_user_id": null}),
-            StatusCode::CONFLICT,
+            conflict,
+        ),
+        (
+            &patch,
+            format!("/api/leads/{anyones}"),
+            json!({"callback_for": "agent"}),
+            conflict,
+        ),
+        (
+            &patch,
+            format!("/api/leads/{plain}"),
+            json!({"callback_for": "anyone"}),
+            conflict,
+        ),
+        (
+            &post,
+            "/api/leads".into(),
+            json!({"phone": "+14155550234", "callback_at": iso(due), "callback_for": "agent"}),
+            conflict,
+        ),
+        (
+            &post,
+            "/api/leads".into(),
+            json!({"phone": "+14155550234", "assigned_user_id": ann, "callback_for": "agent"}),
+            bad,
         ),
     ] {
-        let (s, v) = app.patch(&path, &admin, body.clone()).await;
-        assert_eq!(s, want, "{body}: {v}");
+        let (s, v) = app
+            .call(method.clone(), &path, Some(&admin), Some(body.clone()))
+            .await;
+        assert_eq!(s, want, "{method} {path} {body}: {v}");
     }
-    let (s, v) = app
-        .patch(
-            &format!("/api/leads/{anyones}"),
-            &admin,
-            json!({"callback_for": "agent"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CONFLICT, "nobody's lead: {v}");
-    let plain = app.lead(&admin, "+14155550233").await;
-    let (s, v) = app
-        .patch(
-            &format!("/api/leads/{plain}"),
-            &admin,
-            json!({"callback_for": "anyone"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CONFLICT, "no call back to change: {v}");
-    let (s, v) = app
-        .post(
-            "/api/leads",
-            &admin,
-            json!({"phone": "+14155550234", "callback_at": iso(due), "callback_for": "agent"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CONFLICT, "{v}");
-    let (s, v) = app
-        .post(
-            "/api/leads",
-            &admin,
-            json!({"phone": "+14155550234", "assigned_user_id": ann, "callback_for": "agent"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let (_, v) = app.get("/api/leads?search=4155550234", &admin).await;
     assert_eq!(v["pagination"]["total"], 0, "{v}");
     let lead = get_lead(&app, &admin, kept).await;
