@@ -52,6 +52,7 @@ function showWork(root, { user, onEvent }) {
   const available = h("input", { type: "checkbox", id: "available" });
   let call = null; // {id, callId, number, status, leadId, notesSaved}
   let waitingPage = 1;
+  let callbackPage = 1;
 
   function renderCall() {
     if (!call) {
@@ -136,8 +137,13 @@ function showWork(root, { user, onEvent }) {
         api.get("/api/operator/dashboard"),
         api.get(api.withQuery("/api/operator/leads/available", { page: waitingPage, limit: 10 })),
         // Their call backs, soonest first.
-        api.get(api.withQuery("/api/leads", { callback: true, agent_id: user.id, sort_by: "next_attempt_at", sort_order: "asc", limit: 10 })),
+        api.get(api.withQuery("/api/leads", { callback: true, agent_id: user.id, sort_by: "next_attempt_at", sort_order: "asc", page: callbackPage, limit: 10 })),
       ]);
+      // Call backs made or moved since: back to the first page rather than an empty one.
+      if (!due.leads.length && callbackPage > 1) {
+        callbackPage = 1;
+        return loadLeads();
+      }
       fill(
         callbacks,
         table(
@@ -152,6 +158,12 @@ function showWork(root, { user, onEvent }) {
           due.leads,
           { empty: "No call backs set.", key: (l) => l.id },
         ),
+        due.pagination.pages > 1
+          ? pager(due.pagination, (p) => {
+              callbackPage = p;
+              loadLeads();
+            })
+          : null,
       );
       const s = dashboard.personalStats;
       fill(

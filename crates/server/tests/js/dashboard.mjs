@@ -397,6 +397,32 @@ try {
   check((await op.$("#my-callbacks .badge.s-due")) === null, "the moved call back is not due");
   check(await op.$eval("#set-callback", (el) => el.hidden), "the form closes");
   say("the operator moved the call back", { row: await text(op, "#my-callbacks tbody") });
+  // Eleven more call backs: ten a page, the soonest first, the rest on the next page.
+  const more = await admin.evaluate(async (agent) => {
+    const { token } = JSON.parse(localStorage.getItem("switchboard.session"));
+    const ids = [];
+    for (let i = 0; i < 11; i++) {
+      const r = await fetch("/api/leads", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ phone: `+1415555${String(7100 + i)}`, name: `Later ${i}`, assigned_user_id: agent, callback_at: new Date(Date.now() + (i + 2) * 86400e3).toISOString() }),
+      });
+      if (!r.ok) throw new Error(`a call back was refused: ${await r.text()}`);
+      ids.push((await r.json()).lead.id);
+    }
+    return ids;
+  }, plan.operator.id);
+  await waitText(op, "#my-callbacks .pager", "Page 1 of 2 · 12 in all");
+  check((await op.$$("#my-callbacks tbody tr[data-id]")).length === 10, "ten call backs a page");
+  check((await text(op, "#my-callbacks tbody")).includes("Uma Upload"), "the soonest call back first");
+  await press(op, "#my-callbacks .pager button:last-child");
+  await waitText(op, "#my-callbacks .pager", "Page 2 of 2");
+  check((await text(op, "#my-callbacks tbody")).includes("Later 10"), "the latest on the second page");
+  say("the operator's call backs, two pages", { page2: await text(op, "#my-callbacks tbody") });
+  await admin.evaluate(async (ids) => {
+    const { token } = JSON.parse(localStorage.getItem("switchboard.session"));
+    for (const id of ids) await fetch(`/api/leads/${id}`, { method: "DELETE", headers: { Authorization: `Bearer ${token}` } });
+  }, more);
 
   // Act on many: tags on both uploaded leads; a delete the rules refuse is reported, not done.
   await find("Upload", 2);
