@@ -206,7 +206,8 @@ impl LeadSort {
     }
 }
 
-fn like_pattern(s: &str) -> String {
+/// `s` as a case-insensitive `LIKE … ESCAPE '\'` pattern matching any text that holds it.
+pub(crate) fn like_pattern(s: &str) -> String {
     let escaped = s
         .replace('\\', "\\\\")
         .replace('%', "\\%")

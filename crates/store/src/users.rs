@@ -109,6 +109,54 @@ pub async fn list(db: &Db, client_id: Option<i64>) -> Result<Vec<User>> {
     db.fetch_all(q).await
 }
 
+/// Which of a client's users a listing shows. `None` and empty mean any.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub role: Option<String>,
+    pub active: Option<bool>,
+    /// Part of the username, the email or the name, in any letter case.
+    pub search: Option<String>,
+}
+
+/// One page of a client's users matching `f`, in the order they were added, and how many
+/// match in all.
+pub async fn page(
+    db: &Db,
+    client_id: i64,
+    f: &UserFilter,
+    limit: u32,
+    offset: u64,
+) -> Result<(Vec<User>, u64)> {
+    let filtered = |select: &str| {
+        let mut q = sql(select);
+        q.push(" WHERE client_id = ").push_arg(client_id);
+        if let Some(r) = &f.role {
+            q.push(" AND role = ").push_arg(r.clone());
+        }
+        if let Some(a) = f.active {
+            q.push(" AND is_active = ").push_arg(a);
+        }
+        if let Some(s) = f.search.as_deref().filter(|s| !s.is_empty()) {
+            let p = crate::leads::like_pattern(s);
+            q.push(" AND (LOWER(username) LIKE ")
+                .push_arg(p.clone())
+                .push(" ESCAPE '\\' OR LOWER(COALESCE(email, '')) LIKE ")
+                .push_arg(p.clone())
+                .push(" ESCAPE '\\' OR LOWER(first_name || ' ' || last_name) LIKE ")
+                .push_arg(p)
+                .push(" ESCAPE '\\')");
+        }
+        q
+    };
+    let (total,): (i64,) = db.fetch_one(filtered("SELECT COUNT(*) FROM users")).await?;
+    let mut q = filtered(&format!("SELECT {COLUMNS} FROM users"));
+    q.push(" ORDER BY id LIMIT ")
+        .push_arg(i64::from(limit))
+        .push(" OFFSET ")
+        .push_arg(offset.min(i64::MAX as u64) as i64);
+    Ok((db.fetch_all(q).await?, total.max(0) as u64))
+}
+
 pub async fn count(ex: &mut impl AsExec) -> Result<i64> {
     let (n,): (i64,) = sql("SELECT COUNT(*) FROM users").fetch_one(ex).await?;
     Ok(n)

@@ -4,10 +4,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use switchboard_core::PageRequest;
 use switchboard_core::Role;
 use switchboard_store::audit::{self, AuditEntry};
 use switchboard_store::clients::Client;
-use switchboard_store::users::{self, NewUser, User, UserPatch};
+use switchboard_store::users::{self, NewUser, User, UserFilter, UserPatch};
 use switchboard_store::{Db, clients};
 use utoipa::ToSchema;
 
@@ -15,7 +16,7 @@ use crate::auth::{AdminSession, Session, SuperAdminSession, hash_password, valid
 use crate::docs::Done;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query, nullable};
-use crate::routes::views::{RosterEntry, UserAnswer, UserView, roster_view, user_view};
+use crate::routes::views::{Pagination, RosterEntry, UserAnswer, UserView, roster_view, user_view};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -24,6 +25,15 @@ pub struct ListQuery {
     client_id: Option<i64>,
     #[param(schema_with = crate::docs::field::role)]
     role: Option<String>,
+    /// Part of the username, the email or the name (any letter case).
+    search: Option<String>,
+    /// `true`: active accounts only; `false`: deactivated ones only.
+    is_active: Option<bool>,
+    /// With `page` or `limit` the answer is one page, with `pagination`; without, everyone.
+    #[param(schema_with = crate::docs::field::page)]
+    page: Option<u32>,
+    #[param(schema_with = crate::docs::field::limit)]
+    limit: Option<u32>,
 }
 
 #[utoipa::path(
@@ -33,7 +43,7 @@ pub struct ListQuery {
     operation_id = "list_users",
     params(ListQuery),
     summary = "List the users of a client",
-    description = "The caller's client; a super admin may name another with `client_id`.",
+    description = "The caller's client; a super admin may name another with `client_id`. Everyone, in the order they were added, unless `page` or `limit` asks for one page.",
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The users", body = UserList),
@@ -55,16 +65,30 @@ pub async fn list(
                 .ok_or_else(|| ApiError::bad_request("role must be super_admin, admin or operator"))
         })
         .transpose()?;
-    let users: Vec<UserView> = users::list(&st.db, Some(client))
-        .await?
-        .iter()
-        .filter(|u| role.is_none_or(|r| u.role == r.as_str()))
-        .map(user_view)
-        .collect();
+    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if search.is_some_and(|s| s.chars().count() > 200) {
+        return Err(ApiError::bad_request(
+            "search must be at most 200 characters",
+        ));
+    }
+    let filter = UserFilter {
+        role: role.map(|r| r.as_str().to_string()),
+        active: q.is_active,
+        search: search.map(String::from),
+    };
+    let paged = q.page.is_some() || q.limit.is_some();
+    let page = PageRequest::new(q.page, q.limit);
+    let (found, total) = if paged {
+        users::page(&st.db, client, &filter, page.limit, page.offset()).await?
+    } else {
+        users::page(&st.db, client, &filter, u32::MAX, 0).await?
+    };
+    let users: Vec<UserView> = found.iter().map(user_view).collect();
     Ok(Json(UserList {
         success: true,
         count: users.len(),
         users,
+        pagination: paged.then(|| Pagination::new(&page, total)),
     }))
 }
 
@@ -76,6 +100,10 @@ pub struct UserList {
     pub users: Vec<UserView>,
     /// How many `users` holds.
     pub count: usize,
+    /// With `page` or `limit`: this page, and how many match in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub pagination: Option<Pagination>,
 }
 
 /// Seed 002: every user and agent of the caller's client, roster fields only.

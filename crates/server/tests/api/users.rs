@@ -8,8 +8,98 @@ both!(
     admins_manage_users_of_their_client,
     roles_are_enforced,
     roster_matches_seed_002,
-    tenants_are_isolated
+    tenants_are_isolated,
+    users_are_searched_and_paged
 );
+
+/// `GET /api/users`: everyone without `page` or `limit` (no `pagination`), one page with them;
+/// `search` on username, email and name (any case, `%` and `_` taken literally), `role`,
+/// `is_active`; another client's users never; bad values refused.
+async fn users_are_searched_and_paged(app: TestApp) {
+    let admin = app.admin().await;
+    let mut ids = Vec::new();
+    for (name, first) in [
+        ("ann_x", "Ann"),
+        ("bob", "Bob"),
+        ("cy", "Cyrus"),
+        ("dee", "Ann-Marie"),
+    ] {
+        let (s, v) = app
+            .post(
+                "/api/users",
+                &admin,
+                json!({"username": name, "email": format!("{name}@calls.example"), "password": "password-123", "role": "operator", "first_name": first}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        ids.push(v["user"]["id"].as_i64().unwrap());
+    }
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (s, v) = app.get("/api/users", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(names(&v), ["admin", "ann_x", "bob", "cy", "dee"]);
+    assert!(v.get("pagination").is_none(), "{v}");
+    let (_, v) = app.get("/api/users?limit=2&page=2", &admin).await;
+    assert_eq!(names(&v), ["bob", "cy"]);
+    assert_eq!(v["count"], 2);
+    assert_eq!(
+        v["pagination"],
+        json!({"page": 2, "limit": 2, "total": 5, "pages": 3})
+    );
+    let (_, v) = app.get("/api/users?search=ANN", &admin).await;
+    assert_eq!(names(&v), ["ann_x", "dee"], "username or name: {v}");
+    let (_, v) = app
+        .get(
+            "/api/users?search=calls.example&role=operator&page=1",
+            &admin,
+        )
+        .await;
+    assert_eq!(v["pagination"]["total"], 4, "{v}");
+    let (_, v) = app.get("/api/users?search=n_", &admin).await;
+    assert_eq!(
+        names(&v),
+        ["ann_x"],
+        "_ is a character, not a wildcard: {v}"
+    );
+    let (_, v) = app.get("/api/users?search=%25", &admin).await;
+    assert_eq!(names(&v), Vec::<String>::new(), "{v}");
+    let (s, _) = app.delete(&format!("/api/users/{}", ids[1]), &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = app.get("/api/users?is_active=false", &admin).await;
+    assert_eq!(names(&v), ["bob"]);
+    let (_, v) = app
+        .get("/api/users?is_active=true&role=operator", &admin)
+        .await;
+    assert_eq!(names(&v), ["ann_x", "cy", "dee"]);
+    // Another client's people are not found.
+    let other = app
+        .in_another_client(&admin, "Elsewhere", "ann_elsewhere", "admin")
+        .await;
+    let (_, v) = app.get("/api/users?search=ann", &admin).await;
+    assert_eq!(names(&v), ["ann_x", "dee"]);
+    let (_, v) = app.get("/api/users?search=ann", &other).await;
+    assert_eq!(names(&v), ["ann_elsewhere"]);
+    for bad in [
+        "/api/users?page=0x",
+        "/api/users?limit=-1",
+        "/api/users?is_active=maybe",
+        "/api/users?role=boss",
+    ] {
+        let (s, v) = app.get(bad, &admin).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        assert!(v["error"].is_string() || v["message"].is_string(), "{v}");
+    }
+    let long = "a".repeat(201);
+    let (s, _) = app.get(&format!("/api/users?search={long}"), &admin).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
 
 async fn admins_manage_users_of_their_client(app: TestApp) {
     let root = app.admin().await;
