@@ -459,6 +459,16 @@ pub async fn list_with(app: &TestApp, admin: &str, name: &str, n: usize) -> (i64
     (list, ids)
 }
 
+/// Seed 001's queue control: `action` sent by `token`.
+async fn control(app: &TestApp, token: &str, action: &str) -> (StatusCode, Value) {
+    app.post(
+        "/api/admin/system/control",
+        token,
+        json!({ "action": action }),
+    )
+    .await
+}
+
 async fn scalar(app: &TestApp, q: &str) -> i64 {
     let (n,): (i64,) = switchboard_store::sql(q)
         .fetch_one(&mut app.state.db.read().await.unwrap())
@@ -965,13 +975,7 @@ async fn a_call_back_for_the_agent_goes_to_them(app: TestApp) {
         0
     );
 
-    let (s, v) = app
-        .post(
-            "/api/admin/system/control",
-            &admin,
-            json!({"action": "resume_queue"}),
-        )
-        .await;
+    let (s, v) = control(&app, &admin, "resume_queue").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let start = Instant::now();
     let call = loop {
@@ -1021,13 +1025,7 @@ async fn queue_dials_by_priority_through_free_agents(app: TestApp) {
         assert_eq!(s, StatusCode::CREATED, "{v}");
         ids.push(v["lead"]["id"].as_i64().unwrap());
     }
-    let (s, v) = app
-        .post(
-            "/api/admin/system/control",
-            &admin,
-            json!({"action": "get_queue_status"}),
-        )
-        .await;
+    let (s, v) = control(&app, &admin, "get_queue_status").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["queueStatus"]["isRunning"], false);
     assert_eq!(v["queueStatus"]["pendingLeads"], 4);
@@ -1036,13 +1034,7 @@ async fn queue_dials_by_priority_through_free_agents(app: TestApp) {
         0,
         "a paused queue dials nothing"
     );
-    let (s, v) = app
-        .post(
-            "/api/admin/system/control",
-            &admin,
-            json!({"action": "resume_queue"}),
-        )
-        .await;
+    let (s, v) = control(&app, &admin, "resume_queue").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["queueStatus"]["isRunning"], true);
     // One agent: one call at a time, in priority order.
@@ -1077,32 +1069,14 @@ async fn queue_dials_by_priority_through_free_agents(app: TestApp) {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["systemStatus"]["callQueue"]["isRunning"], true);
     assert_eq!(v["systemStatus"]["database"], "connected");
-    let (s, v) = app
-        .post(
-            "/api/admin/system/control",
-            &admin,
-            json!({"action": "pause_queue"}),
-        )
-        .await;
+    let (s, v) = control(&app, &admin, "pause_queue").await;
     assert_eq!(
         (s, v["queueStatus"]["isRunning"].as_bool()),
         (StatusCode::OK, Some(false))
     );
-    let (s, _) = app
-        .post(
-            "/api/admin/system/control",
-            &admin,
-            json!({"action": "reboot"}),
-        )
-        .await;
+    let (s, _) = control(&app, &admin, "reboot").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let op = app.login("agent1", "password-123").await;
-    let (s, _) = app
-        .post(
-            "/api/admin/system/control",
-            &op,
-            json!({"action": "pause_queue"}),
-        )
-        .await;
+    let (s, _) = control(&app, &op, "pause_queue").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
