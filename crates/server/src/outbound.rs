@@ -187,17 +187,18 @@ impl Outbound {
 /// Read the live webhooks again after a change here, when another instance says it changed
 /// them (PostgreSQL), and every few seconds in case a change went unheard.
 async fn keep_routes(out: Outbound, db: Db) {
-    let mut heard = match notify::channel_for(&db, "webhooks").await {
-        Ok(Some(channel)) => match notify::subscribe(&db, &channel).await {
-            Ok(stream) => {
-                let _ = out.inner.shared.set(channel);
-                Some(Box::pin(stream))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot hear webhook changes made on other instances; reading them every few seconds");
-                None
-            }
-        },
+    // Listening first, then reading: no change falls between the two.
+    let listener = match notify::channel_for(&db, "webhooks").await {
+        Ok(Some(channel)) => notify::subscribe(&db, &channel)
+            .await
+            .map(|stream| Some((channel, stream))),
+        other => other.map(|_| None),
+    };
+    let mut heard = match listener {
+        Ok(Some((channel, stream))) => {
+            let _ = out.inner.shared.set(channel);
+            Some(Box::pin(stream))
+        }
         Ok(None) => None,
         Err(e) => {
             tracing::warn!(error = %e, "cannot hear webhook changes made on other instances; reading them every few seconds");
