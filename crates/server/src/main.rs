@@ -473,7 +473,8 @@ async fn seed_demo(state: &switchboard_server::AppState, leads: u32) -> anyhow::
         );
     }
     // The first operator's call backs: two follow-ups, due a few minutes after the start (the
-    // operator's screen lists them and tells when each comes due).
+    // operator's screen lists them and tells when each comes due); the first is theirs alone,
+    // the second anyone's.
     if let (Some((op, name)), Some(list)) = (
         operators.first(),
         lists.iter().find(|l| l.name == "Follow-ups"),
@@ -490,11 +491,18 @@ async fn seed_demo(state: &switchboard_server::AppState, leads: u32) -> anyhow::
             let patch = switchboard_store::leads::LeadPatch {
                 assigned_user_id: Some(Some(*op)),
                 callback_at: Some(Some(at)),
+                callback_for: Some(if k == 0 {
+                    switchboard_core::lead::CallbackFor::Agent
+                } else {
+                    switchboard_core::lead::CallbackFor::Anyone
+                }),
                 ..Default::default()
             };
             switchboard_store::leads::update(&mut tx, client_id, id, &patch).await?;
         }
-        eprintln!("  demo call backs: two for {name}, due in 2 and 5 minutes");
+        eprintln!(
+            "  demo call backs: two for {name}, due in 2 (theirs alone) and 5 minutes (anyone's)"
+        );
     }
     tx.commit().await?;
     Ok(())

@@ -454,6 +454,8 @@ async fn demo_starts_a_live_dashboard() {
         let backs = get("/api/leads?callback=true&sort_by=next_attempt_at&sort_order=asc").await;
         assert_eq!(backs["pagination"]["total"], 2, "{backs}");
         assert!(backs["leads"][0]["assigned_user_id"].is_i64(), "{backs}");
+        assert_eq!(backs["leads"][0]["callback_for"], "agent", "{backs}");
+        assert_eq!(backs["leads"][1]["callback_for"], "anyone", "{backs}");
         let campaigns = get("/plivo/dashboard/campaigns").await;
         let c = &campaigns["campaigns"][0];
         assert_eq!(c["status"], "running", "{campaigns}");
