@@ -166,24 +166,15 @@ async fn campaigns_hang_up_on_answering_machines() {
             .await;
         assert_eq!(v["data"]["machineDetection"], false, "{v}");
         let second = v["campaignId"].as_str().unwrap().to_string();
-        let long = "x".repeat(1001);
-        let (s, v) = app
-            .post(
-                "/plivo/update-campaign",
-                &admin,
-                json!({"campaignId": second, "voicemailMessage": long}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-        for bad in [json!("yes"), json!(1)] {
-            let (s, v) = app
-                .post(
-                    "/plivo/update-campaign",
-                    &admin,
-                    json!({"campaignId": second, "machineDetection": bad}),
-                )
-                .await;
-            assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        for (field, bad) in [
+            ("voicemailMessage", json!("x".repeat(1001))),
+            ("machineDetection", json!("yes")),
+            ("machineDetection", json!(1)),
+        ] {
+            let mut body = json!({ "campaignId": second });
+            body[field] = bad;
+            let (s, v) = app.post("/plivo/update-campaign", &admin, body).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{field}: {v}");
             assert_eq!(v["success"], false, "{v}");
         }
         // Refused at creation, in seed 003's shape, and nothing is created.
