@@ -94,15 +94,14 @@ impl CallStatus {
         })
     }
 
-    /// The lead disposition an ended call leaves, knowing who answered it (`answered_by`, as
-    /// providers' answering-machine detection says it): a call a machine answered had no
-    /// conversation, so it leaves `MISSED` (retried by rule), not `CONNECTED`.
-    pub fn disposition_answered_by(self, answered_by: Option<&str>) -> Option<Disposition> {
-        match self.disposition() {
-            Some(Disposition::Connected) if answered_by.is_some_and(is_machine) => {
-                Some(Disposition::Missed)
-            }
-            d => d,
+    /// How a call ends, knowing who answered it (`answered_by`, as providers' answering-machine
+    /// detection says it): a call a machine answered had no conversation, so the provider's
+    /// `completed` ends it `no-answer` — its lead `MISSED` (retried by rule), not `CONNECTED`,
+    /// and no report counts it as a conversation. Every other ending stays as it is.
+    pub fn ended_by(self, answered_by: Option<&str>) -> CallStatus {
+        match self {
+            CallStatus::Completed if answered_by.is_some_and(is_machine) => CallStatus::NoAnswer,
+            s => s,
         }
     }
 
@@ -267,20 +266,21 @@ mod tests {
         }
         let done = CallStatus::Completed;
         assert_eq!(
-            done.disposition_answered_by(Some("machine_end_beep")),
+            done.ended_by(Some("machine_end_beep")),
+            CallStatus::NoAnswer
+        );
+        assert_eq!(
+            done.ended_by(Some("machine_end_beep")).disposition(),
             Some(Disposition::Missed)
         );
+        assert_eq!(done.ended_by(Some("human")), CallStatus::Completed);
+        assert_eq!(done.ended_by(None), CallStatus::Completed);
+        assert_eq!(CallStatus::Busy.ended_by(Some("machine")), CallStatus::Busy);
+        assert_eq!(CallStatus::Failed.ended_by(Some("fax")), CallStatus::Failed);
+        // Only an ending changes: a machine's live call is answered until it ends.
         assert_eq!(
-            done.disposition_answered_by(Some("human")),
-            Some(Disposition::Connected)
-        );
-        assert_eq!(
-            done.disposition_answered_by(None),
-            Some(Disposition::Connected)
-        );
-        assert_eq!(
-            CallStatus::Busy.disposition_answered_by(Some("machine")),
-            Some(Disposition::Busy)
+            CallStatus::Answered.ended_by(Some("machine")),
+            CallStatus::Answered
         );
     }
     use CallStatus::*;

@@ -271,7 +271,7 @@ pub fn bridge_of(call: &Call) -> Bridge {
     Bridge::from_json(&call.metadata.0["bridge"])
 }
 
-fn public_base(config: &Config) -> String {
+pub fn public_base(config: &Config) -> String {
     config
         .public_url
         .clone()

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 use serde::Serialize;
 use sqlx::types::Json;
-use switchboard_core::CallStatus;
+use switchboard_core::{CallStatus, Disposition};
 
 use crate::{AsExec, Backend, Result, Sql, StoreError, Tx, now, sql};
 
@@ -564,8 +564,27 @@ async fn apply_targets(
             continue;
         };
         let mut changed = false;
+        // The verdict first: a call a machine answered ends `no-answer` (core `ended_by`),
+        // whichever event brings the ending.
+        let verdict_now = ev.answered_by.is_some() && call.answered_by.is_none();
+        if verdict_now {
+            call.answered_by = ev.answered_by.clone();
+            changed = true;
+        }
         let previous = call.status();
-        let next = previous.advance(ev.status);
+        let mut next = previous.advance(ev.status);
+        if next.is_final() && !previous.is_final() {
+            next = next.ended_by(call.answered_by.as_deref());
+        }
+        // A machine's verdict after the call ended `completed` (Plivo posts it apart from the
+        // hang-up, and the two may cross): the ending is corrected, and so is its lead's
+        // attempt, so that the order the two came in does not matter.
+        let late_machine = verdict_now
+            && previous == CallStatus::Completed
+            && previous.ended_by(call.answered_by.as_deref()) != previous;
+        if late_machine {
+            next = CallStatus::NoAnswer;
+        }
         if next != previous {
             call.status = next.as_str().to_string();
             changed = true;
@@ -604,12 +623,6 @@ async fn apply_targets(
             call.recording_url = Some(r.clone());
             changed = true;
         }
-        if let Some(a) = &ev.answered_by
-            && call.answered_by.is_none()
-        {
-            call.answered_by = Some(a.clone());
-            changed = true;
-        }
         if changed {
             dirty.insert(id);
         }
@@ -617,7 +630,11 @@ async fn apply_targets(
         if previous != next
             && let Some(lead) = snapshot.lead_id
         {
-            lead_follows_call(tx, freed, &snapshot, lead, previous, next, ev.at).await?;
+            if late_machine {
+                lead_missed_after_all(tx, freed, &snapshot, lead).await?;
+            } else {
+                lead_follows_call(tx, freed, &snapshot, lead, previous, next, ev.at).await?;
+            }
         }
         out.push(Applied::Updated {
             call: snapshot,
@@ -670,6 +687,34 @@ async fn apply_targets(
     Ok(out)
 }
 
+/// A call that ended `completed` turned out to be a machine's (its verdict came after the
+/// hang-up): the attempt it left on its lead (`CONNECTED`) is recorded again as `MISSED`, to be
+/// retried by rule. Only while the lead still shows that very attempt: a lead called again, or
+/// changed by people since, is left as it is.
+async fn lead_missed_after_all(
+    tx: &mut Tx,
+    ctx: &mut Releases,
+    call: &Call,
+    lead_id: i64,
+) -> Result<()> {
+    let Some(ended) = call.ended_at else {
+        return Ok(());
+    };
+    let undone = sql(
+        "UPDATE leads SET attempts = attempts - 1 WHERE id = $1 AND disposition = 'CONNECTED' \
+         AND status = 'answered' AND last_attempt_at = $2 AND attempts > 0 AND deleted_at IS NULL",
+    )
+    .arg(lead_id)
+    .arg(ended)
+    .execute(tx)
+    .await?;
+    if undone == 1 {
+        let rules = ctx.rules(tx, call.client_id).await?;
+        crate::dialer::record_attempt(tx, &rules, lead_id, Disposition::Missed, ended).await?;
+    }
+    Ok(())
+}
+
 /// Carry a call's progress to its lead: answered while talking, and on the ending (which happens
 /// once per call) one more attempt and the outcome as disposition.
 async fn lead_follows_call(
@@ -683,7 +728,7 @@ async fn lead_follows_call(
 ) -> Result<()> {
     let t = now();
     if next.is_final() && !previous.is_final() {
-        let Some(disposition) = next.disposition_answered_by(call.answered_by.as_deref()) else {
+        let Some(disposition) = next.disposition() else {
             return Ok(());
         };
         let rules = ctx.rules(tx, call.client_id).await?;

@@ -3,7 +3,8 @@
 //! one client's rows that are not deleted.
 //!
 //! A call was answered when it reached `answered` (live) or `completed` (ended after an
-//! answer); talk time is the calls' `duration_secs`.
+//! answer); talk time is those calls' `duration_secs`. A call an answering machine took ends
+//! `no-answer`: neither answered nor talk (its greeting is nobody's conversation).
 
 use chrono::{DateTime, Utc};
 use switchboard_core::CallStatus;
@@ -44,7 +45,7 @@ impl CallCounts {
 const COUNTS: &str = "COUNT(c.id), \
     CAST(COALESCE(SUM(CASE WHEN c.status IN ('answered', 'completed') THEN 1 ELSE 0 END), 0) AS BIGINT), \
     CAST(COALESCE(SUM(CASE WHEN c.status = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT), \
-    CAST(COALESCE(SUM(c.duration_secs), 0) AS BIGINT)";
+    CAST(COALESCE(SUM(CASE WHEN c.status IN ('answered', 'completed') THEN c.duration_secs END), 0) AS BIGINT)";
 
 /// Which calls to count: a client's, perhaps one person's, perhaps started in `[from, to)`.
 #[derive(Debug, Clone, Copy)]
@@ -97,10 +98,10 @@ pub fn counts_of_statuses<'a>(rows: impl IntoIterator<Item = (&'a str, i64, i64)
     let mut c = CallCounts::default();
     for (status, n, talk) in rows {
         c.total += n;
-        c.duration += talk;
         let status = CallStatus::parse(status);
         if status.is_some_and(CallStatus::was_answered) {
             c.answered += n;
+            c.duration += talk;
         }
         if status == Some(CallStatus::Completed) {
             c.completed += n;

@@ -128,8 +128,9 @@ pub struct Dial {
     /// comes back as [`ProviderEvent::answered_by`]. Smartflo has none: ignored there.
     pub machine_detection: bool,
     /// With detection, a message to leave on a machine after its greeting (Twilio waits for
-    /// the greeting's end, then says it; the simulator plays it out). Plivo and Smartflo hang
-    /// up on machines without one.
+    /// the greeting's end, then says it; Plivo lets the call go on and the server moves it to
+    /// the message with [`Provider::redirect`] once the verdict comes; the simulator plays it
+    /// out). Smartflo has no detection.
     pub voicemail: Option<String>,
 }
 
@@ -236,4 +237,12 @@ pub trait Provider: Send + Sync {
 
     /// Finished calls (call detail records).
     async fn call_records(&self, query: &RecordQuery) -> Result<RecordPage, ProviderError>;
+
+    /// Move a live call (its callee's leg) to the call-control XML fetched from `url`,
+    /// dropping whatever it was bridged to (Plivo's call transfer). `NotFound` when the call
+    /// has ended.
+    async fn redirect(&self, provider_call_id: &str, url: &str) -> Result<(), ProviderError> {
+        let _ = (provider_call_id, url);
+        Err(ProviderError::Unsupported("moving a live call"))
+    }
 }

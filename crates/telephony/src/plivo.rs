@@ -142,9 +142,14 @@ impl Provider for PlivoClient {
             body["time_limit"] = json!(limit);
         }
         if dial.machine_detection {
-            // Plivo hangs up on a machine itself, and posts its verdict (`Machine`) to the
-            // status URL first.
-            body["machine_detection"] = json!("hangup");
+            // Plivo posts its verdict (`Machine`) to the status URL. Without a message to
+            // leave it hangs up on a machine itself; with one, the call goes on and the server
+            // moves it to the message (`redirect`).
+            let leave = dial
+                .voicemail
+                .as_deref()
+                .is_some_and(|m| !m.trim().is_empty());
+            body["machine_detection"] = json!(if leave { "true" } else { "hangup" });
             body["machine_detection_url"] = json!(dial.status_url);
             body["machine_detection_method"] = json!("POST");
         }
@@ -186,6 +191,16 @@ impl Provider for PlivoClient {
                 return Ok(());
             }
         }
+        Ok(())
+    }
+
+    /// `POST /Call/{uuid}/` with `legs=aleg` and `aleg_url` (Plivo's transfer): the callee's leg
+    /// leaves its bridge and runs the XML fetched from `url`. `provider_call_id` is the live
+    /// call's UUID (a callback's `CallUUID`).
+    async fn redirect(&self, provider_call_id: &str, url: &str) -> Result<(), ProviderError> {
+        let path = self.url(&format!("Call/{provider_call_id}/"));
+        let body = json!({"legs": "aleg", "aleg_url": url, "aleg_method": "POST"});
+        http::send(|| self.request(reqwest::Method::POST, &path).json(&body)).await?;
         Ok(())
     }
 
@@ -499,6 +514,21 @@ pub fn parse_callback(params: &[(String, String)]) -> Result<ProviderEvent, Stri
 // ---------------------------------------------------------------------------------------------
 // XML
 // ---------------------------------------------------------------------------------------------
+
+/// How long a machine's greeting may last before the message is spoken anyway.
+pub const VOICEMAIL_WAIT_SECS: u32 = 30;
+
+/// The Plivo XML a call a machine answered is moved to: wait for the greeting's beep (at most
+/// [`VOICEMAIL_WAIT_SECS`]), speak the message, hang up. Without a message, a hang-up.
+pub fn xml_for_machine(voicemail: Option<&str>) -> String {
+    match voicemail.map(str::trim).filter(|m| !m.is_empty()) {
+        Some(m) => format!(
+            r#"<Response><Wait length="{VOICEMAIL_WAIT_SECS}" beep="true"/><Speak>{}</Speak><Hangup/></Response>"#,
+            xml_escape(m)
+        ),
+        None => "<Response><Hangup/></Response>".into(),
+    }
+}
 
 /// The Plivo XML an answered call fetches: dial the agent, stream both ways to the bot
 /// (μ-law 8 kHz, the call kept alive while the socket is open), or hang up. Numbers are written

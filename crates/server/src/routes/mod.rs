@@ -161,6 +161,7 @@ impl Groups {
             .routes(routes!(webhooks::twilio_answer))
             .routes(routes!(webhooks::plivo_hangup))
             .routes(routes!(webhooks::plivo_answer))
+            .routes(routes!(webhooks::plivo_voicemail))
             .routes(routes!(webhooks::smartflo_webhook));
 
         let public = OpenApiRouter::default().routes(routes!(crate::metrics::metrics));

@@ -28,6 +28,9 @@ const LIVE: [&str; 3] = ["initiated", "ringing", "answered"];
 /// Calls that ended without a conversation (the campaigns' "failed").
 const FAILED: [&str; 4] = ["busy", "no-answer", "failed", "canceled"];
 
+/// The failure reason of calls an answering machine took.
+const MACHINE_REASON: &str = "answering machine";
+
 use crate::routes::campaigns::admin;
 
 use switchboard_core::percent as pct;
@@ -751,17 +754,27 @@ pub async fn failed_calls(
     let failed = sum_of(&rows, &FAILED);
     let ended = failed + sum_of(&rows, &["completed"]);
 
-    let mut rq = sql("SELECT calls.status, calls.hangup_cause, COUNT(*) FROM calls");
+    let mut rq =
+        sql("SELECT calls.status, calls.hangup_cause, calls.answered_by, COUNT(*) FROM calls");
     failed_only.push_where(&mut rq, client);
     campaign.push(&mut rq);
-    rq.push(" GROUP BY calls.status, calls.hangup_cause");
-    let causes: Vec<(String, Option<String>, i64)> = rq.fetch_all(&mut rd).await?;
+    rq.push(" GROUP BY calls.status, calls.hangup_cause, calls.answered_by");
+    let causes: Vec<(String, Option<String>, Option<String>, i64)> = rq.fetch_all(&mut rd).await?;
     let mut reasons: BTreeMap<String, i64> = BTreeMap::new();
-    for (status, cause, n) in causes {
-        let reason = cause
-            .map(|c| c.trim().to_string())
-            .filter(|c| !c.is_empty())
-            .unwrap_or(status);
+    for (status, cause, by, n) in causes {
+        // A machine's call ended `no-answer` with the provider's usual cause: the machine is
+        // the reason.
+        let reason = if by
+            .as_deref()
+            .is_some_and(switchboard_core::call::is_machine)
+        {
+            MACHINE_REASON.to_string()
+        } else {
+            cause
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .unwrap_or(status)
+        };
         *reasons.entry(reason).or_default() += n;
     }
     let mut reasons: Vec<(String, i64)> = reasons.into_iter().collect();

@@ -98,30 +98,38 @@ fn verify_plivo(
 
 /// Apply a verified event; `call` from our own URL names the call where the provider's id is
 /// not known yet.
-async fn apply(
+async fn apply(state: &AppState, ev: ProviderEvent, uri: &axum::http::Uri) -> ApiResult<Response> {
+    Ok(receipt(apply_outcome(state, ev, uri).await?))
+}
+
+/// [`apply`], saying what it did (`APPLIED`, `DUPLICATE` or `UNKNOWN_CALL`).
+async fn apply_outcome(
     state: &AppState,
     mut ev: ProviderEvent,
     uri: &axum::http::Uri,
-) -> ApiResult<Response> {
+) -> ApiResult<&'static str> {
     if let Some(c) = query_value(uri, "call") {
         ev.reference = Some(c);
     }
-    let outcome = match ingest(state, &ev).await? {
+    Ok(match ingest(state, &ev).await? {
         Applied::Duplicate => DUPLICATE,
         Applied::UnknownCall => {
             tracing::warn!(provider = ev.provider.as_str(), call = %ev.provider_call_id, "webhook for a call we do not know");
             UNKNOWN_CALL
         }
         Applied::Updated { .. } => APPLIED,
-    };
-    Ok((
+    })
+}
+
+fn receipt(outcome: &'static str) -> Response {
+    (
         StatusCode::OK,
         axum::Json(WebhookReceipt {
             received: true,
             outcome,
         }),
     )
-        .into_response())
+        .into_response()
 }
 
 /// What a callback did: the call changed, it was seen before (nothing changed), or no call of
@@ -279,7 +287,85 @@ pub async fn plivo_hangup(
     verify_plivo(&st, &uri, &headers, &params)?;
     let ev = plivo::parse_callback(&params)
         .map_err(|e| ApiError::bad_request(format!("not a Plivo callback: {e}")))?;
-    apply(&st, ev, &uri).await
+    let machine = ev
+        .answered_by
+        .as_deref()
+        .is_some_and(switchboard_core::call::is_machine);
+    let outcome = apply_outcome(&st, ev, &uri).await?;
+    if machine && outcome == APPLIED {
+        leave_voicemail_on_plivo(&st, &uri, &params).await?;
+    }
+    Ok(receipt(outcome))
+}
+
+/// A machine answered a Plivo call that has a message to leave (placed with
+/// `machine_detection=true`, so Plivo did not hang up): the call is moved to
+/// `/webhooks/plivo/voicemail`, which waits for the greeting's beep and speaks it. If Plivo
+/// will not move it, it is hung up rather than left on its bridge with a machine. Once per
+/// call: a repeated verdict is a duplicate and does not come here.
+async fn leave_voicemail_on_plivo(
+    st: &AppState,
+    uri: &axum::http::Uri,
+    params: &[(String, String)],
+) -> ApiResult<()> {
+    let request = switchboard_telephony::http::param(params, "RequestUUID");
+    let Some(call) = call_for(st, uri, ProviderKind::Plivo, request).await? else {
+        return Ok(());
+    };
+    let has_message = call.metadata.0["voicemail"]
+        .as_str()
+        .is_some_and(|m| !m.trim().is_empty());
+    if !has_message || st.telephony.kind != ProviderKind::Plivo {
+        return Ok(());
+    }
+    let Some(live) = switchboard_telephony::http::param(params, "CallUUID")
+        .map(str::to_owned)
+        .or_else(|| call.provider_call_id.clone())
+    else {
+        return Ok(());
+    };
+    let url = format!(
+        "{}/webhooks/plivo/voicemail?call={}",
+        crate::telephony::public_base(&st.config),
+        call.id
+    );
+    let provider = &st.telephony.provider;
+    match provider.redirect(&live, &url).await {
+        Ok(()) => {}
+        Err(switchboard_telephony::ProviderError::NotFound(_)) => {}
+        Err(e) => {
+            tracing::warn!(call = call.id, error = %e, "Plivo did not move the call to its message; hanging up");
+            if let Err(e) = provider.hangup(&live).await {
+                tracing::warn!(call = call.id, error = %e, "could not hang up on the machine");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[utoipa::path(
+    post,
+    path = "/webhooks/plivo/voicemail",
+    tag = "provider webhooks",
+    summary = "Plivo XML for a call a machine answered: wait for the beep, leave the campaign's message (signed)",
+    params(("call" = i64, Query, description = "Our call id, set in the URL we moved the call to")),
+    request_body(content = String, description = "The provider's form (or JSON) body", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Plivo XML: `<Wait beep>`, `<Speak>` the message, `<Hangup/>`; a hang-up for a call we do not know or one with no message", content_type = "text/xml", body = String), (status = 403, description = "Bad signature or secret", body = crate::docs::ErrorBody))
+)]
+pub async fn plivo_voicemail(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = form_params(&body);
+    verify_plivo(&st, &uri, &headers, &params)?;
+    let request = switchboard_telephony::http::param(&params, "RequestUUID");
+    let call = call_for(&st, &uri, ProviderKind::Plivo, request).await?;
+    let message = call
+        .as_ref()
+        .and_then(|c| c.metadata.0["voicemail"].as_str().map(str::to_owned));
+    Ok(xml(plivo::xml_for_machine(message.as_deref())))
 }
 
 #[utoipa::path(

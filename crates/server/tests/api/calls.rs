@@ -16,6 +16,11 @@ pub const PUBLIC: &str = "https://sb.example.com";
 /// A test app whose simulator answers every call after 50 ms and talks for ~10 s, and which
 /// knows Twilio, Plivo and Smartflo webhook credentials.
 pub async fn call_app(backend: Backend) -> Option<TestApp> {
+    TestApp::with_config(backend, call_config()).await
+}
+
+/// [`call_app`]'s configuration.
+fn call_config() -> switchboard_server::config::Config {
     let mut c = test_config();
     c.public_url = Some(PUBLIC.into());
     c.telephony.simulator = SimulatorConfig {
@@ -34,7 +39,7 @@ pub async fn call_app(backend: Backend) -> Option<TestApp> {
     c.telephony.plivo_auth_token = Some(Secret("plivo-token".into()));
     c.telephony.smartflo_webhook_secret = Some(Secret("smartflo-secret-123456".into()));
     c.bot_api_key = Some(Secret("bot-key-for-tests-1".into()));
-    TestApp::with_config(backend, c).await
+    c
 }
 
 macro_rules! both_calls {
@@ -880,7 +885,14 @@ async fn answering_machines_leave_their_leads_missed(app: TestApp) {
         assert_eq!(l["attempts"], 1, "{l}");
         let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
         assert_eq!(calls["calls"][0]["answered_by"], verdict, "{calls}");
-        assert_eq!(calls["calls"][0]["status"], "completed", "{calls}");
+        // A machine's call ends without a conversation, whatever the provider calls it.
+        let ended = if verdict == "human" {
+            "completed"
+        } else {
+            "no-answer"
+        };
+        assert_eq!(calls["calls"][0]["status"], ended, "{calls}");
+        assert_eq!(calls["calls"][0]["duration"], 4, "{calls}");
     }
 
     let uuid = "5a2e0f40-0000-4000-8000-000000000053";
@@ -920,6 +932,57 @@ async fn answering_machines_leave_their_leads_missed(app: TestApp) {
     assert_eq!(l["disposition"], "MISSED", "{l}");
     let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
     assert_eq!(calls["calls"][0]["answered_by"], "machine", "{calls}");
+    assert_eq!(calls["calls"][0]["status"], "no-answer", "{calls}");
+
+    // The same two callbacks crossed: the hang-up first (the call ends `completed`, its lead
+    // CONNECTED), then the verdict, which corrects both. Sent again, nothing moves.
+    let uuid = "5a2e0f40-0000-4000-8000-000000000055";
+    let (id, lead) = provider_call(&app, "plivo", uuid, "+14155550355").await;
+    let path = format!("/webhooks/plivo/hangup?call={id}");
+    let hangup = [
+        ("RequestUUID", uuid),
+        ("CallUUID", "c55"),
+        ("CallStatus", "completed"),
+        ("Event", "Hangup"),
+        ("Duration", "3"),
+        ("HangupCauseName", "Normal Hangup"),
+    ];
+    let verdict = [
+        ("RequestUUID", uuid),
+        ("CallUUID", "c55"),
+        ("CallStatus", "in-progress"),
+        ("Event", "MachineDetection"),
+        ("Machine", "true"),
+    ];
+    plivo_post(&app, &path, &hangup).await;
+    let l = lead_of(lead).await;
+    assert_eq!(
+        (&l["disposition"], &l["status"], &l["attempts"]),
+        (&json!("CONNECTED"), &json!("answered"), &json!(1)),
+        "{l}"
+    );
+    for _ in 0..2 {
+        let (s, v) = plivo_post(&app, &path, &verdict).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let l = lead_of(lead).await;
+        assert_eq!(
+            (&l["disposition"], &l["status"], &l["attempts"]),
+            (&json!("MISSED"), &json!("pending"), &json!(1)),
+            "{l}"
+        );
+        assert!(l["next_attempt_at"].is_string(), "retried by rule: {l}");
+        let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
+        assert_eq!(
+            (
+                &calls["calls"][0]["status"],
+                &calls["calls"][0]["answered_by"]
+            ),
+            (&json!("no-answer"), &json!("machine")),
+            "{calls}"
+        );
+    }
+    plivo_post(&app, &path, &hangup).await;
+    assert_eq!(lead_of(lead).await["attempts"], 1);
 }
 
 async fn plivo_and_smartflo_webhooks(app: TestApp) {
@@ -1009,4 +1072,206 @@ async fn plivo_and_smartflo_webhooks(app: TestApp) {
         StatusCode::OK,
         "a repeat is accepted and changes nothing"
     );
+}
+
+/// Plivo's REST API as far as a machine's message needs it: every request kept (method, path,
+/// JSON body); a transfer answers 202, except for the call UUID `refuse` (400); a hang-up 204.
+struct MockPlivo {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>,
+}
+
+impl MockPlivo {
+    async fn start(refuse: &'static str) -> Self {
+        use axum::response::IntoResponse;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = seen.clone();
+        let app = axum::Router::new().fallback(move |req: Request<Body>| {
+            let kept = kept.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+                let path = parts.uri.path().to_string();
+                kept.lock().unwrap().push((
+                    parts.method.to_string(),
+                    path.clone(),
+                    serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                ));
+                if parts.method == Method::DELETE {
+                    StatusCode::NO_CONTENT.into_response()
+                } else if path.ends_with(&format!("/Call/{refuse}/")) {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        axum::Json(json!({"api_id": "x", "error": "cannot transfer"})),
+                    )
+                        .into_response()
+                } else {
+                    (
+                        StatusCode::ACCEPTED,
+                        axum::Json(json!({"api_id": "x", "message": "call transferred"})),
+                    )
+                        .into_response()
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, seen }
+    }
+
+    fn seen(&self) -> Vec<(String, String, Value)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// On Plivo, a machine that answered a call with a message to leave has the call moved (Plivo's
+/// transfer of the A leg) to our voicemail URL, whose XML waits for the greeting's beep and
+/// speaks the message; the call then ends `no-answer` and its lead MISSED. A repeated verdict
+/// moves nothing again; a call Plivo refuses to move is hung up; a call without a message is
+/// left to Plivo (which hangs up itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plivo_leaves_messages_on_machines() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let plivo = MockPlivo::start("c-refused").await;
+        let mut c = call_config();
+        c.telephony.provider = switchboard_telephony::ProviderKind::Plivo;
+        c.telephony.plivo_base_url = plivo.url.clone();
+        c.dialer.engine = false;
+        let Some(app) = TestApp::with_config(backend, c).await else {
+            continue;
+        };
+        let admin = app.admin().await;
+        let mut calls_made = Vec::new();
+        for (n, message) in [
+            (1, Some("Please call <Acme> back")),
+            (2, Some("Please call Acme back")),
+            (3, None),
+        ] {
+            let uuid = format!("5a2e0f40-0000-4000-8000-00000000007{n}");
+            let phone = format!("+1415555037{n}");
+            let lead = app.lead(&admin, &phone).await;
+            let mut new = NewCall::outbound(app.state.default_client_id, "plivo", &phone);
+            new.provider_call_id = Some(uuid.clone());
+            new.lead_id = Some(lead);
+            new.metadata = match message {
+                Some(m) => json!({"machineDetection": true, "voicemail": m}),
+                None => json!({"machineDetection": true}),
+            };
+            let mut tx = app.state.db.begin().await.unwrap();
+            let id = calls::create(&mut tx, &new).await.unwrap().id;
+            tx.commit().await.unwrap();
+            calls_made.push((uuid, id, lead));
+        }
+        let verdict = |uuid: &str, live: &str| {
+            vec![
+                ("RequestUUID".to_string(), uuid.to_string()),
+                ("CallUUID".to_string(), live.to_string()),
+                ("CallStatus".to_string(), "in-progress".to_string()),
+                ("Event".to_string(), "MachineDetection".to_string()),
+                ("Machine".to_string(), "true".to_string()),
+            ]
+        };
+        let post = |path: String, params: Vec<(String, String)>| {
+            let app = &app;
+            async move {
+                let p: Vec<(&str, &str)> = params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                plivo_post(app, &path, &p).await
+            }
+        };
+
+        // 1: moved once, whatever the verdict's repeats.
+        let (uuid, id, lead) = calls_made[0].clone();
+        for _ in 0..2 {
+            let (s, v) = post(
+                format!("/webhooks/plivo/hangup?call={id}"),
+                verdict(&uuid, "c-live-1"),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+        let moved: Vec<_> = plivo
+            .seen()
+            .into_iter()
+            .filter(|(m, _, _)| m == "POST")
+            .collect();
+        assert_eq!(
+            moved,
+            vec![(
+                "POST".to_string(),
+                "/v1/Account/MA123/Call/c-live-1/".to_string(),
+                json!({
+                    "legs": "aleg",
+                    "aleg_url": format!("{PUBLIC}/webhooks/plivo/voicemail?call={id}"),
+                    "aleg_method": "POST",
+                })
+            )],
+            "{backend:?}"
+        );
+        // Plivo fetches the message's XML (signed, as every callback).
+        let fetch = format!("/webhooks/plivo/voicemail?call={id}");
+        let (s, v) = post(fetch.clone(), verdict(&uuid, "c-live-1")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            v.as_str().unwrap(),
+            r#"<Response><Wait length="30" beep="true"/><Speak>Please call &lt;Acme&gt; back</Speak><Hangup/></Response>"#
+        );
+        let (s, _) = post_form(&app, &fetch, form(&[("CallUUID", "c-live-1")]), &[]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "unsigned");
+        // The message said, the call ends: no conversation.
+        let mut hangup = verdict(&uuid, "c-live-1");
+        hangup.retain(|(k, _)| k != "Machine");
+        for (k, v) in hangup.iter_mut() {
+            match k.as_str() {
+                "CallStatus" => *v = "completed".into(),
+                "Event" => *v = "Hangup".into(),
+                _ => {}
+            }
+        }
+        hangup.push(("Duration".into(), "21".into()));
+        post(format!("/webhooks/plivo/hangup?call={id}"), hangup).await;
+        let (_, l) = app.get(&format!("/api/leads/{lead}"), &admin).await;
+        assert_eq!(l["lead"]["disposition"], "MISSED", "{l}");
+        let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
+        assert_eq!(
+            (&calls["calls"][0]["status"], &calls["calls"][0]["duration"]),
+            (&json!("no-answer"), &json!(21)),
+            "{calls}"
+        );
+
+        // 2: Plivo will not move it: hung up rather than left bridged to a machine.
+        let (uuid, id, _) = calls_made[1].clone();
+        post(
+            format!("/webhooks/plivo/hangup?call={id}"),
+            verdict(&uuid, "c-refused"),
+        )
+        .await;
+        assert!(
+            plivo
+                .seen()
+                .iter()
+                .any(|(m, p, _)| m == "DELETE" && p == "/v1/Account/MA123/Call/c-refused/"),
+            "{:?}",
+            plivo.seen()
+        );
+
+        // 3: no message: Plivo hung up itself; nothing asked of it. Its XML is a hang-up.
+        let before = plivo.seen().len();
+        let (uuid, id, _) = calls_made[2].clone();
+        post(
+            format!("/webhooks/plivo/hangup?call={id}"),
+            verdict(&uuid, "c-live-3"),
+        )
+        .await;
+        assert_eq!(plivo.seen().len(), before, "{:?}", plivo.seen());
+        let (_, v) = post(
+            format!("/webhooks/plivo/voicemail?call={id}"),
+            verdict(&uuid, "c-live-3"),
+        )
+        .await;
+        assert_eq!(v.as_str().unwrap(), "<Response><Hangup/></Response>");
+    }
 }

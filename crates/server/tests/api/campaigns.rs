@@ -107,7 +107,7 @@ async fn campaigns_hang_up_on_answering_machines() {
             let ended = scalar(
                 &app,
                 &format!(
-                    "SELECT COUNT(*) FROM calls WHERE campaign_id = {id} AND status = 'completed'"
+                    "SELECT COUNT(*) FROM calls WHERE campaign_id = {id} AND status = 'no-answer'"
                 ),
             )
             .await;
@@ -136,6 +136,35 @@ async fn campaigns_hang_up_on_answering_machines() {
         )
         .await;
         assert_eq!(missed, 6, "{backend:?}");
+        // No conversation anywhere: the campaign's progress, the people's counts and the
+        // call log's stats take none of them for one (nor their greetings for talk time).
+        let (_, p) = app
+            .get(&format!("/plivo/campaign-progress/{id}"), &admin)
+            .await;
+        assert_eq!(p["statistics"]["connectedCalls"], 0, "{p}");
+        assert_eq!(p["statistics"]["failedCalls"], 6, "{p}");
+        assert_eq!(p["statistics"]["avgCallDuration"], 0.0, "{p}");
+        let (s, d) = app.get("/api/admin/dashboard", &admin).await;
+        assert_eq!(s, StatusCode::OK, "{d}");
+        let calls = &d["dashboard"]["callStats"];
+        assert_eq!(calls["totalCalls"], 6, "{d}");
+        assert_eq!(calls["answeredCalls"], 0, "{d}");
+        assert_eq!(calls["completedCalls"], 0, "{d}");
+        assert_eq!(calls["totalDuration"], 0, "{d}");
+        let (_, st) = app.get("/api/calls/stats", &admin).await;
+        assert_eq!(st["data"]["successfulCalls"], 0, "{st}");
+        assert_eq!(st["data"]["missedCalls"], 6, "{st}");
+        let (_, f) = app
+            .get(
+                &format!("/plivo/dashboard/failed-calls?campaignId={id}"),
+                &admin,
+            )
+            .await;
+        assert_eq!(
+            f["analysis"]["failureReasons"],
+            json!([{"reason": "answering machine", "count": 6, "percentage": 100.0}]),
+            "{f}"
+        );
         // Counted (the counter is the test process's: other tests' machines add to it).
         let metrics = crate::metrics::scrape(&app).await;
         let counted: u64 = metrics

@@ -225,6 +225,84 @@ async fn plivo_originate_asks_for_machine_detection() {
     assert_eq!(ev.status, CallStatus::Answered);
 }
 
+/// With a message to leave, Plivo is asked to detect without hanging up (`true`): the server
+/// moves a machine's call to the message itself.
+#[tokio::test]
+async fn plivo_originate_with_a_message_lets_machines_go_on() {
+    let server = MockServer::start().await;
+    let mut d = dial();
+    d.machine_detection = true;
+    d.voicemail = Some("Please call Acme back".into());
+    Mock::given(method("POST"))
+        .and(path(CALL))
+        .and(JsonIs(originate_body(json!({
+            "machine_detection": "true",
+            "machine_detection_url": "https://sb.example.com/hooks/status?ref=call-42",
+            "machine_detection_method": "POST",
+        }))))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "message": "call fired", "request_uuid": REQ_UUID, "api_id": "x"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client(&server).originate(&d).await.unwrap();
+}
+
+/// A live call moved to new XML: `POST /Call/{uuid}/` with the A leg's URL, as JSON, with
+/// Basic auth. A call that ended meanwhile is `NotFound`.
+#[tokio::test]
+async fn plivo_redirect_transfers_the_callee_leg() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("{CALL}c1/").as_str()))
+        .and(header("authorization", basic(AUTH_ID, TOKEN).as_str()))
+        .and(JsonIs(json!({
+            "legs": "aleg",
+            "aleg_url": "https://sb.example.com/webhooks/plivo/voicemail?call=42",
+            "aleg_method": "POST",
+        })))
+        .respond_with(
+            ResponseTemplate::new(202)
+                .set_body_json(json!({"message": "call transferred", "api_id": "x"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{CALL}gone/").as_str()))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"error": "not found", "api_id": "x"})),
+        )
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    c.redirect(
+        "c1",
+        "https://sb.example.com/webhooks/plivo/voicemail?call=42",
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        c.redirect("gone", "https://sb.example.com/x").await,
+        Err(ProviderError::NotFound(_))
+    ));
+}
+
+#[test]
+fn plivo_xml_for_machine_waits_for_the_beep() {
+    assert_eq!(
+        plivo::xml_for_machine(Some("  Call <Acme> back ")),
+        r#"<Response><Wait length="30" beep="true"/><Speak>Call &lt;Acme&gt; back</Speak><Hangup/></Response>"#
+    );
+    for none in [None, Some(""), Some("   ")] {
+        assert_eq!(
+            plivo::xml_for_machine(none),
+            "<Response><Hangup/></Response>"
+        );
+    }
+}
+
 #[tokio::test]
 async fn plivo_originate_accepts_200_queued() {
     let server = MockServer::start().await;
