@@ -85,6 +85,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/webhooks/twilio/status"),
     ("post", "/webhooks/twilio/answer"),
     ("post", "/webhooks/plivo/hangup"),
+    ("post", "/webhooks/plivo/voicemail"),
     ("post", "/webhooks/plivo/answer"),
     ("get", "/api/dialer/schedule"),
     ("put", "/api/dialer/schedule"),
@@ -138,6 +139,7 @@ const PUBLIC: &[&str] = &[
     "/webhooks/twilio/answer",
     "/webhooks/plivo/hangup",
     "/webhooks/plivo/answer",
+    "/webhooks/plivo/voicemail",
 ];
 
 const METHODS: &[&str] = &[
