@@ -428,6 +428,7 @@ mod tests {
                 .collect(),
             holidays: vec!["2026-03-21".into()],
             enabled: true,
+            number_zones: true,
         })
         .unwrap()
     }

@@ -12,6 +12,7 @@ pub mod lead;
 pub mod phone;
 pub mod role;
 pub mod schedule;
+pub mod zones;
 
 pub use call::CallStatus;
 pub use lead::{Disposition, LeadStatus, Priority};

@@ -50,6 +50,10 @@ pub struct Schedule {
     pub windows: Vec<Window>,
     pub holidays: BTreeSet<NaiveDate>,
     pub enabled: bool,
+    /// A lead without a zone of its own is called in its number's zone (the area code's in
+    /// North America, the country's elsewhere) when that is known and unambiguous
+    /// ([`crate::zones`]); false: in this schedule's.
+    pub number_zones: bool,
 }
 
 /// The wire form (`GET`/`PUT /api/dialer/schedule`): a calling schedule, replaced whole.
@@ -64,6 +68,16 @@ pub struct ScheduleDoc {
     pub holidays: Vec<String>,
     /// False: no calls at all.
     pub enabled: bool,
+    /// A lead without a time zone of its own is called in its number's (the area code's in
+    /// North America, the country's elsewhere, when it keeps one time); false: in this
+    /// schedule's. Default true.
+    #[serde(default = "yes")]
+    #[schema(default = true)]
+    pub number_zones: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -114,7 +128,19 @@ impl Schedule {
                 .collect(),
             holidays: BTreeSet::new(),
             enabled: true,
+            number_zones: true,
         }
+    }
+
+    /// The zone a lead is called in at `at` (its own, else its number's when
+    /// [`Schedule::number_zones`]), and where it came from; `None`: this schedule's.
+    pub fn lead_zone(
+        &self,
+        own: Option<&str>,
+        phone: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> (Option<Tz>, crate::zones::ZoneSource) {
+        crate::zones::lead_zone(own, phone, self.number_zones, at)
     }
 
     /// Check a document: a known zone, weekdays 0–6, HH:MM times, windows that end after they
@@ -164,6 +190,7 @@ impl Schedule {
             windows,
             holidays,
             enabled: d.enabled,
+            number_zones: d.number_zones,
         })
     }
 
@@ -181,6 +208,7 @@ impl Schedule {
                 .collect(),
             holidays: self.holidays.iter().map(|d| d.to_string()).collect(),
             enabled: self.enabled,
+            number_zones: self.number_zones,
         }
     }
 
@@ -274,6 +302,7 @@ mod tests {
                 .collect(),
             holidays: holidays.iter().map(|h| h.to_string()).collect(),
             enabled: true,
+            number_zones: true,
         }
     }
 

@@ -403,7 +403,7 @@ impl Engine {
         let attempts = dialer::attempts_since(&mut tx, &ids, earliest).await?;
         let mut to_dial = Vec::new();
         for c in &contacts {
-            let tz: Option<Tz> = c.timezone.as_deref().and_then(|z| z.parse().ok());
+            let (tz, _) = schedule.lead_zone(c.timezone.as_deref(), &c.phone, t);
             // A lead whose life is over (a conversation happened, or its retries ran out) is
             // not called again by a campaign.
             let finished = matches!(
@@ -781,7 +781,7 @@ fn hold(
     rules: &RetryRules,
     per: &HashMap<i64, Vec<DateTime<Utc>>>,
 ) -> Option<(DateTime<Utc>, &'static str)> {
-    let tz: Option<Tz> = c.timezone.as_deref().and_then(|z| z.parse().ok());
+    let (tz, _) = schedule.lead_zone(c.timezone.as_deref(), &c.phone, t);
     if schedule.check(t, tz).is_err() {
         let until = schedule
             .next_open(t, tz)

@@ -13,6 +13,7 @@ struct Row {
     windows: Json<Vec<WindowRow>>,
     holidays: Json<Vec<String>>,
     enabled: bool,
+    number_zones: bool,
     version: i64,
     updated_at: DateTime<Utc>,
 }
@@ -34,7 +35,7 @@ pub struct Stored {
 
 /// The client's schedule, or `None` when it never set one (callers use the default).
 pub async fn get(ex: &mut impl AsExec, client_id: i64) -> Result<Option<Stored>> {
-    let row: Option<Row> = sql("SELECT timezone, windows, holidays, enabled, version, updated_at FROM schedules WHERE client_id = $1")
+    let row: Option<Row> = sql("SELECT timezone, windows, holidays, enabled, number_zones, version, updated_at FROM schedules WHERE client_id = $1")
         .arg(client_id)
         .fetch_optional(ex)
         .await?;
@@ -53,6 +54,7 @@ pub async fn get(ex: &mut impl AsExec, client_id: i64) -> Result<Option<Stored>>
                 .collect(),
             holidays: r.holidays.0,
             enabled: r.enabled,
+            number_zones: r.number_zones,
         },
         version: r.version,
         updated_at: Some(r.updated_at),
@@ -78,10 +80,10 @@ pub async fn put(
         })
         .collect();
     let version = previous + 1;
-    sql("INSERT INTO schedules (client_id, timezone, windows, holidays, enabled, version, updated_by, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+    sql("INSERT INTO schedules (client_id, timezone, windows, holidays, enabled, number_zones, version, updated_by, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $9, $6, $7, $8) \
          ON CONFLICT (client_id) DO UPDATE SET timezone = $2, windows = $3, holidays = $4, enabled = $5, \
-         version = schedules.version + 1, updated_by = $7, updated_at = $8")
+         number_zones = $9, version = schedules.version + 1, updated_by = $7, updated_at = $8")
     .arg(client_id)
     .arg(doc.timezone.as_str())
     .arg(serde_json::to_value(&windows).unwrap_or_default())
@@ -90,6 +92,7 @@ pub async fn put(
     .arg(version)
     .arg(user_id)
     .arg(now())
+    .arg(doc.number_zones)
     .execute(ex)
     .await?;
     Ok(sql("SELECT version FROM schedules WHERE client_id = $1")

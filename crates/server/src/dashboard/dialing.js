@@ -59,6 +59,7 @@ export function scheduleCard() {
         windows,
         holidays: parseHolidays(f.holidays.value),
         enabled: f.enabled.checked,
+        number_zones: f.number_zones.checked,
       };
       const saved = await api.put("/api/dialer/schedule", body);
       toast(`Schedule saved (version ${saved.version}).`, "ok");
@@ -74,6 +75,12 @@ export function scheduleCard() {
           { class: "inline" },
           h("label", {}, "Time zone", h("input", { name: "timezone", value: s.timezone, list: "zones", required: true })),
           h("label", { class: "switch" }, h("input", { type: "checkbox", name: "enabled", checked: s.enabled }), "Calls allowed"),
+          h(
+            "label",
+            { class: "switch", title: "A lead without a time zone of its own is called in its number's: the area code's in North America, the country's elsewhere (when it keeps one time)" },
+            h("input", { type: "checkbox", name: "number_zones", checked: s.number_zones !== false }),
+            "Leads' hours from their numbers",
+          ),
         ),
         h("div", { class: "days" }, days),
         h("label", {}, "Closed days", h("textarea", { name: "holidays", rows: 2, placeholder: "2026-12-25, 2027-01-01" }, s.holidays.join(", "))),

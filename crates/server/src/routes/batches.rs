@@ -590,7 +590,7 @@ pub async fn explain(
     let stored = current(&st, client).await?;
     let schedule = Schedule::from_doc(&stored.doc).map_err(|_| ApiError::internal())?;
     let t = now();
-    let tz: Option<chrono_tz::Tz> = lead.timezone.as_deref().and_then(|z| z.parse().ok());
+    let (tz, zone_source) = schedule.lead_zone(lead.timezone.as_deref(), &lead.phone, t);
     let (day_start, _) = day_bounds(t, tz.unwrap_or(schedule.timezone));
     let today = dialer::attempts_since(&mut st.db.read().await?, &[id], day_start)
         .await?
@@ -627,6 +627,7 @@ pub async fn explain(
             .map(|z| z.name())
             .unwrap_or(schedule.timezone.name())
             .to_string(),
+        timezone_source: zone_source.as_str(),
         dialable: v.dialable,
         dialable_at: v.dialable_at.as_ref().map(ts),
         reasons: v
@@ -661,8 +662,12 @@ pub struct Explanation {
     pub attempts: i64,
     /// Since midnight in `timezone`.
     pub attempts_today: i64,
-    /// The lead's zone, else the schedule's.
+    /// The zone the lead's window and day are reckoned in: its own, else its number's, else
+    /// the schedule's.
     pub timezone: String,
+    /// Where `timezone` came from.
+    #[schema(schema_with = zone_source)]
+    pub timezone_source: &'static str,
     pub dialable: bool,
     /// When every reason has lifted, if they all lift by themselves.
     #[schema(format = DateTime)]
@@ -688,4 +693,11 @@ pub struct Blocked {
     /// When it lifts by itself, if it does.
     #[schema(format = DateTime)]
     pub until: Option<String>,
+}
+
+fn zone_source() -> utoipa::openapi::schema::Object {
+    crate::docs::field::one_of(
+        ["lead", "number", "schedule"],
+        "`lead`: its own `timezone`; `number`: its phone number's (the area code's in North America, the country's elsewhere); `schedule`: the calling schedule's.",
+    )
 }

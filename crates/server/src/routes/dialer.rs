@@ -62,6 +62,7 @@ fn view(s: &Stored) -> ScheduleView {
         windows: s.doc.windows.clone(),
         holidays: s.doc.holidays.clone(),
         enabled: s.doc.enabled,
+        number_zones: s.doc.number_zones,
         version: s.version,
         updated_at: s.updated_at.as_ref().map(ts),
     }
@@ -78,6 +79,10 @@ pub struct ScheduleView {
     pub holidays: Vec<String>,
     /// False: no calls at all.
     pub enabled: bool,
+    /// A lead without a time zone of its own is called in its number's (the area code's in
+    /// North America, the country's elsewhere, when it keeps one time); false: in this
+    /// schedule's.
+    pub number_zones: bool,
     /// Goes up by one with each change (seed 002's `schedule_version`).
     pub version: i64,
     /// Null for the schedule a fresh install starts with.
@@ -106,7 +111,7 @@ pub async fn get_schedule(
     tag = "dialer",
     summary = "Replace the calling schedule; the version goes up by one",
     security(("bearerAuth" = [])),
-    request_body(content = ScheduleDoc, description = "`{\"timezone\": \"Asia/Tehran\", \"windows\": [{\"weekday\": 0, \"start\": \"09:00\", \"end\": \"20:00\"}], \"holidays\": [\"2026-03-21\"], \"enabled\": true}`"),
+    request_body(content = ScheduleDoc, description = "`{\"timezone\": \"Asia/Tehran\", \"windows\": [{\"weekday\": 0, \"start\": \"09:00\", \"end\": \"20:00\"}], \"holidays\": [\"2026-03-21\"], \"enabled\": true}`, and `number_zones` (default true)"),
     responses((status = 200, description = "The stored schedule", body = ScheduleView), (status = 400, description = "Unknown zone, bad time, a window ending before it starts", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn put_schedule(

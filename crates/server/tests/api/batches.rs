@@ -24,6 +24,7 @@ both!(
     explain_says_why_a_lead_is_not_next,
     a_call_back_holds_a_lead_until_its_time,
     a_call_back_for_the_agent_is_kept_for_them,
+    leads_are_called_in_their_numbers_zone,
 );
 
 both_configured!(
@@ -76,7 +77,7 @@ fn local(tz: Tz, date: chrono::NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
 fn all_day() -> Value {
     json!(
         (0..7)
-            .map(|d| json!({"weekday": d, "start": "00:00", "end": "23:59"}))
+            .map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"}))
             .collect::<Vec<_>>()
     )
 }
@@ -1953,5 +1954,110 @@ async fn explain_says_why_a_lead_is_not_next(app: TestApp) {
             .await
             .0,
         StatusCode::UNAUTHORIZED
+    );
+}
+
+/// A lead without a zone of its own is called in its number's: New York's area code, the
+/// United Kingdom. A country across zone lines (Spain and its Canaries) is left to the
+/// schedule, and a lead's own zone comes first. The schedule may turn it off.
+async fn leads_are_called_in_their_numbers_zone(app: TestApp) {
+    let admin = app.admin().await;
+    // In UTC, open two hours either side of now, every day: New York (four or five hours
+    // behind) is closed whenever this runs, London (level or an hour ahead) open.
+    let h = Utc::now().hour() as i32;
+    let hm = |x: i32| format!("{:02}:00", x);
+    let windows: Vec<Value> = (0..7)
+        .flat_map(|d| {
+            let (a, b) = (h - 2, h + 2);
+            let mut w = Vec::new();
+            if a < 0 {
+                w.push(json!({"weekday": d, "start": hm(a + 24), "end": "24:00"}));
+                w.push(json!({"weekday": d, "start": "00:00", "end": hm(b)}));
+            } else if b > 24 {
+                w.push(json!({"weekday": d, "start": hm(a), "end": "24:00"}));
+                w.push(json!({"weekday": d, "start": "00:00", "end": hm(b - 24)}));
+            } else {
+                let end = if b == 24 { "24:00".to_string() } else { hm(b) };
+                w.push(json!({"weekday": d, "start": hm(a), "end": end}));
+            }
+            w
+        })
+        .collect();
+    let schedule = |number_zones: Option<bool>| {
+        let mut s = json!({"timezone": "UTC", "windows": windows, "holidays": [], "enabled": true});
+        if let Some(z) = number_zones {
+            s["number_zones"] = json!(z);
+        }
+        s
+    };
+    let v = put_schedule(&app, &admin, schedule(None)).await;
+    assert_eq!(v["number_zones"], true, "on unless turned off: {v}");
+
+    let ny = lead_with(&app, &admin, "+12125550142", "medium").await;
+    let uk = lead_with(&app, &admin, "+442079460142", "medium").await;
+    let es = lead_with(&app, &admin, "+34912345678", "medium").await;
+    let (s, v) = app
+        .post(
+            "/api/leads",
+            &admin,
+            json!({"phone": "+12125550143", "timezone": "Europe/London"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let own = v["lead"]["id"].as_i64().unwrap();
+
+    let e = explain(&app, &admin, ny).await;
+    assert_eq!(
+        (&e["timezone"], &e["timezone_source"], &e["dialable"]),
+        (&json!("America/New_York"), &json!("number"), &json!(false)),
+        "{e}"
+    );
+    assert!(
+        codes(&e).contains(&"outside_allowed_time_window".to_string()),
+        "{e}"
+    );
+    for (id, zone, source) in [
+        (uk, "Europe/London", "number"),
+        (es, "UTC", "schedule"),
+        (own, "Europe/London", "lead"),
+    ] {
+        let e = explain(&app, &admin, id).await;
+        assert_eq!(
+            (&e["timezone"], &e["timezone_source"], &e["dialable"]),
+            (&json!(zone), &json!(source), &json!(true)),
+            "{e}"
+        );
+    }
+    // The batch takes the three whose window is open, never New York's.
+    let key = dialer_key(&app, &admin).await;
+    let mut got = ids(&next_batch(&app, &key, "?size=10").await);
+    got.sort();
+    let mut want = vec![uk, es, own];
+    want.sort();
+    assert_eq!(got, want);
+
+    // Turned off: New York's lead is in the schedule's zone, and open.
+    let v = put_schedule(&app, &admin, schedule(Some(false))).await;
+    assert_eq!(v["number_zones"], false, "{v}");
+    let e = explain(&app, &admin, ny).await;
+    assert_eq!(
+        (&e["timezone"], &e["timezone_source"], &e["dialable"]),
+        (&json!("UTC"), &json!("schedule"), &json!(true)),
+        "{e}"
+    );
+    assert_eq!(ids(&next_batch(&app, &key, "?size=10").await), vec![ny]);
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            "/api/dialer/schedule",
+            Some(&admin),
+            Some(json!({"timezone": "UTC", "windows": [], "enabled": true, "number_zones": "yes"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (_, v) = app.get("/api/dialer/schedule", &admin).await;
+    assert_eq!(
+        v["number_zones"], false,
+        "a refused schedule changes nothing: {v}"
     );
 }

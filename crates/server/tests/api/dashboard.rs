@@ -216,11 +216,17 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     // The schedule as the form sent it, once (the refused window saved nothing).
     let (_, s) = app.get("/api/dialer/schedule", &admin).await;
     assert_eq!(
-        (&s["timezone"], &s["holidays"], &s["version"]),
+        (
+            &s["timezone"],
+            &s["holidays"],
+            &s["version"],
+            &s["number_zones"]
+        ),
         (
             &json!("America/New_York"),
             &json!(["2026-12-25"]),
-            &json!(2)
+            &json!(2),
+            &json!(false)
         ),
         "{s}"
     );

@@ -646,8 +646,12 @@ try {
   await retype("#schedule-form [name=day6]", "");
   await retype("#schedule-form [name=holidays]", "2026-12-25");
   await retype("#schedule-form [name=timezone]", plan.timezone);
+  // Every lead in the schedule's zone: their numbers' zones not used.
+  check(await admin.$eval("#schedule-form [name=number_zones]", (el) => el.checked), "numbers' zones are used by default");
+  await admin.$eval("#schedule-form [name=number_zones]", (el) => (el.checked = false));
   await press(admin, "#schedule-form button[type=submit]");
   await waitText(admin, "#schedule-version", "Version 2");
+  check(!(await admin.$eval("#schedule-form [name=number_zones]", (el) => el.checked)), "the saved choice is shown");
   check((await admin.$eval("#schedule-form [name=day5]", (el) => el.value)) === "10:00-14:00", "the saved week is shown");
   say("schedule saved", { version: await text(admin, "#schedule-version") });
 
