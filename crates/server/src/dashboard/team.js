@@ -1,18 +1,32 @@
 // The admins' team: who is online, people added, edited (names, contact, role, password),
 // deactivated and brought back.
 import * as api from "./api.js";
-import { h, fill, badge, table, toast, busy, throttle, options, submitted, turns } from "./ui.js";
+import { h, fill, badge, table, toast, busy, throttle, options, submitted, turns, pager } from "./ui.js";
+
+/** People per page. */
+const PAGE = 25;
 
 export function showTeam(root, { user: me, onEvent }) {
   const results = h("div", { id: "team" });
   const editor = h("div", { id: "user-edit" });
   const online = new Set();
-  let everyone = [];
-  // Found as typed, by name, username or email; and by role.
+  let page = 1;
+  // Found by the server as typed (name, username or email), by role and by account state, a
+  // page at a time: a large team is never loaded whole.
   const find = h("input", { type: "search", id: "team-search", placeholder: "Name, username or email" });
   const role = h("select", { id: "team-role" }, options([["operator", "operators"], ["admin", "admins"], ["super_admin", "super admins"]], "", "Everyone"));
-  find.addEventListener("input", () => draw());
-  role.addEventListener("change", () => draw());
+  const state = h("select", { id: "team-active" }, options([["true", "active"], ["false", "deactivated"]], "", "Any account"));
+  const again = () => {
+    page = 1;
+    load();
+  };
+  let typing = null;
+  find.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(again, 250);
+  });
+  role.addEventListener("change", again);
+  state.addEventListener("change", again);
   const roles = me.role === "super_admin" ? ["operator", "admin", "super_admin"] : ["operator", "admin"];
 
   function edit(u) {
@@ -67,7 +81,7 @@ export function showTeam(root, { user: me, onEvent }) {
   const client = h("select", { name: "client_id", id: "team-client" }, options([[me.client_id, "This client"]], me.client_id));
   client.addEventListener("change", () => {
     fill(editor);
-    load();
+    again();
   });
   if (me.role === "super_admin") {
     api
@@ -80,28 +94,23 @@ export function showTeam(root, { user: me, onEvent }) {
   const turn = turns();
   async function load() {
     const current = turn();
+    const q = new URLSearchParams({ page, limit: PAGE });
+    if (me.role === "super_admin") q.set("client_id", Number(client.value));
+    if (find.value.trim()) q.set("search", find.value.trim());
+    if (role.value) q.set("role", role.value);
+    if (state.value) q.set("is_active", state.value);
     try {
-      const [{ users }, presence] = await Promise.all([
-        api.get(me.role === "super_admin" ? `/api/users?client_id=${Number(client.value)}` : "/api/users"),
-        api.get("/api/presence"),
-      ]);
+      const [answer, presence] = await Promise.all([api.get(`/api/users?${q}`), api.get("/api/presence")]);
       if (!current()) return;
       online.clear();
       for (const p of presence.online) online.add(p.userId);
-      everyone = users;
-      draw();
+      draw(answer, Boolean(find.value.trim() || role.value || state.value));
     } catch (e) {
       fill(results, h("p", { class: "error" }, e.message));
     }
   }
 
-  function draw() {
-    const words = find.value.trim().toLowerCase();
-    const shown = everyone.filter(
-      (u) =>
-        (!role.value || u.role === role.value) &&
-        (!words || [u.name, u.username, u.email ?? ""].some((s) => s.toLowerCase().includes(words))),
-    );
+  function draw({ users, pagination }, filtered) {
     fill(
       results,
       table(
@@ -138,9 +147,15 @@ export function showTeam(root, { user: me, onEvent }) {
             ],
           ],
         ],
-        shown,
-        { key: (u) => u.id, empty: everyone.length ? "Nobody matches." : "Nothing here yet." },
+        users,
+        { key: (u) => u.id, empty: filtered ? "Nobody matches." : "Nothing here yet." },
       ),
+      pagination.pages > 1
+        ? pager(pagination, (p) => {
+            page = p;
+            load();
+          })
+        : null,
     );
   }
 
@@ -166,7 +181,7 @@ export function showTeam(root, { user: me, onEvent }) {
       "div",
       { class: "card" },
       h("h2", {}, "Team"),
-      h("div", { class: "toolbar" }, me.role === "super_admin" ? h("label", { class: "switch" }, "Client", client) : null, find, role),
+      h("div", { class: "toolbar" }, me.role === "super_admin" ? h("label", { class: "switch" }, "Client", client) : null, find, role, state),
       results,
     ),
     editor,

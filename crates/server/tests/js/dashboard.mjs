@@ -724,6 +724,39 @@ try {
   await press(admin, "#new-user button[type=submit]");
   await waitText(admin, "#team tbody", plan.clientAdmin);
   check(!(await text(admin, "#team tbody")).includes(plan.newUser), "another client's list holds only its people");
+  // A team larger than a page is paged by the server, and the filters ask it too.
+  await admin.evaluate(async (client) => {
+    const { token } = JSON.parse(localStorage.getItem("switchboard.session"));
+    for (let i = 0; i < 30; i++) {
+      const r = await fetch("/api/users", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ username: `acme_op${String(i).padStart(2, "0")}`, password: "a-new-password-3", role: "operator", client_id: Number(client) }),
+      });
+      if (!r.ok) throw new Error(`an operator was refused: ${await r.text()}`);
+    }
+  }, await clientId.jsonValue());
+  await admin.select("#team-role", "operator");
+  await waitText(admin, "#team .pager", "Page 1 of 2 · 30 in all");
+  check((await admin.$$("#team tbody tr[data-id]")).length === 25, "a page holds 25");
+  await press(admin, "#team .pager button:last-child");
+  await waitText(admin, "#team .pager", "Page 2 of 2");
+  check((await admin.$$("#team tbody tr[data-id]")).length === 5, "the rest on the second page");
+  await admin.select("#team-role", "admin");
+  await admin.waitForFunction(
+    (who) => {
+      const rows = [...document.querySelectorAll("#team tbody tr[data-id]")];
+      return rows.length === 1 && rows[0].textContent.includes(who) && !document.querySelector("#team .pager");
+    },
+    { timeout: WAIT },
+    plan.clientAdmin,
+  );
+  await admin.select("#team-role", "");
+  await admin.select("#team-active", "false");
+  await waitText(admin, "#team", "Nobody matches.");
+  await admin.select("#team-active", "");
+  await waitText(admin, "#team .pager", "Page 1 of 2 · 31 in all");
+  say("a large team paged", { pager: await text(admin, "#team .pager") });
   await admin.select("#team-client", ownClient);
   await waitText(admin, "#team tbody", plan.newUser);
   say("person added");
