@@ -257,6 +257,8 @@ pub struct TelephonyConfig {
     pub smartflo_api_token: Option<Secret>,
     pub smartflo_base_url: String,
     pub smartflo_webhook_secret: Option<Secret>,
+    /// Record the calls placed (Twilio, Plivo); the recording's URL is kept with the call.
+    pub record_calls: bool,
 }
 
 impl Default for TelephonyConfig {
@@ -275,6 +277,7 @@ impl Default for TelephonyConfig {
             smartflo_api_token: None,
             smartflo_base_url: "https://api-smartflo.tatateleservices.com".into(),
             smartflo_webhook_secret: None,
+            record_calls: false,
         }
     }
 }
@@ -346,6 +349,7 @@ const KEYS: &[&str] = &[
     "smartflo_api_token",
     "smartflo_base_url",
     "smartflo_webhook_secret",
+    "record_calls",
     "max_concurrent_calls",
     "calls_per_second",
     "heartbeat_seconds",
@@ -594,6 +598,7 @@ impl TelephonyConfig {
                         format!("'{v}' is not a factor above 0 (20 = twenty times faster)")
                     })?
             }
+            "record_calls" => self.record_calls = yes_or_no(v)?,
             "twilio_account_sid" => self.twilio_account_sid = Some(nonempty_secret(v)?.0),
             "twilio_auth_token" => self.twilio_auth_token = Some(nonempty_secret(v)?),
             "twilio_base_url" => self.twilio_base_url = base_url(v)?,
@@ -723,20 +728,24 @@ mod tests {
     fn machine_detection_is_off_unless_asked_for() {
         let d = Config::default();
         assert!(!d.dialer.machine_detection);
+        assert!(!d.telephony.record_calls);
         assert_eq!(d.telephony.simulator.machine_rate, 0.15);
         let c = Config::load_from(
             None,
             &env(&[
                 ("SWITCHBOARD_MACHINE_DETECTION", "true"),
                 ("SWITCHBOARD_SIMULATOR_MACHINE_RATE", "0.3"),
+                ("SWITCHBOARD_RECORD_CALLS", "true"),
             ]),
         )
         .unwrap();
         assert!(c.dialer.machine_detection);
+        assert!(c.telephony.record_calls);
         assert_eq!(c.telephony.simulator.machine_rate, 0.3);
         for (var, bad) in [
             ("SWITCHBOARD_MACHINE_DETECTION", "sometimes"),
             ("SWITCHBOARD_SIMULATOR_MACHINE_RATE", "2"),
+            ("SWITCHBOARD_RECORD_CALLS", "maybe"),
         ] {
             let e = Config::load_from(None, &env(&[(var, bad)])).unwrap_err();
             assert!(e.starts_with(var), "{e}");

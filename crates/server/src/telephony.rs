@@ -309,6 +309,10 @@ pub async fn place_call(state: &AppState, req: CallRequest<'_>) -> ApiResult<Cal
         .or_else(|| state.config.telephony.caller_id.clone());
     let mut metadata = req.metadata;
     metadata["bridge"] = req.bridge.to_json();
+    // Recorded or not is decided when the call is placed, and kept with it.
+    if state.config.telephony.record_calls && metadata.get("record").is_none() {
+        metadata["record"] = serde_json::Value::Bool(true);
+    }
     new.metadata = metadata;
 
     new.instance_id = Some(state.instance_id.to_string());
@@ -380,6 +384,7 @@ pub async fn hand_to_provider(
         agent_id,
         machine_detection: call.metadata.0["machineDetection"] == true,
         voicemail: call.metadata.0["voicemail"].as_str().map(str::to_owned),
+        record: call.metadata.0["record"] == true,
     };
     let placed = state.telephony.provider.originate(&dial).await;
     metrics::counter!(

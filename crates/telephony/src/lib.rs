@@ -132,6 +132,11 @@ pub struct Dial {
     /// the message with [`Provider::redirect`] once the verdict comes; the simulator plays it
     /// out). Smartflo has no detection.
     pub voicemail: Option<String>,
+    /// Record the call: Twilio records it whole (`Record=true`) and posts the recording to the
+    /// status URL; Plivo's answer XML starts a `<Record>` whose callbacks go there too. The
+    /// recording's URL comes back as a [`ProviderEvent::recording`] event. The simulator and
+    /// Smartflo (whose own records carry their recordings) ignore it.
+    pub record: bool,
 }
 
 /// What the provider said when it accepted a call.
@@ -201,6 +206,35 @@ pub struct ProviderEvent {
     /// Our call id when the provider echoes it back.
     pub reference: Option<String>,
     pub raw: serde_json::Value,
+}
+
+impl ProviderEvent {
+    /// A callback that reports a recording, not the call's status: it carries `Initiated`,
+    /// which never moves a call (calls only move forward), and is named by the recording so
+    /// that each recording is kept once.
+    pub fn recording(
+        provider: ProviderKind,
+        provider_call_id: &str,
+        recording_id: &str,
+        url: Option<&str>,
+        raw: serde_json::Value,
+    ) -> Self {
+        ProviderEvent {
+            provider,
+            provider_call_id: provider_call_id.to_owned(),
+            event: format!("recording:{recording_id}"),
+            status: CallStatus::Initiated,
+            at: Utc::now(),
+            duration_secs: None,
+            hangup_cause: None,
+            recording_url: url.map(str::to_owned),
+            answered_by: None,
+            from: None,
+            to: None,
+            reference: None,
+            raw,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

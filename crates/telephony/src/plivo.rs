@@ -476,6 +476,20 @@ pub fn parse_callback(params: &[(String, String)]) -> Result<ProviderEvent, Stri
     let id = param(params, "RequestUUID")
         .or_else(|| param(params, "CallUUID"))
         .ok_or("the callback has neither RequestUUID nor CallUUID")?;
+    // A `<Record>`'s callback (its `action` and `callbackUrl`): the recording, perhaps without
+    // the call's status.
+    if let Some(url) = param(params, "RecordUrl")
+        && param(params, "CallStatus").is_none()
+    {
+        let rec = param(params, "RecordingID").unwrap_or(url);
+        return Ok(ProviderEvent::recording(
+            ProviderKind::Plivo,
+            id,
+            rec,
+            Some(url),
+            params_json(params),
+        ));
+    }
     let raw_status = param(params, "CallStatus").ok_or("the callback has no CallStatus")?;
     let code = param(params, "HangupCauseCode").and_then(|c| c.parse::<i64>().ok());
     let status = from_plivo(raw_status, code)
@@ -534,9 +548,27 @@ pub fn xml_for_machine(voicemail: Option<&str>) -> String {
 /// (μ-law 8 kHz, the call kept alive while the socket is open), or hang up. Numbers are written
 /// without `+`; bot parameters become `extraHeaders` (`k=v,k=v`).
 pub fn xml_for(bridge: &Bridge, caller_id: &str) -> String {
+    xml_for_recorded(bridge, caller_id, None)
+}
+
+/// How long a recording may run (Plivo's own cap on a call, 4 hours).
+pub const RECORD_MAX_SECS: u32 = 14_400;
+
+/// [`xml_for`], the call recorded when `record` names where Plivo posts the recording: a
+/// `<Record>` (MP3, not redirecting the call) that starts when the agent answers, or with the
+/// bot's stream (the whole session).
+pub fn xml_for_recorded(bridge: &Bridge, caller_id: &str, record: Option<&str>) -> String {
+    let record = |start: &str| match record {
+        Some(url) => format!(
+            r#"<Record action="{u}" method="POST" callbackUrl="{u}" callbackMethod="POST" redirect="false" fileFormat="mp3" maxLength="{RECORD_MAX_SECS}" {start}="true"/>"#,
+            u = xml_escape(url)
+        ),
+        None => String::new(),
+    };
     match bridge {
         Bridge::Agent { number } => format!(
-            r#"<Response><Dial callerId="{}"><Number>{}</Number></Dial></Response>"#,
+            r#"<Response>{}<Dial callerId="{}"><Number>{}</Number></Dial></Response>"#,
+            record("startOnDialAnswer"),
             xml_escape(caller_id.trim().trim_start_matches('+')),
             xml_escape(number.trim().trim_start_matches('+'))
         ),
@@ -555,7 +587,8 @@ pub fn xml_for(bridge: &Bridge, caller_id: &str) -> String {
                 format!(r#" extraHeaders="{}""#, xml_escape(&headers))
             };
             format!(
-                r#"<Response><Stream bidirectional="true" keepCallAlive="true" contentType="audio/x-mulaw;rate=8000"{extra}>{}</Stream></Response>"#,
+                r#"<Response>{}<Stream bidirectional="true" keepCallAlive="true" contentType="audio/x-mulaw;rate=8000"{extra}>{}</Stream></Response>"#,
+                record("recordSession"),
                 xml_escape(wss_url.trim())
             )
         }

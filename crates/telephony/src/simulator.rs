@@ -432,6 +432,7 @@ mod tests {
             agent_id: None,
             machine_detection: false,
             voicemail: None,
+            record: false,
         }
     }
 

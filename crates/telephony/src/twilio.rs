@@ -168,6 +168,12 @@ impl Provider for TwilioClient {
             };
             form.push(("MachineDetection", mode.into()));
         }
+        if dial.record {
+            form.push(("Record", "true".into()));
+            form.push(("RecordingStatusCallback", dial.status_url.clone()));
+            form.push(("RecordingStatusCallbackMethod", "POST".into()));
+            form.push(("RecordingStatusCallbackEvent", "completed".into()));
+        }
         let url = self.calls_url();
         let call = http::send(|| self.post_form(&url, &form)).await?.json()?;
         let sid = str_field(&call, "sid").ok_or_else(|| {
@@ -433,6 +439,20 @@ pub fn answered_by(params: &[(String, String)]) -> Option<String> {
 /// event. `reference` is left for the caller (it comes from our own URL, not from Twilio).
 pub fn parse_status_callback(params: &[(String, String)]) -> Result<ProviderEvent, String> {
     let sid = param(params, "CallSid").ok_or("the callback has no CallSid")?;
+    // A recording's status callback (`RecordingStatusCallback`): no `CallStatus`. Its URL is
+    // kept once the recording is `completed`.
+    if param(params, "CallStatus").is_none()
+        && let Some(rec) = param(params, "RecordingSid")
+    {
+        let done = param(params, "RecordingStatus").is_none_or(|s| s == "completed");
+        return Ok(ProviderEvent::recording(
+            ProviderKind::Twilio,
+            sid,
+            rec,
+            param(params, "RecordingUrl").filter(|_| done),
+            params_json(params),
+        ));
+    }
     let raw_status = param(params, "CallStatus").ok_or("the callback has no CallStatus")?;
     let status = from_twilio(raw_status)
         .ok_or_else(|| format!("unknown Twilio CallStatus {raw_status:?}"))?;

@@ -400,7 +400,10 @@ pub async fn plivo_answer(
     let body = if bridge == Bridge::None {
         "<Response><Hangup/></Response>".to_string()
     } else {
-        plivo::xml_for(&bridge, &caller_id(&st, &call))
+        // A recorded call's `<Record>` posts the recording to the call's status URL.
+        let record = (call.metadata.0["record"] == true)
+            .then(|| crate::telephony::webhook_urls(&st.config, ProviderKind::Plivo, call.id).1);
+        plivo::xml_for_recorded(&bridge, &caller_id(&st, &call), record.as_deref())
     };
     Ok(xml(body))
 }

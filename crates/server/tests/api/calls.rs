@@ -1275,3 +1275,129 @@ async fn plivo_leaves_messages_on_machines() {
         assert_eq!(v.as_str().unwrap(), "<Response><Hangup/></Response>");
     }
 }
+
+/// With `SWITCHBOARD_RECORD_CALLS`, a call placed is marked recorded; Plivo's answer XML then
+/// records it, and a recording's callback (Twilio's recording status, Plivo's `<Record>`) keeps
+/// its URL with the call, once, without moving the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_reach_their_calls() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let mut c = call_config();
+        c.telephony.record_calls = true;
+        let Some(app) = TestApp::with_config(backend, c).await else {
+            continue;
+        };
+        let admin = app.admin().await;
+
+        // Placed (on the simulator, which records nothing): marked recorded.
+        let placed = switchboard_server::telephony::place_call(
+            &app.state,
+            switchboard_server::telephony::CallRequest {
+                client_id: app.state.default_client_id,
+                lead: None,
+                to: "+14155550381".into(),
+                user_id: None,
+                agent_id: None,
+                from: None,
+                bridge: switchboard_telephony::Bridge::None,
+                metadata: json!({}),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(placed.metadata.0["record"], true, "{:?}", placed.metadata);
+
+        // Twilio: the recording's status callback.
+        let sid = "CA00000000000000000000000000000082";
+        let (id, lead) = provider_call(&app, "twilio", sid, "+14155550382").await;
+        let url = "https://api.twilio.com/2010-04-01/Accounts/AC123/Recordings/RE0082";
+        let recorded = [
+            ("CallSid", sid),
+            ("RecordingSid", "RE0082"),
+            ("RecordingUrl", url),
+            ("RecordingStatus", "completed"),
+            ("RecordingDuration", "42"),
+        ];
+        let path = format!("/webhooks/twilio/status?call={id}");
+        let (s, v) = twilio_post(&app, &path, &recorded).await;
+        assert_eq!(
+            (s, &v["outcome"]),
+            (StatusCode::OK, &json!("applied")),
+            "{v}"
+        );
+        let (_, v) = twilio_post(&app, &path, &recorded).await;
+        assert_eq!(v["outcome"], "duplicate", "{v}");
+        let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
+        assert_eq!(
+            (
+                &calls["calls"][0]["recording_url"],
+                &calls["calls"][0]["status"]
+            ),
+            (&json!(url), &json!("initiated")),
+            "kept, and the call not moved: {calls}"
+        );
+
+        // Plivo: its answer XML records the call to our status URL; the recording comes there.
+        let uuid = "5a2e0f40-0000-4000-8000-000000000083";
+        let (id, lead) = provider_call(&app, "plivo", uuid, "+14155550383").await;
+        let mut tx = app.state.db.begin().await.unwrap();
+        calls::update_fields(
+            &mut tx,
+            id,
+            &calls::CallPatch {
+                metadata: Some(json!({"bridge": {"agent": "+14155550999"}, "record": true})),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let (s, v) = plivo_post(
+            &app,
+            &format!("/webhooks/plivo/answer?call={id}"),
+            &[
+                ("RequestUUID", uuid),
+                ("CallUUID", "c83"),
+                ("CallStatus", "in-progress"),
+                ("Event", "StartApp"),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let xml = v.as_str().unwrap();
+        let status = format!("{PUBLIC}/webhooks/plivo/hangup?call={id}");
+        assert!(
+            xml.contains(&format!(r#"<Record action="{status}""#))
+                && xml.contains(r#"startOnDialAnswer="true""#)
+                && xml.find("<Record").unwrap() < xml.find("<Dial").unwrap(),
+            "{xml}"
+        );
+        let rec = "https://media.plivo.com/v1/Account/MA123/Recording/r83.mp3";
+        let (s, v) = plivo_post(
+            &app,
+            &format!("/webhooks/plivo/hangup?call={id}"),
+            &[
+                ("RequestUUID", uuid),
+                ("CallUUID", "c83"),
+                ("RecordUrl", rec),
+                ("RecordingID", "r83"),
+                ("RecordingDuration", "12"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (s, &v["outcome"]),
+            (StatusCode::OK, &json!("applied")),
+            "{v}"
+        );
+        let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
+        assert_eq!(
+            (
+                &calls["calls"][0]["recording_url"],
+                &calls["calls"][0]["status"]
+            ),
+            (&json!(rec), &json!("answered")),
+            "{calls}"
+        );
+    }
+}

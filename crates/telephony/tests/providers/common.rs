@@ -19,6 +19,7 @@ pub fn dial() -> Dial {
         agent_id: None,
         machine_detection: false,
         voicemail: None,
+        record: false,
     }
 }
 

@@ -731,3 +731,55 @@ fn plivo_xml_for_agent_bot_and_none() {
         "<Response><Hangup/></Response>"
     );
 }
+
+/// A recorded call's XML: a `<Record>` that posts to our URL and does not redirect, started
+/// when the agent answers, or with the bot's stream. Its callback (`RecordUrl`, perhaps no
+/// `CallStatus`) is a recording event.
+#[test]
+fn plivo_records_calls_and_reads_their_recordings() {
+    let url = "https://sb.example.com/webhooks/plivo/hangup?call=7&x=1";
+    let record = |start: &str| {
+        format!(
+            r#"<Record action="https://sb.example.com/webhooks/plivo/hangup?call=7&amp;x=1" method="POST" callbackUrl="https://sb.example.com/webhooks/plivo/hangup?call=7&amp;x=1" callbackMethod="POST" redirect="false" fileFormat="mp3" maxLength="14400" {start}="true"/>"#
+        )
+    };
+    assert_eq!(
+        plivo::xml_for_recorded(
+            &Bridge::Agent {
+                number: "+919876543210".into()
+            },
+            "+918069400000",
+            Some(url)
+        ),
+        format!(
+            r#"<Response>{}<Dial callerId="918069400000"><Number>919876543210</Number></Dial></Response>"#,
+            record("startOnDialAnswer")
+        )
+    );
+    assert_eq!(
+        plivo::xml_for_recorded(
+            &Bridge::Bot {
+                wss_url: "wss://b/ws".into(),
+                parameters: vec![],
+            },
+            "1",
+            Some(url)
+        ),
+        format!(
+            r#"<Response>{}<Stream bidirectional="true" keepCallAlive="true" contentType="audio/x-mulaw;rate=8000">wss://b/ws</Stream></Response>"#,
+            record("recordSession")
+        )
+    );
+    let rec = "https://media.plivo.com/v1/Account/MA/Recording/abc.mp3";
+    let ev = parse_callback(&pairs(&[
+        ("CallUUID", "c1"),
+        ("RecordUrl", rec),
+        ("RecordingID", "abc"),
+        ("RecordingDuration", "42"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        (ev.event.as_str(), ev.status, ev.recording_url.as_deref()),
+        ("recording:abc", CallStatus::Initiated, Some(rec))
+    );
+}

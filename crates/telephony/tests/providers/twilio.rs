@@ -301,6 +301,51 @@ async fn twilio_originate_asks_for_machine_detection() {
     assert_eq!(ev.answered_by.as_deref(), Some("machine_end_beep"));
 }
 
+/// A recorded call: `Record=true`, the recording's status posted to the status URL once
+/// completed; that callback (no `CallStatus`) is a recording event, its URL kept only when the
+/// recording completed.
+#[tokio::test]
+async fn twilio_records_calls_and_reads_their_recordings() {
+    let mut d = dial();
+    d.time_limit_secs = None;
+    d.record = true;
+    originates_with(
+        &d,
+        originate_form(&[
+            ("Record", "true"),
+            (
+                "RecordingStatusCallback",
+                "https://sb.example.com/hooks/status?ref=call-42",
+            ),
+            ("RecordingStatusCallbackMethod", "POST"),
+            ("RecordingStatusCallbackEvent", "completed"),
+        ]),
+    )
+    .await;
+    let url = "https://api.twilio.com/2010-04-01/Accounts/AC123/Recordings/RE0123";
+    let ev = switchboard_telephony::twilio::parse_status_callback(&pairs(&[
+        ("AccountSid", SID),
+        ("CallSid", CALL_SID),
+        ("RecordingSid", "RE0123"),
+        ("RecordingUrl", url),
+        ("RecordingStatus", "completed"),
+        ("RecordingDuration", "42"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        (ev.event.as_str(), ev.status, ev.recording_url.as_deref()),
+        ("recording:RE0123", CallStatus::Initiated, Some(url))
+    );
+    let failed = switchboard_telephony::twilio::parse_status_callback(&pairs(&[
+        ("CallSid", CALL_SID),
+        ("RecordingSid", "RE0124"),
+        ("RecordingUrl", url),
+        ("RecordingStatus", "failed"),
+    ]))
+    .unwrap();
+    assert_eq!(failed.recording_url, None);
+}
+
 /// With a message to leave, Twilio is asked to wait for the greeting's end; the TwiML then
 /// says the message (escaped) and hangs up.
 #[tokio::test]
