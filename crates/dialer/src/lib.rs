@@ -68,13 +68,18 @@ pub struct EngineConfig {
     /// them), unless a campaign says otherwise; kept in each call's metadata as
     /// `machineDetection`.
     pub machine_detection: bool,
+    /// Record the calls placed, unless a campaign says otherwise; kept in each call's
+    /// metadata as `record`.
+    pub record_calls: bool,
 }
 
-/// Answering-machine detection for a call: whether to ask for it, and the message to leave.
+/// How a call is placed: answering-machine detection (whether to ask for it, and the message
+/// to leave) and recording.
 #[derive(Debug, Clone, Copy)]
-struct Detection<'a> {
+struct CallOptions<'a> {
     on: bool,
     voicemail: Option<&'a str>,
+    record: bool,
 }
 
 impl EngineConfig {
@@ -539,9 +544,10 @@ impl Engine {
                 None,
                 &b,
                 "campaign",
-                Detection {
+                CallOptions {
                     on: camp.detects_machines(self.cfg.machine_detection),
                     voicemail: camp.voicemail_message.as_deref(),
+                    record: camp.records_calls(self.cfg.record_calls),
                 },
                 t,
             ));
@@ -590,7 +596,7 @@ impl Engine {
         user_id: Option<i64>,
         bridge: &Bridge,
         surface: &str,
-        detection: Detection<'_>,
+        detection: CallOptions<'_>,
         t: DateTime<Utc>,
     ) -> NewCall {
         let mut new = NewCall::outbound(client_id, self.originator.provider(), to);
@@ -606,6 +612,7 @@ impl Engine {
             "bridge": bridge.to_json(),
             "machineDetection": detection.on,
             "voicemail": detection.voicemail.filter(|_| detection.on),
+            "record": detection.record,
         });
         new
     }
@@ -724,9 +731,10 @@ impl Engine {
                 Some(*agent_id),
                 &b,
                 "queue",
-                Detection {
+                CallOptions {
                     on: self.cfg.machine_detection,
                     voicemail: None,
+                    record: self.cfg.record_calls,
                 },
                 t,
             );

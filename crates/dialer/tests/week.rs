@@ -417,6 +417,7 @@ async fn simulate_week(db: Db, backend: &str, mode: Mode) -> Vec<String> {
         default_tz: chrono_tz::UTC,
         round_max: 50,
         machine_detection: false,
+        record_calls: false,
     };
     let engine = Engine::new(db.clone(), cfg, originator);
     let mut campaign = {
@@ -434,6 +435,7 @@ async fn simulate_week(db: Db, backend: &str, mode: Mode) -> Vec<String> {
                 owner_instance: Some("week-sim"),
                 machine_detection: None,
                 voicemail_message: None,
+                record_calls: None,
             },
         )
         .await

@@ -151,6 +151,7 @@ pub fn start_engine(state: &AppState) {
         default_tz: state.config.timezone.parse().unwrap_or(chrono_tz::UTC),
         round_max: 500,
         machine_detection: d.machine_detection,
+        record_calls: state.config.telephony.record_calls,
     };
     let engine = switchboard_dialer::Engine::new(
         state.db.clone(),

@@ -464,6 +464,7 @@ async fn seed_demo(state: &switchboard_server::AppState, leads: u32) -> anyhow::
                 // The simulator's voicemails are hung up on, as a team would have it.
                 machine_detection: Some(true),
                 voicemail_message: None,
+                record_calls: None,
             },
         )
         .await?;

@@ -32,9 +32,16 @@ pub struct Campaign {
     pub machine_detection: Option<bool>,
     /// With detection, the message to leave on a machine (none: hang up).
     pub voicemail_message: Option<String>,
+    /// Record its calls; `None`: the server's default.
+    pub record_calls: Option<bool>,
 }
 
 impl Campaign {
+    /// Whether its calls are recorded: its own choice, else `default` (the server's).
+    pub fn records_calls(&self, default: bool) -> bool {
+        self.record_calls.unwrap_or(default)
+    }
+
     /// Whether its calls detect answering machines: its own choice, else `default` (the
     /// server's).
     pub fn detects_machines(&self, default: bool) -> bool {
@@ -44,7 +51,8 @@ impl Campaign {
 
 const COLUMNS: &str = "id, client_id, name, list_id, from_number, wss_url, status, max_concurrent, \
     total_contacts, current_index, owner_instance, heartbeat_at, created_by, started_at, paused_at, \
-    paused_by, resumed_at, completed_at, last_activity_at, created_at, updated_at, machine_detection, voicemail_message";
+    paused_by, resumed_at, completed_at, last_activity_at, created_at, updated_at, machine_detection, voicemail_message, \
+    record_calls";
 
 pub struct NewCampaign<'a> {
     pub client_id: i64,
@@ -57,6 +65,7 @@ pub struct NewCampaign<'a> {
     pub owner_instance: Option<&'a str>,
     pub machine_detection: Option<bool>,
     pub voicemail_message: Option<&'a str>,
+    pub record_calls: Option<bool>,
 }
 
 /// Create a running campaign over the list's leads as they are now (in lead order).
@@ -65,8 +74,8 @@ pub async fn create(tx: &mut Tx, c: &NewCampaign<'_>) -> Result<Campaign> {
     let camp: Campaign = sql(&format!(
         "INSERT INTO campaigns (client_id, name, list_id, from_number, wss_url, status, max_concurrent, \
          owner_instance, heartbeat_at, created_by, started_at, last_activity_at, created_at, updated_at, \
-         machine_detection, voicemail_message) \
-         VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $8, $8, $8, $8, $10, $11) RETURNING {COLUMNS}"
+         machine_detection, voicemail_message, record_calls) \
+         VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $8, $8, $8, $8, $10, $11, $12) RETURNING {COLUMNS}"
     ))
     .arg(c.client_id)
     .arg(c.name)
@@ -79,6 +88,7 @@ pub async fn create(tx: &mut Tx, c: &NewCampaign<'_>) -> Result<Campaign> {
     .arg(c.created_by)
     .arg(c.machine_detection)
     .arg(c.voicemail_message)
+    .arg(c.record_calls)
     .fetch_one(tx)
     .await?;
     let n = sql("INSERT INTO campaign_leads (campaign_id, position, lead_id) \
@@ -117,6 +127,7 @@ pub struct CampaignPatch<'a> {
     pub machine_detection: Option<bool>,
     /// `Some("")` drops the message.
     pub voicemail_message: Option<&'a str>,
+    pub record_calls: Option<bool>,
 }
 
 /// Change a client's campaign; `None` when it has no such campaign. New calls use the new
@@ -131,7 +142,8 @@ pub async fn update(
         "UPDATE campaigns SET name = COALESCE($3, name), from_number = COALESCE($4, from_number), \
          wss_url = COALESCE($5, wss_url), max_concurrent = COALESCE($6, max_concurrent), \
          updated_at = $7, machine_detection = COALESCE($8, machine_detection), \
-         voicemail_message = CASE WHEN $9 IS NULL THEN voicemail_message ELSE NULLIF($9, '') END \
+         voicemail_message = CASE WHEN $9 IS NULL THEN voicemail_message ELSE NULLIF($9, '') END, \
+         record_calls = COALESCE($10, record_calls) \
          WHERE id = $1 AND client_id = $2 RETURNING {COLUMNS}"
     ))
     .arg(id)
@@ -143,6 +155,7 @@ pub async fn update(
     .arg(now())
     .arg(p.machine_detection)
     .arg(p.voicemail_message)
+    .arg(p.record_calls)
     .fetch_optional(tx)
     .await
 }

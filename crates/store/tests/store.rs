@@ -1310,6 +1310,7 @@ async fn campaign(tx: &mut switchboard_store::Tx, client: i64, name: &str, list:
             owner_instance: None,
             machine_detection: None,
             voicemail_message: None,
+            record_calls: None,
         },
     )
     .await

@@ -264,6 +264,7 @@ function showCampaigns(root, { onEvent }) {
     };
     if (f.maxConcurrentCalls.value) body.maxConcurrentCalls = Number(f.maxConcurrentCalls.value);
     body.machineDetection = f.machineDetection.checked;
+    body.recordCalls = f.recordCalls.checked;
     if (f.voicemailMessage.value.trim()) body.voicemailMessage = f.voicemailMessage.value.trim();
     const r = await api.post("/plivo/create-campaign", body);
     toast(r.message ?? "Campaign created.", "ok");
@@ -291,6 +292,7 @@ function showCampaigns(root, { onEvent }) {
         h("label", {}, "Calls at once", h("input", { name: "maxConcurrentCalls", type: "number", min: 1, max: 1000 })),
         h("label", { class: "switch" }, h("input", { type: "checkbox", name: "machineDetection" }), "Detect answering machines"),
         h("label", {}, "Message for answering machines", h("input", { name: "voicemailMessage", maxlength: 1000, placeholder: "none: hang up" })),
+        h("label", { class: "switch" }, h("input", { type: "checkbox", name: "recordCalls" }), "Record calls"),
         h("button", { type: "submit" }, "Start campaign"),
       ),
     ),

@@ -89,6 +89,7 @@ function settingsForm(campaign, onSaved) {
     field("Voice bot (ws:// or wss://)", "wssUrl", s.wssUrl, { required: true, maxlength: 2000 }),
     h("label", { class: "switch" }, h("input", { type: "checkbox", name: "machineDetection", checked: Boolean(s.machineDetection), disabled: ended }), "Detect answering machines"),
     field("Message for answering machines (none: hang up)", "voicemailMessage", s.voicemailMessage, { maxlength: 1000 }),
+    h("label", { class: "switch" }, h("input", { type: "checkbox", name: "recordCalls", checked: Boolean(s.recordCalls), disabled: ended }), "Record calls"),
     h("button", { type: "submit" }, "Save"),
   );
   form.addEventListener("input", () => (form.dataset.dirty = "1"));
@@ -102,13 +103,14 @@ function settingsForm(campaign, onSaved) {
       wssUrl: form.wssUrl.value.trim(),
       machineDetection: form.machineDetection.checked,
       voicemailMessage: form.voicemailMessage.value.trim(),
+      recordCalls: form.recordCalls.checked,
     };
     const was = { campaignName: campaign.campaignName, ...s, voicemailMessage: s.voicemailMessage ?? "" };
     for (const [k, v] of Object.entries(now)) if (!(ended && k !== "campaignName") && v !== was[k]) body[k] = v;
     if (Object.keys(body).length === 1) return toast("Nothing changed.");
     return busy(form.querySelector("button[type=submit]"), async () => {
       const r = await api.post("/plivo/update-campaign", body);
-      Object.assign(campaign, { campaignName: r.data.campaignName, settings: { fromNumber: r.data.fromNumber, wssUrl: r.data.wssUrl, maxConcurrentCalls: r.data.maxConcurrentCalls, machineDetection: r.data.machineDetection, voicemailMessage: r.data.voicemailMessage } });
+      Object.assign(campaign, { campaignName: r.data.campaignName, settings: { fromNumber: r.data.fromNumber, wssUrl: r.data.wssUrl, maxConcurrentCalls: r.data.maxConcurrentCalls, machineDetection: r.data.machineDetection, voicemailMessage: r.data.voicemailMessage, recordCalls: r.data.recordCalls } });
       toast(`${r.data.campaignName} saved.`, "ok");
       delete form.dataset.dirty;
       document.activeElement?.blur();

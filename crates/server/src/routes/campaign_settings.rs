@@ -36,6 +36,8 @@ pub struct UpdateBody {
     /// they are hung up on).
     #[schema(max_length = 1000)]
     voicemail_message: Option<String>,
+    /// Record the calls still to place (Twilio, Plivo).
+    record_calls: Option<bool>,
 }
 
 /// A campaign as changed (`POST /plivo/update-campaign`).
@@ -65,6 +67,8 @@ pub struct CampaignSettings {
     pub machine_detection: bool,
     /// The message left on answering machines (none: they are hung up on).
     pub voicemail_message: Option<String>,
+    /// Whether its calls are recorded (its own choice, or the server's default).
+    pub record_calls: bool,
     #[schema(format = DateTime)]
     pub updated_at: String,
 }
@@ -73,12 +77,12 @@ pub struct CampaignSettings {
     post,
     path = "/plivo/update-campaign",
     tag = "campaigns",
-    summary = "Change a campaign's name, caller id, voice bot, cap on live calls or machine detection",
+    summary = "Change a campaign's name, caller id, voice bot, cap on live calls, machine detection or recording",
     description = "Fields left out stay as they are; at least one must be sent. New calls use the \
         new values; calls placed already are left alone (a lower cap lets live calls finish). A \
         campaign that has ended (completed, cancelled, failed) may only be renamed.",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body(content = UpdateBody, description = "`campaignId`, and any of `campaignName`, `fromNumber`, `wssUrl`, `maxConcurrentCalls`, `machineDetection`, `voicemailMessage`"),
+    request_body(content = UpdateBody, description = "`campaignId`, and any of `campaignName`, `fromNumber`, `wssUrl`, `maxConcurrentCalls`, `machineDetection`, `voicemailMessage`, `recordCalls`"),
     responses((status = 200, description = "Changed", body = CampaignUpdated), (status = 400, description = "Validation error, nothing to change, or the campaign has ended", body = crate::docs::ErrorBody), (status = 404, description = "Campaign not found", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn update(
@@ -119,15 +123,17 @@ pub async fn update(
         max_concurrent: max,
         machine_detection: b.machine_detection,
         voicemail_message,
+        record_calls: b.record_calls,
     };
     let calls_change = from.is_some()
         || wss_url.is_some()
         || max.is_some()
         || b.machine_detection.is_some()
-        || voicemail_message.is_some();
+        || voicemail_message.is_some()
+        || b.record_calls.is_some();
     if name.is_none() && !calls_change {
         return Err(ApiError::bad_request(
-            "nothing to change: send campaignName, fromNumber, wssUrl, maxConcurrentCalls, machineDetection or voicemailMessage",
+            "nothing to change: send campaignName, fromNumber, wssUrl, maxConcurrentCalls, machineDetection, voicemailMessage or recordCalls",
         ));
     }
     let client = p.client_id();
@@ -172,6 +178,11 @@ pub async fn update(
         json!(before.voicemail_message),
         json!(after.voicemail_message),
     );
+    note(
+        "record_calls",
+        json!(before.record_calls),
+        json!(after.record_calls),
+    );
     switchboard_store::audit::record(
         &mut tx,
         switchboard_store::audit::AuditEntry {
@@ -188,6 +199,7 @@ pub async fn update(
     // A higher cap may let the engine place calls at once.
     st.wake_dialer();
     let detects = after.detects_machines(st.config.dialer.machine_detection);
+    let records = after.records_calls(st.config.telephony.record_calls);
     Ok(Json(CampaignUpdated {
         success: true,
         message: "Campaign updated successfully".into(),
@@ -200,6 +212,7 @@ pub async fn update(
             wss_url: after.wss_url,
             max_concurrent_calls: after.max_concurrent,
             machine_detection: detects,
+            record_calls: records,
             voicemail_message: after.voicemail_message,
             updated_at: ts(&after.updated_at),
         },

@@ -106,10 +106,12 @@ pub struct CreateBody {
     /// Detect answering machines and hang up on them (their leads are left `MISSED` and
     /// retried by rule); default: the server's `SWITCHBOARD_MACHINE_DETECTION`.
     machine_detection: Option<bool>,
-    /// With detection, a message to leave on a machine once its greeting ends (Twilio says it;
-    /// other providers hang up), at most 1000 characters.
+    /// With detection, a message to leave on a machine once its greeting ends (Twilio and
+    /// Plivo say it; Smartflo has no detection), at most 1000 characters.
     #[schema(max_length = 1000)]
     voicemail_message: Option<String>,
+    /// Record its calls (Twilio, Plivo); default: the server's `SWITCHBOARD_RECORD_CALLS`.
+    record_calls: Option<bool>,
 }
 
 /// A campaign's message for answering machines as sent (`None` when left out), checked:
@@ -158,6 +160,8 @@ pub struct CampaignCreatedData {
     pub machine_detection: bool,
     /// The message left on answering machines (none: they are hung up on).
     pub voicemail_message: Option<String>,
+    /// Whether its calls are recorded (its own choice, or the server's default).
+    pub record_calls: bool,
 }
 
 #[utoipa::path(
@@ -166,7 +170,7 @@ pub struct CampaignCreatedData {
     tag = "campaigns",
     summary = "Create and start a campaign over a list; its calls stream to a voice bot",
     security(("bearerAuth" = []), ("apiKey" = [])),
-    request_body(content = CreateBody, description = "`campaignName`, `listId`, `fromNumber`, `wssUrl`, `clientId` (optional), `maxConcurrentCalls` (optional), `machineDetection` (optional), `voicemailMessage` (optional)"),
+    request_body(content = CreateBody, description = "`campaignName`, `listId`, `fromNumber`, `wssUrl`, `clientId` (optional), `maxConcurrentCalls` (optional), `machineDetection` (optional), `voicemailMessage` (optional), `recordCalls` (optional)"),
     responses((status = 200, description = "Created and started", body = CampaignCreated), (status = 400, description = "Validation error", body = crate::docs::ErrorBody), (status = 404, description = "No such list", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn create(
@@ -214,6 +218,7 @@ pub async fn create(
             owner_instance: owner,
             machine_detection: b.machine_detection,
             voicemail_message,
+            record_calls: b.record_calls,
         },
     )
     .await?;
@@ -236,6 +241,7 @@ pub async fn create(
     st.wake_dialer();
     let id = camp.id.to_string();
     let detects = camp.detects_machines(st.config.dialer.machine_detection);
+    let records = camp.records_calls(st.config.telephony.record_calls);
     Ok(Json(CampaignCreated {
         success: true,
         message: "Campaign created successfully".into(),
@@ -250,6 +256,7 @@ pub async fn create(
             created_at: ts(&camp.created_at),
             max_concurrent_calls: camp.max_concurrent,
             machine_detection: detects,
+            record_calls: records,
             voicemail_message: camp.voicemail_message,
         },
     }))
@@ -640,6 +647,8 @@ pub struct CampaignDashboardSettings {
     pub machine_detection: bool,
     /// The message left on answering machines (none: they are hung up on).
     pub voicemail_message: Option<String>,
+    /// Whether its calls are recorded (its own choice, or the server's default).
+    pub record_calls: bool,
 }
 
 /// How far a campaign has got through its list.
@@ -766,6 +775,7 @@ pub async fn dashboard(
                 max_concurrent_calls: c.max_concurrent,
                 machine_detection: c.detects_machines(st.config.dialer.machine_detection),
                 voicemail_message: c.voicemail_message.clone(),
+                record_calls: c.records_calls(st.config.telephony.record_calls),
             },
         });
     }

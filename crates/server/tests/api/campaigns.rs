@@ -78,6 +78,7 @@ async fn campaigns_hang_up_on_answering_machines() {
         c.dialer.calls_per_second = 1000;
         c.dialer.tick_ms = 20;
         c.dialer.machine_detection = backend == Backend::Postgres;
+        c.telephony.record_calls = backend == Backend::Postgres;
         let Some(app) = TestApp::with_config(backend, c).await else {
             continue;
         };
@@ -91,7 +92,7 @@ async fn campaigns_hang_up_on_answering_machines() {
                 // SQLite: the campaign's own choice, with a message to leave; PostgreSQL: the
                 // server's default, hanging up.
                 if backend == Backend::Sqlite {
-                    json!({"campaignName": "Voicemail", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "maxConcurrentCalls": 6, "machineDetection": true, "voicemailMessage": "  Please call Acme back  "})
+                    json!({"campaignName": "Voicemail", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "maxConcurrentCalls": 6, "machineDetection": true, "voicemailMessage": "  Please call Acme back  ", "recordCalls": true})
                 } else {
                     json!({"campaignName": "Voicemail", "listId": list.to_string(), "fromNumber": "+14155550100", "wssUrl": "wss://bot.example.com/stream", "maxConcurrentCalls": 6})
                 },
@@ -101,6 +102,8 @@ async fn campaigns_hang_up_on_answering_machines() {
         assert_eq!(v["data"]["machineDetection"], true, "{v}");
         let message = (backend == Backend::Sqlite).then_some("Please call Acme back");
         assert_eq!(v["data"]["voicemailMessage"], json!(message), "{v}");
+        // Recorded: SQLite's campaign by its own choice, PostgreSQL's by the server's default.
+        assert_eq!(v["data"]["recordCalls"], true, "{v}");
         let id = v["campaignId"].as_str().unwrap().to_string();
         let start = Instant::now();
         loop {
@@ -136,6 +139,19 @@ async fn campaigns_hang_up_on_answering_machines() {
         )
         .await;
         assert_eq!(missed, 6, "{backend:?}");
+        let marked = scalar(
+            &app,
+            &format!(
+                "SELECT COUNT(*) FROM calls WHERE campaign_id = {id} AND {}",
+                if backend == Backend::Sqlite {
+                    "json_extract(metadata, '$.record') = 1"
+                } else {
+                    "metadata->>'record' = 'true'"
+                }
+            ),
+        )
+        .await;
+        assert_eq!(marked, 6, "{backend:?}");
         // No conversation anywhere: the campaign's progress, the people's counts and the
         // call log's stats take none of them for one (nor their greetings for talk time).
         let (_, p) = app
@@ -194,11 +210,17 @@ async fn campaigns_hang_up_on_answering_machines() {
             )
             .await;
         assert_eq!(v["data"]["machineDetection"], false, "{v}");
+        assert_eq!(
+            v["data"]["recordCalls"],
+            backend == Backend::Postgres,
+            "the server's default: {v}"
+        );
         let second = v["campaignId"].as_str().unwrap().to_string();
         for (field, bad) in [
             ("voicemailMessage", json!("x".repeat(1001))),
             ("machineDetection", json!("yes")),
             ("machineDetection", json!(1)),
+            ("recordCalls", json!("yes")),
         ] {
             let mut body = json!({ "campaignId": second });
             body[field] = bad;
@@ -210,6 +232,7 @@ async fn campaigns_hang_up_on_answering_machines() {
         let before = scalar(&app, "SELECT COUNT(*) FROM campaigns").await;
         for (field, bad) in [
             ("machineDetection", json!("on")),
+            ("recordCalls", json!(1)),
             ("voicemailMessage", json!(5)),
             ("voicemailMessage", json!("x".repeat(1001))),
             ("voicemailMessage", json!("nul \u{0} here")),
@@ -253,6 +276,23 @@ async fn campaigns_hang_up_on_answering_machines() {
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["data"]["voicemailMessage"], Value::Null, "dropped: {v}");
+        let (s, v) = app
+            .post(
+                "/plivo/update-campaign",
+                &admin,
+                json!({"campaignId": second, "recordCalls": true}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["data"]["recordCalls"], true, "{v}");
+        let (s, v) = app
+            .post(
+                "/plivo/update-campaign",
+                &admin,
+                json!({"campaignId": id, "recordCalls": true}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "a completed campaign: {v}");
     }
 }
 

@@ -153,6 +153,10 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     assert_eq!(c["settings"]["maxConcurrentCalls"], 3, "{c}");
     assert_eq!(c["settings"]["machineDetection"], false, "{c}");
     assert_eq!(
+        c["settings"]["recordCalls"], true,
+        "chosen at creation: {c}"
+    );
+    assert_eq!(
         c["settings"]["voicemailMessage"], "Hello from Acme, call us back",
         "{c}"
     );

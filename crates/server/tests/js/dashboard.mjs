@@ -508,6 +508,7 @@ try {
   await admin.type("#new-campaign [name=maxConcurrentCalls]", "2");
   await press(admin, "#new-campaign [name=machineDetection]");
   await admin.type("#new-campaign [name=voicemailMessage]", "Hello from Acme, call us back");
+  await press(admin, "#new-campaign [name=recordCalls]");
   await press(admin, "#new-campaign button[type=submit]");
   await waitText(admin, "#campaigns tbody", plan.campaign);
   const campaignId = await admin.$eval("#campaigns tbody tr[data-id]", (r) => r.dataset.id);
@@ -542,6 +543,8 @@ try {
   check(await admin.$eval("#campaign-settings [name=machineDetection]", (i) => i.checked), "machine detection shown as chosen at creation");
   check((await admin.$eval("#campaign-settings [name=voicemailMessage]", (i) => i.value)) === "Hello from Acme, call us back", "the message shown");
   await press(admin, "#campaign-settings [name=machineDetection]");
+  // Recorded as created, and it stays so.
+  check(await admin.$eval("#campaign-settings [name=recordCalls]", (i) => i.checked), "recording shown as chosen at creation");
   await press(admin, "#campaign-settings button[type=submit]");
   await waitText(admin, "#toast", `${plan.campaignRenamed} saved.`);
   await waitText(admin, "#campaigns tbody", plan.campaignRenamed);
