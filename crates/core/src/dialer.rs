@@ -69,6 +69,10 @@ pub struct RetryRule {
 pub struct RetryRules {
     pub retry: BTreeMap<Outcome, RetryRule>,
     pub max_attempts_per_day: i64,
+    /// Seconds an agent is left after a call ends before the call queue bridges them the next
+    /// one (their notes, the lead's disposition): 0 to 3600, default 0.
+    #[serde(default)]
+    pub wrapup_seconds: i64,
 }
 
 impl Default for RetryRules {
@@ -87,6 +91,7 @@ impl Default for RetryRules {
                 (Outcome::Failed, r(0, 1)),
             ]),
             max_attempts_per_day: 3,
+            wrapup_seconds: 0,
         }
     }
 }
@@ -103,6 +108,7 @@ impl RetryRules {
             #[serde(default)]
             retry: BTreeMap<Outcome, RetryRule>,
             max_attempts_per_day: Option<i64>,
+            wrapup_seconds: Option<i64>,
         }
         let d: Doc = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
         let mut out = Self::default();
@@ -126,6 +132,12 @@ impl RetryRules {
                 return Err("max_attempts_per_day must be between 1 and 1000".into());
             }
             out.max_attempts_per_day = c;
+        }
+        if let Some(w) = d.wrapup_seconds {
+            if !(0..=3600).contains(&w) {
+                return Err("wrapup_seconds must be between 0 and 3600".into());
+            }
+            out.wrapup_seconds = w;
         }
         Ok(out)
     }

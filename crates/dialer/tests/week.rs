@@ -103,6 +103,7 @@ fn retry_rules() -> RetryRules {
             (Outcome::Failed, r(0, 1)),
         ]),
         max_attempts_per_day: 2,
+        wrapup_seconds: 0,
     }
 }
 
@@ -479,6 +480,7 @@ async fn simulate_week(db: Db, backend: &str, mode: Mode) -> Vec<String> {
             RetryRules {
                 retry: Outcome::ALL.into_iter().map(|o| (o, loose)).collect(),
                 max_attempts_per_day: 100,
+                wrapup_seconds: 0,
             },
         )
     } else {

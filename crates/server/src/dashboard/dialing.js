@@ -136,7 +136,7 @@ export function rulesCard() {
       const retry = Object.fromEntries(
         OUTCOMES.map(([key]) => [key, { delay_seconds: Math.round(field(`${key}-delay`) * 60), max_attempts: field(`${key}-max`) }]),
       );
-      const saved = await api.put("/api/dialer/rules", { retry, max_attempts_per_day: field("per-day") });
+      const saved = await api.put("/api/dialer/rules", { retry, max_attempts_per_day: field("per-day"), wrapup_seconds: field("wrapup") });
       toast("Retry rules saved.", "ok");
       show(saved);
     });
@@ -155,6 +155,12 @@ export function rulesCard() {
           "div",
           { class: "inline" },
           h("label", {}, "Attempts per lead per day", h("input", { type: "number", name: "per-day", min: 1, max: 1000, required: true, value: r.max_attempts_per_day })),
+          h(
+            "label",
+            { title: "Seconds an agent has after a call for notes before the call queue bridges them the next" },
+            "Wrap-up after a call (seconds)",
+            h("input", { type: "number", name: "wrapup", min: 0, max: 3600, required: true, value: r.wrapup_seconds ?? 0 }),
+          ),
           h("button", { type: "submit" }, "Save rules"),
         ),
       ),

@@ -444,6 +444,7 @@ fn rules_view(r: &RetryRules) -> RulesView {
             failed: rule(Outcome::Failed),
         },
         max_attempts_per_day: r.max_attempts_per_day,
+        wrapup_seconds: r.wrapup_seconds,
     }
 }
 
@@ -461,6 +462,10 @@ pub struct RulesBody {
     /// Attempts per lead per day (null: keep the default).
     #[schema(minimum = 1, maximum = 1000)]
     max_attempts_per_day: Option<i64>,
+    /// Seconds an agent has after a call before the call queue bridges the next (null: the
+    /// default, 0).
+    #[schema(minimum = 0, maximum = 3600)]
+    wrapup_seconds: Option<i64>,
 }
 
 /// When a lead is dialed again after each outcome, and how often a day.
@@ -469,6 +474,8 @@ pub struct RulesView {
     pub retry: RetrySet,
     /// Attempts per lead per day (in the lead's time zone), whatever the outcomes.
     pub max_attempts_per_day: i64,
+    /// Seconds an agent has after a call ends before the call queue bridges them the next.
+    pub wrapup_seconds: i64,
 }
 
 /// The rule for each outcome that may be retried (answered: all four; sent: those to change).
@@ -511,7 +518,7 @@ pub async fn get_rules(
     tag = "dialer",
     summary = "Set retry rules; outcomes left out keep their defaults",
     security(("bearerAuth" = [])),
-    request_body(content = RulesBody, description = "`{\"retry\": {\"busy\": {\"delay_seconds\": 300, \"max_attempts\": 3}, \"no-answer\": …, \"power-off\": …, \"failed\": …}, \"max_attempts_per_day\": 3}`"),
+    request_body(content = RulesBody, description = "`{\"retry\": {\"busy\": {\"delay_seconds\": 300, \"max_attempts\": 3}, \"no-answer\": …, \"power-off\": …, \"failed\": …}, \"max_attempts_per_day\": 3, \"wrapup_seconds\": 30}`"),
     responses((status = 200, description = "The rules now in force", body = RulesView), (status = 400, description = "Unknown outcome or value out of range", body = crate::docs::ErrorBody), crate::docs::AdminErrors)
 )]
 pub async fn put_rules(

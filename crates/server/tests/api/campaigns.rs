@@ -54,6 +54,7 @@ both_dial!(
     queue_dials_by_priority_through_free_agents,
     campaign_settings_change_while_it_runs,
     a_call_back_for_the_agent_goes_to_them,
+    agents_have_their_wrap_up_between_queue_calls,
 );
 
 /// A campaign with machine detection on (its own `machineDetection`, or the server's
@@ -1139,4 +1140,71 @@ async fn queue_dials_by_priority_through_free_agents(app: TestApp) {
     let op = app.login("agent1", "password-123").await;
     let (s, _) = control(&app, &op, "pause_queue").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+/// With `wrapup_seconds` in the dialer's rules, the call queue leaves an agent that long after
+/// a call ends before it bridges them the next one.
+async fn agents_have_their_wrap_up_between_queue_calls(app: TestApp) {
+    let admin = app.admin().await;
+    always_open(&app, &admin).await;
+    let (s, v) = app
+        .call(
+            axum::http::Method::PUT,
+            "/api/dialer/rules",
+            Some(&admin),
+            Some(json!({"wrapup_seconds": 2})),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["wrapup_seconds"]),
+        (StatusCode::OK, &json!(2)),
+        "{v}"
+    );
+    let (s, v) = app
+        .post("/api/users", &admin, json!({"username": "wrap", "password": "password-123", "role": "operator", "phone_number": "+14155559931"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let agent = v["user"]["id"].as_i64().unwrap();
+    for i in 0..3 {
+        let (s, v) = app
+            .post(
+                "/api/leads",
+                &admin,
+                json!({"phone": format!("+1415667{:04}", i)}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let (s, v) = control(&app, &admin, "resume_queue").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let start = Instant::now();
+    let calls = loop {
+        let rows: Vec<(
+            Option<i64>,
+            chrono::DateTime<chrono::Utc>,
+            Option<chrono::DateTime<chrono::Utc>>,
+        )> = switchboard_store::sql(
+            "SELECT user_id, started_at, ended_at FROM calls ORDER BY started_at",
+        )
+        .fetch_all(&mut app.state.db.read().await.unwrap())
+        .await
+        .unwrap();
+        if rows.len() == 3 && rows.iter().all(|r| r.2.is_some()) {
+            break rows;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "three calls did not end: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    for pair in calls.windows(2) {
+        let (ended, next) = (pair[0].2.unwrap(), pair[1].1);
+        assert_eq!(pair[1].0, Some(agent));
+        assert!(
+            next - ended >= chrono::Duration::seconds(2),
+            "bridged again {} ms after the last call ended: {calls:?}",
+            (next - ended).num_milliseconds()
+        );
+    }
 }

@@ -250,9 +250,10 @@ async fn admins_and_operators_work_in_the_dashboard(app: TestApp) {
     assert_eq!(
         (
             &r["retry"]["busy"]["delay_seconds"],
-            &r["max_attempts_per_day"]
+            &r["max_attempts_per_day"],
+            &r["wrapup_seconds"]
         ),
-        (&json!(900), &json!(4)),
+        (&json!(900), &json!(4), &json!(20)),
         "{r}"
     );
 

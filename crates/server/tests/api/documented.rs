@@ -54,6 +54,20 @@ async fn documented_limits_are_the_servers(app: TestApp) {
             vec![json!(0), json!(1), json!(1000), json!(1001), json!(null)],
         ),
         (
+            "/api/dialer/rules",
+            "RulesBody",
+            "wrapup_seconds",
+            json!({}),
+            vec![
+                json!(-1),
+                json!(0),
+                json!(3600),
+                json!(3601),
+                json!("30"),
+                json!(null),
+            ],
+        ),
+        (
             "/api/users",
             "CreateUser",
             "username",

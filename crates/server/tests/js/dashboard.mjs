@@ -662,6 +662,7 @@ try {
   await admin.waitForSelector("#rules-form");
   await retype("#rules-form [name=busy-delay]", "15");
   await retype("#rules-form [name=per-day]", "4");
+  await retype("#rules-form [name=wrapup]", "20");
   await press(admin, "#rules-form button[type=submit]");
   await waitText(admin, "#toast", "Retry rules saved.");
   check((await admin.$eval("#rules-form [name=busy-delay]", (el) => el.value)) === "15", "the saved rules are shown");
