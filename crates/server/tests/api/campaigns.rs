@@ -1179,11 +1179,12 @@ async fn agents_have_their_wrap_up_between_queue_calls(app: TestApp) {
     assert_eq!(s, StatusCode::OK, "{v}");
     let start = Instant::now();
     let calls = loop {
-        let rows: Vec<(
+        type Times = (
             Option<i64>,
             chrono::DateTime<chrono::Utc>,
             Option<chrono::DateTime<chrono::Utc>>,
-        )> = switchboard_store::sql(
+        );
+        let rows: Vec<Times> = switchboard_store::sql(
             "SELECT user_id, started_at, ended_at FROM calls ORDER BY started_at",
         )
         .fetch_all(&mut app.state.db.read().await.unwrap())
