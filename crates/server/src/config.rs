@@ -259,6 +259,9 @@ pub struct TelephonyConfig {
     pub smartflo_webhook_secret: Option<Secret>,
     /// Record the calls placed (Twilio, Plivo); the recording's URL is kept with the call.
     pub record_calls: bool,
+    /// Said to the callee of a recorded call before it is bridged (Twilio `<Say>`, Plivo
+    /// `<Speak>`); none by default.
+    pub recording_notice: Option<String>,
 }
 
 impl Default for TelephonyConfig {
@@ -278,6 +281,7 @@ impl Default for TelephonyConfig {
             smartflo_base_url: "https://api-smartflo.tatateleservices.com".into(),
             smartflo_webhook_secret: None,
             record_calls: false,
+            recording_notice: None,
         }
     }
 }
@@ -350,6 +354,7 @@ const KEYS: &[&str] = &[
     "smartflo_base_url",
     "smartflo_webhook_secret",
     "record_calls",
+    "recording_notice",
     "max_concurrent_calls",
     "calls_per_second",
     "heartbeat_seconds",
@@ -599,6 +604,13 @@ impl TelephonyConfig {
                     })?
             }
             "record_calls" => self.record_calls = yes_or_no(v)?,
+            "recording_notice" => {
+                let t = v.trim();
+                if t.is_empty() || t.chars().count() > 500 {
+                    return Err("must be 1 to 500 characters".into());
+                }
+                self.recording_notice = Some(t.to_string());
+            }
             "twilio_account_sid" => self.twilio_account_sid = Some(nonempty_secret(v)?.0),
             "twilio_auth_token" => self.twilio_auth_token = Some(nonempty_secret(v)?),
             "twilio_base_url" => self.twilio_base_url = base_url(v)?,
@@ -736,16 +748,22 @@ mod tests {
                 ("SWITCHBOARD_MACHINE_DETECTION", "true"),
                 ("SWITCHBOARD_SIMULATOR_MACHINE_RATE", "0.3"),
                 ("SWITCHBOARD_RECORD_CALLS", "true"),
+                ("SWITCHBOARD_RECORDING_NOTICE", "  This call is recorded. "),
             ]),
         )
         .unwrap();
         assert!(c.dialer.machine_detection);
         assert!(c.telephony.record_calls);
+        assert_eq!(
+            c.telephony.recording_notice.as_deref(),
+            Some("This call is recorded.")
+        );
         assert_eq!(c.telephony.simulator.machine_rate, 0.3);
         for (var, bad) in [
             ("SWITCHBOARD_MACHINE_DETECTION", "sometimes"),
             ("SWITCHBOARD_SIMULATOR_MACHINE_RATE", "2"),
             ("SWITCHBOARD_RECORD_CALLS", "maybe"),
+            ("SWITCHBOARD_RECORDING_NOTICE", "   "),
         ] {
             let e = Config::load_from(None, &env(&[(var, bad)])).unwrap_err();
             assert!(e.starts_with(var), "{e}");

@@ -551,6 +551,20 @@ pub fn xml_for(bridge: &Bridge, caller_id: &str) -> String {
     xml_for_recorded(bridge, caller_id, None)
 }
 
+/// `xml` with `notice` spoken first (`<Speak>`), before the recording and the bridge: how a
+/// recorded call tells its callee so. A hang-up, or no notice, is left as it is.
+pub fn speak_first(xml: &str, notice: Option<&str>) -> String {
+    match (
+        notice.map(str::trim).filter(|n| !n.is_empty()),
+        xml.strip_prefix("<Response>"),
+    ) {
+        (Some(n), Some(rest)) if !rest.starts_with("<Hangup/>") => {
+            format!("<Response><Speak>{}</Speak>{rest}", xml_escape(n))
+        }
+        _ => xml.to_owned(),
+    }
+}
+
 /// How long a recording may run (Plivo's own cap on a call, 4 hours).
 pub const RECORD_MAX_SECS: u32 = 14_400;
 

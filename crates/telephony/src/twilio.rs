@@ -532,6 +532,20 @@ pub fn twiml_for(bridge: &Bridge, caller_id: &str) -> Result<String, String> {
     })
 }
 
+/// `twiml` with `notice` said first (`<Say>`), before the bridge: how a recorded call tells its
+/// callee so. A hang-up, or no notice, is left as it is.
+pub fn say_first(twiml: &str, notice: Option<&str>) -> String {
+    match (
+        notice.map(str::trim).filter(|n| !n.is_empty()),
+        twiml.strip_prefix("<Response>"),
+    ) {
+        (Some(n), Some(rest)) if !rest.starts_with("<Hangup/>") => {
+            format!("<Response><Say>{}</Say>{rest}", xml_escape(n))
+        }
+        _ => twiml.to_owned(),
+    }
+}
+
 /// Escapes text and attribute values for XML.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -263,6 +263,11 @@ pub async fn twilio_answer(
         tracing::warn!(call = call.id, error = %e, "cannot bridge this call on Twilio");
         "<Response><Hangup/></Response>".into()
     });
+    let twiml = if call.metadata.0["record"] == true {
+        twilio::say_first(&twiml, st.config.telephony.recording_notice.as_deref())
+    } else {
+        twiml
+    };
     Ok(xml(format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{twiml}"
     )))
@@ -403,7 +408,12 @@ pub async fn plivo_answer(
         // A recorded call's `<Record>` posts the recording to the call's status URL.
         let record = (call.metadata.0["record"] == true)
             .then(|| crate::telephony::webhook_urls(&st.config, ProviderKind::Plivo, call.id).1);
-        plivo::xml_for_recorded(&bridge, &caller_id(&st, &call), record.as_deref())
+        let xml = plivo::xml_for_recorded(&bridge, &caller_id(&st, &call), record.as_deref());
+        if record.is_some() {
+            plivo::speak_first(&xml, st.config.telephony.recording_notice.as_deref())
+        } else {
+            xml
+        }
     };
     Ok(xml(body))
 }

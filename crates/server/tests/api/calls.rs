@@ -1284,6 +1284,7 @@ async fn recordings_reach_their_calls() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let mut c = call_config();
         c.telephony.record_calls = true;
+        c.telephony.recording_notice = Some("This call is recorded.".into());
         let Some(app) = TestApp::with_config(backend, c).await else {
             continue;
         };
@@ -1336,6 +1337,39 @@ async fn recordings_reach_their_calls() {
             (&json!(url), &json!("initiated")),
             "kept, and the call not moved: {calls}"
         );
+        // A recorded call's callee hears the notice before the bridge; another call does not.
+        for (sid, phone, record) in [
+            ("CA00000000000000000000000000000084", "+14155550384", true),
+            ("CA00000000000000000000000000000085", "+14155550385", false),
+        ] {
+            let (id, _) = provider_call(&app, "twilio", sid, phone).await;
+            let mut tx = app.state.db.begin().await.unwrap();
+            calls::update_fields(
+                &mut tx,
+                id,
+                &calls::CallPatch {
+                    metadata: Some(json!({"bridge": {"agent": "+14155550999"}, "record": record})),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            let (s, v) = twilio_post(
+                &app,
+                &format!("/webhooks/twilio/answer?call={id}"),
+                &[("CallSid", sid), ("CallStatus", "in-progress")],
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK);
+            let xml = v.as_str().unwrap();
+            assert_eq!(
+                xml.contains("<Response><Say>This call is recorded.</Say><Dial"),
+                record,
+                "{xml}"
+            );
+            assert!(xml.contains("<Dial"), "{xml}");
+        }
 
         // Plivo: its answer XML records the call to our status URL; the recording comes there.
         let uuid = "5a2e0f40-0000-4000-8000-000000000083";
@@ -1367,8 +1401,9 @@ async fn recordings_reach_their_calls() {
         let xml = v.as_str().unwrap();
         let status = format!("{PUBLIC}/webhooks/plivo/hangup?call={id}");
         assert!(
-            xml.contains(&format!(r#"<Record action="{status}""#))
-                && xml.contains(r#"startOnDialAnswer="true""#)
+            xml.contains(&format!(
+                r#"<Response><Speak>This call is recorded.</Speak><Record action="{status}""#
+            )) && xml.contains(r#"startOnDialAnswer="true""#)
                 && xml.find("<Record").unwrap() < xml.find("<Dial").unwrap(),
             "{xml}"
         );

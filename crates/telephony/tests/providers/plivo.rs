@@ -732,6 +732,21 @@ fn plivo_xml_for_agent_bot_and_none() {
     );
 }
 
+#[test]
+fn plivo_speaks_the_recording_notice_first() {
+    let xml =
+        r#"<Response><Record action="u"/><Dial callerId="1"><Number>2</Number></Dial></Response>"#;
+    assert_eq!(
+        plivo::speak_first(xml, Some("Calls are recorded & kept")),
+        r#"<Response><Speak>Calls are recorded &amp; kept</Speak><Record action="u"/><Dial callerId="1"><Number>2</Number></Dial></Response>"#
+    );
+    assert_eq!(plivo::speak_first(xml, None), xml);
+    assert_eq!(
+        plivo::speak_first("<Response><Hangup/></Response>", Some("x")),
+        "<Response><Hangup/></Response>"
+    );
+}
+
 /// A recorded call's XML: a `<Record>` that posts to our URL and does not redirect, started
 /// when the agent answers, or with the bot's stream. Its callback (`RecordUrl`, perhaps no
 /// `CallStatus`) is a recording event.

@@ -346,6 +346,24 @@ async fn twilio_records_calls_and_reads_their_recordings() {
     assert_eq!(failed.recording_url, None);
 }
 
+#[test]
+fn twilio_says_the_recording_notice_first() {
+    let dial =
+        r#"<Response><Dial callerId="+1" timeout="30"><Number>+2</Number></Dial></Response>"#;
+    assert_eq!(
+        switchboard_telephony::twilio::say_first(dial, Some(" Calls are <recorded> ")),
+        r#"<Response><Say>Calls are &lt;recorded&gt;</Say><Dial callerId="+1" timeout="30"><Number>+2</Number></Dial></Response>"#
+    );
+    for notice in [None, Some(""), Some("  ")] {
+        assert_eq!(switchboard_telephony::twilio::say_first(dial, notice), dial);
+    }
+    let hangup = "<Response><Hangup/></Response>";
+    assert_eq!(
+        switchboard_telephony::twilio::say_first(hangup, Some("Recorded")),
+        hangup
+    );
+}
+
 /// With a message to leave, Twilio is asked to wait for the greeting's end; the TwiML then
 /// says the message (escaped) and hangs up.
 #[tokio::test]
