@@ -643,32 +643,14 @@ impl Engine {
             return Ok(0);
         }
         let rules = dialer::rules(&mut self.db.read().await?, client_id).await?;
-        // Free agents: active operators with a phone, available, not in a live call, and not
-        // in their wrap-up after one (the rules' `wrapup_seconds`). A call that ended since
-        // started at most the call timeout before (longer ones are ended by it): the agent's
-        // calls are read from that time on, by the index on (user_id, started_at).
-        let wrapup = if rules.wrapup_seconds > 0 {
-            " AND NOT EXISTS (SELECT 1 FROM calls WHERE calls.user_id = users.id AND calls.started_at > $4 AND calls.ended_at > $3)"
-        } else {
-            ""
-        };
-        let mut free = switchboard_store::sql(&format!(
-            "SELECT id, phone_number FROM users WHERE client_id = $1 AND role = 'operator' AND is_active = $2 \
-             AND is_available = $2 AND phone_number IS NOT NULL AND phone_number <> '' \
-             AND NOT EXISTS (SELECT 1 FROM calls WHERE calls.user_id = users.id AND calls.status IN ('initiated', 'ringing', 'answered')){wrapup} \
-             ORDER BY id"
-        ))
-        .arg(client_id)
-        .arg(true);
-        if rules.wrapup_seconds > 0 {
-            let since = t - chrono::Duration::seconds(rules.wrapup_seconds);
-            let timeout = chrono::Duration::from_std(self.cfg.call_timeout)
-                .unwrap_or(chrono::Duration::hours(4));
-            free = free
-                .arg(since)
-                .arg(since - timeout - chrono::Duration::hours(1));
-        }
-        let agents: Vec<(i64, String)> = free.fetch_all(&mut self.db.read().await?).await?;
+        let agents = dialer::free_agents(
+            &mut self.db.read().await?,
+            client_id,
+            t,
+            rules.wrapup_seconds,
+            self.cfg.call_timeout,
+        )
+        .await?;
         if agents.is_empty() {
             return Ok(0);
         }

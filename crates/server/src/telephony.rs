@@ -590,6 +590,193 @@ pub async fn agent_calls_lead(
     Ok(call)
 }
 
+/// A call to one of our numbers, taken: the call as stored, and the agent's number it is
+/// bridged to (none when no agent was free: the caller hears [`INBOUND_BUSY`]).
+pub struct Inbound {
+    pub call: Call,
+    pub agent_phone: Option<String>,
+}
+
+/// What a caller hears when no agent is free to take their call.
+pub const INBOUND_BUSY: &str =
+    "Thank you for calling. All our agents are busy right now; we will call you back shortly.";
+
+/// What a caller hears when the agent they were put through to did not answer.
+pub const INBOUND_MISSED: &str =
+    "Sorry, nobody could take your call right now; we will call you back shortly.";
+
+/// Take a call to one of our numbers (`to`) from `from`: the client whose campaigns call from
+/// the number dialed (else the installation's first), the caller's lead in it (made when the
+/// number is new to it), and an agent: the lead's own when free, else the first free one (the
+/// call queue's rule, wrap-up included). The call is stored `inbound`, answered when an agent
+/// is rung, `no-answer` when none is free (the lead then gets a call back due at once).
+/// A repeated request for the same provider call finds the call made the first time.
+pub async fn take_inbound(
+    state: &AppState,
+    kind: ProviderKind,
+    provider_call_id: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> ApiResult<Inbound> {
+    let agent_of = |c: &Call| match bridge_of(c) {
+        Bridge::Agent { number } => Some(number),
+        _ => None,
+    };
+    if let Some(call) =
+        calls::find_by_provider_id(&mut state.db.read().await?, kind.as_str(), provider_call_id)
+            .await?
+    {
+        let agent_phone = agent_of(&call).filter(|_| call.status() == CallStatus::Answered);
+        return Ok(Inbound { call, agent_phone });
+    }
+    let normal = |n: Option<&str>| n.and_then(|n| state.phones.normalize(n).ok());
+    let (from_e164, to_e164) = (normal(from), normal(to));
+    let t = switchboard_store::now();
+    let mut rd = state.db.read().await?;
+    let client = match &to_e164 {
+        Some(n) => switchboard_store::sql(
+            "SELECT client_id FROM campaigns WHERE from_number = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .arg(n)
+        .fetch_optional::<(i64,)>(&mut rd)
+        .await?
+        .map(|r| r.0),
+        None => None,
+    }
+    .unwrap_or(state.default_client_id);
+    let rules = switchboard_store::dialer::rules(&mut rd, client).await?;
+    let free = switchboard_store::dialer::free_agents(
+        &mut rd,
+        client,
+        t,
+        rules.wrapup_seconds,
+        std::time::Duration::from_secs(state.config.dialer.call_timeout_secs),
+    )
+    .await?;
+    drop(rd);
+    let mut tx = state.db.begin().await?;
+    let lead: Option<Lead> = match &from_e164 {
+        Some(phone) => {
+            // One lead per phone per client, deleted ones included: a deleted lead stays so.
+            let found: Option<Lead> = switchboard_store::sql(&format!(
+                "SELECT {} FROM leads WHERE client_id = $1 AND phone = $2",
+                switchboard_store::leads::COLUMNS
+            ))
+            .arg(client)
+            .arg(phone)
+            .fetch_optional(&mut tx)
+            .await?;
+            match found {
+                Some(l) => l.deleted_at.is_none().then_some(l),
+                None => {
+                    let new = switchboard_store::leads::NewLead {
+                        phone: phone.clone(),
+                        name: None,
+                        email: None,
+                        priority: None,
+                        tags: vec!["inbound".into()],
+                        timezone: None,
+                        list_id: None,
+                        assigned_user_id: None,
+                        notes: Some("Called us first".into()),
+                    };
+                    Some(switchboard_store::leads::create(&mut tx, client, &new).await?)
+                }
+            }
+        }
+        None => None,
+    };
+    let agent = lead
+        .as_ref()
+        .and_then(|l| l.assigned_user_id)
+        .and_then(|a| free.iter().find(|(id, _)| *id == a))
+        .or(free.first())
+        .cloned();
+    let bridge = match &agent {
+        Some((_, phone)) => Bridge::Agent {
+            number: phone.clone(),
+        },
+        None => Bridge::None,
+    };
+    let mut new = NewCall::outbound(
+        client,
+        kind.as_str(),
+        to_e164.as_deref().or(to).unwrap_or(""),
+    );
+    new.direction = "inbound".into();
+    new.started_at = t;
+    new.provider_call_id = Some(provider_call_id.to_owned());
+    new.from_number = from_e164.clone().or(from.map(str::to_owned));
+    new.lead_id = lead.as_ref().map(|l| l.id);
+    new.user_id = agent.as_ref().map(|a| a.0);
+    new.metadata = json!({"surface": "inbound", "bridge": bridge.to_json()});
+    let call = match calls::create(&mut tx, &new).await {
+        Ok(c) => c,
+        // The lead is in a live call of ours already: this one is kept without it.
+        Err(StoreError::Conflict(_)) => {
+            new.lead_id = None;
+            calls::create(&mut tx, &new).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if agent.is_none()
+        && let Some(l) = call.lead_id
+    {
+        call_back_soon(&mut tx, l, t).await?;
+    }
+    tx.commit().await?;
+    crate::events::call_started(&state.events, &call);
+    let ev = ProviderEvent {
+        provider: kind,
+        provider_call_id: provider_call_id.to_owned(),
+        event: "inbound".into(),
+        status: if agent.is_some() {
+            CallStatus::Answered
+        } else {
+            CallStatus::NoAnswer
+        },
+        at: t,
+        duration_secs: None,
+        hangup_cause: agent.is_none().then(|| "no agent free".to_owned()),
+        recording_url: None,
+        answered_by: None,
+        from: None,
+        to: None,
+        reference: Some(call.id.to_string()),
+        raw: json!({}),
+    };
+    ingest(state, &ev).await?;
+    let call = calls::get(&mut state.db.read().await?, client, call.id)
+        .await?
+        .unwrap_or(call);
+    Ok(Inbound {
+        call,
+        agent_phone: agent.map(|a| a.1),
+    })
+}
+
+/// A caller we could not put through is called back as soon as the dialer may: a call back due
+/// now on a lead still in the queue (for anyone, or still for its agent when it was theirs; one
+/// already due stays as it is).
+pub async fn call_back_soon(
+    tx: &mut switchboard_store::Tx,
+    lead_id: i64,
+    t: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<()> {
+    switchboard_store::sql(
+        "UPDATE leads SET next_attempt_at = $2, updated_at = $2, \
+         wait_reason = CASE WHEN wait_reason = 'agent_callback' THEN wait_reason ELSE 'callback' END \
+         WHERE id = $1 AND status = 'pending' AND deleted_at IS NULL \
+         AND (next_attempt_at IS NULL OR next_attempt_at > $2 \
+              OR COALESCE(wait_reason, '') NOT IN ('callback', 'agent_callback'))",
+    )
+    .arg(lead_id)
+    .arg(t)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

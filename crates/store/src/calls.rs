@@ -727,6 +727,10 @@ async fn lead_follows_call(
     at: DateTime<Utc>,
 ) -> Result<()> {
     let t = now();
+    // A call the lead made to us is no attempt of ours: its lead's dialing is left alone.
+    if call.direction == "inbound" {
+        return Ok(());
+    }
     if next.is_final() && !previous.is_final() {
         let Some(disposition) = next.disposition() else {
             return Ok(());

@@ -705,3 +705,39 @@ pub async fn live_instances(ex: &mut impl AsExec, since: DateTime<Utc>) -> Resul
             .await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
+
+/// A client's free agents at `t`, as `(id, phone_number)` in id order: active operators with a
+/// phone, available, not in a live call, and not in their wrap-up after one (`wrapup_seconds`
+/// since their last call ended). A call that ended since started at most `call_timeout` (and an
+/// hour) before, longer ones being ended by it: an agent's calls are read from that time on, by
+/// the index on (user_id, started_at).
+pub async fn free_agents(
+    ex: &mut impl AsExec,
+    client_id: i64,
+    t: DateTime<Utc>,
+    wrapup_seconds: i64,
+    call_timeout: std::time::Duration,
+) -> Result<Vec<(i64, String)>> {
+    let wrapup = if wrapup_seconds > 0 {
+        " AND NOT EXISTS (SELECT 1 FROM calls WHERE calls.user_id = users.id AND calls.started_at > $4 AND calls.ended_at > $3)"
+    } else {
+        ""
+    };
+    let mut q = sql(&format!(
+        "SELECT id, phone_number FROM users WHERE client_id = $1 AND role = 'operator' AND is_active = $2 \
+         AND is_available = $2 AND phone_number IS NOT NULL AND phone_number <> '' \
+         AND NOT EXISTS (SELECT 1 FROM calls WHERE calls.user_id = users.id AND calls.status IN ('initiated', 'ringing', 'answered')){wrapup} \
+         ORDER BY id"
+    ))
+    .arg(client_id)
+    .arg(true);
+    if wrapup_seconds > 0 {
+        let since = t - chrono::Duration::seconds(wrapup_seconds);
+        let timeout =
+            chrono::Duration::from_std(call_timeout).unwrap_or(chrono::Duration::hours(4));
+        q = q
+            .arg(since)
+            .arg(since - timeout - chrono::Duration::hours(1));
+    }
+    q.fetch_all(ex).await
+}

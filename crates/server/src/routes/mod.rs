@@ -159,6 +159,8 @@ impl Groups {
         let webhooks = OpenApiRouter::default()
             .routes(routes!(webhooks::twilio_status))
             .routes(routes!(webhooks::twilio_answer))
+            .routes(routes!(webhooks::twilio_inbound))
+            .routes(routes!(webhooks::twilio_dialed))
             .routes(routes!(webhooks::plivo_hangup))
             .routes(routes!(webhooks::plivo_answer))
             .routes(routes!(webhooks::plivo_voicemail))

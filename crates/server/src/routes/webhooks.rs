@@ -8,6 +8,7 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use switchboard_core::CallStatus;
 use switchboard_store::calls::{self, Applied, Call};
 use switchboard_telephony::{Bridge, ProviderEvent, ProviderKind, plivo, smartflo, twilio};
 
@@ -487,4 +488,112 @@ pub async fn smartflo_webhook(
     let ev = smartflo::parse_webhook(&value)
         .map_err(|e| ApiError::bad_request(format!("not a Smartflo call event: {e}")))?;
     apply(&st, ev, &uri).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/webhooks/twilio/inbound",
+    tag = "provider webhooks",
+    summary = "Twilio voice URL of our numbers: a caller is put through to their agent or a free one (signed)",
+    request_body(content = String, description = "Twilio's form: `CallSid`, `From`, `To`, …", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "TwiML: `<Dial>` to the agent (its end reported to `/webhooks/twilio/dialed`), or a message and a hang-up when no agent is free", content_type = "text/xml", body = String), (status = 403, description = "Bad signature", body = crate::docs::ErrorBody), (status = 400, description = "Not a call", body = crate::docs::ErrorBody))
+)]
+pub async fn twilio_inbound(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = form_params(&body);
+    verify_twilio(&st, &uri, &headers, &params)?;
+    let p = |k: &str| switchboard_telephony::http::param(&params, k);
+    let sid = p("CallSid").ok_or_else(|| ApiError::bad_request("not a Twilio call: no CallSid"))?;
+    let taken =
+        crate::telephony::take_inbound(&st, ProviderKind::Twilio, sid, p("From"), p("To")).await?;
+    let twiml = match &taken.agent_phone {
+        Some(agent) => {
+            let action = format!(
+                "{}/webhooks/twilio/dialed?call={}",
+                crate::telephony::public_base(&st.config),
+                taken.call.id
+            );
+            // The agent sees the caller's number.
+            let shown = taken.call.from_number.as_deref().unwrap_or_default();
+            format!(
+                r#"<Response><Dial callerId="{}" timeout="{}" action="{}" method="POST"><Number>{}</Number></Dial></Response>"#,
+                twilio::xml_escape(shown),
+                twilio::AGENT_DIAL_TIMEOUT_SECS,
+                twilio::xml_escape(&action),
+                twilio::xml_escape(agent)
+            )
+        }
+        None => format!(
+            "<Response><Say>{}</Say><Hangup/></Response>",
+            twilio::xml_escape(crate::telephony::INBOUND_BUSY)
+        ),
+    };
+    Ok(xml(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{twiml}"
+    )))
+}
+
+#[utoipa::path(
+    post,
+    path = "/webhooks/twilio/dialed",
+    tag = "provider webhooks",
+    summary = "Twilio's `<Dial action>` for a call put through to an agent: how it ended (signed)",
+    params(("call" = i64, Query, description = "Our call id, set in the action URL")),
+    request_body(content = String, description = "Twilio's form: `CallSid`, `DialCallStatus`, `DialCallDuration`, …", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "TwiML: a hang-up, after a message when the agent did not answer (the caller is then called back)", content_type = "text/xml", body = String), (status = 403, description = "Bad signature", body = crate::docs::ErrorBody), (status = 400, description = "Not a dial's end", body = crate::docs::ErrorBody))
+)]
+pub async fn twilio_dialed(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = form_params(&body);
+    verify_twilio(&st, &uri, &headers, &params)?;
+    let p = |k: &str| switchboard_telephony::http::param(&params, k);
+    let sid = p("CallSid").ok_or_else(|| ApiError::bad_request("not a Twilio call: no CallSid"))?;
+    let raw = p("DialCallStatus")
+        .ok_or_else(|| ApiError::bad_request("not a dial's end: no DialCallStatus"))?;
+    // `answered` is what Twilio reports for a dial that was answered and bridged.
+    let status = match raw {
+        "answered" => CallStatus::Completed,
+        s => switchboard_core::call::from_twilio(s)
+            .filter(|s| s.is_final())
+            .ok_or_else(|| ApiError::bad_request(format!("unknown DialCallStatus {s:?}")))?,
+    };
+    let ev = ProviderEvent {
+        provider: ProviderKind::Twilio,
+        provider_call_id: sid.to_owned(),
+        event: format!("dial:{raw}"),
+        status,
+        at: chrono::Utc::now(),
+        duration_secs: p("DialCallDuration").and_then(switchboard_telephony::http::parse_seconds),
+        hangup_cause: (status != CallStatus::Completed).then(|| format!("agent {raw}")),
+        recording_url: None,
+        answered_by: None,
+        from: None,
+        to: None,
+        reference: None,
+        raw: switchboard_telephony::http::params_json(&params),
+    };
+    apply_outcome(&st, ev, &uri).await?;
+    if status == CallStatus::Completed {
+        return Ok(xml("<Response><Hangup/></Response>".into()));
+    }
+    // The agent did not take it: the caller is told, and called back.
+    if let Some(call) = call_for(&st, &uri, ProviderKind::Twilio, Some(sid)).await?
+        && let Some(lead) = call.lead_id
+    {
+        let mut tx = st.db.begin().await?;
+        crate::telephony::call_back_soon(&mut tx, lead, switchboard_store::now()).await?;
+        tx.commit().await?;
+    }
+    Ok(xml(format!(
+        "<Response><Say>{}</Say><Hangup/></Response>",
+        twilio::xml_escape(crate::telephony::INBOUND_MISSED)
+    )))
 }

@@ -60,6 +60,7 @@ macro_rules! both_calls {
 pub(crate) use both_calls;
 
 both_calls!(
+    callers_are_put_through_to_their_agent,
     click_to_call_polls_and_hangs_up,
     operators_claim_call_and_report,
     signed_twilio_webhooks_only,
@@ -1435,4 +1436,199 @@ async fn recordings_reach_their_calls() {
             "{calls}"
         );
     }
+}
+
+/// A lead calling back one of our numbers (Twilio's voice URL) is put through to its agent,
+/// once however often Twilio asks; the dial's end is the call's end, and no attempt of ours. A
+/// caller new to us becomes a lead; with no agent free, or the agent not answering, the caller
+/// is told so and called back.
+async fn callers_are_put_through_to_their_agent(app: TestApp) {
+    let admin = app.admin().await;
+    let (ann, _) = app.user(&admin, "ann", "operator", None).await;
+    let (s, v) = app
+        .patch(
+            &format!("/api/users/{ann}"),
+            &admin,
+            json!({"phone_number": "+14155559941"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let lead = app.lead(&admin, "+14155550391").await;
+    let (s, v) = app
+        .patch(
+            &format!("/api/leads/{lead}"),
+            &admin,
+            json!({"assigned_user_id": ann}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let ring = |sid: &'static str, from: &'static str| {
+        [
+            ("CallSid", sid),
+            ("From", from),
+            ("To", "+14155550100"),
+            ("CallStatus", "ringing"),
+            ("Direction", "inbound"),
+        ]
+    };
+
+    // Put through to ann, once however often Twilio asks.
+    let sid = "CA00000000000000000000000000000091";
+    let mut first = String::new();
+    for _ in 0..2 {
+        let (s, v) =
+            twilio_post(&app, "/webhooks/twilio/inbound", &ring(sid, "+14155550391")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let xml = v.as_str().unwrap().to_string();
+        assert!(
+            xml.contains(r#"<Dial callerId="+14155550391" timeout="30""#)
+                && xml.contains("<Number>+14155559941</Number>"),
+            "{xml}"
+        );
+        if first.is_empty() {
+            first = xml;
+        } else {
+            assert_eq!(xml, first);
+        }
+    }
+    let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
+    assert_eq!(calls["calls"].as_array().unwrap().len(), 1, "{calls}");
+    let call = &calls["calls"][0];
+    assert_eq!(
+        (&call["direction"], &call["status"], &call["agent_id"]),
+        (&json!("inbound"), &json!("answered"), &json!(ann)),
+        "{call}"
+    );
+    let id = call["id"].as_i64().unwrap();
+    assert!(
+        first.contains(&format!(
+            r#"action="{PUBLIC}/webhooks/twilio/dialed?call={id}""#
+        )),
+        "{first}"
+    );
+    // The dial's end: a conversation of 42 s, and nothing of the lead's dialing changed.
+    let dialed = format!("/webhooks/twilio/dialed?call={id}");
+    let (s, v) = twilio_post(
+        &app,
+        &dialed,
+        &[
+            ("CallSid", sid),
+            ("DialCallStatus", "completed"),
+            ("DialCallDuration", "42"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, v.as_str().unwrap().contains("<Hangup/>")),
+        (StatusCode::OK, true),
+        "{v}"
+    );
+    let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
+    assert_eq!(
+        (&calls["calls"][0]["status"], &calls["calls"][0]["duration"]),
+        (&json!("completed"), &json!(42)),
+        "{calls}"
+    );
+    let (_, l) = app.get(&format!("/api/leads/{lead}"), &admin).await;
+    assert_eq!(
+        (
+            &l["lead"]["attempts"],
+            &l["lead"]["status"],
+            &l["lead"]["disposition"]
+        ),
+        (&json!(0), &json!("pending"), &json!("IN_QUEUE")),
+        "{l}"
+    );
+
+    // Someone new: a lead made for them, put through to the free agent.
+    let sid2 = "CA00000000000000000000000000000092";
+    let (_, v) = twilio_post(
+        &app,
+        "/webhooks/twilio/inbound",
+        &ring(sid2, "+14155550392"),
+    )
+    .await;
+    assert!(
+        v.as_str()
+            .unwrap()
+            .contains("<Number>+14155559941</Number>"),
+        "{v}"
+    );
+    let (_, found) = app.get("/api/leads?search=4155550392", &admin).await;
+    let newcomer = &found["leads"][0];
+    assert_eq!(newcomer["tags"], json!(["inbound"]), "{found}");
+    let newcomer = newcomer["id"].as_i64().unwrap();
+
+    // Meanwhile the first lead calls again: ann is on the line, nobody is free.
+    let sid3 = "CA00000000000000000000000000000093";
+    let (_, v) = twilio_post(
+        &app,
+        "/webhooks/twilio/inbound",
+        &ring(sid3, "+14155550391"),
+    )
+    .await;
+    let xml = v.as_str().unwrap();
+    assert!(
+        xml.contains("<Say>Thank you for calling. All our agents are busy")
+            && !xml.contains("<Dial"),
+        "{xml}"
+    );
+    let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
+    assert_eq!(calls["calls"][0]["status"], "no-answer", "{calls}");
+    let (_, l) = app.get(&format!("/api/leads/{lead}"), &admin).await;
+    assert!(l["lead"]["callback_at"].is_string(), "called back: {l}");
+
+    // Ann does not pick up the newcomer's call: they are told, and called back.
+    let (_, calls) = app
+        .get(&format!("/api/leads/{newcomer}/calls"), &admin)
+        .await;
+    let id2 = calls["calls"][0]["id"].as_i64().unwrap();
+    let (_, v) = twilio_post(
+        &app,
+        &format!("/webhooks/twilio/dialed?call={id2}"),
+        &[
+            ("CallSid", sid2),
+            ("DialCallStatus", "no-answer"),
+            ("DialCallDuration", "0"),
+        ],
+    )
+    .await;
+    assert!(
+        v.as_str()
+            .unwrap()
+            .contains("<Say>Sorry, nobody could take your call"),
+        "{v}"
+    );
+    let (_, calls) = app
+        .get(&format!("/api/leads/{newcomer}/calls"), &admin)
+        .await;
+    assert_eq!(calls["calls"][0]["status"], "no-answer", "{calls}");
+    let (_, l) = app.get(&format!("/api/leads/{newcomer}"), &admin).await;
+    assert!(l["lead"]["callback_at"].is_string(), "called back: {l}");
+
+    // Unsigned or not a call: refused, nothing made.
+    let (s, _) = post_form(
+        &app,
+        "/webhooks/twilio/inbound",
+        form(&ring("CA94", "+14155550394")),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = twilio_post(
+        &app,
+        "/webhooks/twilio/inbound",
+        &[("From", "+14155550394")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = twilio_post(
+        &app,
+        &dialed,
+        &[("CallSid", sid), ("DialCallStatus", "sideways")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (_, found) = app.get("/api/leads?search=4155550394", &admin).await;
+    assert_eq!(found["pagination"]["total"], 0, "{found}");
 }
