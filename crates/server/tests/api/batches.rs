@@ -1312,6 +1312,7 @@ fn default_rules() -> Value {
             "failed": {"delay_seconds": 0, "max_attempts": 1},
         },
         "max_attempts_per_day": 3,
+        "wrapup_seconds": 0,
     })
 }
 
