@@ -183,6 +183,11 @@ async fn call_for(
     }
 }
 
+/// TwiML as Twilio's SDKs write it: with the XML declaration.
+fn twiml_doc(twiml: &str) -> Response {
+    xml(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{twiml}"))
+}
+
 fn xml(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
@@ -256,9 +261,7 @@ pub async fn twilio_answer(
     {
         // After the greeting (Twilio waited for its end), the campaign's message, if any.
         let twiml = twilio::twiml_for_machine(call.metadata.0["voicemail"].as_str());
-        return Ok(xml(format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{twiml}"
-        )));
+        return Ok(twiml_doc(&twiml));
     }
     let twiml = twilio::twiml_for(&bridge_of(&call), &caller_id(&st, &call)).unwrap_or_else(|e| {
         tracing::warn!(call = call.id, error = %e, "cannot bridge this call on Twilio");
@@ -269,9 +272,7 @@ pub async fn twilio_answer(
     } else {
         twiml
     };
-    Ok(xml(format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{twiml}"
-    )))
+    Ok(twiml_doc(&twiml))
 }
 
 #[utoipa::path(
@@ -532,9 +533,7 @@ pub async fn twilio_inbound(
             twilio::xml_escape(crate::telephony::INBOUND_BUSY)
         ),
     };
-    Ok(xml(format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{twiml}"
-    )))
+    Ok(twiml_doc(&twiml))
 }
 
 #[utoipa::path(
