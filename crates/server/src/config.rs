@@ -262,6 +262,11 @@ pub struct TelephonyConfig {
     /// Said to the callee of a recorded call before it is bridged (Twilio `<Say>`, Plivo
     /// `<Speak>`); none by default.
     pub recording_notice: Option<String>,
+    /// Said to a caller when no agent is free (default: `telephony::INBOUND_BUSY`).
+    pub inbound_busy_message: Option<String>,
+    /// Said to a caller when the agent rung did not answer (default:
+    /// `telephony::INBOUND_MISSED`).
+    pub inbound_missed_message: Option<String>,
 }
 
 impl Default for TelephonyConfig {
@@ -282,6 +287,8 @@ impl Default for TelephonyConfig {
             smartflo_webhook_secret: None,
             record_calls: false,
             recording_notice: None,
+            inbound_busy_message: None,
+            inbound_missed_message: None,
         }
     }
 }
@@ -355,6 +362,8 @@ const KEYS: &[&str] = &[
     "smartflo_webhook_secret",
     "record_calls",
     "recording_notice",
+    "inbound_busy_message",
+    "inbound_missed_message",
     "max_concurrent_calls",
     "calls_per_second",
     "heartbeat_seconds",
@@ -548,6 +557,15 @@ fn base_url(v: &str) -> Result<String, String> {
     Ok(u.to_string())
 }
 
+/// Words said to a caller: 1 to 500 characters, trimmed.
+fn spoken(v: &str) -> Result<String, String> {
+    let t = v.trim();
+    if t.is_empty() || t.chars().count() > 500 {
+        return Err("must be 1 to 500 characters".into());
+    }
+    Ok(t.to_string())
+}
+
 fn nonempty_secret(v: &str) -> Result<Secret, String> {
     if v.trim().is_empty() {
         Err("must not be empty".into())
@@ -604,13 +622,9 @@ impl TelephonyConfig {
                     })?
             }
             "record_calls" => self.record_calls = yes_or_no(v)?,
-            "recording_notice" => {
-                let t = v.trim();
-                if t.is_empty() || t.chars().count() > 500 {
-                    return Err("must be 1 to 500 characters".into());
-                }
-                self.recording_notice = Some(t.to_string());
-            }
+            "recording_notice" => self.recording_notice = Some(spoken(v)?),
+            "inbound_busy_message" => self.inbound_busy_message = Some(spoken(v)?),
+            "inbound_missed_message" => self.inbound_missed_message = Some(spoken(v)?),
             "twilio_account_sid" => self.twilio_account_sid = Some(nonempty_secret(v)?.0),
             "twilio_auth_token" => self.twilio_auth_token = Some(nonempty_secret(v)?),
             "twilio_base_url" => self.twilio_base_url = base_url(v)?,
@@ -749,6 +763,7 @@ mod tests {
                 ("SWITCHBOARD_SIMULATOR_MACHINE_RATE", "0.3"),
                 ("SWITCHBOARD_RECORD_CALLS", "true"),
                 ("SWITCHBOARD_RECORDING_NOTICE", "  This call is recorded. "),
+                ("SWITCHBOARD_INBOUND_BUSY_MESSAGE", "Busy, sorry."),
             ]),
         )
         .unwrap();
@@ -758,12 +773,18 @@ mod tests {
             c.telephony.recording_notice.as_deref(),
             Some("This call is recorded.")
         );
+        assert_eq!(
+            c.telephony.inbound_busy_message.as_deref(),
+            Some("Busy, sorry.")
+        );
+        assert_eq!(c.telephony.inbound_missed_message, None);
         assert_eq!(c.telephony.simulator.machine_rate, 0.3);
         for (var, bad) in [
             ("SWITCHBOARD_MACHINE_DETECTION", "sometimes"),
             ("SWITCHBOARD_SIMULATOR_MACHINE_RATE", "2"),
             ("SWITCHBOARD_RECORD_CALLS", "maybe"),
             ("SWITCHBOARD_RECORDING_NOTICE", "   "),
+            ("SWITCHBOARD_INBOUND_MISSED_MESSAGE", "x".repeat(501).leak()),
         ] {
             let e = Config::load_from(None, &env(&[(var, bad)])).unwrap_err();
             assert!(e.starts_with(var), "{e}");

@@ -530,7 +530,13 @@ pub async fn twilio_inbound(
         }
         None => format!(
             "<Response><Say>{}</Say><Hangup/></Response>",
-            twilio::xml_escape(crate::telephony::INBOUND_BUSY)
+            twilio::xml_escape(
+                st.config
+                    .telephony
+                    .inbound_busy_message
+                    .as_deref()
+                    .unwrap_or(crate::telephony::INBOUND_BUSY)
+            )
         ),
     };
     Ok(twiml_doc(&twiml))
@@ -593,6 +599,12 @@ pub async fn twilio_dialed(
     }
     Ok(xml(format!(
         "<Response><Say>{}</Say><Hangup/></Response>",
-        twilio::xml_escape(crate::telephony::INBOUND_MISSED)
+        twilio::xml_escape(
+            st.config
+                .telephony
+                .inbound_missed_message
+                .as_deref()
+                .unwrap_or(crate::telephony::INBOUND_MISSED)
+        )
     )))
 }

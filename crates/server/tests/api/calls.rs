@@ -1632,3 +1632,34 @@ async fn callers_are_put_through_to_their_agent(app: TestApp) {
     let (_, found) = app.get("/api/leads?search=4155550394", &admin).await;
     assert_eq!(found["pagination"]["total"], 0, "{found}");
 }
+
+/// The words callers hear are the installation's own when it sets them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_hear_the_installations_words() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let mut c = call_config();
+        c.telephony.inbound_busy_message = Some("Gracias por llamar; le llamaremos.".into());
+        let Some(app) = TestApp::with_config(backend, c).await else {
+            continue;
+        };
+        // Nobody to take it.
+        let (s, v) = twilio_post(
+            &app,
+            "/webhooks/twilio/inbound",
+            &[
+                ("CallSid", "CA00000000000000000000000000000095"),
+                ("From", "+14155550395"),
+                ("To", "+14155550100"),
+                ("CallStatus", "ringing"),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert!(
+            v.as_str()
+                .unwrap()
+                .contains("<Say>Gracias por llamar; le llamaremos.</Say><Hangup/>"),
+            "{v}"
+        );
+    }
+}
