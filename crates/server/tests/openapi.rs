@@ -88,6 +88,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/webhooks/twilio/dialed"),
     ("post", "/webhooks/plivo/hangup"),
     ("post", "/webhooks/plivo/voicemail"),
+    ("post", "/webhooks/plivo/inbound"),
+    ("post", "/webhooks/plivo/dialed"),
     ("post", "/webhooks/plivo/answer"),
     ("get", "/api/dialer/schedule"),
     ("put", "/api/dialer/schedule"),
@@ -144,6 +146,8 @@ const PUBLIC: &[&str] = &[
     "/webhooks/plivo/hangup",
     "/webhooks/plivo/answer",
     "/webhooks/plivo/voicemail",
+    "/webhooks/plivo/inbound",
+    "/webhooks/plivo/dialed",
 ];
 
 const METHODS: &[&str] = &[

@@ -164,6 +164,8 @@ impl Groups {
             .routes(routes!(webhooks::plivo_hangup))
             .routes(routes!(webhooks::plivo_answer))
             .routes(routes!(webhooks::plivo_voicemail))
+            .routes(routes!(webhooks::plivo_inbound))
+            .routes(routes!(webhooks::plivo_dialed))
             .routes(routes!(webhooks::smartflo_webhook));
 
         let public = OpenApiRouter::default().routes(routes!(crate::metrics::metrics));

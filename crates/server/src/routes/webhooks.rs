@@ -530,13 +530,7 @@ pub async fn twilio_inbound(
         }
         None => format!(
             "<Response><Say>{}</Say><Hangup/></Response>",
-            twilio::xml_escape(
-                st.config
-                    .telephony
-                    .inbound_busy_message
-                    .as_deref()
-                    .unwrap_or(crate::telephony::INBOUND_BUSY)
-            )
+            twilio::xml_escape(busy_message(&st))
         ),
     };
     Ok(twiml_doc(&twiml))
@@ -570,41 +564,188 @@ pub async fn twilio_dialed(
             .filter(|s| s.is_final())
             .ok_or_else(|| ApiError::bad_request(format!("unknown DialCallStatus {s:?}")))?,
     };
+    let duration = p("DialCallDuration").and_then(switchboard_telephony::http::parse_seconds);
+    if dial_ended(
+        &st,
+        &uri,
+        ProviderKind::Twilio,
+        sid,
+        raw,
+        status,
+        duration,
+        &params,
+    )
+    .await?
+    {
+        return Ok(xml("<Response><Hangup/></Response>".into()));
+    }
+    Ok(xml(format!(
+        "<Response><Say>{}</Say><Hangup/></Response>",
+        twilio::xml_escape(missed_message(&st))
+    )))
+}
+
+/// A dial to an agent ended (`raw` the provider's word, `status` the core's): the call ends so,
+/// and when the agent did not take it the caller's lead is called back. Whether it was answered.
+#[allow(clippy::too_many_arguments)]
+async fn dial_ended(
+    st: &AppState,
+    uri: &axum::http::Uri,
+    kind: ProviderKind,
+    provider_call_id: &str,
+    raw: &str,
+    status: CallStatus,
+    duration_secs: Option<i64>,
+    params: &[(String, String)],
+) -> ApiResult<bool> {
     let ev = ProviderEvent {
-        provider: ProviderKind::Twilio,
-        provider_call_id: sid.to_owned(),
+        provider: kind,
+        provider_call_id: provider_call_id.to_owned(),
         event: format!("dial:{raw}"),
         status,
         at: chrono::Utc::now(),
-        duration_secs: p("DialCallDuration").and_then(switchboard_telephony::http::parse_seconds),
+        duration_secs,
         hangup_cause: (status != CallStatus::Completed).then(|| format!("agent {raw}")),
         recording_url: None,
         answered_by: None,
         from: None,
         to: None,
         reference: None,
-        raw: switchboard_telephony::http::params_json(&params),
+        raw: switchboard_telephony::http::params_json(params),
     };
-    apply_outcome(&st, ev, &uri).await?;
+    apply_outcome(st, ev, uri).await?;
     if status == CallStatus::Completed {
-        return Ok(xml("<Response><Hangup/></Response>".into()));
+        return Ok(true);
     }
-    // The agent did not take it: the caller is told, and called back.
-    if let Some(call) = call_for(&st, &uri, ProviderKind::Twilio, Some(sid)).await?
+    if let Some(call) = call_for(st, uri, kind, Some(provider_call_id)).await?
         && let Some(lead) = call.lead_id
     {
         let mut tx = st.db.begin().await?;
         crate::telephony::call_back_soon(&mut tx, lead, switchboard_store::now()).await?;
         tx.commit().await?;
     }
+    Ok(false)
+}
+
+fn busy_message(st: &AppState) -> &str {
+    st.config
+        .telephony
+        .inbound_busy_message
+        .as_deref()
+        .unwrap_or(crate::telephony::INBOUND_BUSY)
+}
+
+fn missed_message(st: &AppState) -> &str {
+    st.config
+        .telephony
+        .inbound_missed_message
+        .as_deref()
+        .unwrap_or(crate::telephony::INBOUND_MISSED)
+}
+
+#[utoipa::path(
+    post,
+    path = "/webhooks/plivo/inbound",
+    tag = "provider webhooks",
+    summary = "Plivo answer URL of our numbers: a caller is put through to their agent or a free one (signed)",
+    request_body(content = String, description = "Plivo's form: `CallUUID`, `From`, `To`, …", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Plivo XML: `<Dial>` to the agent (its end reported to `/webhooks/plivo/dialed`), or a message and a hang-up when no agent is free", content_type = "text/xml", body = String), (status = 403, description = "Bad signature", body = crate::docs::ErrorBody), (status = 400, description = "Not a call", body = crate::docs::ErrorBody))
+)]
+pub async fn plivo_inbound(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = form_params(&body);
+    verify_plivo(&st, &uri, &headers, &params)?;
+    let p = |k: &str| switchboard_telephony::http::param(&params, k);
+    let uuid =
+        p("CallUUID").ok_or_else(|| ApiError::bad_request("not a Plivo call: no CallUUID"))?;
+    // Plivo writes numbers as digits.
+    let plus = |n: Option<&str>| n.map(|n| format!("+{}", n.trim().trim_start_matches('+')));
+    let (from, to) = (plus(p("From")), plus(p("To")));
+    let taken = crate::telephony::take_inbound(
+        &st,
+        ProviderKind::Plivo,
+        uuid,
+        from.as_deref(),
+        to.as_deref(),
+    )
+    .await?;
+    let body = match &taken.agent_phone {
+        Some(agent) => {
+            let action = format!(
+                "{}/webhooks/plivo/dialed?call={}",
+                crate::telephony::public_base(&st.config),
+                taken.call.id
+            );
+            let digits = |n: &str| n.trim().trim_start_matches('+').to_owned();
+            format!(
+                r#"<Response><Dial callerId="{}" timeout="{}" action="{}" method="POST"><Number>{}</Number></Dial></Response>"#,
+                twilio::xml_escape(&digits(
+                    taken.call.from_number.as_deref().unwrap_or_default()
+                )),
+                twilio::AGENT_DIAL_TIMEOUT_SECS,
+                twilio::xml_escape(&action),
+                twilio::xml_escape(&digits(agent))
+            )
+        }
+        None => format!(
+            "<Response><Speak>{}</Speak><Hangup/></Response>",
+            twilio::xml_escape(busy_message(&st))
+        ),
+    };
+    Ok(xml(body))
+}
+
+#[utoipa::path(
+    post,
+    path = "/webhooks/plivo/dialed",
+    tag = "provider webhooks",
+    summary = "Plivo's `<Dial action>` for a call put through to an agent: how it ended (signed)",
+    params(("call" = i64, Query, description = "Our call id, set in the action URL")),
+    request_body(content = String, description = "Plivo's form: `CallUUID`, `DialStatus`, `DialBLegDuration`, …", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Plivo XML: a hang-up, after a message when the agent did not answer (the caller is then called back)", content_type = "text/xml", body = String), (status = 403, description = "Bad signature", body = crate::docs::ErrorBody), (status = 400, description = "Not a dial's end", body = crate::docs::ErrorBody))
+)]
+pub async fn plivo_dialed(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = form_params(&body);
+    verify_plivo(&st, &uri, &headers, &params)?;
+    let p = |k: &str| switchboard_telephony::http::param(&params, k);
+    let uuid =
+        p("CallUUID").ok_or_else(|| ApiError::bad_request("not a Plivo call: no CallUUID"))?;
+    let raw =
+        p("DialStatus").ok_or_else(|| ApiError::bad_request("not a dial's end: no DialStatus"))?;
+    let status = match raw.trim().to_ascii_lowercase().as_str() {
+        "completed" | "answer" | "answered" => CallStatus::Completed,
+        "busy" => CallStatus::Busy,
+        "no-answer" | "timeout" => CallStatus::NoAnswer,
+        "failed" => CallStatus::Failed,
+        "cancel" | "canceled" | "cancelled" => CallStatus::Canceled,
+        s => return Err(ApiError::bad_request(format!("unknown DialStatus {s:?}"))),
+    };
+    let duration = p("DialBLegDuration").and_then(switchboard_telephony::http::parse_seconds);
+    if dial_ended(
+        &st,
+        &uri,
+        ProviderKind::Plivo,
+        uuid,
+        raw,
+        status,
+        duration,
+        &params,
+    )
+    .await?
+    {
+        return Ok(xml("<Response><Hangup/></Response>".into()));
+    }
     Ok(xml(format!(
-        "<Response><Say>{}</Say><Hangup/></Response>",
-        twilio::xml_escape(
-            st.config
-                .telephony
-                .inbound_missed_message
-                .as_deref()
-                .unwrap_or(crate::telephony::INBOUND_MISSED)
-        )
+        "<Response><Speak>{}</Speak><Hangup/></Response>",
+        twilio::xml_escape(missed_message(&st))
     )))
 }

@@ -61,6 +61,7 @@ pub(crate) use both_calls;
 
 both_calls!(
     callers_are_put_through_to_their_agent,
+    plivo_callers_are_put_through_to_their_agent,
     click_to_call_polls_and_hangs_up,
     operators_claim_call_and_report,
     signed_twilio_webhooks_only,
@@ -1662,4 +1663,91 @@ async fn callers_hear_the_installations_words() {
             "{v}"
         );
     }
+}
+
+/// The same on Plivo: numbers as digits, `DialStatus` and `DialBLegDuration` at the dial's end.
+async fn plivo_callers_are_put_through_to_their_agent(app: TestApp) {
+    let admin = app.admin().await;
+    let (bo, _) = app.user(&admin, "bo", "operator", None).await;
+    let (s, v) = app
+        .patch(
+            &format!("/api/users/{bo}"),
+            &admin,
+            json!({"phone_number": "+14155559951"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let lead = app.lead(&admin, "+14155550396").await;
+    let uuid = "c0ffee00-0000-4000-8000-000000000396";
+    let answer = [
+        ("CallUUID", uuid),
+        ("From", "14155550396"),
+        ("To", "14155550100"),
+        ("Direction", "inbound"),
+        ("CallStatus", "ringing"),
+        ("Event", "StartApp"),
+    ];
+    let mut first = String::new();
+    for _ in 0..2 {
+        let (s, v) = plivo_post(&app, "/webhooks/plivo/inbound", &answer).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let xml = v.as_str().unwrap().to_string();
+        assert!(
+            xml.contains(r#"<Dial callerId="14155550396""#)
+                && xml.contains("<Number>14155559951</Number>"),
+            "{xml}"
+        );
+        if first.is_empty() {
+            first = xml;
+        } else {
+            assert_eq!(xml, first, "asked twice, one call");
+        }
+    }
+    let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
+    assert_eq!(calls["calls"].as_array().unwrap().len(), 1, "{calls}");
+    let id = calls["calls"][0]["id"].as_i64().unwrap();
+    assert!(
+        first.contains(&format!(
+            r#"action="{PUBLIC}/webhooks/plivo/dialed?call={id}""#
+        )),
+        "{first}"
+    );
+    // Bo lets it ring out: the caller is told, and called back.
+    let (s, v) = plivo_post(
+        &app,
+        &format!("/webhooks/plivo/dialed?call={id}"),
+        &[
+            ("CallUUID", uuid),
+            ("DialStatus", "timeout"),
+            ("DialBLegDuration", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(
+        v.as_str()
+            .unwrap()
+            .contains("<Speak>Sorry, nobody could take your call"),
+        "{v}"
+    );
+    let (_, calls) = app.get(&format!("/api/leads/{lead}/calls"), &admin).await;
+    assert_eq!(
+        (
+            &calls["calls"][0]["status"],
+            &calls["calls"][0]["direction"]
+        ),
+        (&json!("no-answer"), &json!("inbound")),
+        "{calls}"
+    );
+    let (_, l) = app.get(&format!("/api/leads/{lead}"), &admin).await;
+    assert!(l["lead"]["callback_at"].is_string(), "called back: {l}");
+    let (s, _) = plivo_post(
+        &app,
+        &format!("/webhooks/plivo/dialed?call={id}"),
+        &[("CallUUID", uuid), ("DialStatus", "sideways")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = post_form(&app, "/webhooks/plivo/inbound", form(&answer), &[]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "unsigned");
 }
