@@ -156,6 +156,27 @@ pub fn from_twilio(s: &str) -> Option<CallStatus> {
     })
 }
 
+/// How a `<Dial>` to an agent ended, as Twilio's `DialCallStatus` says it (`answered`: answered
+/// and bridged); only endings.
+pub fn from_twilio_dial(s: &str) -> Option<CallStatus> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "answered" => Some(CallStatus::Completed),
+        s => from_twilio(s).filter(|s| s.is_final()),
+    }
+}
+
+/// How a `<Dial>` to an agent ended, as Plivo's `DialStatus` says it (`timeout`: not answered).
+pub fn from_plivo_dial(s: &str) -> Option<CallStatus> {
+    Some(match s.trim().to_ascii_lowercase().as_str() {
+        "completed" | "answer" | "answered" => CallStatus::Completed,
+        "busy" => CallStatus::Busy,
+        "no-answer" | "timeout" => CallStatus::NoAnswer,
+        "failed" => CallStatus::Failed,
+        "cancel" | "canceled" | "cancelled" => CallStatus::Canceled,
+        _ => return None,
+    })
+}
+
 /// Plivo's `CallStatus`, refined by the hang-up cause code where it tells more
 /// (1000/1010: canceled by us; 2000-range: failed).
 pub fn from_plivo(status: &str, hangup_cause_code: Option<i64>) -> Option<CallStatus> {
@@ -284,6 +305,30 @@ mod tests {
         );
     }
     use CallStatus::*;
+
+    #[test]
+    fn dials_end_in_the_cores_words() {
+        for (twilio, want) in [
+            ("completed", Some(Completed)),
+            ("answered", Some(Completed)),
+            ("busy", Some(Busy)),
+            ("no-answer", Some(NoAnswer)),
+            ("canceled", Some(Canceled)),
+            ("in-progress", None),
+            ("sideways", None),
+        ] {
+            assert_eq!(from_twilio_dial(twilio), want, "{twilio}");
+        }
+        for (plivo, want) in [
+            ("completed", Some(Completed)),
+            ("timeout", Some(NoAnswer)),
+            ("cancel", Some(Canceled)),
+            ("failed", Some(Failed)),
+            ("sideways", None),
+        ] {
+            assert_eq!(from_plivo_dial(plivo), want, "{plivo}");
+        }
+    }
 
     #[test]
     fn calls_only_move_forward_and_endings_stick() {

@@ -722,7 +722,7 @@ pub async fn take_inbound(
     if agent.is_none()
         && let Some(l) = call.lead_id
     {
-        call_back_soon(&mut tx, l, t).await?;
+        switchboard_store::leads::call_back_now(&mut tx, l, t).await?;
     }
     tx.commit().await?;
     crate::events::call_started(&state.events, &call);
@@ -753,28 +753,6 @@ pub async fn take_inbound(
         call,
         agent_phone: agent.map(|a| a.1),
     })
-}
-
-/// A caller we could not put through is called back as soon as the dialer may: a call back due
-/// now on a lead still in the queue (for anyone, or still for its agent when it was theirs; one
-/// already due stays as it is).
-pub async fn call_back_soon(
-    tx: &mut switchboard_store::Tx,
-    lead_id: i64,
-    t: chrono::DateTime<chrono::Utc>,
-) -> ApiResult<()> {
-    switchboard_store::sql(
-        "UPDATE leads SET next_attempt_at = $2, updated_at = $2, \
-         wait_reason = CASE WHEN wait_reason = 'agent_callback' THEN wait_reason ELSE 'callback' END \
-         WHERE id = $1 AND status = 'pending' AND deleted_at IS NULL \
-         AND (next_attempt_at IS NULL OR next_attempt_at > $2 \
-              OR COALESCE(wait_reason, '') NOT IN ('callback', 'agent_callback'))",
-    )
-    .arg(lead_id)
-    .arg(t)
-    .execute(tx)
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -748,3 +748,19 @@ pub fn export<'e>(
     sort.push(&mut q);
     q.fetch(ex)
 }
+
+/// A caller we could not put through is called back as soon as the dialer may: a call back due
+/// at `t` on a lead still in the queue (for anyone, or still for its agent when it was theirs
+/// alone; one already due stays as it is).
+pub async fn call_back_now(ex: &mut impl AsExec, lead_id: i64, t: DateTime<Utc>) -> Result<()> {
+    sql("UPDATE leads SET next_attempt_at = $2, updated_at = $2, \
+         wait_reason = CASE WHEN wait_reason = 'agent_callback' THEN wait_reason ELSE 'callback' END \
+         WHERE id = $1 AND status = 'pending' AND deleted_at IS NULL \
+         AND (next_attempt_at IS NULL OR next_attempt_at > $2 \
+              OR COALESCE(wait_reason, '') NOT IN ('callback', 'agent_callback'))")
+    .arg(lead_id)
+    .arg(t)
+    .execute(ex)
+    .await?;
+    Ok(())
+}

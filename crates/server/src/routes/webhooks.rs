@@ -557,13 +557,8 @@ pub async fn twilio_dialed(
     let sid = p("CallSid").ok_or_else(|| ApiError::bad_request("not a Twilio call: no CallSid"))?;
     let raw = p("DialCallStatus")
         .ok_or_else(|| ApiError::bad_request("not a dial's end: no DialCallStatus"))?;
-    // `answered` is what Twilio reports for a dial that was answered and bridged.
-    let status = match raw {
-        "answered" => CallStatus::Completed,
-        s => switchboard_core::call::from_twilio(s)
-            .filter(|s| s.is_final())
-            .ok_or_else(|| ApiError::bad_request(format!("unknown DialCallStatus {s:?}")))?,
-    };
+    let status = switchboard_core::call::from_twilio_dial(raw)
+        .ok_or_else(|| ApiError::bad_request(format!("unknown DialCallStatus {raw:?}")))?;
     let duration = p("DialCallDuration").and_then(switchboard_telephony::http::parse_seconds);
     if dial_ended(
         &st,
@@ -620,9 +615,12 @@ async fn dial_ended(
     if let Some(call) = call_for(st, uri, kind, Some(provider_call_id)).await?
         && let Some(lead) = call.lead_id
     {
-        let mut tx = st.db.begin().await?;
-        crate::telephony::call_back_soon(&mut tx, lead, switchboard_store::now()).await?;
-        tx.commit().await?;
+        switchboard_store::leads::call_back_now(
+            &mut st.db.write().await?,
+            lead,
+            switchboard_store::now(),
+        )
+        .await?;
     }
     Ok(false)
 }
@@ -721,14 +719,8 @@ pub async fn plivo_dialed(
         p("CallUUID").ok_or_else(|| ApiError::bad_request("not a Plivo call: no CallUUID"))?;
     let raw =
         p("DialStatus").ok_or_else(|| ApiError::bad_request("not a dial's end: no DialStatus"))?;
-    let status = match raw.trim().to_ascii_lowercase().as_str() {
-        "completed" | "answer" | "answered" => CallStatus::Completed,
-        "busy" => CallStatus::Busy,
-        "no-answer" | "timeout" => CallStatus::NoAnswer,
-        "failed" => CallStatus::Failed,
-        "cancel" | "canceled" | "cancelled" => CallStatus::Canceled,
-        s => return Err(ApiError::bad_request(format!("unknown DialStatus {s:?}"))),
-    };
+    let status = switchboard_core::call::from_plivo_dial(raw)
+        .ok_or_else(|| ApiError::bad_request(format!("unknown DialStatus {raw:?}")))?;
     let duration = p("DialBLegDuration").and_then(switchboard_telephony::http::parse_seconds);
     if dial_ended(
         &st,
